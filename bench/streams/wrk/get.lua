@@ -1,0 +1,30 @@
+-- wrk script for the catch-up scenario: GET BENCH_PATH (e.g. /v1/stream/catchup?offset=-1).
+-- Counts 200 as success; done() prints "BENCH_JSON {...}".
+local path = os.getenv("BENCH_PATH")
+local expect = tonumber(os.getenv("BENCH_EXPECT") or "200")
+
+threads = {}
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  ok, bad, badstatus = 0, 0, {}
+end
+
+function request()
+  return wrk.format("GET", path)
+end
+
+function response(status, hdrs, resp_body)
+  if status == expect then
+    ok = ok + 1
+  else
+    bad = bad + 1
+    local k = tostring(status)
+    badstatus[k] = (badstatus[k] or 0) + 1
+  end
+end
+
+dofile(os.getenv("BENCH_LUA_DIR") .. "/report.lua")

@@ -1,0 +1,37 @@
+package dev.tether.store;
+
+import java.util.List;
+
+/**
+ * The storage SPI under the stream engine. Implementations: {@code sqlite} (embedded default),
+ * {@code memory} (zero retention) and, later, {@code redis} (cluster).
+ *
+ * <p>Contract: {@link #commit} applies a batch atomically and returns only once it is durable
+ * (for durable stores), so producer state always commits with the data it describes.
+ * {@link #commit} is called by one writer thread at a time; {@link #read} may be called
+ * concurrently from any thread and never blocks the writer.
+ */
+public interface StreamStore extends AutoCloseable {
+
+    /** Loads all metadata and producer state; called once at startup. */
+    StoreContents load() throws StoreException;
+
+    /** Applies the batch atomically and durably. */
+    void commit(List<Mutation> batch) throws StoreException;
+
+    /**
+     * Returns the rows of a stream overlapping {@code [from, to)} in position order: the row
+     * containing {@code from} first, then following rows until at least {@code maxBytes} bytes
+     * have been returned (always at least one row when any overlaps).
+     */
+    List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException;
+
+    /** Whether data survives a restart (false for the memory store). */
+    boolean durable();
+
+    /** A human-readable location, e.g. the database file. */
+    String describe();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,23 @@
+package dev.tether.stream;
+
+/**
+ * Tuning of the stream engine.
+ *
+ * @param writeQueueCapacity commands the writer may have queued before appends get 503
+ * @param maxBatch           commands committed together at most (one transaction, one fsync)
+ * @param readChunkBytes     the most bytes one catch-up read returns
+ * @param recentWindowBytes  per-stream bytes of recent messages kept in memory for live readers
+ * @param readThreads        concurrent store reads
+ */
+public record EngineSettings(int writeQueueCapacity, int maxBatch, int readChunkBytes, int recentWindowBytes,
+                             int readThreads) {
+    public EngineSettings {
+        if (writeQueueCapacity < 1 || maxBatch < 1 || readChunkBytes < 1 || recentWindowBytes < 0 || readThreads < 1) {
+            throw new IllegalArgumentException("engine settings must be positive");
+        }
+    }
+
+    public static EngineSettings defaults() {
+        return new EngineSettings(16_384, 2_048, 1 << 20, 64 * 1024, 4);
+    }
+}

@@ -1,0 +1,106 @@
+package dev.tether.stream;
+
+import dev.tether.store.StoreException;
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StreamRecord;
+import dev.tether.store.StreamStore;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Reads a stream's logical byte space: a fork's inherited range from its source chain, then its
+ * own messages, from the recent window when it covers the range and from the store otherwise.
+ *
+ * <p>Thread-safe and stateless apart from its collaborators.
+ */
+final class StreamReader {
+    private final StreamRegistry registry;
+    private final StreamStore store;
+
+    StreamReader(StreamRegistry registry, StreamStore store) {
+        this.registry = registry;
+        this.store = store;
+    }
+
+    /** The lowest position a reader starting at "-1" gets. */
+    long startPosition(StreamRecord r) {
+        if (r.isFork() && r.retainedFrom() <= r.forkPosition()) {
+            StreamState source = registry.byId(r.forkSourceId());
+            long sourceStart = source == null ? r.forkPosition() : startPosition(source.record);
+            return Math.min(sourceStart, r.forkPosition());
+        }
+        return r.retainedFrom();
+    }
+
+    /** Whether {@code position} has been trimmed away by retention somewhere in the chain. */
+    boolean trimmed(StreamRecord r, long position) {
+        return position < startPosition(r);
+    }
+
+    /** Serves {@code [from, to)} from memory if possible, else null (no blocking). */
+    List<StoredMessage> readFromMemory(StreamRecord r, long from, long to, int maxBytes) {
+        if (r.isFork() && from < r.forkPosition()) {
+            return null;
+        }
+        StreamState s = registry.byId(r.id());
+        if (s == null) {
+            return null;
+        }
+        List<StoredMessage> rows = s.recent.read(from, to, maxBytes);
+        return rows == null ? null : clip(r, rows, from, to);
+    }
+
+    /** Reads {@code [from, to)} across the fork chain, at least one message when any exists. */
+    List<StoredMessage> readChainBlocking(StreamRecord r, long from, long to, int maxBytes) throws StoreException {
+        List<StoredMessage> out = new ArrayList<>();
+        long at = from;
+        long budget = maxBytes;
+        if (r.isFork() && at < r.forkPosition()) {
+            StreamState source = registry.byId(r.forkSourceId());
+            long end = Math.min(to, r.forkPosition());
+            if (source != null) {
+                List<StoredMessage> inherited = readChainBlocking(source.record, at, end, maxBytes);
+                for (StoredMessage m : inherited) {
+                    out.add(m);
+                    budget -= m.data().length;
+                    at = m.end();
+                }
+            }
+            if (at < end || budget <= 0) {
+                return clip(r, out, from, to);
+            }
+        }
+        if (at < to && budget > 0) {
+            List<StoredMessage> own = readFromMemory(r, at, to, (int) budget);
+            if (own == null) {
+                own = store.read(r.id(), at, to, (int) budget);
+            }
+            out.addAll(own);
+        }
+        return clip(r, out, from, to);
+    }
+
+    /**
+     * Cuts the first message to start at {@code from} and the last to end at {@code to}. JSON
+     * messages are never cut: a JSON read must start at a message boundary, and the caller
+     * checks that the first message starts at {@code from}.
+     */
+    private static List<StoredMessage> clip(StreamRecord r, List<StoredMessage> rows, long from, long to) {
+        if (rows.isEmpty()) {
+            return rows;
+        }
+        List<StoredMessage> out = new ArrayList<>(rows);
+        StoredMessage first = out.get(0);
+        if (first.position() < from && !ContentTypes.isJson(r.contentType())) {
+            int skip = (int) (from - first.position());
+            out.set(0, new StoredMessage(from, Arrays.copyOfRange(first.data(), skip, first.data().length)));
+        }
+        StoredMessage last = out.get(out.size() - 1);
+        if (last.end() > to) {
+            out.set(out.size() - 1, new StoredMessage(last.position(),
+                    Arrays.copyOf(last.data(), (int) (to - last.position()))));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,88 @@
+package dev.tether.stream;
+
+import dev.tether.store.ProducerRecord;
+import dev.tether.store.StoreContents;
+import dev.tether.store.StreamRecord;
+import dev.tether.store.StreamRecord.Lifecycle;
+import java.util.Collection;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Every stream the engine knows, by path (live and soft-deleted ones: the path is taken) and
+ * by id (also detached ones kept for their forks).
+ *
+ * <p>Thread-safety: lookups from any thread; changes only from the writer thread, through
+ * {@link WriteBatch#publish}.
+ */
+final class StreamRegistry {
+    private final Map<String, StreamState> byPath = new ConcurrentHashMap<>();
+    private final Map<Long, StreamState> byId = new ConcurrentHashMap<>();
+    private final int recentWindowBytes;
+
+    StreamRegistry(int recentWindowBytes) {
+        this.recentWindowBytes = recentWindowBytes;
+    }
+
+    /** Fills the registry from the store; {@code now} floors last-access times (see below). */
+    void load(StoreContents contents, long now) {
+        for (StreamRecord r : contents.streams()) {
+            // Reads renew TTLs in memory only; after a restart we cannot know the last read,
+            // so a stream gets a full TTL from startup rather than being expired early.
+            StreamState s = new StreamState(r, recentWindowBytes);
+            s.renew(now);
+            byId.put(r.id(), s);
+            if (r.lifecycle() != Lifecycle.DETACHED) {
+                byPath.put(r.path(), s);
+            }
+        }
+        for (StreamRecord r : contents.streams()) {
+            if (r.forkSourceId() != null) {
+                StreamState source = byId.get(r.forkSourceId());
+                if (source != null) {
+                    source.forkRefs++;
+                }
+            }
+        }
+        for (ProducerRecord p : contents.producers()) {
+            StreamState s = byId.get(p.streamId());
+            if (s != null) {
+                s.producers.put(p.producerId(), p);
+            }
+        }
+    }
+
+    StreamState byPath(String path) {
+        return byPath.get(path);
+    }
+
+    StreamState byId(long id) {
+        return byId.get(id);
+    }
+
+    Collection<StreamState> all() {
+        return byId.values();
+    }
+
+    int size() {
+        return byPath.size();
+    }
+
+    StreamState create(StreamRecord r) {
+        StreamState s = new StreamState(r, recentWindowBytes);
+        byId.put(r.id(), s);
+        return s;
+    }
+
+    void mapPath(String path, StreamState state) {
+        if (state == null) {
+            byPath.remove(path);
+        } else {
+            byPath.put(path, state);
+        }
+    }
+
+    StreamState remove(long id) {
+        return byId.remove(id);
+    }
+}

@@ -1,0 +1,210 @@
+package dev.tether.stream;
+
+import dev.tether.store.Mutation;
+import dev.tether.store.ProducerRecord;
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StreamRecord;
+import dev.tether.store.StreamRecord.Lifecycle;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The changes of one group commit, staged over the registry: operations in the same batch see
+ * each other's effects, readers see none of them until {@link #publish} runs after the store
+ * commit succeeded. If the commit fails the batch is simply dropped.
+ *
+ * <p>Not thread-safe: confined to the writer thread.
+ */
+final class WriteBatch {
+    private static final long REMOVED = -1;
+
+    private final StreamRegistry registry;
+    private final long now;
+    private final List<Mutation> mutations = new ArrayList<>();
+    private final Map<Long, StreamRecord> records = new LinkedHashMap<>();
+    private final Map<String, Long> pathIds = new HashMap<>();
+    private final Map<Long, Map<String, ProducerRecord>> producers = new HashMap<>();
+    private final Map<Long, Integer> forkRefDeltas = new HashMap<>();
+    private final Set<Long> dropped = new HashSet<>();
+    private final Map<Long, List<StoredMessage>> appended = new HashMap<>();
+    private final List<Runnable> completions = new ArrayList<>();
+    private long lastId;
+
+    WriteBatch(StreamRegistry registry, long lastId, long now) {
+        this.registry = registry;
+        this.lastId = lastId;
+        this.now = now;
+    }
+
+    long now() {
+        return now;
+    }
+
+    long lastId() {
+        return lastId;
+    }
+
+    long allocateId() {
+        return ++lastId;
+    }
+
+    List<Mutation> mutations() {
+        return mutations;
+    }
+
+    boolean isEmpty() {
+        return mutations.isEmpty();
+    }
+
+    /** The stream holding {@code path} (live or soft-deleted), or null. Does not check expiry. */
+    StreamRecord byPath(String path) {
+        Long id = pathIds.get(path);
+        if (id != null) {
+            return id == REMOVED ? null : byId(id);
+        }
+        StreamState s = registry.byPath(path);
+        return s == null || dropped.contains(s.record.id()) ? null : byId(s.record.id());
+    }
+
+    StreamRecord byId(long id) {
+        if (dropped.contains(id)) {
+            return null;
+        }
+        StreamRecord staged = records.get(id);
+        if (staged != null) {
+            return staged;
+        }
+        StreamState s = registry.byId(id);
+        return s == null ? null : s.record;
+    }
+
+    /** Whether the stream has expired, counting reads that renewed it in memory. */
+    boolean expired(StreamRecord r) {
+        StreamState s = registry.byId(r.id());
+        long lastAccess = s == null ? r.lastAccessMillis() : Math.max(s.lastAccess, r.lastAccessMillis());
+        return StreamState.expired(r, lastAccess, now);
+    }
+
+    /** The last access to persist with a record, so read renewals survive a restart too. */
+    long lastAccessOf(StreamRecord r) {
+        StreamState s = registry.byId(r.id());
+        return s == null ? r.lastAccessMillis() : Math.max(s.lastAccess, r.lastAccessMillis());
+    }
+
+    ProducerRecord producer(long streamId, String producerId) {
+        Map<String, ProducerRecord> staged = producers.get(streamId);
+        if (staged != null && staged.containsKey(producerId)) {
+            return staged.get(producerId);
+        }
+        StreamState s = registry.byId(streamId);
+        return s == null ? null : s.producers.get(producerId);
+    }
+
+    int forkRefs(long id) {
+        StreamState s = registry.byId(id);
+        int base = s == null ? 0 : s.forkRefs;
+        return base + forkRefDeltas.getOrDefault(id, 0);
+    }
+
+    void addForkRef(long id, int delta) {
+        forkRefDeltas.merge(id, delta, Integer::sum);
+    }
+
+    void put(StreamRecord r) {
+        records.put(r.id(), r);
+        mutations.add(new Mutation.PutStream(r));
+        if (r.lifecycle() == Lifecycle.DETACHED) {
+            if (byPath(r.path()) != null && byPath(r.path()).id() == r.id()) {
+                pathIds.put(r.path(), REMOVED);
+            }
+        } else {
+            pathIds.put(r.path(), r.id());
+        }
+    }
+
+    /** Stages data rows after the record's tail; returns the record with the new tail (not yet put). */
+    StreamRecord appendData(StreamRecord r, List<byte[]> data) {
+        long pos = r.tail();
+        List<StoredMessage> rows = new ArrayList<>(data.size());
+        for (byte[] d : data) {
+            rows.add(new StoredMessage(pos, d));
+            pos += d.length;
+        }
+        mutations.add(new Mutation.AppendMessages(r.id(), rows));
+        appended.computeIfAbsent(r.id(), k -> new ArrayList<>()).addAll(rows);
+        return r.withTail(pos);
+    }
+
+    void putProducer(ProducerRecord p) {
+        producers.computeIfAbsent(p.streamId(), k -> new HashMap<>()).put(p.producerId(), p);
+        mutations.add(new Mutation.PutProducer(p));
+    }
+
+    void trim(long streamId, long before) {
+        mutations.add(new Mutation.TrimMessages(streamId, before));
+    }
+
+    void drop(StreamRecord r) {
+        StreamRecord current = byPath(r.path());
+        if (current != null && current.id() == r.id()) {
+            pathIds.put(r.path(), REMOVED);
+        }
+        records.remove(r.id());
+        appended.remove(r.id());
+        producers.remove(r.id());
+        dropped.add(r.id());
+        mutations.add(new Mutation.DropStream(r.id()));
+    }
+
+    /** Runs after a successful commit and publish, in order. */
+    void onCommit(Runnable completion) {
+        completions.add(completion);
+    }
+
+    /** Makes the committed changes visible to readers, wakes watchers, completes callers. */
+    void publish() {
+        List<StreamState> touched = new ArrayList<>();
+        for (StreamRecord r : records.values()) {
+            StreamState s = registry.byId(r.id());
+            if (s == null) {
+                s = registry.create(r);
+            }
+            List<StoredMessage> rows = appended.get(r.id());
+            if (rows != null) {
+                s.recent.append(rows);
+            }
+            if (r.retainedFrom() > s.record.retainedFrom()) {
+                s.recent.clear();
+            }
+            s.record = r;
+            touched.add(s);
+        }
+        producers.forEach((id, ps) -> {
+            StreamState s = registry.byId(id);
+            if (s != null) {
+                s.producers.putAll(ps);
+            }
+        });
+        forkRefDeltas.forEach((id, delta) -> {
+            StreamState s = registry.byId(id);
+            if (s != null) {
+                s.forkRefs += delta;
+            }
+        });
+        pathIds.forEach((path, id) -> registry.mapPath(path, id == REMOVED ? null : registry.byId(id)));
+        for (long id : dropped) {
+            StreamState s = registry.remove(id);
+            if (s != null) {
+                s.recent.clear();
+                touched.add(s);
+            }
+        }
+        touched.forEach(s -> s.watchers.fire());
+        completions.forEach(Runnable::run);
+    }
+}
