@@ -122,7 +122,7 @@ final class CreateOperation {
         return at;
     }
 
-    private CreateResult compare(WriteBatch batch, StreamRecord existing, CreateRequest req) {
+    private CreateResult compare(WriteBatch batch, StreamRecord existing, CreateRequest req) throws StoreException {
         String type = req.contentType();
         if (type == null) {
             type = req.fork() == null ? ContentTypes.DEFAULT : existing.contentType();
@@ -144,7 +144,7 @@ final class CreateOperation {
         return new CreateResult.Existing(existing);
     }
 
-    private static boolean sameFork(WriteBatch batch, StreamRecord existing, CreateRequest.Fork fork) {
+    private boolean sameFork(WriteBatch batch, StreamRecord existing, CreateRequest.Fork fork) throws StoreException {
         if (fork == null) {
             return !existing.isFork();
         }
@@ -155,8 +155,10 @@ final class CreateOperation {
         if (source == null || !source.path().equals(fork.sourcePath())) {
             return false;
         }
-        return fork.offset() == null || fork.subOffset() != null
-                || fork.offset().position() == existing.forkPosition();
+        if (fork.offset() == null && fork.subOffset() == null) {
+            return true; // "fork at the tail" named no position, so any fork of this source matches
+        }
+        return forkPosition(source, fork) instanceof Long at && at == existing.forkPosition();
     }
 
     private static Rejection conflict(StreamRecord existing, String what) {

@@ -1,0 +1,142 @@
+package dev.tether.cli;
+
+import dev.tether.TetherServer;
+import dev.tether.config.ServerConfig;
+import dev.tether.config.ServerConfig.StoreKind;
+import dev.tether.config.Units;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The {@code tether} command line. This is the only main code that prints to stdout/stderr;
+ * everything else logs through {@code System.Logger}.
+ */
+public final class Cli {
+    static final String USAGE = """
+            usage: tether serve [options]     run the server in the foreground (Ctrl-C stops it)
+                   tether help                show this help
+
+            serve options:
+              --port N                  port to listen on (default %d; 0 picks a free one)
+              --host H                  address to bind (default 127.0.0.1)
+              --data-dir DIR            where the SQLite store lives (default ./data)
+              --store sqlite|memory     sqlite (durable, default) or memory (nothing kept on exit)
+              --long-poll-timeout D     how long a long-poll waits before 204 (default 30s; e.g. 500ms)
+              --max-body SIZE           largest request body (default 16MiB; e.g. 512KiB)
+              --max-store-size SIZE     cap on the database size; appends beyond it get 503
+              --event-loops N           HTTP event-loop threads (default: one per core)
+            """.formatted(ServerConfig.DEFAULT_PORT);
+
+    private final PrintStream out;
+    private final PrintStream err;
+
+    Cli(PrintStream out, PrintStream err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    public static void main(String[] args) {
+        System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$-7s %3$s: %5$s%6$s%n");
+        System.exit(new Cli(System.out, System.err).run(args));
+    }
+
+    int run(String[] args) {
+        if (args.length == 0 || args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
+            out.print(USAGE);
+            return args.length == 0 ? 2 : 0;
+        }
+        if (!args[0].equals("serve")) {
+            err.println("tether: unknown command '" + args[0] + "'");
+            err.print(USAGE);
+            return 2;
+        }
+        ServerConfig config;
+        try {
+            config = parseServe(args);
+        } catch (IllegalArgumentException e) {
+            err.println("tether serve: " + e.getMessage());
+            err.println("run 'tether help' for the options");
+            return 2;
+        }
+        return serve(config);
+    }
+
+    static ServerConfig parseServe(String[] args) {
+        ServerConfig c = ServerConfig.defaults();
+        for (int i = 1; i < args.length; i++) {
+            String flag = args[i];
+            if (flag.equals("--help") || flag.equals("-h")) {
+                throw new IllegalArgumentException("options are listed below");
+            }
+            if (i + 1 >= args.length) {
+                throw new IllegalArgumentException(flag + " needs a value");
+            }
+            String value = args[++i];
+            c = switch (flag) {
+                case "--port" -> c.withPort(integer(flag, value));
+                case "--host" -> c.withHost(value);
+                case "--data-dir" -> c.withDataDir(Path.of(value));
+                case "--store" -> c.withStore(store(value));
+                case "--long-poll-timeout" -> c.withLongPollTimeout(Units.duration(value));
+                case "--max-body" -> c.withMaxBodyBytes(Units.bytes(value));
+                case "--max-store-size" -> c.withMaxStoreBytes(Units.bytes(value));
+                case "--event-loops" -> c.withEventLoops(integer(flag, value));
+                default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
+            };
+        }
+        return c;
+    }
+
+    private static int integer(String flag, String value) {
+        try {
+            return Integer.parseInt(value);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(flag + " needs a whole number, got '" + value + "'");
+        }
+    }
+
+    private static StoreKind store(String value) {
+        try {
+            return StoreKind.valueOf(value.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--store must be sqlite or memory, got '" + value + "'");
+        }
+    }
+
+    private int serve(ServerConfig config) {
+        TetherServer server;
+        try {
+            server = TetherServer.start(config);
+        } catch (Exception e) {
+            err.println("tether serve: could not start: " + describe(e));
+            return 1;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            err.println("tether: shutting down (finishing in-flight writes)");
+            server.close();
+            err.println("tether: stopped");
+            stopped.countDown();
+        }, "tether-shutdown"));
+        String data = config.store() == StoreKind.MEMORY ? "in memory, not kept after exit"
+                : server.storeDescription();
+        out.println("Tether listening on http://" + config.host() + ":" + server.port() + " (data: " + data + ")");
+        out.flush();
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return 0;
+    }
+
+    private static String describe(Throwable e) {
+        StringBuilder sb = new StringBuilder(String.valueOf(e.getMessage()));
+        for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+            sb.append(": ").append(c.getMessage());
+        }
+        return sb.toString();
+    }
+}

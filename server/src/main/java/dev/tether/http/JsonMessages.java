@@ -1,0 +1,85 @@
+package dev.tether.http;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import io.vertx.core.buffer.Buffer;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * JSON mode (Durable Streams §9.1): validates a body and splits a top-level array into its
+ * elements, exactly one level deep. Each message keeps the client's bytes (no re-encoding),
+ * so what a reader gets is byte-for-byte what the writer sent.
+ */
+final class JsonMessages {
+    private static final JsonFactory FACTORY = JsonFactory.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
+
+    private JsonMessages() {}
+
+    /**
+     * @param allowEmptyArray PUT may create an empty stream with {@code []}; POST may not
+     */
+    static List<byte[]> split(byte[] body, boolean allowEmptyArray) {
+        try (JsonParser p = FACTORY.createParser(body)) {
+            JsonToken first = p.nextToken();
+            if (first == null) {
+                throw HttpError.badRequest("the body is not JSON: it is empty");
+            }
+            List<byte[]> out = new ArrayList<>();
+            if (first == JsonToken.START_ARRAY) {
+                JsonToken t;
+                while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+                    int start = (int) p.currentTokenLocation().getByteOffset();
+                    skipValue(p, t);
+                    int end = (int) p.currentLocation().getByteOffset();
+                    out.add(Arrays.copyOfRange(body, start, end));
+                }
+                if (out.isEmpty() && !allowEmptyArray) {
+                    throw HttpError.badRequest("an empty JSON array appends nothing; send at least one value");
+                }
+            } else {
+                int start = (int) p.currentTokenLocation().getByteOffset();
+                skipValue(p, first);
+                out.add(Arrays.copyOfRange(body, start, (int) p.currentLocation().getByteOffset()));
+            }
+            if (p.nextToken() != null) {
+                throw HttpError.badRequest("the body has data after its JSON value");
+            }
+            return out;
+        } catch (IOException e) {
+            throw HttpError.badRequest("the body is not valid JSON: " + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()));
+        }
+    }
+
+    /** Moves past the value that starts at {@code t}; strings are decoded lazily, so finish them. */
+    private static void skipValue(JsonParser p, JsonToken t) throws IOException {
+        if (t.isStructStart()) {
+            p.skipChildren();
+        } else {
+            p.finishToken();
+        }
+    }
+
+    /** A read response: the messages as one JSON array. */
+    static Buffer array(List<byte[]> messages) {
+        int size = 2 + Math.max(0, messages.size() - 1);
+        for (byte[] m : messages) {
+            size += m.length;
+        }
+        Buffer out = Buffer.buffer(size);
+        out.appendByte((byte) '[');
+        for (int i = 0; i < messages.size(); i++) {
+            if (i > 0) {
+                out.appendByte((byte) ',');
+            }
+            out.appendBytes(messages.get(i));
+        }
+        return out.appendByte((byte) ']');
+    }
+}

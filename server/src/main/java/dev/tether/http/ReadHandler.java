@@ -1,0 +1,191 @@
+package dev.tether.http;
+
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StreamRecord;
+import dev.tether.stream.ContentTypes;
+import dev.tether.stream.Lookup;
+import dev.tether.stream.Offset;
+import dev.tether.stream.ReadResult;
+import dev.tether.stream.Rejection;
+import dev.tether.stream.StreamEngine;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import java.time.Instant;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * HEAD, catch-up GET and long-poll GET (Durable Streams §5.5–5.7).
+ *
+ * <p>Stateless; each request and its long-poll wait run on the connection's event loop.
+ */
+final class ReadHandler {
+    private final StreamEngine engine;
+    private final Cursors cursors;
+    private final long longPollMillis;
+
+    ReadHandler(StreamEngine engine, Cursors cursors, Duration longPollTimeout) {
+        this.engine = engine;
+        this.cursors = cursors;
+        this.longPollMillis = longPollTimeout.toMillis();
+    }
+
+    void head(HttpServerRequest req, String path) {
+        HttpServerResponse res = req.response();
+        switch (engine.lookup(path)) {
+            case Lookup.Found f -> {
+                StreamRecord s = f.stream();
+                WriteHandler.streamHeaders(res, s);
+                if (s.ttlSeconds() != null) {
+                    res.putHeader(ProtocolHeaders.TTL, Long.toString(s.ttlSeconds()));
+                }
+                if (s.expiresAtMillis() != null) {
+                    res.putHeader(ProtocolHeaders.EXPIRES_AT, Instant.ofEpochMilli(s.expiresAtMillis()).toString());
+                }
+                res.putHeader("ETag", etag(s, null, s.tail()));
+                res.putHeader("Cache-Control", "no-store");
+                ProtocolHeaders.security(res);
+                res.setStatusCode(200).end();
+            }
+            case Rejection r -> ErrorResponses.send(res, r);
+        }
+    }
+
+    void get(HttpServerRequest req, String path) {
+        Long from = StreamRequests.readOffset(req, false);
+        read(req, path, from, false);
+    }
+
+    void longPoll(HttpServerRequest req, String path) {
+        Long from = StreamRequests.readOffset(req, true);
+        read(req, path, from, true);
+    }
+
+    private void read(HttpServerRequest req, String path, Long from, boolean live) {
+        Future.fromCompletionStage(engine.read(path, from), Vertx.currentContext())
+                .onSuccess(result -> {
+                    switch (result) {
+                        case ReadResult.Data d when live && d.messages().isEmpty() && !d.stream().closed() ->
+                                waitForData(req, path, d);
+                        case ReadResult.Data d when live && d.messages().isEmpty() -> noContent(req, d);
+                        case ReadResult.Data d -> data(req, d, from, live);
+                        case Rejection r -> ErrorResponses.send(req.response(), r);
+                    }
+                })
+                .onFailure(t -> ErrorResponses.send(req.response(), t));
+    }
+
+    /** Long-poll at the tail: wake on the stream's own append or close, else 204 on timeout. */
+    private void waitForData(HttpServerRequest req, String path, ReadResult.Data at) {
+        var context = Vertx.currentContext();
+        var done = new boolean[1];
+        Runnable[] cancel = new Runnable[1];
+        long timer = context.owner().setTimer(longPollMillis, id -> {
+            if (!done[0]) {
+                done[0] = true;
+                cancel[0].run();
+                noContent(req, at);
+            }
+        });
+        cancel[0] = engine.watch(at.stream(), at.next(), () -> context.runOnContext(v -> {
+            if (!done[0]) {
+                done[0] = true;
+                context.owner().cancelTimer(timer);
+                read(req, path, at.next(), true);
+            }
+        }));
+        req.response().closeHandler(v -> {
+            done[0] = true;
+            context.owner().cancelTimer(timer);
+            cancel[0].run();
+        });
+    }
+
+    /** §5.7: 204 at the tail, immediately when the stream is closed. */
+    private void noContent(HttpServerRequest req, ReadResult.Data at) {
+        HttpServerResponse res = req.response();
+        if (res.ended() || res.closed()) {
+            return;
+        }
+        res.putHeader(ProtocolHeaders.NEXT_OFFSET, new Offset(at.next()).toString());
+        res.putHeader(ProtocolHeaders.UP_TO_DATE, "true");
+        if (at.stream().closed()) {
+            res.putHeader(ProtocolHeaders.CLOSED, "true");
+        } else {
+            res.putHeader(ProtocolHeaders.CURSOR, cursors.next(req.getParam("cursor")));
+        }
+        res.putHeader("Cache-Control", "no-store");
+        ProtocolHeaders.security(res);
+        res.setStatusCode(204).end();
+    }
+
+    private void data(HttpServerRequest req, ReadResult.Data d, Long requested, boolean live) {
+        HttpServerResponse res = req.response();
+        boolean now = requested != null && requested == Long.MAX_VALUE;
+        String etag = etag(d.stream(), requested == null ? null : d.from(), d.next());
+        res.putHeader("Content-Type", d.stream().contentType());
+        res.putHeader(ProtocolHeaders.NEXT_OFFSET, new Offset(d.next()).toString());
+        if (d.upToDate()) {
+            res.putHeader(ProtocolHeaders.UP_TO_DATE, "true");
+        }
+        if (d.atEndOfClosedStream()) {
+            res.putHeader(ProtocolHeaders.CLOSED, "true");
+        }
+        if (live || !d.stream().closed()) {
+            res.putHeader(ProtocolHeaders.CURSOR, cursors.next(req.getParam("cursor")));
+        }
+        ProtocolHeaders.security(res);
+        if (now) {
+            // §5.6: offset=now is a position query, never cached and without an ETag.
+            res.putHeader("Cache-Control", "no-store");
+        } else {
+            res.putHeader("ETag", etag);
+            res.putHeader("Cache-Control", d.upToDate() ? "no-cache" : "private, max-age=60, stale-while-revalidate=300");
+            if (matches(req.getHeader("If-None-Match"), etag)) {
+                res.setStatusCode(304).end();
+                return;
+            }
+        }
+        res.setStatusCode(200).end(body(d.stream(), d.messages()));
+    }
+
+    static Buffer body(StreamRecord stream, List<StoredMessage> messages) {
+        if (ContentTypes.isJson(stream.contentType())) {
+            return JsonMessages.array(messages.stream().map(StoredMessage::data).toList());
+        }
+        int size = 0;
+        for (StoredMessage m : messages) {
+            size += m.data().length;
+        }
+        Buffer out = Buffer.buffer(size);
+        for (StoredMessage m : messages) {
+            out.appendBytes(m.data());
+        }
+        return out;
+    }
+
+    /** §10: identifies the stream, the range and closure, so a close alone changes it. */
+    static String etag(StreamRecord s, Long from, long next) {
+        return "\"" + s.id() + ":" + (from == null ? "-1" : new Offset(from).toString()) + ":"
+                + new Offset(next) + (s.closed() ? ":c" : "") + "\"";
+    }
+
+    private static boolean matches(String ifNoneMatch, String etag) {
+        if (ifNoneMatch == null) {
+            return false;
+        }
+        for (String candidate : ifNoneMatch.split(",")) {
+            String c = candidate.trim();
+            if (c.startsWith("W/")) {
+                c = c.substring(2);
+            }
+            if (c.equals(etag) || c.equals("*")) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,226 @@
+package dev.tether.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.stream.ContentTypes;
+import dev.tether.stream.Offset;
+import dev.tether.stream.ReadResult;
+import dev.tether.stream.Rejection;
+import dev.tether.stream.StreamEngine;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+
+/**
+ * One SSE live tail (Durable Streams §5.8): reads a chunk, sends it as one {@code data} event
+ * followed by a {@code control} event, and waits for the stream to move when caught up.
+ *
+ * <p>Backpressure: the session reads the next chunk only when the connection's write queue
+ * (bounded) has room. A reader whose queue stays full longer than the slow-consumer timeout
+ * is disconnected; it resumes from the last {@code streamNextOffset} it received, so a slow
+ * reader never holds memory or other readers back.
+ *
+ * <p>Confined to the connection's event loop.
+ */
+final class SseSession {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int WRITE_QUEUE_BYTES = 1 << 20;
+
+    private final StreamEngine engine;
+    private final Cursors cursors;
+    private final SseSettings settings;
+    private final HttpServerRequest req;
+    private final HttpServerResponse res;
+    private final Context context;
+    private final String path;
+    private boolean textual;
+    private String cursor;
+    private boolean cursorSent;
+    private boolean finished;
+    private Runnable unwatch = () -> { };
+    private long keepAliveTimer = -1;
+    private long slowTimer = -1;
+    private long lifetimeTimer = -1;
+
+    SseSession(StreamEngine engine, Cursors cursors, SseSettings settings, HttpServerRequest req, String path) {
+        this.engine = engine;
+        this.cursors = cursors;
+        this.settings = settings;
+        this.req = req;
+        this.res = req.response();
+        this.context = Vertx.currentContext();
+        this.path = path;
+        this.cursor = req.getParam("cursor");
+    }
+
+    void start(Long from) {
+        res.closeHandler(v -> finish());
+        readFrom(from);
+    }
+
+    private void readFrom(Long from) {
+        Future.fromCompletionStage(engine.read(path, from), context)
+                .onSuccess(this::deliver)
+                .onFailure(t -> {
+                    if (res.headWritten()) {
+                        finish();
+                        res.reset();
+                    } else {
+                        ErrorResponses.send(res, t);
+                    }
+                });
+    }
+
+    private void deliver(ReadResult result) {
+        if (finished) {
+            return;
+        }
+        switch (result) {
+            case Rejection r -> {
+                if (res.headWritten()) {
+                    // The stream went away mid-tail (deleted or expired): end it; a reconnect gets the status.
+                    end();
+                } else {
+                    ErrorResponses.send(res, r);
+                }
+            }
+            case ReadResult.Data d -> {
+                if (!res.headWritten()) {
+                    open(d);
+                }
+                if (!d.messages().isEmpty()) {
+                    res.write(dataEvent(d));
+                }
+                res.write(controlEvent(d));
+                if (d.atEndOfClosedStream()) {
+                    end();
+                } else if (d.upToDate()) {
+                    waitFor(d);
+                } else {
+                    afterWrite(() -> readFrom(d.next()));
+                }
+            }
+        }
+    }
+
+    private void open(ReadResult.Data d) {
+        textual = ContentTypes.isTextual(d.stream().contentType());
+        res.setStatusCode(200);
+        res.setChunked(true);
+        res.putHeader("Content-Type", "text/event-stream");
+        res.putHeader("Cache-Control", "no-cache");
+        res.putHeader("Connection", "keep-alive");
+        if (!textual) {
+            res.putHeader(ProtocolHeaders.SSE_ENCODING, "base64");
+        }
+        ProtocolHeaders.security(res);
+        res.setWriteQueueMaxSize(WRITE_QUEUE_BYTES);
+        lifetimeTimer = context.owner().setTimer(settings.maxLifetimeMillis(), id -> end());
+    }
+
+    /** Caught up: wait for an append or close; send a keep-alive control event meanwhile. */
+    private void waitFor(ReadResult.Data at) {
+        keepAliveTimer = context.owner().setTimer(settings.keepAliveMillis(), id -> {
+            if (!finished) {
+                unwatch.run();
+                res.write(controlEvent(at));
+                waitFor(at);
+            }
+        });
+        unwatch = engine.watch(at.stream(), at.next(), () -> context.runOnContext(v -> {
+            if (!finished) {
+                context.owner().cancelTimer(keepAliveTimer);
+                afterWrite(() -> readFrom(at.next()));
+            }
+        }));
+    }
+
+    /** Runs {@code next} once the write queue has room; disconnects a reader that stays full. */
+    private void afterWrite(Runnable next) {
+        if (!res.writeQueueFull()) {
+            next.run();
+            return;
+        }
+        slowTimer = context.owner().setTimer(settings.slowConsumerMillis(), id -> {
+            if (!finished) {
+                finish();
+                res.reset();
+            }
+        });
+        res.drainHandler(v -> {
+            res.drainHandler(null);
+            context.owner().cancelTimer(slowTimer);
+            if (!finished) {
+                next.run();
+            }
+        });
+    }
+
+    private Buffer dataEvent(ReadResult.Data d) {
+        Buffer payload = ReadHandler.body(d.stream(), d.messages());
+        Buffer out = Buffer.buffer(payload.length() + 64);
+        out.appendString("event: data\n");
+        if (textual) {
+            // §5.8: every line of the payload gets its own data: field, so CR/LF cannot inject events.
+            String text = payload.toString(StandardCharsets.UTF_8);
+            for (String line : text.split("\r\n|\r|\n", -1)) {
+                out.appendString("data:").appendString(line).appendString("\n");
+            }
+        } else {
+            out.appendString("data:").appendString(Base64.getEncoder().encodeToString(payload.getBytes()))
+                    .appendString("\n");
+        }
+        return out.appendString("\n");
+    }
+
+    /** §5.8: a control event follows every data event, so a client always knows where it is. */
+    private Buffer controlEvent(ReadResult.Data d) {
+        ObjectNode control = JSON.createObjectNode();
+        control.put("streamNextOffset", new Offset(d.next()).toString());
+        if (d.atEndOfClosedStream()) {
+            control.put("streamClosed", true);
+        } else {
+            control.put("streamCursor", nextCursor());
+            if (d.upToDate()) {
+                control.put("upToDate", true);
+            }
+        }
+        return Buffer.buffer("event: control\ndata:" + control + "\n\n");
+    }
+
+    /**
+     * The client's echoed cursor decides only the first value (§10.1 jitter); later events use
+     * the current interval, never going below what this connection already sent.
+     */
+    private String nextCursor() {
+        String current = cursors.next(cursorSent ? null : cursor);
+        if (!cursorSent || Long.parseLong(current) > Long.parseLong(cursor)) {
+            cursor = current;
+        }
+        cursorSent = true;
+        return cursor;
+    }
+
+    private void end() {
+        if (!finished) {
+            finish();
+            res.end();
+        }
+    }
+
+    private void finish() {
+        finished = true;
+        unwatch.run();
+        context.owner().cancelTimer(keepAliveTimer);
+        context.owner().cancelTimer(slowTimer);
+        context.owner().cancelTimer(lifetimeTimer);
+    }
+
+    /** Timings of SSE sessions, in milliseconds. */
+    record SseSettings(long keepAliveMillis, long maxLifetimeMillis, long slowConsumerMillis) {}
+}

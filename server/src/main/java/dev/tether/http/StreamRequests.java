@@ -1,0 +1,175 @@
+package dev.tether.http;
+
+import dev.tether.store.StreamRecord.ProducerTuple;
+import dev.tether.stream.Offset;
+import io.vertx.core.http.HttpServerRequest;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.List;
+import java.util.Locale;
+import java.util.regex.Pattern;
+
+/** Parses and validates Durable Streams request headers and parameters; bad input is a 400. */
+final class StreamRequests {
+    static final String PREFIX = "/v1/stream/";
+    private static final Pattern NON_NEGATIVE = Pattern.compile("0|[1-9][0-9]{0,15}");
+    private static final long MAX_SAFE_INTEGER = (1L << 53) - 1;
+    private static final int MAX_PATH_LENGTH = 1024;
+
+    private StreamRequests() {}
+
+    /** The stream path below {@code /v1/stream/}, percent-decoded and checked. */
+    static String streamPath(String rawPath) {
+        String raw = rawPath.substring(PREFIX.length());
+        String path;
+        try {
+            path = URLDecoder.decode(raw.replace("+", "%2B"), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw HttpError.badRequest("the stream path is not valid percent-encoding: " + raw);
+        }
+        if (path.isEmpty()) {
+            throw HttpError.badRequest("a stream path is required after " + PREFIX);
+        }
+        if (path.length() > MAX_PATH_LENGTH) {
+            throw HttpError.of(414, "path_too_long", "stream paths are limited to " + MAX_PATH_LENGTH + " characters");
+        }
+        for (String segment : path.split("/", -1)) {
+            if (segment.equals("..") || segment.equals(".")) {
+                throw HttpError.badRequest("stream paths may not contain '.' or '..' segments");
+            }
+        }
+        for (int i = 0; i < path.length(); i++) {
+            if (path.charAt(i) < 0x20 || path.charAt(i) == 0x7f) {
+                throw HttpError.badRequest("stream paths may not contain control characters");
+            }
+        }
+        return path;
+    }
+
+    /** {@code Stream-TTL}: seconds as a plain non-negative decimal integer (§5.1). */
+    static Long ttl(HttpServerRequest req) {
+        String v = req.getHeader(ProtocolHeaders.TTL);
+        if (v == null) {
+            return null;
+        }
+        if (!NON_NEGATIVE.matcher(v.trim()).matches()) {
+            throw HttpError.badRequest("Stream-TTL must be a whole number of seconds without sign, "
+                    + "leading zeros or exponent, got '" + v + "'");
+        }
+        return Long.parseLong(v.trim());
+    }
+
+    /** {@code Stream-Expires-At}: an RFC 3339 timestamp. */
+    static Long expiresAt(HttpServerRequest req) {
+        String v = req.getHeader(ProtocolHeaders.EXPIRES_AT);
+        if (v == null) {
+            return null;
+        }
+        try {
+            return OffsetDateTime.parse(v.trim().toUpperCase(Locale.ROOT), DateTimeFormatter.ISO_OFFSET_DATE_TIME)
+                    .toInstant().toEpochMilli();
+        } catch (DateTimeParseException e) {
+            throw HttpError.badRequest("Stream-Expires-At must be an RFC 3339 timestamp such as "
+                    + "2030-01-01T00:00:00Z, got '" + v + "'");
+        }
+    }
+
+    /** {@code Stream-Closed}: only "true" (any case) counts; anything else is absent (§4.1). */
+    static boolean closed(HttpServerRequest req) {
+        String v = req.getHeader(ProtocolHeaders.CLOSED);
+        return v != null && v.trim().equalsIgnoreCase("true");
+    }
+
+    /** The three producer headers, all or none (§5.2.1). */
+    static ProducerTuple producer(HttpServerRequest req) {
+        String id = req.getHeader(ProtocolHeaders.PRODUCER_ID);
+        String epoch = req.getHeader(ProtocolHeaders.PRODUCER_EPOCH);
+        String seq = req.getHeader(ProtocolHeaders.PRODUCER_SEQ);
+        if (id == null && epoch == null && seq == null) {
+            return null;
+        }
+        if (id == null || epoch == null || seq == null) {
+            throw HttpError.badRequest("Producer-Id, Producer-Epoch and Producer-Seq must be sent together");
+        }
+        if (id.isBlank()) {
+            throw HttpError.badRequest("Producer-Id must not be empty");
+        }
+        return new ProducerTuple(id, producerNumber("Producer-Epoch", epoch), producerNumber("Producer-Seq", seq));
+    }
+
+    private static long producerNumber(String name, String v) {
+        String t = v.trim();
+        if (!t.matches("[0-9]{1,16}") || Long.parseLong(t) > MAX_SAFE_INTEGER) {
+            throw HttpError.badRequest(name + " must be an integer between 0 and 2^53-1, got '" + v + "'");
+        }
+        return Long.parseLong(t);
+    }
+
+    /** Where a read starts: null for the beginning ("-1" or absent), MAX_VALUE for "now". */
+    static Long readOffset(HttpServerRequest req, boolean required) {
+        List<String> values = req.params().getAll("offset");
+        if (values.isEmpty()) {
+            if (required) {
+                throw HttpError.badRequest("live reads need an offset parameter (-1, now, or an offset from "
+                        + "Stream-Next-Offset)");
+            }
+            return null;
+        }
+        if (values.size() > 1) {
+            throw HttpError.badRequest("send the offset parameter once, got " + values.size());
+        }
+        String v = values.get(0);
+        if (v.equals("-1")) {
+            return null;
+        }
+        if (v.equals("now")) {
+            return Long.MAX_VALUE;
+        }
+        return offset("offset", v).position();
+    }
+
+    static Offset offset(String what, String v) {
+        return Offset.parse(v).orElseThrow(() -> HttpError.badRequest(what + " '" + printable(v)
+                + "' is not an offset this server issued (expected the value of Stream-Next-Offset)"));
+    }
+
+    /** {@code Stream-Fork-Sub-Offset}: a non-negative integer. */
+    static Long subOffset(String v) {
+        if (v == null) {
+            return null;
+        }
+        if (!NON_NEGATIVE.matcher(v.trim()).matches()) {
+            throw HttpError.badRequest("Stream-Fork-Sub-Offset must be a non-negative integer, got '" + v + "'");
+        }
+        return Long.parseLong(v.trim());
+    }
+
+    /** The fork source header names a stream path on this server. */
+    static String forkSource(String v) {
+        String t = v.trim();
+        int scheme = t.indexOf("://");
+        if (scheme > 0) {
+            int slash = t.indexOf('/', scheme + 3);
+            t = slash < 0 ? "/" : t.substring(slash);
+        }
+        if (!t.startsWith(PREFIX)) {
+            throw HttpError.badRequest("Stream-Forked-From must be a stream path starting with " + PREFIX
+                    + ", got '" + v + "'");
+        }
+        return streamPath(t);
+    }
+
+    private static String printable(String v) {
+        StringBuilder sb = new StringBuilder();
+        for (char c : v.toCharArray()) {
+            sb.append(c < 0x20 || c == 0x7f ? '?' : c);
+            if (sb.length() > 80) {
+                return sb.append("...").toString();
+            }
+        }
+        return sb.toString();
+    }
+}
