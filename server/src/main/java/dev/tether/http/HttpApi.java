@@ -36,18 +36,24 @@ public final class HttpApi implements AutoCloseable {
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()));
         try {
             HttpRoutes routes = new HttpRoutes(engine, config, clock);
-            // Bind one server first so that port 0 resolves to a real port the others can share.
-            var first = new ServerVerticle(routes, config.host(), config.port());
-            vertx.deployVerticle(first).await(30, TimeUnit.SECONDS);
-            int port = first.port();
-            if (config.eventLoops() > 1) {
-                vertx.deployVerticle(() -> new ServerVerticle(routes, config.host(), port),
-                        new DeploymentOptions().setInstances(config.eventLoops() - 1)).await(30, TimeUnit.SECONDS);
-            }
+            int port = config.port() == 0 ? freePort(config.host()) : config.port();
+            // Every event loop gets its own server; Vert.x binds the socket once and shares it.
+            vertx.deployVerticle(() -> new ServerVerticle(routes, config.host(), port),
+                    new DeploymentOptions().setInstances(config.eventLoops())).await(30, TimeUnit.SECONDS);
             return new HttpApi(vertx, port);
         } catch (Exception e) {
             vertx.close().await(10, TimeUnit.SECONDS);
             throw e;
+        }
+    }
+
+    /**
+     * Port 0: Vert.x shares a socket between servers only when they name the same port, so a
+     * free port is chosen first (a bind race with another process is possible but harmless: start fails).
+     */
+    private static int freePort(String host) throws java.io.IOException {
+        try (var socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
+            return socket.getLocalPort();
         }
     }
 
@@ -70,7 +76,7 @@ public final class HttpApi implements AutoCloseable {
         private final HttpRoutes routes;
         private final String host;
         private final int requestedPort;
-        private volatile HttpServer server;
+        private HttpServer server;
 
         ServerVerticle(HttpRoutes routes, String host, int port) {
             this.routes = routes;

@@ -161,8 +161,7 @@ public final class SqliteStreamStore implements StreamStore {
                     bytes += m.data().length;
                 }
             }
-            c.commit();
-            return out;
+            return out; // readers run in auto-commit: each query is its own WAL snapshot
         } catch (SQLException e) {
             throw failure("read", e);
         } finally {

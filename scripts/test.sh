@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs every test: JUnit (unit + integration, via Maven) and the official Durable Streams
+# conformance suite against a real server on a free port, once per store tier.
+# Called by `./tether test` (which finds the JDK); extra arguments go to Maven.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+: "${JAVA_HOME:?run this through ./tether test, which finds a JDK 25}"
+log() { printf '[test %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+log "1/2 JUnit tests (./mvnw verify)"
+(cd "$ROOT" && ./mvnw -B -q verify "$@")
+touch "$ROOT/server/target/.tether-build-stamp"
+
+log "2/2 Durable Streams conformance suite (@durable-streams/server-conformance-tests, pinned)"
+CONF="$ROOT/web/conformance"
+if [ ! -f "$CONF/node_modules/.package-lock.json" ] || [ "$CONF/package-lock.json" -nt "$CONF/node_modules/.package-lock.json" ]; then
+  command -v npm >/dev/null || { log "npm is required for the conformance suite (apt-get install nodejs npm)"; exit 1; }
+  log "installing the suite (npm ci)"
+  (cd "$CONF" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+run_suite() { # $1 = store tier
+  local store="$1" out="$WORK/server-$1.log" port="" i
+  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$ROOT/server/target/classes:$ROOT/server/target/lib/*" \
+    dev.tether.Main serve --port 0 --store "$store" --data-dir "$WORK/data-$store" --long-poll-timeout 500ms \
+    >"$out" 2>&1 &
+  SERVER_PID=$!
+  for i in $(seq 1 300); do
+    port="$(sed -n 's|^Tether listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$out")"
+    [ -n "$port" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$out" >&2; log "server exited before listening"; exit 1; }
+    sleep 0.1
+  done
+  [ -n "$port" ] || { cat "$out" >&2; log "server did not start within 30 s"; exit 1; }
+  log "conformance against the $store store on port $port (pid $SERVER_PID)"
+  local status=0
+  (cd "$CONF" && CONFORMANCE_TEST_URL="http://127.0.0.1:$port" LONG_POLL_TIMEOUT_MS=500 \
+    timeout 600 npx vitest run --reporter=dot) || status=$?
+  kill "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+  if [ "$status" -ne 0 ]; then
+    log "server log:"; tail -50 "$out" >&2
+    log "conformance FAILED against the $store store"; exit "$status"
+  fi
+}
+
+run_suite sqlite
+run_suite memory
+log "all tests passed"

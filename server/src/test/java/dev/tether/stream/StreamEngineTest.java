@@ -1,0 +1,196 @@
+package dev.tether.stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StreamRecord.ProducerTuple;
+import dev.tether.store.sqlite.SqliteStreamStore;
+import dev.tether.testing.ManualClock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The engine over a real SQLite store: durability, producers, closure, forks, TTL. */
+class StreamEngineTest {
+    @TempDir
+    Path dir;
+    private final ManualClock clock = new ManualClock(1_800_000_000_000L);
+    private StreamEngine engine;
+
+    @BeforeEach
+    void open() throws Exception {
+        engine = new StreamEngine(SqliteStreamStore.open(dir, null), clock, EngineSettings.defaults());
+    }
+
+    @AfterEach
+    void close() {
+        engine.close();
+    }
+
+    private void reopen() throws Exception {
+        engine.close();
+        open();
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static <T> T get(java.util.concurrent.CompletionStage<T> stage) throws Exception {
+        return stage.toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+
+    private CreateResult create(String path, String type) throws Exception {
+        return get(engine.create(new CreateRequest(path, type, null, null, false, List.of(), null)));
+    }
+
+    private AppendResult append(String path, String data, ProducerTuple producer) throws Exception {
+        return get(engine.append(new AppendRequest(path, "text/plain", List.of(bytes(data)), false, producer, null)));
+    }
+
+    private String readAll(String path) throws Exception {
+        StringBuilder out = new StringBuilder();
+        Long from = null;
+        while (true) {
+            ReadResult r = get(engine.read(path, from));
+            ReadResult.Data d = assertInstanceOf(ReadResult.Data.class, r, "read of " + path + " must succeed");
+            for (StoredMessage m : d.messages()) {
+                out.append(new String(m.data(), StandardCharsets.UTF_8));
+            }
+            if (d.upToDate()) {
+                return out.toString();
+            }
+            from = d.next();
+        }
+    }
+
+    @Test
+    void acknowledgedAppendsSurviveReopeningTheStore() throws Exception {
+        create("s", "text/plain");
+        for (int i = 0; i < 50; i++) {
+            assertInstanceOf(AppendResult.Appended.class, append("s", "m" + i + ";", null));
+        }
+        reopen();
+        StringBuilder expected = new StringBuilder();
+        for (int i = 0; i < 50; i++) {
+            expected.append("m").append(i).append(';');
+        }
+        assertEquals(expected.toString(), readAll("s"), "every acknowledged append is readable after a restart");
+    }
+
+    @Test
+    void concurrentAppendsAreAllDurableAndOffsetsAreDistinct() throws Exception {
+        create("s", "text/plain");
+        List<CompletableFuture<AppendResult>> futures = new ArrayList<>();
+        for (int i = 0; i < 500; i++) {
+            futures.add(engine.append(new AppendRequest("s", "text/plain", List.of(bytes("x")), false, null, null))
+                    .toCompletableFuture());
+        }
+        java.util.Set<Long> tails = new java.util.HashSet<>();
+        for (var f : futures) {
+            tails.add(assertInstanceOf(AppendResult.Appended.class, f.get(10, TimeUnit.SECONDS)).stream().tail());
+        }
+        assertEquals(500, tails.size(), "each append gets its own next offset");
+        reopen();
+        assertEquals(500, readAll("s").length(), "all 500 group-committed appends are on disk");
+    }
+
+    @Test
+    void producerStateIsRestoredWithTheData() throws Exception {
+        create("s", "text/plain");
+        append("s", "a", new ProducerTuple("p", 0, 0));
+        append("s", "b", new ProducerTuple("p", 0, 1));
+        reopen();
+        var dup = assertInstanceOf(AppendResult.Duplicate.class, append("s", "b", new ProducerTuple("p", 0, 1)),
+                "a retry of an acknowledged seq after restart is a duplicate, not a gap");
+        assertEquals(1, dup.highestSeq());
+        assertInstanceOf(AppendResult.Appended.class, append("s", "c", new ProducerTuple("p", 0, 2)),
+                "the next seq after restart is accepted (no false 409)");
+        var gap = assertInstanceOf(Rejection.SequenceGap.class, append("s", "e", new ProducerTuple("p", 0, 4)));
+        assertEquals(3, gap.expected());
+        assertInstanceOf(AppendResult.Appended.class, append("s", "d", new ProducerTuple("p", 1, 0)),
+                "a new epoch starting at seq 0 is accepted");
+        assertInstanceOf(Rejection.StaleEpoch.class, append("s", "z", new ProducerTuple("p", 0, 3)),
+                "the old epoch is fenced");
+        assertEquals("abcd", readAll("s"));
+    }
+
+    @Test
+    void closedStreamRejectsAppendsAndStaysClosedAfterRestart() throws Exception {
+        create("s", "text/plain");
+        append("s", "last", null);
+        get(engine.append(new AppendRequest("s", null, List.of(), true, null, null)));
+        reopen();
+        var closed = assertInstanceOf(Rejection.StreamClosed.class, append("s", "more", null));
+        assertEquals(4, closed.stream().tail(), "the rejection reports the final offset");
+        ReadResult.Data tail = assertInstanceOf(ReadResult.Data.class, get(engine.read("s", 4L)));
+        assertTrue(tail.atEndOfClosedStream(), "a read at the tail of a closed stream is the EOF");
+    }
+
+    @Test
+    void forkReadsInheritedDataThenItsOwnAndSurvivesSourceDeletion() throws Exception {
+        create("src", "text/plain");
+        append("src", "hello ", null);
+        var fork = get(engine.create(new CreateRequest("fork", null, null, null, false, List.of(),
+                new CreateRequest.Fork("src", new Offset(6), null))));
+        assertInstanceOf(CreateResult.Created.class, fork);
+        append("src", "never-in-fork", null);
+        append("fork", "world", null);
+        assertInstanceOf(DeleteResult.Deleted.class, get(engine.delete("src")));
+        assertInstanceOf(Rejection.Gone.class, get(engine.read("src", null)), "a deleted source with forks is gone");
+        reopen();
+        assertEquals("hello world", readAll("fork"), "the fork keeps the source's data after the source is deleted");
+        assertInstanceOf(Rejection.Conflict.class, create("src", "text/plain"),
+                "a soft-deleted path cannot be re-created while forks use it");
+        assertInstanceOf(DeleteResult.Deleted.class, get(engine.delete("fork")));
+        assertInstanceOf(CreateResult.Created.class, create("src", "text/plain"),
+                "deleting the last fork frees the source's path");
+    }
+
+    @Test
+    void slidingTtlExpiresIdleStreamsAndReadsRenewIt() throws Exception {
+        get(engine.create(new CreateRequest("t", "text/plain", 10L, null, false, List.of(), null)));
+        clock.advanceMillis(8_000);
+        readAll("t");
+        clock.advanceMillis(8_000);
+        assertInstanceOf(Lookup.Found.class, engine.lookup("t"), "a read 8 s ago renewed the 10 s TTL");
+        clock.advanceMillis(3_000);
+        assertInstanceOf(Rejection.NotFound.class, engine.lookup("t"), "11 s idle is past the TTL");
+        assertInstanceOf(CreateResult.Created.class, create("t", "application/json"), "an expired path is re-creatable");
+    }
+
+    @Test
+    void watchersWakeOnAppendAndOnClose() throws Exception {
+        create("s", "text/plain");
+        var record = ((Lookup.Found) engine.lookup("s")).stream();
+        CountDownLatch woke = new CountDownLatch(1);
+        engine.watch(record, 0, woke::countDown);
+        append("s", "x", null);
+        assertTrue(woke.await(5, TimeUnit.SECONDS), "an append wakes a watcher at the old tail");
+        var after = ((Lookup.Found) engine.lookup("s")).stream();
+        CountDownLatch closed = new CountDownLatch(1);
+        engine.watch(after, after.tail(), closed::countDown);
+        get(engine.append(new AppendRequest("s", null, List.of(), true, null, null)));
+        assertTrue(closed.await(5, TimeUnit.SECONDS), "closing wakes watchers at the tail");
+    }
+
+    @Test
+    void binaryReadsMayStartInsideAStoredAppend() throws Exception {
+        create("s", "application/octet-stream");
+        get(engine.append(new AppendRequest("s", "application/octet-stream", List.of(new byte[] {1, 2, 3, 4}), false,
+                null, null)));
+        ReadResult.Data d = assertInstanceOf(ReadResult.Data.class, get(engine.read("s", 2L)));
+        assertArrayEquals(new byte[] {3, 4}, d.messages().get(0).data(), "byte offsets address bytes");
+    }
+}
