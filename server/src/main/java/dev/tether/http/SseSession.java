@@ -114,7 +114,6 @@ final class SseSession {
         res.setChunked(true);
         res.putHeader("Content-Type", "text/event-stream");
         res.putHeader("Cache-Control", "no-cache");
-        res.putHeader("Connection", "keep-alive");
         if (!textual) {
             res.putHeader(ProtocolHeaders.SSE_ENCODING, "base64");
         }

@@ -1,0 +1,96 @@
+package dev.tether.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.tether.testing.TestServer;
+import java.io.IOException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Storage failure is a state, not a crash: a full or read-only disk makes appends fail with
+ * 503 {@code storage_unavailable}, reads keep working, and writes resume when the disk does.
+ *
+ * <p>The tmpfs tests need root (mount); the quota test runs everywhere.
+ */
+class StorageFailureTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void appendsFailWith503WhenTheStoreQuotaIsFullAndReadsKeepWorking() throws Exception {
+        try (TestServer server = TestServer.start(dir, c -> c.withMaxStoreBytes(256L * 1024))) {
+            fillUntilRejected(server);
+        }
+    }
+
+    @Test
+    void appendsFailWith503WhenTheDiskIsFullAndReadsKeepWorking() throws Exception {
+        Path mount = tmpfs("size=1m");
+        try (TestServer server = TestServer.start(mount, c -> c)) {
+            fillUntilRejected(server);
+        } finally {
+            run("umount", mount.toString());
+        }
+    }
+
+    /** Appends 8 KiB chunks until the store refuses; checks the refusal and that reads still work. */
+    private static void fillUntilRejected(TestServer server) throws Exception {
+        assertEquals(201, server.put("/v1/stream/fill", "text/plain").statusCode());
+        StringBuilder acknowledged = new StringBuilder();
+        HttpResponse<String> last = null;
+        for (int i = 0; i < 2000; i++) {
+            String chunk = Integer.toString(i % 10).repeat(8192);
+            last = server.post("/v1/stream/fill", "text/plain", chunk);
+            if (last.statusCode() != 204) {
+                break;
+            }
+            acknowledged.append(chunk);
+        }
+        assertTrue(acknowledged.length() > 0, "some appends fit before the store filled up");
+        assertStorageUnavailable(last);
+        HttpResponse<String> read = server.get("/v1/stream/fill");
+        assertEquals(200, read.statusCode(), "reads keep working while the store is full");
+        assertEquals(acknowledged.length(), read.body().length(), "every acknowledged append is readable");
+        assertEquals(acknowledged.toString(), read.body());
+        assertEquals(200, server.send(server.request("/v1/stream/fill")
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build()).statusCode());
+        assertEquals(503, server.get("/health").statusCode(), "health reports the store as unavailable");
+        assertTrue(server.get("/health").body().contains("\"writable\":false"));
+    }
+
+    private static void assertStorageUnavailable(HttpResponse<String> res) {
+        assertEquals(503, res.statusCode(), "a full or read-only store is a 503, not a crash: " + res.body());
+        assertTrue(res.body().contains("\"storage_unavailable\""), "the error code names the cause: " + res.body());
+        assertTrue(res.headers().firstValue("Retry-After").isPresent(), "clients are told to retry later");
+    }
+
+    private Path tmpfs(String options) throws Exception {
+        Path mount = Files.createDirectory(dir.resolve("disk"));
+        boolean mounted;
+        try {
+            mounted = run("mount", "-t", "tmpfs", "-o", options, "tmpfs", mount.toString()) == 0;
+        } catch (IOException e) {
+            mounted = false;
+        }
+        assumeTrue(mounted, "mounting a tmpfs needs root; this environment cannot, so the disk test is skipped");
+        return mount;
+    }
+
+    private static int run(String... command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+        if (!p.waitFor(20, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            return -1;
+        }
+        return p.exitValue();
+    }
+}
