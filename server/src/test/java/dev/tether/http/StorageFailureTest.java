@@ -41,6 +41,40 @@ class StorageFailureTest {
         }
     }
 
+    /**
+     * A disk with open files cannot be remounted read-only, so the server is stopped, the disk
+     * made read-only and the server started again, as after an ops remount or a failed disk.
+     */
+    @Test
+    void aReadOnlyDiskServesReadsFailsAppendsWith503AndRecoversWhenWritable() throws Exception {
+        Path mount = tmpfs("size=16m");
+        try {
+            try (TestServer server = TestServer.start(mount, c -> c)) {
+                assertEquals(201, server.put("/v1/stream/ro", "text/plain").statusCode());
+                assertEquals(204, server.post("/v1/stream/ro", "text/plain", "before;").statusCode());
+            }
+            assertEquals(0, run("mount", "-o", "remount,ro", mount.toString()), "remount read-only");
+            try (TestServer server = TestServer.start(mount, c -> c)) {
+                assertEquals("before;", server.get("/v1/stream/ro").body(), "reads work on a read-only disk");
+                assertStorageUnavailable(server.post("/v1/stream/ro", "text/plain", "during;"));
+                assertStorageUnavailable(server.put("/v1/stream/other", "text/plain"));
+                assertEquals(503, server.get("/health").statusCode(), "health reports the store as unavailable");
+                assertEquals(0, run("mount", "-o", "remount,rw", mount.toString()), "remount writable");
+                assertEquals(204, server.post("/v1/stream/ro", "text/plain", "after;").statusCode(),
+                        "appends work again once the disk is writable, without a restart");
+                assertEquals("before;after;", server.get("/v1/stream/ro").body(),
+                        "the refused append left nothing behind");
+                assertEquals(200, server.get("/health").statusCode(), "health recovers with the store");
+            }
+            try (TestServer server = TestServer.start(mount, c -> c)) {
+                assertEquals("before;after;", server.get("/v1/stream/ro").body(), "the recovered append is durable");
+            }
+        } finally {
+            run("mount", "-o", "remount,rw", mount.toString());
+            run("umount", mount.toString());
+        }
+    }
+
     /** Appends 8 KiB chunks until the store refuses; checks the refusal and that reads still work. */
     private static void fillUntilRejected(TestServer server) throws Exception {
         assertEquals(201, server.put("/v1/stream/fill", "text/plain").statusCode());

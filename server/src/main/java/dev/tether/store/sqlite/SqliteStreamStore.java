@@ -36,14 +36,15 @@ public final class SqliteStreamStore implements StreamStore {
     private static final int PAGE_SIZE = 4096;
 
     private final Path file;
-    private final Connection writer;
-    private final SqliteWriteStatements statements;
-    private final BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READERS);
+    private final Long maxBytes;
+    /** Null while the store is read-only (the data directory could not be written at startup). */
+    private Connection writer;
+    private SqliteWriteStatements statements;
+    private volatile BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READERS);
 
-    private SqliteStreamStore(Path file, Connection writer) throws SQLException {
+    private SqliteStreamStore(Path file, Long maxBytes) {
         this.file = file;
-        this.writer = writer;
-        this.statements = new SqliteWriteStatements(writer);
+        this.maxBytes = maxBytes;
     }
 
     /**
@@ -52,35 +53,92 @@ public final class SqliteStreamStore implements StreamStore {
      * @param maxBytes an optional cap on the database size; writes beyond it fail as "full"
      */
     public static SqliteStreamStore open(Path dataDir, Long maxBytes) throws StoreException {
+        Path file = dataDir.resolve("tether.db");
+        SqliteStreamStore store = new SqliteStreamStore(file, maxBytes);
         try {
             Files.createDirectories(dataDir);
-            Path file = dataDir.resolve("tether.db");
-            Connection writer = connect(file);
-            try (Statement st = writer.createStatement()) {
-                st.execute("PRAGMA journal_mode=WAL");
-                st.execute("PRAGMA synchronous=FULL");
-                if (maxBytes != null) {
-                    st.execute("PRAGMA max_page_count=" + Math.max(16, maxBytes / PAGE_SIZE));
-                }
-                SqliteSchema.create(st);
-            }
-            writer.setAutoCommit(false);
-            SqliteStreamStore store = new SqliteStreamStore(file, writer);
-            for (int i = 0; i < READERS; i++) {
-                Connection reader = connect(file);
-                try (Statement st = reader.createStatement()) {
-                    st.execute("PRAGMA query_only=1");
-                }
-                store.readers.add(reader);
-            }
+            store.openWriter();
+            store.readers = openReaders(file, false);
             return store;
         } catch (SQLException | java.io.IOException e) {
+            store.close();
+            boolean unavailable = !(e instanceof SQLException sql) || SqliteSchema.isUnavailable(sql);
+            if (unavailable && Files.isRegularFile(file)) {
+                // A read-only disk is a state, not a reason to refuse reads: serve what is there and
+                // retry opening for writes on every commit until the disk is writable again.
+                LOG.log(System.Logger.Level.WARNING, "cannot write " + file + " (" + e.getMessage()
+                        + "); serving reads only until it becomes writable");
+                return openReadOnly(file, maxBytes);
+            }
             throw new StoreException("cannot open SQLite store in " + dataDir + ": " + e.getMessage(), e, true);
         }
     }
 
-    private static Connection connect(Path file) throws SQLException {
+    private static SqliteStreamStore openReadOnly(Path file, Long maxBytes) throws StoreException {
+        SqliteStreamStore store = new SqliteStreamStore(file, maxBytes);
+        try {
+            store.readers = openReaders(file, true);
+            return store;
+        } catch (SQLException e) {
+            store.close();
+            throw new StoreException("cannot open SQLite store " + file + " even read-only: " + e.getMessage(), e, true);
+        }
+    }
+
+    private void openWriter() throws SQLException {
+        Connection c = connect(file, false);
+        try (Statement st = c.createStatement()) {
+            st.execute("PRAGMA journal_mode=WAL");
+            st.execute("PRAGMA synchronous=FULL");
+            if (maxBytes != null) {
+                st.execute("PRAGMA max_page_count=" + Math.max(16, maxBytes / PAGE_SIZE));
+            }
+            SqliteSchema.create(st);
+            c.setAutoCommit(false);
+            statements = new SqliteWriteStatements(c);
+            writer = c;
+        } catch (SQLException e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    /**
+     * @param immutable open a database on a read-only disk: SQLite then needs no -shm/-wal files
+     */
+    private static BlockingQueue<Connection> openReaders(Path file, boolean immutable) throws SQLException {
+        BlockingQueue<Connection> pool = new ArrayBlockingQueue<>(READERS);
+        for (int i = 0; i < READERS; i++) {
+            Connection reader = connect(file, immutable);
+            try (Statement st = reader.createStatement()) {
+                st.execute("PRAGMA query_only=1");
+            }
+            pool.add(reader);
+        }
+        return pool;
+    }
+
+    /** While read-only, each commit first tries to become writable again. */
+    private void ensureWritable() throws StoreException {
+        if (writer != null) {
+            return;
+        }
+        try {
+            openWriter();
+            BlockingQueue<Connection> old = readers;
+            readers = openReaders(file, false);
+            closeAll(old);
+            LOG.log(System.Logger.Level.INFO, file + " is writable again");
+        } catch (SQLException e) {
+            throw new StoreException("the store is read-only (" + e.getMessage() + ")", e, true);
+        }
+    }
+
+    private static Connection connect(Path file, boolean immutable) throws SQLException {
         Properties props = new Properties();
+        if (immutable) {
+            return DriverManager.getConnection("jdbc:sqlite:file:" + file + "?immutable=1", props);
+        }
         props.setProperty("busy_timeout", "10000");
         props.setProperty("page_size", Integer.toString(PAGE_SIZE));
         return DriverManager.getConnection("jdbc:sqlite:" + file, props);
@@ -88,39 +146,55 @@ public final class SqliteStreamStore implements StreamStore {
 
     @Override
     public StoreContents load() throws StoreException {
+        if (writer == null) {
+            Connection c = borrow();
+            try {
+                return load(c);
+            } catch (SQLException e) {
+                throw failure("load", e);
+            } finally {
+                giveBack(c);
+            }
+        }
         try {
-            List<StreamRecord> streams = new ArrayList<>();
-            List<ProducerRecord> producers = new ArrayList<>();
-            long maxId = 0;
-            try (Statement st = writer.createStatement();
-                 ResultSet rs = st.executeQuery("SELECT " + SqliteSchema.STREAM_COLUMNS + " FROM streams")) {
-                while (rs.next()) {
-                    StreamRecord r = SqliteSchema.readStream(rs);
-                    streams.add(r);
-                    maxId = Math.max(maxId, r.id());
-                }
-            }
-            try (Statement st = writer.createStatement();
-                 ResultSet rs = st.executeQuery("SELECT stream_id, producer_id, epoch, seq FROM producers")) {
-                while (rs.next()) {
-                    producers.add(new ProducerRecord(rs.getLong(1), rs.getString(2), rs.getLong(3), rs.getLong(4)));
-                }
-            }
-            try (Statement st = writer.createStatement();
-                 ResultSet rs = st.executeQuery("SELECT value FROM meta WHERE key='max_stream_id'")) {
-                if (rs.next()) {
-                    maxId = Math.max(maxId, rs.getLong(1));
-                }
-            }
+            StoreContents contents = load(writer);
             writer.commit();
-            return new StoreContents(streams, producers, maxId);
+            return contents;
         } catch (SQLException e) {
             throw failure("load", e);
         }
     }
 
+    private static StoreContents load(Connection c) throws SQLException {
+        List<StreamRecord> streams = new ArrayList<>();
+        List<ProducerRecord> producers = new ArrayList<>();
+        long maxId = 0;
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT " + SqliteSchema.STREAM_COLUMNS + " FROM streams")) {
+            while (rs.next()) {
+                StreamRecord r = SqliteSchema.readStream(rs);
+                streams.add(r);
+                maxId = Math.max(maxId, r.id());
+            }
+        }
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT stream_id, producer_id, epoch, seq FROM producers")) {
+            while (rs.next()) {
+                producers.add(new ProducerRecord(rs.getLong(1), rs.getString(2), rs.getLong(3), rs.getLong(4)));
+            }
+        }
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT value FROM meta WHERE key='max_stream_id'")) {
+            if (rs.next()) {
+                maxId = Math.max(maxId, rs.getLong(1));
+            }
+        }
+        return new StoreContents(streams, producers, maxId);
+    }
+
     @Override
     public void commit(List<Mutation> batch) throws StoreException {
+        ensureWritable();
         try {
             for (Mutation m : batch) {
                 statements.apply(m);
@@ -165,13 +239,40 @@ public final class SqliteStreamStore implements StreamStore {
         } catch (SQLException e) {
             throw failure("read", e);
         } finally {
-            readers.add(c);
+            giveBack(c);
+        }
+    }
+
+    /** Returns a reader to the current pool; one from a replaced pool is closed instead. */
+    private void giveBack(Connection c) {
+        if (!readers.offer(c)) {
+            closeQuietly(c);
+        }
+    }
+
+    private static void closeAll(BlockingQueue<Connection> pool) {
+        Connection c;
+        while ((c = pool.poll()) != null) {
+            closeQuietly(c);
+        }
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (SQLException e) {
+            LOG.log(System.Logger.Level.WARNING, "closing a SQLite connection: " + e.getMessage());
         }
     }
 
     private Connection borrow() throws StoreException {
         try {
-            return readers.take();
+            while (true) { // the pool may be replaced when a read-only store becomes writable
+                Connection c = readers.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+                if (c != null) {
+                    return c;
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StoreException("interrupted while waiting for a read connection", e, true);
@@ -194,13 +295,9 @@ public final class SqliteStreamStore implements StreamStore {
 
     @Override
     public void close() {
-        try {
-            writer.close();
-            for (Connection c : readers) {
-                c.close();
-            }
-        } catch (SQLException e) {
-            LOG.log(System.Logger.Level.WARNING, "closing SQLite store: " + e.getMessage());
+        if (writer != null) {
+            closeQuietly(writer);
         }
+        closeAll(readers);
     }
 }
