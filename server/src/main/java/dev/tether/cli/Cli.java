@@ -26,6 +26,8 @@ public final class Cli {
               --long-poll-timeout D     how long a long-poll waits before 204 (default 30s; e.g. 500ms)
               --max-body SIZE           largest request body (default 16MiB; e.g. 512KiB)
               --max-store-size SIZE     cap on the database size; appends beyond it get 503
+              --retain-bytes SIZE       keep at most SIZE of each stream; older messages are dropped
+                                        and reads below the new start get 410 (default: keep all)
               --event-loops N           HTTP event-loop threads (default: one per core)
             """.formatted(ServerConfig.DEFAULT_PORT);
 
@@ -83,6 +85,7 @@ public final class Cli {
                 case "--max-body" -> c.withMaxBodyBytes(Units.bytes(value));
                 case "--max-store-size" -> c.withMaxStoreBytes(Units.bytes(value));
                 case "--event-loops" -> c.withEventLoops(integer(flag, value));
+                case "--retain-bytes" -> c.withRetainBytes(Units.bytes(value));
                 default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
             };
         }

@@ -17,6 +17,7 @@ import java.util.Objects;
  * @param slowConsumerTimeout a reader whose socket stays full this long is disconnected
  * @param maxStoreBytes       optional cap on the database size (writes beyond it get 503)
  * @param eventLoops          HTTP event-loop threads
+ * @param retainBytes         per-stream retention in bytes (older messages are dropped); 0 keeps all
  */
 public record ServerConfig(
         String host,
@@ -28,7 +29,8 @@ public record ServerConfig(
         Duration sseMaxLifetime,
         Duration slowConsumerTimeout,
         Long maxStoreBytes,
-        int eventLoops) {
+        int eventLoops,
+        long retainBytes) {
 
     public static final int DEFAULT_PORT = 4437;
 
@@ -42,6 +44,9 @@ public record ServerConfig(
         if (longPollTimeout.isNegative() || longPollTimeout.isZero()) {
             throw new IllegalArgumentException("the long-poll timeout must be positive");
         }
+        if (retainBytes < 0) {
+            throw new IllegalArgumentException("retention must not be negative");
+        }
         if (maxBodyBytes < 1 || eventLoops < 1) {
             throw new IllegalArgumentException("max body and event loops must be positive");
         }
@@ -53,56 +58,61 @@ public record ServerConfig(
     public static ServerConfig defaults() {
         return new ServerConfig("127.0.0.1", DEFAULT_PORT, Path.of("data"), StoreKind.SQLITE, Duration.ofSeconds(30),
                 16L * 1024 * 1024, Duration.ofSeconds(60), Duration.ofSeconds(10), null,
-                Math.max(1, Runtime.getRuntime().availableProcessors()));
+                Math.max(1, Runtime.getRuntime().availableProcessors()), 0);
     }
 
     public ServerConfig withPort(int p) {
         return new ServerConfig(host, p, dataDir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, eventLoops);
+                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
     }
 
     public ServerConfig withDataDir(Path dir) {
         return new ServerConfig(host, port, dir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, eventLoops);
+                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
     }
 
     public ServerConfig withLongPollTimeout(Duration d) {
         return new ServerConfig(host, port, dataDir, store, d, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, eventLoops);
+                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
     }
 
     public ServerConfig withHost(String h) {
         return new ServerConfig(h, port, dataDir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, eventLoops);
+                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
     }
 
     public ServerConfig withStore(StoreKind kind) {
         return new ServerConfig(host, port, dataDir, kind, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, eventLoops);
+                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
     }
 
     public ServerConfig withMaxBodyBytes(long bytes) {
         return new ServerConfig(host, port, dataDir, store, longPollTimeout, bytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, eventLoops);
+                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
     }
 
     public ServerConfig withSseMaxLifetime(Duration d) {
         return new ServerConfig(host, port, dataDir, store, longPollTimeout, maxBodyBytes, d,
-                slowConsumerTimeout, maxStoreBytes, eventLoops);
+                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
     }
 
     public ServerConfig withSlowConsumerTimeout(Duration d) {
         return new ServerConfig(host, port, dataDir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                d, maxStoreBytes, eventLoops);
+                d, maxStoreBytes, eventLoops, retainBytes);
     }
 
     public ServerConfig withEventLoops(int n) {
         return new ServerConfig(host, port, dataDir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, n);
+                slowConsumerTimeout, maxStoreBytes, n, retainBytes);
+    }
+
+    public ServerConfig withRetainBytes(long bytes) {
+        return new ServerConfig(host, port, dataDir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
+                slowConsumerTimeout, maxStoreBytes, eventLoops, bytes);
     }
 
     public ServerConfig withMaxStoreBytes(Long bytes) {
         return new ServerConfig(host, port, dataDir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, bytes, eventLoops);
+                slowConsumerTimeout, bytes, eventLoops, retainBytes);
     }
 }

@@ -8,16 +8,23 @@ package dev.tether.stream;
  * @param readChunkBytes     the most bytes one catch-up read returns
  * @param recentWindowBytes  per-stream bytes of recent messages kept in memory for live readers
  * @param readThreads        concurrent store reads
+ * @param retainBytes        per-stream retention: older whole messages beyond this many bytes are
+ *                           dropped (reads below the retained start get 410); 0 keeps everything
  */
 public record EngineSettings(int writeQueueCapacity, int maxBatch, int readChunkBytes, int recentWindowBytes,
-                             int readThreads) {
+                             int readThreads, long retainBytes) {
     public EngineSettings {
-        if (writeQueueCapacity < 1 || maxBatch < 1 || readChunkBytes < 1 || recentWindowBytes < 0 || readThreads < 1) {
+        if (writeQueueCapacity < 1 || maxBatch < 1 || readChunkBytes < 1 || recentWindowBytes < 0 || readThreads < 1
+                || retainBytes < 0) {
             throw new IllegalArgumentException("engine settings must be positive");
         }
     }
 
     public static EngineSettings defaults() {
-        return new EngineSettings(16_384, 2_048, 1 << 20, 64 * 1024, 4);
+        return new EngineSettings(16_384, 2_048, 1 << 20, 64 * 1024, 4, 0);
+    }
+
+    public EngineSettings withRetainBytes(long bytes) {
+        return new EngineSettings(writeQueueCapacity, maxBatch, readChunkBytes, recentWindowBytes, readThreads, bytes);
     }
 }

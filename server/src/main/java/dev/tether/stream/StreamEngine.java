@@ -42,7 +42,7 @@ public final class StreamEngine implements AutoCloseable {
         registry.load(contents, clock.millis());
         this.reader = new StreamReader(registry, store);
         this.writer = new StreamWriter(store, registry, reader, clock, contents.maxStreamId(),
-                settings.writeQueueCapacity(), settings.maxBatch());
+                settings.writeQueueCapacity(), settings.maxBatch(), settings.retainBytes());
         this.readPermits = new Semaphore(settings.readThreads());
         writer.start();
         LOG.log(System.Logger.Level.DEBUG, "loaded " + registry.size() + " streams from " + store.describe());

@@ -34,10 +34,12 @@ final class StreamWriter {
     private volatile StorageHealth health;
     private long lastId;
     private long lastSweep;
+    private final Retention retention;
 
     StreamWriter(StreamStore store, StreamRegistry registry, StreamReader reader, InstantSource clock,
-                 long lastId, int queueCapacity, int maxBatch) {
+                 long lastId, int queueCapacity, int maxBatch, long retainBytes) {
         this.store = store;
+        this.retention = new Retention(store, retainBytes);
         this.registry = registry;
         this.clock = clock;
         this.create = new CreateOperation(reader);
@@ -170,7 +172,8 @@ final class StreamWriter {
         return new DeleteResult.Deleted(path);
     }
 
-    private int sweep(WriteBatch batch) {
+    private int sweep(WriteBatch batch) throws StoreException {
+        retention.apply(batch, registry.all());
         int expired = 0;
         for (StreamState s : registry.all()) {
             StreamRecord r = batch.byId(s.record.id());

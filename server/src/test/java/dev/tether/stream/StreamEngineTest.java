@@ -186,6 +186,25 @@ class StreamEngineTest {
     }
 
     @Test
+    void retentionDropsOldestWholeMessagesAndReadsBelowGet410() throws Exception {
+        engine.close();
+        engine = new StreamEngine(SqliteStreamStore.open(dir, null), clock, EngineSettings.defaults().withRetainBytes(250));
+        create("r", "text/plain");
+        for (int i = 0; i < 10; i++) {
+            append("r", Integer.toString(i).repeat(100), null);
+        }
+        get(engine.sweepExpired());
+        ReadResult.Data fromStart = assertInstanceOf(ReadResult.Data.class, get(engine.read("r", null)));
+        assertEquals(800, fromStart.from(), "at most 250 bytes of whole messages are kept: the newest two");
+        assertEquals("8".repeat(100) + "9".repeat(100), readAll("r"));
+        var gone = assertInstanceOf(Rejection.Gone.class, get(engine.read("r", 0L)), "offsets below retention are 410");
+        assertTrue(gone.message().contains("earliest readable offset"), gone.message());
+        reopen();
+        assertInstanceOf(Rejection.Gone.class, get(engine.read("r", 700L)), "retention is durable");
+        assertEquals(200, readAll("r").length());
+    }
+
+    @Test
     void binaryReadsMayStartInsideAStoredAppend() throws Exception {
         create("s", "application/octet-stream");
         get(engine.append(new AppendRequest("s", "application/octet-stream", List.of(new byte[] {1, 2, 3, 4}), false,
