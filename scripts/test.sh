@@ -46,7 +46,7 @@ run_suite() { # $1 = store tier
   log "conformance against the $store store on port $port (pid $SERVER_PID)"
   local status=0
   (cd "$CONF" && CONFORMANCE_TEST_URL="http://127.0.0.1:$port" LONG_POLL_TIMEOUT_MS=500 \
-    timeout 600 npx vitest run --reporter=dot) || status=$?
+    NO_COLOR=1 timeout 600 npx vitest run --reporter=default) || status=$?
   kill "$SERVER_PID"
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""

@@ -30,8 +30,8 @@ public final class TetherServer implements AutoCloseable {
 
     public static TetherServer start(ServerConfig config) throws Exception {
         InstantSource clock = InstantSource.system();
-        StreamEngine engine = new StreamEngine(openStore(config), clock,
-                EngineSettings.defaults().withRetainBytes(config.retainBytes()));
+        StreamEngine engine = new StreamEngine(
+                openStore(config), clock, EngineSettings.defaults().withRetainBytes(config.retainBytes()));
         try {
             return new TetherServer(engine, HttpApi.start(engine, config, clock), config);
         } catch (Exception e) {

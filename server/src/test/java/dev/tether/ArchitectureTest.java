@@ -49,7 +49,9 @@ class ArchitectureTest {
     @Test
     void onlyTheHttpPackageImportsVertx() throws IOException {
         assertTrue(sources().size() > 20, "the scan sees the sources");
-        assertEquals(List.of(), offenders("import io.vertx", "http"),
+        assertEquals(
+                List.of(),
+                offenders("import io.vertx", "http"),
                 "Vert.x belongs to the http package; the core (stream, store, config) stays framework-free");
     }
 

@@ -14,7 +14,8 @@ import java.util.concurrent.CountDownLatch;
  * everything else logs through {@code System.Logger}.
  */
 public final class Cli {
-    static final String USAGE = """
+    static final String USAGE =
+            """
             usage: tether serve [options]     run the server in the foreground (Ctrl-C stops it)
                    tether help                show this help
 
@@ -29,7 +30,8 @@ public final class Cli {
               --retain-bytes SIZE       keep at most SIZE of each stream; older messages are dropped
                                         and reads below the new start get 410 (default: keep all)
               --event-loops N           HTTP event-loop threads (default: one per core)
-            """.formatted(ServerConfig.DEFAULT_PORT);
+            """
+                    .formatted(ServerConfig.DEFAULT_PORT);
 
     private final PrintStream out;
     private final PrintStream err;
@@ -117,14 +119,16 @@ public final class Cli {
             return 1;
         }
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            err.println("tether: shutting down (finishing in-flight writes)");
-            server.close();
-            err.println("tether: stopped");
-            stopped.countDown();
-        }, "tether-shutdown"));
-        String data = config.store() == StoreKind.MEMORY ? "in memory, not kept after exit"
-                : server.storeDescription();
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            err.println("tether: shutting down (finishing in-flight writes)");
+                            server.close();
+                            err.println("tether: stopped");
+                            stopped.countDown();
+                        },
+                        "tether-shutdown"));
+        String data = config.store() == StoreKind.MEMORY ? "in memory, not kept after exit" : server.storeDescription();
         out.println("Tether listening on http://" + config.host() + ":" + server.port() + " (data: " + data + ")");
         out.flush();
         try {

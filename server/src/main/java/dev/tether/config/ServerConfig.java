@@ -53,66 +53,188 @@ public record ServerConfig(
     }
 
     /** Which {@code StreamStore} to run on. */
-    public enum StoreKind { SQLITE, MEMORY }
+    public enum StoreKind {
+        SQLITE,
+        MEMORY
+    }
 
     public static ServerConfig defaults() {
-        return new ServerConfig("127.0.0.1", DEFAULT_PORT, Path.of("data"), StoreKind.SQLITE, Duration.ofSeconds(30),
-                16L * 1024 * 1024, Duration.ofSeconds(60), Duration.ofSeconds(10), null,
-                Math.max(1, Runtime.getRuntime().availableProcessors()), 0);
+        return new ServerConfig(
+                "127.0.0.1",
+                DEFAULT_PORT,
+                Path.of("data"),
+                StoreKind.SQLITE,
+                Duration.ofSeconds(30),
+                16L * 1024 * 1024,
+                Duration.ofSeconds(60),
+                Duration.ofSeconds(10),
+                null,
+                Math.max(1, Runtime.getRuntime().availableProcessors()),
+                0);
     }
 
     public ServerConfig withPort(int p) {
-        return new ServerConfig(host, p, dataDir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
+        return new ServerConfig(
+                host,
+                p,
+                dataDir,
+                store,
+                longPollTimeout,
+                maxBodyBytes,
+                sseMaxLifetime,
+                slowConsumerTimeout,
+                maxStoreBytes,
+                eventLoops,
+                retainBytes);
     }
 
     public ServerConfig withDataDir(Path dir) {
-        return new ServerConfig(host, port, dir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
+        return new ServerConfig(
+                host,
+                port,
+                dir,
+                store,
+                longPollTimeout,
+                maxBodyBytes,
+                sseMaxLifetime,
+                slowConsumerTimeout,
+                maxStoreBytes,
+                eventLoops,
+                retainBytes);
     }
 
     public ServerConfig withLongPollTimeout(Duration d) {
-        return new ServerConfig(host, port, dataDir, store, d, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
+        return new ServerConfig(
+                host,
+                port,
+                dataDir,
+                store,
+                d,
+                maxBodyBytes,
+                sseMaxLifetime,
+                slowConsumerTimeout,
+                maxStoreBytes,
+                eventLoops,
+                retainBytes);
     }
 
     public ServerConfig withHost(String h) {
-        return new ServerConfig(h, port, dataDir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
+        return new ServerConfig(
+                h,
+                port,
+                dataDir,
+                store,
+                longPollTimeout,
+                maxBodyBytes,
+                sseMaxLifetime,
+                slowConsumerTimeout,
+                maxStoreBytes,
+                eventLoops,
+                retainBytes);
     }
 
     public ServerConfig withStore(StoreKind kind) {
-        return new ServerConfig(host, port, dataDir, kind, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
+        return new ServerConfig(
+                host,
+                port,
+                dataDir,
+                kind,
+                longPollTimeout,
+                maxBodyBytes,
+                sseMaxLifetime,
+                slowConsumerTimeout,
+                maxStoreBytes,
+                eventLoops,
+                retainBytes);
     }
 
     public ServerConfig withMaxBodyBytes(long bytes) {
-        return new ServerConfig(host, port, dataDir, store, longPollTimeout, bytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
+        return new ServerConfig(
+                host,
+                port,
+                dataDir,
+                store,
+                longPollTimeout,
+                bytes,
+                sseMaxLifetime,
+                slowConsumerTimeout,
+                maxStoreBytes,
+                eventLoops,
+                retainBytes);
     }
 
     public ServerConfig withSseMaxLifetime(Duration d) {
-        return new ServerConfig(host, port, dataDir, store, longPollTimeout, maxBodyBytes, d,
-                slowConsumerTimeout, maxStoreBytes, eventLoops, retainBytes);
+        return new ServerConfig(
+                host,
+                port,
+                dataDir,
+                store,
+                longPollTimeout,
+                maxBodyBytes,
+                d,
+                slowConsumerTimeout,
+                maxStoreBytes,
+                eventLoops,
+                retainBytes);
     }
 
     public ServerConfig withSlowConsumerTimeout(Duration d) {
-        return new ServerConfig(host, port, dataDir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                d, maxStoreBytes, eventLoops, retainBytes);
+        return new ServerConfig(
+                host,
+                port,
+                dataDir,
+                store,
+                longPollTimeout,
+                maxBodyBytes,
+                sseMaxLifetime,
+                d,
+                maxStoreBytes,
+                eventLoops,
+                retainBytes);
     }
 
     public ServerConfig withEventLoops(int n) {
-        return new ServerConfig(host, port, dataDir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, n, retainBytes);
+        return new ServerConfig(
+                host,
+                port,
+                dataDir,
+                store,
+                longPollTimeout,
+                maxBodyBytes,
+                sseMaxLifetime,
+                slowConsumerTimeout,
+                maxStoreBytes,
+                n,
+                retainBytes);
     }
 
     public ServerConfig withRetainBytes(long bytes) {
-        return new ServerConfig(host, port, dataDir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, maxStoreBytes, eventLoops, bytes);
+        return new ServerConfig(
+                host,
+                port,
+                dataDir,
+                store,
+                longPollTimeout,
+                maxBodyBytes,
+                sseMaxLifetime,
+                slowConsumerTimeout,
+                maxStoreBytes,
+                eventLoops,
+                bytes);
     }
 
     public ServerConfig withMaxStoreBytes(Long bytes) {
-        return new ServerConfig(host, port, dataDir, store, longPollTimeout, maxBodyBytes, sseMaxLifetime,
-                slowConsumerTimeout, bytes, eventLoops, retainBytes);
+        return new ServerConfig(
+                host,
+                port,
+                dataDir,
+                store,
+                longPollTimeout,
+                maxBodyBytes,
+                sseMaxLifetime,
+                slowConsumerTimeout,
+                bytes,
+                eventLoops,
+                retainBytes);
     }
 }

@@ -29,7 +29,8 @@ public final class Units {
     public static long bytes(String text) {
         Matcher m = SIZE.matcher(text.trim().toLowerCase(Locale.ROOT));
         if (!m.matches()) {
-            throw new IllegalArgumentException("'" + text + "' is not a size; write it like 65536, 512KiB, 16MiB or 2GiB");
+            throw new IllegalArgumentException(
+                    "'" + text + "' is not a size; write it like 65536, 512KiB, 16MiB or 2GiB");
         }
         long n = Long.parseLong(m.group(1));
         String unit = m.group(2) == null ? "b" : m.group(2);

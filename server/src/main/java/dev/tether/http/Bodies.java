@@ -37,7 +37,10 @@ final class Bodies {
     }
 
     private static HttpError tooLarge(long maxBytes) {
-        return HttpError.of(413, "payload_too_large", "the body exceeds the limit of " + maxBytes
-                + " bytes per request (--max-body); split it into several appends");
+        return HttpError.of(
+                413,
+                "payload_too_large",
+                "the body exceeds the limit of " + maxBytes
+                        + " bytes per request (--max-body); split it into several appends");
     }
 }

@@ -25,7 +25,8 @@ final class Cursors {
             try {
                 long client = Long.parseLong(clientCursor.trim());
                 if (client >= current) {
-                    return Long.toString(client + 1 + ThreadLocalRandom.current().nextInt(MAX_JITTER_INTERVALS));
+                    return Long.toString(
+                            client + 1 + ThreadLocalRandom.current().nextInt(MAX_JITTER_INTERVALS));
                 }
             } catch (NumberFormatException ignored) {
                 // An unparseable cursor is treated as absent: it is only a cache hint.

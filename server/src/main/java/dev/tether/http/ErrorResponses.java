@@ -27,31 +27,63 @@ final class ErrorResponses {
             case Rejection.NotFound r -> write(response, 404, "not_found", r.message(), Map.of());
             case Rejection.Gone r -> write(response, 410, "gone", r.message(), Map.of());
             case Rejection.Conflict r -> write(response, 409, "conflict", r.message(), Map.of());
-            case Rejection.StreamClosed r -> write(response, 409, "stream_closed", r.message(),
-                    Map.of(ProtocolHeaders.CLOSED, "true",
-                            ProtocolHeaders.NEXT_OFFSET, new Offset(r.stream().tail()).toString()));
-            case Rejection.SequenceGap r -> write(response, 409, "producer_sequence_gap", r.message(),
-                    Map.of(ProtocolHeaders.PRODUCER_EXPECTED_SEQ, Long.toString(r.expected()),
-                            ProtocolHeaders.PRODUCER_RECEIVED_SEQ, Long.toString(r.received())));
-            case Rejection.StaleEpoch r -> write(response, 403, "producer_fenced", r.message(),
-                    Map.of(ProtocolHeaders.PRODUCER_EPOCH, Long.toString(r.currentEpoch())));
+            case Rejection.StreamClosed r ->
+                write(
+                        response,
+                        409,
+                        "stream_closed",
+                        r.message(),
+                        Map.of(
+                                ProtocolHeaders.CLOSED,
+                                "true",
+                                ProtocolHeaders.NEXT_OFFSET,
+                                new Offset(r.stream().tail()).toString()));
+            case Rejection.SequenceGap r ->
+                write(
+                        response,
+                        409,
+                        "producer_sequence_gap",
+                        r.message(),
+                        Map.of(
+                                ProtocolHeaders.PRODUCER_EXPECTED_SEQ,
+                                Long.toString(r.expected()),
+                                ProtocolHeaders.PRODUCER_RECEIVED_SEQ,
+                                Long.toString(r.received())));
+            case Rejection.StaleEpoch r ->
+                write(
+                        response,
+                        403,
+                        "producer_fenced",
+                        r.message(),
+                        Map.of(ProtocolHeaders.PRODUCER_EPOCH, Long.toString(r.currentEpoch())));
         }
     }
 
     static void send(HttpServerResponse response, Throwable failure) {
-        Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        Throwable t =
+                failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
         if (response.headWritten()) {
             response.reset();
             return;
         }
         switch (t) {
             case HttpError e -> write(response, e.status, e.code, e.getMessage(), e.headers);
-            case WriteRejectedException e -> write(response, 503,
-                    e.reason() == WriteRejectedException.Reason.STORAGE_UNAVAILABLE ? "storage_unavailable"
-                            : e.reason().name().toLowerCase(java.util.Locale.ROOT),
-                    e.getMessage(), Map.of("Retry-After", "1"));
-            case StoreException e -> write(response, 503, "storage_unavailable",
-                    "storage unavailable: " + e.getMessage(), Map.of("Retry-After", "1"));
+            case WriteRejectedException e ->
+                write(
+                        response,
+                        503,
+                        e.reason() == WriteRejectedException.Reason.STORAGE_UNAVAILABLE
+                                ? "storage_unavailable"
+                                : e.reason().name().toLowerCase(java.util.Locale.ROOT),
+                        e.getMessage(),
+                        Map.of("Retry-After", "1"));
+            case StoreException e ->
+                write(
+                        response,
+                        503,
+                        "storage_unavailable",
+                        "storage unavailable: " + e.getMessage(),
+                        Map.of("Retry-After", "1"));
             default -> {
                 LOG.log(System.Logger.Level.ERROR, "unexpected failure serving a request", t);
                 write(response, 500, "internal_error", "internal error: " + t, Map.of());
@@ -59,8 +91,8 @@ final class ErrorResponses {
         }
     }
 
-    private static void write(HttpServerResponse response, int status, String code, String message,
-                              Map<String, String> headers) {
+    private static void write(
+            HttpServerResponse response, int status, String code, String message, Map<String, String> headers) {
         if (response.ended() || response.closed()) {
             return;
         }

@@ -4,9 +4,9 @@ import dev.tether.config.ServerConfig;
 import dev.tether.stream.StreamEngine;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
-import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import java.time.Duration;
@@ -38,8 +38,10 @@ public final class HttpApi implements AutoCloseable {
             HttpRoutes routes = new HttpRoutes(engine, config, clock);
             int port = config.port() == 0 ? freePort(config.host()) : config.port();
             // Every event loop gets its own server; Vert.x binds the socket once and shares it.
-            vertx.deployVerticle(() -> new ServerVerticle(routes, config.host(), port),
-                    new DeploymentOptions().setInstances(config.eventLoops())).await(30, TimeUnit.SECONDS);
+            vertx.deployVerticle(
+                            () -> new ServerVerticle(routes, config.host(), port),
+                            new DeploymentOptions().setInstances(config.eventLoops()))
+                    .await(30, TimeUnit.SECONDS);
             return new HttpApi(vertx, port);
         } catch (Exception e) {
             vertx.close().await(10, TimeUnit.SECONDS);

@@ -35,7 +35,9 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
         this.maxBodyBytes = config.maxBodyBytes();
         this.writes = new WriteHandler(engine, config.maxBodyBytes());
         this.reads = new ReadHandler(engine, cursors, config.longPollTimeout());
-        this.sse = new SseSession.SseSettings(config.longPollTimeout().toMillis(), config.sseMaxLifetime().toMillis(),
+        this.sse = new SseSession.SseSettings(
+                config.longPollTimeout().toMillis(),
+                config.sseMaxLifetime().toMillis(),
                 config.slowConsumerTimeout().toMillis());
     }
 
@@ -67,8 +69,10 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
         } else if (path.equals("/health")) {
             health(req.response());
         } else {
-            throw HttpError.of(404, "not_found", "no such endpoint: " + path + " (streams live under "
-                    + StreamRequests.PREFIX + "<path>)");
+            throw HttpError.of(
+                    404,
+                    "not_found",
+                    "no such endpoint: " + path + " (streams live under " + StreamRequests.PREFIX + "<path>)");
         }
     }
 
@@ -94,8 +98,11 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
         } else if (method == HttpMethod.DELETE) {
             writes.delete(req, path);
         } else {
-            throw new HttpError(405, "method_not_allowed", method + " is not supported on streams; use PUT, POST, "
-                    + "GET, HEAD or DELETE", java.util.Map.of("Allow", "GET, HEAD, PUT, POST, DELETE, OPTIONS"));
+            throw new HttpError(
+                    405,
+                    "method_not_allowed",
+                    method + " is not supported on streams; use PUT, POST, " + "GET, HEAD or DELETE",
+                    java.util.Map.of("Allow", "GET, HEAD, PUT, POST, DELETE, OPTIONS"));
         }
     }
 

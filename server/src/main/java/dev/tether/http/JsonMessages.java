@@ -46,14 +46,18 @@ final class JsonMessages {
             } else {
                 int start = (int) p.currentTokenLocation().getByteOffset();
                 skipValue(p, first);
-                out.add(Arrays.copyOfRange(body, start, (int) p.currentLocation().getByteOffset()));
+                out.add(Arrays.copyOfRange(
+                        body, start, (int) p.currentLocation().getByteOffset()));
             }
             if (p.nextToken() != null) {
                 throw HttpError.badRequest("the body has data after its JSON value");
             }
             return out;
         } catch (IOException e) {
-            throw HttpError.badRequest("the body is not valid JSON: " + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()));
+            throw HttpError.badRequest("the body is not valid JSON: "
+                    + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j
+                            ? j.getOriginalMessage()
+                            : e.getMessage()));
         }
     }
 

@@ -23,12 +23,41 @@ final class ProtocolHeaders {
     static final String FORK_SUB_OFFSET = "Stream-Fork-Sub-Offset";
     static final String SSE_ENCODING = "Stream-SSE-Data-Encoding";
 
-    private static final String ALLOW_HEADERS = String.join(", ", "Content-Type", "Authorization", SEQ, TTL,
-            EXPIRES_AT, CLOSED, PRODUCER_ID, PRODUCER_EPOCH, PRODUCER_SEQ, FORKED_FROM, FORK_OFFSET,
-            FORK_SUB_OFFSET, "If-None-Match", "Last-Event-ID");
-    private static final String EXPOSE_HEADERS = String.join(", ", NEXT_OFFSET, CURSOR, UP_TO_DATE, CLOSED,
-            PRODUCER_EPOCH, PRODUCER_SEQ, PRODUCER_EXPECTED_SEQ, PRODUCER_RECEIVED_SEQ, TTL, EXPIRES_AT,
-            SSE_ENCODING, "ETag", "Content-Type", "Content-Encoding", "Location", "Retry-After", "Vary");
+    private static final String ALLOW_HEADERS = String.join(
+            ", ",
+            "Content-Type",
+            "Authorization",
+            SEQ,
+            TTL,
+            EXPIRES_AT,
+            CLOSED,
+            PRODUCER_ID,
+            PRODUCER_EPOCH,
+            PRODUCER_SEQ,
+            FORKED_FROM,
+            FORK_OFFSET,
+            FORK_SUB_OFFSET,
+            "If-None-Match",
+            "Last-Event-ID");
+    private static final String EXPOSE_HEADERS = String.join(
+            ", ",
+            NEXT_OFFSET,
+            CURSOR,
+            UP_TO_DATE,
+            CLOSED,
+            PRODUCER_EPOCH,
+            PRODUCER_SEQ,
+            PRODUCER_EXPECTED_SEQ,
+            PRODUCER_RECEIVED_SEQ,
+            TTL,
+            EXPIRES_AT,
+            SSE_ENCODING,
+            "ETag",
+            "Content-Type",
+            "Content-Encoding",
+            "Location",
+            "Retry-After",
+            "Vary");
 
     /** Durable Streams §12: on every response, errors and streams included. */
     static void security(HttpServerResponse response) {

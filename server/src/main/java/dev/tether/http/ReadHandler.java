@@ -13,8 +13,8 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
-import java.time.Instant;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 
 /**
@@ -43,7 +43,9 @@ final class ReadHandler {
                     res.putHeader(ProtocolHeaders.TTL, Long.toString(s.ttlSeconds()));
                 }
                 if (s.expiresAtMillis() != null) {
-                    res.putHeader(ProtocolHeaders.EXPIRES_AT, Instant.ofEpochMilli(s.expiresAtMillis()).toString());
+                    res.putHeader(
+                            ProtocolHeaders.EXPIRES_AT,
+                            Instant.ofEpochMilli(s.expiresAtMillis()).toString());
                 }
                 res.putHeader("ETag", etag(s, null, s.tail()));
                 res.putHeader("Cache-Control", "no-store");
@@ -68,8 +70,8 @@ final class ReadHandler {
         Future.fromCompletionStage(engine.read(path, from), Vertx.currentContext())
                 .onSuccess(result -> {
                     switch (result) {
-                        case ReadResult.Data d when live && d.messages().isEmpty() && !d.stream().closed() ->
-                                waitForData(req, path, d);
+                        case ReadResult.Data d
+                        when live && d.messages().isEmpty() && !d.stream().closed() -> waitForData(req, path, d);
                         case ReadResult.Data d when live && d.messages().isEmpty() -> noContent(req, d);
                         case ReadResult.Data d -> data(req, d, from, live);
                         case Rejection r -> ErrorResponses.send(req.response(), r);
@@ -90,13 +92,16 @@ final class ReadHandler {
                 noContent(req, at);
             }
         });
-        cancel[0] = engine.watch(at.stream(), at.next(), () -> context.runOnContext(v -> {
-            if (!done[0]) {
-                done[0] = true;
-                context.owner().cancelTimer(timer);
-                read(req, path, at.next(), true);
-            }
-        }));
+        cancel[0] = engine.watch(
+                at.stream(),
+                at.next(),
+                () -> context.runOnContext(v -> {
+                    if (!done[0]) {
+                        done[0] = true;
+                        context.owner().cancelTimer(timer);
+                        read(req, path, at.next(), true);
+                    }
+                }));
         req.response().closeHandler(v -> {
             done[0] = true;
             context.owner().cancelTimer(timer);
@@ -143,7 +148,8 @@ final class ReadHandler {
             res.putHeader("Cache-Control", "no-store");
         } else {
             res.putHeader("ETag", etag);
-            res.putHeader("Cache-Control", d.upToDate() ? "no-cache" : "private, max-age=60, stale-while-revalidate=300");
+            res.putHeader(
+                    "Cache-Control", d.upToDate() ? "no-cache" : "private, max-age=60, stale-while-revalidate=300");
             if (matches(req.getHeader("If-None-Match"), etag)) {
                 res.setStatusCode(304).end();
                 return;
@@ -169,8 +175,8 @@ final class ReadHandler {
 
     /** §10: identifies the stream, the range and closure, so a close alone changes it. */
     static String etag(StreamRecord s, Long from, long next) {
-        return "\"" + s.id() + ":" + (from == null ? "-1" : new Offset(from).toString()) + ":"
-                + new Offset(next) + (s.closed() ? ":c" : "") + "\"";
+        return "\"" + s.id() + ":" + (from == null ? "-1" : new Offset(from).toString()) + ":" + new Offset(next)
+                + (s.closed() ? ":c" : "") + "\"";
     }
 
     private static boolean matches(String ifNoneMatch, String etag) {

@@ -30,6 +30,7 @@ import java.util.Base64;
 final class SseSession {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int WRITE_QUEUE_BYTES = 1 << 20;
+    private static final int SLICE_BYTES = 64 * 1024;
 
     private final StreamEngine engine;
     private final Cursors cursors;
@@ -42,10 +43,17 @@ final class SseSession {
     private String cursor;
     private boolean cursorSent;
     private boolean finished;
-    private Runnable unwatch = () -> { };
+    private boolean ending;
+    private Runnable unwatch = () -> {};
     private long keepAliveTimer = -1;
     private long slowTimer = -1;
     private long lifetimeTimer = -1;
+    /** Bytes handed to the connection that the socket has not taken yet. */
+    private long pendingBytes;
+    /** What to do once a full queue drains below half. */
+    private Runnable onDrained;
+    /** Slices of events not yet handed to the connection. */
+    private final java.util.ArrayDeque<Buffer> backlog = new java.util.ArrayDeque<>();
 
     SseSession(StreamEngine engine, Cursors cursors, SseSettings settings, HttpServerRequest req, String path) {
         this.engine = engine;
@@ -69,7 +77,7 @@ final class SseSession {
                 .onFailure(t -> {
                     if (res.headWritten()) {
                         finish();
-                        res.reset();
+                        req.connection().close();
                     } else {
                         ErrorResponses.send(res, t);
                     }
@@ -77,7 +85,7 @@ final class SseSession {
     }
 
     private void deliver(ReadResult result) {
-        if (finished) {
+        if (finished || ending) {
             return;
         }
         switch (result) {
@@ -94,13 +102,14 @@ final class SseSession {
                     open(d);
                 }
                 if (!d.messages().isEmpty()) {
-                    res.write(dataEvent(d));
+                    send(dataEvent(d));
                 }
-                res.write(controlEvent(d));
+                send(controlEvent(d));
                 if (d.atEndOfClosedStream()) {
                     end();
                 } else if (d.upToDate()) {
-                    waitFor(d);
+                    // Caught up, but the reader may not be: a full queue starts the slow-consumer clock.
+                    afterWrite(() -> waitFor(d));
                 } else {
                     afterWrite(() -> readFrom(d.next()));
                 }
@@ -118,46 +127,77 @@ final class SseSession {
             res.putHeader(ProtocolHeaders.SSE_ENCODING, "base64");
         }
         ProtocolHeaders.security(res);
-        res.setWriteQueueMaxSize(WRITE_QUEUE_BYTES);
         lifetimeTimer = context.owner().setTimer(settings.maxLifetimeMillis(), id -> end());
     }
 
     /** Caught up: wait for an append or close; send a keep-alive control event meanwhile. */
     private void waitFor(ReadResult.Data at) {
         keepAliveTimer = context.owner().setTimer(settings.keepAliveMillis(), id -> {
-            if (!finished) {
+            if (!finished && !ending) {
                 unwatch.run();
-                res.write(controlEvent(at));
-                waitFor(at);
+                send(controlEvent(at));
+                afterWrite(() -> waitFor(at));
             }
         });
-        unwatch = engine.watch(at.stream(), at.next(), () -> context.runOnContext(v -> {
-            if (!finished) {
-                context.owner().cancelTimer(keepAliveTimer);
-                afterWrite(() -> readFrom(at.next()));
-            }
-        }));
+        unwatch = engine.watch(
+                at.stream(),
+                at.next(),
+                () -> context.runOnContext(v -> {
+                    if (!finished && !ending) {
+                        context.owner().cancelTimer(keepAliveTimer);
+                        afterWrite(() -> readFrom(at.next()));
+                    }
+                }));
     }
 
     /** Runs {@code next} once the write queue has room; disconnects a reader that stays full. */
     private void afterWrite(Runnable next) {
-        if (!res.writeQueueFull()) {
+        if (!congested()) {
             next.run();
             return;
         }
+        context.owner().cancelTimer(slowTimer);
         slowTimer = context.owner().setTimer(settings.slowConsumerMillis(), id -> {
             if (!finished) {
                 finish();
-                res.reset();
+                req.connection().close();
             }
         });
-        res.drainHandler(v -> {
-            res.drainHandler(null);
-            context.owner().cancelTimer(slowTimer);
-            if (!finished) {
-                next.run();
-            }
-        });
+        onDrained = next;
+    }
+
+    /**
+     * Queues an event in slices and writes them while fewer than {@link #WRITE_QUEUE_BYTES} are
+     * waiting for the socket. Vert.x's writability flag is not enough: one large event would
+     * sit in Netty's buffer whole; slices keep what a stalled reader pins to about the limit.
+     */
+    private void send(Buffer event) {
+        for (int i = 0; i < event.length(); i += SLICE_BYTES) {
+            backlog.add(event.slice(i, Math.min(event.length(), i + SLICE_BYTES)));
+        }
+        pump();
+    }
+
+    private void pump() {
+        while (!finished && !backlog.isEmpty() && pendingBytes <= WRITE_QUEUE_BYTES) {
+            Buffer slice = backlog.poll();
+            int length = slice.length();
+            pendingBytes += length;
+            res.write(slice).onComplete(ar -> {
+                pendingBytes -= length;
+                pump();
+                if (onDrained != null && !congested()) {
+                    Runnable next = onDrained;
+                    onDrained = null;
+                    context.owner().cancelTimer(slowTimer);
+                    next.run();
+                }
+            });
+        }
+    }
+
+    private boolean congested() {
+        return !backlog.isEmpty() || pendingBytes > WRITE_QUEUE_BYTES / 2;
     }
 
     private Buffer dataEvent(ReadResult.Data d) {
@@ -171,7 +211,8 @@ final class SseSession {
                 out.appendString("data:").appendString(line).appendString("\n");
             }
         } else {
-            out.appendString("data:").appendString(Base64.getEncoder().encodeToString(payload.getBytes()))
+            out.appendString("data:")
+                    .appendString(Base64.getEncoder().encodeToString(payload.getBytes()))
                     .appendString("\n");
         }
         return out.appendString("\n");
@@ -205,15 +246,23 @@ final class SseSession {
         return cursor;
     }
 
+    /** Ends the response once the reader has taken what is queued (or the slow-consumer clock runs out). */
     private void end() {
-        if (!finished) {
+        if (finished || ending) {
+            return;
+        }
+        ending = true;
+        unwatch.run();
+        context.owner().cancelTimer(keepAliveTimer);
+        afterWrite(() -> {
             finish();
             res.end();
-        }
+        });
     }
 
     private void finish() {
         finished = true;
+        backlog.clear();
         unwatch.run();
         context.owner().cancelTimer(keepAliveTimer);
         context.owner().cancelTimer(slowTimer);

@@ -70,7 +70,8 @@ final class StreamRequests {
         }
         try {
             return OffsetDateTime.parse(v.trim().toUpperCase(Locale.ROOT), DateTimeFormatter.ISO_OFFSET_DATE_TIME)
-                    .toInstant().toEpochMilli();
+                    .toInstant()
+                    .toEpochMilli();
         } catch (DateTimeParseException e) {
             throw HttpError.badRequest("Stream-Expires-At must be an RFC 3339 timestamp such as "
                     + "2030-01-01T00:00:00Z, got '" + v + "'");
@@ -113,8 +114,8 @@ final class StreamRequests {
         List<String> values = req.params().getAll("offset");
         if (values.isEmpty()) {
             if (required) {
-                throw HttpError.badRequest("live reads need an offset parameter (-1, now, or an offset from "
-                        + "Stream-Next-Offset)");
+                throw HttpError.badRequest(
+                        "live reads need an offset parameter (-1, now, or an offset from " + "Stream-Next-Offset)");
             }
             return null;
         }
@@ -132,8 +133,9 @@ final class StreamRequests {
     }
 
     static Offset offset(String what, String v) {
-        return Offset.parse(v).orElseThrow(() -> HttpError.badRequest(what + " '" + printable(v)
-                + "' is not an offset this server issued (expected the value of Stream-Next-Offset)"));
+        return Offset.parse(v)
+                .orElseThrow(() -> HttpError.badRequest(what + " '" + printable(v)
+                        + "' is not an offset this server issued (expected the value of Stream-Next-Offset)"));
     }
 
     /** {@code Stream-Fork-Sub-Offset}: a non-negative integer. */
@@ -156,8 +158,8 @@ final class StreamRequests {
             t = slash < 0 ? "/" : t.substring(slash);
         }
         if (!t.startsWith(PREFIX)) {
-            throw HttpError.badRequest("Stream-Forked-From must be a stream path starting with " + PREFIX
-                    + ", got '" + v + "'");
+            throw HttpError.badRequest(
+                    "Stream-Forked-From must be a stream path starting with " + PREFIX + ", got '" + v + "'");
         }
         return streamPath(t);
     }

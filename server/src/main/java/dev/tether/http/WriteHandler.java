@@ -44,8 +44,14 @@ final class WriteHandler {
         boolean closed = StreamRequests.closed(req);
         Bodies.collect(req, maxBodyBytes)
                 .compose(body -> {
-                    var request = new CreateRequest(path, contentType, ttl, expiresAt, closed,
-                            messages(body, effectiveType(contentType, fork), true), fork);
+                    var request = new CreateRequest(
+                            path,
+                            contentType,
+                            ttl,
+                            expiresAt,
+                            closed,
+                            messages(body, effectiveType(contentType, fork), true),
+                            fork);
                     return Future.fromCompletionStage(engine.create(request), Vertx.currentContext());
                 })
                 .onSuccess(result -> created(req, path, result))
@@ -112,14 +118,15 @@ final class WriteHandler {
         Bodies.collect(req, maxBodyBytes)
                 .compose(body -> {
                     if (body.length() == 0 && !close) {
-                        throw HttpError.badRequest("an append needs a body (or Stream-Closed: true to close the stream)");
+                        throw HttpError.badRequest(
+                                "an append needs a body (or Stream-Closed: true to close the stream)");
                     }
                     if (body.length() > 0 && contentType == null) {
                         throw HttpError.badRequest("an append with a body needs a Content-Type header");
                     }
                     List<byte[]> messages = body.length() == 0 ? List.of() : appendMessages(path, contentType, body);
-                    var request = new AppendRequest(path, body.length() == 0 ? null : contentType, messages, close,
-                            producer, seq);
+                    var request = new AppendRequest(
+                            path, body.length() == 0 ? null : contentType, messages, close, producer, seq);
                     return Future.fromCompletionStage(engine.append(request), Vertx.currentContext());
                 })
                 .onSuccess(result -> appended(req.response(), result, contentLength(req)))
@@ -131,7 +138,8 @@ final class WriteHandler {
      * and the engine answers the mismatch or missing stream with the right status.
      */
     private List<byte[]> appendMessages(String path, String contentType, Buffer body) {
-        boolean jsonStream = engine.lookup(path) instanceof Lookup.Found f && ContentTypes.isJson(f.stream().contentType());
+        boolean jsonStream = engine.lookup(path) instanceof Lookup.Found f
+                && ContentTypes.isJson(f.stream().contentType());
         if (jsonStream && ContentTypes.isJson(contentType)) {
             return JsonMessages.split(body.getBytes(), false);
         }
@@ -149,8 +157,12 @@ final class WriteHandler {
                 res.setStatusCode(a.producer() != null && wroteData ? 200 : 204);
                 res.putHeader(ProtocolHeaders.NEXT_OFFSET, new Offset(a.stream().tail()).toString());
                 if (a.producer() != null) {
-                    res.putHeader(ProtocolHeaders.PRODUCER_EPOCH, Long.toString(a.producer().epoch()));
-                    res.putHeader(ProtocolHeaders.PRODUCER_SEQ, Long.toString(a.producer().seq()));
+                    res.putHeader(
+                            ProtocolHeaders.PRODUCER_EPOCH,
+                            Long.toString(a.producer().epoch()));
+                    res.putHeader(
+                            ProtocolHeaders.PRODUCER_SEQ,
+                            Long.toString(a.producer().seq()));
                 }
                 closedHeader(res, a.stream());
             }

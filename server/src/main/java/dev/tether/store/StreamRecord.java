@@ -74,38 +74,116 @@ public record StreamRecord(
     }
 
     public StreamRecord withTail(long newTail) {
-        return new StreamRecord(id, path, contentType, ttlSeconds, expiresAtMillis, createdAtMillis,
-                lastAccessMillis, newTail, retainedFrom, closed, closedBy, lastStreamSeq, forkSourceId,
-                forkPosition, lifecycle);
+        return new StreamRecord(
+                id,
+                path,
+                contentType,
+                ttlSeconds,
+                expiresAtMillis,
+                createdAtMillis,
+                lastAccessMillis,
+                newTail,
+                retainedFrom,
+                closed,
+                closedBy,
+                lastStreamSeq,
+                forkSourceId,
+                forkPosition,
+                lifecycle);
     }
 
     public StreamRecord withClosed(ProducerTuple closer) {
-        return new StreamRecord(id, path, contentType, ttlSeconds, expiresAtMillis, createdAtMillis,
-                lastAccessMillis, tail, retainedFrom, true, closer, lastStreamSeq, forkSourceId,
-                forkPosition, lifecycle);
+        return new StreamRecord(
+                id,
+                path,
+                contentType,
+                ttlSeconds,
+                expiresAtMillis,
+                createdAtMillis,
+                lastAccessMillis,
+                tail,
+                retainedFrom,
+                true,
+                closer,
+                lastStreamSeq,
+                forkSourceId,
+                forkPosition,
+                lifecycle);
     }
 
     public StreamRecord withLastStreamSeq(String seq) {
-        return new StreamRecord(id, path, contentType, ttlSeconds, expiresAtMillis, createdAtMillis,
-                lastAccessMillis, tail, retainedFrom, closed, closedBy, seq, forkSourceId,
-                forkPosition, lifecycle);
+        return new StreamRecord(
+                id,
+                path,
+                contentType,
+                ttlSeconds,
+                expiresAtMillis,
+                createdAtMillis,
+                lastAccessMillis,
+                tail,
+                retainedFrom,
+                closed,
+                closedBy,
+                seq,
+                forkSourceId,
+                forkPosition,
+                lifecycle);
     }
 
     public StreamRecord withLastAccess(long millis) {
-        return new StreamRecord(id, path, contentType, ttlSeconds, expiresAtMillis, createdAtMillis,
-                millis, tail, retainedFrom, closed, closedBy, lastStreamSeq, forkSourceId,
-                forkPosition, lifecycle);
+        return new StreamRecord(
+                id,
+                path,
+                contentType,
+                ttlSeconds,
+                expiresAtMillis,
+                createdAtMillis,
+                millis,
+                tail,
+                retainedFrom,
+                closed,
+                closedBy,
+                lastStreamSeq,
+                forkSourceId,
+                forkPosition,
+                lifecycle);
     }
 
     public StreamRecord withRetainedFrom(long position) {
-        return new StreamRecord(id, path, contentType, ttlSeconds, expiresAtMillis, createdAtMillis,
-                lastAccessMillis, tail, position, closed, closedBy, lastStreamSeq, forkSourceId,
-                forkPosition, lifecycle);
+        return new StreamRecord(
+                id,
+                path,
+                contentType,
+                ttlSeconds,
+                expiresAtMillis,
+                createdAtMillis,
+                lastAccessMillis,
+                tail,
+                position,
+                closed,
+                closedBy,
+                lastStreamSeq,
+                forkSourceId,
+                forkPosition,
+                lifecycle);
     }
 
     public StreamRecord withLifecycle(Lifecycle next) {
-        return new StreamRecord(id, path, contentType, ttlSeconds, expiresAtMillis, createdAtMillis,
-                lastAccessMillis, tail, retainedFrom, closed, closedBy, lastStreamSeq, forkSourceId,
-                forkPosition, next);
+        return new StreamRecord(
+                id,
+                path,
+                contentType,
+                ttlSeconds,
+                expiresAtMillis,
+                createdAtMillis,
+                lastAccessMillis,
+                tail,
+                retainedFrom,
+                closed,
+                closedBy,
+                lastStreamSeq,
+                forkSourceId,
+                forkPosition,
+                next);
     }
 }

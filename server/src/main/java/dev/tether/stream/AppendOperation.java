@@ -38,7 +38,8 @@ final class AppendOperation {
                 return verdict;
             }
         }
-        if (req.streamSeq() != null && r.lastStreamSeq() != null
+        if (req.streamSeq() != null
+                && r.lastStreamSeq() != null
                 && compareBytes(req.streamSeq(), r.lastStreamSeq()) <= 0) {
             return new Rejection.Conflict("Stream-Seq " + req.streamSeq()
                     + " is not greater than the last accepted Stream-Seq " + r.lastStreamSeq());
@@ -76,25 +77,31 @@ final class AppendOperation {
         ProducerRecord state = batch.producer(r.id(), p.producerId());
         if (state == null) {
             if (p.seq() != 0) {
-                return new Rejection.SequenceGap(0, p.seq(), "producer " + p.producerId()
-                        + " is unknown on this stream; its first request must have Producer-Seq 0");
+                return new Rejection.SequenceGap(
+                        0,
+                        p.seq(),
+                        "producer " + p.producerId()
+                                + " is unknown on this stream; its first request must have Producer-Seq 0");
             }
             return null;
         }
         if (p.epoch() < state.epoch()) {
-            return new Rejection.StaleEpoch(state.epoch(), "Producer-Epoch " + p.epoch()
-                    + " is older than the current epoch " + state.epoch());
+            return new Rejection.StaleEpoch(
+                    state.epoch(), "Producer-Epoch " + p.epoch() + " is older than the current epoch " + state.epoch());
         }
         if (p.epoch() > state.epoch()) {
-            return p.seq() == 0 ? null : new Rejection.Invalid("a new Producer-Epoch must start at Producer-Seq 0, got "
-                    + p.seq());
+            return p.seq() == 0
+                    ? null
+                    : new Rejection.Invalid("a new Producer-Epoch must start at Producer-Seq 0, got " + p.seq());
         }
         if (p.seq() <= state.seq()) {
             return new AppendResult.Duplicate(r, state.epoch(), state.seq());
         }
         if (p.seq() != state.seq() + 1) {
-            return new Rejection.SequenceGap(state.seq() + 1, p.seq(), "Producer-Seq " + p.seq()
-                    + " skips ahead; expected " + (state.seq() + 1));
+            return new Rejection.SequenceGap(
+                    state.seq() + 1,
+                    p.seq(),
+                    "Producer-Seq " + p.seq() + " skips ahead; expected " + (state.seq() + 1));
         }
         return null;
     }

@@ -19,8 +19,9 @@ final class CreateOperation {
         StreamRecord existing = Lifecycles.current(batch, req.path());
         if (existing != null) {
             if (existing.lifecycle() == Lifecycle.SOFT_DELETED) {
-                return new Rejection.Conflict("stream " + req.path()
-                        + " was deleted but forks still read from it; the path cannot be re-created until they are deleted");
+                return new Rejection.Conflict(
+                        "stream " + req.path()
+                                + " was deleted but forks still read from it; the path cannot be re-created until they are deleted");
             }
             return compare(batch, existing, req);
         }
@@ -44,8 +45,22 @@ final class CreateOperation {
 
     private static StreamRecord plain(WriteBatch batch, CreateRequest req) {
         String type = req.contentType() == null ? ContentTypes.DEFAULT : req.contentType();
-        return new StreamRecord(batch.allocateId(), req.path(), type, req.ttlSeconds(), req.expiresAtMillis(),
-                batch.now(), batch.now(), 0, 0, false, null, null, null, 0, Lifecycle.LIVE);
+        return new StreamRecord(
+                batch.allocateId(),
+                req.path(),
+                type,
+                req.ttlSeconds(),
+                req.expiresAtMillis(),
+                batch.now(),
+                batch.now(),
+                0,
+                0,
+                false,
+                null,
+                null,
+                null,
+                0,
+                Lifecycle.LIVE);
     }
 
     private CreateResult fork(WriteBatch batch, CreateRequest req) throws StoreException {
@@ -59,8 +74,8 @@ final class CreateOperation {
         }
         String type = req.contentType() == null ? source.contentType() : req.contentType();
         if (!ContentTypes.sameMediaType(type, source.contentType())) {
-            return new Rejection.Conflict("a fork must have its source's content type " + source.contentType()
-                    + ", not " + type);
+            return new Rejection.Conflict(
+                    "a fork must have its source's content type " + source.contentType() + ", not " + type);
         }
         Object position = forkPosition(source, fork);
         if (position instanceof Rejection rejection) {
@@ -71,8 +86,22 @@ final class CreateOperation {
         Long ttl = inherit ? source.ttlSeconds() : req.ttlSeconds();
         Long expires = inherit ? source.expiresAtMillis() : req.expiresAtMillis();
         batch.addForkRef(source.id(), 1);
-        return new CreateResult.Created(new StreamRecord(batch.allocateId(), req.path(), type, ttl, expires,
-                batch.now(), batch.now(), at, 0, false, null, null, source.id(), at, Lifecycle.LIVE));
+        return new CreateResult.Created(new StreamRecord(
+                batch.allocateId(),
+                req.path(),
+                type,
+                ttl,
+                expires,
+                batch.now(),
+                batch.now(),
+                at,
+                0,
+                false,
+                null,
+                null,
+                source.id(),
+                at,
+                Lifecycle.LIVE));
     }
 
     /** The fork point as a position, or a {@link Rejection}. */
@@ -83,7 +112,8 @@ final class CreateOperation {
                     + new Offset(source.tail()));
         }
         if (base < reader.startPosition(source)) {
-            return new Rejection.Invalid("Stream-Fork-Offset " + fork.offset() + " is below the source's retained data");
+            return new Rejection.Invalid(
+                    "Stream-Fork-Offset " + fork.offset() + " is below the source's retained data");
         }
         boolean json = ContentTypes.isJson(source.contentType());
         long sub = fork.subOffset() == null ? 0 : fork.subOffset();

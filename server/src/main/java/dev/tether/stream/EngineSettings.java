@@ -11,10 +11,19 @@ package dev.tether.stream;
  * @param retainBytes        per-stream retention: older whole messages beyond this many bytes are
  *                           dropped (reads below the retained start get 410); 0 keeps everything
  */
-public record EngineSettings(int writeQueueCapacity, int maxBatch, int readChunkBytes, int recentWindowBytes,
-                             int readThreads, long retainBytes) {
+public record EngineSettings(
+        int writeQueueCapacity,
+        int maxBatch,
+        int readChunkBytes,
+        int recentWindowBytes,
+        int readThreads,
+        long retainBytes) {
     public EngineSettings {
-        if (writeQueueCapacity < 1 || maxBatch < 1 || readChunkBytes < 1 || recentWindowBytes < 0 || readThreads < 1
+        if (writeQueueCapacity < 1
+                || maxBatch < 1
+                || readChunkBytes < 1
+                || recentWindowBytes < 0
+                || readThreads < 1
                 || retainBytes < 0) {
             throw new IllegalArgumentException("engine settings must be positive");
         }

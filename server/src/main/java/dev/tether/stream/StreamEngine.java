@@ -41,8 +41,15 @@ public final class StreamEngine implements AutoCloseable {
         var contents = store.load();
         registry.load(contents, clock.millis());
         this.reader = new StreamReader(registry, store);
-        this.writer = new StreamWriter(store, registry, reader, clock, contents.maxStreamId(),
-                settings.writeQueueCapacity(), settings.maxBatch(), settings.retainBytes());
+        this.writer = new StreamWriter(
+                store,
+                registry,
+                reader,
+                clock,
+                contents.maxStreamId(),
+                settings.writeQueueCapacity(),
+                settings.maxBatch(),
+                settings.retainBytes());
         this.readPermits = new Semaphore(settings.readThreads());
         writer.start();
         LOG.log(System.Logger.Level.DEBUG, "loaded " + registry.size() + " streams from " + store.describe());
@@ -93,8 +100,8 @@ public final class StreamEngine implements AutoCloseable {
         registry.byPath(path).renew(clock.millis());
         long start = from == null ? reader.startPosition(r) : from == Long.MAX_VALUE ? r.tail() : from;
         if (start > r.tail()) {
-            return done(new Rejection.Invalid("offset " + new Offset(start) + " is beyond the stream's tail "
-                    + new Offset(r.tail())));
+            return done(new Rejection.Invalid(
+                    "offset " + new Offset(start) + " is beyond the stream's tail " + new Offset(r.tail())));
         }
         if (reader.trimmed(r, start)) {
             return done(new Rejection.Gone("offset " + new Offset(start) + " is below the retained data; "
@@ -126,7 +133,8 @@ public final class StreamEngine implements AutoCloseable {
             return new Rejection.Invalid("offset " + new Offset(start)
                     + " is not at a message boundary; use an offset returned by the server");
         }
-        long next = messages.isEmpty() ? start : messages.get(messages.size() - 1).end();
+        long next =
+                messages.isEmpty() ? start : messages.get(messages.size() - 1).end();
         return new ReadResult.Data(r, start, next, messages, next == r.tail());
     }
 
@@ -144,15 +152,17 @@ public final class StreamEngine implements AutoCloseable {
         StreamState s = registry.byId(stream.id());
         if (s == null) {
             listener.run();
-            return () -> { };
+            return () -> {};
         }
         s.watchers.add(listener);
         StreamRecord now = s.record;
-        if (now.tail() != position || now.closed() || now.lifecycle() != Lifecycle.LIVE
+        if (now.tail() != position
+                || now.closed()
+                || now.lifecycle() != Lifecycle.LIVE
                 || registry.byId(stream.id()) == null) {
             s.watchers.remove(listener);
             listener.run();
-            return () -> { };
+            return () -> {};
         }
         return () -> s.watchers.remove(listener);
     }

@@ -98,8 +98,8 @@ final class StreamReader {
         }
         StoredMessage last = out.get(out.size() - 1);
         if (last.end() > to) {
-            out.set(out.size() - 1, new StoredMessage(last.position(),
-                    Arrays.copyOf(last.data(), (int) (to - last.position()))));
+            out.set(out.size() - 1, new StoredMessage(last.position(), Arrays.copyOf(last.data(), (int)
+                    (to - last.position()))));
         }
         return out;
     }

@@ -16,6 +16,7 @@ final class StreamState {
     volatile StreamRecord record;
     /** The latest TTL-renewing access; reads renew it without a store write. */
     volatile long lastAccess;
+
     final Map<String, ProducerRecord> producers = new HashMap<>();
     int forkRefs;
     final TailWatchers watchers = new TailWatchers();

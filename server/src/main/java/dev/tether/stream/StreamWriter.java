@@ -36,8 +36,15 @@ final class StreamWriter {
     private long lastSweep;
     private final Retention retention;
 
-    StreamWriter(StreamStore store, StreamRegistry registry, StreamReader reader, InstantSource clock,
-                 long lastId, int queueCapacity, int maxBatch, long retainBytes) {
+    StreamWriter(
+            StreamStore store,
+            StreamRegistry registry,
+            StreamReader reader,
+            InstantSource clock,
+            long lastId,
+            int queueCapacity,
+            int maxBatch,
+            long retainBytes) {
         this.store = store;
         this.retention = new Retention(store, retainBytes);
         this.registry = registry;
@@ -60,11 +67,11 @@ final class StreamWriter {
 
     void submit(WriteCommand command) {
         if (!accepting) {
-            command.fail(new WriteRejectedException(WriteRejectedException.Reason.SHUTTING_DOWN,
-                    "the server is shutting down", null));
+            command.fail(new WriteRejectedException(
+                    WriteRejectedException.Reason.SHUTTING_DOWN, "the server is shutting down", null));
         } else if (!queue.offer(command)) {
-            command.fail(new WriteRejectedException(WriteRejectedException.Reason.OVERLOADED,
-                    "too many writes are queued; retry shortly", null));
+            command.fail(new WriteRejectedException(
+                    WriteRejectedException.Reason.OVERLOADED, "too many writes are queued; retry shortly", null));
         }
     }
 
@@ -196,14 +203,15 @@ final class StreamWriter {
 
     private void markUnavailable(StoreException e) {
         if (health.writable()) {
-            LOG.log(System.Logger.Level.ERROR, "storage unavailable, appends will fail until it recovers: "
-                    + e.getMessage());
+            LOG.log(
+                    System.Logger.Level.ERROR,
+                    "storage unavailable, appends will fail until it recovers: " + e.getMessage());
         }
         health = new StorageHealth(false, e.getMessage(), clock.millis());
     }
 
     private static WriteRejectedException unavailable(StoreException e) {
-        return new WriteRejectedException(WriteRejectedException.Reason.STORAGE_UNAVAILABLE,
-                "storage unavailable: " + e.getMessage(), e);
+        return new WriteRejectedException(
+                WriteRejectedException.Reason.STORAGE_UNAVAILABLE, "storage unavailable: " + e.getMessage(), e);
     }
 }

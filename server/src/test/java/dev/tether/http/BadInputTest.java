@@ -22,8 +22,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class BadInputTest {
     private static final ObjectMapper JSON = new ObjectMapper();
+
     @TempDir
     static Path dir;
+
     private static TestServer server;
 
     @BeforeAll
@@ -43,16 +45,22 @@ class BadInputTest {
     private static void assertRejected(int status, String hint, HttpResponse<String> res) throws Exception {
         String what = res.request().method() + " " + res.request().uri();
         assertEquals(status, res.statusCode(), what + " -> " + res.body());
-        assertEquals("nosniff", res.headers().firstValue("X-Content-Type-Options").orElse(null),
+        assertEquals(
+                "nosniff",
+                res.headers().firstValue("X-Content-Type-Options").orElse(null),
                 "security headers are on error responses too: " + what);
         JsonNode error = JSON.readTree(res.body()).path("error");
         assertFalse(error.path("code").asText().isEmpty(), "error body has a code: " + res.body());
-        assertTrue(error.path("message").asText().toLowerCase().contains(hint.toLowerCase()),
+        assertTrue(
+                error.path("message").asText().toLowerCase().contains(hint.toLowerCase()),
                 "the message for " + what + " should mention '" + hint + "': " + res.body());
     }
 
     private static HttpResponse<String> put(String path, String... headers) throws Exception {
-        return server.send(server.request(path).headers(headers).PUT(BodyPublishers.noBody()).build());
+        return server.send(server.request(path)
+                .headers(headers)
+                .PUT(BodyPublishers.noBody())
+                .build());
     }
 
     private static HttpResponse<String> post(String path, String body, String... headers) throws Exception {
@@ -81,25 +89,51 @@ class BadInputTest {
             assertRejected(400, "Stream-TTL", put("/v1/stream/ttl-bad", "Stream-TTL", ttl));
         }
         assertRejected(400, "RFC 3339", put("/v1/stream/exp-bad", "Stream-Expires-At", "tomorrow"));
-        assertRejected(400, "not both", put("/v1/stream/both", "Stream-TTL", "60",
-                "Stream-Expires-At", "2030-01-01T00:00:00Z"));
+        assertRejected(
+                400,
+                "not both",
+                put("/v1/stream/both", "Stream-TTL", "60", "Stream-Expires-At", "2030-01-01T00:00:00Z"));
     }
 
     @Test
     void malformedProducerHeadersAre400() throws Exception {
-        assertRejected(400, "together", post("/v1/stream/text", "x", "Content-Type", "text/plain",
-                "Producer-Id", "p"));
-        assertRejected(400, "Producer-Seq", post("/v1/stream/text", "x", "Content-Type", "text/plain",
-                "Producer-Id", "p", "Producer-Epoch", "0", "Producer-Seq", "1abc"));
-        assertRejected(400, "Producer-Epoch", post("/v1/stream/text", "x", "Content-Type", "text/plain",
-                "Producer-Id", "p", "Producer-Epoch", "9007199254740992", "Producer-Seq", "0"));
+        assertRejected(400, "together", post("/v1/stream/text", "x", "Content-Type", "text/plain", "Producer-Id", "p"));
+        assertRejected(
+                400,
+                "Producer-Seq",
+                post(
+                        "/v1/stream/text",
+                        "x",
+                        "Content-Type",
+                        "text/plain",
+                        "Producer-Id",
+                        "p",
+                        "Producer-Epoch",
+                        "0",
+                        "Producer-Seq",
+                        "1abc"));
+        assertRejected(
+                400,
+                "Producer-Epoch",
+                post(
+                        "/v1/stream/text",
+                        "x",
+                        "Content-Type",
+                        "text/plain",
+                        "Producer-Id",
+                        "p",
+                        "Producer-Epoch",
+                        "9007199254740992",
+                        "Producer-Seq",
+                        "0"));
     }
 
     @Test
     void badBodiesAre400Or413() throws Exception {
         assertRejected(400, "not valid JSON", post("/v1/stream/json", "{ nope }", "Content-Type", "application/json"));
         assertRejected(400, "empty JSON array", post("/v1/stream/json", "[]", "Content-Type", "application/json"));
-        assertRejected(400, "after its JSON value", post("/v1/stream/json", "{} {}", "Content-Type", "application/json"));
+        assertRejected(
+                400, "after its JSON value", post("/v1/stream/json", "{} {}", "Content-Type", "application/json"));
         assertRejected(400, "needs a body", post("/v1/stream/text", "", "Content-Type", "text/plain"));
         assertRejected(400, "Content-Type", post("/v1/stream/text", "data"));
         assertRejected(413, "limit", post("/v1/stream/text", "x".repeat(4096), "Content-Type", "text/plain"));
@@ -109,10 +143,14 @@ class BadInputTest {
     @Test
     void badForkHeadersAre400And404() throws Exception {
         assertRejected(400, "Stream-Forked-From", put("/v1/stream/f1", "Stream-Fork-Sub-Offset", "1"));
-        assertRejected(400, "Stream-Fork-Offset", put("/v1/stream/f2", "Stream-Forked-From", "/v1/stream/text",
-                "Stream-Fork-Offset", "zzz"));
-        assertRejected(400, "Stream-Fork-Sub-Offset", put("/v1/stream/f3", "Stream-Forked-From", "/v1/stream/text",
-                "Stream-Fork-Sub-Offset", "-4"));
+        assertRejected(
+                400,
+                "Stream-Fork-Offset",
+                put("/v1/stream/f2", "Stream-Forked-From", "/v1/stream/text", "Stream-Fork-Offset", "zzz"));
+        assertRejected(
+                400,
+                "Stream-Fork-Sub-Offset",
+                put("/v1/stream/f3", "Stream-Forked-From", "/v1/stream/text", "Stream-Fork-Sub-Offset", "-4"));
         assertRejected(404, "does not exist", put("/v1/stream/f4", "Stream-Forked-From", "/v1/stream/missing"));
         assertRejected(400, "path", put("/v1/stream/f5", "Stream-Forked-From", "/elsewhere/x"));
     }
@@ -124,8 +162,12 @@ class BadInputTest {
         assertRejected(404, "does not exist", post("/v1/stream/missing", "x", "Content-Type", "text/plain"));
         assertRejected(400, "required", server.get("/v1/stream/"));
         assertRejected(400, "'..'", server.get("/v1/stream/a/../b"));
-        assertRejected(405, "not supported", server.send(server.request("/v1/stream/text")
-                .method("PATCH", BodyPublishers.ofString("x")).build()));
+        assertRejected(
+                405,
+                "not supported",
+                server.send(server.request("/v1/stream/text")
+                        .method("PATCH", BodyPublishers.ofString("x"))
+                        .build()));
         assertRejected(404, "not supported", server.get("/v1/stream/__ds/subscriptions/x"));
     }
 }

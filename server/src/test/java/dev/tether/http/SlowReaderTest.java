@@ -39,27 +39,63 @@ class SlowReaderTest {
             Socket stalled = new Socket();
             stalled.setReceiveBufferSize(4096);
             stalled.connect(new java.net.InetSocketAddress("127.0.0.1", server.port()));
-            stalled.getOutputStream().write(("GET /v1/stream/fan?offset=-1&live=sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                    .getBytes(StandardCharsets.US_ASCII));
+            stalled.getOutputStream()
+                    .write(("GET /v1/stream/fan?offset=-1&live=sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
 
             long total = (long) APPENDS * CHUNK;
             CompletableFuture<Long> fast = CompletableFuture.supplyAsync(() -> readSse(server, total));
             for (int i = 0; i < APPENDS; i++) {
-                assertEquals(204, server.post("/v1/stream/fan", "text/plain", "x".repeat(CHUNK)).statusCode());
+                assertEquals(
+                        204,
+                        server.post("/v1/stream/fan", "text/plain", "x".repeat(CHUNK))
+                                .statusCode());
             }
             assertEquals(total, fast.get(30, TimeUnit.SECONDS), "the fast reader received every byte");
 
+            // Keep not reading for well past the slow-consumer timeout (500 ms), then look at what arrived.
+            Thread.sleep(3000);
             long stalledBytes = drain(stalled);
-            assertTrue(stalledBytes < total, "the stalled reader was cut off (got " + stalledBytes + " of " + total
-                    + " bytes) instead of the server buffering the whole stream for it");
+            assertTrue(
+                    stalledBytes < total,
+                    "the stalled reader was cut off (got " + stalledBytes + " of " + total
+                            + " bytes) instead of the server buffering the whole stream for it");
+        }
+    }
+
+    /** The reader's session has sent everything (it is "caught up") but the reader took none of it. */
+    @Test
+    @Timeout(60)
+    void aStalledSseReaderIsDisconnectedEvenWhenTheSessionIsCaughtUp() throws Exception {
+        try (TestServer server = TestServer.start(dir, c -> c.withSlowConsumerTimeout(Duration.ofMillis(500)))) {
+            assertEquals(201, server.put("/v1/stream/big", "text/plain").statusCode());
+            int size = 12 * 1024 * 1024;
+            assertEquals(
+                    204,
+                    server.post("/v1/stream/big", "text/plain", "y".repeat(size))
+                            .statusCode());
+            Socket stalled = new Socket();
+            stalled.setReceiveBufferSize(4096);
+            stalled.connect(new java.net.InetSocketAddress("127.0.0.1", server.port()));
+            stalled.getOutputStream()
+                    .write(("GET /v1/stream/big?offset=-1&live=sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
+            Thread.sleep(3000);
+            long got = drain(stalled);
+            assertTrue(got < size, "the stalled reader was cut off after " + got + " of " + size + " bytes");
         }
     }
 
     /** Reads SSE data lines until {@code expected} payload bytes arrived; returns the count. */
     private static long readSse(TestServer server, long expected) {
         try {
-            HttpResponse<InputStream> res = server.client().send(server.request("/v1/stream/fan?offset=-1&live=sse")
-                    .timeout(Duration.ofSeconds(30)).GET().build(), HttpResponse.BodyHandlers.ofInputStream());
+            HttpResponse<InputStream> res = server.client()
+                    .send(
+                            server.request("/v1/stream/fan?offset=-1&live=sse")
+                                    .timeout(Duration.ofSeconds(30))
+                                    .GET()
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofInputStream());
             long got = 0;
             try (BufferedReader in = new BufferedReader(new InputStreamReader(res.body(), StandardCharsets.UTF_8))) {
                 boolean inData = false;
@@ -78,16 +114,22 @@ class SlowReaderTest {
         }
     }
 
-    /** Reads what the server sent before disconnecting; EOF or reset both end it. */
+    /**
+     * Reads what the server sent before disconnecting; EOF or reset end it. A connection that is
+     * still open after the buffered bytes were read was not disconnected: that fails the test.
+     */
     private static long drain(Socket socket) throws IOException {
-        socket.setSoTimeout(20_000);
+        socket.setSoTimeout(5_000);
         long n = 0;
         byte[] buf = new byte[64 * 1024];
-        try (socket; InputStream in = socket.getInputStream()) {
+        try (socket;
+                InputStream in = socket.getInputStream()) {
             int r;
             while ((r = in.read(buf)) != -1) {
                 n += r;
             }
+        } catch (java.net.SocketTimeoutException stillOpen) {
+            throw new AssertionError("the server kept the stalled reader's connection open (" + n + " bytes read)");
         } catch (java.net.SocketException reset) {
             // Connection reset by the server: the disconnect we expect.
         }

@@ -51,7 +51,9 @@ class StorageFailureTest {
         try {
             try (TestServer server = TestServer.start(mount, c -> c)) {
                 assertEquals(201, server.put("/v1/stream/ro", "text/plain").statusCode());
-                assertEquals(204, server.post("/v1/stream/ro", "text/plain", "before;").statusCode());
+                assertEquals(
+                        204,
+                        server.post("/v1/stream/ro", "text/plain", "before;").statusCode());
             }
             assertEquals(0, run("mount", "-o", "remount,ro", mount.toString()), "remount read-only");
             try (TestServer server = TestServer.start(mount, c -> c)) {
@@ -60,10 +62,12 @@ class StorageFailureTest {
                 assertStorageUnavailable(server.put("/v1/stream/other", "text/plain"));
                 assertEquals(503, server.get("/health").statusCode(), "health reports the store as unavailable");
                 assertEquals(0, run("mount", "-o", "remount,rw", mount.toString()), "remount writable");
-                assertEquals(204, server.post("/v1/stream/ro", "text/plain", "after;").statusCode(),
+                assertEquals(
+                        204,
+                        server.post("/v1/stream/ro", "text/plain", "after;").statusCode(),
                         "appends work again once the disk is writable, without a restart");
-                assertEquals("before;after;", server.get("/v1/stream/ro").body(),
-                        "the refused append left nothing behind");
+                assertEquals(
+                        "before;after;", server.get("/v1/stream/ro").body(), "the refused append left nothing behind");
                 assertEquals(200, server.get("/health").statusCode(), "health recovers with the store");
             }
             try (TestServer server = TestServer.start(mount, c -> c)) {
@@ -94,8 +98,12 @@ class StorageFailureTest {
         assertEquals(200, read.statusCode(), "reads keep working while the store is full");
         assertEquals(acknowledged.length(), read.body().length(), "every acknowledged append is readable");
         assertEquals(acknowledged.toString(), read.body());
-        assertEquals(200, server.send(server.request("/v1/stream/fill")
-                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build()).statusCode());
+        assertEquals(
+                200,
+                server.send(server.request("/v1/stream/fill")
+                                .method("HEAD", HttpRequest.BodyPublishers.noBody())
+                                .build())
+                        .statusCode());
         assertEquals(503, server.get("/health").statusCode(), "health reports the store as unavailable");
         assertTrue(server.get("/health").body().contains("\"writable\":false"));
     }

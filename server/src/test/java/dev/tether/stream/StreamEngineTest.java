@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 class StreamEngineTest {
     @TempDir
     Path dir;
+
     private final ManualClock clock = new ManualClock(1_800_000_000_000L);
     private StreamEngine engine;
 
@@ -99,7 +100,8 @@ class StreamEngineTest {
         }
         java.util.Set<Long> tails = new java.util.HashSet<>();
         for (var f : futures) {
-            tails.add(assertInstanceOf(AppendResult.Appended.class, f.get(10, TimeUnit.SECONDS)).stream().tail());
+            tails.add(assertInstanceOf(AppendResult.Appended.class, f.get(10, TimeUnit.SECONDS)).stream()
+                    .tail());
         }
         assertEquals(500, tails.size(), "each append gets its own next offset");
         reopen();
@@ -112,17 +114,23 @@ class StreamEngineTest {
         append("s", "a", new ProducerTuple("p", 0, 0));
         append("s", "b", new ProducerTuple("p", 0, 1));
         reopen();
-        var dup = assertInstanceOf(AppendResult.Duplicate.class, append("s", "b", new ProducerTuple("p", 0, 1)),
+        var dup = assertInstanceOf(
+                AppendResult.Duplicate.class,
+                append("s", "b", new ProducerTuple("p", 0, 1)),
                 "a retry of an acknowledged seq after restart is a duplicate, not a gap");
         assertEquals(1, dup.highestSeq());
-        assertInstanceOf(AppendResult.Appended.class, append("s", "c", new ProducerTuple("p", 0, 2)),
+        assertInstanceOf(
+                AppendResult.Appended.class,
+                append("s", "c", new ProducerTuple("p", 0, 2)),
                 "the next seq after restart is accepted (no false 409)");
         var gap = assertInstanceOf(Rejection.SequenceGap.class, append("s", "e", new ProducerTuple("p", 0, 4)));
         assertEquals(3, gap.expected());
-        assertInstanceOf(AppendResult.Appended.class, append("s", "d", new ProducerTuple("p", 1, 0)),
+        assertInstanceOf(
+                AppendResult.Appended.class,
+                append("s", "d", new ProducerTuple("p", 1, 0)),
                 "a new epoch starting at seq 0 is accepted");
-        assertInstanceOf(Rejection.StaleEpoch.class, append("s", "z", new ProducerTuple("p", 0, 3)),
-                "the old epoch is fenced");
+        assertInstanceOf(
+                Rejection.StaleEpoch.class, append("s", "z", new ProducerTuple("p", 0, 3)), "the old epoch is fenced");
         assertEquals("abcd", readAll("s"));
     }
 
@@ -142,8 +150,8 @@ class StreamEngineTest {
     void forkReadsInheritedDataThenItsOwnAndSurvivesSourceDeletion() throws Exception {
         create("src", "text/plain");
         append("src", "hello ", null);
-        var fork = get(engine.create(new CreateRequest("fork", null, null, null, false, List.of(),
-                new CreateRequest.Fork("src", new Offset(6), null))));
+        var fork = get(engine.create(new CreateRequest(
+                "fork", null, null, null, false, List.of(), new CreateRequest.Fork("src", new Offset(6), null))));
         assertInstanceOf(CreateResult.Created.class, fork);
         append("src", "never-in-fork", null);
         append("fork", "world", null);
@@ -151,10 +159,14 @@ class StreamEngineTest {
         assertInstanceOf(Rejection.Gone.class, get(engine.read("src", null)), "a deleted source with forks is gone");
         reopen();
         assertEquals("hello world", readAll("fork"), "the fork keeps the source's data after the source is deleted");
-        assertInstanceOf(Rejection.Conflict.class, create("src", "text/plain"),
+        assertInstanceOf(
+                Rejection.Conflict.class,
+                create("src", "text/plain"),
                 "a soft-deleted path cannot be re-created while forks use it");
         assertInstanceOf(DeleteResult.Deleted.class, get(engine.delete("fork")));
-        assertInstanceOf(CreateResult.Created.class, create("src", "text/plain"),
+        assertInstanceOf(
+                CreateResult.Created.class,
+                create("src", "text/plain"),
                 "deleting the last fork frees the source's path");
     }
 
@@ -167,7 +179,8 @@ class StreamEngineTest {
         assertInstanceOf(Lookup.Found.class, engine.lookup("t"), "a read 8 s ago renewed the 10 s TTL");
         clock.advanceMillis(3_000);
         assertInstanceOf(Rejection.NotFound.class, engine.lookup("t"), "11 s idle is past the TTL");
-        assertInstanceOf(CreateResult.Created.class, create("t", "application/json"), "an expired path is re-creatable");
+        assertInstanceOf(
+                CreateResult.Created.class, create("t", "application/json"), "an expired path is re-creatable");
     }
 
     @Test
@@ -188,7 +201,10 @@ class StreamEngineTest {
     @Test
     void retentionDropsOldestWholeMessagesAndReadsBelowGet410() throws Exception {
         engine.close();
-        engine = new StreamEngine(SqliteStreamStore.open(dir, null), clock, EngineSettings.defaults().withRetainBytes(250));
+        engine = new StreamEngine(
+                SqliteStreamStore.open(dir, null),
+                clock,
+                EngineSettings.defaults().withRetainBytes(250));
         create("r", "text/plain");
         for (int i = 0; i < 10; i++) {
             append("r", Integer.toString(i).repeat(100), null);
@@ -207,8 +223,8 @@ class StreamEngineTest {
     @Test
     void binaryReadsMayStartInsideAStoredAppend() throws Exception {
         create("s", "application/octet-stream");
-        get(engine.append(new AppendRequest("s", "application/octet-stream", List.of(new byte[] {1, 2, 3, 4}), false,
-                null, null)));
+        get(engine.append(new AppendRequest(
+                "s", "application/octet-stream", List.of(new byte[] {1, 2, 3, 4}), false, null, null)));
         ReadResult.Data d = assertInstanceOf(ReadResult.Data.class, get(engine.read("s", 2L)));
         assertArrayEquals(new byte[] {3, 4}, d.messages().get(0).data(), "byte offsets address bytes");
     }

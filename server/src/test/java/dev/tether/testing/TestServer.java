@@ -15,15 +15,19 @@ import java.util.function.UnaryOperator;
 /** An in-process server on a free loopback port, plus a small HTTP client for tests. */
 public final class TestServer implements AutoCloseable {
     private final TetherServer server;
-    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient client =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private TestServer(TetherServer server) {
         this.server = server;
     }
 
     public static TestServer start(Path dataDir, UnaryOperator<ServerConfig> customize) throws Exception {
-        ServerConfig config = customize.apply(ServerConfig.defaults().withPort(0).withDataDir(dataDir)
-                .withLongPollTimeout(Duration.ofMillis(500)).withEventLoops(2));
+        ServerConfig config = customize.apply(ServerConfig.defaults()
+                .withPort(0)
+                .withDataDir(dataDir)
+                .withLongPollTimeout(Duration.ofMillis(500))
+                .withEventLoops(2));
         return new TestServer(TetherServer.start(config));
     }
 
@@ -44,12 +48,18 @@ public final class TestServer implements AutoCloseable {
     }
 
     public HttpResponse<String> put(String path, String contentType) throws IOException, InterruptedException {
-        return send(request(path).header("Content-Type", contentType).PUT(HttpRequest.BodyPublishers.noBody()).build());
+        return send(request(path)
+                .header("Content-Type", contentType)
+                .PUT(HttpRequest.BodyPublishers.noBody())
+                .build());
     }
 
-    public HttpResponse<String> post(String path, String contentType, String body) throws IOException, InterruptedException {
-        return send(request(path).header("Content-Type", contentType)
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build());
+    public HttpResponse<String> post(String path, String contentType, String body)
+            throws IOException, InterruptedException {
+        return send(request(path)
+                .header("Content-Type", contentType)
+                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .build());
     }
 
     public HttpResponse<String> get(String pathAndQuery) throws IOException, InterruptedException {

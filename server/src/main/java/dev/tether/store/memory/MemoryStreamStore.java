@@ -53,9 +53,10 @@ public final class MemoryStreamStore implements StreamStore {
                         rows.put(msg.position(), msg.data());
                     }
                 }
-                case PutProducer p -> producers
-                        .computeIfAbsent(p.producer().streamId(), k -> new ConcurrentHashMap<>())
-                        .put(p.producer().producerId(), p.producer());
+                case PutProducer p ->
+                    producers
+                            .computeIfAbsent(p.producer().streamId(), k -> new ConcurrentHashMap<>())
+                            .put(p.producer().producerId(), p.producer());
                 case TrimMessages t -> {
                     NavigableMap<Long, byte[]> rows = messages.get(t.streamId());
                     if (rows != null) {
@@ -80,7 +81,8 @@ public final class MemoryStreamStore implements StreamStore {
         }
         Long start = rows.floorKey(from);
         long bytes = 0;
-        for (Map.Entry<Long, byte[]> e : rows.subMap(start == null ? from : start, true, to, false).entrySet()) {
+        for (Map.Entry<Long, byte[]> e :
+                rows.subMap(start == null ? from : start, true, to, false).entrySet()) {
             StoredMessage m = new StoredMessage(e.getKey(), e.getValue());
             if (m.end() <= from) {
                 continue;

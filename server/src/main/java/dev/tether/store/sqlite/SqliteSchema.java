@@ -19,8 +19,8 @@ final class SqliteSchema {
             + "last_access, tail, retained_from, closed, closer_id, closer_epoch, closer_seq, stream_seq, "
             + "fork_source, fork_position, lifecycle";
 
-    static final String UPSERT_STREAM = "INSERT OR REPLACE INTO streams (" + STREAM_COLUMNS
-            + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    static final String UPSERT_STREAM =
+            "INSERT OR REPLACE INTO streams (" + STREAM_COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
     /** The row holding {@code from} (if any) and every later row before {@code to}. */
     static final String READ_SQL = "SELECT pos, data FROM messages WHERE stream_id = ?1 AND pos >= "
@@ -28,7 +28,8 @@ final class SqliteSchema {
             + "AND pos < ?3 ORDER BY pos";
 
     static void create(Statement st) throws SQLException {
-        st.execute("""
+        st.execute(
+                """
                 CREATE TABLE IF NOT EXISTS streams (
                   id INTEGER PRIMARY KEY,
                   path TEXT NOT NULL,
@@ -47,13 +48,15 @@ final class SqliteSchema {
                   fork_source INTEGER,
                   fork_position INTEGER NOT NULL,
                   lifecycle TEXT NOT NULL)""");
-        st.execute("""
+        st.execute(
+                """
                 CREATE TABLE IF NOT EXISTS messages (
                   stream_id INTEGER NOT NULL,
                   pos INTEGER NOT NULL,
                   data BLOB NOT NULL,
                   PRIMARY KEY (stream_id, pos)) WITHOUT ROWID""");
-        st.execute("""
+        st.execute(
+                """
                 CREATE TABLE IF NOT EXISTS producers (
                   stream_id INTEGER NOT NULL,
                   producer_id TEXT NOT NULL,
@@ -65,14 +68,23 @@ final class SqliteSchema {
 
     static StreamRecord readStream(ResultSet rs) throws SQLException {
         String closerId = rs.getString(11);
-        ProducerTuple closer = closerId == null ? null
-                : new ProducerTuple(closerId, rs.getLong(12), rs.getLong(13));
+        ProducerTuple closer = closerId == null ? null : new ProducerTuple(closerId, rs.getLong(12), rs.getLong(13));
         return new StreamRecord(
-                rs.getLong(1), rs.getString(2), rs.getString(3),
-                nullableLong(rs, 4), nullableLong(rs, 5),
-                rs.getLong(6), rs.getLong(7), rs.getLong(8), rs.getLong(9),
-                rs.getInt(10) != 0, closer, rs.getString(14),
-                nullableLong(rs, 15), rs.getLong(16), Lifecycle.valueOf(rs.getString(17)));
+                rs.getLong(1),
+                rs.getString(2),
+                rs.getString(3),
+                nullableLong(rs, 4),
+                nullableLong(rs, 5),
+                rs.getLong(6),
+                rs.getLong(7),
+                rs.getLong(8),
+                rs.getLong(9),
+                rs.getInt(10) != 0,
+                closer,
+                rs.getString(14),
+                nullableLong(rs, 15),
+                rs.getLong(16),
+                Lifecycle.valueOf(rs.getString(17)));
     }
 
     static void bindStream(PreparedStatement ps, StreamRecord r) throws SQLException {

@@ -39,6 +39,7 @@ public final class SqliteStreamStore implements StreamStore {
     private final Long maxBytes;
     /** Null while the store is read-only (the data directory could not be written at startup). */
     private Connection writer;
+
     private SqliteWriteStatements statements;
     private volatile BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READERS);
 
@@ -66,8 +67,10 @@ public final class SqliteStreamStore implements StreamStore {
             if (unavailable && Files.isRegularFile(file)) {
                 // A read-only disk is a state, not a reason to refuse reads: serve what is there and
                 // retry opening for writes on every commit until the disk is writable again.
-                LOG.log(System.Logger.Level.WARNING, "cannot write " + file + " (" + e.getMessage()
-                        + "); serving reads only until it becomes writable");
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "cannot write " + file + " (" + e.getMessage()
+                                + "); serving reads only until it becomes writable");
                 return openReadOnly(file, maxBytes);
             }
             throw new StoreException("cannot open SQLite store in " + dataDir + ": " + e.getMessage(), e, true);
@@ -81,7 +84,8 @@ public final class SqliteStreamStore implements StreamStore {
             return store;
         } catch (SQLException e) {
             store.close();
-            throw new StoreException("cannot open SQLite store " + file + " even read-only: " + e.getMessage(), e, true);
+            throw new StoreException(
+                    "cannot open SQLite store " + file + " even read-only: " + e.getMessage(), e, true);
         }
     }
 
@@ -170,7 +174,7 @@ public final class SqliteStreamStore implements StreamStore {
         List<ProducerRecord> producers = new ArrayList<>();
         long maxId = 0;
         try (Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT " + SqliteSchema.STREAM_COLUMNS + " FROM streams")) {
+                ResultSet rs = st.executeQuery("SELECT " + SqliteSchema.STREAM_COLUMNS + " FROM streams")) {
             while (rs.next()) {
                 StreamRecord r = SqliteSchema.readStream(rs);
                 streams.add(r);
@@ -178,13 +182,13 @@ public final class SqliteStreamStore implements StreamStore {
             }
         }
         try (Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT stream_id, producer_id, epoch, seq FROM producers")) {
+                ResultSet rs = st.executeQuery("SELECT stream_id, producer_id, epoch, seq FROM producers")) {
             while (rs.next()) {
                 producers.add(new ProducerRecord(rs.getLong(1), rs.getString(2), rs.getLong(3), rs.getLong(4)));
             }
         }
         try (Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT value FROM meta WHERE key='max_stream_id'")) {
+                ResultSet rs = st.executeQuery("SELECT value FROM meta WHERE key='max_stream_id'")) {
             if (rs.next()) {
                 maxId = Math.max(maxId, rs.getLong(1));
             }
