@@ -27,6 +27,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
     private final ReadHandler reads;
     private final Cursors cursors;
     private final SseSession.SseSettings sse;
+    private final SseEvents sseEvents = new SseEvents();
     private final long maxBodyBytes;
 
     HttpRoutes(StreamEngine engine, ServerConfig config, InstantSource clock) {
@@ -85,7 +86,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
             } else if (live.equals("long-poll")) {
                 reads.longPoll(req, path);
             } else if (live.equals("sse")) {
-                new SseSession(engine, cursors, sse, req, path).start(StreamRequests.readOffset(req, true));
+                new SseSession(engine, cursors, sseEvents, sse, req, path).start(StreamRequests.readOffset(req, true));
             } else {
                 throw HttpError.badRequest("live must be long-poll or sse, got '" + live + "'");
             }

@@ -1,9 +1,6 @@
 package dev.tether.http;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.stream.ContentTypes;
-import dev.tether.stream.Offset;
 import dev.tether.stream.ReadResult;
 import dev.tether.stream.Rejection;
 import dev.tether.stream.StreamEngine;
@@ -13,8 +10,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
-import java.nio.charset.StandardCharsets;
-import java.util.Base64;
 
 /**
  * One SSE live tail (Durable Streams §5.8): reads a chunk, sends it as one {@code data} event
@@ -28,18 +23,17 @@ import java.util.Base64;
  * <p>Confined to the connection's event loop.
  */
 final class SseSession {
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final int WRITE_QUEUE_BYTES = 1 << 20;
     private static final int SLICE_BYTES = 64 * 1024;
 
     private final StreamEngine engine;
     private final Cursors cursors;
+    private final SseEvents events;
     private final SseSettings settings;
     private final HttpServerRequest req;
     private final HttpServerResponse res;
     private final Context context;
     private final String path;
-    private boolean textual;
     private String cursor;
     private boolean cursorSent;
     private boolean finished;
@@ -55,7 +49,14 @@ final class SseSession {
     /** Slices of events not yet handed to the connection. */
     private final java.util.ArrayDeque<Buffer> backlog = new java.util.ArrayDeque<>();
 
-    SseSession(StreamEngine engine, Cursors cursors, SseSettings settings, HttpServerRequest req, String path) {
+    SseSession(
+            StreamEngine engine,
+            Cursors cursors,
+            SseEvents events,
+            SseSettings settings,
+            HttpServerRequest req,
+            String path) {
+        this.events = events;
         this.engine = engine;
         this.cursors = cursors;
         this.settings = settings;
@@ -101,10 +102,17 @@ final class SseSession {
                 if (!res.headWritten()) {
                     open(d);
                 }
-                if (!d.messages().isEmpty()) {
-                    send(dataEvent(d));
+                Buffer control = controlEvent(d);
+                if (d.messages().isEmpty()) {
+                    send(control);
+                } else {
+                    Buffer data = events.data(d);
+                    // One write (one syscall) for a small pair; a large event is sent on its own.
+                    send(data.length() < SLICE_BYTES ? data.copy().appendBuffer(control) : data);
+                    if (data.length() >= SLICE_BYTES) {
+                        send(control);
+                    }
                 }
-                send(controlEvent(d));
                 if (d.atEndOfClosedStream()) {
                     end();
                 } else if (d.upToDate()) {
@@ -118,12 +126,11 @@ final class SseSession {
     }
 
     private void open(ReadResult.Data d) {
-        textual = ContentTypes.isTextual(d.stream().contentType());
         res.setStatusCode(200);
         res.setChunked(true);
         res.putHeader("Content-Type", "text/event-stream");
         res.putHeader("Cache-Control", "no-cache");
-        if (!textual) {
+        if (!ContentTypes.isTextual(d.stream().contentType())) {
             res.putHeader(ProtocolHeaders.SSE_ENCODING, "base64");
         }
         ProtocolHeaders.security(res);
@@ -200,37 +207,12 @@ final class SseSession {
         return !backlog.isEmpty() || pendingBytes > WRITE_QUEUE_BYTES / 2;
     }
 
-    private Buffer dataEvent(ReadResult.Data d) {
-        Buffer payload = ReadHandler.body(d.stream(), d.messages());
-        Buffer out = Buffer.buffer(payload.length() + 64);
-        out.appendString("event: data\n");
-        if (textual) {
-            // §5.8: every line of the payload gets its own data: field, so CR/LF cannot inject events.
-            String text = payload.toString(StandardCharsets.UTF_8);
-            for (String line : text.split("\r\n|\r|\n", -1)) {
-                out.appendString("data:").appendString(line).appendString("\n");
-            }
-        } else {
-            out.appendString("data:")
-                    .appendString(Base64.getEncoder().encodeToString(payload.getBytes()))
-                    .appendString("\n");
-        }
-        return out.appendString("\n");
-    }
-
     /** §5.8: a control event follows every data event, so a client always knows where it is. */
     private Buffer controlEvent(ReadResult.Data d) {
-        ObjectNode control = JSON.createObjectNode();
-        control.put("streamNextOffset", new Offset(d.next()).toString());
         if (d.atEndOfClosedStream()) {
-            control.put("streamClosed", true);
-        } else {
-            control.put("streamCursor", nextCursor());
-            if (d.upToDate()) {
-                control.put("upToDate", true);
-            }
+            return SseEvents.control(d.next(), null, false, true);
         }
-        return Buffer.buffer("event: control\ndata:" + control + "\n\n");
+        return SseEvents.control(d.next(), nextCursor(), d.upToDate(), false);
     }
 
     /**

@@ -204,7 +204,8 @@ final class WriteBatch {
                 touched.add(s);
             }
         }
-        touched.forEach(s -> s.watchers.fire());
+        // Acknowledge writers before waking readers: a writer's latency should not include the fan-out.
         completions.forEach(Runnable::run);
+        touched.forEach(s -> s.watchers.fire());
     }
 }

@@ -41,6 +41,7 @@ public final class SqliteStreamStore implements StreamStore {
     private Connection writer;
 
     private SqliteWriteStatements statements;
+    private SqliteCheckpointer checkpointer;
     private volatile BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READERS);
 
     private SqliteStreamStore(Path file, Long maxBytes) {
@@ -94,6 +95,7 @@ public final class SqliteStreamStore implements StreamStore {
         try (Statement st = c.createStatement()) {
             st.execute("PRAGMA journal_mode=WAL");
             st.execute("PRAGMA synchronous=FULL");
+            st.execute("PRAGMA wal_autocheckpoint=0"); // see SqliteCheckpointer
             if (maxBytes != null) {
                 st.execute("PRAGMA max_page_count=" + Math.max(16, maxBytes / PAGE_SIZE));
             }
@@ -101,6 +103,7 @@ public final class SqliteStreamStore implements StreamStore {
             c.setAutoCommit(false);
             statements = new SqliteWriteStatements(c);
             writer = c;
+            checkpointer = new SqliteCheckpointer(file);
         } catch (SQLException e) {
             c.close();
             throw e;
@@ -205,6 +208,7 @@ public final class SqliteStreamStore implements StreamStore {
             }
             statements.flush();
             writer.commit();
+            statements.committed();
         } catch (SQLException e) {
             rollbackQuietly();
             throw failure("commit", e);
@@ -299,6 +303,9 @@ public final class SqliteStreamStore implements StreamStore {
 
     @Override
     public void close() {
+        if (checkpointer != null) {
+            checkpointer.close();
+        }
         if (writer != null) {
             closeQuietly(writer);
         }

@@ -27,6 +27,10 @@ final class SqliteWriteStatements {
     private final PreparedStatement dropStream;
     private final PreparedStatement bumpMaxId;
     private boolean pendingMessages;
+    private boolean pendingStreams;
+    private boolean pendingProducers;
+    private long maxIdInBatch;
+    private long persistedMaxId;
 
     SqliteWriteStatements(Connection c) throws SQLException {
         upsertStream = c.prepareStatement(SqliteSchema.UPSERT_STREAM);
@@ -44,12 +48,10 @@ final class SqliteWriteStatements {
     void apply(Mutation m) throws SQLException {
         switch (m) {
             case PutStream p -> {
-                flush();
                 SqliteSchema.bindStream(upsertStream, p.record());
-                upsertStream.executeUpdate();
-                // Ids are never reused, even after the row is dropped.
-                bumpMaxId.setLong(1, p.record().id());
-                bumpMaxId.executeUpdate();
+                upsertStream.addBatch();
+                pendingStreams = true;
+                maxIdInBatch = Math.max(maxIdInBatch, p.record().id());
             }
             case AppendMessages a -> {
                 for (StoredMessage msg : a.messages()) {
@@ -66,6 +68,7 @@ final class SqliteWriteStatements {
                 upsertProducer.setLong(3, p.producer().epoch());
                 upsertProducer.setLong(4, p.producer().seq());
                 upsertProducer.addBatch();
+                pendingProducers = true;
             }
             case TrimMessages t -> {
                 flush();
@@ -83,18 +86,43 @@ final class SqliteWriteStatements {
         }
     }
 
-    /** Executes batched inserts; called before any statement whose effect depends on them. */
+    /**
+     * Executes the batched statements (one JDBC batch each, in mutation order per table);
+     * called before any statement whose effect depends on them and at the end of a commit.
+     */
     void flush() throws SQLException {
         if (pendingMessages) {
             insertMessage.executeBatch();
             pendingMessages = false;
         }
-        upsertProducer.executeBatch();
+        if (pendingStreams) {
+            upsertStream.executeBatch();
+            pendingStreams = false;
+        }
+        if (pendingProducers) {
+            upsertProducer.executeBatch();
+            pendingProducers = false;
+        }
+        if (maxIdInBatch > persistedMaxId) {
+            // Ids are never reused, even after the row is dropped.
+            bumpMaxId.setLong(1, maxIdInBatch);
+            bumpMaxId.executeUpdate();
+        }
+    }
+
+    /** The transaction committed: what it wrote is now the baseline. */
+    void committed() {
+        persistedMaxId = Math.max(persistedMaxId, maxIdInBatch);
+        maxIdInBatch = 0;
     }
 
     void clearBatches() throws SQLException {
         insertMessage.clearBatch();
+        upsertStream.clearBatch();
         upsertProducer.clearBatch();
         pendingMessages = false;
+        pendingStreams = false;
+        pendingProducers = false;
+        maxIdInBatch = 0;
     }
 }

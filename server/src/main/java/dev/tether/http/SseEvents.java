@@ -1,0 +1,82 @@
+package dev.tether.http;
+
+import dev.tether.stream.ContentTypes;
+import dev.tether.stream.Offset;
+import dev.tether.stream.ReadResult;
+import io.vertx.core.buffer.Buffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * Encodes SSE events (Durable Streams §5.8). A data event depends only on the stream and the
+ * range read, so sessions tailing the same stream share one encoding: with a hundred readers
+ * of one stream, an append is encoded once, not a hundred times. The cache is direct-mapped
+ * (one slot per stream id modulo its size) and holds only small events, so it stays bounded.
+ *
+ * <p>Thread-safe; shared by all event loops. Buffers it returns must not be modified.
+ */
+final class SseEvents {
+    private static final int SLOTS = 1024;
+    private static final int MAX_CACHED_BYTES = 256 * 1024;
+
+    private record Cached(long streamId, long from, long next, Buffer event) {}
+
+    private final AtomicReferenceArray<Cached> cache = new AtomicReferenceArray<>(SLOTS);
+
+    /** The data event for a read; the first reader of a range encodes it, later ones share it. */
+    Buffer data(ReadResult.Data d) {
+        long id = d.stream().id();
+        int slot = (int) Math.floorMod(id, (long) SLOTS);
+        Cached c = cache.get(slot);
+        if (c != null && c.streamId() == id && c.from() == d.from() && c.next() == d.next()) {
+            return c.event();
+        }
+        Buffer event = encode(d);
+        if (event.length() <= MAX_CACHED_BYTES) {
+            cache.set(slot, new Cached(id, d.from(), d.next(), event));
+        }
+        return event;
+    }
+
+    private static Buffer encode(ReadResult.Data d) {
+        Buffer payload = ReadHandler.body(d.stream(), d.messages());
+        Buffer out = Buffer.buffer(payload.length() + 64);
+        out.appendString("event: data\n");
+        if (ContentTypes.isTextual(d.stream().contentType())) {
+            // §5.8: every line of the payload gets its own data: field, so CR/LF cannot inject events.
+            String text = payload.toString(StandardCharsets.UTF_8);
+            for (String line : text.split("\r\n|\r|\n", -1)) {
+                out.appendString("data:").appendString(line).appendString("\n");
+            }
+        } else {
+            out.appendString("data:")
+                    .appendString(Base64.getEncoder().encodeToString(payload.getBytes()))
+                    .appendString("\n");
+        }
+        return out.appendString("\n");
+    }
+
+    /**
+     * A control event; its fields are an offset, a decimal cursor and booleans, so plain
+     * concatenation yields valid JSON.
+     *
+     * @param cursor the cursor, or null once the stream is closed
+     */
+    static Buffer control(long next, String cursor, boolean upToDate, boolean closed) {
+        StringBuilder sb = new StringBuilder(128)
+                .append("event: control\ndata:{\"streamNextOffset\":\"")
+                .append(new Offset(next))
+                .append('"');
+        if (cursor != null) {
+            sb.append(",\"streamCursor\":\"").append(cursor).append('"');
+        }
+        if (upToDate) {
+            sb.append(",\"upToDate\":true");
+        }
+        if (closed) {
+            sb.append(",\"streamClosed\":true");
+        }
+        return Buffer.buffer(sb.append("}\n\n").toString());
+    }
+}
