@@ -8,7 +8,6 @@ import dev.tether.stream.Offset;
 import dev.tether.stream.ReadResult;
 import dev.tether.stream.Rejection;
 import dev.tether.stream.StreamEngine;
-import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
@@ -67,7 +66,8 @@ final class ReadHandler {
     }
 
     private void read(HttpServerRequest req, String path, Long from, boolean live) {
-        Future.fromCompletionStage(engine.read(path, from), Vertx.currentContext())
+        LoopExecutor.current()
+                .adapt(engine.read(path, from))
                 .onSuccess(result -> {
                     switch (result) {
                         case ReadResult.Data d
@@ -83,6 +83,7 @@ final class ReadHandler {
     /** Long-poll at the tail: wake on the stream's own append or close, else 204 on timeout. */
     private void waitForData(HttpServerRequest req, String path, ReadResult.Data at) {
         var context = Vertx.currentContext();
+        var loop = LoopExecutor.current();
         var done = new boolean[1];
         Runnable[] cancel = new Runnable[1];
         long timer = context.owner().setTimer(longPollMillis, id -> {
@@ -95,7 +96,7 @@ final class ReadHandler {
         cancel[0] = engine.watch(
                 at.stream(),
                 at.next(),
-                () -> context.runOnContext(v -> {
+                () -> loop.execute(() -> {
                     if (!done[0]) {
                         done[0] = true;
                         context.owner().cancelTimer(timer);

@@ -5,7 +5,6 @@ import dev.tether.stream.ReadResult;
 import dev.tether.stream.Rejection;
 import dev.tether.stream.StreamEngine;
 import io.vertx.core.Context;
-import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
@@ -33,6 +32,7 @@ final class SseSession {
     private final HttpServerRequest req;
     private final HttpServerResponse res;
     private final Context context;
+    private final LoopExecutor loop;
     private final String path;
     private String cursor;
     private boolean cursorSent;
@@ -63,6 +63,7 @@ final class SseSession {
         this.req = req;
         this.res = req.response();
         this.context = Vertx.currentContext();
+        this.loop = LoopExecutor.current();
         this.path = path;
         this.cursor = req.getParam("cursor");
     }
@@ -73,16 +74,14 @@ final class SseSession {
     }
 
     private void readFrom(Long from) {
-        Future.fromCompletionStage(engine.read(path, from), context)
-                .onSuccess(this::deliver)
-                .onFailure(t -> {
-                    if (res.headWritten()) {
-                        finish();
-                        req.connection().close();
-                    } else {
-                        ErrorResponses.send(res, t);
-                    }
-                });
+        loop.adapt(engine.read(path, from)).onSuccess(this::deliver).onFailure(t -> {
+            if (res.headWritten()) {
+                finish();
+                req.connection().close();
+            } else {
+                ErrorResponses.send(res, t);
+            }
+        });
     }
 
     private void deliver(ReadResult result) {
@@ -149,7 +148,7 @@ final class SseSession {
         unwatch = engine.watch(
                 at.stream(),
                 at.next(),
-                () -> context.runOnContext(v -> {
+                () -> loop.execute(() -> {
                     if (!finished && !ending) {
                         context.owner().cancelTimer(keepAliveTimer);
                         afterWrite(() -> readFrom(at.next()));

@@ -11,8 +11,6 @@ import dev.tether.stream.Lookup;
 import dev.tether.stream.Offset;
 import dev.tether.stream.Rejection;
 import dev.tether.stream.StreamEngine;
-import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
@@ -52,7 +50,7 @@ final class WriteHandler {
                             closed,
                             messages(body, effectiveType(contentType, fork), true),
                             fork);
-                    return Future.fromCompletionStage(engine.create(request), Vertx.currentContext());
+                    return LoopExecutor.current().adapt(engine.create(request));
                 })
                 .onSuccess(result -> created(req, path, result))
                 .onFailure(t -> ErrorResponses.send(req.response(), t));
@@ -127,7 +125,7 @@ final class WriteHandler {
                     List<byte[]> messages = body.length() == 0 ? List.of() : appendMessages(path, contentType, body);
                     var request = new AppendRequest(
                             path, body.length() == 0 ? null : contentType, messages, close, producer, seq);
-                    return Future.fromCompletionStage(engine.append(request), Vertx.currentContext());
+                    return LoopExecutor.current().adapt(engine.append(request));
                 })
                 .onSuccess(result -> appended(req.response(), result, contentLength(req)))
                 .onFailure(t -> ErrorResponses.send(req.response(), t));
@@ -183,7 +181,8 @@ final class WriteHandler {
     }
 
     void delete(HttpServerRequest req, String path) {
-        Future.fromCompletionStage(engine.delete(path), Vertx.currentContext())
+        LoopExecutor.current()
+                .adapt(engine.delete(path))
                 .onSuccess(result -> {
                     switch (result) {
                         case DeleteResult.Deleted d -> {

@@ -6,18 +6,27 @@ import java.util.List;
  * The storage SPI under the stream engine. Implementations: {@code sqlite} (embedded default),
  * {@code memory} (zero retention) and, later, {@code redis} (cluster).
  *
- * <p>Contract: {@link #commit} applies a batch atomically and returns only once it is durable
- * (for durable stores), so producer state always commits with the data it describes.
- * {@link #commit} is called by one writer thread at a time; {@link #read} may be called
- * concurrently from any thread and never blocks the writer.
+ * <p>Contract: {@link #commit} applies a batch atomically (producer state always commits with
+ * the data it describes) and makes it visible to {@link #read}; {@link #sync} then makes every
+ * batch committed before it durable. Splitting the two lets the engine pipeline: the next
+ * batch commits while the previous one is being flushed, and one flush covers many batches.
+ * {@link #commit} is called by one writer thread at a time, {@link #sync} by one syncing
+ * thread at a time, concurrently with it; {@link #read} may be called from any thread and
+ * never blocks the writer.
  */
 public interface StreamStore extends AutoCloseable {
 
     /** Loads all metadata and producer state; called once at startup. */
     StoreContents load() throws StoreException;
 
-    /** Applies the batch atomically and durably. */
+    /** Applies the batch atomically; durable after the next {@link #sync}. */
     void commit(List<Mutation> batch) throws StoreException;
+
+    /**
+     * Makes every batch whose {@link #commit} returned before this call durable (fsync). A
+     * failure means those batches may be lost on a crash.
+     */
+    default void sync() throws StoreException {}
 
     /**
      * Returns the rows of a stream overlapping {@code [from, to)} in position order: the row

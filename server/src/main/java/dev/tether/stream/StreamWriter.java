@@ -13,9 +13,11 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The single writer: drains every queued command into one batch, stages them over the
- * registry, commits the batch to the store in one transaction (one fsync: group commit), then
- * publishes the result and completes the callers. An append is acknowledged only after its
- * commit returned.
+ * registry (and over earlier batches not yet durable), commits the batch to the store in one
+ * transaction, and hands it to the {@link StoreSyncer}. Once a flush has made it durable, the
+ * writer publishes it and completes the callers, in commit order: an append is acknowledged,
+ * and readers see it, only after it is on disk. One fsync covers every batch committed while
+ * the previous one ran (group commit, pipelined).
  *
  * <p>Thread-safety: {@link #submit} from any thread; everything else runs on the writer thread.
  */
@@ -35,6 +37,13 @@ final class StreamWriter {
     private long lastId;
     private long lastSweep;
     private final Retention retention;
+    private final StoreSyncer syncer;
+    /** The newest committed batch that is not yet durable and published, or null. */
+    private WriteBatch unsynced;
+
+    private int inFlight;
+    /** An fsync failed: what the store holds may differ from what was acknowledged. */
+    private boolean poisoned;
 
     StreamWriter(
             StreamStore store,
@@ -55,9 +64,11 @@ final class StreamWriter {
         this.lastId = lastId;
         this.health = new StorageHealth(true, "ok", clock.millis());
         this.thread = Thread.ofPlatform().name("tether-writer").unstarted(this::run);
+        this.syncer = new StoreSyncer(store, this::synced);
     }
 
     void start() {
+        syncer.start();
         thread.start();
     }
 
@@ -79,11 +90,21 @@ final class StreamWriter {
     void shutdown() throws InterruptedException {
         accepting = false;
         thread.join();
+        syncer.shutdown();
+    }
+
+    /** Called on the syncer thread; the writer picks the result up from its queue. */
+    private void synced(WriteCommand.Synced result) {
+        try {
+            queue.put(result);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void run() {
         List<WriteCommand> pending = new ArrayList<>(maxBatch);
-        while (accepting || !queue.isEmpty()) {
+        while (accepting || !queue.isEmpty() || inFlight > 0) {
             try {
                 WriteCommand first = queue.poll(200, TimeUnit.MILLISECONDS);
                 if (first == null) {
@@ -110,6 +131,14 @@ final class StreamWriter {
     private void runBatches(List<WriteCommand> commands) {
         List<WriteCommand> batch = new ArrayList<>(commands.size());
         for (WriteCommand c : commands) {
+            if (c instanceof WriteCommand.Synced done) {
+                publish(done); // acknowledgements first: they never depend on what follows
+            }
+        }
+        for (WriteCommand c : commands) {
+            if (c instanceof WriteCommand.Synced) {
+                continue;
+            }
             if (c.needsCommittedState() && !batch.isEmpty()) {
                 commit(batch);
                 batch.clear();
@@ -120,8 +149,20 @@ final class StreamWriter {
     }
 
     private void commit(List<WriteCommand> commands) {
-        WriteBatch batch = new WriteBatch(registry, lastId, clock.millis());
+        if (commands.isEmpty()) {
+            return;
+        }
+        if (poisoned) {
+            var failure = new WriteRejectedException(
+                    WriteRejectedException.Reason.STORAGE_UNAVAILABLE,
+                    "storage unavailable: flushing to disk failed earlier; restart the server to recover",
+                    null);
+            commands.forEach(c -> c.fail(failure));
+            return;
+        }
+        WriteBatch batch = new WriteBatch(registry, unsynced, lastId, clock.millis());
         for (WriteCommand c : commands) {
+            batch.addCommand(c);
             try {
                 stage(batch, c);
             } catch (StoreException e) {
@@ -143,7 +184,36 @@ final class StreamWriter {
             LOG.log(System.Logger.Level.INFO, "storage is writable again");
         }
         lastId = batch.lastId();
-        batch.publish();
+        unsynced = batch;
+        inFlight++;
+        syncer.submit(batch);
+    }
+
+    /** Publishes durable batches in commit order, or fails them if the flush failed. */
+    private void publish(WriteCommand.Synced done) {
+        inFlight -= done.batches().size();
+        if (done.failure() != null && !poisoned) {
+            poisoned = true;
+            markUnavailable(done.failure());
+            LOG.log(
+                    System.Logger.Level.ERROR,
+                    "flushing to disk failed; refusing writes until restart: "
+                            + done.failure().getMessage());
+        }
+        for (WriteBatch batch : done.batches()) {
+            if (poisoned) {
+                WriteRejectedException failure = unavailable(
+                        done.failure() != null
+                                ? done.failure()
+                                : new StoreException("an earlier flush failed", null, true));
+                batch.commands().forEach(c -> c.fail(failure));
+            } else {
+                batch.publish();
+            }
+            if (batch == unsynced) {
+                unsynced = null;
+            }
+        }
     }
 
     private void stage(WriteBatch batch, WriteCommand command) throws StoreException {
@@ -164,6 +234,7 @@ final class StreamWriter {
                 int expired = sweep(batch);
                 batch.onCommit(() -> s.result().complete(expired));
             }
+            case WriteCommand.Synced s -> throw new IllegalStateException("sync results are never staged");
         }
     }
 

@@ -14,9 +14,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The changes of one group commit, staged over the registry: operations in the same batch see
- * each other's effects, readers see none of them until {@link #publish} runs after the store
- * commit succeeded. If the commit fails the batch is simply dropped.
+ * The changes of one group commit, staged over the registry and over the batches committed
+ * before it that are not durable yet (its parent chain): operations see every earlier effect,
+ * readers see none of them until {@link #publish} runs once the store has made the batch
+ * durable. If the commit fails the batch is simply dropped.
  *
  * <p>Not thread-safe: confined to the writer thread.
  */
@@ -24,6 +25,11 @@ final class WriteBatch {
     private static final long REMOVED = -1;
 
     private final StreamRegistry registry;
+    /** The previous batch while it is committed but not yet published, else null. */
+    private WriteBatch parent;
+
+    private boolean published;
+    private final List<WriteCommand> commands = new ArrayList<>();
     private final long now;
     private final List<Mutation> mutations = new ArrayList<>();
     private final Map<Long, StreamRecord> records = new LinkedHashMap<>();
@@ -35,14 +41,31 @@ final class WriteBatch {
     private final List<Runnable> completions = new ArrayList<>();
     private long lastId;
 
-    WriteBatch(StreamRegistry registry, long lastId, long now) {
+    WriteBatch(StreamRegistry registry, WriteBatch parent, long lastId, long now) {
         this.registry = registry;
+        this.parent = parent;
         this.lastId = lastId;
         this.now = now;
     }
 
     long now() {
         return now;
+    }
+
+    /** The unpublished batch this one stages over, or null once it has been published. */
+    private WriteBatch base() {
+        if (parent != null && parent.published) {
+            parent = null;
+        }
+        return parent;
+    }
+
+    void addCommand(WriteCommand command) {
+        commands.add(command);
+    }
+
+    List<WriteCommand> commands() {
+        return commands;
     }
 
     long lastId() {
@@ -67,8 +90,12 @@ final class WriteBatch {
         if (id != null) {
             return id == REMOVED ? null : byId(id);
         }
-        StreamState s = registry.byPath(path);
-        return s == null || dropped.contains(s.record.id()) ? null : byId(s.record.id());
+        StreamRecord below = base() != null ? base().byPath(path) : recordOf(registry.byPath(path));
+        return below == null || dropped.contains(below.id()) ? null : byId(below.id());
+    }
+
+    private static StreamRecord recordOf(StreamState s) {
+        return s == null ? null : s.record;
     }
 
     StreamRecord byId(long id) {
@@ -79,8 +106,7 @@ final class WriteBatch {
         if (staged != null) {
             return staged;
         }
-        StreamState s = registry.byId(id);
-        return s == null ? null : s.record;
+        return base() != null ? base().byId(id) : recordOf(registry.byId(id));
     }
 
     /** Whether the stream has expired, counting reads that renewed it in memory. */
@@ -101,14 +127,22 @@ final class WriteBatch {
         if (staged != null && staged.containsKey(producerId)) {
             return staged.get(producerId);
         }
+        if (base() != null) {
+            return base().producer(streamId, producerId);
+        }
         StreamState s = registry.byId(streamId);
         return s == null ? null : s.producers.get(producerId);
     }
 
     int forkRefs(long id) {
-        StreamState s = registry.byId(id);
-        int base = s == null ? 0 : s.forkRefs;
-        return base + forkRefDeltas.getOrDefault(id, 0);
+        int below;
+        if (base() != null) {
+            below = base().forkRefs(id);
+        } else {
+            StreamState s = registry.byId(id);
+            below = s == null ? 0 : s.forkRefs;
+        }
+        return below + forkRefDeltas.getOrDefault(id, 0);
     }
 
     void addForkRef(long id, int delta) {
@@ -168,6 +202,7 @@ final class WriteBatch {
 
     /** Makes the committed changes visible to readers, wakes watchers, completes callers. */
     void publish() {
+        published = true;
         List<StreamState> touched = new ArrayList<>();
         for (StreamRecord r : records.values()) {
             StreamState s = registry.byId(r.id());

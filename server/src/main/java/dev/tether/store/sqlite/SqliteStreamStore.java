@@ -22,8 +22,10 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 
 /**
- * The embedded store: one SQLite database in WAL mode with {@code synchronous=FULL}, so a
- * commit returns only after the WAL is fsynced. The engine's single writer calls
+ * The embedded store: one SQLite database in WAL mode. Commits run with {@code
+ * synchronous=NORMAL} (written to the WAL, not yet flushed); {@link #sync} fdatasyncs the WAL
+ * file, which makes every transaction written before it durable. SQLite's WAL checksums make
+ * recovery stop at the last complete transaction, so an unflushed tail is lost whole, never torn. The engine's single writer calls
  * {@link #commit} with a whole batch of appends: one transaction and one fsync for all of them
  * (group commit). Readers use their own connections and never block the writer (WAL).
  *
@@ -42,6 +44,11 @@ public final class SqliteStreamStore implements StreamStore {
 
     private SqliteWriteStatements statements;
     private SqliteCheckpointer checkpointer;
+    /** Set by the checkpointer when the WAL should be rewound; see {@link SqliteCheckpointer}. */
+    private volatile boolean rewindWanted;
+    /** The WAL file, opened by the syncing thread on its first sync. */
+    private java.nio.channels.FileChannel wal;
+
     private volatile BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READERS);
 
     private SqliteStreamStore(Path file, Long maxBytes) {
@@ -94,8 +101,9 @@ public final class SqliteStreamStore implements StreamStore {
         Connection c = connect(file, false);
         try (Statement st = c.createStatement()) {
             st.execute("PRAGMA journal_mode=WAL");
-            st.execute("PRAGMA synchronous=FULL");
+            st.execute("PRAGMA synchronous=NORMAL"); // the engine calls sync() before acknowledging
             st.execute("PRAGMA wal_autocheckpoint=0"); // see SqliteCheckpointer
+            st.execute("PRAGMA journal_size_limit=" + (64 << 20)); // a burst does not leave a huge WAL behind
             if (maxBytes != null) {
                 st.execute("PRAGMA max_page_count=" + Math.max(16, maxBytes / PAGE_SIZE));
             }
@@ -103,7 +111,7 @@ public final class SqliteStreamStore implements StreamStore {
             c.setAutoCommit(false);
             statements = new SqliteWriteStatements(c);
             writer = c;
-            checkpointer = new SqliteCheckpointer(file);
+            checkpointer = new SqliteCheckpointer(file, () -> rewindWanted = true);
         } catch (SQLException e) {
             c.close();
             throw e;
@@ -209,9 +217,39 @@ public final class SqliteStreamStore implements StreamStore {
             statements.flush();
             writer.commit();
             statements.committed();
+            if (rewindWanted) {
+                rewindWanted = false;
+                checkpointBetweenTransactions();
+            }
         } catch (SQLException e) {
             rollbackQuietly();
             throw failure("commit", e);
+        }
+    }
+
+    /** A PASSIVE checkpoint on the writer's connection, so the next transaction rewinds the WAL. */
+    private void checkpointBetweenTransactions() throws SQLException {
+        writer.setAutoCommit(true);
+        try (Statement st = writer.createStatement()) {
+            st.execute("PRAGMA wal_checkpoint(PASSIVE)");
+        } finally {
+            writer.setAutoCommit(false);
+        }
+    }
+
+    @Override
+    public void sync() throws StoreException {
+        try {
+            if (wal == null) {
+                Path walFile = Path.of(file + "-wal");
+                if (!Files.exists(walFile)) {
+                    return; // nothing was ever written through the WAL
+                }
+                wal = java.nio.channels.FileChannel.open(walFile, java.nio.file.StandardOpenOption.WRITE);
+            }
+            wal.force(false);
+        } catch (java.io.IOException e) {
+            throw new StoreException("flushing the WAL failed: " + e.getMessage(), e, true);
         }
     }
 
@@ -303,6 +341,13 @@ public final class SqliteStreamStore implements StreamStore {
 
     @Override
     public void close() {
+        if (wal != null) {
+            try {
+                wal.close();
+            } catch (java.io.IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "closing the WAL channel: " + e.getMessage());
+            }
+        }
         if (checkpointer != null) {
             checkpointer.close();
         }
