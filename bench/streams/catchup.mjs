@@ -2,11 +2,12 @@
 // (N POSTs of the same 256-byte binary payload), then repeatedly reads it from
 // the start: GET ?offset=-1, following Stream-Next-Offset until
 // Stream-Up-To-Date: true (a server may chunk). One untimed pass first checks
-// the bytes; the timed passes run back to back on one keep-alive connection.
+// the bytes, untimed warm-up passes follow for --warmup seconds, then the timed
+// passes run back to back on one keep-alive connection.
 // Binary streams have no framing, so messages read = bytes / 256.
 // Prints one JSON result line on stdout (incl. the stream path, for wrk).
 //
-// Usage: node catchup.mjs --url URL [--messages 10000] [--duration 10]
+// Usage: node catchup.mjs --url URL [--messages 10000] [--duration 10] [--warmup 0]
 import { performance } from "node:perf_hooks";
 import { request, flags, percentile, keepAliveAgent, PAYLOAD_256 } from "./http.mjs";
 
@@ -14,6 +15,7 @@ const f = flags();
 const baseUrl = f.url;
 const nMessages = Number(f.messages ?? 10000);
 const durationS = Number(f.duration ?? 10);
+const warmupS = Number(f.warmup ?? 0);
 const concurrency = 16;
 const minIterations = 3;
 const maxIterations = 10000;
@@ -78,6 +80,12 @@ try {
   if (check.bytes !== expectedBytes) fail(`verification pass read ${check.bytes} bytes, expected ${expectedBytes}`);
   for (let i = 0; i < nMessages; i++) {
     if (check.body.compare(PAYLOAD_256, 0, 256, i * 256, (i + 1) * 256) !== 0) fail(`content mismatch in message ${i}`);
+  }
+
+  const w0 = performance.now();
+  while (performance.now() - w0 < warmupS * 1000) {
+    const r = await catchUp(false);
+    if (r.bytes !== expectedBytes) fail(`warm-up pass read ${r.bytes} bytes, expected ${expectedBytes}`);
   }
 
   const times = [];

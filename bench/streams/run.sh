@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# Benchmarks Tether against the Node reference Durable Streams server in one run
+# and prints a markdown table of both, with Tether/Node ratios. See README.md.
+#
+# Usage: bench/streams/run.sh [--duration SECONDS] [--warmup SECONDS]
+#                             [--only tether|node] [--out FILE] [--skip-install]
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+COMMAND="bench/streams/run.sh${*:+ $*}"
+
+DURATION=10        # seconds per measured phase (wrk runs, SSE writer, catch-up passes)
+WARMUP=5           # seconds of untimed load before each measured phase (wrk runs, SSE)
+ONLY=""
+OUT="$HERE/results/latest.md"
+SKIP_INSTALL=0
+CONNS=64           # wrk connections for append / no-op
+GET_CONNS=16       # wrk connections for the catch-up GET (each response is ~2.5 MB)
+STREAMS=100        # append scenario: streams bench-1..bench-N
+SUBSCRIBERS=100    # SSE fan-out subscribers
+RATE=50            # SSE writer events/s
+MESSAGES=10000     # catch-up stream size (256-byte binary appends)
+READY_TIMEOUT=90   # seconds to wait for a server to answer PUT /v1/stream/__ready__
+BUILD_TIMEOUT=900  # seconds allowed for ./tether to (re)build itself before the run
+
+usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION="$2"; shift 2 ;;
+    --warmup) WARMUP="$2"; shift 2 ;;
+    --only) ONLY="$2"; shift 2 ;;
+    --out) OUT="$2"; shift 2 ;;
+    --skip-install) SKIP_INSTALL=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+case "$ONLY" in ""|tether|node) ;; *) echo "--only must be tether or node" >&2; exit 2 ;; esac
+[[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 ]] || { echo "--duration must be a positive integer" >&2; exit 2; }
+[[ "$WARMUP" =~ ^[0-9]+$ ]] || { echo "--warmup must be a non-negative integer" >&2; exit 2; }
+case "$OUT" in /*) ;; *) OUT="$PWD/$OUT" ;; esac
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---- dependencies (idempotent) -------------------------------------------------
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+APT_UPDATED=0
+apt_install() {
+  command -v apt-get >/dev/null || die "'$1' is missing and there is no apt-get to install it: install $* yourself"
+  if [ "$APT_UPDATED" -eq 0 ]; then
+    timeout 300 $SUDO apt-get update -qq || die "apt-get update failed (needed to install $*)"
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive timeout 600 $SUDO apt-get install -y -qq "$@" >/dev/null \
+    || die "apt-get install $* failed"
+}
+install_deps() {
+  command -v wrk >/dev/null || { log "installing wrk (apt)"; apt_install wrk; }
+  command -v taskset >/dev/null || { log "installing util-linux (taskset)"; apt_install util-linux; }
+  command -v setsid >/dev/null || apt_install util-linux
+  command -v curl >/dev/null || { log "installing curl (apt)"; apt_install curl; }
+  command -v node >/dev/null || die "node (>= 20) is required"
+  # npm ci only when the lockfile changed since the last install.
+  local stamp="$HERE/node_modules/.bench-lock.sha256" want
+  want="$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "npm ci in bench/streams"
+    # A registry mirror that lacks some optional platform packages (e.g.
+    # @msgpackr-extract/*-darwin-*) yields a lockfile without them, which npm ci
+    # rejects as "out of sync". npm install --no-save then installs the same
+    # locked versions without rewriting package-lock.json.
+    if ! (cd "$HERE" && timeout 600 npm ci --no-audit --no-fund --loglevel=error >"$HERE/.npm-ci.log" 2>&1); then
+      log "npm ci refused the lockfile ($(grep -m1 -o 'Missing: [^ ]*' "$HERE/.npm-ci.log" || echo 'see log')); npm install --no-save"
+      (cd "$HERE" && timeout 600 npm install --no-save --no-audit --no-fund --loglevel=error >&2) \
+        || die "npm install in bench/streams failed (registry reachable? see above)"
+    fi
+    rm -f "$HERE/.npm-ci.log"
+    node -e 'if (require(process.argv[1]).version !== "0.3.7") process.exit(1)' \
+      "$HERE/node_modules/@durable-streams/server/package.json" || die "@durable-streams/server 0.3.7 not installed"
+    # Whichever way it was installed, every locked package must be at its locked version.
+    node -e '
+      const fs = require("fs"), path = require("path"), dir = process.argv[1];
+      const lock = JSON.parse(fs.readFileSync(path.join(dir, "package-lock.json"), "utf8")).packages;
+      const bad = [];
+      for (const [p, v] of Object.entries(lock)) {
+        if (!p) continue;
+        const f = path.join(dir, p, "package.json");
+        if (!fs.existsSync(f)) { if (!v.optional) bad.push(p + " missing"); continue; }
+        const got = JSON.parse(fs.readFileSync(f, "utf8")).version;
+        if (got !== v.version) bad.push(`${p} ${got} (locked ${v.version})`);
+      }
+      if (bad.length) { console.error(bad.join("\n")); process.exit(1); }' "$HERE" \
+      || die "node_modules does not match package-lock.json (see above); delete bench/streams/node_modules and retry"
+    echo "$want" > "$stamp"
+  fi
+}
+[ "$SKIP_INSTALL" -eq 1 ] || install_deps
+
+[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (server on CPU 0, load on CPU 1); nproc=$(nproc)"
+SERVERS=()
+[ "$ONLY" = "node" ] || SERVERS+=(tether)
+[ "$ONLY" = "tether" ] || SERVERS+=(node)
+if [[ " ${SERVERS[*]} " == *" tether "* ]] && [ ! -x "$ROOT/tether" ]; then
+  die "$ROOT/tether not found or not executable (build Tether first, or run with --only node)"
+fi
+[ -f "$HERE/node_modules/@durable-streams/server/package.json" ] \
+  || die "bench/streams/node_modules is missing @durable-streams/server (run without --skip-install)"
+for tool in wrk taskset setsid curl node timeout; do
+  command -v "$tool" >/dev/null || die "'$tool' not found (run without --skip-install, or install it)"
+done
+
+# ./tether builds itself when its sources are newer than the last build. Do that
+# here, outside the server-readiness timeout, so a build is never mistaken for a
+# slow start (and is never timed).
+if [[ " ${SERVERS[*]} " == *" tether "* ]]; then
+  log "tether: building if sources changed (./tether help)"
+  if ! (cd "$ROOT" && timeout --kill-after=10 "$BUILD_TIMEOUT" ./tether help) >"${TMPDIR:-/tmp}/tether-bench-build.log" 2>&1; then
+    tail -20 "${TMPDIR:-/tmp}/tether-bench-build.log" >&2
+    die "building Tether failed or took over ${BUILD_TIMEOUT}s (log: ${TMPDIR:-/tmp}/tether-bench-build.log)"
+  fi
+  rm -f "${TMPDIR:-/tmp}/tether-bench-build.log"
+fi
+
+# ---- server lifecycle ------------------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/tether-bench.XXXXXX")"
+SERVER_PID=""
+DATA_DIRS=()
+
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  local pid="$SERVER_PID" target="$SERVER_PID"
+  SERVER_PID=""
+  # setsid made the server its own process-group leader: signal the group, so a
+  # launcher script and the JVM/node it started go down together.
+  [ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$pid" ] && target="-$pid"
+  kill -TERM -- "$target" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "$target" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  stop_server
+  for d in "${DATA_DIRS[@]}"; do rm -rf "$d"; done
+  # Keep the raw outputs (wrk text, client JSON/stderr, server logs) next to the table.
+  if [ -d "$WORK" ]; then
+    local raw; raw="$(dirname "$OUT")/raw"
+    rm -rf "$raw" && mkdir -p "$raw" && cp -p "$WORK"/* "$raw"/ 2>/dev/null || true
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# start_server tether|node  -> sets SERVER_PID and URL
+start_server() {
+  local srv="$1" port logf
+  port="$(free_port)"
+  logf="$WORK/$srv.log"
+  URL="http://127.0.0.1:$port"
+  if [ "$srv" = "tether" ]; then
+    local data; data="$(mktemp -d "${TMPDIR:-/tmp}/tether-bench-data.XXXXXX")"
+    DATA_DIRS+=("$data")
+    TETHER_FS="$(stat -f -c %T "$data")"
+    (cd "$ROOT" && exec setsid taskset -c 0 ./tether serve --port "$port" --data-dir "$data") >"$logf" 2>&1 &
+  else
+    (cd "$HERE" && exec setsid taskset -c 0 node node-server.mjs --port "$port") >"$logf" 2>&1 &
+  fi
+  SERVER_PID=$!
+  log "$srv: pid $SERVER_PID on CPU 0, $URL"
+  local deadline=$((SECONDS + READY_TIMEOUT)) code
+  while :; do
+    kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$logf" >&2; SERVER_PID=""; die "$srv exited during startup"; }
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -X PUT \
+      -H 'Content-Type: application/octet-stream' "$URL/v1/stream/__ready__" || true)"
+    case "$code" in 200|201) break ;; esac
+    [ "$SECONDS" -lt "$deadline" ] || { tail -20 "$logf" >&2; die "$srv not ready after ${READY_TIMEOUT}s (last status: $code)"; }
+    sleep 0.2
+  done
+  grep -q "listening on http://127.0.0.1:$port" "$logf" \
+    || log "warning: $srv log has no 'listening on http://127.0.0.1:$port' line"
+  # The launcher exec's the JVM, so the server PID is the JVM: record which one.
+  [ "$srv" != "tether" ] || TETHER_JAVA="$(readlink "/proc/$SERVER_PID/exe" 2>/dev/null || true)"
+  log "$srv: ready"
+}
+
+# ---- load generators (all on CPU 1, all bounded in time) --------------------------
+# run_wrk OUTNAME SECONDS CONNS LUA PATH [ENV=VAL...]: writes $WORK/OUTNAME.json
+run_wrk() {
+  local name="$1" secs="$2" conns="$3" lua="$4" path="$5"; shift 5
+  local txt="$WORK/$name.txt"
+  if ! env "$@" BENCH_LUA_DIR="$HERE/wrk" timeout --kill-after=5 $((secs + 60)) \
+      taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s -s "$HERE/wrk/$lua" "$URL$path" >"$txt" 2>&1; then
+    log "wrk failed for $name: $(tail -3 "$txt" | tr '\n' ' ')"
+    echo "{\"error\":\"wrk failed\"}" >"$WORK/$name.json"
+    return 0
+  fi
+  grep '^BENCH_JSON ' "$txt" | sed 's/^BENCH_JSON //' >"$WORK/$name.json"
+  [ -s "$WORK/$name.json" ] || echo '{"error":"wrk printed no result"}' >"$WORK/$name.json"
+}
+
+# run_node OUTNAME SCRIPT ARGS...: a node client on CPU 1; its last stdout line is the result
+run_node() {
+  local name="$1" script="$2"; shift 2
+  local limit=$((DURATION * 3 + WARMUP + 420))   # catch-up populate may take minutes on slow disks
+  local rc=0 why
+  timeout --kill-after=5 "$limit" taskset -c 1 node "$HERE/$script" --url "$URL" "$@" \
+    >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+  tail -1 "$WORK/$name.out" >"$WORK/$name.json" 2>/dev/null || true
+  if ! node -e 'JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"))' "$WORK/$name.json" 2>/dev/null; then
+    why="$(grep -m1 -E '^[A-Za-z]*Error|error' "$WORK/$name.err" | cut -c1-200 | tr -d '"\\' || true)"
+    [ "$rc" -ne 124 ] || why="timed out after ${limit}s"
+    log "$script failed for $name (exit $rc): ${why:-no output}"
+    printf '{"error":"%s: %s"}\n' "$script produced no result" "${why:-exit $rc}" >"$WORK/$name.json"
+  elif [ "$rc" -ne 0 ]; then
+    log "$script failed for $name (exit $rc): $(tail -c 300 "$WORK/$name.json")"
+  fi
+}
+
+# still_up SERVER PHASE: notes (once) if the server process is gone after PHASE.
+still_up() {
+  [ -z "$DIED" ] || return 0
+  kill -0 "$SERVER_PID" 2>/dev/null && return 0
+  DIED="$2"
+  log "ERROR: $1 (pid $SERVER_PID) exited during $2; last log lines: $(tail -3 "$WORK/$1.log" | tr '\n' ' ')"
+}
+
+# scan_log SERVER: counts suspicious lines in the server's own output (exceptions,
+# errors, warnings) into $WORK/SERVER-log.json; the table reports the count.
+scan_log() {
+  local srv="$1" logf="$WORK/$1.log"
+  DIED="$DIED" LOGF="$logf" OUTF="$WORK/$srv-log.json" node -e '
+    const fs = require("fs");
+    const lines = fs.readFileSync(process.env.LOGF, "utf8").split("\n");
+    const re = /exception|error|warn|severe|fatal|uncaught|\bat [\w$.]+\(/i;
+    const hits = lines.filter((l) => re.test(l));
+    fs.writeFileSync(process.env.OUTF, JSON.stringify({ lines: lines.length, suspicious: hits.length, first: hits.slice(0, 5),
+      died_during: process.env.DIED || null }));'
+}
+
+declare -A NOOP_EXPECT=([tether]=204 [node]=204)
+bench_server() {
+  local srv="$1"
+  DIED=""
+  start_server "$srv"
+  timeout 120 taskset -c 1 node "$HERE/setup-streams.mjs" --url "$URL" --count "$STREAMS" 2>"$WORK/$srv-setup.err" \
+    || die "$srv: could not create the $STREAMS append streams: $(tail -2 "$WORK/$srv-setup.err" | tr '\n' ' ')"
+
+  log "$srv: (a) append, ${WARMUP}s warm-up + ${DURATION}s"
+  [ "$WARMUP" -eq 0 ] || run_wrk "$srv-append-warmup" "$WARMUP" "$CONNS" post.lua / BENCH_STREAMS="$STREAMS" BENCH_EXPECT=204
+  run_wrk "$srv-append" "$DURATION" "$CONNS" post.lua / BENCH_STREAMS="$STREAMS" BENCH_EXPECT=204
+  log "$srv: (a) reading the $STREAMS append streams back (acked appends all stored?)"
+  run_node "$srv-verify" verify-appends.mjs --count "$STREAMS"
+  still_up "$srv" "(a) append"
+
+  log "$srv: (b) no-op POST /v1/noop (expect ${NOOP_EXPECT[$srv]}), ${WARMUP}s warm-up + ${DURATION}s"
+  [ "$WARMUP" -eq 0 ] || run_wrk "$srv-noop-warmup" "$WARMUP" "$CONNS" post.lua / BENCH_STREAMS=0 BENCH_PATH=/v1/noop BENCH_EXPECT="${NOOP_EXPECT[$srv]}"
+  run_wrk "$srv-noop" "$DURATION" "$CONNS" post.lua / BENCH_STREAMS=0 BENCH_PATH=/v1/noop BENCH_EXPECT="${NOOP_EXPECT[$srv]}"
+  still_up "$srv" "(b) no-op"
+
+  log "$srv: (c) SSE fan-out, $SUBSCRIBERS subscribers, $RATE events/s, ${WARMUP}s warm-up + ${DURATION}s"
+  run_node "$srv-sse" sse-fanout.mjs --subscribers "$SUBSCRIBERS" --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP"
+  still_up "$srv" "(c) SSE fan-out"
+
+  log "$srv: (d) catch-up of $MESSAGES x 256 B, passes for ${WARMUP}s warm-up + ${DURATION}s, then wrk GET"
+  run_node "$srv-catchup" catchup.mjs --messages "$MESSAGES" --duration "$DURATION" --warmup "$WARMUP"
+  local stream
+  stream="$(node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));process.stdout.write(r.stream||"")' "$WORK/$srv-catchup.json")"
+  if [ -n "$stream" ]; then
+    [ "$WARMUP" -eq 0 ] || run_wrk "$srv-get-warmup" "$WARMUP" "$GET_CONNS" get.lua "$stream?offset=-1" BENCH_PATH="$stream?offset=-1"
+    run_wrk "$srv-get" "$DURATION" "$GET_CONNS" get.lua "$stream?offset=-1" BENCH_PATH="$stream?offset=-1"
+  else
+    echo '{"error":"catch-up stream was not created"}' >"$WORK/$srv-get.json"
+  fi
+  still_up "$srv" "(d) catch-up"
+  stop_server
+  scan_log "$srv"
+  log "$srv: done"
+}
+
+TETHER_FS="n/a"
+TETHER_JAVA=""
+for srv in "${SERVERS[@]}"; do bench_server "$srv"; done
+
+# ---- report ------------------------------------------------------------------------
+java_v="JVM n/a"
+[ -z "$TETHER_JAVA" ] || java_v="$( ("$TETHER_JAVA" -version 2>&1 || true) | head -1 | tr -d '"')"
+tether_rev="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'no commit')"
+ref_v="$(node -p 'require(process.argv[1]).version' "$HERE/node_modules/@durable-streams/server/package.json")"
+servers_json="$(printf '"%s",' "${SERVERS[@]}")"
+META="$WORK/meta.json" \
+M_DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+M_COMMAND="$COMMAND" \
+M_NPROC="$(nproc)" \
+M_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
+M_KERNEL="$(uname -sr)" \
+M_VERSIONS="Tether git $tether_rev; $java_v; @durable-streams/server $ref_v; Node $(node -v); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
+M_FS="data dir on $TETHER_FS" \
+M_SHAPE="wrk -t1 -c$CONNS -d${DURATION}s (append: 256 B over $STREAMS streams; no-op: 256 B to /v1/noop), ${WARMUP}s warm-up (untimed) before each wrk run; SSE: $SUBSCRIBERS subscribers, 1 writer at $RATE events/s for ${WARMUP}s (delivered and checked, latency not recorded) + ${DURATION}s; catch-up: $MESSAGES x 256 B binary appends, sequential catch-up passes for ${WARMUP}s (untimed) + ${DURATION}s, then wrk -t1 -c$GET_CONNS -d${DURATION}s GET ?offset=-1" \
+M_SERVERS="[${servers_json%,}]" \
+M_ELAPSED="$SECONDS" \
+M_PARAMS="{\"conns\":$CONNS,\"streams\":$STREAMS,\"warmup\":$WARMUP,\"duration\":$DURATION,\"subscribers\":$SUBSCRIBERS,\"rate\":$RATE,\"messages\":$MESSAGES}" \
+node -e '
+  const e = process.env;
+  require("fs").writeFileSync(e.META, JSON.stringify({
+    date: e.M_DATE, command: e.M_COMMAND, nproc: e.M_NPROC, cpu: e.M_CPU, kernel: e.M_KERNEL,
+    versions: e.M_VERSIONS, tether_fs: e.M_FS, shape: e.M_SHAPE, servers: JSON.parse(e.M_SERVERS),
+    elapsed_s: Number(e.M_ELAPSED), params: JSON.parse(e.M_PARAMS),
+    noop: { tether: "POST /v1/noop → 204 (built into Tether: reads the body, stores nothing)",
+            node: "POST /v1/noop → 204 (added by node-server.mjs to the same node:http server: reads the body, stores nothing)" },
+  }));'
+
+rc=0
+node "$HERE/render.mjs" --dir "$WORK" --meta "$WORK/meta.json" --out "$OUT" || rc=$?
+log "results written to $OUT"
+case "$rc" in
+  0) ;;
+  3) log "WARNING: a correctness check failed (errors, lost/duplicate/out-of-order events): see the table" ;;
+  *) log "ERROR: some scenarios failed to run: see the table" ;;
+esac
+exit "$rc"
