@@ -68,7 +68,7 @@ public final class Cli {
     }
 
     static ServerConfig parseServe(String[] args) {
-        ServerConfig c = ServerConfig.defaults();
+        ServerConfig.Builder c = ServerConfig.builder();
         for (int i = 1; i < args.length; i++) {
             String flag = args[i];
             if (flag.equals("--help") || flag.equals("-h")) {
@@ -79,19 +79,19 @@ public final class Cli {
             }
             String value = args[++i];
             c = switch (flag) {
-                case "--port" -> c.withPort(integer(flag, value));
-                case "--host" -> c.withHost(value);
-                case "--data-dir" -> c.withDataDir(Path.of(value));
-                case "--store" -> c.withStore(store(value));
-                case "--long-poll-timeout" -> c.withLongPollTimeout(Units.duration(value));
-                case "--max-body" -> c.withMaxBodyBytes(Units.bytes(value));
-                case "--max-store-size" -> c.withMaxStoreBytes(Units.bytes(value));
-                case "--event-loops" -> c.withEventLoops(integer(flag, value));
-                case "--retain-bytes" -> c.withRetainBytes(Units.bytes(value));
+                case "--port" -> c.port(integer(flag, value));
+                case "--host" -> c.host(value);
+                case "--data-dir" -> c.dataDir(Path.of(value));
+                case "--store" -> c.store(store(value));
+                case "--long-poll-timeout" -> c.longPollTimeout(Units.duration(value));
+                case "--max-body" -> c.maxBodyBytes(Units.bytes(value));
+                case "--max-store-size" -> c.maxStoreBytes(Units.bytes(value));
+                case "--event-loops" -> c.eventLoops(integer(flag, value));
+                case "--retain-bytes" -> c.retainBytes(Units.bytes(value));
                 default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
             };
         }
-        return c;
+        return c.build();
     }
 
     private static int integer(String flag, String value) {

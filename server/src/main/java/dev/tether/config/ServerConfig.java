@@ -58,183 +58,95 @@ public record ServerConfig(
         MEMORY
     }
 
-    public static ServerConfig defaults() {
-        return new ServerConfig(
-                "127.0.0.1",
-                DEFAULT_PORT,
-                Path.of("data"),
-                StoreKind.SQLITE,
-                Duration.ofSeconds(30),
-                16L * 1024 * 1024,
-                Duration.ofSeconds(60),
-                Duration.ofSeconds(10),
-                null,
-                Math.max(1, Runtime.getRuntime().availableProcessors()),
-                0);
+    /** A builder holding the defaults; the CLI and tests change what they need. */
+    public static Builder builder() {
+        return new Builder();
     }
 
-    public ServerConfig withPort(int p) {
-        return new ServerConfig(
-                host,
-                p,
-                dataDir,
-                store,
-                longPollTimeout,
-                maxBodyBytes,
-                sseMaxLifetime,
-                slowConsumerTimeout,
-                maxStoreBytes,
-                eventLoops,
-                retainBytes);
-    }
+    /** Collects settings; {@link #build()} validates them. Not thread-safe. */
+    public static final class Builder {
+        private String host = "127.0.0.1";
+        private int port = DEFAULT_PORT;
+        private Path dataDir = Path.of("data");
+        private StoreKind store = StoreKind.SQLITE;
+        private Duration longPollTimeout = Duration.ofSeconds(30);
+        private long maxBodyBytes = 16L * 1024 * 1024;
+        private Duration sseMaxLifetime = Duration.ofSeconds(60);
+        private Duration slowConsumerTimeout = Duration.ofSeconds(10);
+        private Long maxStoreBytes;
+        private int eventLoops = Math.max(1, Runtime.getRuntime().availableProcessors());
+        private long retainBytes;
 
-    public ServerConfig withDataDir(Path dir) {
-        return new ServerConfig(
-                host,
-                port,
-                dir,
-                store,
-                longPollTimeout,
-                maxBodyBytes,
-                sseMaxLifetime,
-                slowConsumerTimeout,
-                maxStoreBytes,
-                eventLoops,
-                retainBytes);
-    }
+        private Builder() {}
 
-    public ServerConfig withLongPollTimeout(Duration d) {
-        return new ServerConfig(
-                host,
-                port,
-                dataDir,
-                store,
-                d,
-                maxBodyBytes,
-                sseMaxLifetime,
-                slowConsumerTimeout,
-                maxStoreBytes,
-                eventLoops,
-                retainBytes);
-    }
+        public Builder host(String value) {
+            host = value;
+            return this;
+        }
 
-    public ServerConfig withHost(String h) {
-        return new ServerConfig(
-                h,
-                port,
-                dataDir,
-                store,
-                longPollTimeout,
-                maxBodyBytes,
-                sseMaxLifetime,
-                slowConsumerTimeout,
-                maxStoreBytes,
-                eventLoops,
-                retainBytes);
-    }
+        public Builder port(int value) {
+            port = value;
+            return this;
+        }
 
-    public ServerConfig withStore(StoreKind kind) {
-        return new ServerConfig(
-                host,
-                port,
-                dataDir,
-                kind,
-                longPollTimeout,
-                maxBodyBytes,
-                sseMaxLifetime,
-                slowConsumerTimeout,
-                maxStoreBytes,
-                eventLoops,
-                retainBytes);
-    }
+        public Builder dataDir(Path value) {
+            dataDir = value;
+            return this;
+        }
 
-    public ServerConfig withMaxBodyBytes(long bytes) {
-        return new ServerConfig(
-                host,
-                port,
-                dataDir,
-                store,
-                longPollTimeout,
-                bytes,
-                sseMaxLifetime,
-                slowConsumerTimeout,
-                maxStoreBytes,
-                eventLoops,
-                retainBytes);
-    }
+        public Builder store(StoreKind value) {
+            store = value;
+            return this;
+        }
 
-    public ServerConfig withSseMaxLifetime(Duration d) {
-        return new ServerConfig(
-                host,
-                port,
-                dataDir,
-                store,
-                longPollTimeout,
-                maxBodyBytes,
-                d,
-                slowConsumerTimeout,
-                maxStoreBytes,
-                eventLoops,
-                retainBytes);
-    }
+        public Builder longPollTimeout(Duration value) {
+            longPollTimeout = value;
+            return this;
+        }
 
-    public ServerConfig withSlowConsumerTimeout(Duration d) {
-        return new ServerConfig(
-                host,
-                port,
-                dataDir,
-                store,
-                longPollTimeout,
-                maxBodyBytes,
-                sseMaxLifetime,
-                d,
-                maxStoreBytes,
-                eventLoops,
-                retainBytes);
-    }
+        public Builder maxBodyBytes(long value) {
+            maxBodyBytes = value;
+            return this;
+        }
 
-    public ServerConfig withEventLoops(int n) {
-        return new ServerConfig(
-                host,
-                port,
-                dataDir,
-                store,
-                longPollTimeout,
-                maxBodyBytes,
-                sseMaxLifetime,
-                slowConsumerTimeout,
-                maxStoreBytes,
-                n,
-                retainBytes);
-    }
+        public Builder sseMaxLifetime(Duration value) {
+            sseMaxLifetime = value;
+            return this;
+        }
 
-    public ServerConfig withRetainBytes(long bytes) {
-        return new ServerConfig(
-                host,
-                port,
-                dataDir,
-                store,
-                longPollTimeout,
-                maxBodyBytes,
-                sseMaxLifetime,
-                slowConsumerTimeout,
-                maxStoreBytes,
-                eventLoops,
-                bytes);
-    }
+        public Builder slowConsumerTimeout(Duration value) {
+            slowConsumerTimeout = value;
+            return this;
+        }
 
-    public ServerConfig withMaxStoreBytes(Long bytes) {
-        return new ServerConfig(
-                host,
-                port,
-                dataDir,
-                store,
-                longPollTimeout,
-                maxBodyBytes,
-                sseMaxLifetime,
-                slowConsumerTimeout,
-                bytes,
-                eventLoops,
-                retainBytes);
+        public Builder maxStoreBytes(Long value) {
+            maxStoreBytes = value;
+            return this;
+        }
+
+        public Builder eventLoops(int value) {
+            eventLoops = value;
+            return this;
+        }
+
+        public Builder retainBytes(long value) {
+            retainBytes = value;
+            return this;
+        }
+
+        public ServerConfig build() {
+            return new ServerConfig(
+                    host,
+                    port,
+                    dataDir,
+                    store,
+                    longPollTimeout,
+                    maxBodyBytes,
+                    sseMaxLifetime,
+                    slowConsumerTimeout,
+                    maxStoreBytes,
+                    eventLoops,
+                    retainBytes);
+        }
     }
 }

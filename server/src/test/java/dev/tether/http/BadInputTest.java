@@ -30,7 +30,7 @@ class BadInputTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = TestServer.start(dir, c -> c.withMaxBodyBytes(1024));
+        server = TestServer.start(dir, c -> c.maxBodyBytes(1024));
         assertEquals(201, server.put("/v1/stream/text", "text/plain").statusCode());
         assertEquals(201, server.put("/v1/stream/json", "application/json").statusCode());
         assertEquals(204, server.post("/v1/stream/text", "text/plain", "hello").statusCode());

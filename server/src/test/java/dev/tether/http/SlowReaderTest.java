@@ -34,7 +34,7 @@ class SlowReaderTest {
     @Test
     @Timeout(60)
     void aStalledSseReaderIsDisconnectedWhileAFastReaderGetsEverything() throws Exception {
-        try (TestServer server = TestServer.start(dir, c -> c.withSlowConsumerTimeout(Duration.ofMillis(500)))) {
+        try (TestServer server = TestServer.start(dir, c -> c.slowConsumerTimeout(Duration.ofMillis(500)))) {
             assertEquals(201, server.put("/v1/stream/fan", "text/plain").statusCode());
             Socket stalled = new Socket();
             stalled.setReceiveBufferSize(4096);
@@ -67,7 +67,7 @@ class SlowReaderTest {
     @Test
     @Timeout(60)
     void aStalledSseReaderIsDisconnectedEvenWhenTheSessionIsCaughtUp() throws Exception {
-        try (TestServer server = TestServer.start(dir, c -> c.withSlowConsumerTimeout(Duration.ofMillis(500)))) {
+        try (TestServer server = TestServer.start(dir, c -> c.slowConsumerTimeout(Duration.ofMillis(500)))) {
             assertEquals(201, server.put("/v1/stream/big", "text/plain").statusCode());
             int size = 12 * 1024 * 1024;
             assertEquals(

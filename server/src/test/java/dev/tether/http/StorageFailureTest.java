@@ -26,7 +26,7 @@ class StorageFailureTest {
 
     @Test
     void appendsFailWith503WhenTheStoreQuotaIsFullAndReadsKeepWorking() throws Exception {
-        try (TestServer server = TestServer.start(dir, c -> c.withMaxStoreBytes(256L * 1024))) {
+        try (TestServer server = TestServer.start(dir, c -> c.maxStoreBytes(256L * 1024))) {
             fillUntilRejected(server);
         }
     }

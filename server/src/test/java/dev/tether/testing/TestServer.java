@@ -22,12 +22,14 @@ public final class TestServer implements AutoCloseable {
         this.server = server;
     }
 
-    public static TestServer start(Path dataDir, UnaryOperator<ServerConfig> customize) throws Exception {
-        ServerConfig config = customize.apply(ServerConfig.defaults()
-                .withPort(0)
-                .withDataDir(dataDir)
-                .withLongPollTimeout(Duration.ofMillis(500))
-                .withEventLoops(2));
+    public static TestServer start(Path dataDir, UnaryOperator<ServerConfig.Builder> customize) throws Exception {
+        ServerConfig config = customize
+                .apply(ServerConfig.builder()
+                        .port(0)
+                        .dataDir(dataDir)
+                        .longPollTimeout(Duration.ofMillis(500))
+                        .eventLoops(2))
+                .build();
         return new TestServer(TetherServer.start(config));
     }
 

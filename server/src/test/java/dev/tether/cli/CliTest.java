@@ -1,0 +1,74 @@
+package dev.tether.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.config.ServerConfig;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** {@code tether serve} options: defaults, parsing, and a clear message with exit code 2 for bad input. */
+class CliTest {
+    @Test
+    void defaultsAreLoopbackPort4437AndDataUnderTheWorkingDirectory() {
+        ServerConfig c = Cli.parseServe(new String[] {"serve"});
+        assertEquals("127.0.0.1", c.host());
+        assertEquals(4437, c.port());
+        assertEquals(Path.of("data"), c.dataDir());
+        assertEquals(Duration.ofSeconds(30), c.longPollTimeout());
+    }
+
+    @Test
+    void optionsAreParsedWithHumanUnits() {
+        ServerConfig c = Cli.parseServe(new String[] {
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            "/tmp/x",
+            "--long-poll-timeout",
+            "500ms",
+            "--max-body",
+            "512KiB",
+            "--store",
+            "memory",
+            "--retain-bytes",
+            "1MiB"
+        });
+        assertEquals(0, c.port());
+        assertEquals(Path.of("/tmp/x"), c.dataDir());
+        assertEquals(Duration.ofMillis(500), c.longPollTimeout());
+        assertEquals(512 * 1024, c.maxBodyBytes());
+        assertEquals(ServerConfig.StoreKind.MEMORY, c.store());
+        assertEquals(1024 * 1024, c.retainBytes());
+    }
+
+    @Test
+    void badOptionsExitWith2AndSayWhatIsWrong() {
+        assertRejected("needs a whole number", "serve", "--port", "http");
+        assertRejected("between 0 and 65535", "serve", "--port", "70000");
+        assertRejected("not a duration", "serve", "--long-poll-timeout", "soon");
+        assertRejected("must be positive", "serve", "--long-poll-timeout", "0s");
+        assertRejected("sqlite or memory", "serve", "--store", "redis");
+        assertRejected("unknown option", "serve", "--colour", "blue");
+        assertRejected("needs a value", "serve", "--port");
+        assertRejected("unknown command", "start");
+    }
+
+    private static void assertRejected(String hint, String... args) {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = new Cli(
+                        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                        new PrintStream(err, true, StandardCharsets.UTF_8))
+                .run(args);
+        String message = err.toString(StandardCharsets.UTF_8);
+        assertEquals(2, code, "bad input exits with 2: " + String.join(" ", args));
+        assertTrue(
+                message.contains(hint),
+                "the message for '" + String.join(" ", args) + "' mentions '" + hint + "': " + message);
+    }
+}
