@@ -19,13 +19,11 @@ import java.time.InstantSource;
 public final class TetherServer implements AutoCloseable {
     private final StreamEngine engine;
     private final HttpApi http;
-    private final ServerConfig config;
     private boolean closed;
 
-    private TetherServer(StreamEngine engine, HttpApi http, ServerConfig config) {
+    private TetherServer(StreamEngine engine, HttpApi http) {
         this.engine = engine;
         this.http = http;
-        this.config = config;
     }
 
     public static TetherServer start(ServerConfig config) throws Exception {
@@ -33,7 +31,7 @@ public final class TetherServer implements AutoCloseable {
         StreamEngine engine = new StreamEngine(
                 openStore(config), clock, EngineSettings.defaults().withRetainBytes(config.retainBytes()));
         try {
-            return new TetherServer(engine, HttpApi.start(engine, config, clock), config);
+            return new TetherServer(engine, HttpApi.start(engine, config, clock));
         } catch (Exception e) {
             engine.close();
             throw e;
@@ -53,10 +51,6 @@ public final class TetherServer implements AutoCloseable {
 
     public String storeDescription() {
         return engine.storeDescription();
-    }
-
-    public ServerConfig config() {
-        return config;
     }
 
     @Override

@@ -102,9 +102,5 @@ public final class HttpApi implements AutoCloseable {
         public Future<?> stop() {
             return server.shutdown(DRAIN);
         }
-
-        int port() {
-            return server.actualPort();
-        }
     }
 }

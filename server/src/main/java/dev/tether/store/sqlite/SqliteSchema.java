@@ -1,13 +1,18 @@
 package dev.tether.store.sqlite;
 
+import dev.tether.store.ProducerRecord;
+import dev.tether.store.StoreContents;
 import dev.tether.store.StreamRecord;
 import dev.tether.store.StreamRecord.Lifecycle;
 import dev.tether.store.StreamRecord.ProducerTuple;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Types;
+import java.util.ArrayList;
+import java.util.List;
 import org.sqlite.SQLiteErrorCode;
 import org.sqlite.SQLiteException;
 
@@ -139,5 +144,33 @@ final class SqliteSchema {
         } else {
             ps.setLong(col, v);
         }
+    }
+
+    /** Every stream row, producer row and the id high-water mark. */
+    static StoreContents loadAll(Connection c) throws SQLException {
+        List<StreamRecord> streams = new ArrayList<>();
+        List<ProducerRecord> producers = new ArrayList<>();
+        long maxId = 0;
+        try (Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT " + STREAM_COLUMNS + " FROM streams")) {
+            while (rs.next()) {
+                StreamRecord r = readStream(rs);
+                streams.add(r);
+                maxId = Math.max(maxId, r.id());
+            }
+        }
+        try (Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT stream_id, producer_id, epoch, seq FROM producers")) {
+            while (rs.next()) {
+                producers.add(new ProducerRecord(rs.getLong(1), rs.getString(2), rs.getLong(3), rs.getLong(4)));
+            }
+        }
+        try (Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT value FROM meta WHERE key='max_stream_id'")) {
+            if (rs.next()) {
+                maxId = Math.max(maxId, rs.getLong(1));
+            }
+        }
+        return new StoreContents(streams, producers, maxId);
     }
 }

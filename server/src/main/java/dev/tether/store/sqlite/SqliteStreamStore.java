@@ -1,11 +1,9 @@
 package dev.tether.store.sqlite;
 
 import dev.tether.store.Mutation;
-import dev.tether.store.ProducerRecord;
 import dev.tether.store.StoreContents;
 import dev.tether.store.StoreException;
 import dev.tether.store.StoredMessage;
-import dev.tether.store.StreamRecord;
 import dev.tether.store.StreamStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,8 +16,6 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 
 /**
  * The embedded store: one SQLite database in WAL mode. Commits run with {@code
@@ -49,7 +45,7 @@ public final class SqliteStreamStore implements StreamStore {
     /** The WAL file, opened by the syncing thread on its first sync. */
     private java.nio.channels.FileChannel wal;
 
-    private volatile BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READERS);
+    private volatile SqliteReaders readers;
 
     private SqliteStreamStore(Path file, Long maxBytes) {
         this.file = file;
@@ -67,7 +63,7 @@ public final class SqliteStreamStore implements StreamStore {
         try {
             Files.createDirectories(dataDir);
             store.openWriter();
-            store.readers = openReaders(file, false);
+            store.readers = SqliteReaders.open(file, false, READERS);
             return store;
         } catch (SQLException | java.io.IOException e) {
             store.close();
@@ -88,7 +84,7 @@ public final class SqliteStreamStore implements StreamStore {
     private static SqliteStreamStore openReadOnly(Path file, Long maxBytes) throws StoreException {
         SqliteStreamStore store = new SqliteStreamStore(file, maxBytes);
         try {
-            store.readers = openReaders(file, true);
+            store.readers = SqliteReaders.open(file, true, READERS);
             return store;
         } catch (SQLException e) {
             store.close();
@@ -118,21 +114,6 @@ public final class SqliteStreamStore implements StreamStore {
         }
     }
 
-    /**
-     * @param immutable open a database on a read-only disk: SQLite then needs no -shm/-wal files
-     */
-    private static BlockingQueue<Connection> openReaders(Path file, boolean immutable) throws SQLException {
-        BlockingQueue<Connection> pool = new ArrayBlockingQueue<>(READERS);
-        for (int i = 0; i < READERS; i++) {
-            Connection reader = connect(file, immutable);
-            try (Statement st = reader.createStatement()) {
-                st.execute("PRAGMA query_only=1");
-            }
-            pool.add(reader);
-        }
-        return pool;
-    }
-
     /** While read-only, each commit first tries to become writable again. */
     private void ensureWritable() throws StoreException {
         if (writer != null) {
@@ -140,16 +121,16 @@ public final class SqliteStreamStore implements StreamStore {
         }
         try {
             openWriter();
-            BlockingQueue<Connection> old = readers;
-            readers = openReaders(file, false);
-            closeAll(old);
+            SqliteReaders old = readers;
+            readers = SqliteReaders.open(file, false, READERS);
+            old.close();
             LOG.log(System.Logger.Level.INFO, file + " is writable again");
         } catch (SQLException e) {
             throw new StoreException("the store is read-only (" + e.getMessage() + ")", e, true);
         }
     }
 
-    private static Connection connect(Path file, boolean immutable) throws SQLException {
+    static Connection connect(Path file, boolean immutable) throws SQLException {
         Properties props = new Properties();
         if (immutable) {
             return DriverManager.getConnection("jdbc:sqlite:file:" + file + "?immutable=1", props);
@@ -162,49 +143,15 @@ public final class SqliteStreamStore implements StreamStore {
     @Override
     public StoreContents load() throws StoreException {
         if (writer == null) {
-            Connection c = borrow();
-            try {
-                return load(c);
-            } catch (SQLException e) {
-                throw failure("load", e);
-            } finally {
-                giveBack(c);
-            }
+            return withReader("load", SqliteSchema::loadAll);
         }
         try {
-            StoreContents contents = load(writer);
+            StoreContents contents = SqliteSchema.loadAll(writer);
             writer.commit();
             return contents;
         } catch (SQLException e) {
             throw failure("load", e);
         }
-    }
-
-    private static StoreContents load(Connection c) throws SQLException {
-        List<StreamRecord> streams = new ArrayList<>();
-        List<ProducerRecord> producers = new ArrayList<>();
-        long maxId = 0;
-        try (Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT " + SqliteSchema.STREAM_COLUMNS + " FROM streams")) {
-            while (rs.next()) {
-                StreamRecord r = SqliteSchema.readStream(rs);
-                streams.add(r);
-                maxId = Math.max(maxId, r.id());
-            }
-        }
-        try (Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT stream_id, producer_id, epoch, seq FROM producers")) {
-            while (rs.next()) {
-                producers.add(new ProducerRecord(rs.getLong(1), rs.getString(2), rs.getLong(3), rs.getLong(4)));
-            }
-        }
-        try (Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT value FROM meta WHERE key='max_stream_id'")) {
-            if (rs.next()) {
-                maxId = Math.max(maxId, rs.getLong(1));
-            }
-        }
-        return new StoreContents(streams, producers, maxId);
     }
 
     @Override
@@ -264,61 +211,48 @@ public final class SqliteStreamStore implements StreamStore {
 
     @Override
     public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException {
-        Connection c = borrow();
-        try (PreparedStatement ps = c.prepareStatement(SqliteSchema.READ_SQL)) {
-            ps.setLong(1, streamId);
-            ps.setLong(2, from);
-            ps.setLong(3, to);
-            List<StoredMessage> out = new ArrayList<>();
-            long bytes = 0;
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next() && bytes < maxBytes) {
-                    StoredMessage m = new StoredMessage(rs.getLong(1), rs.getBytes(2));
-                    if (m.end() <= from) {
-                        continue;
+        return withReader("read", c -> {
+            try (PreparedStatement ps = c.prepareStatement(SqliteSchema.READ_SQL)) {
+                ps.setLong(1, streamId);
+                ps.setLong(2, from);
+                ps.setLong(3, to);
+                List<StoredMessage> out = new ArrayList<>();
+                long bytes = 0;
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next() && bytes < maxBytes) {
+                        StoredMessage m = new StoredMessage(rs.getLong(1), rs.getBytes(2));
+                        if (m.end() > from) {
+                            out.add(m);
+                            bytes += m.data().length;
+                        }
                     }
-                    out.add(m);
-                    bytes += m.data().length;
+                }
+                return out; // readers run in auto-commit: each query is its own WAL snapshot
+            }
+        });
+    }
+
+    /** Work that reads through a pooled connection. */
+    private interface ReadWork<T> {
+        T apply(Connection c) throws SQLException;
+    }
+
+    private <T> T withReader(String op, ReadWork<T> work) throws StoreException {
+        try {
+            while (true) {
+                SqliteReaders pool = readers;
+                Connection c = pool.borrow();
+                if (c == null) {
+                    continue; // the pool was replaced (the store became writable): use the new one
+                }
+                try {
+                    return work.apply(c);
+                } finally {
+                    pool.giveBack(c);
                 }
             }
-            return out; // readers run in auto-commit: each query is its own WAL snapshot
         } catch (SQLException e) {
-            throw failure("read", e);
-        } finally {
-            giveBack(c);
-        }
-    }
-
-    /** Returns a reader to the current pool; one from a replaced pool is closed instead. */
-    private void giveBack(Connection c) {
-        if (!readers.offer(c)) {
-            closeQuietly(c);
-        }
-    }
-
-    private static void closeAll(BlockingQueue<Connection> pool) {
-        Connection c;
-        while ((c = pool.poll()) != null) {
-            closeQuietly(c);
-        }
-    }
-
-    private static void closeQuietly(Connection c) {
-        try {
-            c.close();
-        } catch (SQLException e) {
-            LOG.log(System.Logger.Level.WARNING, "closing a SQLite connection: " + e.getMessage());
-        }
-    }
-
-    private Connection borrow() throws StoreException {
-        try {
-            while (true) { // the pool may be replaced when a read-only store becomes writable
-                Connection c = readers.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
-                if (c != null) {
-                    return c;
-                }
-            }
+            throw failure(op, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StoreException("interrupted while waiting for a read connection", e, true);
@@ -352,8 +286,10 @@ public final class SqliteStreamStore implements StreamStore {
             checkpointer.close();
         }
         if (writer != null) {
-            closeQuietly(writer);
+            SqliteReaders.closeQuietly(writer);
         }
-        closeAll(readers);
+        if (readers != null) {
+            readers.close();
+        }
     }
 }
