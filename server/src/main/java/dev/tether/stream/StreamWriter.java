@@ -184,9 +184,28 @@ final class StreamWriter {
             LOG.log(System.Logger.Level.INFO, "storage is writable again");
         }
         lastId = batch.lastId();
+        if (inFlight == 0 && (!store.durable() || queue.isEmpty())) {
+            // Nothing to pipeline with: flushing here saves two thread hand-offs of latency.
+            syncInline(batch);
+            return;
+        }
         unsynced = batch;
         inFlight++;
         syncer.submit(batch);
+    }
+
+    private void syncInline(WriteBatch batch) {
+        StoreException failure = null;
+        if (!batch.isEmpty()) {
+            try {
+                store.sync();
+            } catch (StoreException e) {
+                failure = e;
+            }
+        }
+        inFlight++;
+        unsynced = batch;
+        publish(new WriteCommand.Synced(List.of(batch), failure));
     }
 
     /** Publishes durable batches in commit order, or fails them if the flush failed. */
