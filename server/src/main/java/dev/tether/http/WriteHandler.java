@@ -1,6 +1,7 @@
 package dev.tether.http;
 
 import dev.tether.store.StreamRecord;
+import dev.tether.store.StreamRecord.ProducerTuple;
 import dev.tether.stream.AppendRequest;
 import dev.tether.stream.AppendResult;
 import dev.tether.stream.ContentTypes;
@@ -114,21 +115,23 @@ final class WriteHandler {
         boolean close = StreamRequests.closed(req);
         String contentType = req.getHeader("Content-Type");
         Bodies.collect(req, maxBodyBytes)
-                .compose(body -> {
-                    if (body.length() == 0 && !close) {
-                        throw HttpError.badRequest(
-                                "an append needs a body (or Stream-Closed: true to close the stream)");
-                    }
-                    if (body.length() > 0 && contentType == null) {
-                        throw HttpError.badRequest("an append with a body needs a Content-Type header");
-                    }
-                    List<byte[]> messages = body.length() == 0 ? List.of() : appendMessages(path, contentType, body);
-                    var request = new AppendRequest(
-                            path, body.length() == 0 ? null : contentType, messages, close, producer, seq);
-                    return LoopExecutor.current().adapt(engine.append(request));
-                })
-                .onSuccess(result -> appended(req.response(), result, contentLength(req)))
+                .map(body -> appendRequest(path, contentType, close, producer, seq, body))
+                .compose(request -> LoopExecutor.current()
+                        .adapt(engine.append(request))
+                        .onSuccess(result -> appended(req.response(), result, request.hasData())))
                 .onFailure(t -> ErrorResponses.send(req.response(), t));
+    }
+
+    private AppendRequest appendRequest(
+            String path, String contentType, boolean close, ProducerTuple producer, String seq, Buffer body) {
+        if (body.length() == 0 && !close) {
+            throw HttpError.badRequest("an append needs a body (or Stream-Closed: true to close the stream)");
+        }
+        if (body.length() > 0 && contentType == null) {
+            throw HttpError.badRequest("an append with a body needs a Content-Type header");
+        }
+        List<byte[]> messages = body.length() == 0 ? List.of() : appendMessages(path, contentType, body);
+        return new AppendRequest(path, body.length() == 0 ? null : contentType, messages, close, producer, seq);
     }
 
     /**
@@ -142,10 +145,6 @@ final class WriteHandler {
             return JsonMessages.split(body.getBytes(), false);
         }
         return List.of(body.getBytes());
-    }
-
-    private static boolean contentLength(HttpServerRequest req) {
-        return req.bytesRead() > 0;
     }
 
     /** §5.2.1: 200 when a producer's data was written; 204 for plain appends and close-only requests. */

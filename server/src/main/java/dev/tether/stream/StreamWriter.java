@@ -132,7 +132,8 @@ final class StreamWriter {
         List<WriteCommand> batch = new ArrayList<>(commands.size());
         for (WriteCommand c : commands) {
             if (c instanceof WriteCommand.Synced done) {
-                publish(done); // acknowledgements first: they never depend on what follows
+                inFlight -= done.batches().size();
+                publish(done.batches(), done.failure()); // acknowledgements first: they never depend on what follows
             }
         }
         for (WriteCommand c : commands) {
@@ -203,27 +204,23 @@ final class StreamWriter {
                 failure = e;
             }
         }
-        inFlight++;
-        unsynced = batch;
-        publish(new WriteCommand.Synced(List.of(batch), failure));
+        publish(List.of(batch), failure);
     }
 
     /** Publishes durable batches in commit order, or fails them if the flush failed. */
-    private void publish(WriteCommand.Synced done) {
-        inFlight -= done.batches().size();
-        if (done.failure() != null && !poisoned) {
+    private void publish(List<WriteBatch> batches, StoreException flushFailure) {
+        if (flushFailure != null && !poisoned) {
             poisoned = true;
-            markUnavailable(done.failure());
+            markUnavailable(flushFailure);
             LOG.log(
                     System.Logger.Level.ERROR,
-                    "flushing to disk failed; refusing writes until restart: "
-                            + done.failure().getMessage());
+                    "flushing to disk failed; refusing writes until restart: " + flushFailure.getMessage());
         }
-        for (WriteBatch batch : done.batches()) {
+        for (WriteBatch batch : batches) {
             if (poisoned) {
                 WriteRejectedException failure = unavailable(
-                        done.failure() != null
-                                ? done.failure()
+                        flushFailure != null
+                                ? flushFailure
                                 : new StoreException("an earlier flush failed", null, true));
                 batch.commands().forEach(c -> c.fail(failure));
             } else {

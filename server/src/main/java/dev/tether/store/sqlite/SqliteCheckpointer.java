@@ -25,7 +25,7 @@ final class SqliteCheckpointer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(SqliteCheckpointer.class.getName());
     private static final long INTERVAL_MILLIS = 100;
     /** About 32 MiB of WAL with 4 KiB pages. */
-    static final int REWIND_FRAMES = 8192;
+    private static final int REWIND_FRAMES = 8192;
 
     private final Connection connection;
     private final Runnable rewind;
