@@ -2,12 +2,18 @@ package dev.tether;
 
 import dev.tether.config.ServerConfig;
 import dev.tether.http.HttpApi;
+import dev.tether.inference.ModelBackend;
+import dev.tether.inference.upstream.UpstreamBackend;
+import dev.tether.inference.upstream.UpstreamSettings;
+import dev.tether.responses.ResponseService;
+import dev.tether.responses.ResponseSettings;
 import dev.tether.store.StoreException;
 import dev.tether.store.StreamStore;
 import dev.tether.store.memory.MemoryStreamStore;
 import dev.tether.store.sqlite.SqliteStreamStore;
 import dev.tether.stream.EngineSettings;
 import dev.tether.stream.StreamEngine;
+import java.time.Duration;
 import java.time.InstantSource;
 
 /**
@@ -18,11 +24,13 @@ import java.time.InstantSource;
  */
 public final class TetherServer implements AutoCloseable {
     private final StreamEngine engine;
+    private final ResponseService responses;
     private final HttpApi http;
     private boolean closed;
 
-    private TetherServer(StreamEngine engine, HttpApi http) {
+    private TetherServer(StreamEngine engine, ResponseService responses, HttpApi http) {
         this.engine = engine;
+        this.responses = responses;
         this.http = http;
     }
 
@@ -30,12 +38,32 @@ public final class TetherServer implements AutoCloseable {
         InstantSource clock = InstantSource.system();
         StreamEngine engine = new StreamEngine(
                 openStore(config), clock, EngineSettings.defaults().withRetainBytes(config.retainBytes()));
+        ResponseService responses = new ResponseService(engine, backend(config), clock, ResponseSettings.defaults());
         try {
-            return new TetherServer(engine, HttpApi.start(engine, config, clock));
+            return new TetherServer(engine, responses, HttpApi.start(engine, responses, config, clock));
         } catch (Exception e) {
+            responses.close();
             engine.close();
             throw e;
         }
+    }
+
+    /** The model backend: the configured upstreams, or none (the embedded engine comes later). */
+    private static ModelBackend backend(ServerConfig config) {
+        if (config.upstreams().isEmpty()) {
+            return null;
+        }
+        return new UpstreamBackend(new UpstreamSettings(
+                config.upstreams(),
+                Duration.ofSeconds(10),
+                config.upstreamTimeout(),
+                config.upstreamTimeout(),
+                config.upstreamApiKey(),
+                config.upstreamModel()));
+    }
+
+    public String backendDescription() {
+        return responses.backendDescription();
     }
 
     private static StreamStore openStore(ServerConfig config) throws StoreException {
@@ -60,6 +88,7 @@ public final class TetherServer implements AutoCloseable {
         }
         closed = true;
         http.close();
+        responses.close();
         engine.close();
     }
 }

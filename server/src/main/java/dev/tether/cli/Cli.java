@@ -5,6 +5,8 @@ import dev.tether.config.ServerConfig;
 import dev.tether.config.ServerConfig.StoreKind;
 import dev.tether.config.Units;
 import java.io.PrintStream;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
@@ -30,6 +32,16 @@ public final class Cli {
               --retain-bytes SIZE       keep at most SIZE of each stream; older messages are dropped
                                         and reads below the new start get 410 (default: keep all)
               --event-loops N           HTTP event-loop threads (default: one per core)
+
+            model backends (the Responses API at /v1/responses):
+              --upstream URL            an OpenAI-compatible Chat Completions endpoint, e.g.
+                                        http://127.0.0.1:8000/v1 (vLLM, llama.cpp, Ollama, OpenAI);
+                                        repeat for replicas: each chain sticks to one, others take over
+              --upstream-model NAME     model name sent upstream (default: the client's)
+              --upstream-timeout D      longest wait for the first byte and between chunks (default 120s)
+                                        (API key: environment variable TETHER_UPSTREAM_API_KEY)
+              --ws-max-age D            Responses WebSocket connection lifetime (default 60m)
+              --ws-cache-ttl D          how long a connection keeps its latest response (default 60m)
             """
                     .formatted(ServerConfig.DEFAULT_PORT);
 
@@ -88,6 +100,11 @@ public final class Cli {
                 case "--max-store-size" -> c.maxStoreBytes(Units.bytes(value));
                 case "--event-loops" -> c.eventLoops(integer(flag, value));
                 case "--retain-bytes" -> c.retainBytes(Units.bytes(value));
+                case "--upstream" -> c.upstream(upstream(value));
+                case "--upstream-model" -> c.upstreamModel(value);
+                case "--upstream-timeout" -> c.upstreamTimeout(Units.duration(value));
+                case "--ws-max-age" -> c.wsMaxAge(Units.duration(value));
+                case "--ws-cache-ttl" -> c.wsCacheTtl(Units.duration(value));
                 default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
             };
         }
@@ -100,6 +117,19 @@ public final class Cli {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(flag + " needs a whole number, got '" + value + "'");
         }
+    }
+
+    private static URI upstream(String value) {
+        try {
+            URI uri = new URI(value);
+            if (("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) && uri.getHost() != null) {
+                return uri;
+            }
+        } catch (URISyntaxException e) {
+            // falls through to the message below
+        }
+        throw new IllegalArgumentException(
+                "--upstream must be an http(s) URL like http://127.0.0.1:8000/v1, got '" + value + "'");
     }
 
     private static StoreKind store(String value) {
@@ -130,6 +160,8 @@ public final class Cli {
                         "tether-shutdown"));
         String data = config.store() == StoreKind.MEMORY ? "in memory, not kept after exit" : server.storeDescription();
         out.println("Tether listening on http://" + config.host() + ":" + server.port() + " (data: " + data + ")");
+        out.println("Responses API: http://" + config.host() + ":" + server.port() + "/v1/responses (model backend: "
+                + server.backendDescription() + ")");
         out.flush();
         try {
             stopped.await();

@@ -1,7 +1,10 @@
 package dev.tether.config;
 
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -18,6 +21,12 @@ import java.util.Objects;
  * @param maxStoreBytes       optional cap on the database size (writes beyond it get 503)
  * @param eventLoops          HTTP event-loop threads
  * @param retainBytes         per-stream retention in bytes (older messages are dropped); 0 keeps all
+ * @param upstreams           OpenAI-compatible Chat Completions base URLs (replicas of one model)
+ * @param upstreamModel       model name sent upstream instead of the client's, or null
+ * @param upstreamApiKey      bearer token for the upstreams, or null
+ * @param upstreamTimeout     the longest wait for an upstream's first byte, and between chunks
+ * @param wsMaxAge            Responses WebSocket connections are closed after this long
+ * @param wsCacheTtl          how long a WebSocket connection's cached response stays usable
  */
 public record ServerConfig(
         String host,
@@ -30,7 +39,13 @@ public record ServerConfig(
         Duration slowConsumerTimeout,
         Long maxStoreBytes,
         int eventLoops,
-        long retainBytes) {
+        long retainBytes,
+        List<URI> upstreams,
+        String upstreamModel,
+        String upstreamApiKey,
+        Duration upstreamTimeout,
+        Duration wsMaxAge,
+        Duration wsCacheTtl) {
 
     public static final int DEFAULT_PORT = 4437;
 
@@ -46,6 +61,12 @@ public record ServerConfig(
         }
         if (retainBytes < 0) {
             throw new IllegalArgumentException("retention must not be negative");
+        }
+        upstreams = List.copyOf(upstreams);
+        for (Duration d : List.of(upstreamTimeout, wsMaxAge, wsCacheTtl)) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("timeouts and ages must be positive");
+            }
         }
         if (maxBodyBytes < 1 || eventLoops < 1) {
             throw new IllegalArgumentException("max body and event loops must be positive");
@@ -76,6 +97,12 @@ public record ServerConfig(
         private Long maxStoreBytes;
         private int eventLoops = Math.max(1, Runtime.getRuntime().availableProcessors());
         private long retainBytes;
+        private final List<URI> upstreams = new ArrayList<>();
+        private String upstreamModel;
+        private String upstreamApiKey = System.getenv("TETHER_UPSTREAM_API_KEY");
+        private Duration upstreamTimeout = Duration.ofSeconds(120);
+        private Duration wsMaxAge = Duration.ofMinutes(60);
+        private Duration wsCacheTtl = Duration.ofMinutes(60);
 
         private Builder() {}
 
@@ -134,6 +161,36 @@ public record ServerConfig(
             return this;
         }
 
+        public Builder upstream(URI value) {
+            upstreams.add(value);
+            return this;
+        }
+
+        public Builder upstreamModel(String value) {
+            upstreamModel = value;
+            return this;
+        }
+
+        public Builder upstreamApiKey(String value) {
+            upstreamApiKey = value;
+            return this;
+        }
+
+        public Builder upstreamTimeout(Duration value) {
+            upstreamTimeout = value;
+            return this;
+        }
+
+        public Builder wsMaxAge(Duration value) {
+            wsMaxAge = value;
+            return this;
+        }
+
+        public Builder wsCacheTtl(Duration value) {
+            wsCacheTtl = value;
+            return this;
+        }
+
         public ServerConfig build() {
             return new ServerConfig(
                     host,
@@ -146,7 +203,13 @@ public record ServerConfig(
                     slowConsumerTimeout,
                     maxStoreBytes,
                     eventLoops,
-                    retainBytes);
+                    retainBytes,
+                    upstreams,
+                    upstreamModel,
+                    upstreamApiKey,
+                    upstreamTimeout,
+                    wsMaxAge,
+                    wsCacheTtl);
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.tether.http;
 
 import dev.tether.config.ServerConfig;
+import dev.tether.responses.ResponseService;
 import dev.tether.stream.StreamEngine;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -32,10 +33,11 @@ public final class HttpApi implements AutoCloseable {
     }
 
     /** Binds and starts serving; blocks until listening. */
-    public static HttpApi start(StreamEngine engine, ServerConfig config, InstantSource clock) throws Exception {
+    public static HttpApi start(
+            StreamEngine engine, ResponseService responses, ServerConfig config, InstantSource clock) throws Exception {
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()));
         try {
-            HttpRoutes routes = new HttpRoutes(engine, config, clock);
+            HttpRoutes routes = new HttpRoutes(engine, responses, config, clock);
             int port = config.port() == 0 ? freePort(config.host()) : config.port();
             // Every event loop gets its own server; Vert.x binds the socket once and shares it.
             vertx.deployVerticle(

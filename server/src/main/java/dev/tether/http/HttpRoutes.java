@@ -3,6 +3,7 @@ package dev.tether.http;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.config.ServerConfig;
+import dev.tether.responses.ResponseService;
 import dev.tether.stream.StorageHealth;
 import dev.tether.stream.StreamEngine;
 import io.vertx.core.Handler;
@@ -12,7 +13,8 @@ import io.vertx.core.http.HttpServerResponse;
 import java.time.InstantSource;
 
 /**
- * Routes every request: the Durable Streams protocol under {@code /v1/stream/}, a no-op
+ * Routes every request: the Durable Streams protocol under {@code /v1/stream/}, the Responses
+ * API ({@code /v1/responses}, {@code /v1/conversations}), a no-op
  * endpoint (the benchmark's HTTP ceiling) and {@code /health}. Anything thrown while handling
  * a request becomes a response in {@link ErrorResponses}.
  *
@@ -29,9 +31,14 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
     private final SseSession.SseSettings sse;
     private final SseEvents sseEvents = new SseEvents();
     private final long maxBodyBytes;
+    private final ResponsesRoutes responses;
+    private final ConversationRoutes conversations;
 
-    HttpRoutes(StreamEngine engine, ServerConfig config, InstantSource clock) {
+    HttpRoutes(StreamEngine engine, ResponseService service, ServerConfig config, InstantSource clock) {
         this.engine = engine;
+        this.responses = new ResponsesRoutes(
+                service, new ResponsesSocket.Settings(config.wsMaxAge(), config.wsCacheTtl()), config.maxBodyBytes());
+        this.conversations = new ConversationRoutes(service.conversations(), config.maxBodyBytes());
         this.cursors = new Cursors(clock);
         this.maxBodyBytes = config.maxBodyBytes();
         this.writes = new WriteHandler(engine, config.maxBodyBytes());
@@ -58,6 +65,10 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
             ProtocolHeaders.security(res);
             ProtocolHeaders.preflight(res);
             res.setStatusCode(204).end();
+        } else if (under(path, ResponsesRoutes.PREFIX)) {
+            responses.handle(req);
+        } else if (under(path, ConversationRoutes.PREFIX)) {
+            conversations.handle(req);
         } else if (path.startsWith(RESERVED)) {
             throw HttpError.of(404, "not_found", "the __ds control namespace (subscriptions) is not supported");
         } else if (path.startsWith(StreamRequests.PREFIX)) {
@@ -75,6 +86,10 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
                     "not_found",
                     "no such endpoint: " + path + " (streams live under " + StreamRequests.PREFIX + "<path>)");
         }
+    }
+
+    private static boolean under(String path, String prefix) {
+        return path.startsWith(prefix) && (path.length() == prefix.length() || path.charAt(prefix.length()) == '/');
     }
 
     private void stream(HttpServerRequest req, String path) {

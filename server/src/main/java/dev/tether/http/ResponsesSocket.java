@@ -1,0 +1,54 @@
+package dev.tether.http;
+
+import dev.tether.responses.ResponseService;
+import dev.tether.responses.SocketSession;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.ServerWebSocket;
+import java.time.Duration;
+import java.time.InstantSource;
+
+/**
+ * The Responses WebSocket mode on {@code GET /v1/responses}: adapts a Vert.x socket to a
+ * {@link SocketSession}. Closes the connection when it reaches its age limit, after telling the
+ * client with {@code websocket_connection_limit_reached}; closing it never cancels a response.
+ *
+ * <p>Confined to the socket's event loop, except {@link SocketSession.Frames#send}, which hops there.
+ */
+final class ResponsesSocket {
+    /** @param maxAge connection lifetime; @param cacheTtl how long a cached response stays usable */
+    record Settings(Duration maxAge, Duration cacheTtl) {}
+
+    private final ServerWebSocket ws;
+    private final Settings settings;
+    private final Context context;
+    private final SocketSession session;
+
+    ResponsesSocket(ResponseService service, Settings settings, ServerWebSocket ws) {
+        this.ws = ws;
+        this.settings = settings;
+        this.context = Vertx.currentContext();
+        this.session = new SocketSession(service, this::send, InstantSource.system(), settings.cacheTtl());
+    }
+
+    void start() {
+        ws.textMessageHandler(session::onText);
+        ws.binaryMessageHandler(b -> session.onText(b.toString(java.nio.charset.StandardCharsets.UTF_8)));
+        long timer = context.owner().setTimer(settings.maxAge().toMillis(), id -> {
+            session.expire(settings.maxAge());
+            // queued behind the error frame, which send() also queues on this context
+            context.runOnContext(v -> ws.close((short) 1001, "connection age limit reached"));
+        });
+        ws.closeHandler(v -> context.owner().cancelTimer(timer));
+    }
+
+    private void send(byte[] json) {
+        Buffer frame = Buffer.buffer(json);
+        context.runOnContext(v -> {
+            if (!ws.isClosed()) {
+                ws.writeTextMessage(frame.toString(java.nio.charset.StandardCharsets.UTF_8));
+            }
+        });
+    }
+}

@@ -1,0 +1,29 @@
+package dev.tether.inference;
+
+/**
+ * Something that turns a conversation into the next assistant turn: an OpenAI-compatible
+ * upstream, or (later) the embedded engine. The Responses layer calls it on a virtual thread
+ * of its own and streams whatever arrives through the {@link ModelSink}.
+ *
+ * <p>Cancellation is a thread interrupt: an implementation must stop promptly when the calling
+ * thread is interrupted and throw {@link InterruptedException}. Implementations are thread-safe.
+ */
+public interface ModelBackend extends AutoCloseable {
+
+    /**
+     * Generates one assistant turn.
+     *
+     * @param request the whole context, serialized canonically by the backend
+     * @param sink    receives text and tool-call fragments as they arrive, in order
+     * @return how the turn ended and what it cost
+     * @throws ModelException       when the backend cannot answer (its message says why)
+     * @throws InterruptedException when the calling thread was interrupted (a cancel)
+     */
+    ModelResult generate(ModelRequest request, ModelSink sink) throws ModelException, InterruptedException;
+
+    /** A short description for logs and {@code /health}, e.g. the upstream URLs. */
+    String describe();
+
+    @Override
+    default void close() {}
+}

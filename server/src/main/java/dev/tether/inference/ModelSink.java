@@ -1,0 +1,17 @@
+package dev.tether.inference;
+
+/**
+ * Receives one assistant turn as it is generated. Calls arrive in order on the generating
+ * thread. Tool calls are numbered from 0 in the order the model started them.
+ */
+public interface ModelSink {
+
+    /** A fragment of the assistant's text. */
+    void text(String delta);
+
+    /** The model started tool call {@code index}. */
+    void toolCall(int index, String callId, String name);
+
+    /** A fragment of tool call {@code index}'s JSON arguments. */
+    void toolArguments(int index, String delta);
+}

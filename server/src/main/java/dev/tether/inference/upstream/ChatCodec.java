@@ -1,0 +1,113 @@
+package dev.tether.inference.upstream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.inference.ChatMessage;
+import dev.tether.inference.ModelRequest;
+import dev.tether.inference.ToolCall;
+import dev.tether.inference.ToolSpec;
+
+/**
+ * Renders a {@link ModelRequest} as a Chat Completions request body. The serialization is
+ * canonical: fixed key order, one shape per message kind, nothing that depends on the turn
+ * (no timestamps, no ids the gateway invents per request). Turn N+1's body therefore starts
+ * with exactly turn N's messages, so a provider's prefix cache sees a pure append.
+ *
+ * <p>Stateless and thread-safe.
+ */
+final class ChatCodec {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    private ChatCodec() {}
+
+    static byte[] requestBody(ModelRequest request, String model) {
+        ObjectNode body = JSON.createObjectNode();
+        body.put("model", model);
+        ArrayNode messages = body.putArray("messages");
+        for (ChatMessage m : request.messages()) {
+            messages.add(message(m));
+        }
+        if (!request.tools().isEmpty()) {
+            ArrayNode tools = body.putArray("tools");
+            for (ToolSpec t : request.tools()) {
+                tools.add(tool(t));
+            }
+            if (request.toolChoice() != null) {
+                body.set("tool_choice", toolChoice(request.toolChoice()));
+            }
+            if (request.parallelToolCalls() != null) {
+                body.put("parallel_tool_calls", request.parallelToolCalls());
+            }
+        }
+        if (request.temperature() != null) {
+            body.put("temperature", request.temperature());
+        }
+        if (request.topP() != null) {
+            body.put("top_p", request.topP());
+        }
+        if (request.maxOutputTokens() != null) {
+            body.put("max_tokens", request.maxOutputTokens());
+        }
+        body.put("stream", true);
+        body.putObject("stream_options").put("include_usage", true);
+        try {
+            return JSON.writeValueAsBytes(body);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialize a tree of plain nodes", e);
+        }
+    }
+
+    private static ObjectNode message(ChatMessage m) {
+        ObjectNode node = JSON.createObjectNode();
+        switch (m) {
+            case ChatMessage.System s -> node.put("role", "system").put("content", s.text());
+            case ChatMessage.User u -> node.put("role", "user").put("content", u.text());
+            case ChatMessage.Assistant a -> {
+                node.put("role", "assistant");
+                if (a.toolCalls().isEmpty() || !a.text().isEmpty()) {
+                    node.put("content", a.text());
+                } else {
+                    node.putNull("content");
+                }
+                if (!a.toolCalls().isEmpty()) {
+                    ArrayNode calls = node.putArray("tool_calls");
+                    for (ToolCall c : a.toolCalls()) {
+                        ObjectNode call =
+                                calls.addObject().put("id", c.callId()).put("type", "function");
+                        call.putObject("function").put("name", c.name()).put("arguments", c.arguments());
+                    }
+                }
+            }
+            case ChatMessage.ToolResult t ->
+                node.put("role", "tool").put("tool_call_id", t.callId()).put("content", t.output());
+        }
+        return node;
+    }
+
+    private static ObjectNode tool(ToolSpec t) {
+        ObjectNode tool = JSON.createObjectNode().put("type", "function");
+        ObjectNode function = tool.putObject("function").put("name", t.name());
+        if (t.description() != null) {
+            function.put("description", t.description());
+        }
+        if (t.parameters() != null) {
+            function.set("parameters", t.parameters());
+        }
+        if (t.strict() != null) {
+            function.put("strict", t.strict());
+        }
+        return tool;
+    }
+
+    /** Responses' {@code {type:"function",name}} becomes Chat's {@code {type,function:{name}}}. */
+    private static JsonNode toolChoice(JsonNode choice) {
+        if (choice.isObject() && choice.has("name")) {
+            ObjectNode mapped = JSON.createObjectNode().put("type", "function");
+            mapped.putObject("function").put("name", choice.get("name").asText());
+            return mapped;
+        }
+        return choice;
+    }
+}

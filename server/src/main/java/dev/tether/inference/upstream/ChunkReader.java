@@ -1,0 +1,188 @@
+package dev.tether.inference.upstream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tether.inference.ModelException;
+import dev.tether.inference.ModelResult;
+import dev.tether.inference.ModelSink;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * Reads a Chat Completions stream ({@code data: chunk} lines, then {@code data: [DONE]}) and
+ * forwards text and tool-call fragments to a {@link ModelSink}. Also accepts a non-streamed
+ * {@code chat.completion} body from upstreams that ignore {@code stream:true}.
+ *
+ * <p>Confined to the generating thread.
+ */
+final class ChunkReader {
+    private final ModelSink sink;
+    private final String upstream;
+    /** Upstream tool-call index → ours (order of first appearance). */
+    private final Map<Integer, PendingCall> calls = new HashMap<>();
+
+    private final List<PendingCall> order = new ArrayList<>();
+    private ModelResult.Finish finish;
+    private ModelResult.Usage usage = ModelResult.Usage.UNKNOWN;
+    private boolean emitted;
+
+    ChunkReader(ModelSink sink, String upstream) {
+        this.sink = sink;
+        this.upstream = upstream;
+    }
+
+    /** Whether anything reached the sink (after which a retry would duplicate output). */
+    boolean emitted() {
+        return emitted;
+    }
+
+    ModelResult readStream(BufferedReader lines) throws IOException, ModelException {
+        String line;
+        while ((line = lines.readLine()) != null) {
+            if (!line.startsWith("data:")) {
+                continue; // comments, event: lines, blank separators
+            }
+            String data = line.substring(5).trim();
+            if (data.equals("[DONE]")) {
+                return result();
+            }
+            if (!data.isEmpty()) {
+                chunk(ChatCodec.JSON.readTree(data));
+            }
+        }
+        if (finish == null) {
+            throw new ModelException(
+                    ModelException.Kind.UNAVAILABLE,
+                    "upstream " + upstream + " closed the stream before the end of the answer");
+        }
+        return result();
+    }
+
+    ModelResult readWhole(JsonNode completion) throws ModelException {
+        JsonNode choice = completion.path("choices").path(0);
+        JsonNode message = choice.path("message");
+        if (message.hasNonNull("content")) {
+            text(message.get("content").asText());
+        }
+        int i = 0;
+        for (JsonNode call : message.path("tool_calls")) {
+            toolDelta(i++, call);
+        }
+        finish(choice.path("finish_reason"));
+        usage(completion.path("usage"));
+        return result();
+    }
+
+    private void chunk(JsonNode chunk) throws ModelException {
+        if (chunk.has("error")) {
+            throw new ModelException(
+                    ModelException.Kind.UNAVAILABLE,
+                    "upstream " + upstream + " failed mid-answer: "
+                            + chunk.get("error")
+                                    .path("message")
+                                    .asText(chunk.get("error").toString()));
+        }
+        for (JsonNode choice : chunk.path("choices")) {
+            JsonNode delta = choice.path("delta");
+            if (delta.hasNonNull("content")) {
+                text(delta.get("content").asText());
+            }
+            for (JsonNode call : delta.path("tool_calls")) {
+                toolDelta(call.path("index").asInt(order.size()), call);
+            }
+            finish(choice.path("finish_reason"));
+        }
+        usage(chunk.path("usage"));
+    }
+
+    private void text(String delta) {
+        if (!delta.isEmpty()) {
+            emitted = true;
+            sink.text(delta);
+        }
+    }
+
+    private void toolDelta(int upstreamIndex, JsonNode call) {
+        PendingCall pending = calls.get(upstreamIndex);
+        if (pending == null) {
+            pending = new PendingCall(order.size());
+            calls.put(upstreamIndex, pending);
+            order.add(pending);
+        }
+        JsonNode function = call.path("function");
+        if (pending.id == null && call.hasNonNull("id")) {
+            pending.id = call.get("id").asText();
+        }
+        if (!pending.started && function.hasNonNull("name")) {
+            pending.started = true;
+            emitted = true;
+            String id = pending.id != null
+                    ? pending.id
+                    : "call_" + UUID.randomUUID().toString().replace("-", "");
+            sink.toolCall(pending.index, id, function.get("name").asText());
+            if (!pending.early.isEmpty()) {
+                sink.toolArguments(pending.index, pending.early.toString());
+            }
+        }
+        if (function.hasNonNull("arguments")) {
+            String args = function.get("arguments").asText();
+            if (args.isEmpty()) {
+                return;
+            }
+            if (pending.started) {
+                sink.toolArguments(pending.index, args);
+            } else {
+                pending.early.append(args);
+            }
+        }
+    }
+
+    private void finish(JsonNode reason) {
+        if (reason.isNull() || reason.isMissingNode()) {
+            return;
+        }
+        finish = switch (reason.asText()) {
+            case "tool_calls", "function_call" -> ModelResult.Finish.TOOL_CALLS;
+            case "length" -> ModelResult.Finish.LENGTH;
+            case "content_filter" -> ModelResult.Finish.CONTENT_FILTER;
+            default -> ModelResult.Finish.STOP;
+        };
+    }
+
+    private void usage(JsonNode u) {
+        if (u.isObject()) {
+            usage = new ModelResult.Usage(
+                    Math.max(0, u.path("prompt_tokens").asLong()),
+                    Math.max(
+                            0,
+                            u.path("prompt_tokens_details")
+                                    .path("cached_tokens")
+                                    .asLong()),
+                    Math.max(0, u.path("completion_tokens").asLong()));
+        }
+    }
+
+    private ModelResult result() {
+        ModelResult.Finish f = finish != null ? finish : ModelResult.Finish.STOP;
+        if (f == ModelResult.Finish.STOP && !order.isEmpty()) {
+            f = ModelResult.Finish.TOOL_CALLS; // some servers end tool calls with "stop"
+        }
+        return new ModelResult(f, usage);
+    }
+
+    /** A tool call whose name may not have arrived yet. */
+    private static final class PendingCall {
+        final int index;
+        final StringBuilder early = new StringBuilder();
+        String id;
+        boolean started;
+
+        PendingCall(int index) {
+            this.index = index;
+        }
+    }
+}

@@ -1,0 +1,220 @@
+package dev.tether.inference.upstream;
+
+import dev.tether.inference.ModelBackend;
+import dev.tether.inference.ModelException;
+import dev.tether.inference.ModelRequest;
+import dev.tether.inference.ModelResult;
+import dev.tether.inference.ModelSink;
+import java.io.BufferedReader;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Any OpenAI-compatible Chat Completions endpoint, possibly several replicas of it. A chain
+ * goes to the replica rendezvous hashing ranks first for its session key; when a replica fails
+ * before anything was streamed, the next one is tried, and a replica already tried again only
+ * after an exponential backoff. Once output has reached the client nothing is retried.
+ *
+ * <p>Thread-safe: each call runs on its caller's (virtual) thread.
+ */
+public final class UpstreamBackend implements ModelBackend {
+    private static final System.Logger LOG = System.getLogger(UpstreamBackend.class.getName());
+    private static final long BACKOFF_MILLIS = 200;
+
+    private final UpstreamSettings settings;
+    private final Rendezvous rendezvous;
+    private final HttpClient http;
+    private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "tether-upstream-watchdog");
+        t.setDaemon(true);
+        return t;
+    });
+
+    public UpstreamBackend(UpstreamSettings settings) {
+        this.settings = settings;
+        this.rendezvous = new Rendezvous(settings.replicas());
+        this.http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(settings.connectTimeout())
+                .build();
+    }
+
+    @Override
+    public ModelResult generate(ModelRequest request, ModelSink sink) throws ModelException, InterruptedException {
+        List<URI> ranked = rendezvous.rank(request.sessionKey());
+        byte[] body = ChatCodec.requestBody(request, settings.model() != null ? settings.model() : request.model());
+        int attempts = Math.max(2, ranked.size() + 1);
+        ModelException last = null;
+        for (int attempt = 0; attempt < attempts; attempt++) {
+            if (attempt >= ranked.size()) {
+                Thread.sleep(BACKOFF_MILLIS << (attempt - ranked.size()));
+            }
+            URI base = ranked.get(attempt % ranked.size());
+            ChunkReader reader = new ChunkReader(sink, base.toString());
+            try {
+                return exchange(base, body, reader);
+            } catch (Retryable e) {
+                if (reader.emitted()) {
+                    throw new ModelException(ModelException.Kind.UNAVAILABLE, e.getMessage());
+                }
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        e.getMessage() + " (attempt " + (attempt + 1) + "/" + attempts + ")");
+                last = new ModelException(ModelException.Kind.UNAVAILABLE, e.getMessage());
+            }
+        }
+        throw new ModelException(
+                ModelException.Kind.UNAVAILABLE, last.getMessage() + " (gave up after " + attempts + " attempts)");
+    }
+
+    private ModelResult exchange(URI base, byte[] body, ChunkReader reader)
+            throws ModelException, InterruptedException, Retryable {
+        URI url = URI.create(base.toString().replaceAll("/+$", "") + "/chat/completions");
+        HttpRequest.Builder builder = HttpRequest.newBuilder(url)
+                .timeout(settings.firstByteTimeout())
+                .header("Content-Type", "application/json")
+                .header("Accept", "text/event-stream")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+        if (settings.apiKey() != null) {
+            builder.header("Authorization", "Bearer " + settings.apiKey());
+        }
+        HttpResponse<InputStream> response;
+        try {
+            response = http.send(builder.build(), HttpResponse.BodyHandlers.ofInputStream());
+        } catch (HttpTimeoutException e) {
+            throw new Retryable("upstream " + base + " did not answer within "
+                    + settings.firstByteTimeout().toSeconds() + " s");
+        } catch (IOException e) {
+            throw new Retryable("upstream " + base + " is unreachable: " + describe(e));
+        }
+        AtomicBoolean timedOut = new AtomicBoolean();
+        Thread self = Thread.currentThread();
+        IdleStream in = new IdleStream(response.body());
+        long idleNanos = settings.idleTimeout().toNanos();
+        ScheduledFuture<?> dog = watchdog.scheduleAtFixedRate(
+                () -> {
+                    if (System.nanoTime() - in.lastActivity > idleNanos && timedOut.compareAndSet(false, true)) {
+                        self.interrupt();
+                    }
+                },
+                idleNanos / 4,
+                idleNanos / 4,
+                TimeUnit.NANOSECONDS);
+        try (in) {
+            return read(base, response, in, reader);
+        } catch (IOException e) {
+            if (timedOut.get()) {
+                Thread.interrupted();
+                throw new Retryable("upstream " + base + " sent nothing for "
+                        + settings.idleTimeout().toSeconds() + " s (idle timeout)");
+            }
+            if (Thread.interrupted()) {
+                throw new InterruptedException("cancelled");
+            }
+            throw new Retryable("upstream " + base + " broke the connection: " + describe(e));
+        } finally {
+            dog.cancel(false);
+        }
+    }
+
+    private static ModelResult read(URI base, HttpResponse<InputStream> response, InputStream in, ChunkReader reader)
+            throws IOException, ModelException, Retryable {
+        int status = response.statusCode();
+        if (status != 200) {
+            String detail = errorDetail(in);
+            String message = "upstream " + base + " answered HTTP " + status + ": " + detail;
+            if (status == 408 || status == 409 || status == 429 || status >= 500) {
+                throw new Retryable(message);
+            }
+            boolean context = detail.contains("context length") || detail.contains("maximum context");
+            throw new ModelException(
+                    context ? ModelException.Kind.CONTEXT_LENGTH_EXCEEDED : ModelException.Kind.INVALID_REQUEST,
+                    message);
+        }
+        String type = response.headers().firstValue("Content-Type").orElse("");
+        if (type.startsWith("application/json")) {
+            return reader.readWhole(ChatCodec.JSON.readTree(in));
+        }
+        return reader.readStream(new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)));
+    }
+
+    private static String errorDetail(InputStream in) {
+        try {
+            byte[] bytes = in.readNBytes(4096);
+            String text = new String(bytes, StandardCharsets.UTF_8).strip();
+            try {
+                var node = ChatCodec.JSON.readTree(text);
+                String message = node.path("error").path("message").asText(null);
+                if (message != null) {
+                    return message;
+                }
+            } catch (IOException notJson) {
+                // fall through to the raw text
+            }
+            return text.isEmpty() ? "(empty body)" : text;
+        } catch (IOException e) {
+            return "(body unreadable: " + e.getMessage() + ")";
+        }
+    }
+
+    private static String describe(IOException e) {
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
+    @Override
+    public String describe() {
+        return "upstream " + settings.replicas();
+    }
+
+    @Override
+    public void close() {
+        watchdog.shutdownNow();
+        http.close();
+    }
+
+    /** A failure before output, worth another attempt. */
+    private static final class Retryable extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        Retryable(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /** Records when bytes last arrived, for the idle watchdog. */
+    private static final class IdleStream extends FilterInputStream {
+        volatile long lastActivity = System.nanoTime();
+
+        IdleStream(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            lastActivity = System.nanoTime();
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            lastActivity = System.nanoTime();
+            return n;
+        }
+    }
+}

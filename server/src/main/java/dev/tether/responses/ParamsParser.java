@@ -1,0 +1,225 @@
+package dev.tether.responses;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.inference.ToolSpec;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Turns a create body into {@link ResponseParams}, or an {@link ApiError} naming the field and
+ * what is accepted. Unknown fields are ignored (SDKs send fields this server does not use).
+ */
+public final class ParamsParser {
+    private static final Pattern TOOL_NAME = Pattern.compile("[a-zA-Z0-9_-]{1,64}");
+    private static final Set<String> TOOL_CHOICES = Set.of("auto", "none", "required");
+
+    private ParamsParser() {}
+
+    public static ResponseParams parse(JsonNode body) {
+        if (body == null || !body.isObject()) {
+            throw ApiError.invalid(null, "The request body must be a JSON object.");
+        }
+        String model = string(body, "model", null);
+        if (model == null || model.isBlank()) {
+            throw ApiError.invalid("model", "Missing required parameter: 'model'.");
+        }
+        String previous = string(body, "previous_response_id", null);
+        String conversation = conversation(body.get("conversation"));
+        if (previous != null && conversation != null) {
+            throw ApiError.invalid(
+                    "conversation",
+                    "Mutually exclusive parameters: 'previous_response_id' and 'conversation' cannot be used together.");
+        }
+        boolean store = bool(body, "store", true);
+        boolean background = bool(body, "background", false);
+        if (background && !store) {
+            throw ApiError.invalid(
+                    "background", "Background responses require store: true (they are kept so they can be polled).");
+        }
+        if (conversation != null && !store) {
+            throw ApiError.invalid(
+                    "store", "A response in a conversation is stored with it: store: false is not allowed.");
+        }
+        ArrayNode tools = body.path("tools").isArray() ? (ArrayNode) body.get("tools") : Json.MAPPER.createArrayNode();
+        if (body.hasNonNull("tools") && !body.get("tools").isArray()) {
+            throw ApiError.invalid(
+                    "tools",
+                    "Invalid type for 'tools': expected an array, but got " + kind(body.get("tools")) + " instead.");
+        }
+        ObjectNode source = body.deepCopy();
+        source.remove("input");
+        source.remove("type");
+        return new ResponseParams(
+                model,
+                Items.normalize(body.get("input"), "input"),
+                string(body, "instructions", null),
+                previous,
+                conversation,
+                store,
+                bool(body, "stream", false),
+                background,
+                tools,
+                toolSpecs(tools),
+                toolChoice(body.get("tool_choice")),
+                body.hasNonNull("parallel_tool_calls") ? bool(body, "parallel_tool_calls", true) : null,
+                number(body, "temperature", 0, 2),
+                number(body, "top_p", 0, 1),
+                maxOutputTokens(body.get("max_output_tokens")),
+                metadata(body.get("metadata")),
+                bool(body, "generate", true),
+                source);
+    }
+
+    private static String conversation(JsonNode value) {
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        if (value.isTextual()) {
+            return value.asText();
+        }
+        if (value.isObject() && value.path("id").isTextual()) {
+            return value.get("id").asText();
+        }
+        throw ApiError.invalid(
+                "conversation", "Invalid 'conversation': expected a conversation id or {\"id\": \"conv_...\"}.");
+    }
+
+    private static List<ToolSpec> toolSpecs(ArrayNode tools) {
+        List<ToolSpec> specs = new ArrayList<>();
+        for (int i = 0; i < tools.size(); i++) {
+            JsonNode t = tools.get(i);
+            String where = "tools[" + i + "]";
+            String type = t.path("type").asText("");
+            if (!type.equals("function")) {
+                throw ApiError.invalid(
+                        where + ".type", "Tool type '" + type + "' is not supported; only function tools are.");
+            }
+            String name = t.path("name").asText("");
+            if (!TOOL_NAME.matcher(name).matches()) {
+                throw ApiError.invalid(
+                        where + ".name", "Invalid '" + where + ".name': expected 1-64 letters, digits, '_' or '-'.");
+            }
+            JsonNode parameters = t.get("parameters");
+            if (parameters != null && !parameters.isNull() && !parameters.isObject()) {
+                throw ApiError.invalid(
+                        where + ".parameters", "Invalid '" + where + ".parameters': expected a JSON Schema object.");
+            }
+            specs.add(new ToolSpec(
+                    name,
+                    t.hasNonNull("description") ? t.get("description").asText() : null,
+                    parameters == null || parameters.isNull() ? null : parameters,
+                    t.hasNonNull("strict") ? t.get("strict").asBoolean() : null));
+        }
+        return specs;
+    }
+
+    private static JsonNode toolChoice(JsonNode choice) {
+        if (choice == null || choice.isNull()) {
+            return null;
+        }
+        if (choice.isTextual() && TOOL_CHOICES.contains(choice.asText())) {
+            return choice;
+        }
+        if (choice.isObject()
+                && choice.path("type").asText().equals("function")
+                && choice.path("name").isTextual()) {
+            return choice;
+        }
+        throw ApiError.invalid(
+                "tool_choice",
+                "Invalid 'tool_choice': expected 'auto', 'none', 'required' or {\"type\": \"function\", \"name\": ...}.");
+    }
+
+    private static Integer maxOutputTokens(JsonNode value) {
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        if (!value.isIntegralNumber() || value.asLong() < 1 || value.asLong() > Integer.MAX_VALUE) {
+            throw ApiError.invalid("max_output_tokens", "Invalid 'max_output_tokens': expected a positive integer.");
+        }
+        return value.asInt();
+    }
+
+    private static ObjectNode metadata(JsonNode value) {
+        if (value == null || value.isNull()) {
+            return Json.object();
+        }
+        if (!value.isObject() || value.size() > 16) {
+            throw ApiError.invalid("metadata", "Invalid 'metadata': expected an object of at most 16 string values.");
+        }
+        for (var e : value.properties()) {
+            if (e.getKey().length() > 64
+                    || !e.getValue().isTextual()
+                    || e.getValue().asText().length() > 512) {
+                throw ApiError.invalid(
+                        "metadata",
+                        "Invalid 'metadata." + e.getKey()
+                                + "': keys are at most 64 characters and values strings of at most 512.");
+            }
+        }
+        return (ObjectNode) value;
+    }
+
+    static String string(JsonNode body, String field, String fallback) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        if (!v.isTextual()) {
+            throw typeError(field, "a string", v);
+        }
+        return v.asText();
+    }
+
+    static boolean bool(JsonNode body, String field, boolean fallback) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        if (!v.isBoolean()) {
+            throw typeError(field, "a boolean", v);
+        }
+        return v.asBoolean();
+    }
+
+    private static Double number(JsonNode body, String field, double min, double max) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (!v.isNumber()) {
+            throw typeError(field, "a number", v);
+        }
+        if (v.asDouble() < min || v.asDouble() > max) {
+            throw ApiError.invalid(
+                    field, "Invalid '" + field + "': " + v.asDouble() + " is outside [" + min + ", " + max + "].");
+        }
+        return v.asDouble();
+    }
+
+    private static ApiError typeError(String field, String expected, JsonNode got) {
+        return ApiError.invalid(
+                field,
+                "Invalid type for '" + field + "': expected " + expected + ", but got " + kind(got) + " instead.");
+    }
+
+    static String kind(JsonNode v) {
+        if (v.isTextual()) {
+            return "a string";
+        }
+        if (v.isNumber()) {
+            return "a number";
+        }
+        if (v.isBoolean()) {
+            return "a boolean";
+        }
+        if (v.isArray()) {
+            return "an array";
+        }
+        return v.isObject() ? "an object" : "null";
+    }
+}

@@ -1,0 +1,46 @@
+package dev.tether.responses;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.inference.ToolSpec;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A validated {@code POST /v1/responses} body (or WebSocket {@code response.create}).
+ *
+ * @param input      the new items, normalized ({@link Items})
+ * @param tools      as sent (echoed back), with {@code toolSpecs} their parsed form
+ * @param generate   false for a WebSocket warm-up: prepare state, produce no output
+ * @param source     the request's fields other than {@code input}, kept to rebuild this after a restart
+ */
+public record ResponseParams(
+        String model,
+        List<ObjectNode> input,
+        String instructions,
+        String previousResponseId,
+        String conversationId,
+        boolean store,
+        boolean stream,
+        boolean background,
+        ArrayNode tools,
+        List<ToolSpec> toolSpecs,
+        JsonNode toolChoice,
+        Boolean parallelToolCalls,
+        Double temperature,
+        Double topP,
+        Integer maxOutputTokens,
+        ObjectNode metadata,
+        boolean generate,
+        ObjectNode source) {
+
+    public ResponseParams {
+        Objects.requireNonNull(model, "model");
+        input = List.copyOf(input);
+        toolSpecs = List.copyOf(toolSpecs);
+        Objects.requireNonNull(tools, "tools");
+        Objects.requireNonNull(metadata, "metadata");
+        Objects.requireNonNull(source, "source");
+    }
+}

@@ -1,0 +1,285 @@
+package dev.tether.responses;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.inference.ModelBackend;
+import dev.tether.inference.ModelException;
+import dev.tether.inference.ModelRequest;
+import dev.tether.inference.ModelResult;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
+
+/**
+ * One response being generated: it numbers the events, makes each visible once it is durable
+ * (at once for {@code store:false}, which never touches disk), replays them to late or
+ * reconnecting listeners, and ends with exactly one terminal event. A disconnecting listener
+ * never stops it; only {@link #cancel()} does.
+ *
+ * <p>Thread-safe: every state change happens under the instance lock.
+ */
+public final class ResponseRun {
+    private static final System.Logger LOG = System.getLogger(ResponseRun.class.getName());
+
+    private final ResponseRecord start;
+    private final Persister persister;
+    private final Consumer<ResponseRecord> beforeTerminal;
+    private final List<Event> events = new ArrayList<>();
+    private final List<ResponseListener> listeners = new ArrayList<>();
+    private final OutputBuilder out = new OutputBuilder(this::emit);
+    private final CompletableFuture<ResponseRecord> done = new CompletableFuture<>();
+    private ResponseStatus status;
+    private ResponseRecord terminal;
+    private int terminalSeq = -1;
+    private int visible;
+    private boolean persistenceFailed;
+    private Thread worker;
+    private boolean cancelRequested;
+    private ObjectNode abortError;
+
+    /** Where a stored run's events go; {@code null} for {@code store:false}. */
+    interface Persister {
+        void offer(byte[] event, boolean last);
+    }
+
+    ResponseRun(ResponseRecord start, Persister persister, Consumer<ResponseRecord> beforeTerminal) {
+        this.start = start;
+        this.persister = persister;
+        this.beforeTerminal = beforeTerminal;
+        this.status = start.status();
+    }
+
+    public String id() {
+        return start.id();
+    }
+
+    public ResponseParams params() {
+        return start.params();
+    }
+
+    /** Completes once the terminal event is visible (durable when stored). */
+    public CompletionStage<ResponseRecord> done() {
+        return done;
+    }
+
+    public synchronized ResponseRecord snapshot() {
+        return terminal != null ? terminal : with(status, out.itemsSoFar(), null, null, null);
+    }
+
+    /** Background responses announce themselves before they run. */
+    synchronized void queued() {
+        status = ResponseStatus.QUEUED;
+        emit(OutputBuilder.event("response.queued").set("response", snapshot().toJson()));
+    }
+
+    /** Runs the backend on the calling (virtual) thread until a terminal event. */
+    void execute(ModelBackend backend, ModelRequest request) {
+        synchronized (this) {
+            if (terminal != null) {
+                return;
+            }
+            if (cancelRequested || abortError != null) {
+                finish(abortError != null ? ResponseStatus.FAILED : ResponseStatus.CANCELLED, null, abortError, null);
+                return;
+            }
+            worker = Thread.currentThread();
+            status = ResponseStatus.IN_PROGRESS;
+            emit(OutputBuilder.event("response.created")
+                    .set("response", snapshot().toJson()));
+            emit(OutputBuilder.event("response.in_progress")
+                    .set("response", snapshot().toJson()));
+        }
+        if (!start.params().generate() || backend == null) {
+            // WebSocket warm-up (generate:false): state is prepared, no output is produced.
+            end(ResponseStatus.COMPLETED, ResponseJson.usage(0, 0, 0), null, null);
+            return;
+        }
+        try {
+            ModelResult result = backend.generate(request, new LockedSink());
+            ModelResult.Usage u = result.usage();
+            ObjectNode usage = ResponseJson.usage(u.inputTokens(), u.cachedTokens(), u.outputTokens());
+            switch (result.finish()) {
+                case LENGTH -> end(ResponseStatus.INCOMPLETE, usage, null, "max_output_tokens");
+                case CONTENT_FILTER -> end(ResponseStatus.INCOMPLETE, usage, null, "content_filter");
+                case STOP, TOOL_CALLS -> end(ResponseStatus.COMPLETED, usage, null, null);
+            }
+        } catch (InterruptedException e) {
+            ObjectNode abort = abortError();
+            if (abort != null) {
+                end(ResponseStatus.FAILED, null, abort, null);
+            } else {
+                end(ResponseStatus.CANCELLED, null, null, null);
+            }
+        } catch (ModelException e) {
+            end(ResponseStatus.FAILED, null, error(code(e.kind()), e.getMessage()), null);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "response " + id() + " failed unexpectedly", e);
+            end(ResponseStatus.FAILED, null, error("server_error", "internal error: " + e), null);
+        } finally {
+            Thread.interrupted(); // a cancel racing the end must not leak into the pooled thread
+        }
+    }
+
+    static String code(ModelException.Kind kind) {
+        return switch (kind) {
+            case INVALID_REQUEST -> "invalid_prompt";
+            case CONTEXT_LENGTH_EXCEEDED -> "context_length_exceeded";
+            case UNAVAILABLE -> "upstream_error";
+        };
+    }
+
+    static ObjectNode error(String code, String message) {
+        return Json.object().put("code", code).put("message", message);
+    }
+
+    private synchronized ObjectNode abortError() {
+        return abortError;
+    }
+
+    private synchronized void end(ResponseStatus s, ObjectNode usage, ObjectNode error, String incomplete) {
+        if (terminal == null) {
+            finish(s, usage, error, incomplete);
+        }
+    }
+
+    /** Asks the run to stop; completes with the final record (idempotent). */
+    public synchronized CompletionStage<ResponseRecord> cancel() {
+        if (terminal == null && !cancelRequested) {
+            cancelRequested = true;
+            if (worker != null) {
+                worker.interrupt();
+            } else if (status == ResponseStatus.QUEUED) {
+                finish(ResponseStatus.CANCELLED, null, null, null);
+            }
+        }
+        return done;
+    }
+
+    private void finish(ResponseStatus s, ObjectNode usage, ObjectNode error, String incomplete) {
+        List<ObjectNode> output = out.finish(s == ResponseStatus.COMPLETED ? "completed" : "incomplete");
+        status = s;
+        ResponseRecord record = with(s, output, usage, error, incomplete);
+        beforeTerminal.accept(record);
+        terminal = record;
+        terminalSeq = events.size();
+        emit(OutputBuilder.event(s.terminalEvent()).set("response", record.toJson()));
+    }
+
+    private ResponseRecord with(
+            ResponseStatus s, List<ObjectNode> output, ObjectNode usage, ObjectNode error, String incomplete) {
+        Long completedAt = s == ResponseStatus.COMPLETED ? System.currentTimeMillis() / 1000 : null;
+        return new ResponseRecord(
+                start.id(),
+                start.createdAt(),
+                start.params(),
+                start.rootId(),
+                start.before(),
+                start.input(),
+                output,
+                s,
+                usage,
+                error,
+                incomplete,
+                completedAt);
+    }
+
+    private void emit(ObjectNode event) {
+        int seq = events.size();
+        String type = event.get("type").asText();
+        event.put("sequence_number", seq);
+        byte[] json = Json.bytes(event);
+        events.add(new Event(type, json));
+        if (persister == null || persistenceFailed) {
+            visibleUpTo(events.size());
+        } else {
+            persister.offer(json, seq == terminalSeq);
+        }
+    }
+
+    /** The persister's acknowledgement: events {@code [0, count)} are durable. */
+    synchronized void durable(int count) {
+        visibleUpTo(count);
+    }
+
+    /** The store refused an event: the run stops, and what it has is shown without durability. */
+    synchronized void storageFailed(String message) {
+        if (!persistenceFailed) {
+            persistenceFailed = true;
+            LOG.log(System.Logger.Level.WARNING, "response " + id() + " cannot be persisted: " + message);
+            abort("storage_unavailable", "the response could not be stored: " + message);
+        }
+        visibleUpTo(events.size());
+    }
+
+    /** Stops the run and ends it as failed with {@code code} (shutdown, storage failure). */
+    synchronized void abort(String code, String message) {
+        if (terminal != null || abortError != null) {
+            return;
+        }
+        abortError = error(code, message);
+        if (worker != null) {
+            worker.interrupt();
+        } else {
+            finish(ResponseStatus.FAILED, null, abortError, null);
+        }
+    }
+
+    private void visibleUpTo(int count) {
+        while (visible < count) {
+            Event e = events.get(visible);
+            for (ResponseListener l : listeners) {
+                l.onEvent(visible, e.type, e.json);
+            }
+            visible++;
+        }
+        if (terminalSeq >= 0 && visible > terminalSeq && !done.isDone()) {
+            listeners.forEach(ResponseListener::onEnd);
+            listeners.clear();
+            done.complete(terminal);
+        }
+    }
+
+    /** Delivers events after {@code after} (-1 for all), then live ones, then the end. */
+    public synchronized void subscribe(int after, ResponseListener listener) {
+        for (int i = Math.max(0, after + 1); i < visible; i++) {
+            listener.onEvent(i, events.get(i).type, events.get(i).json);
+        }
+        if (done.isDone()) {
+            listener.onEnd();
+        } else {
+            listeners.add(listener);
+        }
+    }
+
+    public synchronized void unsubscribe(ResponseListener listener) {
+        listeners.remove(listener);
+    }
+
+    /** One numbered event. */
+    private record Event(String type, byte[] json) {}
+
+    /** Takes the run's lock for every fragment, so snapshots see a consistent state. */
+    private final class LockedSink implements dev.tether.inference.ModelSink {
+        @Override
+        public void text(String delta) {
+            synchronized (ResponseRun.this) {
+                out.text(delta);
+            }
+        }
+
+        @Override
+        public void toolCall(int index, String callId, String name) {
+            synchronized (ResponseRun.this) {
+                out.toolCall(index, callId, name);
+            }
+        }
+
+        @Override
+        public void toolArguments(int index, String delta) {
+            synchronized (ResponseRun.this) {
+                out.toolArguments(index, delta);
+            }
+        }
+    }
+}
