@@ -29,7 +29,12 @@ final class ResponsesSocket {
         this.ws = ws;
         this.settings = settings;
         this.context = Vertx.currentContext();
-        this.session = new SocketSession(service, this::send, InstantSource.system(), settings.cacheTtl());
+        this.session = new SocketSession(
+                service,
+                this::send,
+                InstantSource.system(),
+                settings.cacheTtl(),
+                task -> context.runOnContext(v -> task.run()));
     }
 
     void start() {

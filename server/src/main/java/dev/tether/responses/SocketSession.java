@@ -31,6 +31,7 @@ public final class SocketSession implements ResponseService.LocalChains {
     private final ResponseService service;
     private final Frames out;
     private final InstantSource clock;
+    private final java.util.concurrent.Executor loop;
     private final long ttlMillis;
     private final Map<String, Lane> lanes = new HashMap<>();
     private int inFlight;
@@ -41,10 +42,20 @@ public final class SocketSession implements ResponseService.LocalChains {
         void send(byte[] json);
     }
 
-    public SocketSession(ResponseService service, Frames out, InstantSource clock, Duration cacheTtl) {
+    /**
+     * @param loop runs the next request of a lane: completions arrive on engine threads, which
+     *             must not do request work
+     */
+    public SocketSession(
+            ResponseService service,
+            Frames out,
+            InstantSource clock,
+            Duration cacheTtl,
+            java.util.concurrent.Executor loop) {
         this.service = service;
         this.out = out;
         this.clock = clock;
+        this.loop = loop;
         this.ttlMillis = cacheTtl.toMillis();
     }
 
@@ -139,7 +150,7 @@ public final class SocketSession implements ResponseService.LocalChains {
                 queued--;
                 lane.busy = true;
                 inFlight++;
-                run(lane, frame);
+                loop.execute(() -> run(lane, frame));
             }
         }
     }
