@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Runs every test: JUnit (unit + integration, via Maven) and the official Durable Streams
-# conformance suite against a real server on a free port, once per store tier.
+# Runs every test: JUnit (unit + integration, via Maven), the official Durable Streams
+# conformance suite against a real server on a free port (once per store tier), and the
+# official openai npm SDK against the Responses API (web/openai-compat).
 # Called by `./tether test` (which finds the JDK); extra arguments go to Maven.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${JAVA_HOME:?run this through ./tether test, which finds a JDK 25}"
 log() { printf '[test %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-log "1/2 JUnit tests (./mvnw verify)"
+log "1/3 JUnit tests (./mvnw verify)"
 (cd "$ROOT" && ./mvnw -B -q verify "$@")
 touch "$ROOT/server/target/.tether-build-stamp"
 
-log "2/2 Durable Streams conformance suite (@durable-streams/server-conformance-tests, pinned)"
+log "2/3 Durable Streams conformance suite (@durable-streams/server-conformance-tests, pinned)"
 CONF="$ROOT/web/conformance"
 if [ ! -f "$CONF/node_modules/.package-lock.json" ] || [ "$CONF/package-lock.json" -nt "$CONF/node_modules/.package-lock.json" ]; then
   command -v npm >/dev/null || { log "npm is required for the conformance suite (apt-get install nodejs npm)"; exit 1; }
@@ -58,4 +59,7 @@ run_suite() { # $1 = store tier
 
 run_suite sqlite
 run_suite memory
+
+log "3/3 openai npm SDK compatibility (web/openai-compat, pinned openai + ws)"
+TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/openai-compat/run.sh"
 log "all tests passed"

@@ -263,6 +263,9 @@ public final class ResponseService implements AutoCloseable {
     }
 
     public CompletionStage<ObjectNode> delete(String id) {
+        if (!Ids.wellFormed(id, "resp_")) {
+            return CompletableFuture.failedFuture(notFound(id));
+        }
         ResponseRun running = live.get(id);
         CompletionStage<?> stopped = running == null ? CompletableFuture.completedFuture(null) : running.cancel();
         return stopped.thenCompose(v -> log.delete(id)).thenApply(deleted -> {
