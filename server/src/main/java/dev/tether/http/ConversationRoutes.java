@@ -1,7 +1,6 @@
 package dev.tether.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.responses.ApiError;
 import dev.tether.responses.Conversation;
@@ -107,15 +106,7 @@ final class ConversationRoutes {
     }
 
     private static ObjectNode itemList(java.util.List<ObjectNode> items) {
-        ObjectNode list = Json.object().put("object", "list");
-        ArrayNode data = list.putArray("data");
-        items.forEach(data::add);
-        list.put("first_id", items.isEmpty() ? null : items.get(0).path("id").asText());
-        list.put(
-                "last_id",
-                items.isEmpty() ? null : items.get(items.size() - 1).path("id").asText());
-        list.put("has_more", false);
-        return list;
+        return Pages.list(items, "100", "asc", null); // at most 20 were added, in the order sent
     }
 
     private static void on(HttpServerRequest req, String id, Function<String, CompletionStage<ObjectNode>> action) {

@@ -28,9 +28,7 @@ final class BatchingPersister implements ResponseRun.Persister {
 
     @Override
     public void offer(byte[] event, boolean last) {
-        List<byte[]> batch;
-        boolean close;
-        int upTo;
+        Batch batch;
         synchronized (this) {
             pending.add(event);
             closePending |= last;
@@ -38,40 +36,42 @@ final class BatchingPersister implements ResponseRun.Persister {
             if (inFlight) {
                 return;
             }
-            inFlight = true;
-            batch = pending;
-            close = closePending;
-            upTo = offered;
-            pending = new ArrayList<>();
-            closePending = false;
+            batch = take();
         }
-        send(batch, close, upTo);
+        send(batch);
     }
 
-    private void send(List<byte[]> batch, boolean close, int upTo) {
-        docs.append(path, batch, close).whenComplete((ok, failure) -> {
+    /** Takes what is pending as the next append; null (and idle) when nothing is. Under the lock. */
+    private Batch take() {
+        if (pending.isEmpty()) {
+            inFlight = false;
+            return null;
+        }
+        inFlight = true;
+        Batch batch = new Batch(pending, closePending, offered);
+        pending = new ArrayList<>();
+        closePending = false;
+        return batch;
+    }
+
+    private void send(Batch batch) {
+        docs.append(path, batch.events, batch.close).whenComplete((ok, failure) -> {
             if (failure != null) {
-                run.get()
-                        .storageFailed(String.valueOf(
-                                failure.getCause() != null ? failure.getCause().getMessage() : failure));
+                Throwable cause = failure.getCause() != null ? failure.getCause() : failure;
+                run.get().storageFailed(String.valueOf(cause.getMessage()));
             } else {
-                run.get().durable(upTo);
+                run.get().durable(batch.upTo);
             }
-            List<byte[]> next;
-            boolean nextClose;
-            int nextUpTo;
+            Batch next;
             synchronized (this) {
-                if (pending.isEmpty()) {
-                    inFlight = false;
-                    return;
-                }
-                next = pending;
-                nextClose = closePending;
-                nextUpTo = offered;
-                pending = new ArrayList<>();
-                closePending = false;
+                next = take();
             }
-            send(next, nextClose, nextUpTo);
+            if (next != null) {
+                send(next);
+            }
         });
     }
+
+    /** One append: events, whether it closes the stream, and the event count it makes durable. */
+    private record Batch(List<byte[]> events, boolean close, int upTo) {}
 }

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -152,25 +153,41 @@ public final class ResponseService implements AutoCloseable {
                 p.temperature(),
                 p.topP(),
                 p.maxOutputTokens());
-        CompletionStage<Void> persisted = p.store() ? log.begin(start) : CompletableFuture.completedFuture(null);
-        return persisted.handle((ok, failure) -> {
+        if (!p.store()) {
+            return CompletableFuture.completedFuture(launch(run, request));
+        }
+        // The streams are created by the writer before any event is appended (one queue, in
+        // order), so generation need not wait for them: events become visible only once durable
+        // anyway. Only a background response, answered before it runs, waits for its record.
+        CompletionStage<Void> created = log.begin(start);
+        if (!p.background()) {
+            created.whenComplete((ok, failure) -> {
+                if (failure != null) {
+                    run.storageFailed(String.valueOf(failure.getMessage()));
+                }
+            });
+            return CompletableFuture.completedFuture(launch(run, request));
+        }
+        return created.handle((ok, failure) -> {
             if (failure != null) {
                 inFlight.decrementAndGet();
-                throw failure instanceof java.util.concurrent.CompletionException c
-                        ? c
-                        : new java.util.concurrent.CompletionException(failure);
+                throw failure instanceof CompletionException c ? c : new CompletionException(failure);
             }
-            live.put(id, run);
-            run.done().whenComplete((r, e) -> {
-                live.remove(id, run);
-                inFlight.decrementAndGet();
-            });
-            if (p.background()) {
-                run.queued();
-            }
-            workers.execute(() -> run.execute(backend, request));
-            return run;
+            return launch(run, request);
         });
+    }
+
+    private ResponseRun launch(ResponseRun run, ModelRequest request) {
+        live.put(run.id(), run);
+        run.done().whenComplete((r, e) -> {
+            live.remove(run.id(), run);
+            inFlight.decrementAndGet();
+        });
+        if (run.params().background()) {
+            run.queued();
+        }
+        workers.execute(() -> run.execute(backend, request));
+        return run;
     }
 
     private void beforeTerminal(ResponseRecord record, Parent parent) {
