@@ -20,11 +20,32 @@ final class ResponseSse implements ResponseListener {
     private static final byte[] END = "\n\n".getBytes(StandardCharsets.UTF_8);
 
     private final HttpServerResponse res;
-    private final Context context;
+    private final FrameBatcher frames;
 
     ResponseSse(HttpServerResponse res, Context context) {
         this.res = res;
-        this.context = context;
+        this.frames = new FrameBatcher(context, this::write);
+    }
+
+    /** One write per batch; an empty buffer marks the end. */
+    private void write(java.util.List<Buffer> batch) {
+        if (res.closed() || res.ended()) {
+            return;
+        }
+        Buffer all = Buffer.buffer();
+        boolean end = false;
+        for (Buffer b : batch) {
+            if (b.length() == 0) {
+                end = true;
+                break;
+            }
+            all.appendBuffer(b);
+        }
+        if (end) {
+            res.end(all);
+        } else {
+            res.write(all);
+        }
     }
 
     /** Sends the headers; events may follow. */
@@ -45,19 +66,11 @@ final class ResponseSse implements ResponseListener {
                 .appendBytes(DATA)
                 .appendBytes(json)
                 .appendBytes(END);
-        context.runOnContext(v -> {
-            if (!res.closed() && !res.ended()) {
-                res.write(frame);
-            }
-        });
+        frames.add(frame);
     }
 
     @Override
     public void onEnd() {
-        context.runOnContext(v -> {
-            if (!res.closed() && !res.ended()) {
-                res.end();
-            }
-        });
+        frames.add(Buffer.buffer());
     }
 }

@@ -24,11 +24,19 @@ final class ResponsesSocket {
     private final Settings settings;
     private final Context context;
     private final SocketSession session;
+    private final FrameBatcher frames;
 
     ResponsesSocket(ResponseService service, Settings settings, ServerWebSocket ws) {
         this.ws = ws;
         this.settings = settings;
         this.context = Vertx.currentContext();
+        this.frames = new FrameBatcher(context, batch -> {
+            for (Buffer frame : batch) {
+                if (!ws.isClosed()) {
+                    ws.writeTextMessage(frame.toString(java.nio.charset.StandardCharsets.UTF_8));
+                }
+            }
+        });
         this.session = new SocketSession(
                 service,
                 this::send,
@@ -49,11 +57,6 @@ final class ResponsesSocket {
     }
 
     private void send(byte[] json) {
-        Buffer frame = Buffer.buffer(json);
-        context.runOnContext(v -> {
-            if (!ws.isClosed()) {
-                ws.writeTextMessage(frame.toString(java.nio.charset.StandardCharsets.UTF_8));
-            }
-        });
+        frames.add(Buffer.buffer(json));
     }
 }

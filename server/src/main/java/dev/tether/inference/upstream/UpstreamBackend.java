@@ -183,7 +183,8 @@ public final class UpstreamBackend implements ModelBackend {
     @Override
     public void close() {
         watchdog.shutdownNow();
-        http.close();
+        // close() would wait, without a limit, for exchanges still open; shutdown must not hang
+        http.shutdownNow();
     }
 
     /** A failure before output, worth another attempt. */
