@@ -63,6 +63,11 @@ public final class ResponseRun {
         return done;
     }
 
+    /** The final record once the terminal event is visible, else null. */
+    public ResponseRecord finished() {
+        return done.getNow(null);
+    }
+
     public synchronized ResponseRecord snapshot() {
         return terminal != null ? terminal : with(status, out.itemsSoFar(), null, null, null);
     }
@@ -234,9 +239,10 @@ public final class ResponseRun {
             visible++;
         }
         if (terminalSeq >= 0 && visible > terminalSeq && !done.isDone()) {
+            // done first: a client that saw the end may continue at once, and must find the run finished
+            done.complete(terminal);
             listeners.forEach(ResponseListener::onEnd);
             listeners.clear();
-            done.complete(terminal);
         }
     }
 

@@ -87,7 +87,13 @@ public final class ResponseService implements AutoCloseable {
                 return CompletableFuture.completedFuture(new Parent(mine.after(), mine.rootId(), null));
             }
             ResponseRun running = live.get(prev);
-            if (running != null && running.params().store()) {
+            ResponseRecord finished = running == null ? null : running.finished();
+            if (finished != null
+                    && finished.params().store()
+                    && finished.params().conversationId() == null) {
+                return CompletableFuture.completedFuture(new Parent(finished.after(), finished.rootId(), null));
+            }
+            if (running != null && finished == null && running.params().store()) {
                 throw ApiError.invalid(
                         "previous_response_id",
                         "Previous response '" + prev + "' is still in progress; continue it once it has completed.");
