@@ -4,8 +4,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.responses.ApiError;
 import dev.tether.responses.Json;
-import dev.tether.store.StoreException;
-import dev.tether.stream.WriteRejectedException;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import java.util.concurrent.CompletionException;
@@ -17,18 +15,15 @@ import java.util.concurrent.CompletionException;
  * and {@code param} from it.
  */
 final class ApiErrors {
-    private static final System.Logger LOG = System.getLogger(ApiErrors.class.getName());
-
     private ApiErrors() {}
 
-    /** Maps any failure to an {@link ApiError}; unexpected ones are logged as bugs (500). */
+    /** The HTTP layer's own failures, then {@link ApiError#from} for everything else. */
     static ApiError map(Throwable failure) {
         Throwable t = failure;
         while (t instanceof CompletionException && t.getCause() != null) {
             t = t.getCause();
         }
         return switch (t) {
-            case ApiError e -> e;
             case HttpError e ->
                 new ApiError(
                         e.status,
@@ -38,15 +33,7 @@ final class ApiErrors {
                         e.getMessage());
             case JsonProcessingException e ->
                 ApiError.invalid(null, "The body is not valid JSON: " + e.getOriginalMessage());
-            case WriteRejectedException e ->
-                new ApiError(503, "server_error", "storage_unavailable", null, e.getMessage());
-            case StoreException e ->
-                new ApiError(
-                        503, "server_error", "storage_unavailable", null, "storage unavailable: " + e.getMessage());
-            default -> {
-                LOG.log(System.Logger.Level.ERROR, "unexpected failure serving a Responses API request", t);
-                yield new ApiError(500, "server_error", "internal_error", null, "internal error: " + t);
-            }
+            default -> ApiError.from(t);
         };
     }
 

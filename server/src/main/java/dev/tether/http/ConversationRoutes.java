@@ -7,7 +7,6 @@ import dev.tether.responses.Conversation;
 import dev.tether.responses.Conversations;
 import dev.tether.responses.Json;
 import dev.tether.responses.Pages;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import java.util.concurrent.CompletionStage;
@@ -114,17 +113,7 @@ final class ConversationRoutes {
     }
 
     private void withBody(HttpServerRequest req, Function<JsonNode, CompletionStage<ObjectNode>> action) {
-        Bodies.collect(req, maxBodyBytes).onComplete(ar -> {
-            try {
-                if (ar.failed()) {
-                    throw ar.cause() instanceof RuntimeException r ? r : new IllegalStateException(ar.cause());
-                }
-                Buffer body = ar.result();
-                JsonNode json = body.length() == 0 ? Json.object() : ResponsesRoutes.parse(body);
-                ResponsesRoutes.json(req, action.apply(json), 200);
-            } catch (RuntimeException e) {
-                ApiErrors.send(req.response(), e);
-            }
-        });
+        ResponsesRoutes.withJson(
+                req, maxBodyBytes, Json.object(), json -> ResponsesRoutes.json(req, action.apply(json), 200));
     }
 }

@@ -37,7 +37,9 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
     HttpRoutes(StreamEngine engine, ResponseService service, ServerConfig config, InstantSource clock) {
         this.engine = engine;
         this.responses = new ResponsesRoutes(
-                service, new ResponsesSocket.Settings(config.wsMaxAge(), config.wsCacheTtl()), config.maxBodyBytes());
+                service,
+                new ResponsesSocket.Settings(config.wsMaxAge(), config.wsCacheTtl(), clock),
+                config.maxBodyBytes());
         this.conversations = new ConversationRoutes(service.conversations(), config.maxBodyBytes());
         this.cursors = new Cursors(clock);
         this.maxBodyBytes = config.maxBodyBytes();

@@ -17,6 +17,7 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.io.IOException;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
 
 /**
  * The Responses API over HTTP: {@code POST /v1/responses} (JSON or SSE, foreground or
@@ -85,26 +86,39 @@ final class ResponsesRoutes {
     }
 
     private void create(HttpServerRequest req) {
-        Bodies.collect(req, maxBodyBytes).onComplete(ar -> {
+        withJson(req, maxBodyBytes, null, body -> {
+            ResponseParams params = ParamsParser.parse(body);
+            LoopExecutor.current()
+                    .adapt(service.create(params, null))
+                    .onSuccess(run -> started(req, params, run))
+                    .onFailure(e -> ApiErrors.send(req.response(), e));
+        });
+    }
+
+    /**
+     * Collects and parses a JSON body, then runs {@code action}; any failure on the way becomes
+     * an error response.
+     *
+     * @param ifEmpty what an empty body means, or null when a body is required
+     */
+    static void withJson(HttpServerRequest req, long maxBytes, JsonNode ifEmpty, Consumer<JsonNode> action) {
+        Bodies.collect(req, maxBytes).onComplete(ar -> {
             try {
                 if (ar.failed()) {
                     throw ar.cause() instanceof RuntimeException r ? r : new IllegalStateException(ar.cause());
                 }
-                ResponseParams params = ParamsParser.parse(parse(ar.result()));
-                LoopExecutor.current()
-                        .adapt(service.create(params, null))
-                        .onSuccess(run -> started(req, params, run))
-                        .onFailure(e -> ApiErrors.send(req.response(), e));
+                Buffer body = ar.result();
+                if (body.length() == 0 && ifEmpty == null) {
+                    throw ApiError.invalid(null, "The request body is empty; send a JSON object.");
+                }
+                action.accept(body.length() == 0 ? ifEmpty : parse(body));
             } catch (RuntimeException e) {
                 ApiErrors.send(req.response(), e);
             }
         });
     }
 
-    static JsonNode parse(Buffer body) {
-        if (body.length() == 0) {
-            throw ApiError.invalid(null, "The request body is empty; send a JSON object.");
-        }
+    private static JsonNode parse(Buffer body) {
         try {
             return Json.MAPPER.readTree(body.getBytes());
         } catch (IOException e) {

@@ -18,7 +18,7 @@ import java.time.InstantSource;
  */
 final class ResponsesSocket {
     /** @param maxAge connection lifetime; @param cacheTtl how long a cached response stays usable */
-    record Settings(Duration maxAge, Duration cacheTtl) {}
+    record Settings(Duration maxAge, Duration cacheTtl, InstantSource clock) {}
 
     private final ServerWebSocket ws;
     private final Settings settings;
@@ -40,7 +40,7 @@ final class ResponsesSocket {
         this.session = new SocketSession(
                 service,
                 this::send,
-                InstantSource.system(),
+                settings.clock(),
                 settings.cacheTtl(),
                 task -> context.runOnContext(v -> task.run()));
     }

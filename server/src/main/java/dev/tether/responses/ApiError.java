@@ -6,6 +6,7 @@ package dev.tether.responses;
  */
 public final class ApiError extends RuntimeException {
     private static final long serialVersionUID = 1L;
+    private static final System.Logger LOG = System.getLogger(ApiError.class.getName());
 
     private final int status;
     private final String type;
@@ -38,6 +39,29 @@ public final class ApiError extends RuntimeException {
                 "previous_response_id",
                 "previous_response_not_found",
                 "Previous response with id '" + id + "' not found.");
+    }
+
+    /**
+     * Any failure of the Responses layer as an API error: itself, storage trouble (503), or a
+     * bug (500, logged). Transports add their own cases in front (the HTTP layer's parse errors).
+     */
+    public static ApiError from(Throwable failure) {
+        Throwable t = failure;
+        while (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return switch (t) {
+            case ApiError e -> e;
+            case dev.tether.stream.WriteRejectedException e ->
+                new ApiError(503, "server_error", "storage_unavailable", null, e.getMessage());
+            case dev.tether.store.StoreException e ->
+                new ApiError(
+                        503, "server_error", "storage_unavailable", null, "storage unavailable: " + e.getMessage());
+            default -> {
+                LOG.log(System.Logger.Level.ERROR, "unexpected failure serving a Responses API request", t);
+                yield new ApiError(500, "server_error", "internal_error", null, "internal error: " + t);
+            }
+        };
     }
 
     public int status() {

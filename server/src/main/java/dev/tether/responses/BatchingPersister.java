@@ -2,7 +2,6 @@ package dev.tether.responses;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Supplier;
 
 /**
  * Appends a run's events to its stream with at most one append in flight: events emitted while
@@ -14,13 +13,13 @@ import java.util.function.Supplier;
 final class BatchingPersister implements ResponseRun.Persister {
     private final StreamDocs docs;
     private final String path;
-    private final Supplier<ResponseRun> run;
+    private final ResponseRun run;
     private List<byte[]> pending = new ArrayList<>();
     private boolean closePending;
     private boolean inFlight;
     private int offered;
 
-    BatchingPersister(StreamDocs docs, String path, Supplier<ResponseRun> run) {
+    BatchingPersister(StreamDocs docs, String path, ResponseRun run) {
         this.docs = docs;
         this.path = path;
         this.run = run;
@@ -58,9 +57,9 @@ final class BatchingPersister implements ResponseRun.Persister {
         docs.append(path, batch.events, batch.close).whenComplete((ok, failure) -> {
             if (failure != null) {
                 Throwable cause = failure.getCause() != null ? failure.getCause() : failure;
-                run.get().storageFailed(String.valueOf(cause.getMessage()));
+                run.storageFailed(String.valueOf(cause.getMessage()));
             } else {
-                run.get().durable(batch.upTo);
+                run.durable(batch.upTo);
             }
             Batch next;
             synchronized (this) {

@@ -39,7 +39,7 @@ public final class Conversations {
         if (!b.isObject()) {
             throw ApiError.invalid(null, "The request body must be a JSON object.");
         }
-        ObjectNode metadata = metadata(b.get("metadata"));
+        ObjectNode metadata = ParamsParser.metadata(b.get("metadata"));
         List<ObjectNode> items = items(b.get("items"));
         String id = Ids.conversation();
         long createdAt = clock.millis() / 1000;
@@ -85,7 +85,7 @@ public final class Conversations {
         if (body == null || !body.isObject() || !body.has("metadata")) {
             throw ApiError.invalid("metadata", "Missing required parameter: 'metadata'.");
         }
-        ObjectNode metadata = metadata(body.get("metadata"));
+        ObjectNode metadata = ParamsParser.metadata(body.get("metadata"));
         synchronized (c) {
             c.metadata(metadata);
             ObjectNode op = Json.object().put("op", "metadata");
@@ -140,14 +140,6 @@ public final class Conversations {
                     "At most " + MAX_ITEMS_PER_CALL + " items can be added at once, got " + value.size() + ".");
         }
         return Items.normalize(value == null || value.isNull() ? null : value, "items");
-    }
-
-    private static ObjectNode metadata(JsonNode value) {
-        ObjectNode probe = Json.object();
-        if (value != null) {
-            probe.set("metadata", value);
-        }
-        return ParamsParser.parse(probe.put("model", "-")).metadata();
     }
 
     static ApiError notFound(String id) {

@@ -35,7 +35,7 @@ final class OutputBuilder implements ModelSink {
             items.add(item);
             emit.accept(event("response.output_item.added")
                     .put("output_index", text.index)
-                    .set("item", item.deepCopy()));
+                    .set("item", item));
             ObjectNode added = indexed("response.content_part.added", text.id, text.index);
             added.set("part", Items.textPart("output_text", ""));
             emit.accept(added);
@@ -59,7 +59,7 @@ final class OutputBuilder implements ModelSink {
         items.add(item);
         emit.accept(event("response.output_item.added")
                 .put("output_index", call.index)
-                .set("item", item.deepCopy()));
+                .set("item", item));
     }
 
     @Override

@@ -50,9 +50,13 @@ public final class ParamsParser {
                     "tools",
                     "Invalid type for 'tools': expected an array, but got " + kind(body.get("tools")) + " instead.");
         }
-        ObjectNode source = body.deepCopy();
-        source.remove("input");
-        source.remove("type");
+        // Shallow: a stateless request's input can be the whole history, and nothing mutates the tree.
+        ObjectNode source = Json.object();
+        body.properties().forEach(e -> {
+            if (!e.getKey().equals("input") && !e.getKey().equals("type")) {
+                source.set(e.getKey(), e.getValue());
+            }
+        });
         return new ResponseParams(
                 model,
                 Items.normalize(body.get("input"), "input"),
@@ -144,7 +148,7 @@ public final class ParamsParser {
         return value.asInt();
     }
 
-    private static ObjectNode metadata(JsonNode value) {
+    static ObjectNode metadata(JsonNode value) {
         if (value == null || value.isNull()) {
             return Json.object();
         }

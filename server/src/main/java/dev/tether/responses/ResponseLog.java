@@ -45,8 +45,8 @@ final class ResponseLog {
     }
 
     /** A persister for one run: at most one append in flight, the rest batched behind it. */
-    ResponseRun.Persister persister(String id, java.util.function.Supplier<ResponseRun> run) {
-        return new BatchingPersister(docs, eventsPath(id), run);
+    ResponseRun.Persister persister(ResponseRun run) {
+        return new BatchingPersister(docs, eventsPath(run.id()), run);
     }
 
     /**
@@ -72,7 +72,9 @@ final class ResponseLog {
         record.path("input").forEach(i -> input.add((ObjectNode) i));
         JsonNode last = events.isEmpty() ? null : Json.parseStored(events.get(events.size() - 1));
         boolean finished = last != null
-                && last.path("response").path("status").asText("").matches("completed|failed|cancelled|incomplete");
+                && last.path("response").path("status").isTextual()
+                && ResponseStatus.parse(last.get("response").get("status").asText())
+                        .terminal();
         List<ObjectNode> output = new ArrayList<>();
         ResponseStatus status = ResponseStatus.IN_PROGRESS;
         ObjectNode usage = null;
@@ -137,7 +139,7 @@ final class ResponseLog {
         return docs.append(eventsPath(r.id()), List.of(Json.bytes(event)), true).thenApply(v -> failed);
     }
 
-    /** Reads the stored events after {@code after}. */
+    /** Every stored event of the response, in sequence order (empty if unknown). */
     CompletionStage<List<byte[]>> events(String id) {
         return docs.readAll(eventsPath(id)).thenApply(c -> c == null ? List.<byte[]>of() : c.messages());
     }

@@ -25,6 +25,7 @@ public final class ResponseRun {
     private final ResponseRecord start;
     private final Persister persister;
     private final Consumer<ResponseRecord> beforeTerminal;
+    private final java.time.InstantSource clock;
     private final List<Event> events = new ArrayList<>();
     private final List<ResponseListener> listeners = new ArrayList<>();
     private final OutputBuilder out = new OutputBuilder(this::emit);
@@ -43,10 +44,19 @@ public final class ResponseRun {
         void offer(byte[] event, boolean last);
     }
 
-    ResponseRun(ResponseRecord start, Persister persister, Consumer<ResponseRecord> beforeTerminal) {
+    /**
+     * @param persisters makes this run's persister, or is null for {@code store:false}
+     * @param clock      stamps {@code completed_at}
+     */
+    ResponseRun(
+            ResponseRecord start,
+            java.util.function.Function<ResponseRun, Persister> persisters,
+            Consumer<ResponseRecord> beforeTerminal,
+            java.time.InstantSource clock) {
         this.start = start;
-        this.persister = persister;
+        this.persister = persisters == null ? null : persisters.apply(this);
         this.beforeTerminal = beforeTerminal;
+        this.clock = clock;
         this.status = start.status();
     }
 
@@ -173,7 +183,7 @@ public final class ResponseRun {
 
     private ResponseRecord with(
             ResponseStatus s, List<ObjectNode> output, ObjectNode usage, ObjectNode error, String incomplete) {
-        Long completedAt = s == ResponseStatus.COMPLETED ? System.currentTimeMillis() / 1000 : null;
+        Long completedAt = s == ResponseStatus.COMPLETED ? clock.millis() / 1000 : null;
         return new ResponseRecord(
                 start.id(),
                 start.createdAt(),

@@ -144,10 +144,8 @@ public final class ResponseService implements AutoCloseable {
                 null,
                 null,
                 null);
-        ResponseRun[] self = new ResponseRun[1];
         ResponseRun run = new ResponseRun(
-                start, p.store() ? log.persister(id, () -> self[0]) : null, record -> beforeTerminal(record, parent));
-        self[0] = run;
+                start, p.store() ? log::persister : null, record -> beforeTerminal(record, parent), clock);
         ModelRequest request = new ModelRequest(
                 p.model(),
                 root,

@@ -173,13 +173,7 @@ public final class SocketSession implements ResponseService.LocalChains {
 
     private synchronized void finished(Lane lane, String previous, ResponseRecord record, Throwable failure) {
         if (failure != null) {
-            Throwable t = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
-                    ? failure.getCause()
-                    : failure;
-            ApiError e = t instanceof ApiError a
-                    ? a
-                    : new ApiError(500, "server_error", "server_error", null, String.valueOf(t.getMessage()));
-            error(lane.streamId, e);
+            error(lane.streamId, ApiError.from(failure));
             evict(previous);
         } else if (record.status() == ResponseStatus.COMPLETED || record.status() == ResponseStatus.INCOMPLETE) {
             lane.head = record;

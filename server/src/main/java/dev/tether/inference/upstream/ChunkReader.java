@@ -6,9 +6,7 @@ import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
 import java.io.BufferedReader;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
@@ -25,7 +23,6 @@ final class ChunkReader {
     /** Upstream tool-call index → ours (order of first appearance). */
     private final Map<Integer, PendingCall> calls = new HashMap<>();
 
-    private final List<PendingCall> order = new ArrayList<>();
     private ModelResult.Finish finish;
     private ModelResult.Usage usage = ModelResult.Usage.UNKNOWN;
     private boolean emitted;
@@ -92,7 +89,7 @@ final class ChunkReader {
                 text(delta.get("content").asText());
             }
             for (JsonNode call : delta.path("tool_calls")) {
-                toolDelta(call.path("index").asInt(order.size()), call);
+                toolDelta(call.path("index").asInt(calls.size()), call);
             }
             finish(choice.path("finish_reason"));
         }
@@ -109,9 +106,8 @@ final class ChunkReader {
     private void toolDelta(int upstreamIndex, JsonNode call) {
         PendingCall pending = calls.get(upstreamIndex);
         if (pending == null) {
-            pending = new PendingCall(order.size());
+            pending = new PendingCall(calls.size());
             calls.put(upstreamIndex, pending);
-            order.add(pending);
         }
         JsonNode function = call.path("function");
         if (pending.id == null && call.hasNonNull("id")) {
@@ -168,7 +164,7 @@ final class ChunkReader {
 
     private ModelResult result() {
         ModelResult.Finish f = finish != null ? finish : ModelResult.Finish.STOP;
-        if (f == ModelResult.Finish.STOP && !order.isEmpty()) {
+        if (f == ModelResult.Finish.STOP && !calls.isEmpty()) {
             f = ModelResult.Finish.TOOL_CALLS; // some servers end tool calls with "stop"
         }
         return new ModelResult(f, usage);
