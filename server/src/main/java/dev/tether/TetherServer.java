@@ -3,6 +3,9 @@ package dev.tether;
 import dev.tether.config.ServerConfig;
 import dev.tether.http.HttpApi;
 import dev.tether.inference.ModelBackend;
+import dev.tether.inference.embedded.EmbeddedBackend;
+import dev.tether.inference.embedded.EmbeddedSettings;
+import dev.tether.inference.embedded.gguf.DemoModel;
 import dev.tether.inference.upstream.UpstreamBackend;
 import dev.tether.inference.upstream.UpstreamSettings;
 import dev.tether.responses.ResponseService;
@@ -13,6 +16,8 @@ import dev.tether.store.memory.MemoryStreamStore;
 import dev.tether.store.sqlite.SqliteStreamStore;
 import dev.tether.stream.EngineSettings;
 import dev.tether.stream.StreamEngine;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
 
@@ -23,6 +28,7 @@ import java.time.InstantSource;
  * <p>Thread-safe; {@link #close()} is idempotent.
  */
 public final class TetherServer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(TetherServer.class.getName());
     private final StreamEngine engine;
     private final ResponseService responses;
     private final HttpApi http;
@@ -38,7 +44,14 @@ public final class TetherServer implements AutoCloseable {
         InstantSource clock = InstantSource.system();
         StreamEngine engine = new StreamEngine(
                 openStore(config), clock, EngineSettings.defaults().withRetainBytes(config.retainBytes()));
-        ResponseService responses = new ResponseService(engine, backend(config), clock, ResponseSettings.defaults());
+        ModelBackend backend;
+        try {
+            backend = backend(config);
+        } catch (Exception e) {
+            engine.close();
+            throw e;
+        }
+        ResponseService responses = new ResponseService(engine, backend, clock, ResponseSettings.defaults());
         try {
             return new TetherServer(engine, responses, HttpApi.start(engine, responses, config, clock));
         } catch (Exception e) {
@@ -48,10 +61,13 @@ public final class TetherServer implements AutoCloseable {
         }
     }
 
-    /** The model backend: the configured upstreams, or none (the embedded engine comes later). */
-    private static ModelBackend backend(ServerConfig config) {
+    /**
+     * The model backend: the configured upstreams, the embedded engine on {@code --model}, the
+     * generated demo model when neither is given (if enabled), or none.
+     */
+    private static ModelBackend backend(ServerConfig config) throws Exception {
         if (config.upstreams().isEmpty()) {
-            return null;
+            return embedded(config);
         }
         return new UpstreamBackend(new UpstreamSettings(
                 config.upstreams(),
@@ -60,6 +76,37 @@ public final class TetherServer implements AutoCloseable {
                 config.upstreamTimeout(),
                 config.upstreamApiKey(),
                 config.upstreamModel()));
+    }
+
+    private static ModelBackend embedded(ServerConfig config) throws Exception {
+        Path model = config.model();
+        boolean demo = model == null;
+        if (demo) {
+            if (!config.demoModel()) {
+                return null;
+            }
+            model = config.dataDir().resolve("models").resolve("demo-small.gguf");
+            if (!Files.exists(model)) {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "no --model or --upstream given: generating a small random-weight demo model at {0}",
+                        model);
+                DemoModel.generate(model, DemoModel.Size.SMALL, 42);
+            }
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "serving the DEMO MODEL {0}: its output is random text. Pass --model FILE.gguf for a real model"
+                            + " or --upstream URL for an OpenAI-compatible server.",
+                    model);
+        }
+        // Spilled KV state is session data: the in-memory store promises that none reaches disk.
+        Path spill = config.store() == ServerConfig.StoreKind.MEMORY
+                ? null
+                : config.dataDir().resolve("kv");
+        EmbeddedSettings settings = EmbeddedSettings.of(model, demo, spill)
+                .withKvBudget(config.kvBudgetBytes())
+                .withSessionContext(config.sessionContext());
+        return EmbeddedBackend.start(settings);
     }
 
     public String backendDescription() {

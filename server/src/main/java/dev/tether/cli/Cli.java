@@ -19,6 +19,8 @@ public final class Cli {
     static final String USAGE =
             """
             usage: tether serve [options]     run the server in the foreground (Ctrl-C stops it)
+                   tether model generate --out FILE [--size tiny|small|134m] [--seed N]
+                                              write a random-weight llama GGUF (for tests and demos)
                    tether help                show this help
 
             serve options:
@@ -33,7 +35,15 @@ public final class Cli {
                                         and reads below the new start get 410 (default: keep all)
               --event-loops N           HTTP event-loop threads (default: one per core)
 
-            model backends (the Responses API at /v1/responses):
+            model backends (the Responses API at /v1/responses); with neither --model nor
+            --upstream, a small random-weight demo model is generated under the data dir and served
+            (its output is random text, and every response's metadata says so):
+              --model FILE.gguf         run this GGUF model in-process (llama.cpp, CPU), keeping each
+                                        session's KV cache warm between turns
+              --kv-budget SIZE          KV-cache memory for all resident sessions (default: 1/16 of
+                                        RAM, 256MiB..2GiB); least recently used sessions are spilled
+                                        to <data-dir>/kv/ and restored on their next turn
+              --context N               most tokens per session (default: the model's, at most 8192)
               --upstream URL            an OpenAI-compatible Chat Completions endpoint, e.g.
                                         http://127.0.0.1:8000/v1 (vLLM, llama.cpp, Ollama, OpenAI);
                                         repeat for replicas: each chain sticks to one, others take over
@@ -63,6 +73,9 @@ public final class Cli {
             out.print(USAGE);
             return args.length == 0 ? 2 : 0;
         }
+        if (args[0].equals("model")) {
+            return ModelCommand.run(args, out, err);
+        }
         if (!args[0].equals("serve")) {
             err.println("tether: unknown command '" + args[0] + "'");
             err.print(USAGE);
@@ -80,7 +93,7 @@ public final class Cli {
     }
 
     static ServerConfig parseServe(String[] args) {
-        ServerConfig.Builder c = ServerConfig.builder();
+        ServerConfig.Builder c = ServerConfig.builder().demoModel(true);
         for (int i = 1; i < args.length; i++) {
             String flag = args[i];
             if (flag.equals("--help") || flag.equals("-h")) {
@@ -105,13 +118,16 @@ public final class Cli {
                 case "--upstream-timeout" -> c.upstreamTimeout(Units.duration(value));
                 case "--ws-max-age" -> c.wsMaxAge(Units.duration(value));
                 case "--ws-cache-ttl" -> c.wsCacheTtl(Units.duration(value));
+                case "--model" -> c.model(Path.of(value));
+                case "--kv-budget" -> c.kvBudgetBytes(Units.bytes(value));
+                case "--context" -> c.sessionContext(integer(flag, value));
                 default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
             };
         }
         return c.build();
     }
 
-    private static int integer(String flag, String value) {
+    static int integer(String flag, String value) {
         try {
             return Integer.parseInt(value);
         } catch (NumberFormatException e) {

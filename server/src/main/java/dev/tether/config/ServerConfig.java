@@ -27,6 +27,10 @@ import java.util.Objects;
  * @param upstreamTimeout     the longest wait for an upstream's first byte, and between chunks
  * @param wsMaxAge            Responses WebSocket connections are closed after this long
  * @param wsCacheTtl          how long a WebSocket connection's cached response stays usable
+ * @param model               a GGUF file for the embedded engine, or null
+ * @param demoModel           with no model and no upstream, generate and serve a random-weight demo model
+ * @param kvBudgetBytes       the embedded engine's KV-cache budget; 0 sizes it to the machine
+ * @param sessionContext      most tokens one embedded session may hold; 0 for the model's own
  */
 public record ServerConfig(
         String host,
@@ -45,7 +49,11 @@ public record ServerConfig(
         String upstreamApiKey,
         Duration upstreamTimeout,
         Duration wsMaxAge,
-        Duration wsCacheTtl) {
+        Duration wsCacheTtl,
+        Path model,
+        boolean demoModel,
+        long kvBudgetBytes,
+        int sessionContext) {
 
     public static final int DEFAULT_PORT = 4437;
 
@@ -70,6 +78,12 @@ public record ServerConfig(
         }
         if (maxBodyBytes < 1 || eventLoops < 1) {
             throw new IllegalArgumentException("max body and event loops must be positive");
+        }
+        if (model != null && !upstreams.isEmpty()) {
+            throw new IllegalArgumentException("choose one model backend: --model or --upstream, not both");
+        }
+        if (kvBudgetBytes < 0 || sessionContext < 0) {
+            throw new IllegalArgumentException("the KV budget and the context size must not be negative");
         }
     }
 
@@ -103,8 +117,33 @@ public record ServerConfig(
         private Duration upstreamTimeout = Duration.ofSeconds(120);
         private Duration wsMaxAge = Duration.ofMinutes(60);
         private Duration wsCacheTtl = Duration.ofMinutes(60);
+        private Path model;
+        private boolean demoModel;
+        private long kvBudgetBytes;
+        private int sessionContext;
 
         private Builder() {}
+
+        public Builder model(Path value) {
+            model = value;
+            return this;
+        }
+
+        /** Off by default; {@code tether serve} turns it on. */
+        public Builder demoModel(boolean value) {
+            demoModel = value;
+            return this;
+        }
+
+        public Builder kvBudgetBytes(long value) {
+            kvBudgetBytes = value;
+            return this;
+        }
+
+        public Builder sessionContext(int value) {
+            sessionContext = value;
+            return this;
+        }
 
         public Builder host(String value) {
             host = value;
@@ -209,7 +248,11 @@ public record ServerConfig(
                     upstreamApiKey,
                     upstreamTimeout,
                     wsMaxAge,
-                    wsCacheTtl);
+                    wsCacheTtl,
+                    model,
+                    demoModel,
+                    kvBudgetBytes,
+                    sessionContext);
         }
     }
 }

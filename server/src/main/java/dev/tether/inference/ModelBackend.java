@@ -1,5 +1,7 @@
 package dev.tether.inference;
 
+import java.util.Map;
+
 /**
  * Something that turns a conversation into the next assistant turn: an OpenAI-compatible
  * upstream, or (later) the embedded engine. The Responses layer calls it on a virtual thread
@@ -23,6 +25,14 @@ public interface ModelBackend extends AutoCloseable {
 
     /** A short description for logs and {@code /health}, e.g. the upstream URLs. */
     String describe();
+
+    /**
+     * Entries every response's {@code metadata} carries, e.g. a notice that the output comes
+     * from a demo model. Empty by default.
+     */
+    default Map<String, String> responseMetadata() {
+        return Map.of();
+    }
 
     @Override
     default void close() {}

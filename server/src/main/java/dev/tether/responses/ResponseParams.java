@@ -43,4 +43,34 @@ public record ResponseParams(
         Objects.requireNonNull(metadata, "metadata");
         Objects.requireNonNull(source, "source");
     }
+
+    /** The same request with {@code extra} added to its metadata (and to the source kept for restarts). */
+    public ResponseParams withMetadata(java.util.Map<String, String> extra) {
+        if (extra.isEmpty()) {
+            return this;
+        }
+        ObjectNode merged = metadata.deepCopy();
+        extra.forEach(merged::put);
+        ObjectNode kept = source.deepCopy();
+        kept.set("metadata", merged);
+        return new ResponseParams(
+                model,
+                input,
+                instructions,
+                previousResponseId,
+                conversationId,
+                store,
+                stream,
+                background,
+                tools,
+                toolSpecs,
+                toolChoice,
+                parallelToolCalls,
+                temperature,
+                topP,
+                maxOutputTokens,
+                merged,
+                generate,
+                kept);
+    }
 }

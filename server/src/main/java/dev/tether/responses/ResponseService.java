@@ -73,7 +73,8 @@ public final class ResponseService implements AutoCloseable {
                     "No model backend is configured. Start Tether with --upstream http://HOST:PORT/v1 "
                             + "(any OpenAI-compatible Chat Completions endpoint: vLLM, llama.cpp, Ollama, OpenAI...).");
         }
-        return parent(p, local).thenCompose(parent -> start(p, parent));
+        ResponseParams params = backend == null ? p : p.withMetadata(backend.responseMetadata());
+        return parent(params, local).thenCompose(parent -> start(params, parent));
     }
 
     /** What a new response continues: a chain and its root, maybe a conversation. */

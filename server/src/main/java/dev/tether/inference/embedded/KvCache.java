@@ -1,0 +1,189 @@
+package dev.tether.inference.embedded;
+
+import dev.tether.inference.embedded.llama.LlamaContext;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Which sessions hold KV state in the context, and making room for the next turn. The budget
+ * is the context's cell count: resident sessions plus the reservations of running turns never
+ * exceed it. The least recently used idle session is evicted first: spilled to disk when its
+ * chain is stored and spilling is on, dropped otherwise ({@code store:false} state never
+ * reaches disk). A session whose sequence was evicted is restored from its spill file on its
+ * next turn, if the file checks out; otherwise the prompt is recomputed.
+ *
+ * <p>Not thread-safe; confined to the engine thread.
+ */
+final class KvCache {
+    private static final System.Logger LOG = System.getLogger(KvCache.class.getName());
+    /** Restoring fewer matching tokens than this is not worth reading a file. */
+    private static final int MIN_RESTORE = 16;
+
+    private final LlamaContext ctx;
+    private final SpillStore spill;
+    private final Map<String, KvSession> resident = new HashMap<>();
+    private final Deque<Integer> freeSeqs = new ArrayDeque<>();
+    private long tick;
+    long spills;
+    long drops;
+    long restores;
+    long restoreFailures;
+    long restoreNanos;
+
+    /** @param spill where persistent sessions go when evicted, or null to never spill */
+    KvCache(LlamaContext ctx, int sequences, SpillStore spill) {
+        this.ctx = ctx;
+        this.spill = spill;
+        for (int s = 0; s < sequences; s++) freeSeqs.add(s);
+    }
+
+    /**
+     * Makes the turn's session resident with room for the whole turn, restoring it from disk if
+     * it was spilled, and trims its KV state to the longest common prefix with the prompt.
+     * Returns false (changing nothing) if the session is busy or running turns leave no room.
+     */
+    boolean admit(Turn t) {
+        KvSession s = resident.get(t.key);
+        if (s != null && s.busy) return false;
+        int need = t.cellsNeeded();
+        long available = ctx.cells() - used() + (s == null ? 0 : s.cells());
+        while (available < need || (s == null && freeSeqs.isEmpty())) {
+            KvSession victim = leastRecentlyUsedIdle(s);
+            if (victim == null) return false;
+            available += victim.cells();
+            evict(victim);
+        }
+        if (s == null) {
+            s = new KvSession(t.key, t.persistent);
+            s.seq = freeSeqs.poll();
+            resident.put(t.key, s);
+            restore(s, t);
+        }
+        s.persistent &= t.persistent; // one store:false turn makes the whole state unspillable
+        int keep = Math.min(s.commonPrefix(t.prompt), t.prompt.length - 1); // the last token must be evaluated
+        ctx.truncate(s.seq, keep);
+        s.truncate(keep);
+        s.busy = true;
+        s.reserved = need;
+        t.session = s;
+        t.cached = keep;
+        t.fed = keep;
+        return true;
+    }
+
+    /** The turn is over: its session becomes idle and most recently used. */
+    void release(KvSession s) {
+        s.busy = false;
+        s.reserved = 0;
+        s.lastUsed = ++tick;
+        s.lastUsedNanos = System.nanoTime();
+    }
+
+    /** Evicts one idle session to relieve a full cache; false if there is none. */
+    boolean evictOne() {
+        KvSession victim = leastRecentlyUsedIdle(null);
+        if (victim == null) return false;
+        evict(victim);
+        return true;
+    }
+
+    /** Drops idle {@code store:false} sessions unused for longer than {@code ttlNanos}. */
+    void expire(long ttlNanos) {
+        long now = System.nanoTime();
+        List<KvSession> old = resident.values().stream()
+                .filter(s -> !s.busy && !s.persistent && now - s.lastUsedNanos > ttlNanos)
+                .toList();
+        old.forEach(this::evict);
+    }
+
+    /** Spills every idle persistent session (at shutdown, so a restart finds them warm). */
+    void spillAll() {
+        List.copyOf(resident.values()).stream().filter(s -> !s.busy).forEach(this::evict);
+    }
+
+    int residentSessions() {
+        return resident.size();
+    }
+
+    long residentTokens() {
+        return resident.values().stream().mapToLong(KvSession::size).sum();
+    }
+
+    private long used() {
+        long n = 0;
+        for (KvSession s : resident.values()) n += s.cells();
+        return n;
+    }
+
+    private KvSession leastRecentlyUsedIdle(KvSession except) {
+        return resident.values().stream()
+                .filter(s -> !s.busy && s != except)
+                .min(Comparator.comparingLong(s -> s.lastUsed))
+                .orElse(null);
+    }
+
+    private void evict(KvSession s) {
+        if (s.persistent && spill != null && s.size() > 0) {
+            write(s);
+        } else {
+            drops++;
+        }
+        ctx.truncate(s.seq, 0);
+        freeSeqs.add(s.seq);
+        s.seq = -1;
+        resident.remove(s.key);
+    }
+
+    private void write(KvSession s) {
+        long start = System.nanoTime();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(ctx.stateSize(s.seq));
+            long n = ctx.saveState(s.seq, state);
+            spill.write(s.key, s.tokens(), state.asSlice(0, n));
+            spills++;
+            LOG.log(
+                    System.Logger.Level.DEBUG,
+                    "spilled {0} tokens ({1} bytes) in {2} ms",
+                    s.size(),
+                    n,
+                    (System.nanoTime() - start) / 1_000_000);
+        } catch (IOException | RuntimeException e) {
+            drops++;
+            LOG.log(System.Logger.Level.WARNING, "could not spill a session's KV state; dropped it: {0}", e.toString());
+        }
+    }
+
+    private void restore(KvSession s, Turn t) {
+        if (spill == null) return;
+        long start = System.nanoTime();
+        try {
+            SpillStore.Header h = spill.header(s.key);
+            if (h == null || KvSession.commonPrefix(h.tokens(), h.tokens().length, t.prompt) < MIN_RESTORE) return;
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment state = spill.read(h, arena);
+                if (ctx.loadState(s.seq, state) == 0) throw new SpillStore.Unusable("llama.cpp refused the state");
+            }
+            s.replace(h.tokens());
+            t.restored = h.tokens().length;
+            t.restoreNanos = System.nanoTime() - start;
+            restoreNanos += t.restoreNanos;
+            restores++;
+        } catch (SpillStore.Unusable e) {
+            restoreFailures++;
+            ctx.truncate(s.seq, 0);
+            s.truncate(0);
+            spill.delete(s.key);
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "spilled KV state of a session is unusable ({0}); recomputing",
+                    e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,97 @@
+package dev.tether.inference.embedded;
+
+import dev.tether.inference.ModelException;
+import dev.tether.inference.ModelResult;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+
+/**
+ * One assistant turn in the engine: the prompt's tokens, how to sample, and the channel its
+ * output travels back on. The caller's thread reads events with {@link #next()}; everything
+ * else is engine-thread state.
+ *
+ * <p>{@link #cancel()} and {@link #next()} are thread-safe; the rest is confined to the engine
+ * thread.
+ */
+final class Turn {
+    /** What the caller receives, in order: text deltas, then exactly one end or failure. */
+    sealed interface Event {
+        record Text(String delta) implements Event {}
+
+        record End(ModelResult result) implements Event {}
+
+        record Failed(ModelException error) implements Event {}
+    }
+
+    final String key;
+    final boolean persistent;
+    final int[] prompt;
+    final int maxNew;
+    final Sampler sampler;
+    final TextAssembler text;
+    final long submittedNanos = System.nanoTime();
+    private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+    private volatile boolean cancelled;
+
+    // Engine-thread state.
+    KvSession session;
+    /** Prompt tokens already in the KV cache (the cached prefix, then what was prefilled). */
+    int fed;
+
+    int cached;
+    int restored;
+    long restoreNanos;
+    /** A sampled token that still has to go through the model, or -1. */
+    int pending = -1;
+
+    int generated;
+    long firstTokenNanos;
+    /** Batch bookkeeping for the step in progress. */
+    int batchTokens;
+
+    int logitsIndex = -1;
+
+    Turn(String key, boolean persistent, int[] prompt, int maxNew, Sampler sampler, TextAssembler text) {
+        this.key = key;
+        this.persistent = persistent;
+        this.prompt = prompt;
+        this.maxNew = maxNew;
+        this.sampler = sampler;
+        this.text = text;
+    }
+
+    boolean prefilling() {
+        return fed < prompt.length;
+    }
+
+    /** Cells the turn may occupy at most: its prompt plus its output limit. */
+    int cellsNeeded() {
+        return prompt.length + maxNew;
+    }
+
+    void cancel() {
+        cancelled = true;
+    }
+
+    boolean cancelled() {
+        return cancelled;
+    }
+
+    /** The next event; blocks. */
+    Event next() throws InterruptedException {
+        return events.take();
+    }
+
+    void emit(String delta) {
+        if (!delta.isEmpty()) events.add(new Event.Text(delta));
+    }
+
+    void end(ModelResult.Finish finish) {
+        emit(text.finish());
+        events.add(new Event.End(new ModelResult(finish, new ModelResult.Usage(prompt.length, cached, generated))));
+    }
+
+    void fail(ModelException error) {
+        events.add(new Event.Failed(error));
+    }
+}

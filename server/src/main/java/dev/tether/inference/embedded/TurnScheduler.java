@@ -1,0 +1,280 @@
+package dev.tether.inference.embedded;
+
+import dev.tether.inference.ModelException;
+import dev.tether.inference.ModelResult.Finish;
+import dev.tether.inference.embedded.llama.LlamaContext;
+import dev.tether.inference.embedded.llama.LlamaModel;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The engine thread: owns the llama.cpp context and runs every turn's prefill and decoding.
+ *
+ * <p>Scheduling is continuous batching with fairness across sessions. Waiting turns are
+ * admitted first come, first served while the KV budget has room. Each step builds one batch:
+ * every decoding turn contributes its next token, and prefilling turns share the rest of the
+ * batch equally, starting from a rotating position. So a long prompt never stalls other
+ * sessions' streams for more than one batch, and no session's prefill is starved.
+ *
+ * <p>Thread-safe entry points: {@link #submit}, {@link #stats}, {@link #close}; everything else
+ * runs on the engine thread.
+ */
+final class TurnScheduler implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(TurnScheduler.class.getName());
+
+    private final LlamaModel model;
+    private final LlamaContext ctx;
+    private final KvCache cache;
+    private final long ephemeralTtlNanos;
+    private final LinkedBlockingQueue<Turn> inbox = new LinkedBlockingQueue<>();
+    private final List<Turn> waiting = new ArrayList<>();
+    private final List<Turn> active = new ArrayList<>();
+    private final Thread thread;
+    private volatile boolean closing;
+    private volatile EngineStats stats;
+    private int rotation;
+    private boolean defragmented;
+    private long turns;
+    private long promptTokens;
+    private long cachedTokens;
+    private long outputTokens;
+
+    TurnScheduler(LlamaModel model, LlamaContext ctx, KvCache cache, long ephemeralTtlNanos) {
+        this.model = model;
+        this.ctx = ctx;
+        this.cache = cache;
+        this.ephemeralTtlNanos = ephemeralTtlNanos;
+        publishStats();
+        this.thread = Thread.ofPlatform().name("tether-engine").daemon().start(this::run);
+    }
+
+    void submit(Turn t) throws ModelException {
+        if (closing) throw new ModelException(ModelException.Kind.UNAVAILABLE, "the embedded engine is shutting down");
+        inbox.add(t);
+    }
+
+    EngineStats stats() {
+        return stats;
+    }
+
+    private void run() {
+        try {
+            while (!closing) {
+                if (active.isEmpty() && waiting.isEmpty()) {
+                    Turn t = inbox.poll(1, TimeUnit.SECONDS);
+                    cache.expire(ephemeralTtlNanos);
+                    if (t == null) continue;
+                    waiting.add(t);
+                }
+                inbox.drainTo(waiting);
+                dropCancelled();
+                admit();
+                if (!active.isEmpty()) step();
+                else if (!waiting.isEmpty()) Thread.sleep(5); // only busy sessions wait: their turns end soon
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException | Error e) {
+            LOG.log(System.Logger.Level.ERROR, "embedded engine failed", e);
+        } finally {
+            closing = true;
+            failAll("the embedded engine stopped");
+        }
+    }
+
+    private void admit() {
+        for (Iterator<Turn> it = waiting.iterator(); it.hasNext(); ) {
+            Turn t = it.next();
+            if (cache.admit(t)) {
+                it.remove();
+                active.add(t);
+            } else if (!busy(t.key)) {
+                return; // first come, first served: later turns do not overtake one that waits for room
+            }
+        }
+    }
+
+    private boolean busy(String key) {
+        for (Turn t : active) {
+            if (t.key.equals(key)) return true;
+        }
+        return false;
+    }
+
+    private void dropCancelled() {
+        waiting.removeIf(Turn::cancelled);
+        for (Iterator<Turn> it = active.iterator(); it.hasNext(); ) {
+            Turn t = it.next();
+            if (t.cancelled()) {
+                it.remove();
+                finish(t, null); // its KV state stays valid: only completed batches are recorded
+            }
+        }
+    }
+
+    /** One batch through the model, then one sampled token for every turn that asked for logits. */
+    private void step() {
+        List<Turn> batch = fill();
+        int rc = ctx.decode();
+        if (rc != 0) {
+            for (Turn t : batch) ctx.truncate(t.session.seq, t.session.size()); // undo partial ubatches
+            if (rc == 1 && relieve()) return; // retried next step
+            for (Turn t : batch) {
+                active.remove(t);
+                finish(
+                        t,
+                        new ModelException(
+                                ModelException.Kind.UNAVAILABLE,
+                                rc == 1
+                                        ? "the KV cache is full (raise --kv-budget)"
+                                        : "llama_decode failed with code " + rc));
+            }
+            return;
+        }
+        defragmented = false;
+        for (Turn t : batch) advance(t);
+    }
+
+    private List<Turn> fill() {
+        LlamaContext.Batch b = ctx.batch();
+        List<Turn> in = new ArrayList<>();
+        int n = active.size();
+        int start = rotation++ % n;
+        List<Turn> prefilling = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Turn t = active.get((start + i) % n);
+            t.batchTokens = 0;
+            t.logitsIndex = -1;
+            if (t.prefilling()) {
+                prefilling.add(t);
+            } else {
+                t.logitsIndex = b.add(t.pending, t.session.size(), t.session.seq, true);
+                t.batchTokens = 1;
+                in.add(t);
+            }
+        }
+        for (int i = 0; i < prefilling.size() && b.room() > 0; i++) {
+            Turn t = prefilling.get(i);
+            int share = Math.max(1, b.room() / (prefilling.size() - i));
+            int count = Math.min(share, t.prompt.length - t.fed);
+            for (int k = 0; k < count; k++) {
+                int pos = t.fed + k;
+                int idx = b.add(t.prompt[pos], pos, t.session.seq, pos == t.prompt.length - 1);
+                if (pos == t.prompt.length - 1) t.logitsIndex = idx;
+            }
+            t.batchTokens = count;
+            in.add(t);
+        }
+        return in;
+    }
+
+    /** Frees cells after a full-cache failure: compact once, then evict idle sessions one by one. */
+    private boolean relieve() {
+        if (!defragmented) {
+            defragmented = true;
+            ctx.defragment();
+            return true;
+        }
+        return cache.evictOne();
+    }
+
+    private void advance(Turn t) {
+        KvSession s = t.session;
+        if (t.prefilling()) {
+            for (int k = 0; k < t.batchTokens; k++) s.append(t.prompt[t.fed + k]);
+            t.fed += t.batchTokens;
+        } else {
+            s.append(t.pending);
+            t.pending = -1;
+        }
+        if (t.logitsIndex < 0) return;
+        int token = t.sampler.sample(ctx.logits(t.logitsIndex));
+        if (t.firstTokenNanos == 0) t.firstTokenNanos = System.nanoTime();
+        Finish finish = null;
+        if (model.isEndOfGeneration(token)) {
+            finish = Finish.STOP;
+        } else {
+            t.generated++;
+            t.emit(t.text.add(model.piece(token)));
+            if (t.text.stopped()) finish = Finish.STOP;
+            else if (t.generated >= t.maxNew) finish = Finish.LENGTH;
+            else t.pending = token;
+        }
+        if (finish != null) {
+            active.remove(t);
+            t.end(finish);
+            finish(t, null);
+        }
+    }
+
+    /** Bookkeeping for a turn that left the engine (ended, cancelled or failed with {@code error}). */
+    private void finish(Turn t, ModelException error) {
+        if (error != null) t.fail(error);
+        cache.release(t.session);
+        turns++;
+        promptTokens += t.prompt.length;
+        cachedTokens += t.cached;
+        outputTokens += t.generated;
+        publishStats();
+        long now = System.nanoTime();
+        LOG.log(
+                System.Logger.Level.INFO,
+                "turn {0}: prompt={1} cached={2} prefilled={3} restored={4} restore_ms={5} ttft_ms={6} output={7} "
+                        + "total_ms={8}{9}",
+                t.key.length() > 12 ? t.key.substring(t.key.length() - 12) : t.key,
+                t.prompt.length,
+                t.cached,
+                t.prompt.length - t.cached,
+                t.restored,
+                t.restoreNanos / 1_000_000,
+                t.firstTokenNanos == 0 ? -1 : (t.firstTokenNanos - t.submittedNanos) / 1_000_000,
+                t.generated,
+                (now - t.submittedNanos) / 1_000_000,
+                t.cancelled() ? " cancelled" : error != null ? " failed: " + error.getMessage() : "");
+    }
+
+    private void publishStats() {
+        stats = new EngineStats(
+                turns,
+                promptTokens,
+                cachedTokens,
+                promptTokens - cachedTokens,
+                outputTokens,
+                cache.spills,
+                cache.drops,
+                cache.restores,
+                cache.restoreFailures,
+                cache.restoreNanos / 1_000_000,
+                cache.residentSessions(),
+                cache.residentTokens(),
+                ctx.cells());
+    }
+
+    private void failAll(String why) {
+        List<Turn> all = new ArrayList<>(active);
+        all.addAll(waiting);
+        inbox.drainTo(all);
+        for (Turn t : all) t.fail(new ModelException(ModelException.Kind.UNAVAILABLE, why));
+        for (Turn t : active) cache.release(t.session); // what they computed so far stays usable
+        active.clear();
+        waiting.clear();
+    }
+
+    /** Stops the engine thread (running turns fail), then spills idle persistent sessions. */
+    @Override
+    public void close() {
+        closing = true;
+        try {
+            thread.join(30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (!thread.isAlive()) {
+            cache.spillAll();
+            publishStats();
+        }
+    }
+}
