@@ -4,12 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.config.ServerConfig;
+import dev.tether.inference.embedded.llama.LlamaModel;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@code tether serve} options: defaults, parsing, and a clear message with exit code 2 for bad input. */
 class CliTest {
@@ -57,6 +60,35 @@ class CliTest {
         assertRejected("unknown option", "serve", "--colour", "blue");
         assertRejected("needs a value", "serve", "--port");
         assertRejected("unknown command", "start");
+        assertRejected("not both", "serve", "--model", "m.gguf", "--upstream", "http://127.0.0.1:1/v1");
+        assertRejected("tiny, small or 134m", "model", "generate", "--out", "x.gguf", "--size", "huge");
+        assertRejected("--out FILE is required", "model", "generate");
+        assertRejected("only subcommand", "model", "download");
+    }
+
+    @Test
+    void modelGenerateWritesALoadableModel(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("m.gguf");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int code = new Cli(new PrintStream(out, true, StandardCharsets.UTF_8), System.err)
+                .run(new String[] {"model", "generate", "--out", file.toString(), "--size", "tiny"});
+        assertEquals(0, code);
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("random"), out.toString(StandardCharsets.UTF_8));
+        try (LlamaModel model = LlamaModel.load(file)) {
+            assertEquals(512, model.vocabSize());
+        }
+    }
+
+    @Test
+    void serveWithABadModelFileExitsWith1AndSaysWhy(@TempDir Path dir) throws Exception {
+        Path bad = Files.writeString(dir.resolve("bad.gguf"), "not a model");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = new Cli(System.out, new PrintStream(err, true, StandardCharsets.UTF_8))
+                .run(new String[] {"serve", "--port", "0", "--data-dir", dir.toString(), "--model", bad.toString()});
+        assertEquals(1, code);
+        assertTrue(
+                err.toString(StandardCharsets.UTF_8).contains("not a GGUF model"),
+                err.toString(StandardCharsets.UTF_8));
     }
 
     private static void assertRejected(String hint, String... args) {

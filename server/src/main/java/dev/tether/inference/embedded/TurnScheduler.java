@@ -110,7 +110,7 @@ final class TurnScheduler implements AutoCloseable {
             Turn t = it.next();
             if (t.cancelled()) {
                 it.remove();
-                finish(t, null); // its KV state stays valid: only completed batches are recorded
+                finish(t, null, null); // its KV state stays valid: only completed batches are recorded
             }
         }
     }
@@ -126,6 +126,7 @@ final class TurnScheduler implements AutoCloseable {
                 active.remove(t);
                 finish(
                         t,
+                        null,
                         new ModelException(
                                 ModelException.Kind.UNAVAILABLE,
                                 rc == 1
@@ -205,14 +206,15 @@ final class TurnScheduler implements AutoCloseable {
         }
         if (finish != null) {
             active.remove(t);
-            t.end(finish);
-            finish(t, null);
+            finish(t, finish, null);
         }
     }
 
-    /** Bookkeeping for a turn that left the engine (ended, cancelled or failed with {@code error}). */
-    private void finish(Turn t, ModelException error) {
-        if (error != null) t.fail(error);
+    /**
+     * A turn left the engine: it ended ({@code finish}), failed ({@code error}) or was cancelled
+     * (neither). The counters are updated before the caller hears the end.
+     */
+    private void finish(Turn t, Finish finish, ModelException error) {
         cache.release(t.session);
         turns++;
         promptTokens += t.prompt.length;
@@ -234,6 +236,8 @@ final class TurnScheduler implements AutoCloseable {
                 t.generated,
                 (now - t.submittedNanos) / 1_000_000,
                 t.cancelled() ? " cancelled" : error != null ? " failed: " + error.getMessage() : "");
+        if (finish != null) t.end(finish);
+        if (error != null) t.fail(error);
     }
 
     private void publishStats() {

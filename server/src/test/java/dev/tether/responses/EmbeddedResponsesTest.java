@@ -1,0 +1,96 @@
+package dev.tether.responses;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tether.inference.embedded.EmbeddedBackend;
+import dev.tether.testing.ResponsesClient;
+import dev.tether.testing.ResponsesClient.Reply;
+import dev.tether.testing.TestModels;
+import dev.tether.testing.TestServer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The Responses API served by the embedded engine, end to end over HTTP. */
+class EmbeddedResponsesTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aChainedTurnReportsTheCachedPrefixAsCachedTokens() throws Exception {
+        try (TestServer server = TestServer.start(dir, b -> b.model(TestModels.tiny()))) {
+            ResponsesClient api = new ResponsesClient(server);
+            Reply r1 = api.post(
+                    "/v1/responses",
+                    "{\"model\":\"tiny\",\"input\":\"Tell me about rivers and stones."
+                            + " Take your time.\",\"temperature\":0,\"max_output_tokens\":8}");
+            assertEquals(200, r1.status(), r1.body().toString());
+            assertEquals("incomplete", r1.body().path("status").asText(), "8 tokens of greedy gibberish hit the limit");
+            JsonNode u1 = r1.body().path("usage");
+            assertEquals(8, u1.path("output_tokens").asInt());
+            assertEquals(
+                    0, u1.path("input_tokens_details").path("cached_tokens").asInt());
+
+            Reply r2 = api.post(
+                    "/v1/responses",
+                    "{\"model\":\"tiny\",\"previous_response_id\":\""
+                            + r1.body().path("id").asText() + "\",\"input\":\"More.\",\"max_output_tokens\":4}");
+            assertEquals(200, r2.status(), r2.body().toString());
+            JsonNode u2 = r2.body().path("usage");
+            assertTrue(
+                    u2.path("input_tokens_details").path("cached_tokens").asInt()
+                            >= u1.path("input_tokens").asInt(),
+                    "the whole first prompt came from the session's cache: " + u2);
+            assertTrue(r2.body().path("metadata").isEmpty(), "a real --model adds no demo notice");
+        }
+    }
+
+    @Test
+    void streamingDeliversTheTextAsDeltas() throws Exception {
+        try (TestServer server = TestServer.start(dir, b -> b.model(TestModels.tiny()))) {
+            List<JsonNode> events = new ResponsesClient(server)
+                    .stream("{\"model\":\"tiny\",\"input\":\"Hi\",\"stream\":true,\"max_output_tokens\":6}");
+            StringBuilder text = new StringBuilder();
+            for (JsonNode e : events) {
+                if (e.path("type").asText().equals("response.output_text.delta"))
+                    text.append(e.path("delta").asText());
+            }
+            JsonNode last = events.getLast();
+            assertEquals("response.incomplete", last.path("type").asText(), last.toString());
+            assertEquals(text.toString(), ResponsesClient.outputText(last.path("response")));
+        }
+    }
+
+    @Test
+    void anInputLongerThanTheContextGetsA400() throws Exception {
+        try (TestServer server =
+                TestServer.start(dir, b -> b.model(TestModels.tiny()).sessionContext(256))) {
+            Reply r = new ResponsesClient(server)
+                    .post("/v1/responses", "{\"model\":\"tiny\",\"input\":\"" + "word ".repeat(300) + "\"}");
+            assertEquals(400, r.status(), r.body().toString());
+            assertEquals(
+                    "context_length_exceeded",
+                    r.body().path("error").path("code").asText());
+        }
+    }
+
+    @Test
+    void withNoModelAndNoUpstreamTheDemoModelAnswersAndSaysSo() throws Exception {
+        try (TestServer server = TestServer.start(dir, b -> b.demoModel(true))) {
+            assertTrue(Files.isRegularFile(dir.resolve("models/demo-small.gguf")), "generated under the data dir");
+            Reply r = new ResponsesClient(server)
+                    .post("/v1/responses", "{\"model\":\"any\",\"input\":\"Hello\",\"max_output_tokens\":5}");
+            assertEquals(200, r.status(), r.body().toString());
+            String notice = r.body()
+                    .path("metadata")
+                    .path(EmbeddedBackend.DEMO_NOTICE_KEY)
+                    .asText();
+            assertTrue(notice.contains("random text"), r.body().toString());
+            assertEquals(5, r.body().path("usage").path("output_tokens").asInt());
+        }
+    }
+}
