@@ -168,7 +168,14 @@ final class KvCache {
             if (h == null || KvSession.commonPrefix(h.tokens(), h.tokens().length, t.prompt) < MIN_RESTORE) return;
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment state = spill.read(h, arena);
-                if (ctx.loadState(s.seq, state) == 0) throw new SpillStore.Unusable("llama.cpp refused the state");
+                // llama.cpp needs the state's cells contiguous: compact the cache and retry once.
+                if (ctx.loadState(s.seq, state) == 0) {
+                    ctx.truncate(s.seq, 0);
+                    ctx.defragment();
+                    if (ctx.loadState(s.seq, state) == 0) {
+                        throw new SpillStore.Unusable("llama.cpp refused the state: " + ctx.recentErrors());
+                    }
+                }
             }
             s.replace(h.tokens());
             t.restored = h.tokens().length;

@@ -137,6 +137,11 @@ public final class LlamaContext implements AutoCloseable {
         }
     }
 
+    /** What llama.cpp last logged as errors (to explain a refusal). */
+    public String recentErrors() {
+        return api.recentErrors();
+    }
+
     @Override
     public void close() {
         try {

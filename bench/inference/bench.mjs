@@ -1,0 +1,142 @@
+// Measures the embedded engine through Tether's Responses API (SSE), side by side in one run:
+//   1. turn-N time to first token: warm (previous_response_id, session resident) vs the same
+//      history recomputed cold (sent whole, a new session);
+//   2. restore from disk (the session was spilled to make room) vs recompute;
+//   3. a 20-turn agent loop: stateless (whole history every turn, store:false) vs pinned
+//      (previous_response_id).
+// Usage: node bench.mjs BASE_URL [--reps N] [--history-words N] [--loop-turns N] [--json FILE]
+// Prints progress to stderr and a JSON result to stdout (or FILE).
+import { writeFileSync } from "node:fs";
+
+const args = process.argv.slice(2);
+const base = args[0];
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i < 0 ? dflt : args[i + 1];
+};
+const REPS = Number(opt("--reps", 3));
+const HISTORY_WORDS = Number(opt("--history-words", 560));
+const LOOP_TURNS = Number(opt("--loop-turns", 20));
+const OUTPUT = 16;
+const PUSH_WORDS = Number(opt("--push-words", 300));
+const log = (...m) => console.error(new Date().toISOString().slice(11, 19), ...m);
+
+const POOL = ("the agent reads the file then runs the tests and reports what failed so the next " +
+  "step can patch the parser before the build is retried with verbose logging enabled").split(" ");
+function words(n, seed) {
+  const out = [];
+  for (let i = 0; i < n; i++) out.push(POOL[(i * 7 + seed * 13 + Math.floor(i / 5)) % POOL.length]);
+  return out.join(" ");
+}
+
+/** One streamed response: time to the first text delta, total time, and the final response. */
+async function turn(body) {
+  const t0 = performance.now();
+  const res = await fetch(`${base}/v1/responses`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "m", stream: true, temperature: 0, max_output_tokens: OUTPUT, ...body }),
+  });
+  if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  const decoder = new TextDecoder();
+  let buf = "", ttft = null, final = null;
+  for await (const chunk of res.body) {
+    buf += decoder.decode(chunk, { stream: true });
+    let at;
+    while ((at = buf.indexOf("\n\n")) >= 0) {
+      const frame = buf.slice(0, at);
+      buf = buf.slice(at + 2);
+      const data = frame.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+      if (!data) continue;
+      const e = JSON.parse(data);
+      if (e.type === "response.output_text.delta" && ttft === null) ttft = performance.now() - t0;
+      if (e.type === "response.completed" || e.type === "response.incomplete") final = e.response;
+      if (e.type === "response.failed" || e.type === "error") throw new Error(JSON.stringify(e));
+    }
+  }
+  if (!final) throw new Error("stream ended without a final response");
+  const text = final.output.flatMap((o) => o.content ?? []).map((c) => c.text ?? "").join("");
+  return {
+    ttft: ttft ?? performance.now() - t0,
+    total: performance.now() - t0,
+    id: final.id,
+    text,
+    input: final.usage.input_tokens,
+    cached: final.usage.input_tokens_details.cached_tokens,
+  };
+}
+
+const user = (text) => ({ role: "user", content: text });
+const assistant = (text) => ({ role: "assistant", content: text });
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+// The server's KV budget holds one session of this size, not two: every measured turn runs with
+// no other session resident (llama.cpp b4916 attends over all occupied cells, so a second
+// resident session would slow a cold prefill down and flatter the ratios). Unmeasured "push"
+// requests move sessions out in between; they pay for any spill to disk.
+async function push(instructions, seed) {
+  await turn({ instructions, store: false, max_output_tokens: 1, input: [user(words(PUSH_WORDS, seed))] });
+}
+
+async function ttftPhase() {
+  const rows = [];
+  for (let r = 0; r < REPS; r++) {
+    const history = words(HISTORY_WORDS, r);
+    const instructions = "You are a coding agent. Answer briefly.";
+    const t1 = await turn({ instructions, input: [user(history)] });
+    const ask2 = `Step ${r}: what next?`;
+    const warm = await turn({ instructions, previous_response_id: t1.id, input: [user(ask2)] });
+    const full2 = [user(history), assistant(t1.text), user(ask2)];
+    await push(instructions, 100 + r); // spills the stored session to disk
+    const cold = await turn({ instructions, store: false, input: full2 }); // the same history, recomputed
+    const ask3 = `Step ${r}: and after that?`;
+    const restore = await turn({ instructions, previous_response_id: warm.id, input: [user(ask3)] });
+    await push(instructions, 200 + r); // spills it again, so the recompute runs alone
+    const recompute = await turn({
+      instructions, store: false, input: [...full2, assistant(warm.text), user(ask3)],
+    });
+    rows.push({ first: t1, warm, cold, restore, recompute });
+    log(`rep ${r + 1}/${REPS}: cold ${t1.input} tok ${t1.ttft.toFixed(0)} ms | warm ${warm.ttft.toFixed(0)} ms ` +
+      `(cached ${warm.cached}/${warm.input}) vs recomputed ${cold.ttft.toFixed(0)} ms | restore ` +
+      `${restore.ttft.toFixed(0)} ms (cached ${restore.cached}/${restore.input}) vs recompute ` +
+      `${recompute.ttft.toFixed(0)} ms`);
+  }
+  return rows;
+}
+
+async function agentLoop(mode) {
+  const instructions = "You are a coding agent working in a repository. " + words(150, 99);
+  const items = [];
+  let previous = null, wall = 0, ttfts = [], prefilled = 0, cachedSum = 0, inputs = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < LOOP_TURNS; i++) {
+    const observation = user(`Tool output for step ${i}: ` + words(25, i + 7));
+    const body = mode === "pinned"
+      ? { instructions, input: [observation], ...(previous ? { previous_response_id: previous } : {}) }
+      : { instructions, store: false, input: [...items, observation] };
+    const t = await turn(body);
+    items.push(observation, assistant(t.text));
+    previous = t.id;
+    ttfts.push(t.ttft);
+    prefilled += t.input - t.cached;
+    cachedSum += t.cached;
+    inputs += t.input;
+  }
+  wall = performance.now() - t0;
+  log(`agent loop ${mode}: ${LOOP_TURNS} turns in ${(wall / 1000).toFixed(1)} s, prefilled ${prefilled} of ${inputs} tokens`);
+  return { mode, wall, ttftMedian: median(ttfts), ttftLast: ttfts.at(-1), prefilled, cached: cachedSum, inputs };
+}
+
+log(`phase 1+2: ${REPS} reps at ~${HISTORY_WORDS} words of history`);
+const ttft = await ttftPhase();
+log(`phase 3: ${LOOP_TURNS}-turn agent loop, stateless then pinned`);
+const stateless = await agentLoop("stateless");
+const pinned = await agentLoop("pinned");
+const result = { reps: REPS, historyWords: HISTORY_WORDS, loopTurns: LOOP_TURNS, output: OUTPUT, ttft, loops: [stateless, pinned] };
+const json = JSON.stringify(result, null, 1);
+const out = opt("--json", null);
+if (out) writeFileSync(out, json);
+else console.log(json);
