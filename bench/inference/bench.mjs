@@ -108,12 +108,12 @@ async function ttftPhase() {
 }
 
 async function agentLoop(mode) {
-  const instructions = "You are a coding agent working in a repository. " + words(150, 99);
+  const instructions = "You are a coding agent working in a repository. " + words(60, 99);
   const items = [];
   let previous = null, wall = 0, ttfts = [], prefilled = 0, cachedSum = 0, inputs = 0;
   const t0 = performance.now();
   for (let i = 0; i < LOOP_TURNS; i++) {
-    const observation = user(`Tool output for step ${i}: ` + words(25, i + 7));
+    const observation = user(`Tool output for step ${i}: ` + words(20, i + 7));
     const body = mode === "pinned"
       ? { instructions, input: [observation], ...(previous ? { previous_response_id: previous } : {}) }
       : { instructions, store: false, input: [...items, observation] };

@@ -77,15 +77,24 @@ public final class ResponseService implements AutoCloseable {
         return parent(params, local).thenCompose(parent -> start(params, parent));
     }
 
-    /** What a new response continues: a chain and its root, maybe a conversation. */
-    private record Parent(Chain chain, String root, Conversation conversation) {}
+    /**
+     * What a new response continues: a chain and its root, maybe a conversation. {@code stored}
+     * is false when the parent itself was {@code store:false} (a WebSocket continuation): then
+     * nothing derived from the chain may reach disk, whatever the new request says.
+     */
+    private record Parent(Chain chain, String root, Conversation conversation, boolean stored) {
+        Parent(Chain chain, String root, Conversation conversation) {
+            this(chain, root, conversation, true);
+        }
+    }
 
     private CompletionStage<Parent> parent(ResponseParams p, LocalChains local) {
         String prev = p.previousResponseId();
         if (prev != null) {
             ResponseRecord mine = local == null ? null : local.find(prev);
             if (mine != null) {
-                return CompletableFuture.completedFuture(new Parent(mine.after(), mine.rootId(), null));
+                return CompletableFuture.completedFuture(new Parent(
+                        mine.after(), mine.rootId(), null, mine.params().store()));
             }
             ResponseRun running = live.get(prev);
             ResponseRecord finished = running == null ? null : running.finished();
@@ -150,7 +159,7 @@ public final class ResponseService implements AutoCloseable {
         ModelRequest request = new ModelRequest(
                 p.model(),
                 root,
-                p.store(),
+                p.store() && parent.stored(),
                 messages,
                 p.toolSpecs(),
                 p.toolChoice(),

@@ -11,6 +11,8 @@ import dev.tether.inference.embedded.llama.LlamaModel;
 import java.io.IOException;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * The embedded engine as a {@link ModelBackend}: one GGUF model in this process (llama.cpp on
@@ -35,6 +37,8 @@ public final class EmbeddedBackend implements ModelBackend {
     private final ChatPrompt chat;
     private final int sessionContext;
     private final String description;
+    private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private boolean closed; // guarded by lifecycle
 
     private EmbeddedBackend(EmbeddedSettings settings, LlamaModel model, LlamaContext ctx, int sessionContext)
             throws IOException {
@@ -91,27 +95,16 @@ public final class EmbeddedBackend implements ModelBackend {
 
     @Override
     public ModelResult generate(ModelRequest request, ModelSink sink) throws ModelException, InterruptedException {
-        int[] prompt = model.tokenize(chat.render(request.messages(), request.tools()), true);
-        if (prompt.length >= sessionContext) {
-            throw new ModelException(
-                    ModelException.Kind.CONTEXT_LENGTH_EXCEEDED,
-                    "The input is " + prompt.length + " tokens; this model's context window is " + sessionContext
-                            + " tokens per session. Shorten the input or start a new conversation.");
+        Turn turn;
+        // The read lock keeps close() from freeing the model while this thread tokenizes.
+        lifecycle.readLock().lock();
+        try {
+            if (closed) throw new ModelException(ModelException.Kind.UNAVAILABLE, "the embedded engine is shut down");
+            turn = turn(request);
+            scheduler.submit(turn);
+        } finally {
+            lifecycle.readLock().unlock();
         }
-        int room = sessionContext - prompt.length;
-        int limit = request.maxOutputTokens() != null
-                ? request.maxOutputTokens()
-                : settings.defaultMaxOutput() > 0 ? settings.defaultMaxOutput() : room;
-        double temperature = request.temperature() == null ? 1.0 : request.temperature();
-        double topP = request.topP() == null ? 1.0 : request.topP();
-        Turn turn = new Turn(
-                request.sessionKey(),
-                request.persistent(),
-                prompt,
-                Math.max(1, Math.min(limit, room)),
-                new Sampler(temperature, topP, ThreadLocalRandom.current().nextLong()),
-                new TextAssembler(chat.stops()));
-        scheduler.submit(turn);
         try {
             while (true) {
                 switch (turn.next()) {
@@ -126,6 +119,29 @@ public final class EmbeddedBackend implements ModelBackend {
             turn.cancel();
             throw e;
         }
+    }
+
+    private Turn turn(ModelRequest request) throws ModelException {
+        int[] prompt = model.tokenize(chat.render(request.messages(), request.tools()), true);
+        if (prompt.length >= sessionContext) {
+            throw new ModelException(
+                    ModelException.Kind.CONTEXT_LENGTH_EXCEEDED,
+                    "The input is " + prompt.length + " tokens; this model's context window is " + sessionContext
+                            + " tokens per session. Shorten the input or start a new conversation.");
+        }
+        int room = sessionContext - prompt.length;
+        int limit = request.maxOutputTokens() != null
+                ? request.maxOutputTokens()
+                : settings.defaultMaxOutput() > 0 ? settings.defaultMaxOutput() : room;
+        double temperature = request.temperature() == null ? 1.0 : request.temperature();
+        double topP = request.topP() == null ? 1.0 : request.topP();
+        return new Turn(
+                request.sessionKey(),
+                request.persistent(),
+                prompt,
+                Math.max(1, Math.min(limit, room)),
+                new Sampler(temperature, topP, ThreadLocalRandom.current().nextLong()),
+                new TextAssembler(chat.stops()));
     }
 
     @Override
@@ -153,11 +169,27 @@ public final class EmbeddedBackend implements ModelBackend {
         return sessionContext;
     }
 
-    /** Stops the engine (spilling idle stored sessions), then frees the context and the model. */
+    /**
+     * Stops the engine (spilling idle stored sessions), then frees the context and the model.
+     * Idempotent. If the engine thread does not stop in time, the native memory is left to the
+     * process's exit rather than freed under it.
+     */
     @Override
     public void close() {
-        scheduler.close();
-        ctx.close();
-        model.close();
+        lifecycle.writeLock().lock();
+        try {
+            if (closed) return;
+            closed = true;
+            if (scheduler.stop()) {
+                ctx.close();
+                model.close();
+            } else {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "the engine thread did not stop within 30 s; not freeing its model");
+            }
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
     }
 }

@@ -52,11 +52,13 @@ final class KvCache {
     boolean admit(Turn t) {
         KvSession s = resident.get(t.key);
         if (s != null && s.busy) return false;
-        int need = t.cellsNeeded();
+        SpillStore.Header spilled = s == null ? spilled(t) : null;
+        // A restore loads the whole spilled state before trimming it, so it needs that much room.
+        int need = Math.max(t.cellsNeeded(), spilled == null ? 0 : spilled.tokens().length);
         long available = ctx.cells() - used() + (s == null ? 0 : s.cells());
+        if (!fits(need, available, s)) return false;
         while (available < need || (s == null && freeSeqs.isEmpty())) {
             KvSession victim = leastRecentlyUsedIdle(s);
-            if (victim == null) return false;
             available += victim.cells();
             evict(victim);
         }
@@ -64,7 +66,7 @@ final class KvCache {
             s = new KvSession(t.key, t.persistent);
             s.seq = freeSeqs.poll();
             resident.put(t.key, s);
-            restore(s, t);
+            if (spilled != null) restore(s, t, spilled);
         }
         s.persistent &= t.persistent; // one store:false turn makes the whole state unspillable
         int keep = Math.min(s.commonPrefix(t.prompt), t.prompt.length - 1); // the last token must be evaluated
@@ -76,6 +78,42 @@ final class KvCache {
         t.cached = keep;
         t.fed = keep;
         return true;
+    }
+
+    /** Whether evicting every idle session (other than {@code s}) would make room: evict nothing otherwise. */
+    private boolean fits(int need, long available, KvSession s) {
+        long idleCells = 0;
+        int idle = 0;
+        for (KvSession o : resident.values()) {
+            if (!o.busy && o != s) {
+                idleCells += o.cells();
+                idle++;
+            }
+        }
+        return available + idleCells >= need && (s != null || !freeSeqs.isEmpty() || idle > 0);
+    }
+
+    /** The turn's spill header if restoring it is worth it; read once per turn. */
+    private SpillStore.Header spilled(Turn t) {
+        if (spill == null) return null;
+        if (!t.spillChecked) {
+            t.spillChecked = true;
+            try {
+                SpillStore.Header h = spill.header(t.key);
+                if (h != null && KvSession.commonPrefix(h.tokens(), h.tokens().length, t.prompt) >= MIN_RESTORE) {
+                    t.spillHeader = h;
+                }
+            } catch (SpillStore.Unusable e) {
+                unusable(t.key, e.getMessage());
+            }
+        }
+        return t.spillHeader;
+    }
+
+    private void unusable(String key, String why) {
+        restoreFailures++;
+        spill.delete(key);
+        LOG.log(System.Logger.Level.WARNING, "spilled KV state of a session is unusable ({0}); recomputing", why);
     }
 
     /** The turn is over: its session becomes idle and most recently used. */
@@ -160,22 +198,27 @@ final class KvCache {
         }
     }
 
-    private void restore(KvSession s, Turn t) {
-        if (spill == null) return;
+    private void restore(KvSession s, Turn t, SpillStore.Header h) {
         long start = System.nanoTime();
-        try {
-            SpillStore.Header h = spill.header(s.key);
-            if (h == null || KvSession.commonPrefix(h.tokens(), h.tokens().length, t.prompt) < MIN_RESTORE) return;
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment state = spill.read(h, arena);
-                // llama.cpp needs the state's cells contiguous: compact the cache and retry once.
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = spill.read(h, arena);
+            // llama.cpp needs the state's cells contiguous: compact the cache and retry once.
+            if (ctx.loadState(s.seq, state) == 0) {
+                ctx.truncate(s.seq, 0);
+                ctx.defragment();
                 if (ctx.loadState(s.seq, state) == 0) {
+                    // Not the file's fault: keep it for a later turn.
                     ctx.truncate(s.seq, 0);
-                    ctx.defragment();
-                    if (ctx.loadState(s.seq, state) == 0) {
-                        throw new SpillStore.Unusable("llama.cpp refused the state: " + ctx.recentErrors());
-                    }
+                    restoreFailures++;
+                    LOG.log(
+                            System.Logger.Level.WARNING,
+                            "could not restore a spilled session ({0}); recomputing",
+                            ctx.recentErrors());
+                    return;
                 }
+            }
+            if (ctx.lastPosition(s.seq) != h.tokens().length - 1) {
+                throw new SpillStore.Unusable("its state does not cover the " + h.tokens().length + " tokens it lists");
             }
             s.replace(h.tokens());
             t.restored = h.tokens().length;
@@ -183,14 +226,9 @@ final class KvCache {
             restoreNanos += t.restoreNanos;
             restores++;
         } catch (SpillStore.Unusable e) {
-            restoreFailures++;
             ctx.truncate(s.seq, 0);
             s.truncate(0);
-            spill.delete(s.key);
-            LOG.log(
-                    System.Logger.Level.WARNING,
-                    "spilled KV state of a session is unusable ({0}); recomputing",
-                    e.getMessage());
+            unusable(s.key, e.getMessage());
         }
     }
 }

@@ -16,14 +16,15 @@ final class Sampler {
 
     Sampler(double temperature, double topP, long seed) {
         if (temperature < 0 || Double.isNaN(temperature)) throw new IllegalArgumentException("temperature < 0");
-        if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("top_p must be in (0, 1]");
+        if (!(topP >= 0 && topP <= 1)) throw new IllegalArgumentException("top_p must be in [0, 1]");
         this.temperature = temperature;
         this.topP = topP;
         this.random = new SplittableRandom(seed);
     }
 
+    /** Temperature 0 or top_p 0 (a nucleus of one token) both mean: take the most likely token. */
     boolean greedy() {
-        return temperature == 0;
+        return temperature == 0 || topP == 0;
     }
 
     int sample(float[] logits) {
@@ -35,6 +36,7 @@ final class Sampler {
             p[i] = Math.exp((logits[i] - max) / temperature);
             sum += p[i];
         }
+        if (!Double.isFinite(sum) || sum <= 0) return argmax(logits); // NaN or infinite logits
         return topP < 1 ? nucleus(p, sum) : pick(p, sum);
     }
 
@@ -53,7 +55,7 @@ final class Sampler {
         Arrays.sort(order, (a, b) -> Double.compare(p[b], p[a]));
         double kept = 0;
         int n = 0;
-        while (n < order.length && kept < topP * sum) kept += p[order[n++]];
+        while (n < order.length && (n == 0 || kept < topP * sum)) kept += p[order[n++]];
         double r = random.nextDouble() * kept;
         for (int i = 0; i < n; i++) {
             r -= p[order[i]];

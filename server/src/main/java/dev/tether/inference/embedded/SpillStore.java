@@ -1,9 +1,12 @@
 package dev.tether.inference.embedded;
 
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,6 +30,7 @@ import java.util.zip.CRC32;
  */
 final class SpillStore {
     private static final int MAGIC = 0x544B5631; // "TKV1"
+    private static final long CHUNK = 1L << 30;
     private final Path dir;
     private final String fingerprint;
 
@@ -51,9 +55,10 @@ final class SpillStore {
     void write(String key, int[] tokens, MemorySegment state) throws IOException {
         Path file = file(key);
         Path tmp = dir.resolve(file.getFileName() + ".tmp");
-        ByteBuffer data = state.asByteBuffer();
         CRC32 crc = new CRC32();
-        crc.update(data.duplicate());
+        for (long at = 0; at < state.byteSize(); at += CHUNK) {
+            crc.update(slice(state, at).asByteBuffer());
+        }
         byte[] fp = fingerprint.getBytes(StandardCharsets.UTF_8);
         byte[] k = key.getBytes(StandardCharsets.UTF_8);
         ByteBuffer header = ByteBuffer.allocate(4 + 4 + fp.length + 4 + k.length + 4 + 4 * tokens.length + 16);
@@ -63,9 +68,20 @@ final class SpillStore {
         try (FileChannel ch = FileChannel.open(
                 tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
             while (header.hasRemaining()) ch.write(header);
-            while (data.hasRemaining()) ch.write(data);
+            for (long at = 0; at < state.byteSize(); at += CHUNK) {
+                ByteBuffer data = slice(state, at).asByteBuffer();
+                while (data.hasRemaining()) ch.write(data);
+            }
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
         }
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** A ByteBuffer covers at most 2 GiB: large states are handled in 1 GiB slices. */
+    private static MemorySegment slice(MemorySegment state, long at) {
+        return state.asSlice(at, Math.min(CHUNK, state.byteSize() - at));
     }
 
     /** The session's spill header, or null if it has no spill file. */
@@ -74,21 +90,23 @@ final class SpillStore {
         if (!Files.exists(file)) return null;
         try (FileChannel ch = FileChannel.open(file)) {
             long size = ch.size();
-            ByteBuffer b = ch.map(FileChannel.MapMode.READ_ONLY, 0, Math.min(size, Integer.MAX_VALUE));
-            if (size < 8 || b.getInt() != MAGIC) throw new Unusable("not a Tether KV spill file");
-            String fp = string(b);
+            DataInputStream in = new DataInputStream(new BufferedInputStream(Channels.newInputStream(ch), 1 << 16));
+            if (size < 8 || in.readInt() != MAGIC) throw new Unusable("not a Tether KV spill file");
+            long[] read = {4};
+            String fp = string(in, size, read);
             if (!fp.equals(fingerprint)) {
                 throw new Unusable("written for another model or engine build (" + fp + ", now " + fingerprint + ")");
             }
-            String k = string(b);
+            String k = string(in, size, read);
             if (!k.equals(key)) throw new Unusable("belongs to another session");
-            int[] tokens = new int[checkedLength(b, 4)];
-            b.asIntBuffer().get(tokens);
-            b.position(b.position() + 4 * tokens.length);
-            long length = b.getLong();
-            long crc = b.getLong();
-            if (b.position() + length != size) throw new Unusable("truncated (" + size + " bytes on disk)");
-            return new Header(key, tokens, b.position(), length, crc);
+            int[] tokens = new int[length(in, 4, size, read)];
+            for (int i = 0; i < tokens.length; i++) tokens[i] = in.readInt();
+            read[0] += 4L * tokens.length;
+            long length = in.readLong();
+            long crc = in.readLong();
+            long offset = read[0] + 16;
+            if (offset + length != size) throw new Unusable("truncated (" + size + " bytes on disk)");
+            return new Header(key, tokens, offset, length, crc);
         } catch (IOException | RuntimeException e) {
             throw new Unusable("unreadable: " + e);
         }
@@ -99,10 +117,12 @@ final class SpillStore {
         try (FileChannel ch = FileChannel.open(file(header.key()))) {
             MemorySegment data = ch.map(FileChannel.MapMode.READ_ONLY, header.dataOffset(), header.dataLength(), arena);
             CRC32 crc = new CRC32();
-            crc.update(data.asByteBuffer());
+            for (long at = 0; at < data.byteSize(); at += CHUNK) {
+                crc.update(slice(data, at).asByteBuffer());
+            }
             if (crc.getValue() != header.crc()) throw new Unusable("corrupt (checksum mismatch)");
             return data;
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException | InternalError e) { // InternalError: file shrank under the map
             throw new Unusable("unreadable: " + e);
         }
     }
@@ -124,15 +144,18 @@ final class SpillStore {
         }
     }
 
-    private static String string(ByteBuffer b) {
-        byte[] bytes = new byte[checkedLength(b, 1)];
-        b.get(bytes);
+    private static String string(DataInputStream in, long size, long[] read) throws IOException {
+        byte[] bytes = new byte[length(in, 1, size, read)];
+        in.readFully(bytes);
+        read[0] += bytes.length;
         return new String(bytes, StandardCharsets.UTF_8);
     }
 
-    private static int checkedLength(ByteBuffer b, int unit) {
-        int n = b.getInt();
-        if (n < 0 || (long) n * unit > b.remaining()) throw new IllegalArgumentException("bad length " + n);
+    /** Reads a length field and checks that that many units fit in the rest of the file. */
+    private static int length(DataInputStream in, int unit, long size, long[] read) throws IOException {
+        int n = in.readInt();
+        read[0] += 4;
+        if (n < 0 || read[0] + (long) n * unit > size) throw new IOException("bad length " + n);
         return n;
     }
 }

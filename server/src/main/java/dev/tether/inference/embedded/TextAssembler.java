@@ -49,14 +49,16 @@ final class TextAssembler {
     }
 
     private String release() {
+        int first = -1;
         for (String stop : stops) {
             int at = held.indexOf(stop);
-            if (at >= 0) {
-                stopped = true;
-                String out = held.substring(0, at);
-                held.setLength(0);
-                return out;
-            }
+            if (at >= 0 && (first < 0 || at < first)) first = at;
+        }
+        if (first >= 0) {
+            stopped = true;
+            String out = held.substring(0, first);
+            held.setLength(0);
+            return out;
         }
         int keep = 0;
         for (String stop : stops) keep = Math.max(keep, overlap(held, stop));

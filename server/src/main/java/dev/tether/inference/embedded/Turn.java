@@ -41,6 +41,10 @@ final class Turn {
     int cached;
     int restored;
     long restoreNanos;
+    /** Whether the spill store was asked about this turn's session, and what it had. */
+    boolean spillChecked;
+
+    SpillStore.Header spillHeader;
     /** A sampled token that still has to go through the model, or -1. */
     int pending = -1;
 

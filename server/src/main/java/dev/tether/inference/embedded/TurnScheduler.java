@@ -52,8 +52,12 @@ final class TurnScheduler implements AutoCloseable {
     }
 
     void submit(Turn t) throws ModelException {
-        if (closing) throw new ModelException(ModelException.Kind.UNAVAILABLE, "the embedded engine is shutting down");
         inbox.add(t);
+        // If the engine stopped meanwhile, its final drain either took the turn (and failed it)
+        // or missed it: then the turn is still here to take back.
+        if (closing && inbox.remove(t)) {
+            throw new ModelException(ModelException.Kind.UNAVAILABLE, "the embedded engine is shutting down");
+        }
     }
 
     EngineStats stats() {
@@ -61,27 +65,44 @@ final class TurnScheduler implements AutoCloseable {
     }
 
     private void run() {
+        long lastExpiry = System.nanoTime();
         try {
             while (!closing) {
                 if (active.isEmpty() && waiting.isEmpty()) {
                     Turn t = inbox.poll(1, TimeUnit.SECONDS);
+                    if (t != null) waiting.add(t);
+                }
+                if (System.nanoTime() - lastExpiry > TimeUnit.SECONDS.toNanos(1)) {
                     cache.expire(ephemeralTtlNanos);
-                    if (t == null) continue;
-                    waiting.add(t);
+                    lastExpiry = System.nanoTime();
                 }
                 inbox.drainTo(waiting);
-                dropCancelled();
-                admit();
-                if (!active.isEmpty()) step();
-                else if (!waiting.isEmpty()) Thread.sleep(5); // only busy sessions wait: their turns end soon
+                try {
+                    dropCancelled();
+                    admit();
+                    if (!active.isEmpty()) step();
+                    else if (!waiting.isEmpty()) Thread.sleep(5); // only busy sessions wait: their turns end soon
+                } catch (RuntimeException e) {
+                    // A bug or a native failure in one step fails the turns in flight, not the engine.
+                    LOG.log(System.Logger.Level.ERROR, "embedded engine step failed", e);
+                    failActive("the embedded engine failed: " + e);
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (RuntimeException | Error e) {
+        } catch (Error e) {
             LOG.log(System.Logger.Level.ERROR, "embedded engine failed", e);
         } finally {
             closing = true;
             failAll("the embedded engine stopped");
+        }
+    }
+
+    private void failActive(String why) {
+        for (Turn t : List.copyOf(active)) {
+            active.remove(t);
+            ctx.truncate(t.session.seq, t.session.size());
+            finish(t, null, new ModelException(ModelException.Kind.UNAVAILABLE, why));
         }
     }
 
@@ -143,7 +164,7 @@ final class TurnScheduler implements AutoCloseable {
         LlamaContext.Batch b = ctx.batch();
         List<Turn> in = new ArrayList<>();
         int n = active.size();
-        int start = rotation++ % n;
+        int start = Math.floorMod(rotation++, n);
         List<Turn> prefilling = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             Turn t = active.get((start + i) % n);
@@ -267,18 +288,26 @@ final class TurnScheduler implements AutoCloseable {
         waiting.clear();
     }
 
-    /** Stops the engine thread (running turns fail), then spills idle persistent sessions. */
-    @Override
-    public void close() {
+    /**
+     * Stops the engine thread (running turns fail), then spills idle persistent sessions.
+     * Returns false if the thread did not stop within 30 s: then the context is still in use
+     * and must not be freed.
+     */
+    boolean stop() {
         closing = true;
         try {
             thread.join(30_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        if (!thread.isAlive()) {
-            cache.spillAll();
-            publishStats();
-        }
+        if (thread.isAlive()) return false;
+        cache.spillAll();
+        publishStats();
+        return true;
+    }
+
+    @Override
+    public void close() {
+        stop();
     }
 }

@@ -66,6 +66,7 @@ class EmbeddedEngineTest {
                 outcome.set(t);
             }
         });
+        long outputBefore = engine.stats().outputTokens();
         assertTrue(started.await(10, TimeUnit.SECONDS), "generation started");
         long turnsBefore = engine.stats().turns();
         caller.interrupt();
@@ -76,6 +77,8 @@ class EmbeddedEngineTest {
         assertTrue(seen < 3000, "stopped early: " + seen + " deltas");
 
         waitFor(() -> engine.stats().turns() > turnsBefore); // the engine let go of the turn
+        long generated = engine.stats().outputTokens() - outputBefore;
+        assertTrue(generated < 2000, "the engine stopped generating, not just the caller reading: " + generated);
         Answer next = run(engine, request("cancel", true, longAnswer.messages(), 5));
         assertTrue(next.cached() > 0, "the cancelled turn's prefill stays usable: " + next.cached());
     }

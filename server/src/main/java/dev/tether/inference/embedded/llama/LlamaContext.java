@@ -100,6 +100,15 @@ public final class LlamaContext implements AutoCloseable {
         }
     }
 
+    /** The highest position sequence {@code seq} holds, or -1 if it is empty. */
+    public int lastPosition(int seq) {
+        try {
+            return (int) api.seqPosMax.invoke(ctx, seq);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
     /** Compacts the KV cache so freed cells become contiguous. */
     public void defragment() {
         try {

@@ -23,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.Locale;
 import java.util.zip.CRC32;
@@ -79,6 +80,7 @@ final class LlamaNative {
     final MethodHandle logitsIth;
     final MethodHandle seqRm;
     final MethodHandle defrag;
+    final MethodHandle seqPosMax;
     final MethodHandle kvUpdate;
     final MethodHandle stateSeqGetSize;
     final MethodHandle stateSeqGetData;
@@ -120,6 +122,7 @@ final class LlamaNative {
         seqRm = b.fn(
                 "llama_kv_self_seq_rm", FunctionDescriptor.of(JAVA_BOOLEAN, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
         defrag = b.fn("llama_kv_self_defrag", FunctionDescriptor.ofVoid(ADDRESS));
+        seqPosMax = b.fn("llama_kv_self_seq_pos_max", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
         kvUpdate = b.fn("llama_kv_self_update", FunctionDescriptor.ofVoid(ADDRESS));
         stateSeqGetSize = b.fn("llama_state_seq_get_size", FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_INT));
         stateSeqGetData = b.fn(
@@ -240,7 +243,12 @@ final class LlamaNative {
                 Path dir = Path.of(
                         System.getProperty("java.io.tmpdir"), "tether-llama-" + Long.toHexString(crc.getValue()));
                 Path lib = dir.resolve(Path.of(resource).getFileName().toString());
-                if (Files.isRegularFile(lib) && Files.size(lib) == bytes.length) return lib;
+                // Reuse an extracted copy only if it is byte for byte the one in the jar.
+                if (Files.isRegularFile(lib)
+                        && Files.size(lib) == bytes.length
+                        && Arrays.equals(Files.readAllBytes(lib), bytes)) {
+                    return lib;
+                }
                 Files.createDirectories(dir);
                 Path tmp = Files.createTempFile(dir, ".lib-", ".tmp");
                 Files.write(tmp, bytes);
