@@ -7,6 +7,7 @@
 // Usage: node bench.mjs BASE_URL [--reps N] [--history-words N] [--loop-turns N] [--json FILE]
 // Prints progress to stderr and a JSON result to stdout (or FILE).
 import { writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 
 const args = process.argv.slice(2);
 const base = args[0];
@@ -19,6 +20,22 @@ const HISTORY_WORDS = Number(opt("--history-words", 560));
 const LOOP_TURNS = Number(opt("--loop-turns", 20));
 const OUTPUT = 16;
 const PUSH_WORDS = Number(opt("--push-words", 300));
+const KV_DIR = opt("--kv-dir", null);
+
+// Drops the spill files from the OS page cache (posix_fadvise DONTNEED), so a restore reads
+// them from disk as it would after a while, not from memory written seconds earlier.
+let coldReads = false;
+function evictSpillsFromPageCache() {
+  if (!KV_DIR) return;
+  const py = "import os,glob,sys\nfor f in glob.glob(sys.argv[1]+'/*.kv'):\n" +
+    "  fd=os.open(f,os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)";
+  try {
+    execFileSync("python3", ["-c", py, KV_DIR]);
+    coldReads = true;
+  } catch (e) {
+    log(`could not evict spill files from the page cache (${e.message}); restores read from memory`);
+  }
+}
 const log = (...m) => console.error(new Date().toISOString().slice(11, 19), ...m);
 
 const POOL = ("the agent reads the file then runs the tests and reports what failed so the next " +
@@ -93,6 +110,7 @@ async function ttftPhase() {
     await push(instructions, 100 + r); // spills the stored session to disk
     const cold = await turn({ instructions, store: false, input: full2 }); // the same history, recomputed
     const ask3 = `Step ${r}: and after that?`;
+    evictSpillsFromPageCache();
     const restore = await turn({ instructions, previous_response_id: warm.id, input: [user(ask3)] });
     await push(instructions, 200 + r); // spills it again, so the recompute runs alone
     const recompute = await turn({
@@ -135,7 +153,7 @@ const ttft = await ttftPhase();
 log(`phase 3: ${LOOP_TURNS}-turn agent loop, stateless then pinned`);
 const stateless = await agentLoop("stateless");
 const pinned = await agentLoop("pinned");
-const result = { reps: REPS, historyWords: HISTORY_WORDS, loopTurns: LOOP_TURNS, output: OUTPUT, ttft, loops: [stateless, pinned] };
+const result = { coldReads, reps: REPS, historyWords: HISTORY_WORDS, loopTurns: LOOP_TURNS, output: OUTPUT, ttft, loops: [stateless, pinned] };
 const json = JSON.stringify(result, null, 1);
 const out = opt("--json", null);
 if (out) writeFileSync(out, json);

@@ -28,6 +28,10 @@ row("turn 2 recomputed cold (whole history, new session)", "cold");
 row("turn 3 restored from disk (session was spilled)", "restore", "recompute");
 row("turn 3 recomputed (whole history, new session)", "recompute");
 out.push("");
+out.push(r.coldReads
+  ? "Before each restore the spill files were dropped from the OS page cache (posix_fadvise), so the restore reads from disk."
+  : "The spill files could not be dropped from the page cache: restores read them from memory.");
+out.push("");
 out.push("Per rep (TTFT ms: warm / cold, restore / recompute):");
 out.push("");
 for (const [i, x] of r.ttft.entries()) {

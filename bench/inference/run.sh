@@ -65,7 +65,7 @@ echo "Tether at $URL, model $MODEL, KV budget $BUDGET bytes" >&2
 RAW="$HERE/results/raw"
 mkdir -p "$RAW"
 timeout 1800 node "$HERE/bench.mjs" "$URL" --reps "$REPS" --history-words "$HISTORY_WORDS" \
-  --loop-turns "$LOOP_TURNS" --json "$RAW/latest.json"
+  --loop-turns "$LOOP_TURNS" --kv-dir "$DATA/kv" --json "$RAW/latest.json"
 grep -E "INFO .*turn |WARNING|spill" "$LOG" > "$RAW/server-turns.log" || true
 node "$HERE/render.mjs" "$RAW/latest.json" "$COMMAND" "$(git -C "$ROOT" rev-parse --short HEAD)" \
   "$(grep -m1 'embedded llama.cpp' "$LOG" | sed 's/.*EmbeddedBackend: //')" > "$HERE/results/latest.md"
