@@ -107,10 +107,7 @@ class SessionCacheTest {
     @Test
     void spilledStateSurvivesARestart() throws Exception {
         Path spill = dir.resolve("kv");
-        Answer a1;
-        try (EmbeddedBackend engine = start(0, spill)) {
-            a1 = run(engine, turn1("s1"));
-        } // closing spills the idle stored session
+        Answer a1 = firstTurnThenShutDown(spill);
         assertEquals(1, kvFiles(spill));
         try (EmbeddedBackend engine = start(0, spill)) {
             Answer a2 = run(engine, turn2("s1", a1));
@@ -122,10 +119,7 @@ class SessionCacheTest {
     @Test
     void aCorruptSpillFileIsDetectedAndTheTurnRecomputed() throws Exception {
         Path spill = dir.resolve("kv");
-        Answer a1;
-        try (EmbeddedBackend engine = start(0, spill)) {
-            a1 = run(engine, turn1("s1"));
-        }
+        Answer a1 = firstTurnThenShutDown(spill);
         Path file = onlyKvFile(spill);
         byte[] bytes = Files.readAllBytes(file);
         bytes[bytes.length - 100] ^= 0x5A;
@@ -141,10 +135,7 @@ class SessionCacheTest {
     @Test
     void aSpillFileFromAnotherModelIsNotRestored() throws Exception {
         Path spill = dir.resolve("kv");
-        Answer a1;
-        try (EmbeddedBackend engine = start(0, spill)) {
-            a1 = run(engine, turn1("s1"));
-        }
+        Answer a1 = firstTurnThenShutDown(spill);
         try (EmbeddedBackend other = start(TestModels.tiny(7), 0, spill)) {
             Answer a2 = run(other, turn2("s1", a1));
             assertEquals(1, other.stats().restoreFailures(), "another model's state is refused");
@@ -166,6 +157,13 @@ class SessionCacheTest {
             assertEquals(1, kvFiles(spill), "control: a stored session is spilled by the same path");
         }
         assertEquals(1, kvFiles(spill), "closing spills only the stored session");
+    }
+
+    /** Runs s1's first turn on an engine that then shuts down, which spills the idle stored session. */
+    private static Answer firstTurnThenShutDown(Path spill) throws Exception {
+        try (EmbeddedBackend engine = start(0, spill)) {
+            return run(engine, turn1("s1"));
+        }
     }
 
     private static long kvFiles(Path spill) throws IOException {

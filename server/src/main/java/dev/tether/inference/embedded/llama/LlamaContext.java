@@ -93,57 +93,33 @@ public final class LlamaContext implements AutoCloseable {
 
     /** Drops positions {@code from} and later of sequence {@code seq} (all of it for 0). */
     public void truncate(int seq, int from) {
-        try {
-            api.seqRm.invoke(ctx, seq, from, -1);
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        call(api.seqRm, ctx, seq, from, -1);
     }
 
     /** The highest position sequence {@code seq} holds, or -1 if it is empty. */
     public int lastPosition(int seq) {
-        try {
-            return (int) api.seqPosMax.invoke(ctx, seq);
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        return (int) call(api.seqPosMax, ctx, seq);
     }
 
     /** Compacts the KV cache so freed cells become contiguous. */
     public void defragment() {
-        try {
-            api.defrag.invoke(ctx);
-            api.kvUpdate.invoke(ctx);
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        call(api.defrag, ctx);
+        call(api.kvUpdate, ctx);
     }
 
     /** Serialized size of a sequence's KV state. */
     public long stateSize(int seq) {
-        try {
-            return (long) api.stateSeqGetSize.invoke(ctx, seq);
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        return (long) call(api.stateSeqGetSize, ctx, seq);
     }
 
     /** Copies sequence {@code seq}'s KV state into {@code dst}; returns the bytes written. */
     public long saveState(int seq, MemorySegment dst) {
-        try {
-            return (long) api.stateSeqGetData.invoke(ctx, dst, dst.byteSize(), seq);
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        return (long) call(api.stateSeqGetData, ctx, dst, dst.byteSize(), seq);
     }
 
     /** Loads KV state into sequence {@code seq}; returns the bytes read, 0 if llama.cpp refused it. */
     public long loadState(int seq, MemorySegment src) {
-        try {
-            return (long) api.stateSeqSetData.invoke(ctx, src, src.byteSize(), seq);
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        return (long) call(api.stateSeqSetData, ctx, src, src.byteSize(), seq);
     }
 
     /** What llama.cpp last logged as errors (to explain a refusal). */
@@ -218,6 +194,15 @@ public final class LlamaContext implements AutoCloseable {
         MemorySegment struct() {
             struct.set(JAVA_INT, 0, size);
             return struct;
+        }
+    }
+
+    /** Invokes a native function; llama.cpp does not throw, so anything thrown here is a bug. */
+    private static Object call(java.lang.invoke.MethodHandle function, Object... args) {
+        try {
+            return function.invokeWithArguments(args);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
         }
     }
 }
