@@ -164,11 +164,6 @@ public final class EmbeddedBackend implements ModelBackend {
         return model.tokenize(text, false);
     }
 
-    /** Most tokens one session can hold. */
-    public int sessionContext() {
-        return sessionContext;
-    }
-
     /**
      * Stops the engine (spilling idle stored sessions), then frees the context and the model.
      * Idempotent. If the engine thread does not stop in time, the native memory is left to the

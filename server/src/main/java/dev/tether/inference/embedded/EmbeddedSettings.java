@@ -82,20 +82,6 @@ public record EmbeddedSettings(
                 defaultMaxOutput);
     }
 
-    public EmbeddedSettings withDefaultMaxOutput(int tokens) {
-        return new EmbeddedSettings(
-                model,
-                demo,
-                kvBudgetBytes,
-                sessionContext,
-                sequences,
-                batchSize,
-                threads,
-                spillDir,
-                ephemeralTtl,
-                tokens);
-    }
-
     /** A sixteenth of physical memory, between 256 MiB and 2 GiB. */
     public static long defaultKvBudget() {
         long ram = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
