@@ -74,7 +74,13 @@ public final class EmbeddedBackend implements ModelBackend {
             }
             LlamaContext ctx =
                     new LlamaContext(model, cells, settings.sequences(), settings.batchSize(), settings.threads());
-            EmbeddedBackend backend = new EmbeddedBackend(settings, model, ctx, Math.min(session, cells));
+            EmbeddedBackend backend;
+            try {
+                backend = new EmbeddedBackend(settings, model, ctx, Math.min(session, cells));
+            } catch (IOException | RuntimeException e) {
+                ctx.close();
+                throw e;
+            }
             LOG.log(
                     System.Logger.Level.INFO,
                     "{0}; chat template: {1}; KV cache: {2} tokens ({3} MiB) for up to {4} sessions of up to {5} tokens;"

@@ -30,7 +30,6 @@ final class KvCache {
     private final SpillStore spill;
     private final Map<String, KvSession> resident = new HashMap<>();
     private final Deque<Integer> freeSeqs = new ArrayDeque<>();
-    private long tick;
     long spills;
     long drops;
     long restores;
@@ -120,8 +119,13 @@ final class KvCache {
     void release(KvSession s) {
         s.busy = false;
         s.reserved = 0;
-        s.lastUsed = ++tick;
         s.lastUsedNanos = System.nanoTime();
+    }
+
+    /** Whether a turn of {@code key} is running (its next turn must wait for it). */
+    boolean busy(String key) {
+        KvSession s = resident.get(key);
+        return s != null && s.busy;
     }
 
     /** Evicts one idle session to relieve a full cache; false if there is none. */
@@ -141,7 +145,10 @@ final class KvCache {
         old.forEach(this::evict);
     }
 
-    /** Spills every idle persistent session (at shutdown, so a restart finds them warm). */
+    /**
+     * Evicts every idle session at shutdown: stored ones are spilled, so a restart finds them
+     * warm; the others are dropped.
+     */
     void spillAll() {
         List.copyOf(resident.values()).stream().filter(s -> !s.busy).forEach(this::evict);
     }
@@ -163,7 +170,7 @@ final class KvCache {
     private KvSession leastRecentlyUsedIdle(KvSession except) {
         return resident.values().stream()
                 .filter(s -> !s.busy && s != except)
-                .min(Comparator.comparingLong(s -> s.lastUsed))
+                .min(Comparator.comparingLong(s -> s.lastUsedNanos))
                 .orElse(null);
     }
 

@@ -14,7 +14,7 @@ final class KvSession {
     boolean persistent;
 
     int seq = -1;
-    long lastUsed;
+    /** When its last turn ended: orders eviction and expires {@code store:false} sessions. */
     long lastUsedNanos;
     /** Cells held for the running turn (prompt plus its output limit); 0 when idle. */
     int reserved;

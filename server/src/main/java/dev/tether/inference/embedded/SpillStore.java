@@ -15,6 +15,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.zip.CRC32;
 
@@ -61,7 +62,7 @@ final class SpillStore {
         }
         byte[] fp = fingerprint.getBytes(StandardCharsets.UTF_8);
         byte[] k = key.getBytes(StandardCharsets.UTF_8);
-        ByteBuffer header = ByteBuffer.allocate(4 + 4 + fp.length + 4 + k.length + 4 + 4 * tokens.length + 16);
+        ByteBuffer header = ByteBuffer.allocate((int) headerSize(fp.length, k.length, tokens.length));
         header.putInt(MAGIC).putInt(fp.length).put(fp).putInt(k.length).put(k).putInt(tokens.length);
         for (int t : tokens) header.putInt(t);
         header.putLong(state.byteSize()).putLong(crc.getValue()).flip();
@@ -92,19 +93,20 @@ final class SpillStore {
             long size = ch.size();
             DataInputStream in = new DataInputStream(new BufferedInputStream(Channels.newInputStream(ch), 1 << 16));
             if (size < 8 || in.readInt() != MAGIC) throw new Unusable("not a Tether KV spill file");
-            long[] read = {4};
-            String fp = string(in, size, read);
-            if (!fp.equals(fingerprint)) {
-                throw new Unusable("written for another model or engine build (" + fp + ", now " + fingerprint + ")");
+            byte[] fp = bytes(in, size);
+            if (!Arrays.equals(fp, fingerprint.getBytes(StandardCharsets.UTF_8))) {
+                throw new Unusable("written for another model or engine build ("
+                        + new String(fp, StandardCharsets.UTF_8) + ", now " + fingerprint + ")");
             }
-            String k = string(in, size, read);
-            if (!k.equals(key)) throw new Unusable("belongs to another session");
-            int[] tokens = new int[length(in, 4, size, read)];
+            byte[] k = bytes(in, size);
+            if (!Arrays.equals(k, key.getBytes(StandardCharsets.UTF_8))) {
+                throw new Unusable("belongs to another session");
+            }
+            int[] tokens = new int[length(in, 4, size)];
             for (int i = 0; i < tokens.length; i++) tokens[i] = in.readInt();
-            read[0] += 4L * tokens.length;
             long length = in.readLong();
             long crc = in.readLong();
-            long offset = read[0] + 16;
+            long offset = headerSize(fp.length, k.length, tokens.length);
             if (offset + length != size) throw new Unusable("truncated (" + size + " bytes on disk)");
             return new Header(key, tokens, offset, length, crc);
         } catch (IOException | RuntimeException e) {
@@ -144,18 +146,21 @@ final class SpillStore {
         }
     }
 
-    private static String string(DataInputStream in, long size, long[] read) throws IOException {
-        byte[] bytes = new byte[length(in, 1, size, read)];
-        in.readFully(bytes);
-        read[0] += bytes.length;
-        return new String(bytes, StandardCharsets.UTF_8);
+    /** Magic, fingerprint, key, tokens (each with its length), then the state's length and CRC. */
+    private static long headerSize(int fingerprintBytes, int keyBytes, int tokens) {
+        return 4 + 4 + fingerprintBytes + 4 + keyBytes + 4 + 4L * tokens + 8 + 8;
     }
 
-    /** Reads a length field and checks that that many units fit in the rest of the file. */
-    private static int length(DataInputStream in, int unit, long size, long[] read) throws IOException {
+    private static byte[] bytes(DataInputStream in, long size) throws IOException {
+        byte[] bytes = new byte[length(in, 1, size)];
+        in.readFully(bytes);
+        return bytes;
+    }
+
+    /** Reads a length field and checks that that many units could fit in the file at all. */
+    private static int length(DataInputStream in, int unit, long size) throws IOException {
         int n = in.readInt();
-        read[0] += 4;
-        if (n < 0 || read[0] + (long) n * unit > size) throw new IOException("bad length " + n);
+        if (n < 0 || (long) n * unit > size) throw new IOException("bad length " + n);
         return n;
     }
 }

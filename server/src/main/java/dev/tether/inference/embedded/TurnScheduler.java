@@ -19,10 +19,10 @@ import java.util.concurrent.TimeUnit;
  * batch equally, starting from a rotating position. So a long prompt never stalls other
  * sessions' streams for more than one batch, and no session's prefill is starved.
  *
- * <p>Thread-safe entry points: {@link #submit}, {@link #stats}, {@link #close}; everything else
+ * <p>Thread-safe entry points: {@link #submit}, {@link #stats}, {@link #stop}; everything else
  * runs on the engine thread.
  */
-final class TurnScheduler implements AutoCloseable {
+final class TurnScheduler {
     private static final System.Logger LOG = System.getLogger(TurnScheduler.class.getName());
 
     private final LlamaModel model;
@@ -112,17 +112,10 @@ final class TurnScheduler implements AutoCloseable {
             if (cache.admit(t)) {
                 it.remove();
                 active.add(t);
-            } else if (!busy(t.key)) {
+            } else if (!cache.busy(t.key)) {
                 return; // first come, first served: later turns do not overtake one that waits for room
             }
         }
-    }
-
-    private boolean busy(String key) {
-        for (Turn t : active) {
-            if (t.key.equals(key)) return true;
-        }
-        return false;
     }
 
     private void dropCancelled() {
@@ -304,10 +297,5 @@ final class TurnScheduler implements AutoCloseable {
         cache.spillAll();
         publishStats();
         return true;
-    }
-
-    @Override
-    public void close() {
-        stop();
     }
 }

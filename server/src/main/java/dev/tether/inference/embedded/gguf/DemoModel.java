@@ -158,11 +158,6 @@ public final class DemoModel {
             case F32 -> {
                 for (long i = 0; i < values; i++) out.room(4).putFloat((float) (random.nextDouble(-1, 1) * scale));
             }
-            case F16 -> {
-                for (long i = 0; i < values; i++) {
-                    out.room(2).putShort(Float.floatToFloat16((float) (random.nextDouble(-1, 1) * scale)));
-                }
-            }
             case Q8_0 -> {
                 // A block is an f16 scale and 32 int8 quants; the scale is fixed and valid (never
                 // random bytes, which could be NaN or infinity).

@@ -28,7 +28,6 @@ public final class GgufWriter {
     /** Tensor element types (ggml type ids). */
     public enum Type {
         F32(0, 1, 4),
-        F16(1, 1, 2),
         Q8_0(8, 32, 34);
 
         final int id;

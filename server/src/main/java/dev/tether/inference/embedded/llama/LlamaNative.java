@@ -2,7 +2,6 @@ package dev.tether.inference.embedded.llama;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BOOLEAN;
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -272,9 +271,5 @@ final class LlamaNative {
             }
             return "/de/kherud/llama/" + dir + "/" + cpu + "/libjllama." + (dir.equals("Mac") ? "dylib" : "so");
         }
-    }
-
-    static float[] floats(MemorySegment p, int n) {
-        return p.reinterpret(4L * n).toArray(JAVA_FLOAT);
     }
 }
