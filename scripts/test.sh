@@ -8,9 +8,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${JAVA_HOME:?run this through ./tether test, which finds a JDK 25}"
 log() { printf '[test %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+# shellcheck source=lib/native-deps.sh
+. "$ROOT/scripts/lib/native-deps.sh"
+tether_install_libgomp # the embedded engine's tests need the OpenMP runtime
+
 log "1/3 JUnit tests (./mvnw verify)"
 (cd "$ROOT" && ./mvnw -B -q verify "$@")
 touch "$ROOT/server/target/.tether-build-stamp"
+"$ROOT/scripts/launcher-test.sh"
 
 log "2/3 Durable Streams conformance suite (@durable-streams/server-conformance-tests, pinned)"
 CONF="$ROOT/web/conformance"

@@ -209,7 +209,9 @@ final class SseSession {
     /** §5.8: a control event follows every data event, so a client always knows where it is. */
     private Buffer controlEvent(ReadResult.Data d) {
         if (d.atEndOfClosedStream()) {
-            return SseEvents.control(d.next(), null, false, true);
+            // §5.8: at the tail of a closed stream the reader is also up to date; clients such as
+            // @durable-streams/client 0.2.7 announce the close only when both are set.
+            return SseEvents.control(d.next(), null, true, true);
         }
         return SseEvents.control(d.next(), nextCursor(), d.upToDate(), false);
     }
