@@ -1,5 +1,7 @@
 package dev.tether;
 
+import dev.tether.auth.AuthConfig;
+import dev.tether.auth.Authenticator;
 import dev.tether.config.ServerConfig;
 import dev.tether.http.HttpApi;
 import dev.tether.inference.ModelBackend;
@@ -42,6 +44,9 @@ public final class TetherServer implements AutoCloseable {
 
     public static TetherServer start(ServerConfig config) throws Exception {
         InstantSource clock = InstantSource.system();
+        if (config.authConfig() != null) {
+            AuthConfig.load(config.authConfig()); // a bad file fails the start before anything is opened
+        }
         StreamEngine engine = new StreamEngine(
                 openStore(config), clock, EngineSettings.defaults().withRetainBytes(config.retainBytes()));
         ModelBackend backend;
@@ -51,9 +56,12 @@ public final class TetherServer implements AutoCloseable {
             engine.close();
             throw e;
         }
-        ResponseService responses = new ResponseService(engine, backend, clock, ResponseSettings.defaults());
+        ResponseService responses = new ResponseService(
+                engine, backend, clock, ResponseSettings.defaults().withTtl(config.responseTtl()));
         try {
-            return new TetherServer(engine, responses, HttpApi.start(engine, responses, config, clock));
+            Authenticator authenticator =
+                    config.authConfig() == null ? null : new Authenticator(AuthConfig.load(config.authConfig()), clock);
+            return new TetherServer(engine, responses, HttpApi.start(engine, responses, config, clock, authenticator));
         } catch (Exception e) {
             responses.close();
             engine.close();

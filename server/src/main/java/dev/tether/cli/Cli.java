@@ -34,6 +34,22 @@ public final class Cli {
               --retain-bytes SIZE       keep at most SIZE of each stream; older messages are dropped
                                         and reads below the new start get 410 (default: keep all)
               --event-loops N           HTTP event-loop threads (default: one per core)
+              --max-connections N       open connections at most; more are refused (default: from the
+                                        file-descriptor limit, at most 10000)
+              --header-timeout D        a connection must send its request headers within D (default 10s)
+              --idle-timeout D          an idle keep-alive connection is closed after D (default 60s)
+              --log-format text|json    one line per event (default) or one JSON object per line
+              --response-ttl D          stored responses and conversations (and their KV spill files)
+                                        expire after D without use (default: kept until deleted)
+
+            security (docs/security.md):
+              --auth-config FILE        keys and JWT settings; every request then needs
+                                        Authorization: Bearer <key or token>
+              --cors-origin ORIGIN      a web origin allowed to call the server (repeatable, or
+                                        comma-separated; * for any); without it only loopback pages
+                                        (open mode) or no pages (with auth) may
+              --insecure-no-auth        serve a non-loopback --host without --auth-config (anyone who
+                                        can reach the port can read and write everything)
 
             model backends (the Responses API at /v1/responses); with neither --model nor
             --upstream, a small random-weight demo model is generated under the data dir and served
@@ -43,6 +59,8 @@ public final class Cli {
               --kv-budget SIZE          KV-cache memory for all resident sessions (default: 1/16 of
                                         RAM, 256MiB..2GiB); least recently used sessions are spilled
                                         to <data-dir>/kv/ and restored on their next turn
+              --kv-disk-budget SIZE     most bytes of spilled KV state in <data-dir>/kv/; the least
+                                        recently used files are deleted beyond it (default: no limit)
               --context N               most tokens per session (default: the model's, at most 8192)
               --upstream URL            an OpenAI-compatible Chat Completions endpoint, e.g.
                                         http://127.0.0.1:8000/v1 (vLLM, llama.cpp, Ollama, OpenAI);
@@ -99,6 +117,10 @@ public final class Cli {
             if (flag.equals("--help") || flag.equals("-h")) {
                 throw new IllegalArgumentException("options are listed below");
             }
+            if (flag.equals("--insecure-no-auth")) {
+                c = c.insecureNoAuth(true);
+                continue;
+            }
             if (i + 1 >= args.length) {
                 throw new IllegalArgumentException(flag + " needs a value");
             }
@@ -121,10 +143,40 @@ public final class Cli {
                 case "--model" -> c.model(Path.of(value));
                 case "--kv-budget" -> c.kvBudgetBytes(Units.bytes(value));
                 case "--context" -> c.sessionContext(integer(flag, value));
+                case "--kv-disk-budget" -> c.kvDiskBudgetBytes(Units.bytes(value));
+                case "--auth-config" -> c.authConfig(Path.of(value));
+                case "--cors-origin" -> corsOrigins(c, value);
+                case "--max-connections" -> c.maxConnections(integer(flag, value));
+                case "--header-timeout" -> c.headerTimeout(Units.duration(value));
+                case "--idle-timeout" -> c.idleTimeout(Units.duration(value));
+                case "--log-format" -> c.logFormat(logFormat(value));
+                case "--response-ttl" -> c.responseTtl(Units.duration(value));
                 default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
             };
         }
-        return c.build();
+        ServerConfig config = c.build();
+        if (config.authConfig() == null && !config.loopbackOnly() && !config.insecureNoAuth()) {
+            throw new IllegalArgumentException("--host " + config.host() + " is not a loopback address: give"
+                    + " --auth-config FILE so callers must authenticate (or --insecure-no-auth to serve it open)");
+        }
+        return config;
+    }
+
+    private static ServerConfig.Builder corsOrigins(ServerConfig.Builder c, String value) {
+        for (String origin : value.split(",")) {
+            if (!origin.isBlank()) {
+                c.corsOrigin(origin.trim());
+            }
+        }
+        return c;
+    }
+
+    private static ServerConfig.LogFormat logFormat(String value) {
+        return switch (value) {
+            case "text" -> ServerConfig.LogFormat.TEXT;
+            case "json" -> ServerConfig.LogFormat.JSON;
+            default -> throw new IllegalArgumentException("--log-format must be text or json, got '" + value + "'");
+        };
     }
 
     static int integer(String flag, String value) {
@@ -178,6 +230,7 @@ public final class Cli {
         out.println("Tether listening on http://" + config.host() + ":" + server.port() + " (data: " + data + ")");
         out.println("Responses API: http://" + config.host() + ":" + server.port() + "/v1/responses (model backend: "
                 + server.backendDescription() + ")");
+        out.println(authLine(config));
         out.flush();
         try {
             stopped.await();
@@ -185,6 +238,18 @@ public final class Cli {
             Thread.currentThread().interrupt();
         }
         return 0;
+    }
+
+    static String authLine(ServerConfig config) {
+        if (config.authConfig() != null) {
+            return "Auth: on (" + config.authConfig() + "); every request needs Authorization: Bearer <key or token>";
+        }
+        if (config.loopbackOnly()) {
+            return "Auth: OFF - open to every local process and loopback page on " + config.host()
+                    + " (give --auth-config FILE to require credentials; docs/security.md)";
+        }
+        return "Auth: OFF on a non-loopback address (--insecure-no-auth): anyone who can reach " + config.host()
+                + " can read and write everything";
     }
 
     private static String describe(Throwable e) {

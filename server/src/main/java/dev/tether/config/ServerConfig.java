@@ -31,6 +31,15 @@ import java.util.Objects;
  * @param demoModel           with no model and no upstream, generate and serve a random-weight demo model
  * @param kvBudgetBytes       the embedded engine's KV-cache budget; 0 sizes it to the machine
  * @param sessionContext      most tokens one embedded session may hold; 0 for the model's own
+ * @param authConfig          the {@code --auth-config} file (keys, JWT), or null for the open mode
+ * @param insecureNoAuth      serve a non-loopback address without auth (explicitly unsafe)
+ * @param corsOrigins         origins whose pages may call the server ({@code *} for any)
+ * @param maxConnections      open connections at most; more are closed at once (0: from the fd limit)
+ * @param headerTimeout       a new connection must send its request headers within this
+ * @param idleTimeout         a keep-alive connection between requests is closed after this
+ * @param logFormat           text (one line per event) or json (one object per line)
+ * @param responseTtl         stored responses and conversations expire after this long unused, or null
+ * @param kvDiskBudgetBytes   most bytes of spilled KV state under {@code <data-dir>/kv}; 0 for no limit
  */
 public record ServerConfig(
         String host,
@@ -53,9 +62,24 @@ public record ServerConfig(
         Path model,
         boolean demoModel,
         long kvBudgetBytes,
-        int sessionContext) {
+        int sessionContext,
+        Path authConfig,
+        boolean insecureNoAuth,
+        List<String> corsOrigins,
+        int maxConnections,
+        Duration headerTimeout,
+        Duration idleTimeout,
+        LogFormat logFormat,
+        Duration responseTtl,
+        long kvDiskBudgetBytes) {
 
     public static final int DEFAULT_PORT = 4437;
+
+    /** Whether {@link #host()} is a loopback address, the only place Tether serves without auth. */
+    public boolean loopbackOnly() {
+        String h = host.toLowerCase(java.util.Locale.ROOT);
+        return h.equals("localhost") || h.equals("::1") || h.equals("[::1]") || h.matches("127(\\.[0-9]{1,3}){3}");
+    }
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -82,9 +106,28 @@ public record ServerConfig(
         if (model != null && !upstreams.isEmpty()) {
             throw new IllegalArgumentException("choose one model backend: --model or --upstream, not both");
         }
-        if (kvBudgetBytes < 0 || sessionContext < 0) {
-            throw new IllegalArgumentException("the KV budget and the context size must not be negative");
+        if (kvBudgetBytes < 0 || sessionContext < 0 || kvDiskBudgetBytes < 0) {
+            throw new IllegalArgumentException("the KV budgets and the context size must not be negative");
         }
+        corsOrigins = List.copyOf(corsOrigins);
+        Objects.requireNonNull(logFormat, "logFormat");
+        if (maxConnections < 0) {
+            throw new IllegalArgumentException("--max-connections must not be negative");
+        }
+        for (Duration d : List.of(headerTimeout, idleTimeout)) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("timeouts must be positive");
+            }
+        }
+        if (responseTtl != null && (responseTtl.isNegative() || responseTtl.toSeconds() < 1)) {
+            throw new IllegalArgumentException("--response-ttl must be at least 1s");
+        }
+    }
+
+    /** How log lines are written. */
+    public enum LogFormat {
+        TEXT,
+        JSON
     }
 
     /** Which {@code StreamStore} to run on. */
@@ -121,6 +164,15 @@ public record ServerConfig(
         private boolean demoModel;
         private long kvBudgetBytes;
         private int sessionContext;
+        private Path authConfig;
+        private boolean insecureNoAuth;
+        private final List<String> corsOrigins = new ArrayList<>();
+        private int maxConnections;
+        private Duration headerTimeout = Duration.ofSeconds(10);
+        private Duration idleTimeout = Duration.ofSeconds(60);
+        private LogFormat logFormat = LogFormat.TEXT;
+        private Duration responseTtl;
+        private long kvDiskBudgetBytes;
 
         private Builder() {}
 
@@ -230,6 +282,51 @@ public record ServerConfig(
             return this;
         }
 
+        public Builder authConfig(Path value) {
+            authConfig = value;
+            return this;
+        }
+
+        public Builder insecureNoAuth(boolean value) {
+            insecureNoAuth = value;
+            return this;
+        }
+
+        public Builder corsOrigin(String value) {
+            corsOrigins.add(value);
+            return this;
+        }
+
+        public Builder maxConnections(int value) {
+            maxConnections = value;
+            return this;
+        }
+
+        public Builder headerTimeout(Duration value) {
+            headerTimeout = value;
+            return this;
+        }
+
+        public Builder idleTimeout(Duration value) {
+            idleTimeout = value;
+            return this;
+        }
+
+        public Builder logFormat(LogFormat value) {
+            logFormat = value;
+            return this;
+        }
+
+        public Builder responseTtl(Duration value) {
+            responseTtl = value;
+            return this;
+        }
+
+        public Builder kvDiskBudgetBytes(long value) {
+            kvDiskBudgetBytes = value;
+            return this;
+        }
+
         public ServerConfig build() {
             return new ServerConfig(
                     host,
@@ -252,7 +349,16 @@ public record ServerConfig(
                     model,
                     demoModel,
                     kvBudgetBytes,
-                    sessionContext);
+                    sessionContext,
+                    authConfig,
+                    insecureNoAuth,
+                    corsOrigins,
+                    maxConnections,
+                    headerTimeout,
+                    idleTimeout,
+                    logFormat,
+                    responseTtl,
+                    kvDiskBudgetBytes);
         }
     }
 }

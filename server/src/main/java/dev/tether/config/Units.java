@@ -5,24 +5,26 @@ import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Parses the CLI's human units: durations ({@code 500ms}, {@code 30s}, {@code 5m}, {@code 1h}) and sizes ({@code 16MiB}). */
+/** Parses the CLI's human units: durations ({@code 500ms}, {@code 30s}, {@code 5m}, {@code 1h}, {@code 7d}) and sizes ({@code 16MiB}). */
 public final class Units {
-    private static final Pattern DURATION = Pattern.compile("([0-9]+)(ms|s|m|h)");
-    private static final Pattern SIZE = Pattern.compile("([0-9]+)(b|kb|kib|mb|mib|gb|gib)?");
+    private static final Pattern DURATION = Pattern.compile("([0-9]{1,12})(ms|s|m|h|d)");
+    private static final Pattern SIZE = Pattern.compile("([0-9]{1,15})(b|kb|kib|mb|mib|gb|gib)?");
 
     private Units() {}
 
     public static Duration duration(String text) {
         Matcher m = DURATION.matcher(text.trim().toLowerCase(Locale.ROOT));
         if (!m.matches()) {
-            throw new IllegalArgumentException("'" + text + "' is not a duration; write it like 500ms, 30s, 5m or 1h");
+            throw new IllegalArgumentException(
+                    "'" + text + "' is not a duration; write it like 500ms, 30s, 5m, 1h or 7d");
         }
         long n = Long.parseLong(m.group(1));
         return switch (m.group(2)) {
             case "ms" -> Duration.ofMillis(n);
             case "s" -> Duration.ofSeconds(n);
             case "m" -> Duration.ofMinutes(n);
-            default -> Duration.ofHours(n);
+            case "h" -> Duration.ofHours(n);
+            default -> Duration.ofDays(n);
         };
     }
 

@@ -1,54 +1,23 @@
 package dev.tether.http;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.responses.ApiError;
+import dev.tether.http.ErrorTable.Problem;
 import dev.tether.responses.Json;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
-import java.util.concurrent.CompletionException;
 
 /**
- * The one place that turns failures on the OpenAI-compatible endpoints ({@code /v1/responses},
- * {@code /v1/conversations}) into OpenAI's error envelope
- * {@code {"error":{"message","type","param","code"}}}. The SDKs read {@code status}, {@code code}
- * and {@code param} from it.
+ * Renders {@link ErrorTable} problems in OpenAI's error envelope, {@code
+ * {"error":{"message","type","param","code"}}} (plus Tether's {@code request_id}), on the
+ * OpenAI-compatible endpoints and as Responses WebSocket {@code error} frames. The SDKs read the
+ * status, {@code code} and {@code param} from it.
+ *
+ * <p>Stateless; {@link #send} runs on the response's event loop.
  */
 final class ApiErrors {
     private ApiErrors() {}
 
-    /** The HTTP layer's own failures, then {@link ApiError#from} for everything else. */
-    static ApiError map(Throwable failure) {
-        Throwable t = failure;
-        while (t instanceof CompletionException && t.getCause() != null) {
-            t = t.getCause();
-        }
-        return switch (t) {
-            case HttpError e ->
-                new ApiError(
-                        e.status,
-                        e.status >= 500 ? "server_error" : "invalid_request_error",
-                        e.code,
-                        null,
-                        e.getMessage());
-            case JsonProcessingException e ->
-                ApiError.invalid(null, "The body is not valid JSON: " + e.getOriginalMessage());
-            default -> ApiError.from(t);
-        };
-    }
-
-    static ObjectNode envelope(ApiError e) {
-        ObjectNode body = Json.object();
-        ObjectNode error = body.putObject("error");
-        error.put("message", e.getMessage());
-        error.put("type", e.type());
-        error.put("param", e.param());
-        error.put("code", e.code());
-        return body;
-    }
-
     static void send(HttpServerResponse res, Throwable failure) {
-        ApiError e = map(failure);
         if (res.headWritten()) {
             res.reset();
             return;
@@ -56,12 +25,42 @@ final class ApiErrors {
         if (res.ended() || res.closed()) {
             return;
         }
+        String requestId = RequestIds.of(res);
+        Problem p = ErrorTable.describe(failure, requestId);
         ProtocolHeaders.security(res);
-        if (e.status() == 503 && "no_backend".equals(e.code())) {
-            res.putHeader("x-should-retry", "false"); // openai-node would otherwise retry a config error
-        }
-        res.setStatusCode(e.status())
+        p.headers().forEach(res::putHeader);
+        res.setStatusCode(p.status())
                 .putHeader("Content-Type", "application/json")
-                .end(Buffer.buffer(Json.bytes(envelope(e))));
+                .putHeader("Cache-Control", "no-store")
+                .end(Buffer.buffer(Json.bytes(envelope(p, requestId))));
+    }
+
+    static ObjectNode envelope(Problem p, String requestId) {
+        ObjectNode body = Json.object();
+        body.set("error", error(p).put("request_id", requestId));
+        return body;
+    }
+
+    /**
+     * A Responses WebSocket {@code error} frame: {@code {"type":"error","status",…,"error":{…}}},
+     * tagged with the lane's {@code stream_id} when it has one.
+     */
+    static byte[] frame(String streamId, Throwable failure, String connectionId) {
+        Problem p = ErrorTable.describe(failure, connectionId);
+        ObjectNode frame = Json.object().put("type", "error").put("status", p.status());
+        if (streamId != null) {
+            frame.put("stream_id", streamId);
+        }
+        frame.set("error", error(p));
+        return Json.bytes(frame);
+    }
+
+    private static ObjectNode error(Problem p) {
+        ObjectNode error = Json.object();
+        error.put("message", p.message());
+        error.put("type", p.type());
+        error.put("param", p.param());
+        error.put("code", p.code());
+        return error;
     }
 }

@@ -1,5 +1,7 @@
 package dev.tether.http;
 
+import dev.tether.errors.Condition;
+import dev.tether.errors.Refusal;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
@@ -36,9 +38,9 @@ final class Bodies {
         return promise.future();
     }
 
-    private static HttpError tooLarge(long maxBytes) {
+    private static Refusal tooLarge(long maxBytes) {
         return HttpError.of(
-                413,
+                Condition.TOO_LARGE,
                 "payload_too_large",
                 "the body exceeds the limit of " + maxBytes
                         + " bytes per request (--max-body); split it into several appends");

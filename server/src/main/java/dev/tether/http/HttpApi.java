@@ -1,5 +1,6 @@
 package dev.tether.http;
 
+import dev.tether.auth.Authenticator;
 import dev.tether.config.ServerConfig;
 import dev.tether.responses.ResponseService;
 import dev.tether.stream.StreamEngine;
@@ -32,12 +33,21 @@ public final class HttpApi implements AutoCloseable {
         this.port = port;
     }
 
-    /** Binds and starts serving; blocks until listening. */
+    /**
+     * Binds and starts serving; blocks until listening.
+     *
+     * @param authenticator checks credentials, or null for the open (no-auth, loopback) mode
+     */
     public static HttpApi start(
-            StreamEngine engine, ResponseService responses, ServerConfig config, InstantSource clock) throws Exception {
+            StreamEngine engine,
+            ResponseService responses,
+            ServerConfig config,
+            InstantSource clock,
+            Authenticator authenticator)
+            throws Exception {
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()));
         try {
-            HttpRoutes routes = new HttpRoutes(engine, responses, config, clock);
+            HttpRoutes routes = new HttpRoutes(engine, responses, config, clock, authenticator);
             int port = config.port() == 0 ? freePort(config.host()) : config.port();
             // Every event loop gets its own server; Vert.x binds the socket once and shares it.
             vertx.deployVerticle(

@@ -1,31 +1,20 @@
 package dev.tether.http;
 
-import java.util.Map;
+import dev.tether.errors.Condition;
+import dev.tether.errors.Refusal;
 
 /**
- * A request the server refuses with a specific status. Thrown anywhere in the http package
- * and turned into a response in one place ({@link ErrorResponses}).
- *
- * @see ErrorResponses
+ * Shorthands for the {@link Refusal}s the Durable Streams handlers throw; {@link ErrorTable} turns
+ * them into responses.
  */
-final class HttpError extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-    final int status;
-    final String code;
-    final transient Map<String, String> headers;
+final class HttpError {
+    private HttpError() {}
 
-    HttpError(int status, String code, String message, Map<String, String> headers) {
-        super(message, null, false, false);
-        this.status = status;
-        this.code = code;
-        this.headers = headers;
+    static Refusal badRequest(String message) {
+        return Refusal.invalid(message);
     }
 
-    static HttpError badRequest(String message) {
-        return new HttpError(400, "bad_request", message, Map.of());
-    }
-
-    static HttpError of(int status, String code, String message) {
-        return new HttpError(status, code, message, Map.of());
+    static Refusal of(Condition condition, String code, String message) {
+        return Refusal.of(condition, code, message);
     }
 }

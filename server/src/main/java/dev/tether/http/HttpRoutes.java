@@ -2,7 +2,13 @@ package dev.tether.http;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.auth.Authenticator;
+import dev.tether.auth.Operation;
+import dev.tether.auth.Principal;
+import dev.tether.auth.Tokens;
 import dev.tether.config.ServerConfig;
+import dev.tether.errors.Condition;
+import dev.tether.errors.Refusal;
 import dev.tether.responses.ResponseService;
 import dev.tether.stream.StorageHealth;
 import dev.tether.stream.StreamEngine;
@@ -11,18 +17,21 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.time.InstantSource;
+import java.util.concurrent.CompletionStage;
 
 /**
- * Routes every request: the Durable Streams protocol under {@code /v1/stream/}, the Responses
- * API ({@code /v1/responses}, {@code /v1/conversations}), a no-op
- * endpoint (the benchmark's HTTP ceiling) and {@code /health}. Anything thrown while handling
- * a request becomes a response in {@link ErrorResponses}.
+ * Routes every request: the Durable Streams protocol under {@code /v1/stream/}, the Responses API
+ * ({@code /v1/responses}, {@code /v1/conversations}), token minting, a no-op endpoint (the
+ * benchmark's HTTP ceiling) and {@code /health}. Before routing, every request gets an id, is
+ * checked against the origin policy and authenticated; each route then checks the capability it
+ * needs. Anything thrown while handling a request becomes a response through {@link ErrorTable}.
  *
  * <p>Stateless and shared by all event loops.
  */
 final class HttpRoutes implements Handler<HttpServerRequest> {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String RESERVED = StreamRequests.PREFIX + "__ds/";
+    static final String STREAMS = "streams/";
 
     private final StreamEngine engine;
     private final WriteHandler writes;
@@ -33,14 +42,27 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
     private final long maxBodyBytes;
     private final ResponsesRoutes responses;
     private final ConversationRoutes conversations;
+    private final TokenRoutes tokens;
+    private final HttpAuth auth;
+    private final OriginPolicy origins;
+    private final InternalStreams internal;
 
-    HttpRoutes(StreamEngine engine, ResponseService service, ServerConfig config, InstantSource clock) {
+    HttpRoutes(
+            StreamEngine engine,
+            ResponseService service,
+            ServerConfig config,
+            InstantSource clock,
+            Authenticator authenticator) {
         this.engine = engine;
         this.responses = new ResponsesRoutes(
                 service,
                 new ResponsesSocket.Settings(config.wsMaxAge(), config.wsCacheTtl(), clock),
                 config.maxBodyBytes());
         this.conversations = new ConversationRoutes(service.conversations(), config.maxBodyBytes());
+        this.tokens = new TokenRoutes(authenticator == null ? null : new Tokens(authenticator), config.maxBodyBytes());
+        this.auth = new HttpAuth(authenticator);
+        this.origins = new OriginPolicy(config.corsOrigins(), authenticator == null && config.loopbackOnly());
+        this.internal = new InternalStreams(service, authenticator != null);
         this.cursors = new Cursors(clock);
         this.maxBodyBytes = config.maxBodyBytes();
         this.writes = new WriteHandler(engine, config.maxBodyBytes());
@@ -53,49 +75,137 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
 
     @Override
     public void handle(HttpServerRequest req) {
+        RequestIds.assign(req);
         try {
+            origins.headers(req, req.response());
+            if (req.method() == HttpMethod.OPTIONS) {
+                preflight(req.response());
+                return;
+            }
+            query(req);
+            origins.check(req);
             route(req);
         } catch (RuntimeException e) {
+            fail(req, e);
+        }
+    }
+
+    /** Errors on the OpenAI-compatible endpoints use OpenAI's envelope; everything else Tether's. */
+    static void fail(HttpServerRequest req, Throwable e) {
+        String path = req.path();
+        if (under(path, ResponsesRoutes.PREFIX) || under(path, ConversationRoutes.PREFIX)) {
+            ApiErrors.send(req.response(), e);
+        } else {
             ErrorResponses.send(req.response(), e);
         }
     }
 
+    /** Decodes the query string once, so malformed percent-escapes are a 400 and not a failure later. */
+    private static void query(HttpServerRequest req) {
+        try {
+            req.params();
+        } catch (IllegalArgumentException e) {
+            throw Refusal.invalid("the query string is not valid percent-encoding (use %XX with two hex digits)");
+        }
+    }
+
+    private static void preflight(HttpServerResponse res) {
+        ProtocolHeaders.security(res);
+        ProtocolHeaders.preflight(res);
+        res.setStatusCode(204).end();
+    }
+
     private void route(HttpServerRequest req) {
         String path = req.path();
-        if (req.method() == HttpMethod.OPTIONS) {
-            HttpServerResponse res = req.response();
-            ProtocolHeaders.security(res);
-            ProtocolHeaders.preflight(res);
-            res.setStatusCode(204).end();
-        } else if (under(path, ResponsesRoutes.PREFIX)) {
-            responses.handle(req);
+        if (path.equals("/health")) {
+            health(req.response());
+            return;
+        }
+        Principal principal = auth.authenticate(req);
+        if (under(path, ResponsesRoutes.PREFIX)) {
+            responses.handle(req, principal);
         } else if (under(path, ConversationRoutes.PREFIX)) {
-            conversations.handle(req);
+            conversations.handle(req, principal);
+        } else if (path.equals(TokenRoutes.PATH)) {
+            tokens.handle(req, principal);
         } else if (path.startsWith(RESERVED)) {
-            throw HttpError.of(404, "not_found", "the __ds control namespace (subscriptions) is not supported");
+            throw HttpError.of(
+                    Condition.NOT_FOUND, "not_found", "the __ds control namespace (subscriptions) is not supported");
         } else if (path.startsWith(StreamRequests.PREFIX)) {
-            stream(req, StreamRequests.streamPath(path));
+            stream(req, StreamRequests.streamPath(path), principal);
         } else if (path.equals("/v1/noop")) {
             Bodies.collect(req, maxBodyBytes).onComplete(ar -> {
                 ProtocolHeaders.security(req.response());
                 req.response().setStatusCode(204).end();
             });
-        } else if (path.equals("/health")) {
-            health(req.response());
         } else {
             throw HttpError.of(
-                    404,
+                    Condition.NOT_FOUND,
                     "not_found",
                     "no such endpoint: " + path + " (streams live under " + StreamRequests.PREFIX + "<path>)");
         }
     }
 
-    private static boolean under(String path, String prefix) {
+    static boolean under(String path, String prefix) {
         return path.startsWith(prefix) && (path.length() == prefix.length() || path.charAt(prefix.length()) == '/');
     }
 
-    private void stream(HttpServerRequest req, String path) {
+    private void stream(HttpServerRequest req, String path, Principal principal) {
         HttpMethod method = req.method();
+        Operation op = operation(method);
+        if (op != Operation.READ) {
+            InternalStreams.refuseWrite(path);
+        }
+        principal.require(STREAMS + path, op);
+        String forkSource = method == HttpMethod.PUT ? req.getHeader(ProtocolHeaders.FORKED_FROM) : null;
+        CompletionStage<Void> allowed;
+        if (forkSource != null) {
+            String source = StreamRequests.forkSource(forkSource);
+            principal.require(STREAMS + source, Operation.READ);
+            allowed = internal.checkRead(source, principal);
+        } else {
+            allowed = op == Operation.READ
+                    ? internal.checkRead(path, principal)
+                    : java.util.concurrent.CompletableFuture.completedFuture(null);
+        }
+        if (allowed.toCompletableFuture().isDone()
+                && !allowed.toCompletableFuture().isCompletedExceptionally()) {
+            dispatch(req, path, method); // the common case: no ownership lookup needed
+            return;
+        }
+        req.pause();
+        LoopExecutor.current().adapt(allowed).onComplete(ar -> {
+            req.resume();
+            if (ar.failed()) {
+                fail(req, ar.cause());
+                return;
+            }
+            try {
+                dispatch(req, path, method);
+            } catch (RuntimeException e) {
+                fail(req, e);
+            }
+        });
+    }
+
+    private static Operation operation(HttpMethod method) {
+        if (method == HttpMethod.GET || method == HttpMethod.HEAD) {
+            return Operation.READ;
+        } else if (method == HttpMethod.PUT) {
+            return Operation.CREATE;
+        } else if (method == HttpMethod.POST) {
+            return Operation.APPEND;
+        } else if (method == HttpMethod.DELETE) {
+            return Operation.DELETE;
+        }
+        throw new Refusal(
+                Condition.METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "GET, HEAD, PUT, POST, DELETE, OPTIONS",
+                method + " is not supported on streams; use PUT, POST, GET, HEAD or DELETE");
+    }
+
+    private void dispatch(HttpServerRequest req, String path, HttpMethod method) {
         if (method == HttpMethod.GET) {
             String live = req.getParam("live");
             if (live == null) {
@@ -113,14 +223,8 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
             writes.create(req, path);
         } else if (method == HttpMethod.POST) {
             writes.append(req, path);
-        } else if (method == HttpMethod.DELETE) {
-            writes.delete(req, path);
         } else {
-            throw new HttpError(
-                    405,
-                    "method_not_allowed",
-                    method + " is not supported on streams; use PUT, POST, " + "GET, HEAD or DELETE",
-                    java.util.Map.of("Allow", "GET, HEAD, PUT, POST, DELETE, OPTIONS"));
+            writes.delete(req, path);
         }
     }
 

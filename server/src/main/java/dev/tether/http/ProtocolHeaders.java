@@ -38,7 +38,8 @@ final class ProtocolHeaders {
             FORK_OFFSET,
             FORK_SUB_OFFSET,
             "If-None-Match",
-            "Last-Event-ID");
+            "Last-Event-ID",
+            "X-Request-Id");
     private static final String EXPOSE_HEADERS = String.join(
             ", ",
             NEXT_OFFSET,
@@ -57,13 +58,17 @@ final class ProtocolHeaders {
             "Content-Encoding",
             "Location",
             "Retry-After",
-            "Vary");
+            "Vary",
+            "WWW-Authenticate",
+            "X-Request-Id");
 
-    /** Durable Streams §12: on every response, errors and streams included. */
+    /**
+     * Durable Streams §12: on every response, errors and streams included. Which origins may read
+     * the response ({@code Access-Control-Allow-Origin}) is the {@link OriginPolicy}'s decision.
+     */
     static void security(HttpServerResponse response) {
         response.putHeader("X-Content-Type-Options", "nosniff");
         response.putHeader("Cross-Origin-Resource-Policy", "cross-origin");
-        response.putHeader("Access-Control-Allow-Origin", "*");
         response.putHeader("Access-Control-Expose-Headers", EXPOSE_HEADERS);
     }
 

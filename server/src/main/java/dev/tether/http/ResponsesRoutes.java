@@ -2,20 +2,23 @@ package dev.tether.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.responses.ApiError;
+import dev.tether.auth.Operation;
+import dev.tether.auth.Principal;
+import dev.tether.errors.Condition;
+import dev.tether.errors.Refusal;
 import dev.tether.responses.Json;
 import dev.tether.responses.ParamsParser;
 import dev.tether.responses.ResponseParams;
 import dev.tether.responses.ResponseRecord;
 import dev.tether.responses.ResponseRun;
 import dev.tether.responses.ResponseService;
+import dev.tether.responses.RunErrors;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
-import java.io.IOException;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 
@@ -29,6 +32,7 @@ import java.util.function.Consumer;
  */
 final class ResponsesRoutes {
     static final String PREFIX = "/v1/responses";
+    static final String RESOURCE = ResponseService.RESOURCE;
 
     private final ResponseService service;
     private final ResponsesSocket.Settings socketSettings;
@@ -40,28 +44,30 @@ final class ResponsesRoutes {
         this.maxBodyBytes = maxBodyBytes;
     }
 
-    void handle(HttpServerRequest req) {
+    void handle(HttpServerRequest req, Principal principal) {
         try {
-            route(req);
+            route(req, principal);
         } catch (RuntimeException e) {
             ApiErrors.send(req.response(), e);
         }
     }
 
-    private void route(HttpServerRequest req) {
+    private void route(HttpServerRequest req, Principal principal) {
         String rest = req.path().substring(PREFIX.length());
         HttpMethod m = req.method();
+        String owner = principal.id();
         if (rest.isEmpty() || rest.equals("/")) {
             if (m == HttpMethod.POST) {
-                create(req);
+                principal.require(RESOURCE, Operation.CREATE);
+                create(req, principal);
             } else if (m == HttpMethod.GET && "websocket".equalsIgnoreCase(req.getHeader("Upgrade"))) {
+                principal.require(RESOURCE, Operation.CREATE);
                 req.toWebSocket()
-                        .onSuccess(ws -> new ResponsesSocket(service, socketSettings, ws).start())
+                        .onSuccess(ws -> new ResponsesSocket(service, socketSettings, ws, principal).start())
                         .onFailure(e -> ApiErrors.send(req.response(), e));
             } else if (m == HttpMethod.GET) {
-                throw new ApiError(
-                        426,
-                        "invalid_request_error",
+                throw new Refusal(
+                        Condition.UPGRADE_REQUIRED,
                         "upgrade_required",
                         null,
                         "GET /v1/responses is the WebSocket endpoint (send Upgrade: websocket); create a response with POST.");
@@ -73,23 +79,32 @@ final class ResponsesRoutes {
         String[] parts = rest.substring(1).split("/", -1);
         String id = parts[0];
         if (parts.length == 1 && m == HttpMethod.GET) {
-            get(req, id);
+            principal.require(RESOURCE, Operation.READ);
+            get(req, id, owner);
         } else if (parts.length == 1 && m == HttpMethod.DELETE) {
-            json(req, service.delete(id), 200);
+            principal.require(RESOURCE, Operation.DELETE);
+            json(req, service.delete(id, owner), 200);
         } else if (parts.length == 2 && parts[1].equals("input_items") && m == HttpMethod.GET) {
-            json(req, service.inputItems(id, req.getParam("limit"), req.getParam("order"), req.getParam("after")), 200);
+            principal.require(RESOURCE, Operation.READ);
+            json(
+                    req,
+                    service.inputItems(id, owner, req.getParam("limit"), req.getParam("order"), req.getParam("after")),
+                    200);
         } else if (parts.length == 2 && parts[1].equals("cancel") && m == HttpMethod.POST) {
-            json(req, service.cancel(id).thenApply(ResponseRecord::toJson), 200);
+            // Whoever may create responses may stop its own (a browser's stop button).
+            principal.require(RESOURCE, Operation.CREATE);
+            json(req, service.cancel(id, owner).thenApply(ResponseRecord::toJson), 200);
         } else {
-            throw ApiError.notFound(null, "Unknown endpoint: " + m + " " + req.path() + ".");
+            throw Refusal.notFound(null, "Unknown endpoint: " + m + " " + req.path() + ".");
         }
     }
 
-    private void create(HttpServerRequest req) {
+    private void create(HttpServerRequest req, Principal principal) {
         withJson(req, maxBodyBytes, null, body -> {
             ResponseParams params = ParamsParser.parse(body);
+            ResponseService.authorize(params, principal);
             LoopExecutor.current()
-                    .adapt(service.create(params, null))
+                    .adapt(service.create(params, null, principal.id()))
                     .onSuccess(run -> started(req, params, run))
                     .onFailure(e -> ApiErrors.send(req.response(), e));
         });
@@ -109,21 +124,13 @@ final class ResponsesRoutes {
                 }
                 Buffer body = ar.result();
                 if (body.length() == 0 && ifEmpty == null) {
-                    throw ApiError.invalid(null, "The request body is empty; send a JSON object.");
+                    throw Refusal.invalid(null, "The request body is empty; send a JSON object.");
                 }
-                action.accept(body.length() == 0 ? ifEmpty : parse(body));
+                action.accept(body.length() == 0 ? ifEmpty : Json.parseRequest(body.getBytes()));
             } catch (RuntimeException e) {
                 ApiErrors.send(req.response(), e);
             }
         });
-    }
-
-    private static JsonNode parse(Buffer body) {
-        try {
-            return Json.MAPPER.readTree(body.getBytes());
-        } catch (IOException e) {
-            throw ApiError.invalid(null, "The body is not valid JSON: " + e.getMessage());
-        }
     }
 
     private void started(HttpServerRequest req, ResponseParams params, ResponseRun run) {
@@ -145,48 +152,31 @@ final class ResponsesRoutes {
 
     /** A foreground JSON answer: failures become OpenAI-style errors, the rest the object. */
     private static void finished(HttpServerResponse res, ResponseRecord r) {
-        ObjectNode error = r.error();
-        if (error == null) {
+        if (r.error() == null) {
             send(res, 200, r.toJson());
             return;
         }
-        String code = error.path("code").asText();
-        int status =
-                switch (code) {
-                    case "upstream_error" -> 502;
-                    case "invalid_prompt", "context_length_exceeded" -> 400;
-                    case "storage_unavailable", "server_shutdown" -> 503;
-                    default -> 500;
-                };
-        String type = status == 400 ? "invalid_request_error" : "server_error";
-        ApiErrors.send(
-                res,
-                new ApiError(
-                        status,
-                        type,
-                        code,
-                        null,
-                        error.path("message").asText() + " (response " + r.id() + " is stored with status failed)"));
+        ApiErrors.send(res, RunErrors.refusal(r));
     }
 
-    private void get(HttpServerRequest req, String id) {
+    private void get(HttpServerRequest req, String id, String owner) {
         String stream = req.getParam("stream");
         if (stream == null || stream.equals("false")) {
-            json(req, service.get(id).thenApply(ResponseRecord::toJson), 200);
+            json(req, service.get(id, owner).thenApply(ResponseRecord::toJson), 200);
             return;
         }
         if (!stream.equals("true")) {
-            throw ApiError.invalid("stream", "Invalid 'stream': expected true or false, got '" + stream + "'.");
+            throw Refusal.invalid("stream", "Invalid 'stream': expected true or false, got '" + stream + "'.");
         }
         int after = startingAfter(req.getParam("starting_after"));
         HttpServerResponse res = req.response();
         ResponseSse sse = new ResponseSse(res, Vertx.currentContext());
         LoopExecutor.current()
-                .adapt(service.get(id))
+                .adapt(service.get(id, owner))
                 .onSuccess(r -> {
                     sse.open();
                     res.closeHandler(v -> service.unsubscribe(id, sse));
-                    service.resume(id, after, sse).whenComplete((v, e) -> {
+                    service.resume(id, owner, after, sse).whenComplete((v, e) -> {
                         if (e != null) {
                             sse.onEnd();
                         }
@@ -207,7 +197,7 @@ final class ResponsesRoutes {
         } catch (NumberFormatException e) {
             // falls through to the error
         }
-        throw ApiError.invalid(
+        throw Refusal.invalid(
                 "starting_after",
                 "Invalid 'starting_after': expected a sequence number (an integer >= 0), got '" + value + "'.");
     }
@@ -225,10 +215,9 @@ final class ResponsesRoutes {
         res.setStatusCode(status).putHeader("Content-Type", "application/json").end(Buffer.buffer(Json.bytes(body)));
     }
 
-    static ApiError methodNotAllowed(HttpMethod m, String allowed) {
-        return new ApiError(
-                405,
-                "invalid_request_error",
+    static Refusal methodNotAllowed(HttpMethod m, String allowed) {
+        return new Refusal(
+                Condition.METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 null,
                 m + " is not allowed here; use " + allowed + ".");

@@ -1,5 +1,6 @@
 package dev.tether.http;
 
+import dev.tether.auth.Principal;
 import dev.tether.responses.ResponseService;
 import dev.tether.responses.SocketSession;
 import io.vertx.core.Context;
@@ -26,7 +27,7 @@ final class ResponsesSocket {
     private final SocketSession session;
     private final FrameBatcher frames;
 
-    ResponsesSocket(ResponseService service, Settings settings, ServerWebSocket ws) {
+    ResponsesSocket(ResponseService service, Settings settings, ServerWebSocket ws, Principal principal) {
         this.ws = ws;
         this.settings = settings;
         this.context = Vertx.currentContext();
@@ -37,12 +38,24 @@ final class ResponsesSocket {
                 }
             }
         });
+        String connectionId = RequestIds.generate();
         this.session = new SocketSession(
                 service,
-                this::send,
+                new SocketSession.Frames() {
+                    @Override
+                    public void send(byte[] json) {
+                        frames.add(Buffer.buffer(json));
+                    }
+
+                    @Override
+                    public void error(String streamId, Throwable failure) {
+                        frames.add(Buffer.buffer(ApiErrors.frame(streamId, failure, connectionId)));
+                    }
+                },
                 settings.clock(),
                 settings.cacheTtl(),
-                task -> context.runOnContext(v -> task.run()));
+                task -> context.runOnContext(v -> task.run()),
+                principal);
     }
 
     void start() {
@@ -53,10 +66,9 @@ final class ResponsesSocket {
             // queued behind the error frame, which send() also queues on this context
             context.runOnContext(v -> ws.close((short) 1001, "connection age limit reached"));
         });
-        ws.closeHandler(v -> context.owner().cancelTimer(timer));
-    }
-
-    private void send(byte[] json) {
-        frames.add(Buffer.buffer(json));
+        ws.closeHandler(v -> {
+            context.owner().cancelTimer(timer);
+            session.close();
+        });
     }
 }

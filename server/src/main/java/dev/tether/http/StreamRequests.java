@@ -1,5 +1,6 @@
 package dev.tether.http;
 
+import dev.tether.errors.Condition;
 import dev.tether.store.StreamRecord.ProducerTuple;
 import dev.tether.stream.Offset;
 import io.vertx.core.http.HttpServerRequest;
@@ -34,7 +35,10 @@ final class StreamRequests {
             throw HttpError.badRequest("a stream path is required after " + PREFIX);
         }
         if (path.length() > MAX_PATH_LENGTH) {
-            throw HttpError.of(414, "path_too_long", "stream paths are limited to " + MAX_PATH_LENGTH + " characters");
+            throw HttpError.of(
+                    Condition.URI_TOO_LONG,
+                    "path_too_long",
+                    "stream paths are limited to " + MAX_PATH_LENGTH + " characters");
         }
         for (String segment : path.split("/", -1)) {
             if (segment.equals("..") || segment.equals(".")) {

@@ -34,6 +34,12 @@ public interface ModelBackend extends AutoCloseable {
         return Map.of();
     }
 
+    /**
+     * Drops whatever the backend keeps for a session (resident KV state, spill files): its chain or
+     * conversation was deleted. Safe to call for unknown keys; a running turn finishes first.
+     */
+    default void forget(String sessionKey) {}
+
     @Override
     default void close() {}
 }

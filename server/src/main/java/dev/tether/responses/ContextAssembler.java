@@ -1,6 +1,7 @@
 package dev.tether.responses;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.errors.Refusal;
 import dev.tether.inference.ChatMessage;
 import dev.tether.inference.ToolCall;
 import java.util.ArrayList;
@@ -46,7 +47,7 @@ final class ContextAssembler {
             if (type.equals("function_call_output")) {
                 String callId = item.get("call_id").asText();
                 if (!called.contains(callId)) {
-                    throw ApiError.invalid(
+                    throw Refusal.invalid(
                             "input", "No tool call found for function call output with call_id " + callId + ".");
                 }
                 answered.add(callId);
@@ -66,7 +67,7 @@ final class ContextAssembler {
         }
         for (String callId : called) {
             if (!answered.contains(callId)) {
-                throw ApiError.invalid("input", "No tool output found for function call " + callId + ".");
+                throw Refusal.invalid("input", "No tool output found for function call " + callId + ".");
             }
         }
         return messages;

@@ -3,6 +3,7 @@ package dev.tether.responses;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.errors.Refusal;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -28,7 +29,7 @@ public final class Items {
             return items;
         }
         if (!input.isArray()) {
-            throw ApiError.invalid(
+            throw Refusal.invalid(
                     param,
                     "Invalid type for '" + param + "': expected a string or an array of items, but got "
                             + ParamsParser.kind(input) + " instead.");
@@ -41,7 +42,7 @@ public final class Items {
 
     private static ObjectNode item(JsonNode item, String where) {
         if (!item.isObject()) {
-            throw ApiError.invalid(
+            throw Refusal.invalid(
                     where,
                     "Invalid type for '" + where + "': expected an object, but got " + ParamsParser.kind(item)
                             + " instead.");
@@ -53,11 +54,11 @@ public final class Items {
             case "function_call_output" -> functionOutput(item, where);
             case "reasoning" -> reasoning(item, where);
             case "item_reference" ->
-                throw ApiError.invalid(
+                throw Refusal.invalid(
                         where,
                         "item_reference is not supported: send the item itself, or continue with previous_response_id");
             default ->
-                throw ApiError.invalid(
+                throw Refusal.invalid(
                         where + ".type",
                         "Invalid value for '" + where + ".type': '" + type
                                 + "'. Supported: message, function_call, function_call_output, reasoning.");
@@ -67,7 +68,7 @@ public final class Items {
     private static ObjectNode message(JsonNode item, String where) {
         String role = requiredText(item, "role", where);
         if (!ROLES.contains(role)) {
-            throw ApiError.invalid(
+            throw Refusal.invalid(
                     where + ".role",
                     "Invalid value for '" + where + ".role': '" + role
                             + "'. Supported values are: 'user', 'assistant', 'system' and 'developer'.");
@@ -83,7 +84,7 @@ public final class Items {
                 parts.add(part(content.get(i), partType, where + ".content[" + i + "]"));
             }
         } else {
-            throw ApiError.invalid(
+            throw Refusal.invalid(
                     where + ".content",
                     "Missing or invalid '" + where + ".content': expected a string or an array of content parts.");
         }
@@ -93,13 +94,13 @@ public final class Items {
     private static ObjectNode part(JsonNode part, String partType, String where) {
         String type = part.path("type").asText("");
         if (!(type.equals("input_text") || type.equals("output_text") || type.equals("text"))) {
-            throw ApiError.invalid(
+            throw Refusal.invalid(
                     where + ".type",
                     "Content part type '" + type + "' is not supported by this server; "
                             + "send text parts (input_text, output_text).");
         }
         if (!part.path("text").isTextual()) {
-            throw ApiError.invalid(where + ".text", "Missing or invalid '" + where + ".text': expected a string.");
+            throw Refusal.invalid(where + ".text", "Missing or invalid '" + where + ".text': expected a string.");
         }
         return textPart(partType, part.get("text").asText());
     }
@@ -154,7 +155,7 @@ public final class Items {
                 parts.add(part(output.get(i), "input_text", where + ".output[" + i + "]"));
             }
         } else {
-            throw ApiError.invalid(
+            throw Refusal.invalid(
                     where + ".output",
                     "Missing or invalid '" + where + ".output': expected a string or an array of input_text parts.");
         }
@@ -164,7 +165,7 @@ public final class Items {
 
     private static ObjectNode reasoning(JsonNode item, String where) {
         if (!item.path("summary").isArray()) {
-            throw ApiError.invalid(where + ".summary", "Missing '" + where + ".summary': expected an array.");
+            throw Refusal.invalid(where + ".summary", "Missing '" + where + ".summary': expected an array.");
         }
         return item.deepCopy();
     }
@@ -172,7 +173,7 @@ public final class Items {
     private static String requiredText(JsonNode item, String field, String where) {
         JsonNode v = item.get(field);
         if (v == null || !v.isTextual()) {
-            throw ApiError.invalid(
+            throw Refusal.invalid(
                     where + "." + field, "Missing required parameter: '" + where + "." + field + "' (a string).");
         }
         return v.asText();

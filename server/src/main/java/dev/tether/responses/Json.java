@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.errors.Refusal;
 import java.io.IOException;
 
 /** The Responses layer's one Jackson mapper and its two conversions. */
@@ -21,6 +22,21 @@ public final class Json {
             return MAPPER.writeValueAsBytes(node);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot serialize a tree of plain nodes", e);
+        }
+    }
+
+    /** Parses a client's body; malformed JSON is the client's 400. */
+    public static JsonNode parseRequest(byte[] data) {
+        try {
+            JsonNode node = MAPPER.readTree(data);
+            if (node == null || node.isMissingNode()) {
+                throw Refusal.invalid(null, "The body is empty; send a JSON object.");
+            }
+            return node;
+        } catch (JsonProcessingException e) {
+            throw Refusal.invalid(null, "The body is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw Refusal.invalid(null, "The body cannot be read as JSON: " + e.getMessage());
         }
     }
 

@@ -2,6 +2,7 @@ package dev.tether.responses;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.errors.Refusal;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -19,13 +20,13 @@ public final class Pages {
                 limit = -1;
             }
             if (limit < 1 || limit > 100) {
-                throw ApiError.invalid(
+                throw Refusal.invalid(
                         "limit", "Invalid 'limit': expected an integer between 1 and 100, got '" + limitParam + "'.");
             }
         }
         String order = orderParam == null ? "desc" : orderParam;
         if (!order.equals("asc") && !order.equals("desc")) {
-            throw ApiError.invalid("order", "Invalid 'order': expected 'asc' or 'desc', got '" + order + "'.");
+            throw Refusal.invalid("order", "Invalid 'order': expected 'asc' or 'desc', got '" + order + "'.");
         }
         List<ObjectNode> ordered = new ArrayList<>(items);
         if (order.equals("desc")) {
@@ -40,7 +41,7 @@ public final class Pages {
                 }
             }
             if (start < 0) {
-                throw ApiError.invalid("after", "Invalid 'after': no item with id '" + after + "'.");
+                throw Refusal.invalid("after", "Invalid 'after': no item with id '" + after + "'.");
             }
         }
         List<ObjectNode> page = ordered.subList(start, Math.min(ordered.size(), start + limit));

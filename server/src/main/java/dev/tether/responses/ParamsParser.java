@@ -3,6 +3,7 @@ package dev.tether.responses;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.errors.Refusal;
 import dev.tether.inference.ToolSpec;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,7 +11,7 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * Turns a create body into {@link ResponseParams}, or an {@link ApiError} naming the field and
+ * Turns a create body into {@link ResponseParams}, or an {@link Refusal} naming the field and
  * what is accepted. Unknown fields are ignored (SDKs send fields this server does not use).
  */
 public final class ParamsParser {
@@ -21,32 +22,32 @@ public final class ParamsParser {
 
     public static ResponseParams parse(JsonNode body) {
         if (body == null || !body.isObject()) {
-            throw ApiError.invalid(null, "The request body must be a JSON object.");
+            throw Refusal.invalid(null, "The request body must be a JSON object.");
         }
         String model = string(body, "model", null);
         if (model == null || model.isBlank()) {
-            throw ApiError.invalid("model", "Missing required parameter: 'model'.");
+            throw Refusal.invalid("model", "Missing required parameter: 'model'.");
         }
         String previous = string(body, "previous_response_id", null);
         String conversation = conversation(body.get("conversation"));
         if (previous != null && conversation != null) {
-            throw ApiError.invalid(
+            throw Refusal.invalid(
                     "conversation",
                     "Mutually exclusive parameters: 'previous_response_id' and 'conversation' cannot be used together.");
         }
         boolean store = bool(body, "store", true);
         boolean background = bool(body, "background", false);
         if (background && !store) {
-            throw ApiError.invalid(
+            throw Refusal.invalid(
                     "background", "Background responses require store: true (they are kept so they can be polled).");
         }
         if (conversation != null && !store) {
-            throw ApiError.invalid(
+            throw Refusal.invalid(
                     "store", "A response in a conversation is stored with it: store: false is not allowed.");
         }
         ArrayNode tools = body.path("tools").isArray() ? (ArrayNode) body.get("tools") : Json.MAPPER.createArrayNode();
         if (body.hasNonNull("tools") && !body.get("tools").isArray()) {
-            throw ApiError.invalid(
+            throw Refusal.invalid(
                     "tools",
                     "Invalid type for 'tools': expected an array, but got " + kind(body.get("tools")) + " instead.");
         }
@@ -88,7 +89,7 @@ public final class ParamsParser {
         if (value.isObject() && value.path("id").isTextual()) {
             return value.get("id").asText();
         }
-        throw ApiError.invalid(
+        throw Refusal.invalid(
                 "conversation", "Invalid 'conversation': expected a conversation id or {\"id\": \"conv_...\"}.");
     }
 
@@ -99,17 +100,17 @@ public final class ParamsParser {
             String where = "tools[" + i + "]";
             String type = t.path("type").asText("");
             if (!type.equals("function")) {
-                throw ApiError.invalid(
+                throw Refusal.invalid(
                         where + ".type", "Tool type '" + type + "' is not supported; only function tools are.");
             }
             String name = t.path("name").asText("");
             if (!TOOL_NAME.matcher(name).matches()) {
-                throw ApiError.invalid(
+                throw Refusal.invalid(
                         where + ".name", "Invalid '" + where + ".name': expected 1-64 letters, digits, '_' or '-'.");
             }
             JsonNode parameters = t.get("parameters");
             if (parameters != null && !parameters.isNull() && !parameters.isObject()) {
-                throw ApiError.invalid(
+                throw Refusal.invalid(
                         where + ".parameters", "Invalid '" + where + ".parameters': expected a JSON Schema object.");
             }
             specs.add(new ToolSpec(
@@ -133,7 +134,7 @@ public final class ParamsParser {
                 && choice.path("name").isTextual()) {
             return choice;
         }
-        throw ApiError.invalid(
+        throw Refusal.invalid(
                 "tool_choice",
                 "Invalid 'tool_choice': expected 'auto', 'none', 'required' or {\"type\": \"function\", \"name\": ...}.");
     }
@@ -143,7 +144,7 @@ public final class ParamsParser {
             return null;
         }
         if (!value.isIntegralNumber() || value.asLong() < 1 || value.asLong() > Integer.MAX_VALUE) {
-            throw ApiError.invalid("max_output_tokens", "Invalid 'max_output_tokens': expected a positive integer.");
+            throw Refusal.invalid("max_output_tokens", "Invalid 'max_output_tokens': expected a positive integer.");
         }
         return value.asInt();
     }
@@ -153,13 +154,13 @@ public final class ParamsParser {
             return Json.object();
         }
         if (!value.isObject() || value.size() > 16) {
-            throw ApiError.invalid("metadata", "Invalid 'metadata': expected an object of at most 16 string values.");
+            throw Refusal.invalid("metadata", "Invalid 'metadata': expected an object of at most 16 string values.");
         }
         for (var e : value.properties()) {
             if (e.getKey().length() > 64
                     || !e.getValue().isTextual()
                     || e.getValue().asText().length() > 512) {
-                throw ApiError.invalid(
+                throw Refusal.invalid(
                         "metadata",
                         "Invalid 'metadata." + e.getKey()
                                 + "': keys are at most 64 characters and values strings of at most 512.");
@@ -199,14 +200,14 @@ public final class ParamsParser {
             throw typeError(field, "a number", v);
         }
         if (v.asDouble() < min || v.asDouble() > max) {
-            throw ApiError.invalid(
+            throw Refusal.invalid(
                     field, "Invalid '" + field + "': " + v.asDouble() + " is outside [" + min + ", " + max + "].");
         }
         return v.asDouble();
     }
 
-    private static ApiError typeError(String field, String expected, JsonNode got) {
-        return ApiError.invalid(
+    private static Refusal typeError(String field, String expected, JsonNode got) {
+        return Refusal.invalid(
                 field,
                 "Invalid type for '" + field + "': expected " + expected + ", but got " + kind(got) + " instead.");
     }

@@ -23,6 +23,9 @@ final class ResponseLog {
         this.docs = docs;
     }
 
+    /** Who owns responses stored before ownership was recorded: the open mode's principal. */
+    private static final String ANONYMOUS = "anonymous";
+
     static String eventsPath(String id) {
         return "responses/" + id;
     }
@@ -36,12 +39,24 @@ final class ResponseLog {
         ObjectNode record = Json.object();
         record.put("created_at", r.createdAt());
         record.put("root", r.rootId());
+        record.put("owner", r.owner());
         record.set("params", r.params().source());
         ArrayNode input = record.putArray("input");
         r.input().forEach(input::add);
         CompletionStage<Void> inputs = docs.create(inputPath(r.id()), List.of(Json.bytes(record)), true);
         CompletionStage<Void> events = docs.create(eventsPath(r.id()), List.of(), false);
         return inputs.thenCombine(events, (a, b) -> null);
+    }
+
+    /** Whether the response's streams still exist (they expire with {@code --response-ttl}). */
+    boolean exists(String id) {
+        return docs.exists(eventsPath(id)) && docs.exists(inputPath(id));
+    }
+
+    /** Renews both streams' TTL: a response used is a response kept. */
+    void touch(String id) {
+        docs.touch(eventsPath(id));
+        docs.touch(inputPath(id));
     }
 
     /** A persister for one run: at most one append in flight, the rest batched behind it. */
@@ -91,12 +106,7 @@ final class ResponseLog {
             completedAt =
                     r.path("completed_at").isNumber() ? r.get("completed_at").asLong() : null;
         } else {
-            for (byte[] e : events) {
-                JsonNode event = Json.parseStored(e);
-                if (event.path("type").asText().equals("response.output_item.done")) {
-                    output.add((ObjectNode) event.get("item"));
-                }
-            }
+            output.addAll(PartialOutput.replay(events));
         }
         ResponseRecord r = new ResponseRecord(
                 id,
@@ -110,7 +120,8 @@ final class ResponseLog {
                 usage,
                 error,
                 incomplete,
-                completedAt);
+                completedAt,
+                record.path("owner").asText(ANONYMOUS));
         return new Loaded(r, params.previousResponseId(), finished, events.size());
     }
 
@@ -130,9 +141,10 @@ final class ResponseLog {
                 r.output(),
                 ResponseStatus.FAILED,
                 null,
-                ResponseRun.error("server_error", "the server stopped while this response was being generated"),
+                RunErrors.error(RunErrors.SERVER_ERROR, "the server stopped while this response was being generated"),
                 null,
-                null);
+                null,
+                r.owner());
         ObjectNode event = OutputBuilder.event("response.failed");
         event.set("response", failed.toJson());
         event.put("sequence_number", loaded.eventCount());

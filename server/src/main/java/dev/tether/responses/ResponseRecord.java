@@ -14,6 +14,7 @@ import java.util.Objects;
  * @param error       {@code {code, message}} for a failed response, or null
  * @param incomplete  the {@code incomplete_details.reason}, or null
  * @param completedAt unix seconds, or null unless completed
+ * @param owner       the principal that created it: only it can read, continue, cancel or delete it
  */
 public record ResponseRecord(
         String id,
@@ -27,7 +28,8 @@ public record ResponseRecord(
         ObjectNode usage,
         ObjectNode error,
         String incomplete,
-        Long completedAt) {
+        Long completedAt,
+        String owner) {
 
     public ResponseRecord {
         Objects.requireNonNull(id, "id");
@@ -36,6 +38,7 @@ public record ResponseRecord(
         input = List.copyOf(input);
         output = List.copyOf(output);
         Objects.requireNonNull(status, "status");
+        Objects.requireNonNull(owner, "owner");
     }
 
     /** The context a continuation of this response starts from. */
@@ -45,7 +48,24 @@ public record ResponseRecord(
 
     ResponseRecord withBefore(Chain chain) {
         return new ResponseRecord(
-                id, createdAt, params, rootId, chain, input, output, status, usage, error, incomplete, completedAt);
+                id,
+                createdAt,
+                params,
+                rootId,
+                chain,
+                input,
+                output,
+                status,
+                usage,
+                error,
+                incomplete,
+                completedAt,
+                owner);
+    }
+
+    /** Whether {@code principal} owns this response (ids are unguessable; ownership keeps them private). */
+    public boolean ownedBy(String principal) {
+        return owner.equals(principal);
     }
 
     public ObjectNode toJson() {

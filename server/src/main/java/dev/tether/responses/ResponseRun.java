@@ -68,6 +68,11 @@ public final class ResponseRun {
         return start.params();
     }
 
+    /** The principal that created the response. */
+    public String owner() {
+        return start.owner();
+    }
+
     /** Completes once the terminal event is visible (durable when stored). */
     public CompletionStage<ResponseRecord> done() {
         return done;
@@ -127,25 +132,13 @@ public final class ResponseRun {
                 end(ResponseStatus.CANCELLED, null, null, null);
             }
         } catch (ModelException e) {
-            end(ResponseStatus.FAILED, null, error(code(e.kind()), e.getMessage()), null);
+            end(ResponseStatus.FAILED, null, RunErrors.error(RunErrors.code(e.kind()), e.getMessage()), null);
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "response " + id() + " failed unexpectedly", e);
-            end(ResponseStatus.FAILED, null, error("server_error", "internal error: " + e), null);
+            end(ResponseStatus.FAILED, null, RunErrors.error(RunErrors.SERVER_ERROR, "internal error"), null);
         } finally {
             Thread.interrupted(); // a cancel racing the end must not leak into the pooled thread
         }
-    }
-
-    static String code(ModelException.Kind kind) {
-        return switch (kind) {
-            case INVALID_REQUEST -> "invalid_prompt";
-            case CONTEXT_LENGTH_EXCEEDED -> "context_length_exceeded";
-            case UNAVAILABLE -> "upstream_error";
-        };
-    }
-
-    static ObjectNode error(String code, String message) {
-        return Json.object().put("code", code).put("message", message);
     }
 
     private synchronized ObjectNode abortError() {
@@ -196,7 +189,8 @@ public final class ResponseRun {
                 usage,
                 error,
                 incomplete,
-                completedAt);
+                completedAt,
+                start.owner());
     }
 
     private void emit(ObjectNode event) {
@@ -222,7 +216,7 @@ public final class ResponseRun {
         if (!persistenceFailed) {
             persistenceFailed = true;
             LOG.log(System.Logger.Level.WARNING, "response " + id() + " cannot be persisted: " + message);
-            abort("storage_unavailable", "the response could not be stored: " + message);
+            abort(RunErrors.STORAGE_UNAVAILABLE, "the response could not be stored: " + message);
         }
         visibleUpTo(events.size());
     }
@@ -232,7 +226,7 @@ public final class ResponseRun {
         if (terminal != null || abortError != null) {
             return;
         }
-        abortError = error(code, message);
+        abortError = RunErrors.error(code, message);
         if (worker != null) {
             worker.interrupt();
         } else {

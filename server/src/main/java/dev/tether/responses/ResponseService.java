@@ -1,6 +1,10 @@
 package dev.tether.responses;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.auth.Operation;
+import dev.tether.auth.Principal;
+import dev.tether.errors.Condition;
+import dev.tether.errors.Refusal;
 import dev.tether.inference.ChatMessage;
 import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelRequest;
@@ -27,6 +31,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Thread-safe. Stages complete on engine or generating threads.
  */
 public final class ResponseService implements AutoCloseable {
+    /** The capability resources of this API. */
+    public static final String RESOURCE = "responses";
+
+    public static final String CONVERSATIONS = "conversations";
+
     private static final System.Logger LOG = System.getLogger(ResponseService.class.getName());
 
     private final ResponseLog log;
@@ -35,6 +44,7 @@ public final class ResponseService implements AutoCloseable {
     private final InstantSource clock;
     private final ResponseSettings settings;
     private final ResponseCache cache;
+    private final Continuations continuations;
     private final Map<String, ResponseRun> live = new ConcurrentHashMap<>();
     private final AtomicInteger inFlight = new AtomicInteger();
     private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
@@ -45,13 +55,14 @@ public final class ResponseService implements AutoCloseable {
     }
 
     public ResponseService(StreamEngine engine, ModelBackend backend, InstantSource clock, ResponseSettings settings) {
-        StreamDocs docs = new StreamDocs(engine);
+        StreamDocs docs = new StreamDocs(engine, settings.ttlSeconds());
         this.log = new ResponseLog(docs);
-        this.conversations = new Conversations(docs, clock);
+        this.conversations = new Conversations(docs, clock, settings.cachedConversations(), backend);
         this.backend = backend;
         this.clock = clock;
         this.settings = settings;
         this.cache = new ResponseCache(settings.cachedResponses());
+        this.continuations = new Continuations(log, cache, conversations, live);
     }
 
     public Conversations conversations() {
@@ -62,81 +73,46 @@ public final class ResponseService implements AutoCloseable {
         return backend == null ? "none" : backend.describe();
     }
 
-    /** Starts a response; the stage fails with an {@link ApiError} for a bad request. */
-    public CompletionStage<ResponseRun> create(ResponseParams p, LocalChains local) {
+    /**
+     * Checks what a create request needs beyond {@code create} on responses: a continuation reads
+     * its parent, a conversation turn appends to the conversation.
+     */
+    public static void authorize(ResponseParams params, Principal principal) {
+        principal.require(RESOURCE, Operation.CREATE);
+        if (params.previousResponseId() != null) {
+            principal.require(RESOURCE, Operation.READ);
+        }
+        if (params.conversationId() != null) {
+            principal.require(CONVERSATIONS, Operation.APPEND);
+        }
+    }
+
+    /**
+     * Starts a response owned by {@code owner}; the stage fails with a {@link Refusal} for a bad
+     * request.
+     */
+    public CompletionStage<ResponseRun> create(ResponseParams p, LocalChains local, String owner) {
         if (p.generate() && backend == null) {
-            throw new ApiError(
-                    503,
-                    "server_error",
+            throw new Refusal(
+                    Condition.NOT_CONFIGURED,
                     "no_backend",
                     "model",
                     "No model backend is configured. Start Tether with --upstream http://HOST:PORT/v1 "
                             + "(any OpenAI-compatible Chat Completions endpoint: vLLM, llama.cpp, Ollama, OpenAI...).");
         }
         ResponseParams params = backend == null ? p : p.withMetadata(backend.responseMetadata());
-        return parent(params, local).thenCompose(parent -> start(params, parent));
+        return continuations.parent(params, local, owner).thenCompose(parent -> start(params, parent, owner));
     }
 
-    /**
-     * What a new response continues: a chain and its root, maybe a conversation. {@code stored}
-     * is false when the parent itself was {@code store:false} (a WebSocket continuation): then
-     * nothing derived from the chain may reach disk, whatever the new request says.
-     */
-    private record Parent(Chain chain, String root, Conversation conversation, boolean stored) {
-        Parent(Chain chain, String root, Conversation conversation) {
-            this(chain, root, conversation, true);
-        }
-    }
-
-    private CompletionStage<Parent> parent(ResponseParams p, LocalChains local) {
-        String prev = p.previousResponseId();
-        if (prev != null) {
-            ResponseRecord mine = local == null ? null : local.find(prev);
-            if (mine != null) {
-                return CompletableFuture.completedFuture(new Parent(
-                        mine.after(), mine.rootId(), null, mine.params().store()));
-            }
-            ResponseRun running = live.get(prev);
-            ResponseRecord finished = running == null ? null : running.finished();
-            if (finished != null
-                    && finished.params().store()
-                    && finished.params().conversationId() == null) {
-                return CompletableFuture.completedFuture(new Parent(finished.after(), finished.rootId(), null));
-            }
-            if (running != null && finished == null && running.params().store()) {
-                throw ApiError.invalid(
-                        "previous_response_id",
-                        "Previous response '" + prev + "' is still in progress; continue it once it has completed.");
-            }
-            return chainOf(prev).thenApply(r -> {
-                if (r.params().conversationId() != null) {
-                    throw ApiError.invalid(
-                            "previous_response_id",
-                            "Response '" + prev + "' belongs to conversation "
-                                    + r.params().conversationId() + "; continue it with conversation: '"
-                                    + r.params().conversationId() + "' instead.");
-                }
-                return new Parent(r.after(), r.rootId(), null);
-            });
-        }
-        if (p.conversationId() != null) {
-            return conversations
-                    .get(p.conversationId())
-                    .thenApply(c -> new Parent(Chain.EMPTY.append(c.items()), c.id(), c));
-        }
-        return CompletableFuture.completedFuture(new Parent(Chain.EMPTY, null, null));
-    }
-
-    private CompletionStage<ResponseRun> start(ResponseParams p, Parent parent) {
+    private CompletionStage<ResponseRun> start(ResponseParams p, Continuations.Parent parent, String owner) {
         String id = Ids.response();
         String root = parent.root() != null ? parent.root() : id;
         List<ChatMessage> messages = ContextAssembler.assemble(
                 p.instructions(), parent.chain().append(p.input()).items());
         if (inFlight.incrementAndGet() > settings.maxInFlight()) {
             inFlight.decrementAndGet();
-            throw new ApiError(
-                    429,
-                    "rate_limit_exceeded",
+            throw new Refusal(
+                    Condition.RATE_LIMITED,
                     "too_many_responses",
                     null,
                     "More than " + settings.maxInFlight() + " responses are being generated; retry shortly.");
@@ -153,7 +129,8 @@ public final class ResponseService implements AutoCloseable {
                 null,
                 null,
                 null,
-                null);
+                null,
+                owner);
         ResponseRun run = new ResponseRun(
                 start, p.store() ? log::persister : null, record -> beforeTerminal(record, parent), clock);
         ModelRequest request = new ModelRequest(
@@ -204,7 +181,7 @@ public final class ResponseService implements AutoCloseable {
         return run;
     }
 
-    private void beforeTerminal(ResponseRecord record, Parent parent) {
+    private void beforeTerminal(ResponseRecord record, Continuations.Parent parent) {
         if (parent.conversation() != null) {
             List<ObjectNode> items = new ArrayList<>(record.input());
             items.addAll(record.output());
@@ -215,110 +192,75 @@ public final class ResponseService implements AutoCloseable {
         }
     }
 
-    /** A stored response with its whole chain resolved, for continuation. */
-    private CompletionStage<ResponseRecord> chainOf(String id) {
-        ResponseRecord cached = cache.get(id);
-        if (cached != null) {
-            return CompletableFuture.completedFuture(cached);
-        }
-        if (!Ids.wellFormed(id, "resp_")) {
-            return CompletableFuture.failedFuture(ApiError.previousNotFound(id));
-        }
-        return loadFinished(id).thenCompose(loaded -> {
-            if (loaded == null) {
-                throw ApiError.previousNotFound(id);
-            }
-            ResponseRecord r = loaded.record();
-            if (loaded.previousId() == null) {
-                cache.put(r);
-                return CompletableFuture.completedFuture(r);
-            }
-            return chainOf(loaded.previousId()).handle((parent, e) -> {
-                if (e != null) {
-                    throw ApiError.invalid(
-                            "previous_response_id",
-                            "previous_response_not_found",
-                            "Previous response with id '"
-                                    + id + "' cannot be continued: an earlier response of its chain, '"
-                                    + loaded.previousId()
-                                    + "', was deleted.");
-                }
-                ResponseRecord full = r.withBefore(parent.after());
-                cache.put(full);
-                return full;
-            });
-        });
-    }
-
-    /** Loads from the store, ending a response the process died in the middle of. */
-    private CompletionStage<ResponseLog.Loaded> loadFinished(String id) {
-        return log.load(id).thenCompose(loaded -> {
-            if (loaded == null || loaded.finished() || live.containsKey(id)) {
-                return CompletableFuture.completedFuture(loaded);
-            }
-            return log.markInterrupted(loaded)
-                    .thenApply(failed ->
-                            new ResponseLog.Loaded(failed, loaded.previousId(), true, loaded.eventCount() + 1));
-        });
-    }
-
-    /** {@code GET /v1/responses/{id}}: a 404 {@link ApiError} when unknown. */
-    public CompletionStage<ResponseRecord> get(String id) {
+    /** {@code GET /v1/responses/{id}}: a 404 {@link Refusal} when unknown or not {@code owner}'s. */
+    public CompletionStage<ResponseRecord> get(String id, String owner) {
         ResponseRun running = live.get(id);
         if (running != null && running.params().store()) {
-            return CompletableFuture.completedFuture(running.snapshot());
+            return running.owner().equals(owner)
+                    ? CompletableFuture.completedFuture(running.snapshot())
+                    : CompletableFuture.failedFuture(notFound(id));
         }
-        ResponseRecord cached = cache.get(id);
+        ResponseRecord cached = continuations.cached(id);
         if (cached != null) {
-            return CompletableFuture.completedFuture(cached);
+            log.touch(id);
+            return cached.ownedBy(owner)
+                    ? CompletableFuture.completedFuture(cached)
+                    : CompletableFuture.failedFuture(notFound(id));
         }
         if (!Ids.wellFormed(id, "resp_")) {
             return CompletableFuture.failedFuture(notFound(id));
         }
-        return loadFinished(id).thenApply(loaded -> {
-            if (loaded == null) {
+        return continuations.loadFinished(id).thenApply(loaded -> {
+            if (loaded == null || !loaded.record().ownedBy(owner)) {
                 throw notFound(id);
             }
             return loaded.record();
         });
     }
 
-    public CompletionStage<ObjectNode> inputItems(String id, String limit, String order, String after) {
-        return get(id).thenApply(r -> Pages.list(r.input(), limit, order, after));
+    public CompletionStage<ObjectNode> inputItems(String id, String owner, String limit, String order, String after) {
+        return get(id, owner).thenApply(r -> Pages.list(r.input(), limit, order, after));
     }
 
     /** Cancels a running response; a finished one is returned as it is (idempotent). */
-    public CompletionStage<ResponseRecord> cancel(String id) {
+    public CompletionStage<ResponseRecord> cancel(String id, String owner) {
         ResponseRun running = live.get(id);
-        return running != null ? running.cancel() : get(id);
+        if (running != null && running.owner().equals(owner)) {
+            return running.cancel();
+        }
+        return get(id, owner);
     }
 
-    public CompletionStage<ObjectNode> delete(String id) {
-        if (!Ids.wellFormed(id, "resp_")) {
-            return CompletableFuture.failedFuture(notFound(id));
-        }
-        ResponseRun running = live.get(id);
-        CompletionStage<?> stopped = running == null ? CompletableFuture.completedFuture(null) : running.cancel();
-        return stopped.thenCompose(v -> log.delete(id)).thenApply(deleted -> {
-            cache.remove(id);
-            if (!deleted && running == null) {
-                throw notFound(id);
-            }
-            return Json.object().put("id", id).put("object", "response").put("deleted", true);
-        });
+    /** Deletes a response (cancelling it first if it runs) and forgets the backend state of its chain. */
+    public CompletionStage<ObjectNode> delete(String id, String owner) {
+        return get(id, owner)
+                .thenCompose(r -> {
+                    ResponseRun running = live.get(id);
+                    CompletionStage<?> stopped =
+                            running == null ? CompletableFuture.completedFuture(null) : running.cancel();
+                    return stopped.thenCompose(v -> log.delete(id)).thenApply(deleted -> r);
+                })
+                .thenApply(r -> {
+                    cache.remove(id);
+                    if (backend != null) {
+                        // The chain's KV state holds this response's tokens: deleting it must not leave them on disk.
+                        backend.forget(r.rootId());
+                    }
+                    return Json.object().put("id", id).put("object", "response").put("deleted", true);
+                });
     }
 
     /**
      * Delivers a response's events after {@code after} (-1 for all): live ones as they come for a
-     * running response, the stored ones otherwise. Fails with a 404 {@link ApiError} when unknown.
+     * running response, the stored ones otherwise. Fails with a 404 {@link Refusal} when unknown.
      */
-    public CompletionStage<Void> resume(String id, int after, ResponseListener listener) {
+    public CompletionStage<Void> resume(String id, String owner, int after, ResponseListener listener) {
         ResponseRun running = live.get(id);
-        if (running != null) {
+        if (running != null && running.owner().equals(owner)) {
             running.subscribe(after, listener);
             return CompletableFuture.completedFuture(null);
         }
-        return get(id).thenCompose(r -> log.events(id)).thenAccept(events -> {
+        return get(id, owner).thenCompose(r -> log.events(id)).thenAccept(events -> {
             for (int i = Math.max(0, after + 1); i < events.size(); i++) {
                 byte[] json = events.get(i);
                 listener.onEvent(i, Json.parseStored(json).path("type").asText(), json);
@@ -334,8 +276,33 @@ public final class ResponseService implements AutoCloseable {
         }
     }
 
-    static ApiError notFound(String id) {
-        return ApiError.notFound("response_id", "Response with id '" + id + "' not found.");
+    /**
+     * The owner of the response whose internal stream is {@code responses/<id>[/…]}, for reads of
+     * it over the raw stream API; null when unknown.
+     */
+    public CompletionStage<String> ownerOf(String id) {
+        ResponseRun running = live.get(id);
+        if (running != null) {
+            return CompletableFuture.completedFuture(running.owner());
+        }
+        ResponseRecord cached = continuations.cached(id);
+        if (cached != null) {
+            return CompletableFuture.completedFuture(cached.owner());
+        }
+        return log.load(id)
+                .thenApply(loaded -> loaded == null ? null : loaded.record().owner());
+    }
+
+    /** The HTTP-API form of "this id is unknown to a continuation" (OpenAI answers 400, not 404). */
+    static Refusal previousNotFound(String id) {
+        return Refusal.invalid(
+                "previous_response_id",
+                "previous_response_not_found",
+                "Previous response with id '" + id + "' not found.");
+    }
+
+    static Refusal notFound(String id) {
+        return Refusal.notFound("response_id", "Response with id '" + id + "' not found.");
     }
 
     /** Ends running responses as failed (their terminal events are stored), then stops. */
@@ -343,7 +310,7 @@ public final class ResponseService implements AutoCloseable {
     public void close() {
         List<CompletableFuture<ResponseRecord>> ending = new ArrayList<>();
         for (ResponseRun run : live.values()) {
-            run.abort("server_shutdown", "the server shut down while this response was being generated");
+            run.abort(RunErrors.SERVER_SHUTDOWN, "the server shut down while this response was being generated");
             ending.add(run.done().toCompletableFuture());
         }
         try {

@@ -2,6 +2,9 @@ package dev.tether.responses;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.auth.Principal;
+import dev.tether.errors.Condition;
+import dev.tether.errors.Refusal;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -34,12 +37,18 @@ public final class SocketSession implements ResponseService.LocalChains {
     private final java.util.concurrent.Executor loop;
     private final long ttlMillis;
     private final Map<String, Lane> lanes = new HashMap<>();
+    private final Principal principal;
     private int inFlight;
     private int queued;
+    private boolean closed;
 
     /** Where frames go; implementations may be called from any thread. */
     public interface Frames {
+        /** An event frame, as JSON. */
         void send(byte[] json);
+
+        /** An {@code error} frame for {@code failure}, tagged with {@code streamId} when not null. */
+        void error(String streamId, Throwable failure);
     }
 
     /**
@@ -51,7 +60,9 @@ public final class SocketSession implements ResponseService.LocalChains {
             Frames out,
             InstantSource clock,
             Duration cacheTtl,
-            java.util.concurrent.Executor loop) {
+            java.util.concurrent.Executor loop,
+            Principal principal) {
+        this.principal = principal;
         this.service = service;
         this.out = out;
         this.clock = clock;
@@ -65,7 +76,7 @@ public final class SocketSession implements ResponseService.LocalChains {
         try {
             frame = Json.MAPPER.readTree(text);
         } catch (IOException e) {
-            error(null, ApiError.invalid(null, "The frame is not valid JSON: " + e.getMessage()));
+            out.error(null, Refusal.invalid(null, "The frame is not valid JSON: " + e.getMessage()));
             return;
         }
         String type = frame.path("type").asText("");
@@ -73,9 +84,9 @@ public final class SocketSession implements ResponseService.LocalChains {
             case "response.create" -> create((ObjectNode) frame);
             case "response.processed" -> {} // Codex acknowledges events this way; nothing to do
             default ->
-                error(
+                out.error(
                         null,
-                        ApiError.invalid(
+                        Refusal.invalid(
                                 "type",
                                 "unknown_event_type",
                                 "Unsupported client event type '" + type
@@ -84,13 +95,16 @@ public final class SocketSession implements ResponseService.LocalChains {
     }
 
     private synchronized void create(ObjectNode frame) {
+        if (closed) {
+            return;
+        }
         String streamId = null;
         if (frame.has("stream_id")) {
             JsonNode s = frame.get("stream_id");
             if (!s.isTextual() || !STREAM_ID.matcher(s.asText()).matches()) {
-                error(
+                out.error(
                         null,
-                        ApiError.invalid(
+                        Refusal.invalid(
                                 "stream_id",
                                 "invalid_stream_id",
                                 "Invalid 'stream_id': expected 1-256 characters of [A-Za-z0-9_.-]."));
@@ -103,9 +117,9 @@ public final class SocketSession implements ResponseService.LocalChains {
         if (lane == null) {
             if (streamId != null
                     && lanes.keySet().stream().filter(k -> !k.isEmpty()).count() >= MAX_LANES) {
-                error(
+                out.error(
                         streamId,
-                        ApiError.invalid(
+                        Refusal.invalid(
                                 "stream_id",
                                 "websocket_stream_limit_reached",
                                 "This connection reached the maximum number of distinct stream IDs (" + MAX_LANES
@@ -116,17 +130,16 @@ public final class SocketSession implements ResponseService.LocalChains {
             lanes.put(key, lane);
         }
         if (frame.path("background").asBoolean(false)) {
-            error(
+            out.error(
                     streamId,
-                    ApiError.invalid("background", "Background responses are not supported over WebSocket; use HTTP."));
+                    Refusal.invalid("background", "Background responses are not supported over WebSocket; use HTTP."));
             return;
         }
         if (queued >= MAX_QUEUED) {
-            error(
+            out.error(
                     streamId,
-                    new ApiError(
-                            429,
-                            "rate_limit_exceeded",
+                    new Refusal(
+                            Condition.RATE_LIMITED,
                             "too_many_queued",
                             null,
                             "More than " + MAX_QUEUED + " response.create requests are waiting on this connection."));
@@ -139,8 +152,28 @@ public final class SocketSession implements ResponseService.LocalChains {
         pump();
     }
 
+    /**
+     * The connection is gone: requests still queued never start (a disconnect is not a cancel, so
+     * running responses finish and stay retrievable when stored).
+     */
+    public synchronized void close() {
+        closed = true;
+        for (Lane lane : lanes.values()) {
+            queued -= lane.waiting.size();
+            lane.waiting.clear();
+        }
+    }
+
+    /** Requests waiting to start on this connection (for tests and metrics). */
+    public synchronized int queued() {
+        return queued;
+    }
+
     /** Starts the head of every idle lane while the in-flight cap allows. */
     private void pump() {
+        if (closed) {
+            return;
+        }
         for (Lane lane : lanes.values()) {
             if (inFlight >= MAX_IN_FLIGHT) {
                 return;
@@ -159,7 +192,8 @@ public final class SocketSession implements ResponseService.LocalChains {
         String previous = frame.path("previous_response_id").asText(null);
         try {
             ResponseParams params = ParamsParser.parse(frame);
-            service.create(params, this).whenComplete((run, failure) -> {
+            ResponseService.authorize(params, principal);
+            service.create(params, this, principal.id()).whenComplete((run, failure) -> {
                 if (failure != null) {
                     finished(lane, previous, null, failure);
                 } else {
@@ -173,7 +207,7 @@ public final class SocketSession implements ResponseService.LocalChains {
 
     private synchronized void finished(Lane lane, String previous, ResponseRecord record, Throwable failure) {
         if (failure != null) {
-            error(lane.streamId, ApiError.from(failure));
+            out.error(lane.streamId, failure);
             evict(previous);
         } else if (record.status() == ResponseStatus.COMPLETED || record.status() == ResponseStatus.INCOMPLETE) {
             lane.head = record;
@@ -208,24 +242,11 @@ public final class SocketSession implements ResponseService.LocalChains {
         return null;
     }
 
-    private void error(String streamId, ApiError e) {
-        ObjectNode frame = Json.object().put("type", "error").put("status", e.status());
-        if (streamId != null) {
-            frame.put("stream_id", streamId);
-        }
-        ObjectNode error = frame.putObject("error");
-        error.put("type", e.type())
-                .put("code", e.code())
-                .put("message", e.getMessage())
-                .put("param", e.param());
-        out.send(Json.bytes(frame));
-    }
-
     /** Sends the connection-limit error; the transport closes the socket afterwards. */
     public void expire(Duration age) {
-        error(
+        out.error(
                 null,
-                ApiError.invalid(
+                Refusal.invalid(
                         null,
                         "websocket_connection_limit_reached",
                         "Responses websocket connection limit reached (" + age.toMinutes()

@@ -26,13 +26,26 @@ final class StreamDocs {
     static final String JSON = "application/json";
 
     private final StreamEngine engine;
+    /** The sliding TTL of every stream created here, in seconds, or null to keep them. */
+    private final Long ttlSeconds;
 
-    StreamDocs(StreamEngine engine) {
+    StreamDocs(StreamEngine engine, Long ttlSeconds) {
         this.engine = engine;
+        this.ttlSeconds = ttlSeconds;
+    }
+
+    /** Whether the stream exists (not expired, not deleted); does not renew it. */
+    boolean exists(String path) {
+        return engine.lookup(path) instanceof dev.tether.stream.Lookup.Found;
+    }
+
+    /** Renews the stream's TTL, as a read would. */
+    void touch(String path) {
+        engine.touch(path);
     }
 
     CompletionStage<Void> create(String path, List<byte[]> messages, boolean closed) {
-        return engine.create(new CreateRequest(path, JSON, null, null, closed, messages, null))
+        return engine.create(new CreateRequest(path, JSON, ttlSeconds, null, closed, messages, null))
                 .thenAccept(r -> {
                     if (r instanceof Rejection rejection) {
                         throw new CompletionException(

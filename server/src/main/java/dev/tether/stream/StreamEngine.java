@@ -85,6 +85,14 @@ public final class StreamEngine implements AutoCloseable {
         return new Lookup.Found(s.record);
     }
 
+    /** Renews a stream's sliding TTL as a read would, without reading (a cached view was used). */
+    public void touch(String path) {
+        StreamState s = registry.byPath(path);
+        if (s != null) {
+            s.renew(clock.millis());
+        }
+    }
+
     /**
      * A catch-up read; renews the TTL.
      *

@@ -39,7 +39,7 @@ class ResponseServiceTest {
                 ResponseService service =
                         new ResponseService(engine, backend, InstantSource.system(), ResponseSettings.defaults())) {
             ResponseRun first = service.create(
-                            ParamsParser.parse(JSON.readTree("{\"model\":\"m\",\"input\":\"a\"}")), null)
+                            ParamsParser.parse(JSON.readTree("{\"model\":\"m\",\"input\":\"a\"}")), null, "anonymous")
                     .toCompletableFuture()
                     .get(5, TimeUnit.SECONDS);
             CompletableFuture<String> next = new CompletableFuture<>();
@@ -54,7 +54,8 @@ class ResponseServiceTest {
                         service.create(
                                         ParamsParser.parse(JSON.readTree("{\"model\":\"m\",\"input\":\"b\","
                                                 + "\"previous_response_id\":\"" + first.id() + "\"}")),
-                                        null)
+                                        null,
+                                        "anonymous")
                                 .whenComplete((run, e) -> next.complete(e == null ? "started" : e.toString()));
                     } catch (Exception e) {
                         next.complete(e.toString());
