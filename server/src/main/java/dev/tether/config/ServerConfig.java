@@ -109,7 +109,7 @@ public record ServerConfig(
         if (kvBudgetBytes < 0 || sessionContext < 0 || kvDiskBudgetBytes < 0) {
             throw new IllegalArgumentException("the KV budgets and the context size must not be negative");
         }
-        corsOrigins = List.copyOf(corsOrigins);
+        corsOrigins = corsOrigins.stream().map(ServerConfig::origin).toList();
         Objects.requireNonNull(logFormat, "logFormat");
         if (maxConnections < 0) {
             throw new IllegalArgumentException("--max-connections must not be negative");
@@ -122,6 +122,29 @@ public record ServerConfig(
         if (responseTtl != null && (responseTtl.isNegative() || responseTtl.toSeconds() < 1)) {
             throw new IllegalArgumentException("--response-ttl must be at least 1s");
         }
+    }
+
+    /** A {@code --cors-origin} value, {@code *} or scheme://host[:port], lower-cased. */
+    static String origin(String origin) {
+        String o = origin.trim().toLowerCase(java.util.Locale.ROOT);
+        if (o.equals("*")) {
+            return o;
+        }
+        try {
+            URI uri = new URI(o);
+            if (uri.getScheme() != null
+                    && uri.getHost() != null
+                    && (uri.getPath() == null || uri.getPath().isEmpty())
+                    && uri.getQuery() == null
+                    && uri.getFragment() == null
+                    && uri.getUserInfo() == null) {
+                return o;
+            }
+        } catch (java.net.URISyntaxException e) {
+            // falls through to the message
+        }
+        throw new IllegalArgumentException("--cors-origin '" + origin
+                + "' must be * or scheme://host[:port] with no path, e.g. https://app.example");
     }
 
     /** How log lines are written. */

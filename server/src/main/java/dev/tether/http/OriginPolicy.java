@@ -35,36 +35,14 @@ final class OriginPolicy {
     private final boolean checkHost;
 
     /**
-     * @param configured     {@code --cors-origin} values ({@code *} for any origin)
+     * @param configured     {@code --cors-origin} values, validated and lower-cased ({@code *} for any)
      * @param openOnLoopback no auth and bound to loopback: loopback pages allowed, Host checked
      */
     OriginPolicy(List<String> configured, boolean openOnLoopback) {
         this.any = configured.contains("*");
-        this.origins = configured.stream()
-                .filter(o -> !o.equals("*"))
-                .map(OriginPolicy::normalize)
-                .collect(Collectors.toUnmodifiableSet());
+        this.origins = configured.stream().filter(o -> !o.equals("*")).collect(Collectors.toUnmodifiableSet());
         this.loopbackOrigins = openOnLoopback;
         this.checkHost = openOnLoopback;
-    }
-
-    /** Validates a configured origin such as {@code https://app.example.com}; returns it normalized. */
-    static String normalize(String origin) {
-        URI uri;
-        try {
-            uri = new URI(origin.trim());
-        } catch (java.net.URISyntaxException e) {
-            throw new IllegalArgumentException(
-                    "--cors-origin '" + origin + "' is not an origin like https://app.example");
-        }
-        if (uri.getScheme() == null
-                || uri.getHost() == null
-                || (uri.getPath() != null && !uri.getPath().isEmpty())
-                || uri.getQuery() != null) {
-            throw new IllegalArgumentException("--cors-origin '" + origin
-                    + "' must be scheme://host[:port] with no path, e.g. https://app.example");
-        }
-        return origin.trim().toLowerCase(Locale.ROOT);
     }
 
     /** Refuses a request from a foreign page or for a foreign host name (403). */

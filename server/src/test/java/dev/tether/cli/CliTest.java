@@ -67,6 +67,34 @@ class CliTest {
     }
 
     @Test
+    void aNonLoopbackHostNeedsAuthOrAnExplicitInsecureFlag(@TempDir Path dir) throws Exception {
+        assertRejected("--auth-config", "serve", "--host", "0.0.0.0");
+        assertRejected("--auth-config", "serve", "--host", "192.168.1.10", "--port", "0");
+        assertTrue(Cli.parseServe(new String[] {"serve", "--host", "0.0.0.0", "--insecure-no-auth"})
+                .insecureNoAuth());
+        Path auth = Files.writeString(
+                dir.resolve("auth.json"),
+                "{\"keys\":[{\"name\":\"b\",\"secret\":\"0123456789abcdef\",\"capabilities\":{\"*\":[\"*\"]}}]}");
+        ServerConfig c = Cli.parseServe(new String[] {"serve", "--host", "0.0.0.0", "--auth-config", auth.toString()});
+        assertEquals(auth, c.authConfig());
+        assertTrue(Cli.authLine(Cli.parseServe(new String[] {"serve"})).startsWith("Auth: OFF"));
+        assertTrue(Cli.authLine(c).startsWith("Auth: on"));
+        assertRejected("scheme://host", "serve", "--cors-origin", "app.example/path");
+        assertRejected("text or json", "serve", "--log-format", "xml");
+    }
+
+    @Test
+    void aBadAuthConfigStopsTheStartSayingWhy(@TempDir Path dir) throws Exception {
+        Path auth = Files.writeString(dir.resolve("auth.json"), "{\"keys\":[{\"name\":\"b\",\"secret\":\"short\"}]}");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = new Cli(System.out, new PrintStream(err, true, StandardCharsets.UTF_8)).run(new String[] {
+            "serve", "--port", "0", "--data-dir", dir.resolve("data").toString(), "--auth-config", auth.toString()
+        });
+        assertEquals(1, code);
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("auth config"), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
     void modelGenerateWritesALoadableModel(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("m.gguf");
         ByteArrayOutputStream out = new ByteArrayOutputStream();

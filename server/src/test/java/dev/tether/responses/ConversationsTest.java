@@ -5,18 +5,69 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tether.store.sqlite.SqliteStreamStore;
+import dev.tether.stream.AppendRequest;
+import dev.tether.stream.AppendResult;
+import dev.tether.stream.EngineSettings;
+import dev.tether.stream.StreamEngine;
 import dev.tether.testing.ResponsesClient;
 import dev.tether.testing.ResponsesClient.Reply;
 import dev.tether.testing.ScriptedUpstream;
 import dev.tether.testing.TestServer;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class ConversationsTest {
     @TempDir
     Path dir;
+
+    /**
+     * Finding 3: a conversation whose stream holds a malformed operation made every later request
+     * for it hang (the failed load was cached as a future that never completed). Now the load fails,
+     * each request answers, and nothing failed is cached: the raw API can no longer write such a
+     * record, so the test plants it through the engine while the server is down.
+     */
+    @Test
+    void aCorruptConversationFailsEveryRequestPromptlyInsteadOfHanging() throws Exception {
+        String conv;
+        try (TestServer server = TestServer.start(dir, b -> b)) {
+            ResponsesClient api = new ResponsesClient(server);
+            conv = api.post("/v1/conversations", "{}").body().path("id").asText();
+            Reply forged =
+                    api.post("/v1/stream/conversations/" + conv, "{\"op\":\"add\",\"items\":[{\"not\":\"an item\"}]}");
+            assertEquals(403, forged.status(), "the raw API refuses the write the probe used");
+        }
+        try (StreamEngine engine = new StreamEngine(
+                SqliteStreamStore.open(dir, null), InstantSource.system(), EngineSettings.defaults())) {
+            AppendResult r = engine.append(new AppendRequest(
+                            "conversations/" + conv,
+                            "application/json",
+                            List.of("{\"op\":\"add\",\"items\":[{\"not\":\"an item\"}]}"
+                                    .getBytes(StandardCharsets.UTF_8)),
+                            false,
+                            null,
+                            null))
+                    .toCompletableFuture()
+                    .get(10, TimeUnit.SECONDS);
+            assertTrue(r instanceof AppendResult.Appended, r.toString());
+        }
+        try (TestServer server = TestServer.start(dir, b -> b)) {
+            ResponsesClient api = new ResponsesClient(server);
+            for (int attempt = 0; attempt < 3; attempt++) {
+                Reply items = api.get("/v1/conversations/" + conv + "/items"); // the client times out after 10 s
+                assertEquals(500, items.status(), "attempt " + attempt + ": " + items.body());
+                String message = items.body().path("error").path("message").asText();
+                assertTrue(message.contains("request id"), message);
+                assertTrue(!message.contains("Exception"), "no exception text in a body: " + message);
+            }
+        }
+    }
 
     @Test
     void responsesInAConversationSeeAndExtendItsItems() throws Exception {
