@@ -38,6 +38,7 @@ public final class Cli {
                                         file-descriptor limit, at most 10000)
               --header-timeout D        a connection must send its request headers within D (default 10s)
               --idle-timeout D          an idle keep-alive connection is closed after D (default 60s)
+              --body-timeout D          a request body must arrive within D of its headers (default 120s)
               --log-format text|json    one line per event (default) or one JSON object per line
               --response-ttl D          stored responses and conversations (and their KV spill files)
                                         expire after D without use (default: kept until deleted)
@@ -149,6 +150,7 @@ public final class Cli {
                 case "--max-connections" -> c.maxConnections(integer(flag, value));
                 case "--header-timeout" -> c.headerTimeout(Units.duration(value));
                 case "--idle-timeout" -> c.idleTimeout(Units.duration(value));
+                case "--body-timeout" -> c.bodyTimeout(Units.duration(value));
                 case "--log-format" -> c.logFormat(logFormat(value));
                 case "--response-ttl" -> c.responseTtl(Units.duration(value));
                 default -> throw new IllegalArgumentException("unknown option '" + flag + "'");

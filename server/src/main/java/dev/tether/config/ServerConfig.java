@@ -37,6 +37,7 @@ import java.util.Objects;
  * @param maxConnections      open connections at most; more are closed at once (0: from the fd limit)
  * @param headerTimeout       a new connection must send its request headers within this
  * @param idleTimeout         a keep-alive connection between requests is closed after this
+ * @param bodyTimeout         a request body must have arrived this long after its headers
  * @param logFormat           text (one line per event) or json (one object per line)
  * @param responseTtl         stored responses and conversations expire after this long unused, or null
  * @param kvDiskBudgetBytes   most bytes of spilled KV state under {@code <data-dir>/kv}; 0 for no limit
@@ -69,6 +70,7 @@ public record ServerConfig(
         int maxConnections,
         Duration headerTimeout,
         Duration idleTimeout,
+        Duration bodyTimeout,
         LogFormat logFormat,
         Duration responseTtl,
         long kvDiskBudgetBytes) {
@@ -114,7 +116,7 @@ public record ServerConfig(
         if (maxConnections < 0) {
             throw new IllegalArgumentException("--max-connections must not be negative");
         }
-        for (Duration d : List.of(headerTimeout, idleTimeout)) {
+        for (Duration d : List.of(headerTimeout, idleTimeout, bodyTimeout)) {
             if (d.isNegative() || d.isZero()) {
                 throw new IllegalArgumentException("timeouts must be positive");
             }
@@ -193,6 +195,9 @@ public record ServerConfig(
         private int maxConnections;
         private Duration headerTimeout = Duration.ofSeconds(10);
         private Duration idleTimeout = Duration.ofSeconds(60);
+        /** 16 MiB at about 1 Mbit/s. */
+        private Duration bodyTimeout = Duration.ofSeconds(120);
+
         private LogFormat logFormat = LogFormat.TEXT;
         private Duration responseTtl;
         private long kvDiskBudgetBytes;
@@ -335,6 +340,11 @@ public record ServerConfig(
             return this;
         }
 
+        public Builder bodyTimeout(Duration value) {
+            bodyTimeout = value;
+            return this;
+        }
+
         public Builder logFormat(LogFormat value) {
             logFormat = value;
             return this;
@@ -379,6 +389,7 @@ public record ServerConfig(
                     maxConnections,
                     headerTimeout,
                     idleTimeout,
+                    bodyTimeout,
                     logFormat,
                     responseTtl,
                     kvDiskBudgetBytes);

@@ -25,6 +25,8 @@ public enum Condition {
     TOO_LARGE,
     /** The request target is longer than allowed. */
     URI_TOO_LONG,
+    /** The request's headers are larger than allowed. */
+    HEADERS_TOO_LARGE,
     /** The endpoint needs a protocol upgrade (WebSocket). */
     UPGRADE_REQUIRED,
     /** A per-caller or per-connection quota is used up; retrying later works. */

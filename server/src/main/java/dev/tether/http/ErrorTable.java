@@ -57,6 +57,7 @@ final class ErrorTable {
             case GONE -> new Row(410, "gone", "invalid_request_error", false);
             case TOO_LARGE -> new Row(413, "payload_too_large", "invalid_request_error", false);
             case URI_TOO_LONG -> new Row(414, "uri_too_long", "invalid_request_error", false);
+            case HEADERS_TOO_LARGE -> new Row(431, "headers_too_large", "invalid_request_error", false);
             case UPGRADE_REQUIRED -> new Row(426, "upgrade_required", "invalid_request_error", false);
             case RATE_LIMITED -> new Row(429, "rate_limit_exceeded", "rate_limit_exceeded", true);
             case INTERNAL -> new Row(500, "internal_error", "server_error", false);
@@ -82,6 +83,13 @@ final class ErrorTable {
                 problem(Condition.UNAVAILABLE, "storage_unavailable", null, "storage unavailable: " + e.getMessage());
             case JsonProcessingException e ->
                 problem(Condition.INVALID, null, null, "the body is not valid JSON: " + e.getOriginalMessage());
+            case io.vertx.core.http.HttpClosedException e ->
+                // The client went away mid-request: nobody is left to read an answer, and it is no bug.
+                problem(
+                        Condition.INVALID,
+                        "connection_closed",
+                        null,
+                        "the connection closed before the request was read");
             default -> {
                 // A bug: the client gets the request id to quote, the log gets the details.
                 LOG.log(System.Logger.Level.ERROR, "unexpected failure serving request " + requestId, t);

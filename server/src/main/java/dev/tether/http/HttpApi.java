@@ -27,10 +27,17 @@ public final class HttpApi implements AutoCloseable {
 
     private final Vertx vertx;
     private final int port;
+    private final ConnectionGuard guard;
 
-    private HttpApi(Vertx vertx, int port) {
+    private HttpApi(Vertx vertx, int port, ConnectionGuard guard) {
         this.vertx = vertx;
         this.port = port;
+        this.guard = guard;
+    }
+
+    /** Connections open now, and the limit. */
+    public int openConnections() {
+        return guard.open();
     }
 
     /**
@@ -48,13 +55,19 @@ public final class HttpApi implements AutoCloseable {
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()));
         try {
             HttpRoutes routes = new HttpRoutes(engine, responses, config, clock, authenticator);
+            ConnectionGuard guard = new ConnectionGuard(
+                    config.maxConnections(),
+                    config.headerTimeout().toMillis(),
+                    config.bodyTimeout().toMillis(),
+                    config.idleTimeout().toMillis());
             int port = config.port() == 0 ? freePort(config.host()) : config.port();
             // Every event loop gets its own server; Vert.x binds the socket once and shares it.
             vertx.deployVerticle(
-                            () -> new ServerVerticle(routes, config.host(), port),
+                            () -> new ServerVerticle(routes, guard, config, port),
                             new DeploymentOptions().setInstances(config.eventLoops()))
                     .await(30, TimeUnit.SECONDS);
-            return new HttpApi(vertx, port);
+            vertx.setPeriodic(1000, id -> guard.sweep(System.currentTimeMillis()));
+            return new HttpApi(vertx, port, guard);
         } catch (Exception e) {
             vertx.close().await(10, TimeUnit.SECONDS);
             throw e;
@@ -88,25 +101,46 @@ public final class HttpApi implements AutoCloseable {
     /** One HTTP server on one event loop. */
     private static final class ServerVerticle extends VerticleBase {
         private final HttpRoutes routes;
-        private final String host;
+        private final ConnectionGuard guard;
+        private final ServerConfig config;
         private final int requestedPort;
         private HttpServer server;
 
-        ServerVerticle(HttpRoutes routes, String host, int port) {
+        ServerVerticle(HttpRoutes routes, ConnectionGuard guard, ServerConfig config, int port) {
             this.routes = routes;
-            this.host = host;
+            this.guard = guard;
+            this.config = config;
             this.requestedPort = port;
         }
 
         @Override
         public Future<?> start() {
+            int maxMessage = (int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes());
             HttpServerOptions options = new HttpServerOptions()
-                    .setHost(host)
+                    .setHost(config.host())
                     .setPort(requestedPort)
                     .setCompressionSupported(false)
                     .setTcpNoDelay(true)
-                    .setIdleTimeout(0);
-            server = vertx.createHttpServer(options).requestHandler(routes);
+                    .setIdleTimeout(0) // ConnectionGuard owns header, body and idle deadlines
+                    // Cleartext HTTP/2 off: with it, Vert.x holds a new connection back until its
+                    // first bytes arrive (to sniff the h2c preface), so an idle connect would escape
+                    // the connection limit and the header timeout. Browsers speak h2 only over TLS.
+                    .setHttp2ClearTextEnabled(false)
+                    // No compression extensions: a frame with reserved bits set is then a protocol
+                    // error (1002), as RFC 6455 §5.2 requires, and never silently accepted.
+                    .setPerMessageWebSocketCompressionSupported(false)
+                    .setPerFrameWebSocketCompressionSupported(false)
+                    // Messages are assembled and limited by ResponsesSocket (1009 with a reason);
+                    // frames may be as large as a message, as browsers send one frame per message.
+                    .setMaxWebSocketFrameSize(maxMessage)
+                    .setMaxWebSocketMessageSize(maxMessage);
+            server = vertx.createHttpServer(options)
+                    .connectionHandler(conn -> guard.opened(conn, System.currentTimeMillis()))
+                    .invalidRequestHandler(InvalidRequests::handle)
+                    .requestHandler(req -> {
+                        guard.request(req, System.currentTimeMillis());
+                        routes.handle(req);
+                    });
             return server.listen();
         }
 

@@ -56,8 +56,14 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
         this.engine = engine;
         this.responses = new ResponsesRoutes(
                 service,
-                new ResponsesSocket.Settings(config.wsMaxAge(), config.wsCacheTtl(), clock),
-                config.maxBodyBytes());
+                new ResponsesSocket.Settings(
+                        config.wsMaxAge(),
+                        config.wsCacheTtl(),
+                        clock,
+                        (int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes()),
+                        config.slowConsumerTimeout().toMillis()),
+                config.maxBodyBytes(),
+                config.slowConsumerTimeout().toMillis());
         this.conversations = new ConversationRoutes(service.conversations(), config.maxBodyBytes());
         this.tokens = new TokenRoutes(authenticator == null ? null : new Tokens(authenticator), config.maxBodyBytes());
         this.auth = new HttpAuth(authenticator);

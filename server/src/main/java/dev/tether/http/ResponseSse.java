@@ -5,14 +5,16 @@ import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
  * Writes a response's events as Server-Sent Events ({@code event: type}, {@code data: json}).
- * Events arrive on engine or generating threads and are written on the connection's event
- * loop. A client that goes away only unsubscribes: generation continues and the client may
- * resume with {@code starting_after}.
+ * Events arrive on engine or generating threads and are written on the connection's event loop
+ * through the {@link BoundedWriter}: a client that stops reading is disconnected once it stays
+ * behind for the slow-consumer timeout (or falls a whole backlog behind) and resumes with {@code
+ * starting_after}. A client that goes away only unsubscribes: generation continues.
  *
- * <p>Thread-safe: all writes happen on the connection's context.
+ * <p>Thread-safe: {@link #onEvent} and {@link #onEnd} from any thread; writes on the connection's context.
  */
 final class ResponseSse implements ResponseListener {
     private static final byte[] EVENT = "event: ".getBytes(StandardCharsets.UTF_8);
@@ -21,14 +23,20 @@ final class ResponseSse implements ResponseListener {
 
     private final HttpServerResponse res;
     private final FrameBatcher frames;
+    private final BoundedWriter writer;
 
-    ResponseSse(HttpServerResponse res, Context context) {
+    ResponseSse(HttpServerResponse res, Context context, long slowConsumerMillis) {
         this.res = res;
         this.frames = new FrameBatcher(context, this::write);
+        this.writer =
+                new BoundedWriter(context, res::write, true, BoundedWriter.Limits.defaults(slowConsumerMillis), () -> {
+                    // Too slow: cut the connection; the client resumes from its last sequence number.
+                    res.reset();
+                });
     }
 
     /** One write per batch; an empty buffer marks the end. */
-    private void write(java.util.List<Buffer> batch) {
+    private void write(List<Buffer> batch) {
         if (res.closed() || res.ended()) {
             return;
         }
@@ -41,15 +49,25 @@ final class ResponseSse implements ResponseListener {
             }
             all.appendBuffer(b);
         }
+        if (all.length() > 0) {
+            writer.send(all);
+        }
         if (end) {
-            res.end(all);
-        } else {
-            res.write(all);
+            writer.whenDrained(() -> {
+                writer.close();
+                if (!res.ended() && !res.closed()) {
+                    res.end();
+                }
+            });
         }
     }
 
-    /** Sends the headers; events may follow. */
-    void open() {
+    /** Sends the headers; events may follow. {@code onClose} runs when the client goes away. */
+    void open(Runnable onClose) {
+        res.closeHandler(v -> {
+            writer.close();
+            onClose.run();
+        });
         ProtocolHeaders.security(res);
         res.setStatusCode(200)
                 .setChunked(true)

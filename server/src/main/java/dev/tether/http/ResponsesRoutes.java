@@ -37,8 +37,14 @@ final class ResponsesRoutes {
     private final ResponseService service;
     private final ResponsesSocket.Settings socketSettings;
     private final long maxBodyBytes;
+    private final long slowConsumerMillis;
 
-    ResponsesRoutes(ResponseService service, ResponsesSocket.Settings socketSettings, long maxBodyBytes) {
+    ResponsesRoutes(
+            ResponseService service,
+            ResponsesSocket.Settings socketSettings,
+            long maxBodyBytes,
+            long slowConsumerMillis) {
+        this.slowConsumerMillis = slowConsumerMillis;
         this.service = service;
         this.socketSettings = socketSettings;
         this.maxBodyBytes = maxBodyBytes;
@@ -136,9 +142,8 @@ final class ResponsesRoutes {
     private void started(HttpServerRequest req, ResponseParams params, ResponseRun run) {
         HttpServerResponse res = req.response();
         if (params.stream()) {
-            ResponseSse sse = new ResponseSse(res, Vertx.currentContext());
-            sse.open();
-            res.closeHandler(v -> run.unsubscribe(sse)); // a disconnect is not a cancel
+            ResponseSse sse = new ResponseSse(res, Vertx.currentContext(), slowConsumerMillis);
+            sse.open(() -> run.unsubscribe(sse)); // a disconnect is not a cancel
             run.subscribe(-1, sse);
         } else if (params.background()) {
             send(res, 200, run.snapshot().toJson());
@@ -170,12 +175,11 @@ final class ResponsesRoutes {
         }
         int after = startingAfter(req.getParam("starting_after"));
         HttpServerResponse res = req.response();
-        ResponseSse sse = new ResponseSse(res, Vertx.currentContext());
+        ResponseSse sse = new ResponseSse(res, Vertx.currentContext(), slowConsumerMillis);
         LoopExecutor.current()
                 .adapt(service.get(id, owner))
                 .onSuccess(r -> {
-                    sse.open();
-                    res.closeHandler(v -> service.unsubscribe(id, sse));
+                    sse.open(() -> service.unsubscribe(id, sse));
                     service.resume(id, owner, after, sse).whenComplete((v, e) -> {
                         if (e != null) {
                             sse.onEnd();

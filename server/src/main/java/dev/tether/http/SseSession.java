@@ -14,17 +14,14 @@ import io.vertx.core.http.HttpServerResponse;
  * One SSE live tail (Durable Streams §5.8): reads a chunk, sends it as one {@code data} event
  * followed by a {@code control} event, and waits for the stream to move when caught up.
  *
- * <p>Backpressure: the session reads the next chunk only when the connection's write queue
- * (bounded) has room. A reader whose queue stays full longer than the slow-consumer timeout
- * is disconnected; it resumes from the last {@code streamNextOffset} it received, so a slow
- * reader never holds memory or other readers back.
+ * <p>Backpressure: the session reads the next chunk only when its {@link BoundedWriter} has room.
+ * A reader whose connection stays full longer than the slow-consumer timeout is disconnected; it
+ * resumes from the last {@code streamNextOffset} it received, so a slow reader never holds memory
+ * or other readers back.
  *
  * <p>Confined to the connection's event loop.
  */
 final class SseSession {
-    private static final int WRITE_QUEUE_BYTES = 1 << 20;
-    private static final int SLICE_BYTES = 64 * 1024;
-
     private final StreamEngine engine;
     private final Cursors cursors;
     private final SseEvents events;
@@ -40,14 +37,8 @@ final class SseSession {
     private boolean ending;
     private Runnable unwatch = () -> {};
     private long keepAliveTimer = -1;
-    private long slowTimer = -1;
     private long lifetimeTimer = -1;
-    /** Bytes handed to the connection that the socket has not taken yet. */
-    private long pendingBytes;
-    /** What to do once a full queue drains below half. */
-    private Runnable onDrained;
-    /** Slices of events not yet handed to the connection. */
-    private final java.util.ArrayDeque<Buffer> backlog = new java.util.ArrayDeque<>();
+    private final BoundedWriter writer;
 
     SseSession(
             StreamEngine engine,
@@ -66,6 +57,11 @@ final class SseSession {
         this.loop = LoopExecutor.current();
         this.path = path;
         this.cursor = req.getParam("cursor");
+        this.writer = new BoundedWriter(
+                context, res::write, true, BoundedWriter.Limits.defaults(settings.slowConsumerMillis()), () -> {
+                    finish();
+                    req.connection().close();
+                });
     }
 
     void start(Long from) {
@@ -107,8 +103,9 @@ final class SseSession {
                 } else {
                     Buffer data = events.data(d);
                     // One write (one syscall) for a small pair; a large event is sent on its own.
-                    send(data.length() < SLICE_BYTES ? data.copy().appendBuffer(control) : data);
-                    if (data.length() >= SLICE_BYTES) {
+                    boolean small = data.length() < BoundedWriter.SLICE_BYTES;
+                    send(small ? data.copy().appendBuffer(control) : data);
+                    if (!small) {
                         send(control);
                     }
                 }
@@ -156,54 +153,13 @@ final class SseSession {
                 }));
     }
 
-    /** Runs {@code next} once the write queue has room; disconnects a reader that stays full. */
+    /** Runs {@code next} once the connection has room; the writer disconnects a reader that stays full. */
     private void afterWrite(Runnable next) {
-        if (!congested()) {
-            next.run();
-            return;
-        }
-        context.owner().cancelTimer(slowTimer);
-        slowTimer = context.owner().setTimer(settings.slowConsumerMillis(), id -> {
-            if (!finished) {
-                finish();
-                req.connection().close();
-            }
-        });
-        onDrained = next;
+        writer.whenDrained(next);
     }
 
-    /**
-     * Queues an event in slices and writes them while fewer than {@link #WRITE_QUEUE_BYTES} are
-     * waiting for the socket. Vert.x's writability flag is not enough: one large event would
-     * sit in Netty's buffer whole; slices keep what a stalled reader pins to about the limit.
-     */
     private void send(Buffer event) {
-        for (int i = 0; i < event.length(); i += SLICE_BYTES) {
-            backlog.add(event.slice(i, Math.min(event.length(), i + SLICE_BYTES)));
-        }
-        pump();
-    }
-
-    private void pump() {
-        while (!finished && !backlog.isEmpty() && pendingBytes <= WRITE_QUEUE_BYTES) {
-            Buffer slice = backlog.poll();
-            int length = slice.length();
-            pendingBytes += length;
-            res.write(slice).onComplete(ar -> {
-                pendingBytes -= length;
-                pump();
-                if (onDrained != null && !congested()) {
-                    Runnable next = onDrained;
-                    onDrained = null;
-                    context.owner().cancelTimer(slowTimer);
-                    next.run();
-                }
-            });
-        }
-    }
-
-    private boolean congested() {
-        return !backlog.isEmpty() || pendingBytes > WRITE_QUEUE_BYTES / 2;
+        writer.send(event);
     }
 
     /** §5.8: a control event follows every data event, so a client always knows where it is. */
@@ -245,10 +201,9 @@ final class SseSession {
 
     private void finish() {
         finished = true;
-        backlog.clear();
+        writer.close();
         unwatch.run();
         context.owner().cancelTimer(keepAliveTimer);
-        context.owner().cancelTimer(slowTimer);
         context.owner().cancelTimer(lifetimeTimer);
     }
 

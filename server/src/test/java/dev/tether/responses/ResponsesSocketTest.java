@@ -178,11 +178,20 @@ class ResponsesSocketTest {
         assertEquals(
                 "invalid_stream_id", last(s.turn()).path("error").path("code").asText());
         s.send("{\"type\":\"response.create\",\"model\":\"m\",\"background\":true,\"input\":\"x\"}");
-        assertEquals("error", last(s.turn()).path("type").asText(), "background is not supported over WebSocket");
+        assertEquals(
+                "background",
+                last(s.turn()).path("error").path("param").asText(),
+                "background is not supported over WebSocket");
         s.send("{\"type\":\"nonsense\"}");
-        assertEquals("error", last(s.turn()).path("type").asText());
+        assertEquals(
+                "unknown_event_type", last(s.turn()).path("error").path("code").asText());
+        // Each error is checked by what it says, not just its type: the age-limit error that ends
+        // this connection is also an error frame, and must not stand in for a missing one (finding 9).
         s.send("not json");
-        assertEquals("error", last(s.turn()).path("type").asText());
+        JsonNode notJson = last(s.turn());
+        assertTrue(
+                notJson.path("error").path("message").asText().contains("not valid JSON"),
+                "a frame that is not JSON gets its own error: " + notJson);
     }
 
     @Test
