@@ -33,7 +33,11 @@ final class Bodies {
             }
             body.appendBuffer(chunk);
         });
-        req.exceptionHandler(promise::tryFail);
+        // A body the decoder cannot read (a chunk size of "zz") is the client's fault, not a bug.
+        req.exceptionHandler(t -> promise.tryFail(
+                t instanceof io.vertx.core.http.HttpClosedException
+                        ? t
+                        : Refusal.invalid("the request body could not be read (malformed chunked encoding?)")));
         req.endHandler(v -> promise.tryComplete(body));
         return promise.future();
     }

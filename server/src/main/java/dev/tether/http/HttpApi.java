@@ -98,6 +98,8 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
+    private static volatile boolean versionGuardWarned;
+
     /** One HTTP server on one event loop. */
     private static final class ServerVerticle extends VerticleBase {
         private final HttpRoutes routes;
@@ -135,13 +137,32 @@ public final class HttpApi implements AutoCloseable {
                     .setMaxWebSocketFrameSize(maxMessage)
                     .setMaxWebSocketMessageSize(maxMessage);
             server = vertx.createHttpServer(options)
-                    .connectionHandler(conn -> guard.opened(conn, System.currentTimeMillis()))
+                    .connectionHandler(conn -> {
+                        guard.opened(conn, System.currentTimeMillis());
+                        settleVersions(conn);
+                    })
                     .invalidRequestHandler(InvalidRequests::handle)
                     .requestHandler(req -> {
                         guard.request(req, System.currentTimeMillis());
                         routes.handle(req);
                     });
             return server.listen();
+        }
+
+        /**
+         * Puts a {@link VersionGuard} behind the connection's HTTP decoder. Vert.x offers no public
+         * hook into the pipeline, so this reaches through its connection class; should that change,
+         * unknown versions get Vert.x's own 501 again (logged once).
+         */
+        private static void settleVersions(io.vertx.core.http.HttpConnection conn) {
+            if (conn instanceof io.vertx.core.net.impl.ConnectionBase base
+                    && base.channel().pipeline().get("httpDecoder") != null
+                    && base.channel().pipeline().get(VersionGuard.NAME) == null) {
+                base.channel().pipeline().addAfter("httpDecoder", VersionGuard.NAME, new VersionGuard());
+            } else if (!versionGuardWarned) {
+                versionGuardWarned = true;
+                LOG.log(System.Logger.Level.WARNING, "cannot install the HTTP version guard on " + conn.getClass());
+            }
         }
 
         @Override

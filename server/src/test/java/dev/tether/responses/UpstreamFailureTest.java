@@ -57,6 +57,17 @@ class UpstreamFailureTest {
             assertEquals(400, invalid.status(), "a 4xx upstream is not retried: " + invalid.body());
             assertEquals(5, up.requests().size());
 
+            up.then(new ScriptedUpstream.Status(404, "no such route"));
+            Reply misconfigured = api.post("/v1/responses", "{\"model\":\"m\",\"input\":\"x\"}");
+            assertEquals(
+                    502,
+                    misconfigured.status(),
+                    "an upstream 404 is a misconfiguration, not the prompt's fault (finding 7): "
+                            + misconfigured.body());
+            String text = misconfigured.body().path("error").path("message").asText();
+            assertTrue(text.contains(up.url()) && text.contains("404"), "names the upstream: " + text);
+            assertEquals(6, up.requests().size(), "and is not retried");
+
             up.then(new ScriptedUpstream.Status(500, "boom")).then(new ScriptedUpstream.Status(500, "boom"));
             List<JsonNode> events = api.stream("{\"model\":\"m\",\"input\":\"x\",\"stream\":true}");
             JsonNode last = events.get(events.size() - 1);

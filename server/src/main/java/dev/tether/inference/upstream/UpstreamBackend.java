@@ -140,6 +140,12 @@ public final class UpstreamBackend implements ModelBackend {
             if (status == 408 || status == 409 || status == 429 || status >= 500) {
                 throw new Retryable(message);
             }
+            if (status == 401 || status == 403 || status == 404 || status == 405) {
+                // Not the prompt's fault: a wrong --upstream URL or model, or a bad API key (finding 7).
+                throw new ModelException(
+                        ModelException.Kind.UNAVAILABLE,
+                        message + " (check --upstream, --upstream-model and TETHER_UPSTREAM_API_KEY)");
+            }
             boolean context = detail.contains("context length") || detail.contains("maximum context");
             throw new ModelException(
                     context ? ModelException.Kind.CONTEXT_LENGTH_EXCEEDED : ModelException.Kind.INVALID_REQUEST,
