@@ -10,6 +10,7 @@ import dev.tether.inference.embedded.EmbeddedSettings;
 import dev.tether.inference.embedded.gguf.DemoModel;
 import dev.tether.inference.upstream.UpstreamBackend;
 import dev.tether.inference.upstream.UpstreamSettings;
+import dev.tether.metrics.Metrics;
 import dev.tether.responses.ResponseService;
 import dev.tether.responses.ResponseSettings;
 import dev.tether.store.StoreException;
@@ -44,6 +45,7 @@ public final class TetherServer implements AutoCloseable {
 
     public static TetherServer start(ServerConfig config) throws Exception {
         InstantSource clock = InstantSource.system();
+        Metrics metrics = new Metrics();
         if (config.authConfig() != null) {
             AuthConfig.load(config.authConfig()); // a bad file fails the start before anything is opened
         }
@@ -51,17 +53,18 @@ public final class TetherServer implements AutoCloseable {
                 openStore(config), clock, EngineSettings.defaults().withRetainBytes(config.retainBytes()));
         ModelBackend backend;
         try {
-            backend = backend(config);
+            backend = backend(config, metrics);
         } catch (Exception e) {
             engine.close();
             throw e;
         }
         ResponseService responses = new ResponseService(
-                engine, backend, clock, ResponseSettings.defaults().withTtl(config.responseTtl()));
+                engine, backend, clock, ResponseSettings.defaults().withTtl(config.responseTtl()), metrics);
         try {
             Authenticator authenticator =
                     config.authConfig() == null ? null : new Authenticator(AuthConfig.load(config.authConfig()), clock);
-            return new TetherServer(engine, responses, HttpApi.start(engine, responses, config, clock, authenticator));
+            return new TetherServer(
+                    engine, responses, HttpApi.start(engine, responses, config, clock, authenticator, metrics));
         } catch (Exception e) {
             responses.close();
             engine.close();
@@ -73,17 +76,19 @@ public final class TetherServer implements AutoCloseable {
      * The model backend: the configured upstreams, the embedded engine on {@code --model}, the
      * generated demo model when neither is given (if enabled), or none.
      */
-    private static ModelBackend backend(ServerConfig config) throws Exception {
+    private static ModelBackend backend(ServerConfig config, Metrics metrics) throws Exception {
         if (config.upstreams().isEmpty()) {
             return embedded(config);
         }
-        return new UpstreamBackend(new UpstreamSettings(
-                config.upstreams(),
-                Duration.ofSeconds(10),
-                config.upstreamTimeout(),
-                config.upstreamTimeout(),
-                config.upstreamApiKey(),
-                config.upstreamModel()));
+        return new UpstreamBackend(
+                new UpstreamSettings(
+                        config.upstreams(),
+                        Duration.ofSeconds(10),
+                        config.upstreamTimeout(),
+                        config.upstreamTimeout(),
+                        config.upstreamApiKey(),
+                        config.upstreamModel()),
+                metrics);
     }
 
     private static ModelBackend embedded(ServerConfig config) throws Exception {

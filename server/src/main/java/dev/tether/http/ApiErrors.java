@@ -27,6 +27,7 @@ final class ApiErrors {
         }
         String requestId = RequestIds.of(res);
         Problem p = ErrorTable.describe(failure, requestId);
+        HttpMetrics.current().problem(p);
         ProtocolHeaders.security(res);
         p.headers().forEach(res::putHeader);
         res.setStatusCode(p.status())
@@ -47,6 +48,7 @@ final class ApiErrors {
      */
     static byte[] frame(String streamId, Throwable failure, String connectionId) {
         Problem p = ErrorTable.describe(failure, connectionId);
+        HttpMetrics.current().problem(p);
         ObjectNode frame = Json.object().put("type", "error").put("status", p.status());
         if (streamId != null) {
             frame.put("stream_id", streamId);

@@ -58,6 +58,7 @@ final class ErrorResponses {
         if (response.ended() || response.closed()) {
             return;
         }
+        HttpMetrics.current().problem(problem);
         ObjectNode body = JSON.createObjectNode();
         ObjectNode error = body.putObject("error");
         error.put("code", problem.code());

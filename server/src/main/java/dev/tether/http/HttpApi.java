@@ -2,6 +2,7 @@ package dev.tether.http;
 
 import dev.tether.auth.Authenticator;
 import dev.tether.config.ServerConfig;
+import dev.tether.metrics.Metrics;
 import dev.tether.responses.ResponseService;
 import dev.tether.stream.StreamEngine;
 import io.vertx.core.DeploymentOptions;
@@ -50,11 +51,13 @@ public final class HttpApi implements AutoCloseable {
             ResponseService responses,
             ServerConfig config,
             InstantSource clock,
-            Authenticator authenticator)
+            Authenticator authenticator,
+            Metrics metrics)
             throws Exception {
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()));
         try {
-            HttpRoutes routes = new HttpRoutes(engine, responses, config, clock, authenticator);
+            HttpMetrics.register(vertx, metrics);
+            HttpRoutes routes = new HttpRoutes(engine, responses, config, clock, authenticator, metrics);
             ConnectionGuard guard = new ConnectionGuard(
                     config.maxConnections(),
                     config.headerTimeout().toMillis(),
@@ -67,8 +70,12 @@ public final class HttpApi implements AutoCloseable {
                             new DeploymentOptions().setInstances(config.eventLoops()))
                     .await(30, TimeUnit.SECONDS);
             vertx.setPeriodic(1000, id -> guard.sweep(System.currentTimeMillis()));
+            metrics.connections("http", guard, ConnectionGuard::open);
+            metrics.connectionEnds("refused", guard, ConnectionGuard::refused);
+            metrics.connectionEnds("timeout", guard, ConnectionGuard::timedOut);
             return new HttpApi(vertx, port, guard);
         } catch (Exception e) {
+            HttpMetrics.unregister(vertx);
             vertx.close().await(10, TimeUnit.SECONDS);
             throw e;
         }
@@ -92,6 +99,7 @@ public final class HttpApi implements AutoCloseable {
     @Override
     public void close() {
         try {
+            HttpMetrics.unregister(vertx);
             vertx.close().await(DRAIN.toMillis() + 5000, TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             LOG.log(System.Logger.Level.WARNING, "HTTP shutdown did not complete cleanly: " + e);

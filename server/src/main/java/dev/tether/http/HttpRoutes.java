@@ -9,6 +9,7 @@ import dev.tether.auth.Tokens;
 import dev.tether.config.ServerConfig;
 import dev.tether.errors.Condition;
 import dev.tether.errors.Refusal;
+import dev.tether.metrics.Metrics;
 import dev.tether.responses.ResponseService;
 import dev.tether.stream.StorageHealth;
 import dev.tether.stream.StreamEngine;
@@ -46,13 +47,16 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
     private final HttpAuth auth;
     private final OriginPolicy origins;
     private final InternalStreams internal;
+    private final Metrics metrics;
 
     HttpRoutes(
             StreamEngine engine,
             ResponseService service,
             ServerConfig config,
             InstantSource clock,
-            Authenticator authenticator) {
+            Authenticator authenticator,
+            Metrics metrics) {
+        this.metrics = metrics;
         this.engine = engine;
         this.responses = new ResponsesRoutes(
                 service,
@@ -134,6 +138,12 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
             conversations.handle(req, principal);
         } else if (path.equals(TokenRoutes.PATH)) {
             tokens.handle(req, principal);
+        } else if (path.equals("/metrics")) {
+            principal.require("metrics", Operation.READ);
+            HttpServerResponse res = req.response();
+            res.putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+            res.putHeader("Cache-Control", "no-store");
+            res.setStatusCode(200).end(metrics.scrape());
         } else if (path.startsWith(RESERVED)) {
             throw HttpError.of(
                     Condition.NOT_FOUND, "not_found", "the __ds control namespace (subscriptions) is not supported");

@@ -24,15 +24,21 @@ final class ResponseSse implements ResponseListener {
     private final HttpServerResponse res;
     private final FrameBatcher frames;
     private final BoundedWriter writer;
+    private final HttpMetrics metrics = HttpMetrics.current();
+    private Runnable counted = () -> {};
 
     ResponseSse(HttpServerResponse res, Context context, long slowConsumerMillis) {
         this.res = res;
         this.frames = new FrameBatcher(context, this::write);
-        this.writer =
-                new BoundedWriter(context, res::write, true, BoundedWriter.Limits.defaults(slowConsumerMillis), () -> {
-                    // Too slow: cut the connection; the client resumes from its last sequence number.
-                    res.reset();
-                });
+        this.writer = new BoundedWriter(
+                context, res::write, true, BoundedWriter.Limits.defaults(slowConsumerMillis), this::tooSlow);
+    }
+
+    /** Too slow: cut the connection; the client resumes from its last sequence number. */
+    private void tooSlow() {
+        metrics.slowReader("responses_sse");
+        counted.run();
+        res.reset();
     }
 
     /** One write per batch; an empty buffer marks the end. */
@@ -55,6 +61,7 @@ final class ResponseSse implements ResponseListener {
         if (end) {
             writer.whenDrained(() -> {
                 writer.close();
+                counted.run();
                 if (!res.ended() && !res.closed()) {
                     res.end();
                 }
@@ -64,7 +71,9 @@ final class ResponseSse implements ResponseListener {
 
     /** Sends the headers; events may follow. {@code onClose} runs when the client goes away. */
     void open(Runnable onClose) {
+        counted = metrics.opened(false);
         res.closeHandler(v -> {
+            counted.run();
             writer.close();
             onClose.run();
         });

@@ -67,7 +67,10 @@ final class ResponsesSocket {
                 frame -> ws.writeTextMessage(frame.toString(StandardCharsets.UTF_8)),
                 false,
                 BoundedWriter.Limits.defaults(settings.slowMillis()),
-                () -> close(POLICY, "reader too slow: it did not take the events sent to it"));
+                () -> {
+                    HttpMetrics.current().slowReader("websocket");
+                    close(POLICY, "reader too slow: it did not take the events sent to it");
+                });
         this.frames = new FrameBatcher(context, batch -> batch.forEach(writer::send));
         String connectionId = RequestIds.generate();
         this.session = new SocketSession(
@@ -90,6 +93,7 @@ final class ResponsesSocket {
     }
 
     void start() {
+        Runnable counted = HttpMetrics.current().opened(true);
         ws.frameHandler(this::onFrame);
         ws.exceptionHandler(this::onException);
         long ageTimer = context.owner().setTimer(settings.maxAge().toMillis(), id -> {
@@ -99,6 +103,7 @@ final class ResponsesSocket {
         });
         long tokenTimer = tokenTimer();
         ws.closeHandler(v -> {
+            counted.run();
             closing = true;
             context.owner().cancelTimer(ageTimer);
             context.owner().cancelTimer(tokenTimer);

@@ -39,6 +39,8 @@ final class SseSession {
     private long keepAliveTimer = -1;
     private long lifetimeTimer = -1;
     private final BoundedWriter writer;
+    /** Counts this session among the open SSE connections until it finishes. */
+    private Runnable counted = () -> {};
 
     SseSession(
             StreamEngine engine,
@@ -59,12 +61,14 @@ final class SseSession {
         this.cursor = req.getParam("cursor");
         this.writer = new BoundedWriter(
                 context, res::write, true, BoundedWriter.Limits.defaults(settings.slowConsumerMillis()), () -> {
+                    HttpMetrics.current().slowReader("sse");
                     finish();
                     req.connection().close();
                 });
     }
 
     void start(Long from) {
+        counted = HttpMetrics.current().opened(false);
         res.closeHandler(v -> finish());
         readFrom(from);
     }
@@ -201,6 +205,7 @@ final class SseSession {
 
     private void finish() {
         finished = true;
+        counted.run();
         writer.close();
         unwatch.run();
         context.owner().cancelTimer(keepAliveTimer);

@@ -5,6 +5,7 @@ import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelException;
 import dev.tether.inference.ModelRequest;
 import dev.tether.inference.ModelResult;
+import dev.tether.metrics.Metrics;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -38,6 +39,11 @@ public final class ResponseRun {
     private Thread worker;
     private boolean cancelRequested;
     private ObjectNode abortError;
+    private final Metrics metrics;
+    /** When generation started, and when the latest fragment came (System.nanoTime); 0 before. */
+    private long startedNanos;
+
+    private long lastOutputNanos;
 
     /** Where a stored run's events go; {@code null} for {@code store:false}. */
     interface Persister {
@@ -52,7 +58,9 @@ public final class ResponseRun {
             ResponseRecord start,
             java.util.function.Function<ResponseRun, Persister> persisters,
             Consumer<ResponseRecord> beforeTerminal,
-            java.time.InstantSource clock) {
+            java.time.InstantSource clock,
+            Metrics metrics) {
+        this.metrics = metrics;
         this.start = start;
         this.persister = persisters == null ? null : persisters.apply(this);
         this.beforeTerminal = beforeTerminal;
@@ -104,6 +112,7 @@ public final class ResponseRun {
                 return;
             }
             worker = Thread.currentThread();
+            startedNanos = System.nanoTime();
             status = ResponseStatus.IN_PROGRESS;
             emit(OutputBuilder.event("response.created")
                     .set("response", snapshot().toJson()));
@@ -118,6 +127,7 @@ public final class ResponseRun {
         try {
             ModelResult result = backend.generate(request, new LockedSink());
             ModelResult.Usage u = result.usage();
+            metrics.tokens(u.inputTokens(), u.cachedTokens(), u.outputTokens());
             ObjectNode usage = ResponseJson.usage(u.inputTokens(), u.cachedTokens(), u.outputTokens());
             switch (result.finish()) {
                 case LENGTH -> end(ResponseStatus.INCOMPLETE, usage, null, "max_output_tokens");
@@ -165,6 +175,7 @@ public final class ResponseRun {
     }
 
     private void finish(ResponseStatus s, ObjectNode usage, ObjectNode error, String incomplete) {
+        metrics.responseFinished(s.name().toLowerCase(java.util.Locale.ROOT));
         List<ObjectNode> output = out.finish(s == ResponseStatus.COMPLETED ? "completed" : "incomplete");
         status = s;
         ResponseRecord record = with(s, output, usage, error, incomplete);
@@ -269,11 +280,23 @@ public final class ResponseRun {
     /** One numbered event. */
     private record Event(String type, byte[] json) {}
 
+    /** Time to first output, then between outputs; under the lock. */
+    private void timeOutput() {
+        long now = System.nanoTime();
+        if (lastOutputNanos == 0) {
+            metrics.firstOutput(now - startedNanos);
+        } else {
+            metrics.nextOutput(now - lastOutputNanos);
+        }
+        lastOutputNanos = now;
+    }
+
     /** Takes the run's lock for every fragment, so snapshots see a consistent state. */
     private final class LockedSink implements dev.tether.inference.ModelSink {
         @Override
         public void text(String delta) {
             synchronized (ResponseRun.this) {
+                timeOutput();
                 out.text(delta);
             }
         }
@@ -281,6 +304,7 @@ public final class ResponseRun {
         @Override
         public void toolCall(int index, String callId, String name) {
             synchronized (ResponseRun.this) {
+                timeOutput();
                 out.toolCall(index, callId, name);
             }
         }
@@ -288,6 +312,7 @@ public final class ResponseRun {
         @Override
         public void toolArguments(int index, String delta) {
             synchronized (ResponseRun.this) {
+                timeOutput();
                 out.toolArguments(index, delta);
             }
         }

@@ -8,6 +8,7 @@ import dev.tether.errors.Refusal;
 import dev.tether.inference.ChatMessage;
 import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelRequest;
+import dev.tether.metrics.Metrics;
 import dev.tether.stream.StreamEngine;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -45,6 +46,7 @@ public final class ResponseService implements AutoCloseable {
     private final ResponseSettings settings;
     private final ResponseCache cache;
     private final Continuations continuations;
+    private final Metrics metrics;
     private final Map<String, ResponseRun> live = new ConcurrentHashMap<>();
     private final AtomicInteger inFlight = new AtomicInteger();
     private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
@@ -54,7 +56,13 @@ public final class ResponseService implements AutoCloseable {
         ResponseRecord find(String id);
     }
 
-    public ResponseService(StreamEngine engine, ModelBackend backend, InstantSource clock, ResponseSettings settings) {
+    public ResponseService(
+            StreamEngine engine,
+            ModelBackend backend,
+            InstantSource clock,
+            ResponseSettings settings,
+            Metrics metrics) {
+        this.metrics = metrics;
         StreamDocs docs = new StreamDocs(engine, settings.ttlSeconds());
         this.log = new ResponseLog(docs);
         this.conversations = new Conversations(docs, clock, settings.cachedConversations(), backend);
@@ -132,7 +140,7 @@ public final class ResponseService implements AutoCloseable {
                 null,
                 owner);
         ResponseRun run = new ResponseRun(
-                start, p.store() ? log::persister : null, record -> beforeTerminal(record, parent), clock);
+                start, p.store() ? log::persister : null, record -> beforeTerminal(record, parent), clock, metrics);
         ModelRequest request = new ModelRequest(
                 p.model(),
                 root,

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelResult;
+import dev.tether.metrics.Metrics;
 import dev.tether.store.memory.MemoryStreamStore;
 import dev.tether.stream.EngineSettings;
 import dev.tether.stream.StreamEngine;
@@ -36,8 +37,8 @@ class ResponseServiceTest {
         };
         try (StreamEngine engine =
                         new StreamEngine(new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults());
-                ResponseService service =
-                        new ResponseService(engine, backend, InstantSource.system(), ResponseSettings.defaults())) {
+                ResponseService service = new ResponseService(
+                        engine, backend, InstantSource.system(), ResponseSettings.defaults(), new Metrics())) {
             ResponseRun first = service.create(
                             ParamsParser.parse(JSON.readTree("{\"model\":\"m\",\"input\":\"a\"}")), null, "anonymous")
                     .toCompletableFuture()

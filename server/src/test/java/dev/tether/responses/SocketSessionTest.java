@@ -8,6 +8,7 @@ import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelRequest;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
+import dev.tether.metrics.Metrics;
 import dev.tether.store.memory.MemoryStreamStore;
 import dev.tether.stream.EngineSettings;
 import dev.tether.stream.StreamEngine;
@@ -44,8 +45,8 @@ class SocketSessionTest {
         AtomicInteger completed = new AtomicInteger();
         try (StreamEngine engine =
                         new StreamEngine(new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults());
-                ResponseService service =
-                        new ResponseService(engine, backend, InstantSource.system(), ResponseSettings.defaults())) {
+                ResponseService service = new ResponseService(
+                        engine, backend, InstantSource.system(), ResponseSettings.defaults(), new Metrics())) {
             SocketSession session = new SocketSession(
                     service,
                     new SocketSession.Frames() {

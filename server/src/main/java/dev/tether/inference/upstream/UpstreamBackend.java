@@ -5,6 +5,7 @@ import dev.tether.inference.ModelException;
 import dev.tether.inference.ModelRequest;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
+import dev.tether.metrics.Metrics;
 import java.io.BufferedReader;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -38,13 +39,16 @@ public final class UpstreamBackend implements ModelBackend {
     private final UpstreamSettings settings;
     private final Rendezvous rendezvous;
     private final HttpClient http;
+    private final Metrics metrics;
     private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "tether-upstream-watchdog");
         t.setDaemon(true);
         return t;
     });
 
-    public UpstreamBackend(UpstreamSettings settings) {
+    /** @param metrics records latency and errors per replica, or null */
+    public UpstreamBackend(UpstreamSettings settings, Metrics metrics) {
+        this.metrics = metrics;
         this.settings = settings;
         this.rendezvous = new Rendezvous(settings.replicas());
         this.http = HttpClient.newBuilder()
@@ -93,14 +97,18 @@ public final class UpstreamBackend implements ModelBackend {
             builder.header("Authorization", "Bearer " + settings.apiKey());
         }
         HttpResponse<InputStream> response;
+        long start = System.nanoTime();
         try {
             response = http.send(builder.build(), HttpResponse.BodyHandlers.ofInputStream());
         } catch (HttpTimeoutException e) {
+            observe(base, start, "timeout");
             throw new Retryable("upstream " + base + " did not answer within "
                     + settings.firstByteTimeout().toSeconds() + " s");
         } catch (IOException e) {
+            observe(base, start, "unreachable");
             throw new Retryable("upstream " + base + " is unreachable: " + describe(e));
         }
+        observe(base, start, response.statusCode() == 200 ? "ok" : "http_" + response.statusCode());
         AtomicBoolean timedOut = new AtomicBoolean();
         Thread self = Thread.currentThread();
         IdleStream in = new IdleStream(response.body());
@@ -128,6 +136,12 @@ public final class UpstreamBackend implements ModelBackend {
             throw new Retryable("upstream " + base + " broke the connection: " + describe(e));
         } finally {
             dog.cancel(false);
+        }
+    }
+
+    private void observe(URI replica, long startNanos, String outcome) {
+        if (metrics != null) {
+            metrics.upstream(replica.toString(), System.nanoTime() - startNanos, outcome);
         }
     }
 

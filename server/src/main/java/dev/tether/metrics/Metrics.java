@@ -1,0 +1,187 @@
+package dev.tether.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * Every metric Tether exposes at {@code GET /metrics} (Prometheus text format), named in one place
+ * so the list in docs/operations.md has one source. Components record through the typed methods
+ * here; nothing else touches Micrometer.
+ *
+ * <p>Thread-safe (Micrometer meters are).
+ */
+public final class Metrics {
+
+    private final PrometheusMeterRegistry registry;
+    private final DistributionSummary batchCommands;
+    private final Timer fsync;
+    private final Counter appends;
+    private final Counter appendBytes;
+    private final Timer ttft;
+    private final Timer tokenGap;
+    private final Counter cachedTokens;
+    private final Counter prefilledTokens;
+    private final Counter outputTokens;
+
+    public Metrics() {
+        this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmGcMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        this.appends = Counter.builder("tether.stream.appends")
+                .description("messages appended to durable streams (acknowledged, on disk)")
+                .register(registry);
+        this.appendBytes = Counter.builder("tether.stream.append.bytes")
+                .description("bytes appended to durable streams")
+                .baseUnit("bytes")
+                .register(registry);
+        this.batchCommands = DistributionSummary.builder("tether.store.batch.commands")
+                .description("write commands committed together in one transaction (group commit)")
+                .publishPercentileHistogram()
+                .register(registry);
+        this.fsync = Timer.builder("tether.store.fsync")
+                .description("time to make a committed batch durable (fdatasync of the WAL)")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofNanos(50_000))
+                .maximumExpectedValue(Duration.ofSeconds(10))
+                .register(registry);
+        this.ttft = Timer.builder("tether.response.ttft")
+                .description("time from a response's start to its first output")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofMinutes(2))
+                .register(registry);
+        this.tokenGap = Timer.builder("tether.response.token.latency")
+                .description("time between consecutive output fragments of a response (per-token latency)")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofNanos(100_000))
+                .maximumExpectedValue(Duration.ofSeconds(30))
+                .register(registry);
+        this.cachedTokens = Counter.builder("tether.model.input.tokens")
+                .tag("kind", "cached")
+                .description("input tokens the backend reused from its cache (cached) or evaluated (prefilled)")
+                .register(registry);
+        this.prefilledTokens = Counter.builder("tether.model.input.tokens")
+                .tag("kind", "prefilled")
+                .description("input tokens the backend reused from its cache (cached) or evaluated (prefilled)")
+                .register(registry);
+        this.outputTokens = Counter.builder("tether.model.output.tokens")
+                .description("output tokens generated")
+                .register(registry);
+    }
+
+    /** The Prometheus text exposition of every meter. */
+    public String scrape() {
+        return registry.scrape();
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    // --- streams and store ---
+
+    public void appended(int messages, long bytes) {
+        appends.increment(messages);
+        appendBytes.increment(bytes);
+    }
+
+    public void batchCommitted(int commands) {
+        batchCommands.record(commands);
+    }
+
+    public void synced(long nanos) {
+        fsync.record(Duration.ofNanos(nanos));
+    }
+
+    // --- connections ---
+
+    /** A gauge of open connections of one kind (http, sse, websocket), read from {@code source}. */
+    public <T> void connections(String kind, T source, ToDoubleFunction<T> value) {
+        Gauge.builder("tether.connections", source, value)
+                .tag("kind", kind)
+                .description("open connections by kind")
+                .register(registry);
+    }
+
+    /** A counter of connections refused over the limit or closed for a missed deadline. */
+    public <T> void connectionEnds(String reason, T source, ToDoubleFunction<T> value) {
+        io.micrometer.core.instrument.FunctionCounter.builder("tether.connections.closed", source, value)
+                .tag("reason", reason)
+                .description("connections refused (limit) or closed by the server (timeout)")
+                .register(registry);
+    }
+
+    /** A reader cut for falling behind, per transport (sse, responses_sse, websocket). */
+    public void slowReaderDisconnected(String transport) {
+        registry.counter("tether.slow.reader.disconnects", "transport", transport)
+                .increment();
+    }
+
+    // --- responses and models ---
+
+    public void responseFinished(String status) {
+        registry.counter("tether.responses", "status", status).increment();
+    }
+
+    public void firstOutput(long nanosSinceStart) {
+        ttft.record(Duration.ofNanos(nanosSinceStart));
+    }
+
+    public void nextOutput(long nanosSincePrevious) {
+        tokenGap.record(Duration.ofNanos(nanosSincePrevious));
+    }
+
+    /** One turn's token accounting as the backend reported it (negative: unknown). */
+    public void tokens(long input, long cached, long output) {
+        if (input >= 0 && cached >= 0) {
+            cachedTokens.increment(cached);
+            prefilledTokens.increment(Math.max(0, input - cached));
+        }
+        if (output >= 0) {
+            outputTokens.increment(output);
+        }
+    }
+
+    /** A gauge of KV-cache bytes (resident or spilled) of the embedded engine. */
+    public <T> void kvBytes(String where, T source, ToDoubleFunction<T> value) {
+        Gauge.builder("tether.kv.bytes", source, value)
+                .tag("where", where)
+                .description("KV-cache bytes of the embedded engine: resident in memory or spilled to disk")
+                .baseUnit("bytes")
+                .register(registry);
+    }
+
+    /** One upstream request: time until its answer began, and how it went (ok, or an error kind). */
+    public void upstream(String replica, long nanos, String outcome) {
+        Timer.builder("tether.upstream.latency")
+                .tag("replica", replica)
+                .description("time until an upstream's answer began streaming")
+                .publishPercentileHistogram()
+                .register(registry)
+                .record(Duration.ofNanos(nanos));
+        if (!outcome.equals("ok")) {
+            registry.counter("tether.upstream.errors", "replica", replica, "kind", outcome)
+                    .increment();
+        }
+    }
+
+    // --- auth ---
+
+    /** A request refused for its credentials (missing, invalid) or its capabilities (forbidden). */
+    public void authFailure(String reason) {
+        registry.counter("tether.auth.failures", "reason", reason).increment();
+    }
+}
