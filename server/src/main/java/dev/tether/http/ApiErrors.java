@@ -60,6 +60,9 @@ final class ApiErrors {
         if (e.status() == 503 && "no_backend".equals(e.code())) {
             res.putHeader("x-should-retry", "false"); // openai-node would otherwise retry a config error
         }
+        if (e.status() == 503 && "overloaded".equals(e.code())) {
+            res.putHeader("Retry-After", "1");
+        }
         res.setStatusCode(e.status())
                 .putHeader("Content-Type", "application/json")
                 .end(Buffer.buffer(Json.bytes(envelope(e))));

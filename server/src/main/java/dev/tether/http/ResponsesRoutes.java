@@ -155,7 +155,7 @@ final class ResponsesRoutes {
                 switch (code) {
                     case "upstream_error" -> 502;
                     case "invalid_prompt", "context_length_exceeded" -> 400;
-                    case "storage_unavailable", "server_shutdown" -> 503;
+                    case "storage_unavailable", "server_shutdown", "overloaded" -> 503;
                     default -> 500;
                 };
         String type = status == 400 ? "invalid_request_error" : "server_error";

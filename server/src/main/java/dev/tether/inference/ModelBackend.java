@@ -34,6 +34,14 @@ public interface ModelBackend extends AutoCloseable {
         return Map.of();
     }
 
+    /**
+     * Drops whatever the backend keeps for session {@code sessionKey} (cached state in memory
+     * and on disk), because its chain or conversation was deleted or expired. A turn of that
+     * session that is running keeps its state until it ends. Does nothing by default; never
+     * blocks on a running turn.
+     */
+    default void forget(String sessionKey) {}
+
     @Override
     default void close() {}
 }

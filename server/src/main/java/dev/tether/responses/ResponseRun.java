@@ -141,6 +141,7 @@ public final class ResponseRun {
             case INVALID_REQUEST -> "invalid_prompt";
             case CONTEXT_LENGTH_EXCEEDED -> "context_length_exceeded";
             case UNAVAILABLE -> "upstream_error";
+            case OVERLOADED -> "overloaded";
         };
     }
 
