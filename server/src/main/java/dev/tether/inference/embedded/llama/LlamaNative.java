@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BOOLEAN;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.tether.inference.embedded.disk.DurableFile;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
@@ -18,9 +19,9 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Deque;
@@ -248,10 +249,10 @@ final class LlamaNative {
                         && Arrays.equals(Files.readAllBytes(lib), bytes)) {
                     return lib;
                 }
-                Files.createDirectories(dir);
-                Path tmp = Files.createTempFile(dir, ".lib-", ".tmp");
-                Files.write(tmp, bytes);
-                Files.move(tmp, lib, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                DurableFile.FSYNC.replace(lib, ch -> {
+                    ByteBuffer buf = ByteBuffer.wrap(bytes);
+                    while (buf.hasRemaining()) ch.write(buf);
+                });
                 return lib;
             } catch (IOException e) {
                 throw new LlamaException("cannot extract the llama.cpp native library: " + e.getMessage(), e);
