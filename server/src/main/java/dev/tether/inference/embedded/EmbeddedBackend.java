@@ -35,6 +35,7 @@ public final class EmbeddedBackend implements ModelBackend {
     private final LlamaContext ctx;
     private final TurnScheduler scheduler;
     private final ChatPrompt chat;
+    private final PromptTokenizer tokenizer;
     private final int sessionContext;
     private final String description;
     private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
@@ -47,6 +48,7 @@ public final class EmbeddedBackend implements ModelBackend {
         this.ctx = ctx;
         this.sessionContext = sessionContext;
         this.chat = new ChatPrompt(model);
+        this.tokenizer = new PromptTokenizer(model);
         SpillStore spill =
                 settings.spillDir() == null ? null : new SpillStore(settings.spillDir(), model.fingerprint());
         KvCache cache = new KvCache(ctx, settings.sequences(), spill);
@@ -128,13 +130,7 @@ public final class EmbeddedBackend implements ModelBackend {
     }
 
     private Turn turn(ModelRequest request) throws ModelException {
-        int[] prompt = model.tokenize(chat.render(request.messages(), request.tools()), true);
-        if (prompt.length >= sessionContext) {
-            throw new ModelException(
-                    ModelException.Kind.CONTEXT_LENGTH_EXCEEDED,
-                    "The input is " + prompt.length + " tokens; this model's context window is " + sessionContext
-                            + " tokens per session. Shorten the input or start a new conversation.");
-        }
+        int[] prompt = promptTokens(request);
         int room = sessionContext - prompt.length;
         int limit = request.maxOutputTokens() != null
                 ? request.maxOutputTokens()
@@ -165,7 +161,23 @@ public final class EmbeddedBackend implements ModelBackend {
         return scheduler.stats();
     }
 
-    /** Tokens of {@code text} as this model sees them (for tests and tools). */
+    /** The prompt's tokens; refused as soon as it is known not to fit the session context. */
+    int[] promptTokens(ModelRequest request) throws ModelException {
+        return tokenizer.tokenize(chat.render(request.messages(), request.tools()), sessionContext);
+    }
+
+    /**
+     * Characters of prompt text tokenized since start: the CPU spent before any limit, which a
+     * prompt far over the context must not drive up. Thread-safe.
+     */
+    public long tokenizedChars() {
+        return tokenizer.tokenizedChars();
+    }
+
+    /**
+     * Tokens of {@code text} as this model sees them, markers parsed as control tokens (for
+     * tests and tools; never for client text).
+     */
     public int[] tokenize(String text) {
         return model.tokenize(text, false);
     }

@@ -70,6 +70,13 @@ final class LlamaNative {
     final MethodHandle chatApplyTemplate;
     final MethodHandle vocabNTokens;
     final MethodHandle vocabIsEog;
+    final MethodHandle vocabType;
+    final MethodHandle vocabGetAttr;
+    final MethodHandle vocabGetText;
+    final MethodHandle vocabBos;
+    final MethodHandle vocabEos;
+    final MethodHandle vocabGetAddBos;
+    final MethodHandle vocabGetAddEos;
     final MethodHandle tokenize;
     final MethodHandle tokenToPiece;
     final MethodHandle contextDefaultParams;
@@ -106,6 +113,13 @@ final class LlamaNative {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_BOOLEAN, ADDRESS, JAVA_INT));
         vocabNTokens = b.fn("llama_vocab_n_tokens", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         vocabIsEog = b.fn("llama_vocab_is_eog", FunctionDescriptor.of(JAVA_BOOLEAN, ADDRESS, JAVA_INT));
+        vocabType = b.fn("llama_vocab_type", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        vocabGetAttr = b.fn("llama_vocab_get_attr", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        vocabGetText = b.fn("llama_vocab_get_text", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT));
+        vocabBos = b.fn("llama_vocab_bos", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        vocabEos = b.fn("llama_vocab_eos", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        vocabGetAddBos = b.fn("llama_vocab_get_add_bos", FunctionDescriptor.of(JAVA_BOOLEAN, ADDRESS));
+        vocabGetAddEos = b.fn("llama_vocab_get_add_eos", FunctionDescriptor.of(JAVA_BOOLEAN, ADDRESS));
         tokenize = b.fn(
                 "llama_tokenize",
                 FunctionDescriptor.of(
