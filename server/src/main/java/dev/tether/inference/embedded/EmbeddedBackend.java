@@ -80,7 +80,7 @@ public final class EmbeddedBackend implements ModelBackend {
         return start(settings, InstantSource.system());
     }
 
-    /** {@link #start(EmbeddedSettings)} with the clock spill files' last use is measured by. */
+    /** {@link #start(EmbeddedSettings)} with the clock that times spill files (write times and the TTL). */
     public static EmbeddedBackend start(EmbeddedSettings settings, InstantSource clock)
             throws LlamaException, IOException {
         LlamaModel model = settings.demo() ? loadDemo(settings.model()) : LlamaModel.load(settings.model());
