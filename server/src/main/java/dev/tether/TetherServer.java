@@ -53,7 +53,7 @@ public final class TetherServer implements AutoCloseable {
                 openStore(config), clock, EngineSettings.defaults().withRetainBytes(config.retainBytes()));
         ModelBackend backend;
         try {
-            backend = backend(config, metrics);
+            backend = backend(config, metrics, clock);
         } catch (Exception e) {
             engine.close();
             throw e;
@@ -76,9 +76,9 @@ public final class TetherServer implements AutoCloseable {
      * The model backend: the configured upstreams, the embedded engine on {@code --model}, the
      * generated demo model when neither is given (if enabled), or none.
      */
-    private static ModelBackend backend(ServerConfig config, Metrics metrics) throws Exception {
+    private static ModelBackend backend(ServerConfig config, Metrics metrics, InstantSource clock) throws Exception {
         if (config.upstreams().isEmpty()) {
-            return embedded(config);
+            return embedded(config, metrics, clock);
         }
         return new UpstreamBackend(
                 new UpstreamSettings(
@@ -91,7 +91,7 @@ public final class TetherServer implements AutoCloseable {
                 metrics);
     }
 
-    private static ModelBackend embedded(ServerConfig config) throws Exception {
+    private static ModelBackend embedded(ServerConfig config, Metrics metrics, InstantSource clock) throws Exception {
         Path model = config.model();
         boolean demo = model == null;
         if (demo) {
@@ -104,7 +104,7 @@ public final class TetherServer implements AutoCloseable {
                         System.Logger.Level.WARNING,
                         "no --model or --upstream given: generating a small random-weight demo model at {0}",
                         model);
-                DemoModel.generate(model, DemoModel.Size.SMALL, 42);
+                DemoModel.generate(model, DemoModel.DEMO_SIZE, DemoModel.DEMO_SEED);
             }
             LOG.log(
                     System.Logger.Level.WARNING,
@@ -118,8 +118,15 @@ public final class TetherServer implements AutoCloseable {
                 : config.dataDir().resolve("kv");
         EmbeddedSettings settings = EmbeddedSettings.of(model, demo, spill)
                 .withKvBudget(config.kvBudgetBytes())
-                .withSessionContext(config.sessionContext());
-        return EmbeddedBackend.start(settings);
+                .withSessionContext(config.sessionContext())
+                .withKvDiskBudget(config.kvDiskBudgetBytes())
+                // A spill file outlives no response it could serve: it expires with them.
+                .withSpillTtl(config.responseTtl());
+        EmbeddedBackend engine = EmbeddedBackend.start(settings, clock);
+        metrics.kvBytes("resident", engine, EmbeddedBackend::residentKvBytes);
+        metrics.kvBytes("spilled", engine, EmbeddedBackend::spilledKvBytes);
+        metrics.registry().gauge("tether.engine.waiting.turns", engine, EmbeddedBackend::waitingTurns);
+        return engine;
     }
 
     public String backendDescription() {

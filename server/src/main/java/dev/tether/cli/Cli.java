@@ -61,7 +61,8 @@ public final class Cli {
                                         RAM, 256MiB..2GiB); least recently used sessions are spilled
                                         to <data-dir>/kv/ and restored on their next turn
               --kv-disk-budget SIZE     most bytes of spilled KV state in <data-dir>/kv/; the least
-                                        recently used files are deleted beyond it (default: no limit)
+                                        recently written files are deleted beyond it (default: 8x
+                                        --kv-budget, at most a quarter of the free disk)
               --context N               most tokens per session (default: the model's, at most 8192)
               --upstream URL            an OpenAI-compatible Chat Completions endpoint, e.g.
                                         http://127.0.0.1:8000/v1 (vLLM, llama.cpp, Ollama, OpenAI);

@@ -40,7 +40,7 @@ import java.util.Objects;
  * @param bodyTimeout         a request body must have arrived this long after its headers
  * @param logFormat           text (one line per event) or json (one object per line)
  * @param responseTtl         stored responses and conversations expire after this long unused, or null
- * @param kvDiskBudgetBytes   most bytes of spilled KV state under {@code <data-dir>/kv}; 0 for no limit
+ * @param kvDiskBudgetBytes   most bytes of spilled KV state under {@code <data-dir>/kv}; 0 for the engine's default
  */
 public record ServerConfig(
         String host,

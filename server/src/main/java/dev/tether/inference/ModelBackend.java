@@ -35,8 +35,10 @@ public interface ModelBackend extends AutoCloseable {
     }
 
     /**
-     * Drops whatever the backend keeps for a session (resident KV state, spill files): its chain or
-     * conversation was deleted. Safe to call for unknown keys; a running turn finishes first.
+     * Drops whatever the backend keeps for session {@code sessionKey} (cached state in memory
+     * and on disk), because its chain or conversation was deleted or expired. A turn of that
+     * session that is running keeps its state until it ends. Does nothing by default; never
+     * blocks on a running turn.
      */
     default void forget(String sessionKey) {}
 

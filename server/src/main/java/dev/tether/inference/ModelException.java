@@ -30,6 +30,8 @@ public final class ModelException extends Exception {
         /** The prompt does not fit the model's context window. */
         CONTEXT_LENGTH_EXCEEDED,
         /** The backend is unreachable, failed or timed out. */
-        UNAVAILABLE
+        UNAVAILABLE,
+        /** The backend is at capacity (its queue of waiting turns is full): retry shortly. */
+        OVERLOADED
     }
 }

@@ -16,6 +16,8 @@ public final class RunErrors {
     static final String SERVER_ERROR = "server_error";
     static final String STORAGE_UNAVAILABLE = "storage_unavailable";
     static final String SERVER_SHUTDOWN = "server_shutdown";
+    /** The backend is at capacity (the embedded engine's inbox is full): retry shortly. */
+    static final String OVERLOADED = "overloaded";
 
     private RunErrors() {}
 
@@ -24,6 +26,7 @@ public final class RunErrors {
             case INVALID_REQUEST -> "invalid_prompt";
             case CONTEXT_LENGTH_EXCEEDED -> "context_length_exceeded";
             case UNAVAILABLE -> "upstream_error";
+            case OVERLOADED -> OVERLOADED;
         };
     }
 
@@ -39,7 +42,7 @@ public final class RunErrors {
                 switch (code) {
                     case "invalid_prompt", "context_length_exceeded" -> Condition.INVALID;
                     case "upstream_error" -> Condition.UPSTREAM_FAILED;
-                    case STORAGE_UNAVAILABLE, SERVER_SHUTDOWN -> Condition.UNAVAILABLE;
+                    case STORAGE_UNAVAILABLE, SERVER_SHUTDOWN, OVERLOADED -> Condition.UNAVAILABLE;
                     default -> Condition.INTERNAL;
                 };
         return new Refusal(

@@ -11,6 +11,7 @@ import dev.tether.testing.TestModels;
 import dev.tether.testing.TestServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -75,6 +76,39 @@ class EmbeddedResponsesTest {
             assertEquals(
                     "context_length_exceeded",
                     r.body().path("error").path("code").asText());
+        }
+    }
+
+    @Test
+    void twentyThousandInputItemsAreRefusedWithA400() throws Exception {
+        StringBuilder input = new StringBuilder();
+        for (int i = 0; i < 20_000; i++) {
+            input.append(i == 0 ? "" : ",").append("{\"role\":\"user\",\"content\":\"hi\"}");
+        }
+        try (TestServer server = TestServer.start(dir, b -> b.model(TestModels.tiny()))) {
+            // Before the fix this took about a minute (quadratic tokenizing): past the client's 10 s timeout.
+            Reply r =
+                    new ResponsesClient(server).post("/v1/responses", "{\"model\":\"tiny\",\"input\":[" + input + "]}");
+            assertEquals(400, r.status(), r.body().toString());
+            assertEquals(
+                    "context_length_exceeded",
+                    r.body().path("error").path("code").asText());
+        }
+    }
+
+    @Test
+    void aDemoModelThatACrashLeftEmptyOrTruncatedIsRegeneratedAtStartUp() throws Exception {
+        Path model = dir.resolve("models/demo-small.gguf");
+        Files.createDirectories(model.getParent());
+        byte[] tiny = Files.readAllBytes(TestModels.tiny());
+        for (byte[] broken : List.of(new byte[0], Arrays.copyOf(tiny, tiny.length / 3))) {
+            Files.write(model, broken); // what a power cut left under the final name
+            try (TestServer server = TestServer.start(dir, b -> b.demoModel(true))) {
+                Reply r = new ResponsesClient(server)
+                        .post("/v1/responses", "{\"model\":\"any\",\"input\":\"Hello\",\"max_output_tokens\":2}");
+                assertEquals(200, r.status(), r.body().toString());
+            }
+            assertTrue(Files.size(model) > tiny.length, "the demo model was generated again");
         }
     }
 

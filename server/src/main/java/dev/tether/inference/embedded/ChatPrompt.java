@@ -23,6 +23,10 @@ final class ChatPrompt {
     private static final System.Logger LOG = System.getLogger(ChatPrompt.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
     static final String FALLBACK = "chatml";
+    /** Placeholder delimiters: private-use characters, which no template's text contains. */
+    private static final char OPEN = '\uE000';
+
+    private static final char CLOSE = '\uE001';
 
     private final LlamaModel model;
     private final String template;
@@ -58,8 +62,33 @@ final class ChatPrompt {
         return templateName;
     }
 
-    /** The prompt for the next assistant turn. */
-    String render(List<ChatMessage> messages, List<ToolSpec> tools) {
+    /**
+     * A rendered prompt: the template's own text and the messages' contents, in order. Only
+     * template text may hold control tokens; content is always plain text.
+     */
+    record Rendered(List<Segment> segments) {
+        Rendered {
+            segments = List.copyOf(segments);
+        }
+
+        /** The prompt as one string. */
+        String text() {
+            StringBuilder out = new StringBuilder();
+            for (Segment s : segments) out.append(s.text());
+            return out.toString();
+        }
+    }
+
+    /** A run of prompt text: the template's ({@code content} false) or a message's. */
+    record Segment(String text, boolean content) {}
+
+    /**
+     * The prompt for the next assistant turn. Each message's content goes through the template
+     * as a placeholder, so the output shows exactly where content ends and template text
+     * begins; the content's leading and trailing whitespace stays outside the placeholder,
+     * where a template that trims content removes it as it would have.
+     */
+    Rendered render(List<ChatMessage> messages, List<ToolSpec> tools) {
         List<Turn> turns = new ArrayList<>(messages.size() + 1);
         String toolText = tools.isEmpty() ? null : describe(tools);
         boolean toolsPlaced = toolText == null;
@@ -72,9 +101,43 @@ final class ChatPrompt {
             turns.add(turn);
         }
         if (!toolsPlaced) turns.addFirst(new Turn("system", toolText));
-        String prompt = model.applyTemplate(template, turns, true);
+        List<String> contents = new ArrayList<>(turns.size());
+        List<Turn> placeholders = new ArrayList<>(turns.size());
+        for (Turn t : turns) {
+            placeholders.add(new Turn(t.role(), placeholder(t.content(), contents)));
+        }
+        String prompt = model.applyTemplate(template, placeholders, true);
         if (prompt == null) throw new IllegalStateException("template " + templateName + " failed to render");
-        return prompt;
+        return fill(prompt, contents);
+    }
+
+    private static String placeholder(String content, List<String> contents) {
+        int start = 0;
+        int end = content.length();
+        while (start < end && isSpace(content.charAt(start))) start++;
+        while (end > start && isSpace(content.charAt(end - 1))) end--;
+        if (start == end) return content; // nothing that could hold a marker
+        contents.add(content.substring(start, end));
+        return content.substring(0, start) + OPEN + (contents.size() - 1) + CLOSE + content.substring(end);
+    }
+
+    /** C's isspace, which llama.cpp's templates trim with. */
+    private static boolean isSpace(char c) {
+        return c == ' ' || (c >= '\t' && c <= '\r');
+    }
+
+    private static Rendered fill(String prompt, List<String> contents) {
+        List<Segment> out = new ArrayList<>();
+        int at = 0;
+        for (int open = prompt.indexOf(OPEN); open >= 0; open = prompt.indexOf(OPEN, at)) {
+            int close = prompt.indexOf(CLOSE, open);
+            if (close < 0) throw new IllegalStateException("the chat template cut a placeholder");
+            if (open > at) out.add(new Segment(prompt.substring(at, open), false));
+            out.add(new Segment(contents.get(Integer.parseInt(prompt, open + 1, close, 10)), true));
+            at = close + 1;
+        }
+        if (at < prompt.length()) out.add(new Segment(prompt.substring(at), false));
+        return new Rendered(out);
     }
 
     private static Turn turn(ChatMessage m) {

@@ -5,10 +5,14 @@ import dev.tether.inference.ModelException;
 import dev.tether.inference.ModelRequest;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
+import dev.tether.inference.embedded.disk.DurableFile;
+import dev.tether.inference.embedded.gguf.DemoModel;
 import dev.tether.inference.embedded.llama.LlamaContext;
 import dev.tether.inference.embedded.llama.LlamaException;
 import dev.tether.inference.embedded.llama.LlamaModel;
 import java.io.IOException;
+import java.nio.file.Path;
+import java.time.InstantSource;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.ReadWriteLock;
@@ -35,31 +39,51 @@ public final class EmbeddedBackend implements ModelBackend {
     private final LlamaContext ctx;
     private final TurnScheduler scheduler;
     private final ChatPrompt chat;
+    private final PromptTokenizer tokenizer;
+    private final SpillStore spill;
     private final int sessionContext;
     private final String description;
     private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private boolean closed; // guarded by lifecycle
 
-    private EmbeddedBackend(EmbeddedSettings settings, LlamaModel model, LlamaContext ctx, int sessionContext)
+    private EmbeddedBackend(
+            EmbeddedSettings settings, LlamaModel model, LlamaContext ctx, int sessionContext, InstantSource clock)
             throws IOException {
         this.settings = settings;
         this.model = model;
         this.ctx = ctx;
         this.sessionContext = sessionContext;
         this.chat = new ChatPrompt(model);
-        SpillStore spill =
-                settings.spillDir() == null ? null : new SpillStore(settings.spillDir(), model.fingerprint());
+        this.tokenizer = new PromptTokenizer(model);
+        this.spill = settings.spillDir() == null ? null : spillStore(settings, model, clock);
         KvCache cache = new KvCache(ctx, settings.sequences(), spill);
         this.scheduler =
-                new TurnScheduler(model, ctx, cache, settings.ephemeralTtl().toNanos());
+                new TurnScheduler(model, ctx, cache, settings.ephemeralTtl().toNanos(), settings.maxWaitingTurns());
         this.description = "embedded llama.cpp: " + model.description() + " from "
                 + settings.model().getFileName()
                 + (settings.demo() ? " (DEMO MODEL: random weights, its output is random text)" : "");
     }
 
+    private static SpillStore spillStore(EmbeddedSettings settings, LlamaModel model, InstantSource clock)
+            throws IOException {
+        long budget = settings.kvDiskBudgetBytes() > 0
+                ? settings.kvDiskBudgetBytes()
+                : EmbeddedSettings.defaultKvDiskBudget(
+                        settings.kvBudgetBytes() > 0 ? settings.kvBudgetBytes() : EmbeddedSettings.defaultKvBudget(),
+                        settings.spillDir());
+        return new SpillStore(
+                settings.spillDir(), model.fingerprint(), budget, settings.spillTtl(), clock, DurableFile.FSYNC);
+    }
+
     /** Loads the model and starts the engine thread; the message of a failure names the cause. */
     public static EmbeddedBackend start(EmbeddedSettings settings) throws LlamaException, IOException {
-        LlamaModel model = LlamaModel.load(settings.model());
+        return start(settings, InstantSource.system());
+    }
+
+    /** {@link #start(EmbeddedSettings)} with the clock that times spill files (write times and the TTL). */
+    public static EmbeddedBackend start(EmbeddedSettings settings, InstantSource clock)
+            throws LlamaException, IOException {
+        LlamaModel model = settings.demo() ? loadDemo(settings.model()) : LlamaModel.load(settings.model());
         try {
             long budget = settings.kvBudgetBytes() > 0 ? settings.kvBudgetBytes() : EmbeddedSettings.defaultKvBudget();
             int trained = model.contextTrain() > 0 ? model.contextTrain() : 4096;
@@ -76,7 +100,7 @@ public final class EmbeddedBackend implements ModelBackend {
                     new LlamaContext(model, cells, settings.sequences(), settings.batchSize(), settings.threads());
             EmbeddedBackend backend;
             try {
-                backend = new EmbeddedBackend(settings, model, ctx, Math.min(session, cells));
+                backend = new EmbeddedBackend(settings, model, ctx, Math.min(session, cells), clock);
             } catch (IOException | RuntimeException e) {
                 ctx.close();
                 throw e;
@@ -96,6 +120,25 @@ public final class EmbeddedBackend implements ModelBackend {
         } catch (LlamaException | IOException | RuntimeException e) {
             model.close();
             throw e;
+        }
+    }
+
+    /**
+     * Loads the generated demo model, regenerating it first if it does not load: it is ours to
+     * rewrite, and a file that a crash or a full disk truncated must not stop the server from
+     * starting. (A {@code --model} the user gave that fails to load stays a start-up error.)
+     */
+    private static LlamaModel loadDemo(Path file) throws LlamaException, IOException {
+        try {
+            return LlamaModel.load(file);
+        } catch (LlamaException e) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "the demo model {0} does not load ({1}); generating it again",
+                    file,
+                    e.getMessage());
+            DemoModel.generate(file, DemoModel.DEMO_SIZE, DemoModel.DEMO_SEED);
+            return LlamaModel.load(file);
         }
     }
 
@@ -122,19 +165,13 @@ public final class EmbeddedBackend implements ModelBackend {
                 }
             }
         } catch (InterruptedException | RuntimeException e) {
-            turn.cancel();
+            scheduler.cancel(turn);
             throw e;
         }
     }
 
     private Turn turn(ModelRequest request) throws ModelException {
-        int[] prompt = model.tokenize(chat.render(request.messages(), request.tools()), true);
-        if (prompt.length >= sessionContext) {
-            throw new ModelException(
-                    ModelException.Kind.CONTEXT_LENGTH_EXCEEDED,
-                    "The input is " + prompt.length + " tokens; this model's context window is " + sessionContext
-                            + " tokens per session. Shorten the input or start a new conversation.");
-        }
+        int[] prompt = promptTokens(request);
         int room = sessionContext - prompt.length;
         int limit = request.maxOutputTokens() != null
                 ? request.maxOutputTokens()
@@ -160,12 +197,62 @@ public final class EmbeddedBackend implements ModelBackend {
         return settings.demo() ? Map.of(DEMO_NOTICE_KEY, DEMO_NOTICE) : Map.of();
     }
 
+    /** The prompt's tokens; refused as soon as it is known not to fit the session context. */
+    int[] promptTokens(ModelRequest request) throws ModelException {
+        return tokenizer.tokenize(chat.render(request.messages(), request.tools()), sessionContext);
+    }
+
+    /**
+     * Drops the session's KV state and deletes its spill file, on the engine thread: at once if
+     * the session is idle, when its turn ends if one is running. Returns at once.
+     */
+    @Override
+    public void forget(String sessionKey) {
+        lifecycle.readLock().lock();
+        try {
+            if (!closed) scheduler.forget(sessionKey);
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
     /** Token and cache counters since start. */
     public EngineStats stats() {
         return scheduler.stats();
     }
 
-    /** Tokens of {@code text} as this model sees them (for tests and tools). */
+    /** Bytes of KV state the resident sessions hold now (as of the engine's last step). Thread-safe. */
+    public long residentKvBytes() {
+        return scheduler.stats().residentTokens() * model.bytesPerToken();
+    }
+
+    /** Bytes of spill files in the spill directory now (0 when spilling is off). Thread-safe. */
+    public long spilledKvBytes() {
+        return spill == null ? 0 : spill.bytes();
+    }
+
+    /** Turns waiting for the engine now. Thread-safe. */
+    public int waitingTurns() {
+        return scheduler.waitingTurns();
+    }
+
+    /** Turns refused since start because {@code maxWaitingTurns} were already waiting. Thread-safe. */
+    public long refusedTurns() {
+        return scheduler.refusedTurns();
+    }
+
+    /**
+     * Characters of prompt text tokenized since start: the CPU spent before any limit, which a
+     * prompt far over the context must not drive up. Thread-safe.
+     */
+    public long tokenizedChars() {
+        return tokenizer.tokenizedChars();
+    }
+
+    /**
+     * Tokens of {@code text} as this model sees them, markers parsed as control tokens (for
+     * tests and tools; never for client text).
+     */
     public int[] tokenize(String text) {
         return model.tokenize(text, false);
     }

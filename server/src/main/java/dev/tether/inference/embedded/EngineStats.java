@@ -16,6 +16,11 @@ package dev.tether.inference.embedded;
  * @param residentSessions sessions holding a sequence now
  * @param residentTokens   tokens those sessions hold
  * @param cells            KV cache size in tokens
+ * @param forgets          sessions forgotten because their chain was deleted or expired
+ * @param spillFiles       spill files on disk now
+ * @param spillBytes       bytes of those files
+ * @param spillsOverBudget spill files deleted (least recently used first) to keep the disk budget
+ * @param spillsExpired    spill files deleted because they were unused for longer than the TTL
  */
 public record EngineStats(
         long turns,
@@ -30,4 +35,9 @@ public record EngineStats(
         long restoreMillis,
         int residentSessions,
         long residentTokens,
-        int cells) {}
+        int cells,
+        long forgets,
+        int spillFiles,
+        long spillBytes,
+        long spillsOverBudget,
+        long spillsExpired) {}

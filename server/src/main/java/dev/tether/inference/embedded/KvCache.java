@@ -35,6 +35,7 @@ final class KvCache {
     long restores;
     long restoreFailures;
     long restoreNanos;
+    long forgets;
 
     /** @param spill where persistent sessions go when evicted, or null to never spill */
     KvCache(LlamaContext ctx, int sequences, SpillStore spill) {
@@ -56,16 +57,21 @@ final class KvCache {
         int need = Math.max(t.cellsNeeded(), spilled == null ? 0 : spilled.tokens().length);
         long available = ctx.cells() - used() + (s == null ? 0 : s.cells());
         if (!fits(need, available, s)) return false;
-        while (available < need || (s == null && freeSeqs.isEmpty())) {
-            KvSession victim = leastRecentlyUsedIdle(s);
-            available += victim.cells();
-            evict(victim);
-        }
-        if (s == null) {
-            s = new KvSession(t.key, t.persistent);
-            s.seq = freeSeqs.poll();
-            resident.put(t.key, s);
-            if (spilled != null) restore(s, t, spilled);
+        if (spilled != null) spill.pin(); // the evictions below spill others: keep the file to restore
+        try {
+            while (available < need || (s == null && freeSeqs.isEmpty())) {
+                KvSession victim = leastRecentlyUsedIdle(s);
+                available += victim.cells();
+                evict(victim);
+            }
+            if (s == null) {
+                s = new KvSession(t.key, t.persistent);
+                s.seq = freeSeqs.poll();
+                resident.put(t.key, s);
+                if (spilled != null) restore(s, t, spilled);
+            }
+        } finally {
+            if (spilled != null) spill.unpin();
         }
         s.persistent &= t.persistent; // one store:false turn makes the whole state unspillable
         int keep = Math.min(s.commonPrefix(t.prompt), t.prompt.length - 1); // the last token must be evaluated
@@ -115,11 +121,31 @@ final class KvCache {
         LOG.log(System.Logger.Level.WARNING, "spilled KV state of a session is unusable ({0}); recomputing", why);
     }
 
-    /** The turn is over: its session becomes idle and most recently used. */
+    /** The turn is over: its session becomes idle and most recently used (or goes, if forgotten). */
     void release(KvSession s) {
         s.busy = false;
         s.reserved = 0;
         s.lastUsedNanos = System.nanoTime();
+        if (s.forgotten && s.resident()) evict(s);
+    }
+
+    /**
+     * Drops the session's KV state and deletes its spill file. A busy session keeps its state
+     * until its turn ends, and is never spilled again.
+     */
+    void forget(String key) {
+        forgets++;
+        if (spill != null) spill.delete(key);
+        KvSession s = resident.get(key);
+        if (s == null) return;
+        s.persistent = false;
+        s.forgotten = true;
+        if (!s.busy) evict(s);
+    }
+
+    /** Deletes spill files idle for longer than their TTL. */
+    void expireSpills() {
+        if (spill != null) spill.expire();
     }
 
     /** Whether a turn of {@code key} is running (its next turn must wait for it). */
@@ -161,6 +187,11 @@ final class KvCache {
         return resident.values().stream().mapToLong(KvSession::size).sum();
     }
 
+    /** The spill store, or null when spilling is off. */
+    SpillStore spill() {
+        return spill;
+    }
+
     private long used() {
         long n = 0;
         for (KvSession s : resident.values()) n += s.cells();
@@ -191,7 +222,11 @@ final class KvCache {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(ctx.stateSize(s.seq));
             long n = ctx.saveState(s.seq, state);
-            spill.write(s.key, s.tokens(), state.asSlice(0, n));
+            if (!spill.write(s.key, s.tokens(), state.asSlice(0, n))) {
+                drops++;
+                LOG.log(System.Logger.Level.DEBUG, "a session's KV state ({0} bytes) exceeds the disk budget", n);
+                return;
+            }
             spills++;
             LOG.log(
                     System.Logger.Level.DEBUG,
@@ -209,6 +244,7 @@ final class KvCache {
         long start = System.nanoTime();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = spill.read(h, arena);
+            if (state == null) return; // deleted (budget, TTL, forget) since its header was read: recompute
             // llama.cpp needs the state's cells contiguous: compact the cache and retry once.
             if (ctx.loadState(s.seq, state) == 0) {
                 ctx.truncate(s.seq, 0);

@@ -20,6 +20,9 @@ final class KvSession {
     int reserved;
 
     boolean busy;
+    /** Its chain was deleted: the state goes as soon as its running turn ends. */
+    boolean forgotten;
+
     private int[] tokens = new int[64];
     private int size;
 

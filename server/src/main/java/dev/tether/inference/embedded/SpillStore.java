@@ -1,43 +1,80 @@
 package dev.tether.inference.embedded;
 
-import java.io.BufferedInputStream;
-import java.io.DataInputStream;
+import dev.tether.inference.embedded.disk.DurableFile;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.Arrays;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.Comparator;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.stream.Stream;
 import java.util.zip.CRC32;
 
 /**
- * Spilled KV state on disk, one file per session under {@code <data-dir>/kv/}. A file holds a
- * header (format, the model and engine fingerprint, the session key, the tokens the state
- * covers, the length and CRC-32 of the state) and then the bytes of
- * {@code llama_state_seq_get_data}. Files are written to a temporary name and renamed, so a
- * crash leaves either the old file or the new one; anything that does not check out on read
- * (truncated, corrupt, another model or engine build) is reported as unusable and deleted.
+ * Spilled KV state on disk, one file per session under {@code <data-dir>/kv/}, in the layout of
+ * {@link SpillFormat}. Files are replaced durably ({@link DurableFile}); anything
+ * that does not check out (truncated, corrupt, another model or engine build) is reported as
+ * unusable and deleted: at start-up for files that are structurally broken, at use otherwise.
  *
- * <p>Thread-safe (no mutable state besides the files).
+ * <p>Retention: the directory is kept under a disk budget by deleting the least recently
+ * written files first, and files not written for longer than the TTL are deleted by
+ * {@link #expire()}. Restoring a file does not count as use: the restored session is resident
+ * then, and is written again when it is evicted again, so its old file is the one worth least.
+ * The write time is the file's modification time, so the order survives restarts.
+ *
+ * <p>Confined to the engine thread (and to the thread that stops it, after it stopped), except
+ * {@link #bytes()} and {@link #files()}.
  */
 final class SpillStore {
-    private static final int MAGIC = 0x544B5631; // "TKV1"
+    private static final System.Logger LOG = System.getLogger(SpillStore.class.getName());
     private static final long CHUNK = 1L << 30;
+    private static final String SUFFIX = ".kv";
+
     private final Path dir;
     private final String fingerprint;
+    private final long budget;
+    private final Duration ttl;
+    private final InstantSource clock;
+    private final DurableFile files;
+    private final SpillIndex index = new SpillIndex();
+    /** A restore is about to read a file: the budget waits until it has (see {@link #pin}). */
+    private boolean pinned;
 
-    SpillStore(Path dir, String fingerprint) throws IOException {
+    /** Files deleted to keep the budget, and because they were idle past the TTL. */
+    long overBudget;
+
+    long expired;
+
+    /**
+     * Opens the spill directory: deletes temporary files a crash left behind and files that are
+     * not whole spill files, indexes the rest and applies the budget and the TTL.
+     *
+     * @param budget bytes the directory may hold ({@link Long#MAX_VALUE}: no limit)
+     * @param ttl    how long a file is kept after it was written, or null to keep files until
+     *               the budget needs the room
+     */
+    SpillStore(Path dir, String fingerprint, long budget, Duration ttl, InstantSource clock, DurableFile files)
+            throws IOException {
+        if (budget < 0) throw new IllegalArgumentException("budget < 0");
         this.dir = Files.createDirectories(dir);
         this.fingerprint = fingerprint;
+        this.budget = budget;
+        this.ttl = ttl;
+        this.clock = clock;
+        this.files = files;
+        scan();
+        trim();
+        expire();
     }
 
     /** The header of a spill file: which tokens the state covers. */
@@ -52,32 +89,36 @@ final class SpillStore {
         }
     }
 
-    /** Writes {@code state} (covering {@code tokens}) as the session's spill file. */
-    void write(String key, int[] tokens, MemorySegment state) throws IOException {
-        Path file = file(key);
-        Path tmp = dir.resolve(file.getFileName() + ".tmp");
+    /**
+     * Writes {@code state} (covering {@code tokens}) as the session's spill file, then deletes
+     * the least recently used other files while the directory is over budget. Returns false,
+     * writing nothing, if the file alone would exceed the budget.
+     */
+    boolean write(String key, int[] tokens, MemorySegment state) throws IOException {
+        long headerSize = SpillFormat.headerSize(fingerprint, key, tokens.length);
+        if (headerSize + state.byteSize() > budget) return false;
         CRC32 crc = new CRC32();
         for (long at = 0; at < state.byteSize(); at += CHUNK) {
             crc.update(slice(state, at).asByteBuffer());
         }
-        byte[] fp = fingerprint.getBytes(StandardCharsets.UTF_8);
-        byte[] k = key.getBytes(StandardCharsets.UTF_8);
-        ByteBuffer header = ByteBuffer.allocate((int) headerSize(fp.length, k.length, tokens.length));
-        header.putInt(MAGIC).putInt(fp.length).put(fp).putInt(k.length).put(k).putInt(tokens.length);
-        for (int t : tokens) header.putInt(t);
-        header.putLong(state.byteSize()).putLong(crc.getValue()).flip();
-        try (FileChannel ch = FileChannel.open(
-                tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            while (header.hasRemaining()) ch.write(header);
-            for (long at = 0; at < state.byteSize(); at += CHUNK) {
-                ByteBuffer data = slice(state, at).asByteBuffer();
-                while (data.hasRemaining()) ch.write(data);
-            }
+        ByteBuffer header = SpillFormat.header(fingerprint, key, tokens, state.byteSize(), crc.getValue());
+        Path file = file(key);
+        long size;
+        try {
+            size = files.replace(file, ch -> {
+                while (header.hasRemaining()) ch.write(header);
+                for (long at = 0; at < state.byteSize(); at += CHUNK) {
+                    ByteBuffer data = slice(state, at).asByteBuffer();
+                    while (data.hasRemaining()) ch.write(data);
+                }
+            });
         } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
+            delete(key); // it may have been renamed into place before the failure
             throw e;
         }
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        used(file, size);
+        trim();
+        return true;
     }
 
     /** A ByteBuffer covers at most 2 GiB: large states are handled in 1 GiB slices. */
@@ -89,34 +130,32 @@ final class SpillStore {
     Header header(String key) throws Unusable {
         Path file = file(key);
         if (!Files.exists(file)) return null;
-        try (FileChannel ch = FileChannel.open(file)) {
-            long size = ch.size();
-            DataInputStream in = new DataInputStream(new BufferedInputStream(Channels.newInputStream(ch), 1 << 16));
-            if (size < 8 || in.readInt() != MAGIC) throw new Unusable("not a Tether KV spill file");
-            byte[] fp = bytes(in, size);
-            if (!Arrays.equals(fp, fingerprint.getBytes(StandardCharsets.UTF_8))) {
-                throw new Unusable("written for another model or engine build ("
-                        + new String(fp, StandardCharsets.UTF_8) + ", now " + fingerprint + ")");
-            }
-            byte[] k = bytes(in, size);
-            if (!Arrays.equals(k, key.getBytes(StandardCharsets.UTF_8))) {
-                throw new Unusable("belongs to another session");
-            }
-            int[] tokens = new int[length(in, 4, size)];
-            for (int i = 0; i < tokens.length; i++) tokens[i] = in.readInt();
-            long length = in.readLong();
-            long crc = in.readLong();
-            long offset = headerSize(fp.length, k.length, tokens.length);
-            if (offset + length != size) throw new Unusable("truncated (" + size + " bytes on disk)");
-            return new Header(key, tokens, offset, length, crc);
-        } catch (IOException | RuntimeException e) {
-            throw new Unusable("unreadable: " + e);
-        }
+        return SpillFormat.read(file, fingerprint, key);
     }
 
-    /** Maps the state bytes of {@code header} into {@code arena} after checking their CRC. */
+    /**
+     * Keeps the budget from deleting anything until {@link #unpin()}: making room for a restore
+     * spills other sessions first, and the file to restore may be the oldest. Meanwhile the
+     * directory may exceed its budget by what those spills wrote.
+     */
+    void pin() {
+        pinned = true;
+    }
+
+    /** Ends {@link #pin}, deleting the least recently written files if over budget. */
+    void unpin() {
+        pinned = false;
+        trim();
+    }
+
+    /**
+     * Maps the state bytes of {@code header} into {@code arena} after checking their CRC; null
+     * if the file is gone (deleted since its header was read).
+     */
     MemorySegment read(Header header, Arena arena) throws Unusable {
-        try (FileChannel ch = FileChannel.open(file(header.key()))) {
+        Path file = file(header.key());
+        if (!Files.exists(file)) return null;
+        try (FileChannel ch = FileChannel.open(file)) {
             MemorySegment data = ch.map(FileChannel.MapMode.READ_ONLY, header.dataOffset(), header.dataLength(), arena);
             CRC32 crc = new CRC32();
             for (long at = 0; at < data.byteSize(); at += CHUNK) {
@@ -130,37 +169,100 @@ final class SpillStore {
     }
 
     void delete(String key) {
-        try {
-            Files.deleteIfExists(file(key));
-        } catch (IOException ignored) {
-            // a stale file is harmless: its header is checked before any use
+        delete(file(key));
+    }
+
+    /** Deletes the files written longer than the TTL ago (none without a TTL). */
+    void expire() {
+        if (ttl == null) return;
+        for (String name : index.unusedSince(clock.instant().minus(ttl))) {
+            delete(dir.resolve(name));
+            expired++;
         }
+    }
+
+    /** Bytes of spill files on disk. Thread-safe. */
+    long bytes() {
+        return index.bytes();
+    }
+
+    /** Number of spill files on disk. Thread-safe. */
+    int files() {
+        return index.files();
     }
 
     Path file(String key) {
         try {
             byte[] h = MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
-            return dir.resolve(HexFormat.of().formatHex(h, 0, 16) + ".kv");
+            return dir.resolve(HexFormat.of().formatHex(h, 0, 16) + SUFFIX);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }
 
-    /** Magic, fingerprint, key, tokens (each with its length), then the state's length and CRC. */
-    private static long headerSize(int fingerprintBytes, int keyBytes, int tokens) {
-        return 4 + 4 + fingerprintBytes + 4 + keyBytes + 4 + 4L * tokens + 8 + 8;
+    private void used(Path file, long size) {
+        index.used(file.getFileName().toString(), size, clock.instant());
+        try {
+            Files.setLastModifiedTime(file, FileTime.from(clock.instant()));
+        } catch (IOException e) {
+            // only the order after a restart suffers
+            LOG.log(System.Logger.Level.DEBUG, "cannot set the time of {0}: {1}", file, e);
+        }
     }
 
-    private static byte[] bytes(DataInputStream in, long size) throws IOException {
-        byte[] bytes = new byte[length(in, 1, size)];
-        in.readFully(bytes);
-        return bytes;
+    private void trim() {
+        if (pinned) return;
+        for (String name : index.overBudget(budget)) {
+            delete(dir.resolve(name));
+            overBudget++;
+        }
     }
 
-    /** Reads a length field and checks that that many units could fit in the file at all. */
-    private static int length(DataInputStream in, int unit, long size) throws IOException {
-        int n = in.readInt();
-        if (n < 0 || (long) n * unit > size) throw new IOException("bad length " + n);
-        return n;
+    private void delete(Path file) {
+        index.removed(file.getFileName().toString());
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException e) {
+            // a stale file is harmless: its header is checked before any use
+            LOG.log(System.Logger.Level.WARNING, "cannot delete spill file {0}: {1}", file, e);
+        }
+    }
+
+    private void scan() throws IOException {
+        record Found(Path file, long size, FileTime time) {}
+        List<Found> found;
+        try (Stream<Path> list = Files.list(dir)) {
+            found = list.filter(Files::isRegularFile)
+                    .filter(this::keep)
+                    .map(f -> {
+                        try {
+                            return new Found(f, Files.size(f), Files.getLastModifiedTime(f));
+                        } catch (IOException e) {
+                            return null;
+                        }
+                    })
+                    .filter(f -> f != null)
+                    .sorted(Comparator.comparing(Found::time))
+                    .toList();
+        }
+        for (Found f : found) index.used(f.file.getFileName().toString(), f.size, f.time.toInstant());
+    }
+
+    /** Whether a file found at start-up is a whole spill file; leftovers are deleted. */
+    private boolean keep(Path file) {
+        String name = file.getFileName().toString();
+        if (DurableFile.isTemporary(file) || name.endsWith(SUFFIX + ".tmp")) {
+            delete(file);
+            return false;
+        }
+        if (!name.endsWith(SUFFIX)) return false; // not ours
+        try {
+            SpillFormat.read(file, null, null); // another model's files are kept: that model may come back
+            return true;
+        } catch (Unusable e) {
+            LOG.log(System.Logger.Level.WARNING, "deleting spill file {0}: {1}", file.getFileName(), e.getMessage());
+            delete(file);
+            return false;
+        }
     }
 }

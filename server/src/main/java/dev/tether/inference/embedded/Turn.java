@@ -73,6 +73,22 @@ final class Turn {
         return prompt.length + maxNew;
     }
 
+    /** The log line of a turn that left the engine ({@code error}: why it failed, or null). */
+    String summary(ModelException error) {
+        return String.format(
+                "turn %s: prompt=%d cached=%d prefilled=%d restored=%d restore_ms=%d ttft_ms=%d output=%d total_ms=%d%s",
+                key.length() > 12 ? key.substring(key.length() - 12) : key,
+                prompt.length,
+                cached,
+                prompt.length - cached,
+                restored,
+                restoreNanos / 1_000_000,
+                firstTokenNanos == 0 ? -1 : (firstTokenNanos - submittedNanos) / 1_000_000,
+                generated,
+                (System.nanoTime() - submittedNanos) / 1_000_000,
+                cancelled ? " cancelled" : error != null ? " failed: " + error.getMessage() : "");
+    }
+
     void cancel() {
         cancelled = true;
     }

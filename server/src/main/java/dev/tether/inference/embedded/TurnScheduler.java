@@ -7,7 +7,6 @@ import dev.tether.inference.embedded.llama.LlamaModel;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -19,17 +18,23 @@ import java.util.concurrent.TimeUnit;
  * batch equally, starting from a rotating position. So a long prompt never stalls other
  * sessions' streams for more than one batch, and no session's prefill is starved.
  *
- * <p>Thread-safe entry points: {@link #submit}, {@link #stats}, {@link #stop}; everything else
- * runs on the engine thread.
+ * <p>Turns reach the thread through a bounded {@link EngineInbox}; with nothing to run the
+ * thread parks on it until a turn, a cancel or a forget arrives, or the once-a-second
+ * maintenance (expiring idle state) is due.
+ *
+ * <p>Thread-safe entry points: {@link #submit}, {@link #cancel}, {@link #forget},
+ * {@link #stats}, {@link #stop}; everything else runs on the engine thread.
  */
 final class TurnScheduler {
     private static final System.Logger LOG = System.getLogger(TurnScheduler.class.getName());
+
+    private static final long MAINTENANCE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final LlamaModel model;
     private final LlamaContext ctx;
     private final KvCache cache;
     private final long ephemeralTtlNanos;
-    private final LinkedBlockingQueue<Turn> inbox = new LinkedBlockingQueue<>();
+    private final EngineInbox inbox;
     private final List<Turn> waiting = new ArrayList<>();
     private final List<Turn> active = new ArrayList<>();
     private final Thread thread;
@@ -42,60 +47,98 @@ final class TurnScheduler {
     private long cachedTokens;
     private long outputTokens;
 
-    TurnScheduler(LlamaModel model, LlamaContext ctx, KvCache cache, long ephemeralTtlNanos) {
+    /** @param maxWaiting turns that may wait for admission; more are refused as overloaded */
+    TurnScheduler(LlamaModel model, LlamaContext ctx, KvCache cache, long ephemeralTtlNanos, int maxWaiting) {
         this.model = model;
         this.ctx = ctx;
         this.cache = cache;
         this.ephemeralTtlNanos = ephemeralTtlNanos;
+        this.inbox = new EngineInbox(maxWaiting);
         publishStats();
-        this.thread = Thread.ofPlatform().name("tether-engine").daemon().start(this::run);
+        this.thread = Thread.ofPlatform().name("tether-engine").daemon().unstarted(this::run);
+        inbox.attach(thread);
+        thread.start();
     }
 
+    /** Queues a turn; refuses it ({@code OVERLOADED}) when too many already wait. */
     void submit(Turn t) throws ModelException {
-        inbox.add(t);
+        inbox.submit(t);
         // If the engine stopped meanwhile, its final drain either took the turn (and failed it)
         // or missed it: then the turn is still here to take back.
-        if (closing && inbox.remove(t)) {
+        if (closing && inbox.withdraw(t)) {
             throw new ModelException(ModelException.Kind.UNAVAILABLE, "the embedded engine is shutting down");
         }
+    }
+
+    /** Cancels a turn; the engine lets go of it within one step. */
+    void cancel(Turn t) {
+        t.cancel();
+        inbox.wake();
+    }
+
+    /** Drops a session's KV state and spill file (once its running turn, if any, ends). */
+    void forget(String key) {
+        inbox.forget(key);
     }
 
     EngineStats stats() {
         return stats;
     }
 
+    /** Turns waiting for admission now. */
+    int waitingTurns() {
+        return inbox.waiting();
+    }
+
+    /** Turns refused since start because too many were waiting. */
+    long refusedTurns() {
+        return inbox.refused();
+    }
+
     private void run() {
-        long lastExpiry = System.nanoTime();
+        long maintenanceDue = System.nanoTime();
         try {
             while (!closing) {
-                if (active.isEmpty() && waiting.isEmpty()) {
-                    Turn t = inbox.poll(1, TimeUnit.SECONDS);
-                    if (t != null) waiting.add(t);
-                }
-                if (System.nanoTime() - lastExpiry > TimeUnit.SECONDS.toNanos(1)) {
-                    cache.expire(ephemeralTtlNanos);
-                    lastExpiry = System.nanoTime();
-                }
-                inbox.drainTo(waiting);
                 try {
+                    inbox.drain(waiting, this::forgetNow);
+                    if (System.nanoTime() - maintenanceDue >= 0) {
+                        maintain();
+                        maintenanceDue = System.nanoTime() + MAINTENANCE_NANOS;
+                    }
                     dropCancelled();
                     admit();
+                    // With nothing active, waiting turns (if any) wait for nothing the engine does.
                     if (!active.isEmpty()) step();
-                    else if (!waiting.isEmpty()) Thread.sleep(5); // only busy sessions wait: their turns end soon
+                    else inbox.await(Math.max(1, maintenanceDue - System.nanoTime()));
                 } catch (RuntimeException e) {
                     // A bug or a native failure in one step fails the turns in flight, not the engine.
                     LOG.log(System.Logger.Level.ERROR, "embedded engine step failed", e);
                     failActive("the embedded engine failed: " + e);
                 }
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         } catch (Error e) {
             LOG.log(System.Logger.Level.ERROR, "embedded engine failed", e);
         } finally {
             closing = true;
             failAll("the embedded engine stopped");
         }
+    }
+
+    private void forgetNow(String key) {
+        cache.forget(key);
+        for (Turn t : waiting) {
+            if (t.key.equals(key)) { // its spill file is gone: ask again
+                t.spillChecked = false;
+                t.spillHeader = null;
+            }
+        }
+        publishStats();
+    }
+
+    private void maintain() {
+        cache.expire(ephemeralTtlNanos);
+        cache.expireSpills();
+        publishStats();
     }
 
     private void failActive(String why) {
@@ -111,6 +154,7 @@ final class TurnScheduler {
             Turn t = it.next();
             if (cache.admit(t)) {
                 it.remove();
+                inbox.left(1);
                 active.add(t);
             } else if (!cache.busy(t.key)) {
                 return; // first come, first served: later turns do not overtake one that waits for room
@@ -119,7 +163,9 @@ final class TurnScheduler {
     }
 
     private void dropCancelled() {
+        int before = waiting.size();
         waiting.removeIf(Turn::cancelled);
+        inbox.left(before - waiting.size());
         for (Iterator<Turn> it = active.iterator(); it.hasNext(); ) {
             Turn t = it.next();
             if (t.cancelled()) {
@@ -235,26 +281,13 @@ final class TurnScheduler {
         cachedTokens += t.cached;
         outputTokens += t.generated;
         publishStats();
-        long now = System.nanoTime();
-        LOG.log(
-                System.Logger.Level.INFO,
-                "turn {0}: prompt={1} cached={2} prefilled={3} restored={4} restore_ms={5} ttft_ms={6} output={7} "
-                        + "total_ms={8}{9}",
-                t.key.length() > 12 ? t.key.substring(t.key.length() - 12) : t.key,
-                t.prompt.length,
-                t.cached,
-                t.prompt.length - t.cached,
-                t.restored,
-                t.restoreNanos / 1_000_000,
-                t.firstTokenNanos == 0 ? -1 : (t.firstTokenNanos - t.submittedNanos) / 1_000_000,
-                t.generated,
-                (now - t.submittedNanos) / 1_000_000,
-                t.cancelled() ? " cancelled" : error != null ? " failed: " + error.getMessage() : "");
+        LOG.log(System.Logger.Level.INFO, () -> t.summary(error));
         if (finish != null) t.end(finish);
         if (error != null) t.fail(error);
     }
 
     private void publishStats() {
+        SpillStore spill = cache.spill();
         stats = new EngineStats(
                 turns,
                 promptTokens,
@@ -268,13 +301,20 @@ final class TurnScheduler {
                 cache.restoreNanos / 1_000_000,
                 cache.residentSessions(),
                 cache.residentTokens(),
-                ctx.cells());
+                ctx.cells(),
+                cache.forgets,
+                spill == null ? 0 : spill.files(),
+                spill == null ? 0 : spill.bytes(),
+                spill == null ? 0 : spill.overBudget,
+                spill == null ? 0 : spill.expired);
     }
 
     private void failAll(String why) {
+        List<Turn> queued = new ArrayList<>(waiting);
+        inbox.drain(queued, key -> {});
+        inbox.left(queued.size());
         List<Turn> all = new ArrayList<>(active);
-        all.addAll(waiting);
-        inbox.drainTo(all);
+        all.addAll(queued);
         for (Turn t : all) t.fail(new ModelException(ModelException.Kind.UNAVAILABLE, why));
         for (Turn t : active) cache.release(t.session); // what they computed so far stays usable
         active.clear();
@@ -288,6 +328,7 @@ final class TurnScheduler {
      */
     boolean stop() {
         closing = true;
+        inbox.wake();
         try {
             thread.join(30_000);
         } catch (InterruptedException e) {

@@ -3,6 +3,7 @@ package dev.tether.inference.embedded;
 import static dev.tether.inference.embedded.Turns.conversation;
 import static dev.tether.inference.embedded.Turns.request;
 import static dev.tether.inference.embedded.Turns.run;
+import static dev.tether.inference.embedded.Turns.waitFor;
 import static dev.tether.inference.embedded.Turns.words;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -149,6 +150,55 @@ class EmbeddedEngineTest {
         assertEquals(3, stillWorks.result().usage().outputTokens(), "a failed load leaves the engine usable");
     }
 
+    @Test
+    void aUserModelThatDoesNotLoadStaysAStartUpErrorAndIsLeftAlone(@TempDir Path dir) throws Exception {
+        Path empty = Files.createFile(dir.resolve("mine.gguf"));
+        LlamaException e = assertThrows(
+                LlamaException.class, () -> EmbeddedBackend.start(SessionCacheTest.settings(empty, 0, null)));
+        assertTrue(e.getMessage().contains("not a GGUF"), e.getMessage());
+        assertEquals(0, Files.size(empty), "only the generated demo model is regenerated, never a user's file");
+    }
+
+    @Test
+    void turnsBeyondTheWaitingLimitAreRefusedAsOverloaded() throws Exception {
+        try (EmbeddedBackend small =
+                EmbeddedBackend.start(SessionCacheTest.settings(0, null).withMaxWaitingTurns(1))) {
+            // A turn that runs until cancelled, and a second turn of its session that waits for it.
+            ModelRequest busy = request("busy", true, conversation(List.of(words(20, 4)), List.of()), 3900);
+            CountDownLatch started = new CountDownLatch(1);
+            Thread first = Thread.ofVirtual().start(() -> {
+                try {
+                    small.generate(busy, sink(started::countDown));
+                } catch (Exception expected) {
+                    // cancelled below
+                }
+            });
+            assertTrue(started.await(10, TimeUnit.SECONDS), "the first turn runs");
+            AtomicReference<Object> second = new AtomicReference<>();
+            Thread waiter = Thread.ofVirtual().start(() -> {
+                try {
+                    second.set(run(small, request("busy", true, busy.messages(), 2)));
+                } catch (Throwable t) {
+                    second.set(t);
+                }
+            });
+            waitFor(() -> small.waitingTurns() == 1);
+
+            ModelException e = assertThrows(
+                    ModelException.class,
+                    () -> run(small, request("other", true, conversation(List.of("hi"), List.of()), 2)));
+            assertEquals(ModelException.Kind.OVERLOADED, e.kind());
+            assertTrue(e.getMessage().contains("Retry shortly"), e.getMessage());
+            assertEquals(1, small.waitingTurns(), "the refused turn did not join the queue");
+            assertEquals(1, small.refusedTurns());
+
+            first.interrupt();
+            waiter.join(10_000);
+            assertInstanceOf(Answer.class, second.get(), "the waiting turn ran once the first was cancelled");
+            assertEquals(0, small.waitingTurns());
+        }
+    }
+
     private static ModelSink sink(Runnable onText) {
         return new ModelSink() {
             @Override
@@ -162,13 +212,5 @@ class EmbeddedEngineTest {
             @Override
             public void toolArguments(int index, String delta) {}
         };
-    }
-
-    private static void waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) throw new AssertionError("condition not reached within 5 s");
-            Thread.sleep(10);
-        }
     }
 }

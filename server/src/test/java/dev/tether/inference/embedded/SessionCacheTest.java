@@ -3,18 +3,23 @@ package dev.tether.inference.embedded;
 import static dev.tether.inference.embedded.Turns.conversation;
 import static dev.tether.inference.embedded.Turns.request;
 import static dev.tether.inference.embedded.Turns.run;
+import static dev.tether.inference.embedded.Turns.waitFor;
 import static dev.tether.inference.embedded.Turns.words;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.inference.ModelRequest;
+import dev.tether.inference.ModelSink;
 import dev.tether.inference.embedded.Turns.Answer;
+import dev.tether.testing.ManualClock;
 import dev.tether.testing.TestModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,12 +33,16 @@ class SessionCacheTest {
     Path dir;
 
     static EmbeddedBackend start(Path model, long budget, Path spill) throws Exception {
-        return EmbeddedBackend.start(
-                new EmbeddedSettings(model, false, budget, 0, 8, 256, 2, spill, Duration.ofMinutes(10), 0));
+        return EmbeddedBackend.start(settings(model, budget, spill));
     }
 
     static EmbeddedSettings settings(long budget, Path spill) {
-        return new EmbeddedSettings(TestModels.tiny(), false, budget, 0, 8, 256, 2, spill, Duration.ofMinutes(10), 0);
+        return settings(TestModels.tiny(), budget, spill);
+    }
+
+    static EmbeddedSettings settings(Path model, long budget, Path spill) {
+        return new EmbeddedSettings(
+                model, false, budget, 0, 8, 256, 2, spill, Duration.ofMinutes(10), 0, 256, Long.MAX_VALUE, null);
     }
 
     static EmbeddedBackend start(long budget, Path spill) throws Exception {
@@ -157,6 +166,115 @@ class SessionCacheTest {
             assertEquals(1, kvFiles(spill), "control: a stored session is spilled by the same path");
         }
         assertEquals(1, kvFiles(spill), "closing spills only the stored session");
+    }
+
+    @Test
+    void forgettingASessionDropsItsKvStateAndItsSpillFile() throws Exception {
+        Path spill = dir.resolve("kv");
+        try (EmbeddedBackend engine = start(ONE_SESSION_BUDGET, spill)) {
+            Answer a1 = run(engine, turn1("s1"));
+            run(engine, request("s2", true, conversation(List.of(SECOND), List.of()), 10)); // spills s1
+            assertEquals(1, kvFiles(spill));
+            assertEquals(kvBytes(spill), engine.spilledKvBytes(), "the gauge counts what is on disk");
+            assertTrue(engine.residentKvBytes() > 0, "s2 is resident");
+
+            engine.forget("s1"); // spilled
+            engine.forget("s2"); // resident
+            waitFor(() -> engine.stats().forgets() == 2);
+            assertEquals(0, kvFiles(spill), "s1's spill file is deleted");
+            assertEquals(0, engine.spilledKvBytes());
+            assertEquals(0, engine.residentKvBytes(), "s2's KV state is dropped");
+            assertEquals(1, engine.stats().spills(), "s2 was dropped, not spilled");
+
+            Answer again = run(engine, turn2("s1", a1));
+            assertEquals(0, again.cached(), "a forgotten session starts from nothing");
+            assertEquals(0, engine.stats().restores());
+        }
+    }
+
+    @Test
+    void aSessionForgottenDuringItsTurnIsDroppedWhenTheTurnEnds() throws Exception {
+        Path spill = dir.resolve("kv");
+        try (EmbeddedBackend engine = start(0, spill)) {
+            CountDownLatch started = new CountDownLatch(1);
+            Thread turn = Thread.ofVirtual().start(() -> {
+                try {
+                    engine.generate(request("s1", true, conversation(List.of(FIRST), List.of()), 3900), text(started));
+                } catch (Exception expected) {
+                    // cancelled below
+                }
+            });
+            assertTrue(started.await(10, TimeUnit.SECONDS));
+            engine.forget("s1");
+            waitFor(() -> engine.stats().forgets() == 1);
+            assertEquals(1, engine.stats().residentSessions(), "the running turn keeps its state");
+
+            turn.interrupt();
+            waitFor(() -> engine.stats().turns() == 1);
+            assertEquals(0, engine.stats().residentSessions(), "the state went when the turn ended");
+            assertEquals(0, run(engine, turn1("s1")).cached());
+            assertEquals(0, kvFiles(spill), "and was never spilled");
+        }
+    }
+
+    @Test
+    void overTheDiskBudgetTheLeastRecentlyWrittenSpillFilesAreDeleted() throws Exception {
+        Path spill = dir.resolve("kv");
+        firstTurnThenShutDown(spill);
+        long oneFile = kvBytes(spill);
+        Files.delete(onlyKvFile(spill));
+        try (EmbeddedBackend engine =
+                EmbeddedBackend.start(settings(ONE_SESSION_BUDGET, spill).withKvDiskBudget(oneFile * 3 / 2))) {
+            Answer a1 = run(engine, turn1("s1"));
+            run(engine, request("s2", true, conversation(List.of(SECOND), List.of()), 10)); // spills s1
+            run(engine, request("s3", true, conversation(List.of(words(80, 3)), List.of()), 10)); // spills s2
+            assertEquals(2, engine.stats().spills());
+            assertEquals(1, engine.stats().spillsOverBudget(), "two files do not fit: s1's, the older, went");
+            assertEquals(1, kvFiles(spill));
+            assertEquals(kvBytes(spill), engine.spilledKvBytes());
+
+            run(engine, request("s2", true, conversation(List.of(SECOND), List.of()), 10)); // spills s3
+            assertEquals(1, engine.stats().restores(), "s2's file was kept, and kept while s3 was spilled");
+            assertEquals(0, run(engine, turn2("s1", a1)).cached(), "s1 recomputes");
+        }
+    }
+
+    @Test
+    void spillFilesOlderThanTheTtlAreDeleted() throws Exception {
+        Path spill = dir.resolve("kv");
+        firstTurnThenShutDown(spill);
+        ManualClock clock = new ManualClock(System.currentTimeMillis());
+        try (EmbeddedBackend engine =
+                EmbeddedBackend.start(settings(0, spill).withSpillTtl(Duration.ofHours(1)), clock)) {
+            assertEquals(1, kvFiles(spill), "a file written just now is kept");
+            clock.advanceMillis(Duration.ofHours(2).toMillis());
+            waitFor(() -> engine.stats().spillsExpired() == 1);
+            assertEquals(0, kvFiles(spill));
+            assertEquals(0, engine.spilledKvBytes());
+        }
+    }
+
+    private static ModelSink text(CountDownLatch started) {
+        return new ModelSink() {
+            @Override
+            public void text(String delta) {
+                started.countDown();
+            }
+
+            @Override
+            public void toolCall(int index, String callId, String name) {}
+
+            @Override
+            public void toolArguments(int index, String delta) {}
+        };
+    }
+
+    private static long kvBytes(Path spill) throws IOException {
+        try (Stream<Path> files = Files.list(spill)) {
+            long n = 0;
+            for (Path p : files.filter(p -> p.toString().endsWith(".kv")).toList()) n += Files.size(p);
+            return n;
+        }
     }
 
     /** Runs s1's first turn on an engine that then shuts down, which spills the idle stored session. */

@@ -6,6 +6,8 @@ import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /** Builds requests for the embedded engine and collects what it answers. */
 final class Turns {
@@ -52,6 +54,15 @@ final class Turns {
             if (i < answers.size()) out.add(new ChatMessage.Assistant(answers.get(i), List.of()));
         }
         return out;
+    }
+
+    /** Waits up to 10 s for {@code condition} (something another thread does). */
+    static void waitFor(BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) throw new AssertionError("condition not reached within 10 s");
+            Thread.sleep(10);
+        }
     }
 
     /** Deterministic filler text of roughly {@code words} words. */

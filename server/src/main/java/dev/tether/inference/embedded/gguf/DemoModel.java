@@ -1,11 +1,10 @@
 package dev.tether.inference.embedded.gguf;
 
+import dev.tether.inference.embedded.disk.DurableFile;
 import dev.tether.inference.embedded.gguf.GgufWriter.Type;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -71,23 +70,27 @@ public final class DemoModel {
 
     static final int CONTEXT_LENGTH = 4096;
 
+    /** The shape {@code tether serve} generates when given neither a model nor an upstream. */
+    public static final Size DEMO_SIZE = Size.SMALL;
+
+    /** The seed of that demo model (the same seed gives the same bytes). */
+    public static final long DEMO_SEED = 42;
+
     private DemoModel() {}
 
     /**
-     * Writes a model of {@code size} to {@code out} (through a temporary file, so a crash never
-     * leaves a half-written model behind) and returns its size in bytes.
+     * Writes a model of {@code size} to {@code out} and returns its size in bytes. The file is
+     * replaced durably ({@link DurableFile}): after a crash or a power cut {@code out} is either
+     * the old file, absent, or the complete new model.
      */
     public static long generate(Path out, Size size, long seed) throws IOException {
-        Path dir = out.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, ".model-", ".tmp");
-        try {
-            long bytes = writer(size, seed).write(tmp);
-            Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            return bytes;
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        return generate(out, size, seed, DurableFile.FSYNC);
+    }
+
+    /** {@link #generate(Path, Size, long)} with the given way of making the file durable. */
+    public static long generate(Path out, Size size, long seed, DurableFile files) throws IOException {
+        GgufWriter writer = writer(size, seed);
+        return files.replace(out, writer::write);
     }
 
     private static GgufWriter writer(Size s, long seed) {

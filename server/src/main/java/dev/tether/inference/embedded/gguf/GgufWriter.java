@@ -6,8 +6,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -16,7 +14,7 @@ import java.util.List;
  * Only the value and tensor types Tether's demo models need are supported.
  *
  * <p>Usage: add metadata and tensors (each with a {@link TensorData} that streams its bytes),
- * then {@link #write(Path)}. Not thread-safe.
+ * then {@link #write(FileChannel)}. Not thread-safe.
  */
 public final class GgufWriter {
     static final int ALIGNMENT = 32;
@@ -106,24 +104,21 @@ public final class GgufWriter {
         return this;
     }
 
-    /** Writes the file (replacing {@code file}) and returns its size in bytes. */
-    public long write(Path file) throws IOException {
-        try (FileChannel ch = FileChannel.open(
-                file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            ChannelSink sink = new ChannelSink(ch);
-            writeHeader(sink);
-            sink.pad();
-            for (Tensor t : tensors) {
-                long start = sink.position();
-                t.data.write(sink);
-                if (sink.position() - start != t.bytes) {
-                    throw new IllegalStateException(t.name + ": wrote " + (sink.position() - start) + " of " + t.bytes);
-                }
-                sink.pad();
+    /** Writes the model to {@code ch} (an empty file) and returns its size in bytes. */
+    public long write(FileChannel ch) throws IOException {
+        ChannelSink sink = new ChannelSink(ch);
+        writeHeader(sink);
+        sink.pad();
+        for (Tensor t : tensors) {
+            long start = sink.position();
+            t.data.write(sink);
+            if (sink.position() - start != t.bytes) {
+                throw new IllegalStateException(t.name + ": wrote " + (sink.position() - start) + " of " + t.bytes);
             }
-            sink.flush();
-            return ch.size();
+            sink.pad();
         }
+        sink.flush();
+        return sink.position();
     }
 
     private void writeHeader(ChannelSink sink) throws IOException {

@@ -1,6 +1,7 @@
 package dev.tether.inference.embedded.llama;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import java.io.IOException;
@@ -15,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 
@@ -24,11 +26,24 @@ import java.util.List;
  */
 @SuppressWarnings("restricted")
 public final class LlamaModel implements AutoCloseable {
+    // llama_token_attr and llama_vocab_type values of b4916 (llama.h).
+    private static final int ATTR_UNKNOWN = 1;
+    private static final int ATTR_CONTROL = 1 << 3;
+    private static final int ATTR_USER_DEFINED = 1 << 4;
+    private static final int ATTR_LSTRIP = 1 << 7;
+    private static final int ATTR_RSTRIP = 1 << 8;
+    private static final int VOCAB_SPM = 1;
+    private static final int VOCAB_BPE = 2;
+
     private final LlamaNative api;
     private final MemorySegment model;
     private final MemorySegment vocab;
     private final byte[][] pieces;
     private final boolean[] endOfGeneration;
+    private final List<SpecialToken> specialTokens;
+    private final int bos;
+    private final int eos;
+    private final int maxPieceBytes;
     private final String description;
     private final String fingerprint;
     private final int contextTrain;
@@ -41,13 +56,34 @@ public final class LlamaModel implements AutoCloseable {
         int n = (int) api.vocabNTokens.invoke(vocab);
         this.pieces = new byte[n][];
         this.endOfGeneration = new boolean[n];
+        int longest = 0;
+        List<SpecialToken> specials = new ArrayList<>();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(256);
             for (int t = 0; t < n; t++) {
                 int len = (int) api.tokenToPiece.invoke(vocab, t, buf, 256, 0, false);
-                pieces[t] =
-                        len <= 0 ? new byte[0] : buf.asSlice(0, len).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                if (len < 0) { // a piece longer than the buffer: llama.cpp says how long
+                    MemorySegment big = arena.allocate(-len);
+                    len = (int) api.tokenToPiece.invoke(vocab, t, big, -len, 0, false);
+                    pieces[t] = big.asSlice(0, Math.max(0, len)).toArray(JAVA_BYTE);
+                } else {
+                    pieces[t] = buf.asSlice(0, len).toArray(JAVA_BYTE);
+                }
+                longest = Math.max(longest, pieces[t].length);
                 endOfGeneration[t] = (boolean) api.vocabIsEog.invoke(vocab, t);
+                int attr = (int) api.vocabGetAttr.invoke(vocab, t);
+                if ((attr & (ATTR_CONTROL | ATTR_USER_DEFINED | ATTR_UNKNOWN)) != 0) {
+                    MemorySegment text = (MemorySegment) api.vocabGetText.invoke(vocab, t);
+                    String s = text.reinterpret(Integer.MAX_VALUE).getString(0);
+                    if (!s.isEmpty()) {
+                        specials.add(new SpecialToken(
+                                t,
+                                s,
+                                (attr & ATTR_USER_DEFINED) == 0,
+                                (attr & ATTR_LSTRIP) != 0,
+                                (attr & ATTR_RSTRIP) != 0));
+                    }
+                }
             }
             MemorySegment desc = arena.allocate(256);
             api.modelDesc.invoke(model, desc, 256L);
@@ -55,6 +91,13 @@ public final class LlamaModel implements AutoCloseable {
             this.description =
                     desc.getString(0).replace(" ?B", "") + String.format(", %.1fM params, vocab %d", params / 1e6, n);
         }
+        this.specialTokens = List.copyOf(specials);
+        int type = (int) api.vocabType.invoke(vocab);
+        // SentencePiece and BPE vocabularies never normalize input away: every input byte is
+        // part of some token's piece, so no token covers more bytes than the longest piece.
+        this.maxPieceBytes = type == VOCAB_SPM || type == VOCAB_BPE ? Math.max(1, longest) : 0;
+        this.bos = (boolean) api.vocabGetAddBos.invoke(vocab) ? (int) api.vocabBos.invoke(vocab) : -1;
+        this.eos = (boolean) api.vocabGetAddEos.invoke(vocab) ? (int) api.vocabEos.invoke(vocab) : -1;
         this.contextTrain = (int) api.modelNCtxTrain.invoke(model);
         int layers = (int) api.modelNLayer.invoke(model);
         int embd = (int) api.modelNEmbd.invoke(model);
@@ -101,15 +144,34 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
-    /** Tokens of {@code text}; {@code addSpecial} adds the BOS token if the model wants one. */
+    /**
+     * Tokens of {@code text} with the markers in it parsed as control tokens, as llama.cpp's
+     * tools do; {@code addSpecial} adds the BOS token if the model wants one. Never use it on
+     * client text: a client could write the template's markers (ChatML's
+     * {@code <|im_start|>}) and forge turns. Its cost grows with the square of the number of
+     * markers in {@code text} (llama.cpp's partition).
+     */
     public int[] tokenize(String text, boolean addSpecial) {
+        return tokenize(text, addSpecial, true);
+    }
+
+    /**
+     * Tokens of {@code text} as plain text: control tokens' text stays text; user-defined tokens
+     * (which are not control tokens) are still recognised, as llama.cpp and Hugging Face do. No
+     * BOS or EOS. Linear in the length of {@code text} when it holds no user-defined token.
+     */
+    public int[] tokenizeText(String text) {
+        return tokenize(text, false, false);
+    }
+
+    private int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) {
         byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment in = arena.allocate(utf8.length + 1L);
-            MemorySegment.copy(utf8, 0, in, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, utf8.length);
+            MemorySegment.copy(utf8, 0, in, JAVA_BYTE, 0, utf8.length);
             int capacity = utf8.length + 8;
             MemorySegment out = arena.allocate(JAVA_INT, capacity);
-            int n = (int) api.tokenize.invoke(vocab, in, utf8.length, out, capacity, addSpecial, true);
+            int n = (int) api.tokenize.invoke(vocab, in, utf8.length, out, capacity, addSpecial, parseSpecial);
             if (n < 0) throw new IllegalStateException("llama_tokenize needed " + -n + " slots");
             return out.asSlice(0, 4L * n).toArray(JAVA_INT);
         } catch (RuntimeException e) {
@@ -117,6 +179,39 @@ public final class LlamaModel implements AutoCloseable {
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
+    }
+
+    /**
+     * A token llama.cpp matches by its text before tokenizing (its special-token cache).
+     *
+     * @param control true for control and unknown tokens (matched only when parsing specials);
+     *                false for user-defined tokens (matched in any text)
+     * @param lstrip  whitespace before it is dropped
+     * @param rstrip  whitespace after it is dropped
+     */
+    public record SpecialToken(int id, String text, boolean control, boolean lstrip, boolean rstrip) {}
+
+    /** Control, unknown and user-defined tokens with their text. */
+    public List<SpecialToken> specialTokens() {
+        return specialTokens;
+    }
+
+    /** The token a prompt starts with, or -1 if the model wants none. */
+    public int bos() {
+        return bos;
+    }
+
+    /** The token a tokenized text ends with, or -1 if the model wants none (most do). */
+    public int eos() {
+        return eos;
+    }
+
+    /**
+     * The fewest tokens {@code bytes} bytes of plain text can become, from the longest token
+     * piece; 0 for vocabularies that may normalize input away (Unigram, WordPiece).
+     */
+    public long minTokens(long bytes) {
+        return maxPieceBytes == 0 ? 0 : (bytes + maxPieceBytes - 1) / maxPieceBytes;
     }
 
     /** The UTF-8 bytes a token stands for (empty for control tokens). */
@@ -171,8 +266,7 @@ public final class LlamaModel implements AutoCloseable {
                 buf = arena.allocate(n);
                 n = (int) api.chatApplyTemplate.invoke(tmpl, chat, (long) turns.size(), addAssistant, buf, n);
             }
-            return new String(
-                    buf.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+            return new String(buf.asSlice(0, n).toArray(JAVA_BYTE), StandardCharsets.UTF_8);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }

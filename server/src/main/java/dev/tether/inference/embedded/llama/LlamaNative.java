@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BOOLEAN;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.tether.inference.embedded.disk.DurableFile;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
@@ -18,9 +19,9 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Deque;
@@ -69,6 +70,13 @@ final class LlamaNative {
     final MethodHandle chatApplyTemplate;
     final MethodHandle vocabNTokens;
     final MethodHandle vocabIsEog;
+    final MethodHandle vocabType;
+    final MethodHandle vocabGetAttr;
+    final MethodHandle vocabGetText;
+    final MethodHandle vocabBos;
+    final MethodHandle vocabEos;
+    final MethodHandle vocabGetAddBos;
+    final MethodHandle vocabGetAddEos;
     final MethodHandle tokenize;
     final MethodHandle tokenToPiece;
     final MethodHandle contextDefaultParams;
@@ -105,6 +113,13 @@ final class LlamaNative {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_BOOLEAN, ADDRESS, JAVA_INT));
         vocabNTokens = b.fn("llama_vocab_n_tokens", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         vocabIsEog = b.fn("llama_vocab_is_eog", FunctionDescriptor.of(JAVA_BOOLEAN, ADDRESS, JAVA_INT));
+        vocabType = b.fn("llama_vocab_type", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        vocabGetAttr = b.fn("llama_vocab_get_attr", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        vocabGetText = b.fn("llama_vocab_get_text", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT));
+        vocabBos = b.fn("llama_vocab_bos", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        vocabEos = b.fn("llama_vocab_eos", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        vocabGetAddBos = b.fn("llama_vocab_get_add_bos", FunctionDescriptor.of(JAVA_BOOLEAN, ADDRESS));
+        vocabGetAddEos = b.fn("llama_vocab_get_add_eos", FunctionDescriptor.of(JAVA_BOOLEAN, ADDRESS));
         tokenize = b.fn(
                 "llama_tokenize",
                 FunctionDescriptor.of(
@@ -248,10 +263,10 @@ final class LlamaNative {
                         && Arrays.equals(Files.readAllBytes(lib), bytes)) {
                     return lib;
                 }
-                Files.createDirectories(dir);
-                Path tmp = Files.createTempFile(dir, ".lib-", ".tmp");
-                Files.write(tmp, bytes);
-                Files.move(tmp, lib, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                DurableFile.FSYNC.replace(lib, ch -> {
+                    ByteBuffer buf = ByteBuffer.wrap(bytes);
+                    while (buf.hasRemaining()) ch.write(buf);
+                });
                 return lib;
             } catch (IOException e) {
                 throw new LlamaException("cannot extract the llama.cpp native library: " + e.getMessage(), e);
