@@ -18,6 +18,14 @@ public final class ParamsParser {
     private static final Pattern TOOL_NAME = Pattern.compile("[a-zA-Z0-9_-]{1,64}");
     private static final Set<String> TOOL_CHOICES = Set.of("auto", "none", "required");
 
+    /**
+     * Checked before anything is normalized or tokenized (finding 13): a request's own input is
+     * bounded; a longer history belongs in a chain or a conversation, which send only new items.
+     */
+    static final int MAX_INPUT_ITEMS = 10_000;
+    /** OpenAI's own limit on function tools per request. */
+    static final int MAX_TOOLS = 128;
+
     private ParamsParser() {}
 
     public static ResponseParams parse(JsonNode body) {
@@ -44,6 +52,17 @@ public final class ParamsParser {
         if (conversation != null && !store) {
             throw Refusal.invalid(
                     "store", "A response in a conversation is stored with it: store: false is not allowed.");
+        }
+        JsonNode input = body.get("input");
+        if (input != null && input.isArray() && input.size() > MAX_INPUT_ITEMS) {
+            throw Refusal.invalid(
+                    "input",
+                    "Too many input items: " + input.size() + " (at most " + MAX_INPUT_ITEMS
+                            + " per request; continue with previous_response_id or a conversation to send only new items).");
+        }
+        if (body.path("tools").isArray() && body.get("tools").size() > MAX_TOOLS) {
+            throw Refusal.invalid(
+                    "tools", "Too many tools: " + body.get("tools").size() + " (at most " + MAX_TOOLS + ").");
         }
         ArrayNode tools = body.path("tools").isArray() ? (ArrayNode) body.get("tools") : Json.MAPPER.createArrayNode();
         if (body.hasNonNull("tools") && !body.get("tools").isArray()) {

@@ -80,20 +80,30 @@ class EmbeddedResponsesTest {
     }
 
     @Test
-    void twentyThousandInputItemsAreRefusedWithA400() throws Exception {
-        StringBuilder input = new StringBuilder();
-        for (int i = 0; i < 20_000; i++) {
-            input.append(i == 0 ? "" : ",").append("{\"role\":\"user\",\"content\":\"hi\"}");
-        }
+    void thousandsOfInputItemsAreRefusedWithA400BeforeTokenizing() throws Exception {
         try (TestServer server = TestServer.start(dir, b -> b.model(TestModels.tiny()))) {
+            ResponsesClient api = new ResponsesClient(server);
             // Before the fix this took about a minute (quadratic tokenizing): past the client's 10 s timeout.
-            Reply r =
-                    new ResponsesClient(server).post("/v1/responses", "{\"model\":\"tiny\",\"input\":[" + input + "]}");
+            Reply r = api.post("/v1/responses", "{\"model\":\"tiny\",\"input\":[" + items(9_000) + "]}");
             assertEquals(400, r.status(), r.body().toString());
             assertEquals(
                     "context_length_exceeded",
                     r.body().path("error").path("code").asText());
+            Reply tooMany = api.post("/v1/responses", "{\"model\":\"tiny\",\"input\":[" + items(20_000) + "]}");
+            assertEquals(400, tooMany.status(), tooMany.body().toString());
+            assertEquals(
+                    "input",
+                    tooMany.body().path("error").path("param").asText(),
+                    "over the item limit: refused before anything is normalized");
         }
+    }
+
+    private static String items(int n) {
+        StringBuilder input = new StringBuilder();
+        for (int i = 0; i < n; i++) {
+            input.append(i == 0 ? "" : ",").append("{\"role\":\"user\",\"content\":\"hi\"}");
+        }
+        return input.toString();
     }
 
     @Test
