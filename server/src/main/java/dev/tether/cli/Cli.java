@@ -84,7 +84,7 @@ public final class Cli {
     }
 
     public static void main(String[] args) {
-        System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$-7s %3$s: %5$s%6$s%n");
+        System.setProperty("java.util.logging.SimpleFormatter.format", LogSetup.TEXT_FORMAT);
         System.exit(new Cli(System.out, System.err).run(args));
     }
 
@@ -212,6 +212,7 @@ public final class Cli {
     }
 
     private int serve(ServerConfig config) {
+        LogSetup.install(config.logFormat());
         TetherServer server;
         try {
             server = TetherServer.start(config);

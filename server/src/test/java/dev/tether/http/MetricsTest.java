@@ -1,0 +1,76 @@
+package dev.tether.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.testing.AuthFixture;
+import dev.tether.testing.ScriptedUpstream;
+import dev.tether.testing.TestServer;
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code GET /metrics}: Prometheus text with what operators watch, behind a capability when auth is on. */
+class MetricsTest {
+    @TempDir
+    Path dir;
+
+    /** The value of the first sample of {@code series} (name with labels, as exposed), or -1. */
+    static double sample(String metrics, String series) {
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " ([0-9.eE+-]+)$")
+                .matcher(metrics);
+        return m.find() ? Double.parseDouble(m.group(1)) : -1;
+    }
+
+    @Test
+    void responsesTokensErrorsAndConnectionsAreCounted() throws Exception {
+        try (ScriptedUpstream up = ScriptedUpstream.start();
+                TestServer server = TestServer.start(dir, c -> c.upstream(URI.create(up.url())))) {
+            up.then(new ScriptedUpstream.Text(0, java.util.List.of("a", "b", "c"), 30, 12));
+            assertEquals(
+                    200,
+                    server.post("/v1/responses", "application/json", "{\"model\":\"m\",\"input\":\"hi\"}")
+                            .statusCode());
+            assertEquals(404, server.get("/v1/stream/missing").statusCode());
+            HttpResponse<String> scrape = server.get("/metrics");
+            assertEquals(200, scrape.statusCode());
+            assertTrue(scrape.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
+            String m = scrape.body();
+            assertEquals(1, sample(m, "tether_responses_total{status=\"completed\"}"), m);
+            assertEquals(1, sample(m, "tether_response_ttft_seconds_count"), "one first output");
+            assertEquals(2, sample(m, "tether_response_token_latency_seconds_count"), "two gaps between three outputs");
+            assertEquals(12, sample(m, "tether_model_input_tokens_total{kind=\"cached\"}"));
+            assertEquals(18, sample(m, "tether_model_input_tokens_total{kind=\"prefilled\"}"));
+            assertEquals(1, sample(m, "tether_http_errors_total{condition=\"not_found\"}"));
+            assertTrue(sample(m, "tether_connections{kind=\"http\"}") >= 1, "this scrape's own connection");
+            assertEquals(0, sample(m, "tether_connections{kind=\"sse\"}"));
+            assertTrue(
+                    sample(m, "tether_upstream_latency_seconds_count{replica=\"" + up.url() + "\"}") >= 1,
+                    "upstream latency per replica");
+            assertTrue(m.contains("tether_response_ttft_seconds_bucket{le="), "TTFT is a histogram");
+            assertTrue(m.contains("jvm_memory_used_bytes"), "JVM metrics too");
+        }
+    }
+
+    @Test
+    void withAuthTheMetricsNeedTheirCapabilityAndCountAuthFailures() throws Exception {
+        AuthFixture auth = AuthFixture.create(dir.resolve("auth"));
+        try (TestServer server = TestServer.start(dir.resolve("data"), c -> c.authConfig(auth.config()))) {
+            assertEquals(401, server.get("/metrics").statusCode());
+            HttpResponse<String> reader = server.send(server.request("/metrics")
+                    .header("Authorization", "Bearer " + AuthFixture.READER)
+                    .build());
+            assertEquals(403, reader.statusCode(), "the reader key has no 'read' on 'metrics'");
+            HttpResponse<String> backend = server.send(server.request("/metrics")
+                    .header("Authorization", "Bearer " + AuthFixture.BACKEND)
+                    .build());
+            assertEquals(200, backend.statusCode());
+            assertEquals(1, sample(backend.body(), "tether_auth_failures_total{reason=\"missing_credentials\"}"));
+            assertEquals(1, sample(backend.body(), "tether_auth_failures_total{reason=\"forbidden\"}"));
+        }
+    }
+}
