@@ -125,7 +125,7 @@ public final class TetherServer implements AutoCloseable {
         EmbeddedBackend engine = EmbeddedBackend.start(settings, clock);
         metrics.kvBytes("resident", engine, EmbeddedBackend::residentKvBytes);
         metrics.kvBytes("spilled", engine, EmbeddedBackend::spilledKvBytes);
-        metrics.registry().gauge("tether.engine.waiting.turns", engine, EmbeddedBackend::waitingTurns);
+        metrics.engineQueue(engine, EmbeddedBackend::waitingTurns);
         return engine;
     }
 

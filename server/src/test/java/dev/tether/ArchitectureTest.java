@@ -53,6 +53,11 @@ class ArchitectureTest {
                 List.of(),
                 offenders("import io.vertx", "http"),
                 "Vert.x belongs to the http package; the core (stream, store, config) stays framework-free");
+        assertEquals(List.of(), offenders("import io.netty", "http"), "so does Netty, under it");
+        assertEquals(
+                List.of(),
+                offenders("io.micrometer", "metrics"),
+                "metrics are recorded through dev.tether.metrics.Metrics, one place");
     }
 
     @Test

@@ -75,9 +75,7 @@ final class HttpMetrics {
         if (metrics == null) {
             return;
         }
-        metrics.registry()
-                .counter("tether.http.errors", "condition", p.condition().name().toLowerCase(java.util.Locale.ROOT))
-                .increment();
+        metrics.httpError(p.condition().name().toLowerCase(java.util.Locale.ROOT));
         if (p.condition() == Condition.UNAUTHENTICATED) {
             metrics.authFailure(p.code());
         } else if (p.condition() == Condition.FORBIDDEN && p.code().equals("missing_capability")) {

@@ -87,7 +87,7 @@ public final class Metrics {
         return registry.scrape();
     }
 
-    public MeterRegistry registry() {
+    MeterRegistry registry() {
         return registry;
     }
 
@@ -176,6 +176,18 @@ public final class Metrics {
             registry.counter("tether.upstream.errors", "replica", replica, "kind", outcome)
                     .increment();
         }
+    }
+
+    /** Turns waiting for the embedded engine. */
+    public <T> void engineQueue(T source, ToDoubleFunction<T> value) {
+        Gauge.builder("tether.engine.waiting.turns", source, value)
+                .description("turns waiting for the embedded engine")
+                .register(registry);
+    }
+
+    /** An error answer, by the condition of the error table. */
+    public void httpError(String condition) {
+        registry.counter("tether.http.errors", "condition", condition).increment();
     }
 
     // --- auth ---

@@ -1,5 +1,6 @@
 package dev.tether.http;
 
+import static dev.tether.testing.Scrapes.sample;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,8 +10,6 @@ import dev.tether.testing.TestServer;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,13 +17,6 @@ import org.junit.jupiter.api.io.TempDir;
 class MetricsTest {
     @TempDir
     Path dir;
-
-    /** The value of the first sample of {@code series} (name with labels, as exposed), or -1. */
-    static double sample(String metrics, String series) {
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " ([0-9.eE+-]+)$")
-                .matcher(metrics);
-        return m.find() ? Double.parseDouble(m.group(1)) : -1;
-    }
 
     @Test
     void responsesTokensErrorsAndConnectionsAreCounted() throws Exception {

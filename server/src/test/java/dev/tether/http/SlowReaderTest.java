@@ -3,6 +3,7 @@ package dev.tether.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tether.testing.Scrapes;
 import dev.tether.testing.TestServer;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -53,8 +54,8 @@ class SlowReaderTest {
             }
             assertEquals(total, fast.get(30, TimeUnit.SECONDS), "the fast reader received every byte");
 
-            // Keep not reading for well past the slow-consumer timeout (500 ms), then look at what arrived.
-            Thread.sleep(3000);
+            // Keep not reading until the server gives up on the stalled reader, then look at what arrived.
+            Scrapes.awaitSlowReaderCut(server, "sse");
             long stalledBytes = drain(stalled);
             assertTrue(
                     stalledBytes < total,
@@ -80,7 +81,8 @@ class SlowReaderTest {
             stalled.getOutputStream()
                     .write(("GET /v1/stream/big?offset=-1&live=sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                             .getBytes(StandardCharsets.US_ASCII));
-            Thread.sleep(3000);
+            // Stalled until the server has given up on it (on a loaded machine that can take a while).
+            Scrapes.awaitSlowReaderCut(server, "sse");
             long got = drain(stalled);
             assertTrue(got < size, "the stalled reader was cut off after " + got + " of " + size + " bytes");
         }

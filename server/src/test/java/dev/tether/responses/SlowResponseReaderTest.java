@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.testing.RawWebSocket;
+import dev.tether.testing.Scrapes;
 import dev.tether.testing.ScriptedUpstream;
 import dev.tether.testing.TestServer;
 import java.io.IOException;
@@ -51,7 +52,8 @@ class SlowResponseReaderTest {
                                 + "Content-Length: " + body.length() + "\r\n\r\n" + body)
                         .getBytes(StandardCharsets.UTF_8));
                 out.flush();
-                Thread.sleep(4000); // a stalled reader: takes nothing while the answer is produced
+                // A stalled reader takes nothing while the answer is produced, until the server gives up on it.
+                Scrapes.awaitSlowReaderCut(server, "responses_sse");
                 s.setSoTimeout(15_000); // a server that never cuts it would leave the read waiting
                 long received = drain(s.getInputStream());
                 assertTrue(
@@ -70,7 +72,7 @@ class SlowResponseReaderTest {
             try (RawWebSocket ws = RawWebSocket.open(server.port(), "/v1/responses")) {
                 ws.socket().setReceiveBufferSize(16 * 1024);
                 ws.text("{\"type\":\"response.create\",\"model\":\"m\",\"input\":\"go\",\"store\":false}");
-                Thread.sleep(4000);
+                Scrapes.awaitSlowReaderCut(server, "websocket");
                 RawWebSocket.Outcome o = ws.readUntilClose(20_000);
                 assertEquals(1008, o.closeCode(), "closed as too slow: " + o.closeReason());
                 assertTrue(o.closeReason().contains("slow"), o.closeReason());
