@@ -50,6 +50,7 @@ final class ConnectionGuard {
         volatile boolean upgraded;
         volatile HttpServerRequest bodyPending;
         volatile long bodyDeadline;
+        volatile boolean closing;
     }
 
     ConnectionGuard(int maxConnections, long headerMillis, long bodyMillis, long idleMillis) {
@@ -84,7 +85,11 @@ final class ConnectionGuard {
         return timedOut.sum();
     }
 
-    /** A new connection: refused over the limit, otherwise given the header timeout. */
+    /**
+     * A new connection: refused over the limit, otherwise given the header timeout. The caller
+     * must call {@link #closed} when its channel closes (Vert.x's connection close handler is not
+     * enough: a WebSocket upgrade replaces it, and the slot would never be given back).
+     */
     void opened(HttpConnection conn, long now) {
         if (open.incrementAndGet() > maxConnections) {
             open.decrementAndGet();
@@ -100,10 +105,13 @@ final class ConnectionGuard {
         State state = new State();
         state.deadline = now + headerMillis;
         states.put(conn, state);
-        conn.closeHandler(v -> {
+    }
+
+    /** The connection's channel closed: its slot is free again (idempotent). */
+    void closed(HttpConnection conn) {
+        if (states.remove(conn) != null) {
             open.decrementAndGet();
-            states.remove(conn);
-        });
+        }
     }
 
     /** A request's headers arrived: no deadline while it is handled, except for its body. */
@@ -141,8 +149,8 @@ final class ConnectionGuard {
             HttpServerRequest body = state.bodyPending;
             boolean headerOrIdle = state.deadline > 0 && now >= state.deadline && state.inFlight == 0;
             boolean slowBody = body != null && now >= state.bodyDeadline && !body.isEnded();
-            if (!state.upgraded && (headerOrIdle || slowBody)) {
-                states.remove(conn);
+            if (!state.upgraded && !state.closing && (headerOrIdle || slowBody)) {
+                state.closing = true; // the close listener frees the slot
                 timedOut.increment();
                 conn.close();
             }

@@ -147,6 +147,7 @@ public final class HttpApi implements AutoCloseable {
             server = vertx.createHttpServer(options)
                     .connectionHandler(conn -> {
                         guard.opened(conn, System.currentTimeMillis());
+                        onChannelClose(conn, () -> guard.closed(conn));
                         settleVersions(conn);
                     })
                     .invalidRequestHandler(InvalidRequests::handle)
@@ -155,6 +156,19 @@ public final class HttpApi implements AutoCloseable {
                         routes.handle(req);
                     });
             return server.listen();
+        }
+
+        /**
+         * Runs {@code action} when the connection's channel closes. Vert.x's own close handler does
+         * not survive a WebSocket upgrade (the upgrade replaces the connection's pipeline handler),
+         * so the channel is watched directly where it can be reached.
+         */
+        private static void onChannelClose(io.vertx.core.http.HttpConnection conn, Runnable action) {
+            if (conn instanceof io.vertx.core.net.impl.ConnectionBase base) {
+                base.channel().closeFuture().addListener(f -> action.run());
+            } else {
+                conn.closeHandler(v -> action.run());
+            }
         }
 
         /**

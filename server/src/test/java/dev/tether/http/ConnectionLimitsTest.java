@@ -3,6 +3,8 @@ package dev.tether.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tether.testing.RawWebSocket;
+import dev.tether.testing.Scrapes;
 import dev.tether.testing.TestServer;
 import java.io.IOException;
 import java.io.InputStream;
@@ -62,6 +64,35 @@ class ConnectionLimitsTest {
             }
             Thread.sleep(300);
             assertEquals(200, server.get("/health").statusCode(), "room again once the idle ones left");
+        }
+    }
+
+    /**
+     * Found by bench/connections: a WebSocket upgrade replaced the connection's close handler, so
+     * every closed WebSocket kept its slot, and after max-connections of them the server refused
+     * everyone, /health included.
+     */
+    @Test
+    void closedWebSocketsGiveTheirSlotsBack() throws Exception {
+        try (TestServer server = TestServer.start(dir, c -> c.maxConnections(10))) {
+            for (int i = 0; i < 30; i++) {
+                try (RawWebSocket ws = RawWebSocket.open(server.port(), "/v1/responses")) {
+                    assertTrue(ws.handshake().startsWith("HTTP/1.1 101"), "socket " + i + ": " + ws.handshake());
+                    ws.frame(8, new byte[] {0x03, (byte) 0xe8}, true, 0); // close 1000
+                    ws.readUntilClose(5000);
+                }
+            }
+            for (int i = 0;
+                    i < 50 && Scrapes.sample(server.get("/metrics").body(), "tether_connections{kind=\"http\"}") > 1;
+                    i++) {
+                Thread.sleep(100);
+            }
+            assertEquals(
+                    200, server.get("/health").statusCode(), "thirty closed sockets left room under a limit of ten");
+            assertEquals(
+                    1.0,
+                    Scrapes.sample(server.get("/metrics").body(), "tether_connections{kind=\"http\"}"),
+                    "only the scrape's own connection is open");
         }
     }
 

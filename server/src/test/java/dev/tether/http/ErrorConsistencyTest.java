@@ -28,6 +28,10 @@ class ErrorConsistencyTest {
         try (ScriptedUpstream up = ScriptedUpstream.start();
                 TestServer server =
                         TestServer.start(dir, c -> c.maxStoreBytes(256L * 1024).upstream(URI.create(up.url())))) {
+            String conv = JSON.readTree(server.post("/v1/conversations", "application/json", "{}")
+                            .body())
+                    .path("id")
+                    .asText();
             assertEquals(201, server.put("/v1/stream/fill", "text/plain").statusCode());
             HttpResponse<String> stream = null;
             for (int i = 0; i < 2000; i++) {
@@ -54,6 +58,16 @@ class ErrorConsistencyTest {
                     "server_error",
                     JSON.readTree(response.body()).path("error").path("type").asText(),
                     "the Responses API keeps OpenAI's envelope");
+
+            // Finding 4: a change that could not be stored does not show in memory either.
+            HttpResponse<String> add = server.post(
+                    "/v1/conversations/" + conv + "/items",
+                    "application/json",
+                    "{\"items\":[{\"role\":\"user\",\"content\":\"lost\"}]}");
+            assertEquals(503, add.statusCode(), add.body());
+            JsonNode items = JSON.readTree(
+                    server.get("/v1/conversations/" + conv + "/items").body());
+            assertEquals(0, items.path("data").size(), "the refused item is not in the conversation: " + items);
         }
     }
 }

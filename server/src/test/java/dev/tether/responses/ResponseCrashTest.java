@@ -33,11 +33,19 @@ class ResponseCrashTest {
         return ResponsesClient.JSON.readTree(r.body());
     }
 
+    private String durableEvents(ServerProcess server, String id) throws Exception {
+        return http.send(
+                        HttpRequest.newBuilder(server.base().resolve("/v1/stream/responses/" + id + "?offset=-1"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
+    }
+
     @Test
     void aResponseInterruptedByACrashIsEndedAsFailedAfterRestart() throws Exception {
         try (ScriptedUpstream up = ScriptedUpstream.start()) {
             up.then(new ScriptedUpstream.Text(10, List.of("partial ", "answer "), -1, 0))
-                    .then(new ScriptedUpstream.Hang());
+                    .then(new ScriptedUpstream.HangAfter(List.of("seen ", "before ", "the crash")));
             String id;
             String first;
             try (ServerProcess server = ServerProcess.start(dir, "--upstream", up.url())) {
@@ -47,14 +55,8 @@ class ResponseCrashTest {
                 id = call(server, "POST", "/v1/responses", "{\"model\":\"m\",\"input\":\"b\",\"background\":true}")
                         .path("id")
                         .asText();
-                for (int i = 0;
-                        i < 100
-                                && !call(server, "GET", "/v1/responses/" + id, null)
-                                        .path("status")
-                                        .asText()
-                                        .equals("in_progress");
-                        i++) {
-                    Thread.sleep(50);
+                for (int i = 0; i < 200 && !durableEvents(server, id).contains("the crash"); i++) {
+                    Thread.sleep(50); // until the deltas are stored (the raw stream shows only durable events)
                 }
                 server.kill();
             }
@@ -62,6 +64,22 @@ class ResponseCrashTest {
                 JsonNode r = call(server, "GET", "/v1/responses/" + id, null);
                 assertEquals("failed", r.path("status").asText(), r.toString());
                 assertEquals("server_error", r.path("error").path("code").asText());
+                assertEquals(
+                        "seen before the crash",
+                        ResponsesClient.outputText(r),
+                        "finding 21: the failed response keeps the output its clients saw");
+                assertEquals(
+                        "incomplete", r.path("output").path(0).path("status").asText());
+                JsonNode continued = call(
+                        server,
+                        "POST",
+                        "/v1/responses",
+                        "{\"model\":\"m\",\"input\":\"go on\",\"previous_response_id\":\"" + id + "\"}");
+                assertEquals(
+                        "previous_response_id",
+                        continued.path("error").path("param").asText(),
+                        "a failed response cannot be continued: " + continued);
+                assertTrue(continued.path("error").path("message").asText().contains("failed"), continued.toString());
                 HttpResponse<String> events = http.send(
                         HttpRequest.newBuilder(server.base().resolve("/v1/responses/" + id + "?stream=true"))
                                 .build(),

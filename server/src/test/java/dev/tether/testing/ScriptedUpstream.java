@@ -48,6 +48,9 @@ public final class ScriptedUpstream implements AutoCloseable {
     /** Sends the headers, then nothing until the upstream is closed. */
     public record Hang() implements Reply {}
 
+    /** Streams {@code chunks} as text, then nothing more until the upstream is closed. */
+    public record HangAfter(List<String> chunks) implements Reply {}
+
     private ScriptedUpstream(HttpServer server) {
         this.server = server;
     }
@@ -96,6 +99,13 @@ public final class ScriptedUpstream implements AutoCloseable {
                 }
                 case Hang h -> {
                     startStream(ex);
+                    closing.await();
+                }
+                case HangAfter h -> {
+                    OutputStream out = startStream(ex);
+                    for (String c : h.chunks()) {
+                        chunk(out, JSON.createObjectNode().put("content", c), null, null);
+                    }
                     closing.await();
                 }
                 case Text t -> {
