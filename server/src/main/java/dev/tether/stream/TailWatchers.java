@@ -1,17 +1,20 @@
 package dev.tether.stream;
 
-import java.util.ArrayList;
-import java.util.List;
+import java.util.LinkedHashSet;
+import java.util.Set;
 
 /**
  * One-shot listeners waiting for a stream's tail to move (append, close, delete). Long-poll
  * and SSE readers register here instead of polling the store.
  *
+ * <p>A set, not a list: every idle SSE reader unregisters and registers again at each keep-alive,
+ * and with thousands of readers on one stream a linear remove made that quadratic.
+ *
  * <p>Thread-safe: registration from any thread, {@link #fire} from the writer thread.
  * Listeners run on the writer thread and must only hand work off (never block).
  */
 final class TailWatchers {
-    private List<Runnable> listeners = new ArrayList<>();
+    private Set<Runnable> listeners = new LinkedHashSet<>();
 
     synchronized void add(Runnable listener) {
         listeners.add(listener);
@@ -22,13 +25,13 @@ final class TailWatchers {
     }
 
     void fire() {
-        List<Runnable> toRun;
+        Set<Runnable> toRun;
         synchronized (this) {
             if (listeners.isEmpty()) {
                 return;
             }
             toRun = listeners;
-            listeners = new ArrayList<>();
+            listeners = new LinkedHashSet<>();
         }
         for (Runnable r : toRun) {
             r.run();
