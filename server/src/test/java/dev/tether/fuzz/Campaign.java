@@ -107,9 +107,16 @@ public final class Campaign {
             FuzzCase c = generate(new CaseId(settings.seed(), area, index));
             long t0 = System.nanoTime();
             tally.record(c, execute(c), elapsedMillis(t0));
-            if ((i + 1) % settings.batch() == 0 && !health(tally, "after " + (i + 1) + " cases")) {
-                tally.note("stopped: the server is down after " + (i + 1) + " cases");
-                break;
+            if ((i + 1) % settings.batch() == 0) {
+                if (!health(tally, "after " + (i + 1) + " cases")) {
+                    tally.note("stopped: the server is down after " + (i + 1) + " cases");
+                    break;
+                }
+                if ((i + 1) % (settings.batch() * 10) == 0) {
+                    log.printf(
+                            "[fuzz] %d cases, %d failing, %.0f s%n",
+                            i + 1, tally.failingCaseCount(), elapsedMillis(start) / 1000.0);
+                }
             }
         }
         health(tally, "at the end");
@@ -130,7 +137,12 @@ public final class Campaign {
         return best;
     }
 
-    FuzzCase generate(CaseId id) {
+    private FuzzCase generate(CaseId id) {
+        return generate(id, target, fixtures);
+    }
+
+    /** The case named by {@code id}: a function of the id, the target's address and the fixtures only. */
+    static FuzzCase generate(CaseId id, Target target, Fixtures fixtures) {
         Dice d = new Dice(id.caseSeed());
         return switch (id.area()) {
             case STREAMS -> StreamCases.generate(id, fixtures, d);
@@ -184,7 +196,8 @@ public final class Campaign {
     }
 
     private long deadline(FuzzCase.Http h, String path) {
-        if (h.target().contains("live=long-poll")) {
+        if (h.target().contains("live=long-poll") || h.target().contains("live=sse")) {
+            // a live read at the tail legitimately waits up to the long-poll timeout for its first byte
             return target.longPollMillis() + settings.httpMillis();
         }
         boolean model = path.startsWith("/v1/responses") || path.startsWith("/v1/conversations");

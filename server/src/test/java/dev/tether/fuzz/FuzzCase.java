@@ -153,13 +153,24 @@ public sealed interface FuzzCase permits FuzzCase.Http, FuzzCase.Raw, FuzzCase.S
             StringBuilder sb = new StringBuilder("websocket /v1/responses");
             for (WsStep s : steps) {
                 sb.append("\n    send ").append(s.what()).append(" -> expect ").append(s.expect());
+                if (max > 300 && s.payload().length > 0) {
+                    sb.append("\n      payload: ").append(Text.excerpt(s.payload(), max));
+                }
             }
             return sb.toString();
         }
     }
 
-    /** Frames to send, a description of them, and what the server must do next. */
-    record WsStep(byte[] bytes, String what, WsExpect expect) {}
+    /**
+     * Frames to send, a description of them, and what the server must do next.
+     *
+     * @param payload the message as the application sees it (unmasked), for a replay's full description
+     */
+    record WsStep(byte[] bytes, String what, WsExpect expect, byte[] payload) {
+        WsStep(byte[] bytes, String what, WsExpect expect) {
+            this(bytes, what, expect, new byte[0]);
+        }
+    }
 
     /** What the server must do after a WebSocket step. */
     sealed interface WsExpect {

@@ -44,8 +44,7 @@ final class SocketCases {
             case 13, 14 -> utf8(id, fx, d);
             case 15, 16 -> sizes(id, fx, d);
             case 17 -> fragmented(id, fx, d);
-            case 18 ->
-                socket(id, "ws.binary", new WsStep(frame(true, BINARY, create(fx, d)), "binary create", ONE_REPLY));
+            case 18 -> socket(id, "ws.binary", binaryCreate(create(fx, d)));
             default ->
                 socket(
                         id,
@@ -57,12 +56,20 @@ final class SocketCases {
                                         FuzzCase.utf8("{\"type\":\"response.processed\",\"sequence_number\":3}")),
                                 "text {\"type\":\"response.processed\"}",
                                 new WsExpect.Nothing()),
-                        new WsStep(frame(true, TEXT, create(fx, d)), "text create", ONE_REPLY));
+                        textCreate(create(fx, d)));
         };
     }
 
     private static FuzzCase.Socket socket(CaseId id, String kind, WsStep... steps) {
         return new FuzzCase.Socket(id, kind, List.of(steps));
+    }
+
+    private static WsStep textCreate(byte[] json) {
+        return new WsStep(frame(true, TEXT, json), "text create", ONE_REPLY, json);
+    }
+
+    private static WsStep binaryCreate(byte[] json) {
+        return new WsStep(frame(true, BINARY, json), "binary create", ONE_REPLY, json);
     }
 
     /** A valid, cheap {@code response.create} frame body. */
@@ -128,7 +135,8 @@ final class SocketCases {
             steps.add(new WsStep(
                     frame(true, text ? TEXT : BINARY, json),
                     what + " (" + json.length + " B): " + Text.excerpt(json, 160),
-                    expect));
+                    expect,
+                    json));
             if (expect != ONE_REPLY) {
                 break; // the server closes here
             }
@@ -261,7 +269,7 @@ final class SocketCases {
         return socket(
                 id,
                 "ws.fragmented " + (total > MAX_MESSAGE ? "over" : "within") + " message limit"
-                        + (ping ? " +ping" : ""),
+                        + (ping ? " with a ping" : ""),
                 new WsStep(
                         WsFrames.concat(frames.toArray(byte[][]::new)),
                         total + " B in " + pieces + " fragments" + (ping ? ", a ping after the first" : ""),
