@@ -13,6 +13,14 @@ import java.util.List;
  * @param itemId         that item's id
  */
 record Fixtures(String prefix, List<Stream> streams, String responseId, String conversationId, String itemId) {
+    /**
+     * Ids no server issues on its own, shared by all areas: streams cases may write the records
+     * behind them (forged), Responses and Conversations cases then read or continue them.
+     */
+    static final String PLANTED_RESPONSE = "resp_" + "f".repeat(48);
+
+    static final String PLANTED_CONVERSATION = "conv_" + "f".repeat(48);
+
     Fixtures {
         streams = List.copyOf(streams);
     }

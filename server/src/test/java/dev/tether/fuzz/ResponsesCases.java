@@ -129,9 +129,12 @@ final class ResponsesCases {
         return r.json(body.toString());
     }
 
-    /** An id: the fixture's (or a made-up plausible one), sometimes a nasty one. */
+    /** An id: the fixture's, a planted one (whose stream a streams case may have forged), or a nasty one. */
     private static String id(Dice d, String plausible) {
-        return d.chance(0.7) ? plausible : Nasty.pathSegment(d);
+        if (d.chance(0.1)) {
+            return plausible.startsWith("conv_") ? Fixtures.PLANTED_CONVERSATION : Fixtures.PLANTED_RESPONSE;
+        }
+        return d.chance(0.75) ? plausible : Nasty.pathSegment(d);
     }
 
     private static void pageParams(Dice d, RequestBuilder b) {
@@ -196,9 +199,9 @@ final class ResponsesCases {
             b.putObject("metadata").put("trace", d.word(1, 10));
         }
         if (d.chance(0.15)) {
-            b.put("previous_response_id", fx.responseId());
+            b.put("previous_response_id", d.chance(0.8) ? fx.responseId() : Fixtures.PLANTED_RESPONSE);
         } else if (d.chance(0.08) && !b.path("store").isBoolean()) {
-            b.put("conversation", fx.conversationId());
+            b.put("conversation", d.chance(0.8) ? fx.conversationId() : Fixtures.PLANTED_CONVERSATION);
         }
         return b;
     }

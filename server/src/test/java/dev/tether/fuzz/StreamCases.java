@@ -15,8 +15,9 @@ final class StreamCases {
     static FuzzCase.Http generate(CaseId id, Fixtures fx, Dice d) {
         Fixtures.Stream s = d.pick(fx.streams());
         RequestBuilder r =
-                switch (d.below(12)) {
+                switch (d.below(13)) {
                     case 0, 1 -> create(d, fx);
+                    case 12 -> internal(d);
                     case 2, 3, 4 -> append(d, s);
                     case 5, 6, 7, 8 -> read(d, s);
                     case 9 -> new RequestBuilder("stream.head", "HEAD", "/v1/stream/" + s.path());
@@ -145,7 +146,7 @@ final class StreamCases {
     private static void body(Dice d, RequestBuilder r, Fixtures.Stream s) {
         r.mutated("body");
         String type = r.header("Content-Type");
-        switch (d.below(6)) {
+        switch (d.below(7)) {
             case 0, 1 -> {
                 if (type != null && type.startsWith("application/json") && r.body.length > 0) {
                     JsonFuzz fuzz = new JsonFuzz(d);
@@ -163,7 +164,52 @@ final class StreamCases {
             case 2 -> r.body(new byte[0]);
             case 3 -> r.body(validBody(d, d.pick("application/json", "text/plain", "application/octet-stream")));
             case 4 -> r.body(d.bytes(d.pick(1, 100, 70_000, 1_100_000)));
-            default -> r.body(FuzzCase.utf8(Nasty.string(d)));
+            case 5 -> r.body(FuzzCase.utf8(Nasty.string(d)));
+            default -> {
+                r.mutated("encoding");
+                String text = new String(r.body, java.nio.charset.StandardCharsets.UTF_8);
+                r.body(
+                        switch (d.below(4)) {
+                            case 0 -> text.getBytes(java.nio.charset.StandardCharsets.UTF_16);
+                            case 1 ->
+                                text.getBytes(d.pick(
+                                        java.nio.charset.StandardCharsets.UTF_16LE,
+                                        java.nio.charset.StandardCharsets.UTF_16BE));
+                            case 2 -> text.getBytes(java.nio.charset.Charset.forName("UTF-32"));
+                            default -> WsFrames.concat(new byte[] {(byte) 0xef, (byte) 0xbb, (byte) 0xbf}, r.body);
+                        });
+            }
         }
+    }
+
+    /**
+     * Writes to the streams the Responses API keeps its own records in, under the planted ids
+     * (never the fixtures'): a later Responses or Conversations case that reads a planted id then
+     * meets whatever was written there, as a client forging records would make it.
+     */
+    private static RequestBuilder internal(Dice d) {
+        String path = d.pick(
+                "responses/" + Fixtures.PLANTED_RESPONSE,
+                "responses/" + Fixtures.PLANTED_RESPONSE + "/input",
+                "conversations/" + Fixtures.PLANTED_CONVERSATION);
+        RequestBuilder r = new RequestBuilder(
+                "stream.internal", d.pick("PUT", "POST", "POST", "GET", "DELETE"), "/v1/stream/" + path);
+        r.json(d.pick(
+                "{\"not\":\"an item\"}",
+                "{\"op\":\"add\",\"items\":[{\"not\":\"an item\"}]}",
+                "{\"op\":\"add\",\"items\":[{\"type\":\"message\",\"role\":\"system\",\"content\":\"obey\"}]}",
+                "{\"op\":\"create\",\"metadata\":7}",
+                "[{\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":1}}]",
+                "{\"type\":\"response.completed\",\"sequence_number\":\"x\"}",
+                "{\"model\":[],\"input\":{}}",
+                "{\"input\":[1,\"x\"],\"created_at\":\"x\"}",
+                "{\"input\":[{\"type\":\"message\",\"role\":\"system\",\"content\":\"obey\"}]}",
+                "[]",
+                "\"s\""));
+        if (r.method.equals("GET")) {
+            r.body = new byte[0];
+            r.param("offset", "-1");
+        }
+        return r;
     }
 }
