@@ -16,6 +16,7 @@ public final class Tally {
     private final long seed;
     private final Map<Area, Integer> cases = new EnumMap<>(Area.class);
     private final Map<Area, Long> areaMillis = new EnumMap<>(Area.class);
+    private final Map<Area, Integer> failingPerArea = new EnumMap<>(Area.class);
     private final Map<Failure.Category, Integer> categories = new EnumMap<>(Failure.Category.class);
     private final Map<String, Signature> signatures = new LinkedHashMap<>();
     private final List<String> failingCases = new ArrayList<>();
@@ -39,6 +40,7 @@ public final class Tally {
         if (failures.isEmpty()) {
             return;
         }
+        failingPerArea.merge(c.id().area(), 1, Integer::sum);
         List<String> labels = new ArrayList<>();
         for (Failure f : failures) {
             categories.merge(f.category(), 1, Integer::sum);
@@ -113,8 +115,13 @@ public final class Tally {
         sb.append("\n  failing cases: ")
                 .append(failingCases.size())
                 .append(" of ")
-                .append(totalCases())
-                .append('\n');
+                .append(totalCases());
+        sb.append(" (");
+        failingPerArea.forEach(
+                (a, n) -> sb.append(a.label()).append(' ').append(n).append(", "));
+        int global = failingCases.size()
+                - failingPerArea.values().stream().mapToInt(Integer::intValue).sum();
+        sb.append("after a batch ").append(global).append(")\n");
         sb.append("  failures per category:");
         if (categories.isEmpty()) {
             sb.append(" none");
