@@ -191,11 +191,21 @@ public sealed interface FuzzCase permits FuzzCase.Http, FuzzCase.Raw, FuzzCase.S
             }
         }
 
-        /** Answer each of {@code count} requests with an error frame or a terminal response event. */
-        record Replies(int count) implements WsExpect {
+        /**
+         * Answer each of {@code count} requests with an error frame or a terminal response event.
+         *
+         * @param orClose close codes that are a correct answer too (with a reason): a binary frame
+         *     may be refused with 1003, since the protocol only defines text frames
+         */
+        record Replies(int count, List<Integer> orClose) implements WsExpect {
+            public Replies {
+                orClose = List.copyOf(orClose);
+            }
+
             @Override
             public String toString() {
-                return count + " terminal frame(s) (error or response.completed/incomplete/failed/cancelled)";
+                return count + " terminal frame(s) (error or response.completed/incomplete/failed/cancelled)"
+                        + (orClose.isEmpty() ? "" : ", or close " + orClose + " with a reason");
             }
         }
 

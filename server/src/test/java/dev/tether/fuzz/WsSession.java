@@ -198,6 +198,10 @@ final class WsSession {
             } else if (close.reason() && reason.isBlank()) {
                 fail(Category.WS_CLOSE_REASON, "code " + code);
             }
+        } else if (want instanceof WsExpect.Replies r && r.orClose().contains(code)) {
+            if (reason.isBlank()) {
+                fail(Category.WS_CLOSE_REASON, "code " + code);
+            }
         } else {
             fail(Category.WS_UNEXPECTED, "closed " + code + " when " + want + " was due");
         }
