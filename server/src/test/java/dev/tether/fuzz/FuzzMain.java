@@ -131,6 +131,19 @@ public final class FuzzMain {
                 exit = 1;
             }
             return exit;
+        } finally {
+            deleteTree(dir.resolve("data")); // the log, next to it, stays for reading
+        }
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (var paths = Files.walk(root)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
         }
     }
 

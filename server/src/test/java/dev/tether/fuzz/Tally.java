@@ -52,10 +52,15 @@ public final class Tally {
             }
             labels.add(f.category().label());
         }
-        String first = c.describe().lines().findFirst().orElse("");
-        String shown =
-                first.length() > 140 ? first.substring(0, 140) + "..." : first; // describe() is printable already
-        failingCases.add(c.id() + " " + Text.excerpt(c.kind(), 80) + " | " + shown + " | " + String.join(",", labels));
+        // describe() and details are printable already: only shortened and put on one line here
+        String sent = shorten(c.describe(120).replace("\n      ", " ; ").replace("\n    ", " ; "), 400);
+        String did = shorten(failures.getFirst().detail(), 240);
+        failingCases.add(c.id() + " " + Text.excerpt(c.kind(), 80) + " | " + sent + " | " + String.join(",", labels)
+                + " | server: " + did);
+    }
+
+    private static String shorten(String s, int max) {
+        return s.length() > max ? s.substring(0, max) + "..." : s;
     }
 
     /** A failure that belongs to no case (health after a batch, a dead server). */
