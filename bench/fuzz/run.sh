@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs a time-bounded fuzz campaign over the Durable Streams API, the Responses API, raw HTTP/1.1
+# bytes and the Responses WebSocket, and prints counts and every distinct failure. See README.md.
+#
+# Usage: bench/fuzz/run.sh [--cases N] [--seconds S] [--seed X] [--only AREA:INDEX]
+#                          [--areas a,b] [--url URL] [--token T] [--server-arg ARG]... [--help]
+# Without --url it starts its own server (tiny random-weight model). Exit status 1 = failures found.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+
+find_jdk() {
+  local c
+  for c in "${JAVA_HOME:-}" /usr/lib/jvm/*; do
+    [ -n "$c" ] && [ -x "$c/bin/javac" ] || continue
+    local props # read whole, then matched: no pipe for an early-exiting grep to break under pipefail
+    props="$("$c/bin/java" -XshowSettings:properties -version 2>&1 || true)"
+    if [[ "$props" =~ java\.specification\.version\ =\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge 25 ]; then
+      echo "$c"; return 0
+    fi
+  done
+  return 1
+}
+JAVA_HOME="$(find_jdk)" || { echo "fuzz: no JDK 25 or newer found (set JAVA_HOME)" >&2; exit 2; }
+export JAVA_HOME
+
+# The fuzzer lives in the test sources: compile them and write the test class path once per change.
+CP_FILE="$ROOT/server/target/fuzz.classpath"
+if [ ! -f "$CP_FILE" ] || [ -n "$(find "$ROOT/server/src" "$ROOT/server/pom.xml" -newer "$CP_FILE" -print -quit)" ]; then
+  echo "fuzz: compiling (sources changed)..." >&2
+  (cd "$ROOT" && ./mvnw -B -q -pl server test-compile dependency:build-classpath \
+    -Dmdep.outputFile="$CP_FILE" -Dmdep.includeScope=test -Dspotless.check.skip=true) >&2
+fi
+
+# shellcheck source=../../scripts/lib/native-deps.sh
+. "$ROOT/scripts/lib/native-deps.sh"
+tether_check_libgomp # the tiny model runs on the embedded engine, which needs the OpenMP runtime
+
+exec "$JAVA_HOME/bin/java" -XX:+ExitOnOutOfMemoryError --enable-native-access=ALL-UNNAMED \
+  --sun-misc-unsafe-memory-access=allow \
+  -cp "$ROOT/server/target/test-classes:$ROOT/server/target/classes:$(cat "$CP_FILE")" \
+  dev.tether.fuzz.FuzzMain "$@"
