@@ -82,7 +82,11 @@ final class ErrorTable {
             case StoreException e ->
                 problem(Condition.UNAVAILABLE, "storage_unavailable", null, "storage unavailable: " + e.getMessage());
             case JsonProcessingException e ->
-                problem(Condition.INVALID, null, null, "the body is not valid JSON: " + e.getOriginalMessage());
+                problem(
+                        Condition.INVALID,
+                        null,
+                        null,
+                        "the body is not valid JSON: " + dev.tether.responses.Json.describe(e));
             case io.vertx.core.http.HttpClosedException e ->
                 // The client went away mid-request: nobody is left to read an answer, and it is no bug.
                 problem(

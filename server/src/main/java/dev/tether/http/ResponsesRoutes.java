@@ -68,6 +68,7 @@ final class ResponsesRoutes {
                 create(req, principal);
             } else if (m == HttpMethod.GET && "websocket".equalsIgnoreCase(req.getHeader("Upgrade"))) {
                 principal.require(RESOURCE, Operation.CREATE);
+                checkHandshake(req);
                 req.toWebSocket()
                         .onSuccess(ws -> new ResponsesSocket(service, socketSettings, ws, principal).start())
                         .onFailure(e -> ApiErrors.send(req.response(), e));
@@ -114,6 +115,31 @@ final class ResponsesRoutes {
                     .onSuccess(run -> started(req, params, run))
                     .onFailure(e -> ApiErrors.send(req.response(), e));
         });
+    }
+
+    /**
+     * RFC 6455 §4.2.1: refuses a broken handshake with a JSON body (Vert.x would answer with an
+     * empty one); a wrong version is 426 naming the one this server speaks.
+     */
+    private static void checkHandshake(HttpServerRequest req) {
+        if (!"13".equals(req.getHeader("Sec-WebSocket-Version"))) {
+            req.response().putHeader("Sec-WebSocket-Version", "13");
+            throw new Refusal(
+                    Condition.UPGRADE_REQUIRED,
+                    "websocket_version",
+                    null,
+                    "This server speaks WebSocket version 13; send Sec-WebSocket-Version: 13.");
+        }
+        String key = req.getHeader("Sec-WebSocket-Key");
+        boolean keyOk;
+        try {
+            keyOk = key != null && java.util.Base64.getDecoder().decode(key.trim()).length == 16;
+        } catch (IllegalArgumentException e) {
+            keyOk = false;
+        }
+        if (!keyOk) {
+            throw Refusal.invalid(null, "Sec-WebSocket-Key must be 16 random bytes in base64 (RFC 6455 4.1).");
+        }
     }
 
     /**

@@ -33,6 +33,7 @@ import java.time.InstantSource;
  */
 final class ResponsesSocket {
     static final short PROTOCOL_ERROR = 1002;
+    static final short UNACCEPTABLE = 1003;
     static final short INVALID_DATA = 1007;
     static final short POLICY = 1008;
     static final short TOO_BIG = 1009;
@@ -174,7 +175,7 @@ final class ResponsesSocket {
             if (messageIsText) {
                 close(INVALID_DATA, "a text message that is not valid UTF-8");
             } else {
-                close(INVALID_DATA, "binary messages must hold UTF-8 JSON");
+                close(UNACCEPTABLE, "binary messages must hold UTF-8 JSON text");
             }
             return;
         }

@@ -35,7 +35,9 @@ final class VersionGuard extends ChannelInboundHandlerAdapter {
         }
         if (msg instanceof HttpRequest request && request.decoderResult().isSuccess()) {
             HttpVersion v = request.protocolVersion();
-            if (v.majorVersion() == 1 && v.minorVersion() > 1) {
+            if (v.majorVersion() == 1 && v.minorVersion() == 0) {
+                request.setProtocolVersion(HttpVersion.HTTP_1_0); // also "http/1.0", which Vert.x would 501
+            } else if (v.majorVersion() == 1) {
                 request.setProtocolVersion(HttpVersion.HTTP_1_1);
             } else if (v.majorVersion() != 1) {
                 rejecting = true;

@@ -29,6 +29,10 @@ public final class Ids {
         return "fc_" + hex(16);
     }
 
+    static String reasoning() {
+        return "rs_" + hex(16);
+    }
+
     static String functionOutput() {
         return "fco_" + hex(16);
     }

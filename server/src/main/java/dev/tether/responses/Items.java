@@ -47,6 +47,12 @@ public final class Items {
                     "Invalid type for '" + where + "': expected an object, but got " + ParamsParser.kind(item)
                             + " instead.");
         }
+        if (item.hasNonNull("id") && !item.get("id").isTextual()) {
+            throw Refusal.invalid(
+                    where + ".id",
+                    "Invalid type for '" + where + ".id': expected a string, but got "
+                            + ParamsParser.kind(item.get("id")) + " instead.");
+        }
         String type = item.hasNonNull("type") ? item.get("type").asText() : item.has("role") ? "message" : "";
         return switch (type) {
             case "message" -> message(item, where);
@@ -167,7 +173,11 @@ public final class Items {
         if (!item.path("summary").isArray()) {
             throw Refusal.invalid(where + ".summary", "Missing '" + where + ".summary': expected an array.");
         }
-        return item.deepCopy();
+        ObjectNode copy = item.deepCopy();
+        if (!copy.path("id").isTextual()) {
+            copy.put("id", Ids.reasoning()); // every item has an id: conversations key items by it
+        }
+        return copy;
     }
 
     private static String requiredText(JsonNode item, String field, String where) {

@@ -34,10 +34,36 @@ public final class Json {
             }
             return node;
         } catch (JsonProcessingException e) {
-            throw Refusal.invalid(null, "The body is not valid JSON: " + e.getOriginalMessage());
+            throw Refusal.invalid(null, "The body is not valid JSON: " + describe(e));
         } catch (IOException e) {
             throw Refusal.invalid(null, "The body cannot be read as JSON: " + e.getMessage());
         }
+    }
+
+    /**
+     * What is wrong with some JSON, in the parser's words but without its internals (the
+     * {@code [Source: …]} excerpt, feature and constraint class names), plus where.
+     */
+    public static String describe(JsonProcessingException e) {
+        String m = String.valueOf(e.getOriginalMessage());
+        if (m.startsWith("Document nesting depth")) {
+            m = "it is nested deeper than " + com.fasterxml.jackson.core.StreamReadConstraints.DEFAULT_MAX_DEPTH
+                    + " levels";
+        } else if (m.contains("exceeds the maximum")) {
+            m = m.substring(0, m.indexOf(" (")) + " (too long)";
+        }
+        for (String cut : new String[] {": enable `", " (from `", "\n at [Source", " at [Source"}) {
+            int i = m.indexOf(cut);
+            if (i > 0) {
+                m = m.substring(0, i);
+            }
+        }
+        m = m.replace('`', '\'').strip();
+        if (e.getLocation() != null && e.getLocation().getLineNr() > 0) {
+            m += " (line " + e.getLocation().getLineNr() + ", column "
+                    + e.getLocation().getColumnNr() + ")";
+        }
+        return m;
     }
 
     /** Parses stored bytes (written by us, so a failure is corruption, not bad input). */

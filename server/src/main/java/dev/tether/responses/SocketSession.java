@@ -76,7 +76,10 @@ public final class SocketSession implements ResponseService.LocalChains {
         try {
             frame = Json.MAPPER.readTree(text);
         } catch (IOException e) {
-            out.error(null, Refusal.invalid(null, "The frame is not valid JSON: " + e.getMessage()));
+            String why = e instanceof com.fasterxml.jackson.core.JsonProcessingException j
+                    ? Json.describe(j)
+                    : String.valueOf(e.getMessage());
+            out.error(null, Refusal.invalid(null, "The frame is not valid JSON: " + why));
             return;
         }
         String type = frame.path("type").asText("");

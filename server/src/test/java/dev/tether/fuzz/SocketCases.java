@@ -21,12 +21,13 @@ import java.util.List;
  * The Responses WebSocket: handshake variants (as HTTP cases), then sessions after a real
  * handshake that send fuzzed {@code response.create} frames, pings, and frames that break RFC
  * 6455 in one specific way each, with the close code the RFC asks for: 1002 for a protocol
- * error, 1007 for text that is not UTF-8, 1009 for a frame above 65,536 B or a message above
- * 262,144 B (the server's limits).
+ * error, 1007 for text that is not UTF-8, 1009 for a frame or a message above the server's
+ * {@code --max-body} (1 MiB for the fuzzed server: a browser sends a message as one frame, so the
+ * frame limit is the message limit).
  */
 final class SocketCases {
-    static final int MAX_FRAME = 65_536;
-    static final int MAX_MESSAGE = 262_144;
+    static final int MAX_MESSAGE = 1 << 20;
+    static final int MAX_FRAME = MAX_MESSAGE;
     private static final WsExpect PROTOCOL_ERROR = new WsExpect.Close(List.of(1002), true);
     private static final WsExpect NOT_UTF8 = new WsExpect.Close(List.of(1007), true);
     private static final WsExpect TOO_BIG = new WsExpect.Close(List.of(1009), true);
