@@ -203,14 +203,10 @@ final class ResponsesRoutes {
         HttpServerResponse res = req.response();
         ResponseSse sse = new ResponseSse(res, Vertx.currentContext(), slowConsumerMillis);
         LoopExecutor.current()
-                .adapt(service.get(id, owner))
-                .onSuccess(r -> {
+                .adapt(service.replay(id, owner, after))
+                .onSuccess(replay -> {
                     sse.open(() -> service.unsubscribe(id, sse));
-                    service.resume(id, owner, after, sse).whenComplete((v, e) -> {
-                        if (e != null) {
-                            sse.onEnd();
-                        }
-                    });
+                    replay.deliver(sse);
                 })
                 .onFailure(e -> ApiErrors.send(res, e));
     }

@@ -10,6 +10,9 @@ import java.io.IOException;
 /** The Responses layer's one Jackson mapper and its two conversions. */
 public final class Json {
     public static final ObjectMapper MAPPER = new ObjectMapper();
+    /** Client bodies: one JSON value and nothing after it (streams answer trailing data with 400 too). */
+    private static final com.fasterxml.jackson.databind.ObjectReader REQUESTS =
+            MAPPER.reader().with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private Json() {}
 
@@ -28,7 +31,7 @@ public final class Json {
     /** Parses a client's body; malformed JSON is the client's 400. */
     public static JsonNode parseRequest(byte[] data) {
         try {
-            JsonNode node = MAPPER.readTree(data);
+            JsonNode node = REQUESTS.readTree(data);
             if (node == null || node.isMissingNode()) {
                 throw Refusal.invalid(null, "The body is empty; send a JSON object.");
             }

@@ -261,6 +261,11 @@ public final class ResponseRun {
         }
     }
 
+    /** How many events clients can see so far (durable ones, for a stored response). */
+    public synchronized int visibleCount() {
+        return visible;
+    }
+
     /** Delivers events after {@code after} (-1 for all), then live ones, then the end. */
     public synchronized void subscribe(int after, ResponseListener listener) {
         for (int i = Math.max(0, after + 1); i < visible; i++) {

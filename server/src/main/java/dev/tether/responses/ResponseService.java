@@ -258,23 +258,43 @@ public final class ResponseService implements AutoCloseable {
                 });
     }
 
+    /** A response's events from some point on, ready to be delivered to a listener. */
+    public interface Replay {
+        /** Delivers the events (then live ones, for a running response), then the end. */
+        void deliver(ResponseListener listener);
+    }
+
     /**
-     * Delivers a response's events after {@code after} (-1 for all): live ones as they come for a
-     * running response, the stored ones otherwise. Fails with a 404 {@link Refusal} when unknown.
+     * The events of response {@code id} after sequence number {@code after} (-1 for all): live
+     * ones as they come for a running response, the stored ones otherwise. Fails, before anything
+     * is delivered, with a 404 {@link Refusal} when unknown and a 400 when {@code after} is not a
+     * sequence number the response has sent (a resume past the end would never see it end).
      */
-    public CompletionStage<Void> resume(String id, String owner, int after, ResponseListener listener) {
+    public CompletionStage<Replay> replay(String id, String owner, int after) {
         ResponseRun running = live.get(id);
         if (running != null && running.owner().equals(owner)) {
-            running.subscribe(after, listener);
-            return CompletableFuture.completedFuture(null);
+            checkResumable(id, after, running.visibleCount());
+            return CompletableFuture.completedFuture(listener -> running.subscribe(after, listener));
         }
-        return get(id, owner).thenCompose(r -> log.events(id)).thenAccept(events -> {
-            for (int i = Math.max(0, after + 1); i < events.size(); i++) {
-                byte[] json = events.get(i);
-                listener.onEvent(i, Json.parseStored(json).path("type").asText(), json);
-            }
-            listener.onEnd();
+        return get(id, owner).thenCompose(r -> log.events(id)).thenApply(events -> {
+            checkResumable(id, after, events.size());
+            return listener -> {
+                for (int i = Math.max(0, after + 1); i < events.size(); i++) {
+                    byte[] json = events.get(i);
+                    listener.onEvent(i, Json.parseStored(json).path("type").asText(), json);
+                }
+                listener.onEnd();
+            };
         });
+    }
+
+    private static void checkResumable(String id, int after, int count) {
+        if (after >= count) {
+            throw Refusal.invalid(
+                    "starting_after",
+                    "Invalid 'starting_after': response " + id + " has sent events 0 to " + (count - 1)
+                            + " so far, got " + after + ".");
+        }
     }
 
     public void unsubscribe(String id, ResponseListener listener) {

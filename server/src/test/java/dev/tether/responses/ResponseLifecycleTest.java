@@ -81,6 +81,12 @@ class ResponseLifecycleTest {
                             .body());
             assertEquals(all.subList(after + 1, all.size()), rest, "resume after " + after + " = exactly the suffix");
         }
+        Reply past = api.get("/v1/responses/" + id + "?stream=true&starting_after=" + all.size());
+        assertEquals(
+                400,
+                past.status(),
+                "a resume past the last event would wait for an end that never comes: " + past.body());
+        assertEquals("starting_after", past.body().path("error").path("param").asText());
         assertEquals("t0 t1 t2 t3 t4 t5 t6 t7 ", ResponsesClient.outputText(awaitStatus(id, "completed")));
     }
 

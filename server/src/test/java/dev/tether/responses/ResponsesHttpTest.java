@@ -194,6 +194,13 @@ class ResponsesHttpTest {
                 "tools[0].type",
                 null);
         assertError(api.post("/v1/responses", "not json"), 400, null, null);
+        assertError(api.post("/v1/responses", "{\"model\":\"m\",\"input\":\"x\"} trailing"), 400, null, null);
+        Reply deep = api.post("/v1/responses", "[".repeat(1500) + "]".repeat(1500));
+        assertError(deep, 400, null, null);
+        String message = deep.body().path("error").path("message").asText();
+        assertTrue(
+                message.contains("nested deeper than") && !message.contains("StreamReadConstraints"),
+                "the parser's limit in plain words, without its internals: " + message);
         assertError(api.get("/v1/responses/resp_unknown"), 404, "response_id", "not_found");
         assertError(api.get("/v1/responses/x/../../stream"), 404, null, null);
         Reply noUpgrade = api.get("/v1/responses");
