@@ -175,8 +175,20 @@ final class StreamWriter {
                 store.commit(batch.mutations());
             }
         } catch (StoreException e) {
-            markUnavailable(e);
-            WriteRejectedException failure = unavailable(e);
+            WriteRejectedException failure;
+            if (e.outcomeUnknown()) {
+                // Neither "failed" nor "done" would be true: say so, and stop writing until a
+                // restart re-reads what the store holds.
+                poison(e);
+                failure = new WriteRejectedException(
+                        WriteRejectedException.Reason.STORAGE_UNAVAILABLE,
+                        "storage failed while committing and the write may or may not have been stored; "
+                                + "read the stream after the server restarts (or retry with producer headers)",
+                        e);
+            } else {
+                markUnavailable(e);
+                failure = unavailable(e);
+            }
             commands.forEach(c -> c.fail(failure));
             return;
         }
@@ -209,12 +221,8 @@ final class StreamWriter {
 
     /** Publishes durable batches in commit order, or fails them if the flush failed. */
     private void publish(List<WriteBatch> batches, StoreException flushFailure) {
-        if (flushFailure != null && !poisoned) {
-            poisoned = true;
-            markUnavailable(flushFailure);
-            LOG.log(
-                    System.Logger.Level.ERROR,
-                    "flushing to disk failed; refusing writes until restart: " + flushFailure.getMessage());
+        if (flushFailure != null) {
+            poison(flushFailure);
         }
         for (WriteBatch batch : batches) {
             if (poisoned) {
@@ -286,6 +294,16 @@ final class StreamWriter {
         }
         lastSweep = now;
         commit(List.of(new WriteCommand.Sweep(new java.util.concurrent.CompletableFuture<>())));
+    }
+
+    /** What the store holds may differ from what the engine believes: refuse writes until a restart. */
+    private void poison(StoreException e) {
+        if (poisoned) {
+            return;
+        }
+        poisoned = true;
+        markUnavailable(e);
+        LOG.log(System.Logger.Level.ERROR, "refusing writes until the server restarts: " + e.getMessage());
     }
 
     private void markUnavailable(StoreException e) {
