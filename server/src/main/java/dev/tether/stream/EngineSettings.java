@@ -33,6 +33,11 @@ public record EngineSettings(
         return new EngineSettings(16_384, 2_048, 1 << 20, 64 * 1024, 4, 0);
     }
 
+    public EngineSettings withMaxBatch(int commands) {
+        return new EngineSettings(
+                writeQueueCapacity, commands, readChunkBytes, recentWindowBytes, readThreads, retainBytes);
+    }
+
     public EngineSettings withRetainBytes(long bytes) {
         return new EngineSettings(writeQueueCapacity, maxBatch, readChunkBytes, recentWindowBytes, readThreads, bytes);
     }
