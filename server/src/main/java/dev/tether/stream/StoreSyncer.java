@@ -14,6 +14,9 @@ import java.util.function.Consumer;
  * keeps committing; the next flush then covers every batch committed meanwhile, so the cost of
  * an fsync is shared by all of them and throughput is not bounded by fsync latency.
  *
+ * <p>If this thread dies (an {@link Error}), it reports what it held as not flushed; the writer
+ * also checks {@link #isAlive} so that nothing waits for a flush that will never come.
+ *
  * <p>Thread-safety: {@link #submit} is called by the writer thread; the flushing runs on this
  * class's own thread; results go back through {@code done} as {@link WriteCommand.Synced}.
  */
@@ -40,10 +43,14 @@ final class StoreSyncer {
         queue.add(batch);
     }
 
+    boolean isAlive() {
+        return thread.isAlive();
+    }
+
     private void run() {
         List<WriteBatch> batches = new ArrayList<>();
-        while (running || !queue.isEmpty()) {
-            try {
+        try {
+            while (running || !queue.isEmpty()) {
                 WriteBatch first = queue.poll(100, TimeUnit.MILLISECONDS);
                 if (first == null) {
                     continue;
@@ -60,10 +67,13 @@ final class StoreSyncer {
                 }
                 done.accept(new WriteCommand.Synced(List.copyOf(batches), failure));
                 batches.clear();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Throwable t) { // an Error ends this thread: what it held was not flushed
+            batches.addAll(queue);
+            done.accept(new WriteCommand.Synced(
+                    List.copyOf(batches), new StoreException("the sync thread died: " + t, t, true)));
         }
     }
 

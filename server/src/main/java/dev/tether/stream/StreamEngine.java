@@ -27,6 +27,7 @@ public final class StreamEngine implements AutoCloseable {
     private final StreamStore store;
     private final InstantSource clock;
     private final EngineSettings settings;
+    private final MemoryBudget memory;
     private final StreamRegistry registry;
     private final StreamReader reader;
     private final StreamWriter writer;
@@ -37,19 +38,12 @@ public final class StreamEngine implements AutoCloseable {
         this.store = store;
         this.clock = clock;
         this.settings = settings;
-        this.registry = new StreamRegistry(settings.recentWindowBytes());
+        this.memory = new MemoryBudget(settings.maxMemoryBytes());
+        this.registry = new StreamRegistry(settings.recentWindowBytes(), memory);
         var contents = store.load();
         registry.load(contents, clock.millis());
         this.reader = new StreamReader(registry, store);
-        this.writer = new StreamWriter(
-                store,
-                registry,
-                reader,
-                clock,
-                contents.maxStreamId(),
-                settings.writeQueueCapacity(),
-                settings.maxBatch(),
-                settings.retainBytes());
+        this.writer = new StreamWriter(store, registry, reader, clock, contents.maxStreamId(), settings);
         this.readPermits = new Semaphore(settings.readThreads());
         writer.start();
         LOG.log(System.Logger.Level.DEBUG, "loaded " + registry.size() + " streams from " + store.describe());
@@ -57,14 +51,52 @@ public final class StreamEngine implements AutoCloseable {
 
     public CompletionStage<CreateResult> create(CreateRequest request) {
         CompletableFuture<CreateResult> result = new CompletableFuture<>();
-        writer.submit(new WriteCommand.Create(request, result));
+        if (reserve(request.initialMessages(), result)) {
+            writer.submit(new WriteCommand.Create(request, result));
+        }
         return result;
     }
 
     public CompletionStage<AppendResult> append(AppendRequest request) {
         CompletableFuture<AppendResult> result = new CompletableFuture<>();
-        writer.submit(new WriteCommand.Append(request, result));
+        if (reserve(request.messages(), result)) {
+            writer.submit(new WriteCommand.Append(request, result));
+        }
         return result;
+    }
+
+    /**
+     * A write's data counts against the memory budget from now until it is answered (queued,
+     * staged, committed, flushed); false, with {@code result} failed, when it does not fit.
+     */
+    private boolean reserve(List<byte[]> messages, CompletableFuture<?> result) {
+        long bytes = 0;
+        for (byte[] m : messages) {
+            bytes += m.length;
+        }
+        if (bytes == 0) {
+            return true;
+        }
+        if (!memory.tryReserve(bytes)) {
+            result.completeExceptionally(memoryFull(bytes));
+            return false;
+        }
+        long reserved = bytes;
+        result.whenComplete((r, t) -> memory.release(reserved));
+        return true;
+    }
+
+    private WriteRejectedException memoryFull(long bytes) {
+        return new WriteRejectedException(
+                WriteRejectedException.Reason.MEMORY_FULL,
+                "the server's memory budget (" + memory.limit() + " bytes) has no room for a " + bytes
+                        + "-byte write right now; retry shortly",
+                null);
+    }
+
+    /** The budget request bodies, queued writes, producer state and recent windows share. */
+    public MemoryBudget memory() {
+        return memory;
     }
 
     public CompletionStage<DeleteResult> delete(String path) {

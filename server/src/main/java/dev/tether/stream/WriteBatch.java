@@ -52,6 +52,10 @@ final class WriteBatch {
         return now;
     }
 
+    MemoryBudget memory() {
+        return registry.memory();
+    }
+
     /** The unpublished batch this one stages over, or null once it has been published. */
     private WriteBatch base() {
         if (parent != null && parent.published) {
@@ -222,7 +226,7 @@ final class WriteBatch {
         producers.forEach((id, ps) -> {
             StreamState s = registry.byId(id);
             if (s != null) {
-                s.producers.putAll(ps);
+                ps.values().forEach(p -> s.putProducer(p, registry.memory()));
             }
         });
         forkRefDeltas.forEach((id, delta) -> {
@@ -235,7 +239,7 @@ final class WriteBatch {
         for (long id : dropped) {
             StreamState s = registry.remove(id);
             if (s != null) {
-                s.recent.clear();
+                s.release(registry.memory());
                 touched.add(s);
             }
         }

@@ -28,6 +28,8 @@ final class RecordingStore implements StreamStore {
     private final Set<String> failedSyncThreads = ConcurrentHashMap.newKeySet();
     private volatile Runnable beforeSync = () -> {};
     private volatile boolean failSyncs;
+    private volatile Error commitError;
+    private volatile Error syncError;
 
     RecordingStore(StreamStore delegate) {
         this.delegate = delegate;
@@ -41,6 +43,16 @@ final class RecordingStore implements StreamStore {
     /** Every later sync throws, as fsync does when the kernel lost dirty pages. */
     void failSyncs(boolean fail) {
         this.failSyncs = fail;
+    }
+
+    /** The next commit throws this, as if the JVM ran out of memory inside it. */
+    void throwOnCommit(Error error) {
+        this.commitError = error;
+    }
+
+    /** The next sync throws this. */
+    void throwOnSync(Error error) {
+        this.syncError = error;
     }
 
     /** The commit that wrote this message, or {@link Long#MAX_VALUE} if none did. */
@@ -69,6 +81,11 @@ final class RecordingStore implements StreamStore {
 
     @Override
     public void commit(List<Mutation> batch) throws StoreException {
+        Error error = commitError;
+        if (error != null) {
+            commitError = null;
+            throw error;
+        }
         delegate.commit(batch);
         long n = committed.incrementAndGet();
         for (Mutation m : batch) {
@@ -85,6 +102,11 @@ final class RecordingStore implements StreamStore {
         syncThreads.add(Thread.currentThread().getName());
         long covers = committed.get();
         beforeSync.run();
+        Error error = syncError;
+        if (error != null) {
+            syncError = null;
+            throw error;
+        }
         if (failSyncs) {
             failedSyncThreads.add(Thread.currentThread().getName());
             throw new StoreException("injected fsync failure (EIO)", null, true);
