@@ -21,11 +21,11 @@ final class ConversationRoutes {
     static final String PREFIX = "/v1/conversations";
 
     private final Conversations conversations;
-    private final long maxBodyBytes;
+    private final Bodies.Limit bodyLimit;
 
-    ConversationRoutes(Conversations conversations, long maxBodyBytes) {
+    ConversationRoutes(Conversations conversations, Bodies.Limit bodyLimit) {
         this.conversations = conversations;
-        this.maxBodyBytes = maxBodyBytes;
+        this.bodyLimit = bodyLimit;
     }
 
     void handle(HttpServerRequest req) {
@@ -114,6 +114,6 @@ final class ConversationRoutes {
 
     private void withBody(HttpServerRequest req, Function<JsonNode, CompletionStage<ObjectNode>> action) {
         ResponsesRoutes.withJson(
-                req, maxBodyBytes, Json.object(), json -> ResponsesRoutes.json(req, action.apply(json), 200));
+                req, bodyLimit, Json.object(), json -> ResponsesRoutes.json(req, action.apply(json), 200));
     }
 }

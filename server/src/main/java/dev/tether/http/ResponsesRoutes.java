@@ -32,12 +32,12 @@ final class ResponsesRoutes {
 
     private final ResponseService service;
     private final ResponsesSocket.Settings socketSettings;
-    private final long maxBodyBytes;
+    private final Bodies.Limit bodyLimit;
 
-    ResponsesRoutes(ResponseService service, ResponsesSocket.Settings socketSettings, long maxBodyBytes) {
+    ResponsesRoutes(ResponseService service, ResponsesSocket.Settings socketSettings, Bodies.Limit bodyLimit) {
         this.service = service;
         this.socketSettings = socketSettings;
-        this.maxBodyBytes = maxBodyBytes;
+        this.bodyLimit = bodyLimit;
     }
 
     void handle(HttpServerRequest req) {
@@ -86,7 +86,7 @@ final class ResponsesRoutes {
     }
 
     private void create(HttpServerRequest req) {
-        withJson(req, maxBodyBytes, null, body -> {
+        withJson(req, bodyLimit, null, body -> {
             ResponseParams params = ParamsParser.parse(body);
             LoopExecutor.current()
                     .adapt(service.create(params, null))
@@ -101,8 +101,8 @@ final class ResponsesRoutes {
      *
      * @param ifEmpty what an empty body means, or null when a body is required
      */
-    static void withJson(HttpServerRequest req, long maxBytes, JsonNode ifEmpty, Consumer<JsonNode> action) {
-        Bodies.collect(req, maxBytes).onComplete(ar -> {
+    static void withJson(HttpServerRequest req, Bodies.Limit limit, JsonNode ifEmpty, Consumer<JsonNode> action) {
+        Bodies.collect(req, limit).onComplete(ar -> {
             try {
                 if (ar.failed()) {
                     throw ar.cause() instanceof RuntimeException r ? r : new IllegalStateException(ar.cause());

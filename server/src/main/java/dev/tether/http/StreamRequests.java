@@ -18,6 +18,7 @@ final class StreamRequests {
     private static final Pattern NON_NEGATIVE = Pattern.compile("0|[1-9][0-9]{0,15}");
     private static final long MAX_SAFE_INTEGER = (1L << 53) - 1;
     private static final int MAX_PATH_LENGTH = 1024;
+    static final int MAX_PRODUCER_ID_BYTES = 256;
 
     private StreamRequests() {}
 
@@ -97,6 +98,11 @@ final class StreamRequests {
         }
         if (id.isBlank()) {
             throw HttpError.badRequest("Producer-Id must not be empty");
+        }
+        if (id.getBytes(StandardCharsets.UTF_8).length > MAX_PRODUCER_ID_BYTES) {
+            // Producer state is kept as long as the stream: ids are small by design (finding 10).
+            throw HttpError.badRequest("Producer-Id is limited to " + MAX_PRODUCER_ID_BYTES + " bytes, got "
+                    + id.getBytes(StandardCharsets.UTF_8).length);
         }
         return new ProducerTuple(id, producerNumber("Producer-Epoch", epoch), producerNumber("Producer-Seq", seq));
     }

@@ -25,11 +25,11 @@ import java.util.List;
  */
 final class WriteHandler {
     private final StreamEngine engine;
-    private final long maxBodyBytes;
+    private final Bodies.Limit bodyLimit;
 
-    WriteHandler(StreamEngine engine, long maxBodyBytes) {
+    WriteHandler(StreamEngine engine, Bodies.Limit bodyLimit) {
         this.engine = engine;
-        this.maxBodyBytes = maxBodyBytes;
+        this.bodyLimit = bodyLimit;
     }
 
     void create(HttpServerRequest req, String path) {
@@ -41,7 +41,7 @@ final class WriteHandler {
         CreateRequest.Fork fork = fork(req);
         String contentType = req.getHeader("Content-Type");
         boolean closed = StreamRequests.closed(req);
-        Bodies.collect(req, maxBodyBytes)
+        Bodies.collect(req, bodyLimit)
                 .compose(body -> {
                     var request = new CreateRequest(
                             path,
@@ -114,7 +114,7 @@ final class WriteHandler {
         String seq = req.getHeader(ProtocolHeaders.SEQ);
         boolean close = StreamRequests.closed(req);
         String contentType = req.getHeader("Content-Type");
-        Bodies.collect(req, maxBodyBytes)
+        Bodies.collect(req, bodyLimit)
                 .map(body -> appendRequest(path, contentType, close, producer, seq, body))
                 .compose(request -> LoopExecutor.current()
                         .adapt(engine.append(request))

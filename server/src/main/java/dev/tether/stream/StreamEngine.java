@@ -214,8 +214,14 @@ public final class StreamEngine implements AutoCloseable {
         return registry.size();
     }
 
+    /** Where the data lives, e.g. the database file: for logs and the CLI. */
     public String storeDescription() {
         return store.describe();
+    }
+
+    /** The store's kind, without paths: for /health. */
+    public String storeKind() {
+        return store.kind();
     }
 
     /** Stops taking writes, commits what is queued, then closes the store. */

@@ -126,6 +126,11 @@ final class RecordingStore implements StreamStore {
     }
 
     @Override
+    public String kind() {
+        return delegate.kind();
+    }
+
+    @Override
     public String describe() {
         return "recording " + delegate.describe();
     }

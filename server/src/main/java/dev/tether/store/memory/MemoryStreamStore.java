@@ -102,6 +102,11 @@ public final class MemoryStreamStore implements StreamStore {
     }
 
     @Override
+    public String kind() {
+        return "memory";
+    }
+
+    @Override
     public String describe() {
         return "memory (zero retention)";
     }

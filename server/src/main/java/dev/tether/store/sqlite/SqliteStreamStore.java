@@ -173,8 +173,16 @@ public final class SqliteStreamStore implements StreamStore {
             }
             wal.force(false);
         } catch (java.io.IOException e) {
-            throw new StoreException("flushing the WAL failed: " + e.getMessage(), e, true);
+            throw new StoreException("flushing the WAL failed: " + withoutPath(e), e, true);
         }
+    }
+
+    /** File-system exceptions carry the path in their message; health reports must not. */
+    private static String withoutPath(java.io.IOException e) {
+        if (e instanceof java.nio.file.FileSystemException f) {
+            return f.getReason() != null ? f.getReason() : "the WAL file cannot be accessed";
+        }
+        return e.getMessage();
     }
 
     @Override
@@ -234,6 +242,11 @@ public final class SqliteStreamStore implements StreamStore {
     @Override
     public boolean durable() {
         return true;
+    }
+
+    @Override
+    public String kind() {
+        return "sqlite";
     }
 
     @Override
