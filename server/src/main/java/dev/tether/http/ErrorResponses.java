@@ -37,7 +37,7 @@ final class ErrorResponses {
                                 ProtocolHeaders.CLOSED,
                                 "true",
                                 ProtocolHeaders.NEXT_OFFSET,
-                                new Offset(r.stream().tail()).toString()));
+                                Offset.tail(r.stream()).toString()));
             case Rejection.SequenceGap r ->
                 write(
                         response,

@@ -1,6 +1,7 @@
 package dev.tether.http;
 
 import dev.tether.stream.ContentTypes;
+import dev.tether.stream.ReadFrom;
 import dev.tether.stream.ReadResult;
 import dev.tether.stream.Rejection;
 import dev.tether.stream.StreamEngine;
@@ -68,12 +69,12 @@ final class SseSession {
         this.cursor = req.getParam("cursor");
     }
 
-    void start(Long from) {
+    void start(ReadFrom from) {
         res.closeHandler(v -> finish());
         readFrom(from);
     }
 
-    private void readFrom(Long from) {
+    private void readFrom(ReadFrom from) {
         loop.adapt(engine.read(path, from)).onSuccess(this::deliver).onFailure(t -> {
             if (res.headWritten()) {
                 finish();
@@ -91,7 +92,9 @@ final class SseSession {
         switch (result) {
             case Rejection r -> {
                 if (res.headWritten()) {
-                    // The stream went away mid-tail (deleted or expired): end it; a reconnect gets the status.
+                    // The stream went away mid-tail (deleted, expired, or deleted and created again):
+                    // say so before ending, rather than end as if the connection had just dropped.
+                    send(gone(r));
                     end();
                 } else {
                     ErrorResponses.send(res, r);
@@ -118,7 +121,7 @@ final class SseSession {
                     // Caught up, but the reader may not be: a full queue starts the slow-consumer clock.
                     afterWrite(() -> waitFor(d));
                 } else {
-                    afterWrite(() -> readFrom(d.next()));
+                    afterWrite(() -> readFrom(new ReadFrom.At(d.nextOffset())));
                 }
             }
         }
@@ -151,7 +154,7 @@ final class SseSession {
                 () -> loop.execute(() -> {
                     if (!finished && !ending) {
                         context.owner().cancelTimer(keepAliveTimer);
-                        afterWrite(() -> readFrom(at.next()));
+                        afterWrite(() -> readFrom(new ReadFrom.At(at.nextOffset())));
                     }
                 }));
     }
@@ -206,14 +209,28 @@ final class SseSession {
         return !backlog.isEmpty() || pendingBytes > WRITE_QUEUE_BYTES / 2;
     }
 
+    /** The status and code a reconnect would be answered with; see {@link SseEvents#gone}. */
+    private static Buffer gone(Rejection r) {
+        return switch (r) {
+            case Rejection.NotFound n -> SseEvents.gone(404, "not_found", n.message());
+            case Rejection.Gone g -> SseEvents.gone(410, "gone", g.message());
+            case Rejection.Invalid i -> SseEvents.gone(400, "bad_request", i.message());
+            // Write-only refusals; a read never gets them.
+            case Rejection.Conflict c -> SseEvents.gone(409, "conflict", c.message());
+            case Rejection.StreamClosed c -> SseEvents.gone(409, "stream_closed", c.message());
+            case Rejection.SequenceGap g -> SseEvents.gone(409, "producer_sequence_gap", g.message());
+            case Rejection.StaleEpoch e -> SseEvents.gone(403, "producer_fenced", e.message());
+        };
+    }
+
     /** §5.8: a control event follows every data event, so a client always knows where it is. */
     private Buffer controlEvent(ReadResult.Data d) {
         if (d.atEndOfClosedStream()) {
             // §5.8: at the tail of a closed stream the reader is also up to date; clients such as
             // @durable-streams/client 0.2.7 announce the close only when both are set.
-            return SseEvents.control(d.next(), null, true, true);
+            return SseEvents.control(d.nextOffset(), null, true, true);
         }
-        return SseEvents.control(d.next(), nextCursor(), d.upToDate(), false);
+        return SseEvents.control(d.nextOffset(), nextCursor(), d.upToDate(), false);
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.tether.http;
 
 import dev.tether.store.StreamRecord.ProducerTuple;
 import dev.tether.stream.Offset;
+import dev.tether.stream.ReadFrom;
 import io.vertx.core.http.HttpServerRequest;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -115,27 +116,27 @@ final class StreamRequests {
         return Long.parseLong(t);
     }
 
-    /** Where a read starts: null for the beginning ("-1" or absent), MAX_VALUE for "now". */
-    static Long readOffset(HttpServerRequest req, boolean required) {
+    /** Where a read starts: {@code -1} or absent, {@code now}, or an offset (§6). */
+    static ReadFrom readOffset(HttpServerRequest req, boolean required) {
         List<String> values = req.params().getAll("offset");
         if (values.isEmpty()) {
             if (required) {
                 throw HttpError.badRequest(
                         "live reads need an offset parameter (-1, now, or an offset from " + "Stream-Next-Offset)");
             }
-            return null;
+            return ReadFrom.START;
         }
         if (values.size() > 1) {
             throw HttpError.badRequest("send the offset parameter once, got " + values.size());
         }
         String v = values.get(0);
         if (v.equals("-1")) {
-            return null;
+            return ReadFrom.START;
         }
         if (v.equals("now")) {
-            return Long.MAX_VALUE;
+            return ReadFrom.TAIL;
         }
-        return offset("offset", v).position();
+        return new ReadFrom.At(offset("offset", v));
     }
 
     static Offset offset(String what, String v) {

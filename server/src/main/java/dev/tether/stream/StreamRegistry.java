@@ -20,6 +20,7 @@ final class StreamRegistry {
     private final Map<Long, StreamState> byId = new ConcurrentHashMap<>();
     private final int recentWindowBytes;
     private final MemoryBudget memory;
+    private volatile long scopedOffsetsFromId;
 
     StreamRegistry(int recentWindowBytes, MemoryBudget memory) {
         this.recentWindowBytes = recentWindowBytes;
@@ -30,8 +31,14 @@ final class StreamRegistry {
         return memory;
     }
 
+    /** Streams below this id may hold unscoped offsets; see {@link StreamReader#positionOf}. */
+    long scopedOffsetsFromId() {
+        return scopedOffsetsFromId;
+    }
+
     /** Fills the registry from the store; {@code now} floors last-access times (see below). */
     void load(StoreContents contents, long now) {
+        scopedOffsetsFromId = contents.scopedOffsetsFromId();
         for (StreamRecord r : contents.streams()) {
             // Reads renew TTLs in memory only; after a restart we cannot know the last read,
             // so a stream gets a full TTL from startup rather than being expired early.

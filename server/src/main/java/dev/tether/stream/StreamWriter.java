@@ -41,7 +41,9 @@ final class StreamWriter {
     private final WriterHealth health;
     private volatile boolean started;
     private volatile boolean accepting = true;
-    private long lastId;
+    /** Written by the writer thread, read by readers telling a never-issued offset from a stale one. */
+    private volatile long lastId;
+
     private long lastSweep;
     /** Commands taken from the queue and not yet answered or staged into a batch. */
     private final List<WriteCommand> pending;
@@ -72,6 +74,11 @@ final class StreamWriter {
         syncer.start();
         thread.start();
         started = true;
+    }
+
+    /** The highest stream id allocated so far. */
+    long lastId() {
+        return lastId;
     }
 
     StorageHealth health() {

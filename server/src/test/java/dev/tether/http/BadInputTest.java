@@ -71,13 +71,24 @@ class BadInputTest {
         return server.send(b.build());
     }
 
+    private static String tail(String path) throws Exception {
+        HttpResponse<String> head = server.send(
+                server.request(path).method("HEAD", BodyPublishers.noBody()).build());
+        return head.headers().firstValue("Stream-Next-Offset").orElseThrow();
+    }
+
     @Test
     void malformedOffsetsAre400() throws Exception {
         assertRejected(400, "offset", server.get("/v1/stream/text?offset=abc"));
         assertRejected(400, "offset", server.get("/v1/stream/text?offset="));
         assertRejected(400, "once", server.get("/v1/stream/text?offset=-1&offset=now"));
         assertRejected(400, "offset", server.get("/v1/stream/text?offset=0000000000000000_0000000000000001%2C1"));
-        assertRejected(400, "beyond", server.get("/v1/stream/text?offset=0000000000000000_0000000000099999"));
+        String incarnation = tail("/v1/stream/text").substring(0, 17);
+        assertRejected(400, "beyond", server.get("/v1/stream/text?offset=" + incarnation + "0000000000099999"));
+        assertRejected(
+                400,
+                "not an offset this server issued",
+                server.get("/v1/stream/text?offset=9999999999999999_0" + "000000000000000"));
         assertRejected(400, "offset", server.get("/v1/stream/text?live=long-poll"));
         assertRejected(400, "offset", server.get("/v1/stream/text?live=sse"));
         assertRejected(400, "live", server.get("/v1/stream/text?offset=-1&live=websocket"));

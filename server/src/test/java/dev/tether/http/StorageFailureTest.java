@@ -88,8 +88,10 @@ class StorageFailureTest {
     void aFullDiskNeverLiesAboutAWriteAndRecoversWhenSpaceIsFreed() throws Exception {
         Path mount = tmpfs("size=2m");
         try {
+            // Half the disk: once freed, there is room for the checkpoint to copy everything the
+            // WAL holds into the database file (about as much again), so the WAL can be reused.
             Path filler = mount.resolve("filler");
-            Files.write(filler, new byte[512 * 1024]);
+            Files.write(filler, new byte[1024 * 1024]);
             Path data = mount.resolve("data");
             DiskFill fill;
             try (TestServer server = TestServer.start(data, c -> c)) {

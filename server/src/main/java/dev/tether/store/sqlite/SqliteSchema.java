@@ -167,6 +167,18 @@ final class SqliteSchema {
         }
     }
 
+    /**
+     * Records, once, the first stream id whose offsets carry its incarnation: streams below it
+     * were created by a version that handed out unscoped offsets, which stay valid for them.
+     */
+    static void markScopedOffsets(Connection c) throws SQLException {
+        try (Statement st = c.createStatement()) {
+            st.executeUpdate("INSERT OR IGNORE INTO meta (key, value) SELECT 'scoped_offsets_from', 1 + max("
+                    + "COALESCE((SELECT max(id) FROM streams), 0), "
+                    + "COALESCE((SELECT value FROM meta WHERE key = 'max_stream_id'), 0))");
+        }
+    }
+
     /** Every stream row, producer row and the id high-water mark. */
     static StoreContents loadAll(Connection c) throws SQLException {
         List<StreamRecord> streams = new ArrayList<>();
@@ -192,6 +204,13 @@ final class SqliteSchema {
                 maxId = Math.max(maxId, rs.getLong(1));
             }
         }
-        return new StoreContents(streams, producers, maxId);
+        long scopedFrom = maxId + 1;
+        try (Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT value FROM meta WHERE key='scoped_offsets_from'")) {
+            if (rs.next()) {
+                scopedFrom = rs.getLong(1);
+            }
+        }
+        return new StoreContents(streams, producers, maxId, scopedFrom);
     }
 }

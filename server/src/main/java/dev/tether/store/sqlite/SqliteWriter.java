@@ -88,6 +88,7 @@ final class SqliteWriter implements AutoCloseable {
                     "removed " + repaired + " message rows beyond their stream's tail (left by an earlier failed"
                             + " commit); the affected streams take appends again");
         }
+        SqliteSchema.markScopedOffsets(connection);
         StoreContents contents = SqliteSchema.loadAll(connection);
         connection.commit();
         return contents;
