@@ -4,7 +4,11 @@ import dev.tether.store.StreamRecord.ProducerTuple;
 import dev.tether.stream.Offset;
 import dev.tether.stream.ReadFrom;
 import io.vertx.core.http.HttpServerRequest;
-import java.net.URLDecoder;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
@@ -25,13 +29,7 @@ final class StreamRequests {
 
     /** The stream path below {@code /v1/stream/}, percent-decoded and checked. */
     static String streamPath(String rawPath) {
-        String raw = rawPath.substring(PREFIX.length());
-        String path;
-        try {
-            path = URLDecoder.decode(raw.replace("+", "%2B"), StandardCharsets.UTF_8);
-        } catch (IllegalArgumentException e) {
-            throw HttpError.badRequest("the stream path is not valid percent-encoding: " + raw);
-        }
+        String path = percentDecode(rawPath.substring(PREFIX.length()));
         if (path.isEmpty()) {
             throw HttpError.badRequest("a stream path is required after " + PREFIX);
         }
@@ -49,6 +47,43 @@ final class StreamRequests {
             }
         }
         return path;
+    }
+
+    /**
+     * Percent-decodes like {@link java.net.URLDecoder}, but strictly: each run of escapes must be
+     * valid UTF-8. URLDecoder turns malformed bytes into U+FFFD, so {@code %c0%ae} and
+     * {@code %ff%fe} both named the stream "\uFFFD\uFFFD" (finding 22 of the outside probe).
+     * Other characters, {@code +} included, are kept as they are.
+     */
+    private static String percentDecode(String raw) {
+        CharsetDecoder utf8 = StandardCharsets.UTF_8
+                .newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        StringBuilder out = new StringBuilder(raw.length());
+        int i = 0;
+        while (i < raw.length()) {
+            if (raw.charAt(i) != '%') {
+                out.append(raw.charAt(i++));
+                continue;
+            }
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            for (; i < raw.length() && raw.charAt(i) == '%'; i += 3) {
+                int hi = i + 2 < raw.length() ? Character.digit(raw.charAt(i + 1), 16) : -1;
+                int lo = hi < 0 ? -1 : Character.digit(raw.charAt(i + 2), 16);
+                if (lo < 0) {
+                    throw HttpError.badRequest("the stream path is not valid percent-encoding: " + printable(raw));
+                }
+                bytes.write(hi << 4 | lo);
+            }
+            try {
+                out.append(utf8.decode(ByteBuffer.wrap(bytes.toByteArray())));
+            } catch (CharacterCodingException e) {
+                throw HttpError.badRequest("the stream path's percent-escapes are not valid UTF-8: " + printable(raw)
+                        + "; percent-encode the path's UTF-8 bytes");
+            }
+        }
+        return out.toString();
     }
 
     /** {@code Stream-TTL}: seconds as a plain non-negative decimal integer (§5.1). */

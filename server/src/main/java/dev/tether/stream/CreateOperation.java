@@ -16,6 +16,11 @@ final class CreateOperation {
     }
 
     CreateResult apply(WriteBatch batch, CreateRequest req) throws StoreException {
+        if (req.expiresAtMillis() != null && req.expiresAtMillis() <= batch.now()) {
+            // It would be created already expired: a 201 for a stream that answers 404 (finding 22).
+            return new Rejection.Invalid("Stream-Expires-At " + java.time.Instant.ofEpochMilli(req.expiresAtMillis())
+                    + " is not in the future; send a later time, or Stream-TTL for a sliding lifetime");
+        }
         StreamRecord existing = Lifecycles.current(batch, req.path());
         if (existing != null) {
             if (existing.lifecycle() == Lifecycle.SOFT_DELETED) {
