@@ -4,16 +4,23 @@ import dev.tether.stream.MemoryBudget;
 import dev.tether.stream.WriteRejectedException;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 
 /**
  * Collects request bodies (fixed-length or chunked) up to a limit; larger ones get 413. While a
- * body is being received its bytes count against the {@link MemoryBudget}: a declared length is
+ * body is being received it counts against the {@link MemoryBudget}: a declared length is
  * reserved before the first byte is read, a chunked body as it arrives. A body that does not fit
  * gets 503 {@code memory_full} with {@code Retry-After} (finding 10 of the outside probe: 40
- * unfinished 15 MiB bodies held 821 MB). The reservation is given back when collection ends,
- * however it ends: complete, too large, refused, or the connection closed.
+ * unfinished 15 MiB bodies held 821 MB).
+ *
+ * <p>A body counts twice its size: its buffer, and the copy its handler makes when it hands the
+ * data to the engine (which counts that copy from then on). When collection completes, half is
+ * given back at once, to make room for the engine's count of the copy, and the other half one
+ * event-loop turn later, once the handler is done with the buffer; so the budget sees the two
+ * copies that briefly exist. However collection ends (too large, refused, the connection
+ * closed), the reservation is given back.
  *
  * <p>Stateless; each collection runs on its request's event loop.
  */
@@ -37,18 +44,25 @@ final class Bodies {
             }
         }
         Reservation reserved = new Reservation(limit.memory());
-        if (declared > 0 && !reserved.grow(declared)) {
+        if (declared > 0 && !reserved.grow(2 * declared)) {
             return Future.failedFuture(memoryFull(limit.memory(), declared));
         }
         boolean chunked = declared < 0;
         Promise<Buffer> promise = Promise.promise();
-        // Listeners run in the order added: the bytes are given back before the caller takes the body.
-        promise.future().onComplete(ar -> reserved.release());
+        // Listeners run in the order added: this one before the caller's, in the same turn.
+        promise.future().onComplete(ar -> {
+            if (ar.succeeded()) {
+                reserved.releaseHalf();
+                Vertx.currentContext().runOnContext(v -> reserved.release());
+            } else {
+                reserved.release();
+            }
+        });
         Buffer body = declared > 0 ? Buffer.buffer((int) declared) : Buffer.buffer();
         req.handler(chunk -> {
             if (body.length() + chunk.length() > limit.maxBytes()) {
                 fail(req, promise, tooLarge(limit.maxBytes()));
-            } else if (chunked && !reserved.grow(chunk.length())) {
+            } else if (chunked && !reserved.grow(2L * chunk.length())) {
                 fail(req, promise, memoryFull(limit.memory(), body.length() + chunk.length()));
             } else {
                 body.appendBuffer(chunk);
@@ -97,6 +111,12 @@ final class Bodies {
             }
             bytes += more;
             return true;
+        }
+
+        void releaseHalf() {
+            long half = bytes / 2;
+            bytes -= half;
+            memory.release(half);
         }
 
         void release() {
