@@ -49,8 +49,11 @@ public final class TetherServer implements AutoCloseable {
         if (config.authConfig() != null) {
             AuthConfig.load(config.authConfig()); // a bad file fails the start before anything is opened
         }
-        StreamEngine engine = new StreamEngine(
-                openStore(config), clock, EngineSettings.defaults().withRetainBytes(config.retainBytes()));
+        EngineSettings engineSettings = EngineSettings.defaults().withRetainBytes(config.retainBytes());
+        if (config.maxMemoryBytes() > 0) {
+            engineSettings = engineSettings.withMaxMemoryBytes(config.maxMemoryBytes());
+        }
+        StreamEngine engine = new StreamEngine(openStore(config), clock, engineSettings, metrics.engineObserver());
         ModelBackend backend;
         try {
             backend = backend(config, metrics, clock);

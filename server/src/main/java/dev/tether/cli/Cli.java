@@ -34,6 +34,9 @@ public final class Cli {
               --retain-bytes SIZE       keep at most SIZE of each stream; older messages are dropped
                                         and reads below the new start get 410 (default: keep all)
               --event-loops N           HTTP event-loop threads (default: one per core)
+              --max-memory SIZE         memory for request bodies, queued writes, producer state and
+                                        recent messages; beyond it writes get 503 memory_full
+                                        (default: half the JVM's maximum heap)
               --max-connections N       open connections at most; more are refused (default: from the
                                         file-descriptor limit, at most 10000)
               --header-timeout D        a connection must send its request headers within D (default 10s)
@@ -146,6 +149,7 @@ public final class Cli {
                 case "--kv-budget" -> c.kvBudgetBytes(Units.bytes(value));
                 case "--context" -> c.sessionContext(integer(flag, value));
                 case "--kv-disk-budget" -> c.kvDiskBudgetBytes(Units.bytes(value));
+                case "--max-memory" -> c.maxMemoryBytes(Units.bytes(value));
                 case "--auth-config" -> c.authConfig(Path.of(value));
                 case "--cors-origin" -> corsOrigins(c, value);
                 case "--max-connections" -> c.maxConnections(integer(flag, value));

@@ -40,6 +40,8 @@ import java.util.Objects;
  * @param bodyTimeout         a request body must have arrived this long after its headers
  * @param logFormat           text (one line per event) or json (one object per line)
  * @param responseTtl         stored responses and conversations expire after this long unused, or null
+ * @param maxMemoryBytes      the engine's memory budget (bodies, queued writes, producers, recent
+ *                            messages); 0 for half the JVM's maximum heap
  * @param kvDiskBudgetBytes   most bytes of spilled KV state under {@code <data-dir>/kv}; 0 for the engine's default
  */
 public record ServerConfig(
@@ -73,6 +75,7 @@ public record ServerConfig(
         Duration bodyTimeout,
         LogFormat logFormat,
         Duration responseTtl,
+        long maxMemoryBytes,
         long kvDiskBudgetBytes) {
 
     public static final int DEFAULT_PORT = 4437;
@@ -108,7 +111,7 @@ public record ServerConfig(
         if (model != null && !upstreams.isEmpty()) {
             throw new IllegalArgumentException("choose one model backend: --model or --upstream, not both");
         }
-        if (kvBudgetBytes < 0 || sessionContext < 0 || kvDiskBudgetBytes < 0) {
+        if (kvBudgetBytes < 0 || sessionContext < 0 || kvDiskBudgetBytes < 0 || maxMemoryBytes < 0) {
             throw new IllegalArgumentException("the KV budgets and the context size must not be negative");
         }
         corsOrigins = corsOrigins.stream().map(ServerConfig::origin).toList();
@@ -201,6 +204,7 @@ public record ServerConfig(
         private LogFormat logFormat = LogFormat.TEXT;
         private Duration responseTtl;
         private long kvDiskBudgetBytes;
+        private long maxMemoryBytes;
 
         private Builder() {}
 
@@ -355,6 +359,11 @@ public record ServerConfig(
             return this;
         }
 
+        public Builder maxMemoryBytes(long value) {
+            maxMemoryBytes = value;
+            return this;
+        }
+
         public Builder kvDiskBudgetBytes(long value) {
             kvDiskBudgetBytes = value;
             return this;
@@ -392,6 +401,7 @@ public record ServerConfig(
                     bodyTimeout,
                     logFormat,
                     responseTtl,
+                    maxMemoryBytes,
                     kvDiskBudgetBytes);
         }
     }

@@ -28,11 +28,11 @@ final class ConversationRoutes {
     static final String RESOURCE = ResponseService.CONVERSATIONS;
 
     private final Conversations conversations;
-    private final long maxBodyBytes;
+    private final Bodies.Limit bodyLimit;
 
-    ConversationRoutes(Conversations conversations, long maxBodyBytes) {
+    ConversationRoutes(Conversations conversations, Bodies.Limit bodyLimit) {
         this.conversations = conversations;
-        this.maxBodyBytes = maxBodyBytes;
+        this.bodyLimit = bodyLimit;
     }
 
     void handle(HttpServerRequest req, Principal principal) {
@@ -143,6 +143,6 @@ final class ConversationRoutes {
 
     private void withBody(HttpServerRequest req, Function<JsonNode, CompletionStage<ObjectNode>> action) {
         ResponsesRoutes.withJson(
-                req, maxBodyBytes, Json.object(), json -> ResponsesRoutes.json(req, action.apply(json), 200));
+                req, bodyLimit, Json.object(), json -> ResponsesRoutes.json(req, action.apply(json), 200));
     }
 }

@@ -29,7 +29,7 @@ final class ErrorResponses {
                                 ProtocolHeaders.CLOSED,
                                 "true",
                                 ProtocolHeaders.NEXT_OFFSET,
-                                new Offset(r.stream().tail()).toString());
+                                Offset.tail(r.stream()).toString());
                     case Rejection.SequenceGap r ->
                         Map.of(
                                 ProtocolHeaders.PRODUCER_EXPECTED_SEQ,

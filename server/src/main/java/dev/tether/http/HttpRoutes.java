@@ -40,7 +40,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
     private final Cursors cursors;
     private final SseSession.SseSettings sse;
     private final SseEvents sseEvents = new SseEvents();
-    private final long maxBodyBytes;
+    private final Bodies.Limit bodyLimit;
     private final ResponsesRoutes responses;
     private final ConversationRoutes conversations;
     private final TokenRoutes tokens;
@@ -58,6 +58,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
             Metrics metrics) {
         this.metrics = metrics;
         this.engine = engine;
+        this.bodyLimit = new Bodies.Limit(config.maxBodyBytes(), engine.memory());
         this.responses = new ResponsesRoutes(
                 service,
                 new ResponsesSocket.Settings(
@@ -66,16 +67,15 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
                         clock,
                         (int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes()),
                         config.slowConsumerTimeout().toMillis()),
-                config.maxBodyBytes(),
+                bodyLimit,
                 config.slowConsumerTimeout().toMillis());
-        this.conversations = new ConversationRoutes(service.conversations(), config.maxBodyBytes());
-        this.tokens = new TokenRoutes(authenticator == null ? null : new Tokens(authenticator), config.maxBodyBytes());
+        this.conversations = new ConversationRoutes(service.conversations(), bodyLimit);
+        this.tokens = new TokenRoutes(authenticator == null ? null : new Tokens(authenticator), bodyLimit);
         this.auth = new HttpAuth(authenticator);
         this.origins = new OriginPolicy(config.corsOrigins(), authenticator == null && config.loopbackOnly());
         this.internal = new InternalStreams(service, authenticator != null);
         this.cursors = new Cursors(clock);
-        this.maxBodyBytes = config.maxBodyBytes();
-        this.writes = new WriteHandler(engine, config.maxBodyBytes());
+        this.writes = new WriteHandler(engine, bodyLimit);
         this.reads = new ReadHandler(engine, cursors, config.longPollTimeout());
         this.sse = new SseSession.SseSettings(
                 config.longPollTimeout().toMillis(),
@@ -150,7 +150,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
         } else if (path.startsWith(StreamRequests.PREFIX)) {
             stream(req, StreamRequests.streamPath(path), principal);
         } else if (path.equals("/v1/noop")) {
-            Bodies.collect(req, maxBodyBytes).onComplete(ar -> {
+            Bodies.collect(req, bodyLimit).onComplete(ar -> {
                 ProtocolHeaders.security(req.response());
                 req.response().setStatusCode(204).end();
             });
@@ -244,14 +244,29 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
         }
     }
 
+    /**
+     * 503 unless writes are taken: "degraded" while the store refuses them (it recovers by itself),
+     * "failed" when only a restart helps (a failed flush, a dead writer thread). The store is named
+     * by kind only: the data directory's path belongs in the log, not in an unauthenticated body.
+     */
     private void health(HttpServerResponse res) {
         StorageHealth health = engine.health();
         ObjectNode body = JSON.createObjectNode();
-        body.put("status", health.writable() ? "ok" : "degraded");
-        body.put("store", engine.storeDescription());
+        body.put(
+                "status",
+                switch (health.state()) {
+                    case WRITABLE -> "ok";
+                    case UNAVAILABLE -> "degraded";
+                    case FAILED -> "failed";
+                });
+        body.put("store", engine.storeKind());
         body.put("writable", health.writable());
         body.put("detail", health.detail());
         body.put("streams", engine.streamCount());
+        ObjectNode memory = body.putObject("memory");
+        memory.put("limit", engine.memory().limit());
+        memory.put("pinned", engine.memory().pinned());
+        memory.put("cached", engine.memory().cached());
         ProtocolHeaders.security(res);
         res.putHeader("Content-Type", "application/json");
         res.putHeader("Cache-Control", "no-store");

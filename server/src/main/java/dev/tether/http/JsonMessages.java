@@ -6,6 +6,12 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import io.vertx.core.buffer.Buffer;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -26,6 +32,7 @@ final class JsonMessages {
      * @param allowEmptyArray PUT may create an empty stream with {@code []}; POST may not
      */
     static List<byte[]> split(byte[] body, boolean allowEmptyArray) {
+        requireUtf8(body);
         try (JsonParser p = FACTORY.createParser(body)) {
             JsonToken first = p.nextToken();
             if (first == null) {
@@ -56,9 +63,43 @@ final class JsonMessages {
         } catch (IOException e) {
             throw HttpError.badRequest("the body is not valid JSON: "
                     + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j
-                            ? j.getOriginalMessage()
+                            ? dev.tether.responses.Json.describe(j)
                             : e.getMessage()));
         }
+    }
+
+    /**
+     * RFC 8259 §8.1: JSON exchanged between systems is UTF-8, without a byte-order mark. Checked
+     * before parsing because Jackson guesses UTF-16 or UTF-32 from NUL bytes or a BOM (its byte
+     * offsets are then not byte offsets: a UTF-16 body gave a 500), and passes overlong and
+     * surrogate UTF-8 sequences through into the stored bytes (finding 22 of the outside probe).
+     * Decodes in fixed-size slices, so a large body costs no large buffer.
+     */
+    private static void requireUtf8(byte[] body) {
+        for (byte b : body) {
+            if (b == 0) {
+                throw HttpError.badRequest("the body is not UTF-8: it has NUL bytes, as UTF-16 and UTF-32 text does;"
+                        + " JSON must be sent as UTF-8");
+            }
+        }
+        if (body.length >= 3 && (body[0] & 0xff) == 0xEF && (body[1] & 0xff) == 0xBB && (body[2] & 0xff) == 0xBF) {
+            throw HttpError.badRequest("the body starts with a byte-order mark; send UTF-8 JSON without one");
+        }
+        CharsetDecoder utf8 = StandardCharsets.UTF_8
+                .newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(body);
+        CharBuffer slice = CharBuffer.allocate(4096);
+        CoderResult result;
+        do {
+            slice.clear();
+            result = utf8.decode(in, slice, true);
+            if (result.isError()) {
+                throw HttpError.badRequest("the body is not valid UTF-8 at byte " + in.position()
+                        + " (overlong, surrogate or truncated sequence); JSON must be sent as UTF-8");
+            }
+        } while (result.isOverflow());
     }
 
     /** Moves past the value that starts at {@code t}; strings are decoded lazily, so finish them. */

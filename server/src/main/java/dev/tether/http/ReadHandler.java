@@ -5,6 +5,7 @@ import dev.tether.store.StreamRecord;
 import dev.tether.stream.ContentTypes;
 import dev.tether.stream.Lookup;
 import dev.tether.stream.Offset;
+import dev.tether.stream.ReadFrom;
 import dev.tether.stream.ReadResult;
 import dev.tether.stream.Rejection;
 import dev.tether.stream.StreamEngine;
@@ -56,16 +57,16 @@ final class ReadHandler {
     }
 
     void get(HttpServerRequest req, String path) {
-        Long from = StreamRequests.readOffset(req, false);
+        ReadFrom from = StreamRequests.readOffset(req, false);
         read(req, path, from, false);
     }
 
     void longPoll(HttpServerRequest req, String path) {
-        Long from = StreamRequests.readOffset(req, true);
+        ReadFrom from = StreamRequests.readOffset(req, true);
         read(req, path, from, true);
     }
 
-    private void read(HttpServerRequest req, String path, Long from, boolean live) {
+    private void read(HttpServerRequest req, String path, ReadFrom from, boolean live) {
         LoopExecutor.current()
                 .adapt(engine.read(path, from))
                 .onSuccess(result -> {
@@ -100,7 +101,9 @@ final class ReadHandler {
                     if (!done[0]) {
                         done[0] = true;
                         context.owner().cancelTimer(timer);
-                        read(req, path, at.next(), true);
+                        // By offset, not position: if the path was deleted and created again meanwhile,
+                        // the reader gets 410 instead of the new stream's bytes.
+                        read(req, path, new ReadFrom.At(at.nextOffset()), true);
                     }
                 }));
         req.response().closeHandler(v -> {
@@ -116,7 +119,7 @@ final class ReadHandler {
         if (res.ended() || res.closed()) {
             return;
         }
-        res.putHeader(ProtocolHeaders.NEXT_OFFSET, new Offset(at.next()).toString());
+        res.putHeader(ProtocolHeaders.NEXT_OFFSET, at.nextOffset().toString());
         res.putHeader(ProtocolHeaders.UP_TO_DATE, "true");
         if (at.stream().closed()) {
             res.putHeader(ProtocolHeaders.CLOSED, "true");
@@ -128,12 +131,12 @@ final class ReadHandler {
         res.setStatusCode(204).end();
     }
 
-    private void data(HttpServerRequest req, ReadResult.Data d, Long requested, boolean live) {
+    private void data(HttpServerRequest req, ReadResult.Data d, ReadFrom requested, boolean live) {
         HttpServerResponse res = req.response();
-        boolean now = requested != null && requested == Long.MAX_VALUE;
-        String etag = etag(d.stream(), requested == null ? null : d.from(), d.next());
+        boolean now = requested instanceof ReadFrom.Tail;
+        String etag = etag(d.stream(), requested instanceof ReadFrom.Start ? null : d.from(), d.next());
         res.putHeader("Content-Type", d.stream().contentType());
-        res.putHeader(ProtocolHeaders.NEXT_OFFSET, new Offset(d.next()).toString());
+        res.putHeader(ProtocolHeaders.NEXT_OFFSET, d.nextOffset().toString());
         if (d.upToDate()) {
             res.putHeader(ProtocolHeaders.UP_TO_DATE, "true");
         }
@@ -176,8 +179,8 @@ final class ReadHandler {
 
     /** §10: identifies the stream, the range and closure, so a close alone changes it. */
     static String etag(StreamRecord s, Long from, long next) {
-        return "\"" + s.id() + ":" + (from == null ? "-1" : new Offset(from).toString()) + ":" + new Offset(next)
-                + (s.closed() ? ":c" : "") + "\"";
+        return "\"" + s.id() + ":" + (from == null ? "-1" : new Offset(s.id(), from).toString()) + ":"
+                + new Offset(s.id(), next) + (s.closed() ? ":c" : "") + "\"";
     }
 
     private static boolean matches(String ifNoneMatch, String etag) {

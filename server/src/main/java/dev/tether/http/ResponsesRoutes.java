@@ -36,18 +36,18 @@ final class ResponsesRoutes {
 
     private final ResponseService service;
     private final ResponsesSocket.Settings socketSettings;
-    private final long maxBodyBytes;
+    private final Bodies.Limit bodyLimit;
     private final long slowConsumerMillis;
 
     ResponsesRoutes(
             ResponseService service,
             ResponsesSocket.Settings socketSettings,
-            long maxBodyBytes,
+            Bodies.Limit bodyLimit,
             long slowConsumerMillis) {
         this.slowConsumerMillis = slowConsumerMillis;
         this.service = service;
         this.socketSettings = socketSettings;
-        this.maxBodyBytes = maxBodyBytes;
+        this.bodyLimit = bodyLimit;
     }
 
     void handle(HttpServerRequest req, Principal principal) {
@@ -107,7 +107,7 @@ final class ResponsesRoutes {
     }
 
     private void create(HttpServerRequest req, Principal principal) {
-        withJson(req, maxBodyBytes, null, body -> {
+        withJson(req, bodyLimit, null, body -> {
             ResponseParams params = ParamsParser.parse(body);
             ResponseService.authorize(params, principal);
             LoopExecutor.current()
@@ -148,8 +148,8 @@ final class ResponsesRoutes {
      *
      * @param ifEmpty what an empty body means, or null when a body is required
      */
-    static void withJson(HttpServerRequest req, long maxBytes, JsonNode ifEmpty, Consumer<JsonNode> action) {
-        Bodies.collect(req, maxBytes).onComplete(ar -> {
+    static void withJson(HttpServerRequest req, Bodies.Limit limit, JsonNode ifEmpty, Consumer<JsonNode> action) {
+        Bodies.collect(req, limit).onComplete(ar -> {
             try {
                 if (ar.failed()) {
                     throw ar.cause() instanceof RuntimeException r ? r : new IllegalStateException(ar.cause());

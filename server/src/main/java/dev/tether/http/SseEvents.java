@@ -19,6 +19,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 final class SseEvents {
     private static final int SLOTS = 1024;
     private static final int MAX_CACHED_BYTES = 256 * 1024;
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+            new com.fasterxml.jackson.databind.ObjectMapper();
 
     private record Cached(long streamId, long from, long next, Buffer event) {}
 
@@ -58,15 +60,27 @@ final class SseEvents {
     }
 
     /**
+     * Durable Streams defines only {@code data} and {@code control} events, and its clients skip
+     * other types (§9 allows such pure-superset extensions). A stream deleted (or expired, or
+     * re-created) under a live reader used to end the response with no word: this event says why,
+     * as the status and error code a reconnect would get, before the response ends.
+     */
+    static Buffer gone(int status, String code, String message) {
+        com.fasterxml.jackson.databind.node.ObjectNode error = JSON.createObjectNode();
+        error.put("status", status).put("code", code).put("message", message);
+        return Buffer.buffer("event: error\ndata:" + error + "\n\n");
+    }
+
+    /**
      * A control event; its fields are an offset, a decimal cursor and booleans, so plain
      * concatenation yields valid JSON.
      *
      * @param cursor the cursor, or null once the stream is closed
      */
-    static Buffer control(long next, String cursor, boolean upToDate, boolean closed) {
+    static Buffer control(Offset next, String cursor, boolean upToDate, boolean closed) {
         StringBuilder sb = new StringBuilder(128)
                 .append("event: control\ndata:{\"streamNextOffset\":\"")
-                .append(new Offset(next))
+                .append(next)
                 .append('"');
         if (cursor != null) {
             sb.append(",\"streamCursor\":\"").append(cursor).append('"');

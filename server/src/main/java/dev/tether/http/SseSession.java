@@ -1,6 +1,7 @@
 package dev.tether.http;
 
 import dev.tether.stream.ContentTypes;
+import dev.tether.stream.ReadFrom;
 import dev.tether.stream.ReadResult;
 import dev.tether.stream.Rejection;
 import dev.tether.stream.StreamEngine;
@@ -67,13 +68,13 @@ final class SseSession {
                 });
     }
 
-    void start(Long from) {
+    void start(ReadFrom from) {
         counted = HttpMetrics.current().opened(false);
         res.closeHandler(v -> finish());
         readFrom(from);
     }
 
-    private void readFrom(Long from) {
+    private void readFrom(ReadFrom from) {
         loop.adapt(engine.read(path, from)).onSuccess(this::deliver).onFailure(t -> {
             if (res.headWritten()) {
                 finish();
@@ -91,7 +92,9 @@ final class SseSession {
         switch (result) {
             case Rejection r -> {
                 if (res.headWritten()) {
-                    // The stream went away mid-tail (deleted or expired): end it; a reconnect gets the status.
+                    // The stream went away mid-tail (deleted, expired, or deleted and created again):
+                    // say so before ending, rather than end as if the connection had just dropped.
+                    send(gone(r));
                     end();
                 } else {
                     ErrorResponses.send(res, r);
@@ -119,7 +122,7 @@ final class SseSession {
                     // Caught up, but the reader may not be: a full queue starts the slow-consumer clock.
                     afterWrite(() -> waitFor(d));
                 } else {
-                    afterWrite(() -> readFrom(d.next()));
+                    afterWrite(() -> readFrom(new ReadFrom.At(d.nextOffset())));
                 }
             }
         }
@@ -152,7 +155,7 @@ final class SseSession {
                 () -> loop.execute(() -> {
                     if (!finished && !ending) {
                         context.owner().cancelTimer(keepAliveTimer);
-                        afterWrite(() -> readFrom(at.next()));
+                        afterWrite(() -> readFrom(new ReadFrom.At(at.nextOffset())));
                     }
                 }));
     }
@@ -166,14 +169,20 @@ final class SseSession {
         writer.send(event);
     }
 
+    /** The status and code a reconnect would be answered with (the error table's); see {@link SseEvents#gone}. */
+    private static Buffer gone(Rejection r) {
+        ErrorTable.Problem p = ErrorTable.describe(r);
+        return SseEvents.gone(p.status(), p.code(), p.message());
+    }
+
     /** §5.8: a control event follows every data event, so a client always knows where it is. */
     private Buffer controlEvent(ReadResult.Data d) {
         if (d.atEndOfClosedStream()) {
             // §5.8: at the tail of a closed stream the reader is also up to date; clients such as
             // @durable-streams/client 0.2.7 announce the close only when both are set.
-            return SseEvents.control(d.next(), null, true, true);
+            return SseEvents.control(d.nextOffset(), null, true, true);
         }
-        return SseEvents.control(d.next(), nextCursor(), d.upToDate(), false);
+        return SseEvents.control(d.nextOffset(), nextCursor(), d.upToDate(), false);
     }
 
     /**

@@ -3,8 +3,13 @@ package dev.tether.http;
 import dev.tether.errors.Condition;
 import dev.tether.store.StreamRecord.ProducerTuple;
 import dev.tether.stream.Offset;
+import dev.tether.stream.ReadFrom;
 import io.vertx.core.http.HttpServerRequest;
-import java.net.URLDecoder;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
@@ -19,18 +24,13 @@ final class StreamRequests {
     private static final Pattern NON_NEGATIVE = Pattern.compile("0|[1-9][0-9]{0,15}");
     private static final long MAX_SAFE_INTEGER = (1L << 53) - 1;
     private static final int MAX_PATH_LENGTH = 1024;
+    static final int MAX_PRODUCER_ID_BYTES = 256;
 
     private StreamRequests() {}
 
     /** The stream path below {@code /v1/stream/}, percent-decoded and checked. */
     static String streamPath(String rawPath) {
-        String raw = rawPath.substring(PREFIX.length());
-        String path;
-        try {
-            path = URLDecoder.decode(raw.replace("+", "%2B"), StandardCharsets.UTF_8);
-        } catch (IllegalArgumentException e) {
-            throw HttpError.badRequest("the stream path is not valid percent-encoding: " + raw);
-        }
+        String path = percentDecode(rawPath.substring(PREFIX.length()));
         if (path.isEmpty()) {
             throw HttpError.badRequest("a stream path is required after " + PREFIX);
         }
@@ -51,6 +51,43 @@ final class StreamRequests {
             }
         }
         return path;
+    }
+
+    /**
+     * Percent-decodes like {@link java.net.URLDecoder}, but strictly: each run of escapes must be
+     * valid UTF-8. URLDecoder turns malformed bytes into U+FFFD, so {@code %c0%ae} and
+     * {@code %ff%fe} both named the stream "\uFFFD\uFFFD" (finding 22 of the outside probe).
+     * Other characters, {@code +} included, are kept as they are.
+     */
+    private static String percentDecode(String raw) {
+        CharsetDecoder utf8 = StandardCharsets.UTF_8
+                .newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        StringBuilder out = new StringBuilder(raw.length());
+        int i = 0;
+        while (i < raw.length()) {
+            if (raw.charAt(i) != '%') {
+                out.append(raw.charAt(i++));
+                continue;
+            }
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            for (; i < raw.length() && raw.charAt(i) == '%'; i += 3) {
+                int hi = i + 2 < raw.length() ? Character.digit(raw.charAt(i + 1), 16) : -1;
+                int lo = hi < 0 ? -1 : Character.digit(raw.charAt(i + 2), 16);
+                if (lo < 0) {
+                    throw HttpError.badRequest("the stream path is not valid percent-encoding: " + printable(raw));
+                }
+                bytes.write(hi << 4 | lo);
+            }
+            try {
+                out.append(utf8.decode(ByteBuffer.wrap(bytes.toByteArray())));
+            } catch (CharacterCodingException e) {
+                throw HttpError.badRequest("the stream path's percent-escapes are not valid UTF-8: " + printable(raw)
+                        + "; percent-encode the path's UTF-8 bytes");
+            }
+        }
+        return out.toString();
     }
 
     /** {@code Stream-TTL}: seconds as a plain non-negative decimal integer (§5.1). */
@@ -102,6 +139,11 @@ final class StreamRequests {
         if (id.isBlank()) {
             throw HttpError.badRequest("Producer-Id must not be empty");
         }
+        if (id.getBytes(StandardCharsets.UTF_8).length > MAX_PRODUCER_ID_BYTES) {
+            // Producer state is kept as long as the stream: ids are small by design (finding 10).
+            throw HttpError.badRequest("Producer-Id is limited to " + MAX_PRODUCER_ID_BYTES + " bytes, got "
+                    + id.getBytes(StandardCharsets.UTF_8).length);
+        }
         return new ProducerTuple(id, producerNumber("Producer-Epoch", epoch), producerNumber("Producer-Seq", seq));
     }
 
@@ -113,27 +155,27 @@ final class StreamRequests {
         return Long.parseLong(t);
     }
 
-    /** Where a read starts: null for the beginning ("-1" or absent), MAX_VALUE for "now". */
-    static Long readOffset(HttpServerRequest req, boolean required) {
+    /** Where a read starts: {@code -1} or absent, {@code now}, or an offset (§6). */
+    static ReadFrom readOffset(HttpServerRequest req, boolean required) {
         List<String> values = req.params().getAll("offset");
         if (values.isEmpty()) {
             if (required) {
                 throw HttpError.badRequest(
                         "live reads need an offset parameter (-1, now, or an offset from " + "Stream-Next-Offset)");
             }
-            return null;
+            return ReadFrom.START;
         }
         if (values.size() > 1) {
             throw HttpError.badRequest("send the offset parameter once, got " + values.size());
         }
         String v = values.get(0);
         if (v.equals("-1")) {
-            return null;
+            return ReadFrom.START;
         }
         if (v.equals("now")) {
-            return Long.MAX_VALUE;
+            return ReadFrom.TAIL;
         }
-        return offset("offset", v).position();
+        return new ReadFrom.At(offset("offset", v));
     }
 
     static Offset offset(String what, String v) {

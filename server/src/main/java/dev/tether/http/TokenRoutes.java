@@ -19,12 +19,12 @@ final class TokenRoutes {
     static final String PATH = "/v1/auth/tokens";
 
     private final Tokens tokens;
-    private final long maxBodyBytes;
+    private final Bodies.Limit bodyLimit;
 
     /** @param tokens null when the server runs without an auth config */
-    TokenRoutes(Tokens tokens, long maxBodyBytes) {
+    TokenRoutes(Tokens tokens, Bodies.Limit bodyLimit) {
         this.tokens = tokens;
-        this.maxBodyBytes = maxBodyBytes;
+        this.bodyLimit = bodyLimit;
     }
 
     void handle(HttpServerRequest req, Principal principal) {
@@ -39,7 +39,7 @@ final class TokenRoutes {
                     null,
                     "this server runs without --auth-config, so it has no tokens to mint");
         }
-        Bodies.collect(req, maxBodyBytes)
+        Bodies.collect(req, bodyLimit)
                 .map(body -> {
                     if (body.length() == 0) {
                         throw Refusal.invalid("the body must be a JSON object {\"sub\", \"ttl\", \"capabilities\"}");

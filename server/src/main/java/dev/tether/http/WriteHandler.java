@@ -25,11 +25,11 @@ import java.util.List;
  */
 final class WriteHandler {
     private final StreamEngine engine;
-    private final long maxBodyBytes;
+    private final Bodies.Limit bodyLimit;
 
-    WriteHandler(StreamEngine engine, long maxBodyBytes) {
+    WriteHandler(StreamEngine engine, Bodies.Limit bodyLimit) {
         this.engine = engine;
-        this.maxBodyBytes = maxBodyBytes;
+        this.bodyLimit = bodyLimit;
     }
 
     void create(HttpServerRequest req, String path) {
@@ -41,7 +41,7 @@ final class WriteHandler {
         CreateRequest.Fork fork = fork(req);
         String contentType = req.getHeader("Content-Type");
         boolean closed = StreamRequests.closed(req);
-        Bodies.collect(req, maxBodyBytes)
+        Bodies.collect(req, bodyLimit)
                 .compose(body -> {
                     var request = new CreateRequest(
                             path,
@@ -114,7 +114,7 @@ final class WriteHandler {
         String seq = req.getHeader(ProtocolHeaders.SEQ);
         boolean close = StreamRequests.closed(req);
         String contentType = req.getHeader("Content-Type");
-        Bodies.collect(req, maxBodyBytes)
+        Bodies.collect(req, bodyLimit)
                 .map(body -> appendRequest(path, contentType, close, producer, seq, body))
                 .compose(request -> LoopExecutor.current()
                         .adapt(engine.append(request))
@@ -152,7 +152,8 @@ final class WriteHandler {
         switch (result) {
             case AppendResult.Appended a -> {
                 res.setStatusCode(a.producer() != null && wroteData ? 200 : 204);
-                res.putHeader(ProtocolHeaders.NEXT_OFFSET, new Offset(a.stream().tail()).toString());
+                res.putHeader(
+                        ProtocolHeaders.NEXT_OFFSET, Offset.tail(a.stream()).toString());
                 if (a.producer() != null) {
                     res.putHeader(
                             ProtocolHeaders.PRODUCER_EPOCH,
@@ -165,7 +166,8 @@ final class WriteHandler {
             }
             case AppendResult.Duplicate d -> {
                 res.setStatusCode(204);
-                res.putHeader(ProtocolHeaders.NEXT_OFFSET, new Offset(d.stream().tail()).toString());
+                res.putHeader(
+                        ProtocolHeaders.NEXT_OFFSET, Offset.tail(d.stream()).toString());
                 res.putHeader(ProtocolHeaders.PRODUCER_EPOCH, Long.toString(d.epoch()));
                 res.putHeader(ProtocolHeaders.PRODUCER_SEQ, Long.toString(d.highestSeq()));
                 closedHeader(res, d.stream());
@@ -206,7 +208,7 @@ final class WriteHandler {
 
     static void streamHeaders(HttpServerResponse res, StreamRecord stream) {
         res.putHeader("Content-Type", stream.contentType());
-        res.putHeader(ProtocolHeaders.NEXT_OFFSET, new Offset(stream.tail()).toString());
+        res.putHeader(ProtocolHeaders.NEXT_OFFSET, Offset.tail(stream).toString());
         closedHeader(res, stream);
     }
 

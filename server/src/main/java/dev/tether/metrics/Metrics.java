@@ -1,5 +1,6 @@
 package dev.tether.metrics;
 
+import dev.tether.stream.EngineObserver;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -92,6 +93,28 @@ public final class Metrics {
     }
 
     // --- streams and store ---
+
+    /** What the stream engine reports, recorded here. */
+    public EngineObserver engineObserver() {
+        return new EngineObserver() {
+            @Override
+            public void committed(int commands) {
+                batchCommitted(commands);
+            }
+
+            @Override
+            public void synced(long nanos) {
+                Metrics.this.synced(nanos);
+            }
+
+            @Override
+            public void published(int messages, long bytes) {
+                if (messages > 0) {
+                    appended(messages, bytes);
+                }
+            }
+        };
+    }
 
     public void appended(int messages, long bytes) {
         appends.increment(messages);

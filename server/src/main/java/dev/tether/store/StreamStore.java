@@ -38,8 +38,11 @@ public interface StreamStore extends AutoCloseable {
     /** Whether data survives a restart (false for the memory store). */
     boolean durable();
 
-    /** A human-readable location, e.g. the database file. */
+    /** A human-readable location, e.g. the database file (for logs and the CLI, not for HTTP bodies). */
     String describe();
+
+    /** The store's kind ({@code sqlite}, {@code memory}), safe to show to any client. */
+    String kind();
 
     @Override
     void close();

@@ -76,6 +76,14 @@ final class AppendOperation {
     private static AppendResult checkProducer(WriteBatch batch, StreamRecord r, ProducerTuple p) {
         ProducerRecord state = batch.producer(r.id(), p.producerId());
         if (state == null) {
+            if (!batch.memory().hasRoomFor(StreamState.producerCost(p.producerId()))) {
+                // Producer state lives as long as the stream: when memory is full, take no new ones.
+                throw new WriteRejectedException(
+                        WriteRejectedException.Reason.MEMORY_FULL,
+                        "the server's memory budget is full, so it takes no new Producer-Id right now; retry"
+                                + " later, or append without producer headers",
+                        null);
+            }
             if (p.seq() != 0) {
                 return new Rejection.SequenceGap(
                         0,

@@ -16,6 +16,11 @@ final class CreateOperation {
     }
 
     CreateResult apply(WriteBatch batch, CreateRequest req) throws StoreException {
+        if (req.expiresAtMillis() != null && req.expiresAtMillis() <= batch.now()) {
+            // It would be created already expired: a 201 for a stream that answers 404 (finding 22).
+            return new Rejection.Invalid("Stream-Expires-At " + java.time.Instant.ofEpochMilli(req.expiresAtMillis())
+                    + " is not in the future; send a later time, or Stream-TTL for a sliding lifetime");
+        }
         StreamRecord existing = Lifecycles.current(batch, req.path());
         if (existing != null) {
             if (existing.lifecycle() == Lifecycle.SOFT_DELETED) {
@@ -106,10 +111,15 @@ final class CreateOperation {
 
     /** The fork point as a position, or a {@link Rejection}. */
     private Object forkPosition(StreamRecord source, CreateRequest.Fork fork) throws StoreException {
-        long base = fork.offset() == null ? source.tail() : fork.offset().position();
+        long base = fork.offset() == null ? source.tail() : reader.positionOf(source, fork.offset());
+        if (base < 0) {
+            return new Rejection.Invalid("Stream-Fork-Offset " + fork.offset() + " was not issued for the fork source "
+                    + source.path() + " (it belongs to another stream, or to an earlier stream at that path);"
+                    + " use an offset read from the source");
+        }
         if (base > source.tail()) {
-            return new Rejection.Invalid("Stream-Fork-Offset " + fork.offset() + " is beyond the source's tail "
-                    + new Offset(source.tail()));
+            return new Rejection.Invalid(
+                    "Stream-Fork-Offset " + fork.offset() + " is beyond the source's tail " + Offset.tail(source));
         }
         if (base < reader.startPosition(source)) {
             return new Rejection.Invalid(

@@ -10,6 +10,8 @@ package dev.tether.stream;
  * @param readThreads        concurrent store reads
  * @param retainBytes        per-stream retention: older whole messages beyond this many bytes are
  *                           dropped (reads below the retained start get 410); 0 keeps everything
+ * @param maxMemoryBytes     the {@link MemoryBudget}: request bodies, queued writes, producer state
+ *                           and (evictable) recent windows together; the proposed {@code --max-memory}
  */
 public record EngineSettings(
         int writeQueueCapacity,
@@ -17,23 +19,43 @@ public record EngineSettings(
         int readChunkBytes,
         int recentWindowBytes,
         int readThreads,
-        long retainBytes) {
+        long retainBytes,
+        long maxMemoryBytes) {
     public EngineSettings {
         if (writeQueueCapacity < 1
                 || maxBatch < 1
                 || readChunkBytes < 1
                 || recentWindowBytes < 0
                 || readThreads < 1
-                || retainBytes < 0) {
+                || retainBytes < 0
+                || maxMemoryBytes < 1) {
             throw new IllegalArgumentException("engine settings must be positive");
         }
     }
 
+    /** The memory budget defaults to {@link MemoryBudget#defaultLimit()}: half the maximum heap. */
     public static EngineSettings defaults() {
-        return new EngineSettings(16_384, 2_048, 1 << 20, 64 * 1024, 4, 0);
+        return new EngineSettings(16_384, 2_048, 1 << 20, 64 * 1024, 4, 0, MemoryBudget.defaultLimit());
+    }
+
+    public EngineSettings withMaxBatch(int commands) {
+        return new EngineSettings(
+                writeQueueCapacity,
+                commands,
+                readChunkBytes,
+                recentWindowBytes,
+                readThreads,
+                retainBytes,
+                maxMemoryBytes);
     }
 
     public EngineSettings withRetainBytes(long bytes) {
-        return new EngineSettings(writeQueueCapacity, maxBatch, readChunkBytes, recentWindowBytes, readThreads, bytes);
+        return new EngineSettings(
+                writeQueueCapacity, maxBatch, readChunkBytes, recentWindowBytes, readThreads, bytes, maxMemoryBytes);
+    }
+
+    public EngineSettings withMaxMemoryBytes(long bytes) {
+        return new EngineSettings(
+                writeQueueCapacity, maxBatch, readChunkBytes, recentWindowBytes, readThreads, retainBytes, bytes);
     }
 }

@@ -11,10 +11,17 @@ public sealed interface ReadResult permits ReadResult.Data, Rejection {
      * Messages from {@code from} up to {@code next}. The first message may be a suffix of a
      * stored one when a binary read starts inside it.
      *
-     * @param stream   the stream's metadata as of the read
-     * @param upToDate whether {@code next} is the stream's tail
+     * @param stream     the stream's metadata as of the read
+     * @param nextOffset {@code next} as the offset to hand out (Stream-Next-Offset)
+     * @param upToDate   whether {@code next} is the stream's tail
      */
-    record Data(StreamRecord stream, long from, long next, List<StoredMessage> messages, boolean upToDate)
+    record Data(
+            StreamRecord stream,
+            long from,
+            long next,
+            Offset nextOffset,
+            List<StoredMessage> messages,
+            boolean upToDate)
             implements ReadResult {
         public Data {
             messages = List.copyOf(messages);

@@ -1,7 +1,6 @@
 package dev.tether.stream;
 
 import dev.tether.store.StoreException;
-import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamRecord;
 import dev.tether.store.StreamRecord.Lifecycle;
 import dev.tether.store.StreamStore;
@@ -9,9 +8,6 @@ import java.time.InstantSource;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Semaphore;
 
 /**
  * The durable stream engine: append-only, offset-addressed logs over a {@link StreamStore}.
@@ -27,44 +23,91 @@ public final class StreamEngine implements AutoCloseable {
     private final StreamStore store;
     private final InstantSource clock;
     private final EngineSettings settings;
+    private final MemoryBudget memory;
     private final StreamRegistry registry;
     private final StreamReader reader;
     private final StreamWriter writer;
-    private final ExecutorService readers = Executors.newVirtualThreadPerTaskExecutor();
-    private final Semaphore readPermits;
+    private final CatchUpReads reads;
 
     public StreamEngine(StreamStore store, InstantSource clock, EngineSettings settings) throws StoreException {
+        this(store, clock, settings, EngineObserver.NONE);
+    }
+
+    /** @param observer hears of commits, flushes and published appends (metrics) */
+    public StreamEngine(StreamStore store, InstantSource clock, EngineSettings settings, EngineObserver observer)
+            throws StoreException {
         this.store = store;
         this.clock = clock;
         this.settings = settings;
-        this.registry = new StreamRegistry(settings.recentWindowBytes());
+        this.memory = new MemoryBudget(settings.maxMemoryBytes());
+        this.registry = new StreamRegistry(settings.recentWindowBytes(), memory);
         var contents = store.load();
         registry.load(contents, clock.millis());
         this.reader = new StreamReader(registry, store);
-        this.writer = new StreamWriter(
-                store,
-                registry,
-                reader,
-                clock,
-                contents.maxStreamId(),
-                settings.writeQueueCapacity(),
-                settings.maxBatch(),
-                settings.retainBytes());
-        this.readPermits = new Semaphore(settings.readThreads());
+        this.writer =
+                new StreamWriter(store, registry, reader, clock, firstIdBase(contents, clock), settings, observer);
+        this.reads = new CatchUpReads(reader, settings);
         writer.start();
         LOG.log(System.Logger.Level.DEBUG, "loaded " + registry.size() + " streams from " + store.describe());
     }
 
+    /**
+     * Ids continue from the store's high-water mark. A store that never allocated one (a new
+     * database, or the memory store after a restart) starts from the clock, so an offset a client
+     * kept from an earlier store never names a stream of this one.
+     */
+    private static long firstIdBase(dev.tether.store.StoreContents contents, InstantSource clock) {
+        return contents.maxStreamId() > 0 ? contents.maxStreamId() : clock.millis() * 1000;
+    }
+
     public CompletionStage<CreateResult> create(CreateRequest request) {
         CompletableFuture<CreateResult> result = new CompletableFuture<>();
-        writer.submit(new WriteCommand.Create(request, result));
+        if (reserve(request.initialMessages(), result)) {
+            writer.submit(new WriteCommand.Create(request, result));
+        }
         return result;
     }
 
     public CompletionStage<AppendResult> append(AppendRequest request) {
         CompletableFuture<AppendResult> result = new CompletableFuture<>();
-        writer.submit(new WriteCommand.Append(request, result));
+        if (reserve(request.messages(), result)) {
+            writer.submit(new WriteCommand.Append(request, result));
+        }
         return result;
+    }
+
+    /**
+     * A write's data counts against the memory budget from now until it is answered (queued,
+     * staged, committed, flushed); false, with {@code result} failed, when it does not fit.
+     */
+    private boolean reserve(List<byte[]> messages, CompletableFuture<?> result) {
+        long bytes = 0;
+        for (byte[] m : messages) {
+            bytes += m.length;
+        }
+        if (bytes == 0) {
+            return true;
+        }
+        if (!memory.tryReserve(bytes)) {
+            result.completeExceptionally(memoryFull(bytes));
+            return false;
+        }
+        long reserved = bytes;
+        result.whenComplete((r, t) -> memory.release(reserved));
+        return true;
+    }
+
+    private WriteRejectedException memoryFull(long bytes) {
+        return new WriteRejectedException(
+                WriteRejectedException.Reason.MEMORY_FULL,
+                "the server's memory budget (" + memory.limit() + " bytes) has no room for a " + bytes
+                        + "-byte write right now; retry shortly",
+                null);
+    }
+
+    /** The budget request bodies, queued writes, producer state and recent windows share. */
+    public MemoryBudget memory() {
+        return memory;
     }
 
     public CompletionStage<DeleteResult> delete(String path) {
@@ -94,56 +137,63 @@ public final class StreamEngine implements AutoCloseable {
     }
 
     /**
-     * A catch-up read; renews the TTL.
+     * A catch-up read by position in the stream now at {@code path}, for internal callers that
+     * hold positions of their own; renews the TTL.
      *
      * @param from the position to read from, or null for the start ("-1"); {@link Long#MAX_VALUE}
      *             for the tail ("now")
      */
     public CompletionStage<ReadResult> read(String path, Long from) {
+        return read(path, from == null ? ReadFrom.START : from == Long.MAX_VALUE ? ReadFrom.TAIL : null, from);
+    }
+
+    /**
+     * A catch-up read; renews the TTL. An offset must belong to the stream now at {@code path}:
+     * issued by it, or by a stream it was forked from at or below the fork point (the byte space
+     * is shared, Durable Streams §4.2), or, for streams older than incarnation-scoped offsets, an
+     * unscoped one. An offset of an earlier stream at the same path (deleted and created again)
+     * is 410: what it pointed at is gone, and the client should read again from {@code -1}.
+     */
+    public CompletionStage<ReadResult> read(String path, ReadFrom from) {
+        return read(path, from, null);
+    }
+
+    private CompletionStage<ReadResult> read(String path, ReadFrom from, Long position) {
         Lookup lookup = lookup(path);
         if (!(lookup instanceof Lookup.Found found)) {
             return CompletableFuture.completedFuture((Rejection) lookup);
         }
         StreamRecord r = found.stream();
+        long start;
+        switch (from) {
+            case ReadFrom.Start s -> start = reader.startPosition(r);
+            case ReadFrom.Tail t -> start = r.tail();
+            case ReadFrom.At at -> {
+                start = reader.positionOf(r, at.offset());
+                if (start < 0) {
+                    return done(notThisStream(r, at.offset(), "offset"));
+                }
+            }
+            case null -> start = position;
+        }
         registry.byPath(path).renew(clock.millis());
-        long start = from == null ? reader.startPosition(r) : from == Long.MAX_VALUE ? r.tail() : from;
-        if (start > r.tail()) {
-            return done(new Rejection.Invalid(
-                    "offset " + new Offset(start) + " is beyond the stream's tail " + new Offset(r.tail())));
-        }
-        if (reader.trimmed(r, start)) {
-            return done(new Rejection.Gone("offset " + new Offset(start) + " is below the retained data; "
-                    + "the earliest readable offset is " + new Offset(reader.startPosition(r))));
-        }
-        if (start == r.tail()) {
-            return done(new ReadResult.Data(r, start, start, List.of(), true));
-        }
-        List<StoredMessage> fast = reader.readFromMemory(r, start, r.tail(), settings.readChunkBytes());
-        if (fast != null) {
-            return done(toData(r, start, fast));
-        }
-        return CompletableFuture.supplyAsync(() -> readBlocking(r, start), readers);
+        return reads.read(r, start);
     }
 
-    private ReadResult readBlocking(StreamRecord r, long start) {
-        readPermits.acquireUninterruptibly();
-        try {
-            return toData(r, start, reader.readChainBlocking(r, start, r.tail(), settings.readChunkBytes()));
-        } catch (StoreException e) {
-            throw new java.util.concurrent.CompletionException(e);
-        } finally {
-            readPermits.release();
+    /** An offset that does not belong to {@code r}: never issued (400), or another incarnation's (410). */
+    Rejection notThisStream(StreamRecord r, Offset offset, String what) {
+        if (offset.incarnation() > writer.lastId()) {
+            return new Rejection.Invalid(
+                    what + " " + offset + " is not an offset this server issued; use the value of Stream-Next-Offset");
         }
+        return new Rejection.Gone(what + " " + offset + " was issued for another stream than the one now at "
+                + r.path() + " (an earlier stream at that path, since deleted, or a different stream); "
+                + "its data is gone: read from -1 to start over");
     }
 
-    private static ReadResult toData(StreamRecord r, long start, List<StoredMessage> messages) {
-        if (!messages.isEmpty() && messages.get(0).position() != start) {
-            return new Rejection.Invalid("offset " + new Offset(start)
-                    + " is not at a message boundary; use an offset returned by the server");
-        }
-        long next =
-                messages.isEmpty() ? start : messages.get(messages.size() - 1).end();
-        return new ReadResult.Data(r, start, next, messages, next == r.tail());
+    /** The offset {@code r} hands out for {@code position}: the incarnation of the stream owning that byte. */
+    public Offset offsetOf(StreamRecord r, long position) {
+        return reader.offsetOf(r, position);
     }
 
     private static CompletionStage<ReadResult> done(ReadResult result) {
@@ -190,8 +240,14 @@ public final class StreamEngine implements AutoCloseable {
         return registry.size();
     }
 
+    /** Where the data lives, e.g. the database file: for logs and the CLI. */
     public String storeDescription() {
         return store.describe();
+    }
+
+    /** The store's kind, without paths: for /health. */
+    public String storeKind() {
+        return store.kind();
     }
 
     /** Stops taking writes, commits what is queued, then closes the store. */
@@ -202,7 +258,7 @@ public final class StreamEngine implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        readers.shutdown();
+        reads.close();
         store.close();
     }
 }

@@ -33,6 +33,50 @@ final class StreamReader {
         return r.retainedFrom();
     }
 
+    /**
+     * The position {@code offset} names in {@code r}'s byte space, or -1 when it was not issued for
+     * {@code r}: it must carry the incarnation of {@code r} or of a stream up its fork chain, and
+     * in the latter case lie at or below the point where {@code r}'s bytes part from that
+     * stream's. An unscoped offset (incarnation 0, from before incarnations) counts for streams
+     * that existed then; its start position counts everywhere.
+     */
+    long positionOf(StreamRecord r, Offset offset) {
+        if (offset.equals(Offset.ZERO)) {
+            return 0;
+        }
+        long limit = Long.MAX_VALUE;
+        StreamRecord m = r;
+        while (true) {
+            boolean issuer = m.id() == offset.incarnation()
+                    || (offset.incarnation() == 0 && m.id() < registry.scopedOffsetsFromId());
+            if (issuer) {
+                return offset.position() <= limit ? offset.position() : -1;
+            }
+            StreamState source = m.isFork() ? registry.byId(m.forkSourceId()) : null;
+            if (source == null) {
+                return -1;
+            }
+            limit = Math.min(limit, m.forkPosition());
+            m = source.record;
+        }
+    }
+
+    /**
+     * The offset for {@code position} in {@code r}: the incarnation of the stream whose own bytes
+     * hold it (a source's below a fork point), so offsets sort in stream order along a fork chain.
+     */
+    Offset offsetOf(StreamRecord r, long position) {
+        StreamRecord m = r;
+        while (m.isFork() && position < m.forkPosition()) {
+            StreamState source = registry.byId(m.forkSourceId());
+            if (source == null) {
+                break;
+            }
+            m = source.record;
+        }
+        return new Offset(m.id(), position);
+    }
+
     /** Whether {@code position} has been trimmed away by retention somewhere in the chain. */
     boolean trimmed(StreamRecord r, long position) {
         return position < startPosition(r);

@@ -19,17 +19,30 @@ final class StreamRegistry {
     private final Map<String, StreamState> byPath = new ConcurrentHashMap<>();
     private final Map<Long, StreamState> byId = new ConcurrentHashMap<>();
     private final int recentWindowBytes;
+    private final MemoryBudget memory;
+    private volatile long scopedOffsetsFromId;
 
-    StreamRegistry(int recentWindowBytes) {
+    StreamRegistry(int recentWindowBytes, MemoryBudget memory) {
         this.recentWindowBytes = recentWindowBytes;
+        this.memory = memory;
+    }
+
+    MemoryBudget memory() {
+        return memory;
+    }
+
+    /** Streams below this id may hold unscoped offsets; see {@link StreamReader#positionOf}. */
+    long scopedOffsetsFromId() {
+        return scopedOffsetsFromId;
     }
 
     /** Fills the registry from the store; {@code now} floors last-access times (see below). */
     void load(StoreContents contents, long now) {
+        scopedOffsetsFromId = contents.scopedOffsetsFromId();
         for (StreamRecord r : contents.streams()) {
             // Reads renew TTLs in memory only; after a restart we cannot know the last read,
             // so a stream gets a full TTL from startup rather than being expired early.
-            StreamState s = new StreamState(r, recentWindowBytes);
+            StreamState s = new StreamState(r, recentWindowBytes, memory);
             s.renew(now);
             byId.put(r.id(), s);
             if (r.lifecycle() != Lifecycle.DETACHED) {
@@ -47,7 +60,7 @@ final class StreamRegistry {
         for (ProducerRecord p : contents.producers()) {
             StreamState s = byId.get(p.streamId());
             if (s != null) {
-                s.producers.put(p.producerId(), p);
+                s.putProducer(p, memory);
             }
         }
     }
@@ -69,7 +82,7 @@ final class StreamRegistry {
     }
 
     StreamState create(StreamRecord r) {
-        StreamState s = new StreamState(r, recentWindowBytes);
+        StreamState s = new StreamState(r, recentWindowBytes, memory);
         byId.put(r.id(), s);
         return s;
     }

@@ -18,14 +18,42 @@ final class StreamState {
     volatile long lastAccess;
 
     final Map<String, ProducerRecord> producers = new HashMap<>();
+    /** What {@link #producers} count against the memory budget. */
+    private long producerBytes;
+
     int forkRefs;
     final TailWatchers watchers = new TailWatchers();
     final RecentWindow recent;
 
-    StreamState(StreamRecord record, int recentWindowBytes) {
+    StreamState(StreamRecord record, int recentWindowBytes, MemoryBudget budget) {
         this.record = record;
         this.lastAccess = record.lastAccessMillis();
-        this.recent = new RecentWindow(recentWindowBytes);
+        this.recent = new RecentWindow(recentWindowBytes, budget);
+    }
+
+    /**
+     * An estimate of the heap one producer entry holds: the id's characters, the record, the map
+     * entry. Producer ids are capped in length at the API, so this stays small per entry.
+     */
+    static long producerCost(String producerId) {
+        return 128 + 2L * producerId.length();
+    }
+
+    /** Adds or updates producers; new ones are charged to the budget (they are already committed). */
+    void putProducer(ProducerRecord p, MemoryBudget budget) {
+        if (producers.put(p.producerId(), p) == null) {
+            long cost = producerCost(p.producerId());
+            producerBytes += cost;
+            budget.charge(cost);
+        }
+    }
+
+    /** The stream is gone: gives back its producers' and window's memory. */
+    void release(MemoryBudget budget) {
+        recent.clear();
+        budget.release(producerBytes);
+        producerBytes = 0;
+        producers.clear();
     }
 
     /** The effective last access, whether it came from a write (persisted) or a read (memory). */

@@ -1,14 +1,14 @@
 package dev.tether.stream;
 
 import dev.tether.store.StoreException;
-import dev.tether.store.StreamRecord;
-import dev.tether.store.StreamRecord.Lifecycle;
 import dev.tether.store.StreamStore;
 import java.time.InstantSource;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -19,31 +19,37 @@ import java.util.concurrent.TimeUnit;
  * and readers see it, only after it is on disk. One fsync covers every batch committed while
  * the previous one ran (group commit, pipelined).
  *
- * <p>Thread-safety: {@link #submit} from any thread; everything else runs on the writer thread.
+ * <p>If the writer or the syncer thread dies (an {@link Error} such as OutOfMemoryError), every
+ * command it held fails, {@link #health} reports {@link StorageHealth.State#FAILED}, and later
+ * writes are refused at once: nothing waits on a thread that will never answer.
+ *
+ * <p>Thread-safety: {@link #submit} and {@link #health} from any thread; everything else runs on
+ * the writer thread.
  */
 final class StreamWriter {
     private static final System.Logger LOG = System.getLogger(StreamWriter.class.getName());
     private static final long SWEEP_INTERVAL_MILLIS = 1000;
 
+    private final EngineObserver observer;
     private final StreamStore store;
     private final StreamRegistry registry;
     private final InstantSource clock;
-    private final CreateOperation create;
+    private final CommandStager stager;
     private final BlockingQueue<WriteCommand> queue;
     private final int maxBatch;
     private final Thread thread;
-    private volatile boolean accepting = true;
-    private volatile StorageHealth health;
-    private long lastId;
-    private long lastSweep;
-    private final Retention retention;
     private final StoreSyncer syncer;
-    /** The newest committed batch that is not yet durable and published, or null. */
-    private WriteBatch unsynced;
+    private final WriterHealth health;
+    private volatile boolean started;
+    private volatile boolean accepting = true;
+    /** Written by the writer thread, read by readers telling a never-issued offset from a stale one. */
+    private volatile long lastId;
 
-    private int inFlight;
-    /** An fsync failed: what the store holds may differ from what was acknowledged. */
-    private boolean poisoned;
+    private long lastSweep;
+    /** Commands taken from the queue and not yet answered or staged into a batch. */
+    private final List<WriteCommand> pending;
+    /** Batches handed to the syncer and not yet published, oldest first. */
+    private final ArrayDeque<WriteBatch> inFlight = new ArrayDeque<>();
 
     StreamWriter(
             StreamStore store,
@@ -51,38 +57,64 @@ final class StreamWriter {
             StreamReader reader,
             InstantSource clock,
             long lastId,
-            int queueCapacity,
-            int maxBatch,
-            long retainBytes) {
+            EngineSettings settings,
+            EngineObserver observer) {
+        this.observer = observer;
         this.store = store;
-        this.retention = new Retention(store, retainBytes);
         this.registry = registry;
         this.clock = clock;
-        this.create = new CreateOperation(reader);
-        this.queue = new ArrayBlockingQueue<>(queueCapacity);
-        this.maxBatch = maxBatch;
+        this.stager = new CommandStager(registry, reader, store, settings.retainBytes());
+        this.queue = new ArrayBlockingQueue<>(settings.writeQueueCapacity());
+        this.maxBatch = settings.maxBatch();
+        this.pending = new ArrayList<>(maxBatch);
         this.lastId = lastId;
-        this.health = new StorageHealth(true, "ok", clock.millis());
+        this.health = new WriterHealth(clock);
         this.thread = Thread.ofPlatform().name("tether-writer").unstarted(this::run);
-        this.syncer = new StoreSyncer(store, this::synced);
+        this.syncer = new StoreSyncer(store, this::synced, observer);
     }
 
     void start() {
         syncer.start();
         thread.start();
+        started = true;
+    }
+
+    /** The highest stream id allocated so far. */
+    long lastId() {
+        return lastId;
     }
 
     StorageHealth health() {
-        return health;
+        checkThreads();
+        return health.current();
     }
 
     void submit(WriteCommand command) {
         if (!accepting) {
             command.fail(new WriteRejectedException(
                     WriteRejectedException.Reason.SHUTTING_DOWN, "the server is shutting down", null));
+            return;
+        }
+        checkThreads();
+        if (health.refusal() != null) {
+            command.fail(health.refusal());
         } else if (!queue.offer(command)) {
             command.fail(new WriteRejectedException(
                     WriteRejectedException.Reason.OVERLOADED, "too many writes are queued; retry shortly", null));
+        } else if (!thread.isAlive()) {
+            checkThreads();
+            drainAndFail(health.refusal()); // the writer died after the check: nobody else will answer
+        }
+    }
+
+    /** Fails the health for good once a thread the write path needs has ended while accepting writes. */
+    private void checkThreads() {
+        if (started && accepting) {
+            if (!thread.isAlive()) {
+                health.fail("the writer thread has stopped", null);
+            } else if (!syncer.isAlive()) {
+                health.fail("the sync thread has stopped", null);
+            }
         }
     }
 
@@ -103,39 +135,63 @@ final class StreamWriter {
     }
 
     private void run() {
-        List<WriteCommand> pending = new ArrayList<>(maxBatch);
-        while (accepting || !queue.isEmpty() || inFlight > 0) {
+        try {
+            loop();
+        } catch (Throwable t) { // an Error ends the writer; answer everyone it held before it goes
+            health.fail("the writer thread died: " + t, t);
+            pending.forEach(c -> c.fail(health.refusal()));
+            for (WriteBatch b : inFlight) {
+                b.commands().forEach(c -> c.fail(health.refusal()));
+            }
+            drainAndFail(health.refusal());
+        }
+    }
+
+    private void loop() {
+        while (accepting || !queue.isEmpty() || !inFlight.isEmpty()) {
             try {
-                WriteCommand first = queue.poll(200, TimeUnit.MILLISECONDS);
-                if (first == null) {
-                    maybeSweep();
-                    continue;
+                if (!inFlight.isEmpty() && !syncer.isAlive()) {
+                    health.fail("the sync thread has stopped", null);
+                    publish(List.copyOf(inFlight), null); // fails them: nothing will flush them now
                 }
-                pending.add(first);
-                queue.drainTo(pending, maxBatch - 1);
-                runBatches(pending);
+                WriteCommand first = queue.poll(200, TimeUnit.MILLISECONDS);
+                if (first != null) {
+                    pending.add(first);
+                    queue.drainTo(pending, maxBatch - 1);
+                    runBatches(pending);
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.ERROR, "writer batch failed", e);
                 pending.forEach(c -> c.fail(e));
-            } finally {
-                pending.clear();
             }
+            pending.clear(); // not on an Error: run() must still answer them
             maybeSweep();
+        }
+    }
+
+    private void drainAndFail(WriteRejectedException refusal) {
+        List<WriteCommand> left = new ArrayList<>();
+        queue.drainTo(left);
+        for (WriteCommand c : left) {
+            if (c instanceof WriteCommand.Synced s) {
+                s.batches().forEach(b -> b.commands().forEach(x -> x.fail(refusal)));
+            } else {
+                c.fail(refusal);
+            }
         }
     }
 
     /** Splits at commands that must see committed state, committing before each of them. */
     private void runBatches(List<WriteCommand> commands) {
-        List<WriteCommand> batch = new ArrayList<>(commands.size());
         for (WriteCommand c : commands) {
             if (c instanceof WriteCommand.Synced done) {
-                inFlight -= done.batches().size();
                 publish(done.batches(), done.failure()); // acknowledgements first: they never depend on what follows
             }
         }
+        List<WriteCommand> batch = new ArrayList<>(commands.size());
         for (WriteCommand c : commands) {
             if (c instanceof WriteCommand.Synced) {
                 continue;
@@ -153,21 +209,19 @@ final class StreamWriter {
         if (commands.isEmpty()) {
             return;
         }
-        if (poisoned) {
-            var failure = new WriteRejectedException(
-                    WriteRejectedException.Reason.STORAGE_UNAVAILABLE,
-                    "storage unavailable: flushing to disk failed earlier; restart the server to recover",
-                    null);
-            commands.forEach(c -> c.fail(failure));
+        if (health.refusal() != null) {
+            commands.forEach(c -> c.fail(health.refusal()));
             return;
         }
-        WriteBatch batch = new WriteBatch(registry, unsynced, lastId, clock.millis());
+        WriteBatch batch = new WriteBatch(registry, inFlight.peekLast(), lastId, clock.millis());
         for (WriteCommand c : commands) {
             batch.addCommand(c);
             try {
-                stage(batch, c);
+                stager.stage(batch, c);
             } catch (StoreException e) {
                 c.fail(unavailable(e));
+            } catch (WriteRejectedException e) {
+                c.fail(e);
             }
         }
         try {
@@ -175,31 +229,48 @@ final class StreamWriter {
                 store.commit(batch.mutations());
             }
         } catch (StoreException e) {
-            markUnavailable(e);
-            WriteRejectedException failure = unavailable(e);
-            commands.forEach(c -> c.fail(failure));
+            failCommit(commands, e);
             return;
         }
-        if (!batch.isEmpty() && !health.writable()) {
-            health = new StorageHealth(true, "ok", clock.millis());
-            LOG.log(System.Logger.Level.INFO, "storage is writable again");
+        if (!batch.isEmpty()) {
+            health.committed();
+            observer.committed(commands.size());
         }
         lastId = batch.lastId();
-        if (inFlight == 0 && (!store.durable() || queue.isEmpty())) {
+        if (inFlight.isEmpty() && (!store.durable() || queue.isEmpty())) {
             // Nothing to pipeline with: flushing here saves two thread hand-offs of latency.
             syncInline(batch);
             return;
         }
-        unsynced = batch;
-        inFlight++;
+        inFlight.addLast(batch);
         syncer.submit(batch);
+    }
+
+    private void failCommit(List<WriteCommand> commands, StoreException e) {
+        WriteRejectedException failure;
+        if (e.outcomeUnknown()) {
+            // Neither "failed" nor "done" would be true: say so, and stop writing until a
+            // restart re-reads what the store holds.
+            health.fail("a commit's outcome is unknown (" + e.getMessage() + ")", e);
+            failure = new WriteRejectedException(
+                    WriteRejectedException.Reason.STORAGE_UNAVAILABLE,
+                    "storage failed while committing and the write may or may not have been stored; "
+                            + "read the stream after the server restarts (or retry with producer headers)",
+                    e);
+        } else {
+            health.unavailable(e);
+            failure = unavailable(e);
+        }
+        commands.forEach(c -> c.fail(failure));
     }
 
     private void syncInline(WriteBatch batch) {
         StoreException failure = null;
         if (!batch.isEmpty()) {
             try {
+                long start = System.nanoTime();
                 store.sync();
+                observer.synced(System.nanoTime() - start);
             } catch (StoreException e) {
                 failure = e;
             }
@@ -209,92 +280,29 @@ final class StreamWriter {
 
     /** Publishes durable batches in commit order, or fails them if the flush failed. */
     private void publish(List<WriteBatch> batches, StoreException flushFailure) {
-        if (flushFailure != null && !poisoned) {
-            poisoned = true;
-            markUnavailable(flushFailure);
-            LOG.log(
-                    System.Logger.Level.ERROR,
-                    "flushing to disk failed; refusing writes until restart: " + flushFailure.getMessage());
+        if (flushFailure != null) {
+            // After a failed fsync the kernel may have dropped the pages: only a restart, which
+            // re-reads the store, knows what is on disk (the PostgreSQL "fsyncgate" lesson).
+            health.fail("flushing to disk failed (" + flushFailure.getMessage() + ")", flushFailure);
         }
         for (WriteBatch batch : batches) {
-            if (poisoned) {
-                WriteRejectedException failure = unavailable(
-                        flushFailure != null
-                                ? flushFailure
-                                : new StoreException("an earlier flush failed", null, true));
-                batch.commands().forEach(c -> c.fail(failure));
+            inFlight.remove(batch);
+            if (health.refusal() != null) {
+                batch.commands().forEach(c -> c.fail(health.refusal()));
             } else {
                 batch.publish();
-            }
-            if (batch == unsynced) {
-                unsynced = null;
+                observer.published(batch.appendedMessages(), batch.appendedBytes());
             }
         }
-    }
-
-    private void stage(WriteBatch batch, WriteCommand command) throws StoreException {
-        switch (command) {
-            case WriteCommand.Create c -> {
-                CreateResult result = create.apply(batch, c.request());
-                batch.onCommit(() -> c.result().complete(result));
-            }
-            case WriteCommand.Append a -> {
-                AppendResult result = AppendOperation.apply(batch, a.request());
-                batch.onCommit(() -> a.result().complete(result));
-            }
-            case WriteCommand.Delete d -> {
-                DeleteResult result = delete(batch, d.path());
-                batch.onCommit(() -> d.result().complete(result));
-            }
-            case WriteCommand.Sweep s -> {
-                int expired = sweep(batch);
-                batch.onCommit(() -> s.result().complete(expired));
-            }
-            case WriteCommand.Synced s -> throw new IllegalStateException("sync results are never staged");
-        }
-    }
-
-    private static DeleteResult delete(WriteBatch batch, String path) {
-        StreamRecord r = Lifecycles.current(batch, path);
-        if (r == null) {
-            return new Rejection.NotFound("stream " + path + " does not exist");
-        }
-        if (r.lifecycle() == Lifecycle.SOFT_DELETED) {
-            return new Rejection.Gone("stream " + path + " has already been deleted");
-        }
-        Lifecycles.delete(batch, r);
-        return new DeleteResult.Deleted(path);
-    }
-
-    private int sweep(WriteBatch batch) throws StoreException {
-        retention.apply(batch, registry.all());
-        int expired = 0;
-        for (StreamState s : registry.all()) {
-            StreamRecord r = batch.byId(s.record.id());
-            if (r != null && r.lifecycle() == Lifecycle.LIVE && batch.expired(r)) {
-                Lifecycles.expire(batch, r);
-                expired++;
-            }
-        }
-        return expired;
     }
 
     private void maybeSweep() {
         long now = clock.millis();
-        if (now - lastSweep < SWEEP_INTERVAL_MILLIS) {
+        if (now - lastSweep < SWEEP_INTERVAL_MILLIS || health.refusal() != null) {
             return;
         }
         lastSweep = now;
-        commit(List.of(new WriteCommand.Sweep(new java.util.concurrent.CompletableFuture<>())));
-    }
-
-    private void markUnavailable(StoreException e) {
-        if (health.writable()) {
-            LOG.log(
-                    System.Logger.Level.ERROR,
-                    "storage unavailable, appends will fail until it recovers: " + e.getMessage());
-        }
-        health = new StorageHealth(false, e.getMessage(), clock.millis());
+        commit(List.of(new WriteCommand.Sweep(new CompletableFuture<>())));
     }
 
     private static WriteRejectedException unavailable(StoreException e) {

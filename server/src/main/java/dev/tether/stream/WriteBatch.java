@@ -52,6 +52,10 @@ final class WriteBatch {
         return now;
     }
 
+    MemoryBudget memory() {
+        return registry.memory();
+    }
+
     /** The unpublished batch this one stages over, or null once it has been published. */
     private WriteBatch base() {
         if (parent != null && parent.published) {
@@ -195,6 +199,26 @@ final class WriteBatch {
         mutations.add(new Mutation.DropStream(r.id()));
     }
 
+    /** Messages appended by this batch. */
+    int appendedMessages() {
+        int n = 0;
+        for (List<StoredMessage> rows : appended.values()) {
+            n += rows.size();
+        }
+        return n;
+    }
+
+    /** Bytes appended by this batch. */
+    long appendedBytes() {
+        long n = 0;
+        for (List<StoredMessage> rows : appended.values()) {
+            for (StoredMessage m : rows) {
+                n += m.data().length;
+            }
+        }
+        return n;
+    }
+
     /** Runs after a successful commit and publish, in order. */
     void onCommit(Runnable completion) {
         completions.add(completion);
@@ -222,7 +246,7 @@ final class WriteBatch {
         producers.forEach((id, ps) -> {
             StreamState s = registry.byId(id);
             if (s != null) {
-                s.producers.putAll(ps);
+                ps.values().forEach(p -> s.putProducer(p, registry.memory()));
             }
         });
         forkRefDeltas.forEach((id, delta) -> {
@@ -235,7 +259,7 @@ final class WriteBatch {
         for (long id : dropped) {
             StreamState s = registry.remove(id);
             if (s != null) {
-                s.recent.clear();
+                s.release(registry.memory());
                 touched.add(s);
             }
         }

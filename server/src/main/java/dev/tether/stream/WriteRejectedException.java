@@ -10,6 +10,8 @@ public final class WriteRejectedException extends RuntimeException {
         STORAGE_UNAVAILABLE,
         /** The writer's bounded queue is full. */
         OVERLOADED,
+        /** The memory budget ({@link MemoryBudget}) has no room for the request's body or state. */
+        MEMORY_FULL,
         /** The server is shutting down. */
         SHUTTING_DOWN
     }

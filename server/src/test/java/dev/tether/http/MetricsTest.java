@@ -28,6 +28,8 @@ class MetricsTest {
                     server.post("/v1/responses", "application/json", "{\"model\":\"m\",\"input\":\"hi\"}")
                             .statusCode());
             assertEquals(404, server.get("/v1/stream/missing").statusCode());
+            assertEquals(201, server.put("/v1/stream/m", "text/plain").statusCode());
+            assertEquals(204, server.post("/v1/stream/m", "text/plain", "12345").statusCode());
             HttpResponse<String> scrape = server.get("/metrics");
             assertEquals(200, scrape.statusCode());
             assertTrue(scrape.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
@@ -45,6 +47,11 @@ class MetricsTest {
                     "upstream latency per replica");
             assertTrue(m.contains("tether_response_ttft_seconds_bucket{le="), "TTFT is a histogram");
             assertTrue(m.contains("jvm_memory_used_bytes"), "JVM metrics too");
+            assertTrue(sample(m, "tether_stream_appends_total") >= 1, "appends (the response's events count too)");
+            assertTrue(sample(m, "tether_stream_append_bytes_total") >= 5);
+            assertTrue(sample(m, "tether_store_fsync_seconds_count") >= 1, "every acknowledged write was flushed");
+            assertTrue(m.contains("tether_store_fsync_seconds_bucket{le="), "fsync latency is a histogram");
+            assertTrue(sample(m, "tether_store_batch_commands_count") >= 1);
         }
     }
 

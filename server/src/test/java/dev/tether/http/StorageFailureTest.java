@@ -79,6 +79,38 @@ class StorageFailureTest {
         }
     }
 
+    /**
+     * The outside probe's scenario (finding 11): a small disk fills up under concurrent appends
+     * and creates, then space is freed. Every answer must match the write's fate, before and after
+     * a restart; no stream may be left stuck; writes resume without a restart.
+     */
+    @Test
+    void aFullDiskNeverLiesAboutAWriteAndRecoversWhenSpaceIsFreed() throws Exception {
+        Path mount = tmpfs("size=2m");
+        try {
+            // Half the disk: once freed, there is room for the checkpoint to copy everything the
+            // WAL holds into the database file (about as much again), so the WAL can be reused.
+            Path filler = mount.resolve("filler");
+            Files.write(filler, new byte[1024 * 1024]);
+            Path data = mount.resolve("data");
+            DiskFill fill;
+            try (TestServer server = TestServer.start(data, c -> c)) {
+                fill = new DiskFill(server, 4);
+                fill.untilFull();
+                Files.delete(filler);
+                fill.assertEveryAnswerMatchesWhatIsStored("while the server that answered still runs");
+                fill.assertEveryStreamTakesAnAppendAgain();
+                assertEquals(200, server.get("/health").statusCode(), "health recovers without a restart");
+            }
+            try (TestServer server = TestServer.start(data, c -> c)) {
+                fill.on(server).assertEveryAnswerMatchesWhatIsStored("after a restart");
+                fill.assertEveryStreamTakesAnAppendAgain();
+            }
+        } finally {
+            run("umount", mount.toString());
+        }
+    }
+
     /** Appends 8 KiB chunks until the store refuses; checks the refusal and that reads still work. */
     private static void fillUntilRejected(TestServer server) throws Exception {
         assertEquals(201, server.put("/v1/stream/fill", "text/plain").statusCode());

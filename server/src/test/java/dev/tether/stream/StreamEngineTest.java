@@ -149,14 +149,21 @@ class StreamEngineTest {
     @Test
     void forkReadsInheritedDataThenItsOwnAndSurvivesSourceDeletion() throws Exception {
         create("src", "text/plain");
-        append("src", "hello ", null);
+        var hello = assertInstanceOf(AppendResult.Appended.class, append("src", "hello ", null));
         var fork = get(engine.create(new CreateRequest(
-                "fork", null, null, null, false, List.of(), new CreateRequest.Fork("src", new Offset(6), null))));
+                "fork",
+                null,
+                null,
+                null,
+                false,
+                List.of(),
+                new CreateRequest.Fork("src", Offset.tail(hello.stream()), null))));
         assertInstanceOf(CreateResult.Created.class, fork);
         append("src", "never-in-fork", null);
         append("fork", "world", null);
         assertInstanceOf(DeleteResult.Deleted.class, get(engine.delete("src")));
-        assertInstanceOf(Rejection.Gone.class, get(engine.read("src", null)), "a deleted source with forks is gone");
+        assertInstanceOf(
+                Rejection.Gone.class, get(engine.read("src", ReadFrom.START)), "a deleted source with forks is gone");
         reopen();
         assertEquals("hello world", readAll("fork"), "the fork keeps the source's data after the source is deleted");
         assertInstanceOf(
@@ -210,7 +217,7 @@ class StreamEngineTest {
             append("r", Integer.toString(i).repeat(100), null);
         }
         get(engine.sweepExpired());
-        ReadResult.Data fromStart = assertInstanceOf(ReadResult.Data.class, get(engine.read("r", null)));
+        ReadResult.Data fromStart = assertInstanceOf(ReadResult.Data.class, get(engine.read("r", ReadFrom.START)));
         assertEquals(800, fromStart.from(), "at most 250 bytes of whole messages are kept: the newest two");
         assertEquals("8".repeat(100) + "9".repeat(100), readAll("r"));
         var gone = assertInstanceOf(Rejection.Gone.class, get(engine.read("r", 0L)), "offsets below retention are 410");

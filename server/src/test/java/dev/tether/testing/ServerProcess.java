@@ -50,13 +50,27 @@ public final class ServerProcess implements AutoCloseable {
      *     message carries its output
      */
     public static ServerProcess start(Path dataDir, String... extraArgs) throws IOException, InterruptedException {
+        return start(dataDir, List.of(), extraArgs);
+    }
+
+    /**
+     * Like {@link #start(Path, String...)}, with JVM options (such as {@code -Xmx160m}) before the
+     * main class.
+     */
+    public static ServerProcess start(Path dataDir, List<String> jvmOptions, String... extraArgs)
+            throws IOException, InterruptedException {
         Path parent = dataDir.toAbsolutePath().getParent();
         Path log = Files.createTempFile(parent, "tether-server-", ".log");
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                // As the launcher does: a JVM out of heap exits (a supervisor restarts it) instead of
+                // living on with dead threads.
+                "-XX:+ExitOnOutOfMemoryError",
                 // sqlite-jdbc loads its native library; Netty reaches for sun.misc.Unsafe.
                 "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow",
+                "--sun-misc-unsafe-memory-access=allow"));
+        command.addAll(jvmOptions);
+        command.addAll(List.of(
                 "-cp",
                 System.getProperty("java.class.path"),
                 "dev.tether.Main",

@@ -35,7 +35,8 @@ public final class MemoryStreamStore implements StreamStore {
     public StoreContents load() {
         List<ProducerRecord> all = new ArrayList<>();
         producers.values().forEach(m -> all.addAll(m.values()));
-        return new StoreContents(List.copyOf(streams.values()), all, maxId);
+        // Nothing outlives the process, so no client can hold an offset from before incarnations.
+        return new StoreContents(List.copyOf(streams.values()), all, maxId, 0);
     }
 
     @Override
@@ -99,6 +100,11 @@ public final class MemoryStreamStore implements StreamStore {
     @Override
     public boolean durable() {
         return false;
+    }
+
+    @Override
+    public String kind() {
+        return "memory";
     }
 
     @Override

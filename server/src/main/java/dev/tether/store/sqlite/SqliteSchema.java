@@ -146,6 +146,39 @@ final class SqliteSchema {
         }
     }
 
+    /** The number of the last committed batch ({@code meta.batch}), 0 before the first. */
+    static long committedBatch(Connection c) throws SQLException {
+        try (Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT value FROM meta WHERE key='batch'")) {
+            return rs.next() ? rs.getLong(1) : 0;
+        }
+    }
+
+    /**
+     * Deletes message rows at or past their stream's tail. The engine never writes them (data and
+     * tail commit together); earlier versions could, after a failed commit on a full disk, and they
+     * made every later append to that stream fail on a duplicate key. One index seek per stream.
+     */
+    static int dropRowsBeyondTail(Connection c) throws SQLException {
+        try (Statement st = c.createStatement()) {
+            return st.executeUpdate("DELETE FROM messages WHERE stream_id IN (SELECT s.id FROM streams s "
+                    + "WHERE EXISTS (SELECT 1 FROM messages m WHERE m.stream_id = s.id AND m.pos >= s.tail)) "
+                    + "AND pos >= (SELECT tail FROM streams WHERE id = messages.stream_id)");
+        }
+    }
+
+    /**
+     * Records, once, the first stream id whose offsets carry its incarnation: streams below it
+     * were created by a version that handed out unscoped offsets, which stay valid for them.
+     */
+    static void markScopedOffsets(Connection c) throws SQLException {
+        try (Statement st = c.createStatement()) {
+            st.executeUpdate("INSERT OR IGNORE INTO meta (key, value) SELECT 'scoped_offsets_from', 1 + max("
+                    + "COALESCE((SELECT max(id) FROM streams), 0), "
+                    + "COALESCE((SELECT value FROM meta WHERE key = 'max_stream_id'), 0))");
+        }
+    }
+
     /** Every stream row, producer row and the id high-water mark. */
     static StoreContents loadAll(Connection c) throws SQLException {
         List<StreamRecord> streams = new ArrayList<>();
@@ -171,6 +204,13 @@ final class SqliteSchema {
                 maxId = Math.max(maxId, rs.getLong(1));
             }
         }
-        return new StoreContents(streams, producers, maxId);
+        long scopedFrom = maxId + 1;
+        try (Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT value FROM meta WHERE key='scoped_offsets_from'")) {
+            if (rs.next()) {
+                scopedFrom = rs.getLong(1);
+            }
+        }
+        return new StoreContents(streams, producers, maxId, scopedFrom);
     }
 }

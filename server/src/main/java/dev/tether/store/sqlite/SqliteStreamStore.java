@@ -12,7 +12,6 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
@@ -21,9 +20,11 @@ import java.util.Properties;
  * The embedded store: one SQLite database in WAL mode. Commits run with {@code
  * synchronous=NORMAL} (written to the WAL, not yet flushed); {@link #sync} fdatasyncs the WAL
  * file, which makes every transaction written before it durable. SQLite's WAL checksums make
- * recovery stop at the last complete transaction, so an unflushed tail is lost whole, never torn. The engine's single writer calls
- * {@link #commit} with a whole batch of appends: one transaction and one fsync for all of them
- * (group commit). Readers use their own connections and never block the writer (WAL).
+ * recovery stop at the last complete transaction, so an unflushed tail is lost whole, never
+ * torn. The engine's single writer calls {@link #commit} with a whole batch of appends: one
+ * transaction and one fsync for all of them (group commit); {@link SqliteWriter} makes a failed
+ * commit leave nothing behind, and tells a commit that failed from one that only reported an
+ * error. Readers use their own connections and never block the writer (WAL).
  *
  * <p>Thread-safety: {@link #commit} and {@link #load} must be called from one thread at a time
  * (the engine's writer); {@link #read} is safe from any thread.
@@ -31,14 +32,11 @@ import java.util.Properties;
 public final class SqliteStreamStore implements StreamStore {
     private static final System.Logger LOG = System.getLogger(SqliteStreamStore.class.getName());
     private static final int READERS = 4;
-    private static final int PAGE_SIZE = 4096;
+    static final int PAGE_SIZE = 4096;
 
     private final Path file;
-    private final Long maxBytes;
-    /** Null while the store is read-only (the data directory could not be written at startup). */
-    private Connection writer;
-
-    private SqliteWriteStatements statements;
+    private final SqliteWriter writer;
+    /** Started with the first writable connection. */
     private SqliteCheckpointer checkpointer;
     /** Set by the checkpointer when the WAL should be rewound; see {@link SqliteCheckpointer}. */
     private volatile boolean rewindWanted;
@@ -46,10 +44,12 @@ public final class SqliteStreamStore implements StreamStore {
     private java.nio.channels.FileChannel wal;
 
     private volatile SqliteReaders readers;
+    /** The readers were opened read-only ({@code immutable}) because the disk was: replace them once writable. */
+    private boolean immutableReaders;
 
     private SqliteStreamStore(Path file, Long maxBytes) {
         this.file = file;
-        this.maxBytes = maxBytes;
+        this.writer = new SqliteWriter(file, maxBytes, this::committedBatch);
     }
 
     /**
@@ -85,6 +85,7 @@ public final class SqliteStreamStore implements StreamStore {
         SqliteStreamStore store = new SqliteStreamStore(file, maxBytes);
         try {
             store.readers = SqliteReaders.open(file, true, READERS);
+            store.immutableReaders = true;
             return store;
         } catch (SQLException e) {
             store.close();
@@ -94,39 +95,28 @@ public final class SqliteStreamStore implements StreamStore {
     }
 
     private void openWriter() throws SQLException {
-        Connection c = connect(file, false);
-        try (Statement st = c.createStatement()) {
-            st.execute("PRAGMA journal_mode=WAL");
-            st.execute("PRAGMA synchronous=NORMAL"); // the engine calls sync() before acknowledging
-            st.execute("PRAGMA wal_autocheckpoint=0"); // see SqliteCheckpointer
-            st.execute("PRAGMA journal_size_limit=" + (64 << 20)); // a burst does not leave a huge WAL behind
-            if (maxBytes != null) {
-                st.execute("PRAGMA max_page_count=" + Math.max(16, maxBytes / PAGE_SIZE));
-            }
-            SqliteSchema.create(st);
-            c.setAutoCommit(false);
-            statements = new SqliteWriteStatements(c);
-            writer = c;
+        writer.open();
+        if (checkpointer == null) {
             checkpointer = new SqliteCheckpointer(file, () -> rewindWanted = true);
-        } catch (SQLException e) {
-            c.close();
-            throw e;
         }
     }
 
-    /** While read-only, each commit first tries to become writable again. */
+    /** Before each commit: reopens the writer after an error, or for the first time on a disk that was read-only. */
     private void ensureWritable() throws StoreException {
-        if (writer != null) {
+        if (writer.isOpen()) {
             return;
         }
         try {
             openWriter();
-            SqliteReaders old = readers;
-            readers = SqliteReaders.open(file, false, READERS);
-            old.close();
-            LOG.log(System.Logger.Level.INFO, file + " is writable again");
+            if (immutableReaders) {
+                SqliteReaders old = readers;
+                readers = SqliteReaders.open(file, false, READERS);
+                immutableReaders = false;
+                old.close();
+                LOG.log(System.Logger.Level.INFO, file + " is writable again");
+            }
         } catch (SQLException e) {
-            throw new StoreException("the store is read-only (" + e.getMessage() + ")", e, true);
+            throw new StoreException("the store cannot be opened for writing (" + e.getMessage() + ")", e, true);
         }
     }
 
@@ -142,13 +132,11 @@ public final class SqliteStreamStore implements StreamStore {
 
     @Override
     public StoreContents load() throws StoreException {
-        if (writer == null) {
+        if (!writer.isOpen()) {
             return withReader("load", SqliteSchema::loadAll);
         }
         try {
-            StoreContents contents = SqliteSchema.loadAll(writer);
-            writer.commit();
-            return contents;
+            return writer.load();
         } catch (SQLException e) {
             throw failure("load", e);
         }
@@ -158,30 +146,19 @@ public final class SqliteStreamStore implements StreamStore {
     public void commit(List<Mutation> batch) throws StoreException {
         ensureWritable();
         try {
-            for (Mutation m : batch) {
-                statements.apply(m);
-            }
-            statements.flush();
-            writer.commit();
-            statements.committed();
-            if (rewindWanted) {
-                rewindWanted = false;
-                checkpointBetweenTransactions();
-            }
+            writer.commit(batch);
         } catch (SQLException e) {
-            rollbackQuietly();
             throw failure("commit", e);
+        }
+        if (rewindWanted) {
+            rewindWanted = false;
+            writer.checkpointBetweenTransactions();
         }
     }
 
-    /** A PASSIVE checkpoint on the writer's connection, so the next transaction rewinds the WAL. */
-    private void checkpointBetweenTransactions() throws SQLException {
-        writer.setAutoCommit(true);
-        try (Statement st = writer.createStatement()) {
-            st.execute("PRAGMA wal_checkpoint(PASSIVE)");
-        } finally {
-            writer.setAutoCommit(false);
-        }
+    /** What another connection sees as the last committed batch: whether a failed commit landed. */
+    private long committedBatch() throws StoreException {
+        return withReader("read back the last batch", SqliteSchema::committedBatch);
     }
 
     @Override
@@ -196,17 +173,16 @@ public final class SqliteStreamStore implements StreamStore {
             }
             wal.force(false);
         } catch (java.io.IOException e) {
-            throw new StoreException("flushing the WAL failed: " + e.getMessage(), e, true);
+            throw new StoreException("flushing the WAL failed: " + withoutPath(e), e, true);
         }
     }
 
-    private void rollbackQuietly() {
-        try {
-            statements.clearBatches();
-            writer.rollback();
-        } catch (SQLException e) {
-            LOG.log(System.Logger.Level.WARNING, "rollback failed: " + e.getMessage());
+    /** File-system exceptions carry the path in their message; health reports must not. */
+    private static String withoutPath(java.io.IOException e) {
+        if (e instanceof java.nio.file.FileSystemException f) {
+            return f.getReason() != null ? f.getReason() : "the WAL file cannot be accessed";
         }
+        return e.getMessage();
     }
 
     @Override
@@ -269,6 +245,11 @@ public final class SqliteStreamStore implements StreamStore {
     }
 
     @Override
+    public String kind() {
+        return "sqlite";
+    }
+
+    @Override
     public String describe() {
         return "sqlite:" + file;
     }
@@ -285,9 +266,7 @@ public final class SqliteStreamStore implements StreamStore {
         if (checkpointer != null) {
             checkpointer.close();
         }
-        if (writer != null) {
-            SqliteReaders.closeQuietly(writer);
-        }
+        writer.close();
         if (readers != null) {
             readers.close();
         }

@@ -26,6 +26,7 @@ final class SqliteWriteStatements {
     private final PreparedStatement dropProducers;
     private final PreparedStatement dropStream;
     private final PreparedStatement bumpMaxId;
+    private final PreparedStatement markBatch;
     private boolean pendingMessages;
     private boolean pendingStreams;
     private boolean pendingProducers;
@@ -43,6 +44,14 @@ final class SqliteWriteStatements {
         dropStream = c.prepareStatement("DELETE FROM streams WHERE id = ?");
         bumpMaxId = c.prepareStatement("INSERT INTO meta (key, value) VALUES ('max_stream_id', ?) "
                 + "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)");
+        markBatch = c.prepareStatement("INSERT INTO meta (key, value) VALUES ('batch', ?) "
+                + "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    }
+
+    /** Records the transaction's number in the transaction itself; see {@link SqliteWriter}. */
+    void markBatch(long batch) throws SQLException {
+        markBatch.setLong(1, batch);
+        markBatch.executeUpdate();
     }
 
     void apply(Mutation m) throws SQLException {

@@ -1,10 +1,12 @@
 package dev.tether.store.sqlite;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.store.Mutation;
 import dev.tether.store.ProducerRecord;
+import dev.tether.store.StoreException;
 import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamRecord;
 import java.nio.file.Files;
@@ -55,6 +57,57 @@ class SqliteStreamStoreTest {
             assertEquals(3, contents.streams().get(0).tail(), "the stream row has the new tail");
             assertEquals(7, contents.producers().get(0).seq(), "producer state is stored with the data");
             assertEquals(3, store.read(1, 0, 3, 1024).get(0).data().length);
+        }
+    }
+
+    /**
+     * SQLite rolls a transaction back by itself on SQLITE_FULL; the connection must not then run
+     * the next batch statement by statement outside a transaction (finding 11).
+     */
+    @Test
+    void aCommitRefusedByAFullStoreLeavesNothingAndTheNextCommitIsWhole() throws Exception {
+        StreamRecord s = stream(1);
+        try (SqliteStreamStore store = SqliteStreamStore.open(dir, 128L * 1024)) {
+            store.commit(List.of(new Mutation.PutStream(s)));
+            List<StoredMessage> tooMuch = new ArrayList<>();
+            for (int i = 0; i < 64; i++) {
+                tooMuch.add(new StoredMessage(i * 4096L, new byte[4096]));
+            }
+            StoreException full = assertThrows(
+                    StoreException.class,
+                    () -> store.commit(List.of(
+                            new Mutation.AppendMessages(1, tooMuch), new Mutation.PutStream(s.withTail(64 * 4096)))));
+            assertTrue(full.unavailable(), "a full store is unavailable, not a bug: " + full.getMessage());
+            store.commit(List.of(
+                    new Mutation.AppendMessages(1, List.of(new StoredMessage(0, new byte[] {7}))),
+                    new Mutation.PutStream(s.withTail(1))));
+            assertEquals(1, store.read(1, 0, Long.MAX_VALUE, 1 << 20).size(), "only the batch that committed is there");
+            store.sync();
+        }
+        try (SqliteStreamStore store = SqliteStreamStore.open(dir, 128L * 1024)) {
+            assertEquals(1, store.load().streams().get(0).tail(), "the committed tail survives a reopen");
+            assertEquals(1, store.read(1, 0, Long.MAX_VALUE, 1 << 20).size(), "and nothing of the refused batch");
+        }
+    }
+
+    /** An older version could leave rows past a tail after a failed commit; they blocked appends forever. */
+    @Test
+    void rowsPastAStreamsTailAreRemovedWhenTheStoreIsLoaded() throws Exception {
+        StreamRecord s = stream(1);
+        try (SqliteStreamStore store = SqliteStreamStore.open(dir, null)) {
+            store.commit(List.of(
+                    new Mutation.PutStream(s.withTail(2)),
+                    new Mutation.AppendMessages(1, List.of(new StoredMessage(0, new byte[] {1, 2}))),
+                    new Mutation.AppendMessages(1, List.of(new StoredMessage(2, new byte[] {3})))));
+            store.sync();
+        }
+        try (SqliteStreamStore store = SqliteStreamStore.open(dir, null)) {
+            assertEquals(2, store.load().streams().get(0).tail());
+            store.commit(List.of(
+                    new Mutation.AppendMessages(1, List.of(new StoredMessage(2, new byte[] {9}))),
+                    new Mutation.PutStream(s.withTail(3))));
+            assertEquals(
+                    9, store.read(1, 2, 3, 1024).get(0).data()[0], "the append at the tail took the stray row's place");
         }
     }
 

@@ -1,0 +1,202 @@
+package dev.tether.stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.store.sqlite.SqliteStreamStore;
+import dev.tether.testing.ManualClock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Acknowledged means durable (finding 2 of the outside probe: with {@code sync()} a no-op the
+ * suite still passed, because SIGKILL keeps the page cache). An append's future may complete only
+ * after a {@code sync()} that started after its commit has returned, on both paths: inline (the
+ * writer flushes itself when nothing else is queued) and pipelined (the syncer thread flushes
+ * while the writer commits the next batch). A failed sync fails every append it covered.
+ */
+class DurabilityOrderTest {
+    private static final int STREAMS = 4;
+
+    @TempDir
+    Path dir;
+
+    private final ManualClock clock = new ManualClock(1_800_000_000_000L);
+    private RecordingStore store;
+    private StreamEngine engine;
+
+    /** A small batch limit, so a queue of appends is committed in several pipelined batches. */
+    private void open() throws Exception {
+        store = new RecordingStore(SqliteStreamStore.open(dir, null));
+        engine = new StreamEngine(store, clock, EngineSettings.defaults().withMaxBatch(16));
+        for (int s = 0; s < STREAMS; s++) {
+            CreateResult created = engine.create(
+                            new CreateRequest("s" + s, "text/plain", null, null, false, List.of(), null))
+                    .toCompletableFuture()
+                    .get(10, TimeUnit.SECONDS);
+            assertInstanceOf(CreateResult.Created.class, created);
+        }
+    }
+
+    @AfterEach
+    void close() {
+        if (engine != null) {
+            engine.close();
+        }
+    }
+
+    private CompletableFuture<AppendResult> append(int stream, String message) {
+        return engine.append(new AppendRequest(
+                        "s" + stream,
+                        "text/plain",
+                        List.of(message.getBytes(StandardCharsets.UTF_8)),
+                        false,
+                        null,
+                        null))
+                .toCompletableFuture();
+    }
+
+    /**
+     * Holds the next sync until every append of the burst is queued, so that the writer finds a
+     * queue behind each batch and hands the flushes to the syncer thread.
+     */
+    private CountDownLatch holdNextSync() {
+        CountDownLatch queued = new CountDownLatch(1);
+        AtomicBoolean held = new AtomicBoolean();
+        store.beforeSync(() -> {
+            if (held.compareAndSet(false, true)) {
+                await(queued);
+            }
+        });
+        return queued;
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            assertTrue(latch.await(30, TimeUnit.SECONDS), "the burst was queued");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Test
+    void noAppendIsAcknowledgedBeforeTheSyncThatCoversItHasReturned() throws Exception {
+        open();
+        Map<String, CompletableFuture<AppendResult>> acks = new ConcurrentHashMap<>();
+        java.util.Set<String> early = ConcurrentHashMap.newKeySet();
+        Runnable check = () -> acks.forEach((message, ack) -> {
+            if (ack.isDone() && store.commitOf(message) > store.durableCommits()) {
+                early.add(message);
+            }
+        });
+        // Inline: one append at a time, nothing queued behind it.
+        for (int i = 0; i < 20; i++) {
+            String message = "inline-" + i;
+            CompletableFuture<AppendResult> ack = append(i % STREAMS, message);
+            acks.put(message, ack);
+            assertInstanceOf(AppendResult.Appended.class, ack.get(10, TimeUnit.SECONDS));
+            check.run();
+        }
+        // Pipelined: a burst committed in batches of 16 while earlier batches are being flushed.
+        CountDownLatch queued = holdNextSync();
+        for (int i = 0; i < 400; i++) {
+            String message = "burst-" + i;
+            acks.put(message, append(i % STREAMS, message));
+        }
+        queued.countDown();
+        store.beforeSync(check); // every sync, on either thread, first looks for early acknowledgements
+        for (var ack : acks.values()) {
+            assertInstanceOf(AppendResult.Appended.class, ack.get(10, TimeUnit.SECONDS));
+        }
+        check.run();
+        assertEquals(java.util.Set.of(), early, "appends acknowledged before a sync covering their commit returned");
+        assertTrue(
+                store.syncThreads().containsAll(List.of("tether-writer", "tether-sync")),
+                "both the inline and the pipelined flush ran: " + store.syncThreads());
+    }
+
+    @Test
+    void aFailedInlineSyncFailsItsAppendMarksStorageUnwritableAndRefusesLaterWrites() throws Exception {
+        open();
+        assertInstanceOf(AppendResult.Appended.class, append(0, "before").get(10, TimeUnit.SECONDS));
+        store.failSyncs(true);
+        assertStorageUnavailable(append(0, "lost"), "the append whose flush failed");
+        assertTrue(store.failedSyncThreads().contains("tether-writer"), "the inline flush failed");
+        assertFalse(engine.health().writable(), "health reports the store as unwritable after a failed flush");
+        store.failSyncs(false);
+        assertStorageUnavailable(append(1, "later"), "a write after a failed flush, until a restart");
+        assertFalse(engine.health().writable(), "still unwritable: the kernel may have dropped what it had");
+    }
+
+    @Test
+    void aFailedPipelinedSyncFailsEveryAppendItCoveredAndEveryLaterOne() throws Exception {
+        open();
+        CountDownLatch queued = new CountDownLatch(1);
+        List<CompletableFuture<AppendResult>> burst = new ArrayList<>();
+        List<String> messages = new ArrayList<>();
+        store.beforeSync(failAfterFirstSync(queued));
+        for (int i = 0; i < 400; i++) {
+            messages.add("burst-" + i);
+            burst.add(append(i % STREAMS, "burst-" + i));
+        }
+        queued.countDown();
+        int acknowledged = 0;
+        for (int i = 0; i < burst.size(); i++) {
+            try {
+                burst.get(i).get(10, TimeUnit.SECONDS);
+                acknowledged++;
+                assertTrue(
+                        store.commitOf(messages.get(i)) <= store.durableCommits(),
+                        "an acknowledged append was flushed by a sync that succeeded: " + messages.get(i));
+            } catch (ExecutionException e) {
+                assertRefusedAsUnavailable(e, messages.get(i));
+            }
+        }
+        assertTrue(acknowledged < burst.size(), "the failed flushes failed their appends");
+        assertTrue(
+                store.failedSyncThreads().contains("tether-sync"),
+                "a pipelined flush failed: " + store.failedSyncThreads());
+        assertFalse(engine.health().writable(), "health reports the store as unwritable");
+        assertStorageUnavailable(append(0, "later"), "a write after the failed flush");
+    }
+
+    /** The first sync waits for the burst and succeeds; every later one fails. */
+    private Runnable failAfterFirstSync(CountDownLatch queued) {
+        AtomicBoolean first = new AtomicBoolean(true);
+        return () -> {
+            if (first.compareAndSet(true, false)) {
+                await(queued);
+            } else {
+                store.failSyncs(true);
+            }
+        };
+    }
+
+    private static void assertStorageUnavailable(CompletableFuture<AppendResult> ack, String what) throws Exception {
+        try {
+            AppendResult result = ack.get(10, TimeUnit.SECONDS);
+            throw new AssertionError(what + " must fail, but was answered " + result);
+        } catch (ExecutionException e) {
+            assertRefusedAsUnavailable(e, what);
+        }
+    }
+
+    private static void assertRefusedAsUnavailable(ExecutionException e, String what) {
+        var refused = assertInstanceOf(WriteRejectedException.class, e.getCause(), what);
+        assertEquals(WriteRejectedException.Reason.STORAGE_UNAVAILABLE, refused.reason(), what);
+    }
+}

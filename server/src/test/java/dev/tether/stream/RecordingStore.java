@@ -1,0 +1,142 @@
+package dev.tether.stream;
+
+import dev.tether.store.Mutation;
+import dev.tether.store.StoreContents;
+import dev.tether.store.StoreException;
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StreamStore;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A real store behind a recorder: numbers every commit, remembers which commit wrote each
+ * message (by its text), and which commits each returned {@link #sync} made durable. A sync can
+ * run a hook first (to inspect or hold the engine at that moment) and can be made to fail.
+ *
+ * <p>Thread-safe: the engine commits on its writer thread and syncs on the writer or syncer thread.
+ */
+final class RecordingStore implements StreamStore {
+    private final StreamStore delegate;
+    private final AtomicLong committed = new AtomicLong();
+    private final AtomicLong durable = new AtomicLong();
+    private final Map<String, Long> commitOfMessage = new ConcurrentHashMap<>();
+    private final Set<String> syncThreads = ConcurrentHashMap.newKeySet();
+    private final Set<String> failedSyncThreads = ConcurrentHashMap.newKeySet();
+    private volatile Runnable beforeSync = () -> {};
+    private volatile boolean failSyncs;
+    private volatile Error commitError;
+    private volatile Error syncError;
+
+    RecordingStore(StreamStore delegate) {
+        this.delegate = delegate;
+    }
+
+    /** Runs at the start of every sync, on the syncing thread, before anything is flushed. */
+    void beforeSync(Runnable hook) {
+        this.beforeSync = hook;
+    }
+
+    /** Every later sync throws, as fsync does when the kernel lost dirty pages. */
+    void failSyncs(boolean fail) {
+        this.failSyncs = fail;
+    }
+
+    /** The next commit throws this, as if the JVM ran out of memory inside it. */
+    void throwOnCommit(Error error) {
+        this.commitError = error;
+    }
+
+    /** The next sync throws this. */
+    void throwOnSync(Error error) {
+        this.syncError = error;
+    }
+
+    /** The commit that wrote this message, or {@link Long#MAX_VALUE} if none did. */
+    long commitOf(String message) {
+        return commitOfMessage.getOrDefault(message, Long.MAX_VALUE);
+    }
+
+    /** Commits up to this number are durable: a sync that started after them has returned. */
+    long durableCommits() {
+        return durable.get();
+    }
+
+    /** Names of the threads that called {@link #sync}: the writer (inline) and/or the syncer (pipelined). */
+    Set<String> syncThreads() {
+        return syncThreads;
+    }
+
+    Set<String> failedSyncThreads() {
+        return failedSyncThreads;
+    }
+
+    @Override
+    public StoreContents load() throws StoreException {
+        return delegate.load();
+    }
+
+    @Override
+    public void commit(List<Mutation> batch) throws StoreException {
+        Error error = commitError;
+        if (error != null) {
+            commitError = null;
+            throw error;
+        }
+        delegate.commit(batch);
+        long n = committed.incrementAndGet();
+        for (Mutation m : batch) {
+            if (m instanceof Mutation.AppendMessages a) {
+                for (StoredMessage msg : a.messages()) {
+                    commitOfMessage.put(new String(msg.data(), StandardCharsets.UTF_8), n);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void sync() throws StoreException {
+        syncThreads.add(Thread.currentThread().getName());
+        long covers = committed.get();
+        beforeSync.run();
+        Error error = syncError;
+        if (error != null) {
+            syncError = null;
+            throw error;
+        }
+        if (failSyncs) {
+            failedSyncThreads.add(Thread.currentThread().getName());
+            throw new StoreException("injected fsync failure (EIO)", null, true);
+        }
+        delegate.sync();
+        durable.accumulateAndGet(covers, Math::max);
+    }
+
+    @Override
+    public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException {
+        return delegate.read(streamId, from, to, maxBytes);
+    }
+
+    @Override
+    public boolean durable() {
+        return delegate.durable();
+    }
+
+    @Override
+    public String kind() {
+        return delegate.kind();
+    }
+
+    @Override
+    public String describe() {
+        return "recording " + delegate.describe();
+    }
+
+    @Override
+    public void close() {
+        delegate.close();
+    }
+}
