@@ -28,16 +28,15 @@ class ErrorConsistencyTest {
         try (ScriptedUpstream up = ScriptedUpstream.start();
                 TestServer server =
                         TestServer.start(dir, c -> c.maxStoreBytes(256L * 1024).upstream(URI.create(up.url())))) {
-            String conv = JSON.readTree(server.post("/v1/conversations", "application/json", "{}")
-                            .body())
-                    .path("id")
-                    .asText();
             assertEquals(201, server.put("/v1/stream/fill", "text/plain").statusCode());
             HttpResponse<String> stream = null;
-            for (int i = 0; i < 2000; i++) {
-                stream = server.post("/v1/stream/fill", "text/plain", "x".repeat(8192));
-                if (stream.statusCode() != 204) {
-                    break;
+            // Full for every size: a smaller write still fits in a page a larger one could not get.
+            for (int size : new int[] {8192, 1024, 128, 16, 1}) {
+                for (int i = 0; i < 2000; i++) {
+                    stream = server.post("/v1/stream/fill", "text/plain", "x".repeat(size));
+                    if (stream.statusCode() != 204) {
+                        break;
+                    }
                 }
             }
             HttpResponse<String> response =
@@ -58,16 +57,6 @@ class ErrorConsistencyTest {
                     "server_error",
                     JSON.readTree(response.body()).path("error").path("type").asText(),
                     "the Responses API keeps OpenAI's envelope");
-
-            // Finding 4: a change that could not be stored does not show in memory either.
-            HttpResponse<String> add = server.post(
-                    "/v1/conversations/" + conv + "/items",
-                    "application/json",
-                    "{\"items\":[{\"role\":\"user\",\"content\":\"lost\"}]}");
-            assertEquals(503, add.statusCode(), add.body());
-            JsonNode items = JSON.readTree(
-                    server.get("/v1/conversations/" + conv + "/items").body());
-            assertEquals(0, items.path("data").size(), "the refused item is not in the conversation: " + items);
         }
     }
 }

@@ -1,0 +1,120 @@
+package dev.tether.responses;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tether.store.Mutation;
+import dev.tether.store.StoreContents;
+import dev.tether.store.StoreException;
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StreamStore;
+import dev.tether.store.memory.MemoryStreamStore;
+import dev.tether.stream.EngineSettings;
+import dev.tether.stream.StreamEngine;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Finding 4: a conversation changed its memory before its append was durable, so a failed append
+ * left items in memory that a restart would lose. Now a change shows only once it is stored.
+ */
+class ConversationDurabilityTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A memory store whose commits fail while {@link #refusing} is set (a full or broken disk). */
+    private static final class FlakyStore implements StreamStore {
+        private final MemoryStreamStore inner = new MemoryStreamStore();
+        volatile boolean refusing;
+
+        @Override
+        public StoreContents load() throws StoreException {
+            return inner.load();
+        }
+
+        @Override
+        public void commit(List<Mutation> batch) throws StoreException {
+            if (refusing) {
+                throw new StoreException("disk full (test)", null, true);
+            }
+            inner.commit(batch);
+        }
+
+        @Override
+        public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException {
+            return inner.read(streamId, from, to, maxBytes);
+        }
+
+        @Override
+        public boolean durable() {
+            return inner.durable();
+        }
+
+        @Override
+        public String describe() {
+            return "flaky";
+        }
+
+        @Override
+        public String kind() {
+            return "memory";
+        }
+
+        @Override
+        public void close() {
+            inner.close();
+        }
+    }
+
+    @Test
+    void anItemWhoseAppendFailedIsNotInTheConversation() throws Exception {
+        FlakyStore store = new FlakyStore();
+        try (StreamEngine engine = new StreamEngine(store, InstantSource.system(), EngineSettings.defaults())) {
+            Conversations conversations =
+                    new Conversations(new StreamDocs(engine, null), InstantSource.system(), 16, null);
+            Conversation c = conversations
+                    .create(JSON.readTree("{}"), "alice")
+                    .toCompletableFuture()
+                    .get(5, TimeUnit.SECONDS);
+            store.refusing = true;
+            ExecutionException refused = assertThrows(ExecutionException.class, () -> conversations
+                    .addItems(c, JSON.readTree("{\"items\":[{\"role\":\"user\",\"content\":\"lost\"}]}"))
+                    .toCompletableFuture()
+                    .get(5, TimeUnit.SECONDS));
+            assertEquals("disk full (test)", rootMessage(refused).replace("storage unavailable: ", ""));
+            assertEquals(
+                    0,
+                    conversations
+                            .get(c.id(), "alice")
+                            .toCompletableFuture()
+                            .get(5, TimeUnit.SECONDS)
+                            .items()
+                            .size(),
+                    "the refused item is not in memory either");
+            store.refusing = false;
+            conversations
+                    .addItems(c, JSON.readTree("{\"items\":[{\"role\":\"user\",\"content\":\"kept\"}]}"))
+                    .toCompletableFuture()
+                    .get(5, TimeUnit.SECONDS);
+            List<com.fasterxml.jackson.databind.node.ObjectNode> items = conversations
+                    .get(c.id(), "alice")
+                    .toCompletableFuture()
+                    .get(5, TimeUnit.SECONDS)
+                    .items();
+            assertEquals(1, items.size());
+            assertEquals(
+                    "kept", items.get(0).path("content").path(0).path("text").asText());
+        }
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable c = t;
+        while (c.getCause() != null) {
+            c = c.getCause();
+        }
+        return String.valueOf(c.getMessage());
+    }
+}
