@@ -70,7 +70,10 @@ final class ResponsesRoutes {
                 principal.require(RESOURCE, Operation.CREATE);
                 checkHandshake(req);
                 req.toWebSocket()
-                        .onSuccess(ws -> new ResponsesSocket(service, socketSettings, ws, principal).start())
+                        .onSuccess(ws -> {
+                            guardCloseFrames(req);
+                            new ResponsesSocket(service, socketSettings, ws, principal).start();
+                        })
                         .onFailure(e -> ApiErrors.send(req.response(), e));
             } else if (m == HttpMethod.GET) {
                 throw new Refusal(
@@ -118,10 +121,25 @@ final class ResponsesRoutes {
     }
 
     /**
+     * Puts a {@link CloseFrameGuard} behind the upgraded connection's frame decoder. Like {@link
+     * VersionGuard}, this reaches through Vert.x's connection class for the channel; without it,
+     * bad close codes are echoed as Vert.x does.
+     */
+    private static void guardCloseFrames(HttpServerRequest req) {
+        if (req.connection() instanceof io.vertx.core.net.impl.ConnectionBase base) {
+            CloseFrameGuard.install(base.channel().pipeline());
+        }
+    }
+
+    /**
      * RFC 6455 §4.2.1: refuses a broken handshake with a JSON body (Vert.x would answer with an
      * empty one); a wrong version is 426 naming the one this server speaks.
      */
     private static void checkHandshake(HttpServerRequest req) {
+        String connection = req.getHeader("Connection");
+        if (connection == null || !connection.toLowerCase(java.util.Locale.ROOT).contains("upgrade")) {
+            throw Refusal.invalid(null, "A WebSocket handshake needs Connection: Upgrade (RFC 6455 4.1).");
+        }
         if (!"13".equals(req.getHeader("Sec-WebSocket-Version"))) {
             req.response().putHeader("Sec-WebSocket-Version", "13");
             throw new Refusal(

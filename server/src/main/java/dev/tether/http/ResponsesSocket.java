@@ -135,7 +135,7 @@ final class ResponsesSocket {
 
     private void onFrame(WebSocketFrame frame) {
         if (closing || !(frame.isText() || frame.isBinary() || frame.isContinuation())) {
-            return; // control frames (close, ping, pong) are answered by Vert.x
+            return; // pings and pongs are answered by Vert.x
         }
         if (frame.isContinuation()) {
             if (message == null) {

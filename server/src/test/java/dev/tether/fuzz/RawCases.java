@@ -74,7 +74,8 @@ final class RawCases {
         RawExpect expect =
                 switch (v) {
                     // RFC 9110 §15.6.6: 505 refuses a major version; 400 is acceptable for a line that is not HTTP/1
-                    case "HTTP/2.0", "HTTP/9.9", "HTTP/3.0", "HTTP/2" -> new RawExpect(1, List.of(400, 505), false);
+                    case "HTTP/2.0", "HTTP/9.9", "HTTP/3.0", "HTTP/2", "HTTP/0.9" ->
+                        new RawExpect(1, List.of(400, 505), false);
                     case "HTTP/1.2" -> RawExpect.anyAnswer(); // an unknown minor version is served as 1.1
                     default -> RawExpect.answerOrClose();
                 };

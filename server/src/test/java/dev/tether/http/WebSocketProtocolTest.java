@@ -59,6 +59,26 @@ class WebSocketProtocolTest {
     }
 
     @Test
+    void closeFramesWithACodeNoPeerMaySendOrAReasonThatIsNotUtf8AreRefused() throws Exception {
+        assertClosed(1002, "5000", send(8, new byte[] {0x13, (byte) 0x88}, true, 0)); // 5000
+        assertClosed(1002, "65535", send(8, new byte[] {(byte) 0xff, (byte) 0xff}, true, 0));
+        assertClosed(
+                1007, "UTF-8", send(8, new byte[] {0x03, (byte) 0xe9, (byte) 0xf0, (byte) 0x9f, (byte) 0x98}, true, 0));
+        Outcome normal = send(8, new byte[] {0x03, (byte) 0xe8, 'b', 'y', 'e'}, true, 0);
+        assertEquals(1000, normal.closeCode(), "a valid close is echoed as usual");
+    }
+
+    @Test
+    void aHandshakeWithoutConnectionUpgradeGetsAJson400() throws Exception {
+        String answer = OriginPolicyTest.raw(
+                server.port(),
+                "GET /v1/responses HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        assertTrue(answer.startsWith("HTTP/1.1 400"), answer);
+        assertTrue(answer.contains("application/json"), "a JSON body, not Vert.x's text: " + answer);
+    }
+
+    @Test
     void textThatIsNotUtf8Is1007() throws Exception {
         byte[] bad = {'{', '"', 't', '"', ':', '"', (byte) 0xff, (byte) 0xfe, '"', '}'};
         assertClosed(1007, "UTF-8", send(1, bad, true, 0));
