@@ -186,7 +186,11 @@ final class ResponsesSocket {
     private void onException(Throwable t) {
         if (t instanceof CorruptedWebSocketFrameException c) {
             close((short) c.closeStatus().code(), c.getMessage());
-        } else {
+        } else if (!ws.isClosed()
+                && !(t instanceof java.io.IOException)
+                && !(t instanceof io.vertx.core.http.HttpClosedException)) {
+            // A connection that is already gone (reset, closed) needs no close frame: sending one
+            // would only keep it in memory for Vert.x's closing timeout.
             close(PROTOCOL_ERROR, "the connection failed: " + t.getClass().getSimpleName());
         }
     }
