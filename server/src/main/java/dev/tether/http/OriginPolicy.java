@@ -29,6 +29,8 @@ import java.util.stream.Collectors;
  * <p>Immutable and shared by all event loops.
  */
 final class OriginPolicy {
+    private static final java.util.regex.Pattern LOOPBACK_V4 = java.util.regex.Pattern.compile("127(\\.[0-9]{1,3}){3}");
+
     private final boolean any;
     private final Set<String> origins;
     private final boolean loopbackOrigins;
@@ -119,6 +121,8 @@ final class OriginPolicy {
         if (h.startsWith("[") && h.endsWith("]")) {
             h = h.substring(1, h.length() - 1);
         }
-        return h.equals("localhost") || h.equals("::1") || h.matches("127(\\.[0-9]{1,3}){3}");
+        return h.equals("localhost")
+                || h.equals("::1")
+                || LOOPBACK_V4.matcher(h).matches();
     }
 }
