@@ -39,7 +39,7 @@ final class Bodies {
             try {
                 declared = Long.parseLong(length.trim());
             } catch (NumberFormatException e) {
-                return Future.failedFuture(HttpError.badRequest("Content-Length is not a number"));
+                return Future.failedFuture(Refusal.invalid("Content-Length is not a number"));
             }
             if (declared > limit.maxBytes()) {
                 return Future.failedFuture(tooLarge(limit.maxBytes()));
@@ -87,7 +87,7 @@ final class Bodies {
     }
 
     private static Refusal tooLarge(long maxBytes) {
-        return HttpError.of(
+        return Refusal.of(
                 Condition.TOO_LARGE,
                 "payload_too_large",
                 "the body exceeds the limit of " + maxBytes

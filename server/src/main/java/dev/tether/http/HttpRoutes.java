@@ -145,7 +145,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
             res.putHeader("Cache-Control", "no-store");
             res.setStatusCode(200).end(metrics.scrape());
         } else if (path.startsWith(RESERVED)) {
-            throw HttpError.of(
+            throw Refusal.of(
                     Condition.NOT_FOUND, "not_found", "the __ds control namespace (subscriptions) is not supported");
         } else if (path.startsWith(StreamRequests.PREFIX)) {
             stream(req, StreamRequests.streamPath(path), principal);
@@ -155,7 +155,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
                 req.response().setStatusCode(204).end();
             });
         } else {
-            throw HttpError.of(
+            throw Refusal.of(
                     Condition.NOT_FOUND,
                     "not_found",
                     "no such endpoint: " + path + " (streams live under " + StreamRequests.PREFIX + "<path>)");
@@ -231,7 +231,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
             } else if (live.equals("sse")) {
                 new SseSession(engine, cursors, sseEvents, sse, req, path).start(StreamRequests.readOffset(req, true));
             } else {
-                throw HttpError.badRequest("live must be long-poll or sse, got '" + live + "'");
+                throw Refusal.invalid("live must be long-poll or sse, got '" + live + "'");
             }
         } else if (method == HttpMethod.HEAD) {
             reads.head(req, path);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import dev.tether.errors.Refusal;
 import io.vertx.core.buffer.Buffer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -36,7 +37,7 @@ final class JsonMessages {
         try (JsonParser p = FACTORY.createParser(body)) {
             JsonToken first = p.nextToken();
             if (first == null) {
-                throw HttpError.badRequest("the body is not JSON: it is empty");
+                throw Refusal.invalid("the body is not JSON: it is empty");
             }
             List<byte[]> out = new ArrayList<>();
             if (first == JsonToken.START_ARRAY) {
@@ -48,7 +49,7 @@ final class JsonMessages {
                     out.add(Arrays.copyOfRange(body, start, end));
                 }
                 if (out.isEmpty() && !allowEmptyArray) {
-                    throw HttpError.badRequest("an empty JSON array appends nothing; send at least one value");
+                    throw Refusal.invalid("an empty JSON array appends nothing; send at least one value");
                 }
             } else {
                 int start = (int) p.currentTokenLocation().getByteOffset();
@@ -57,11 +58,11 @@ final class JsonMessages {
                         body, start, (int) p.currentLocation().getByteOffset()));
             }
             if (p.nextToken() != null) {
-                throw HttpError.badRequest("the body has data after its JSON value");
+                throw Refusal.invalid("the body has data after its JSON value");
             }
             return out;
         } catch (IOException e) {
-            throw HttpError.badRequest("the body is not valid JSON: "
+            throw Refusal.invalid("the body is not valid JSON: "
                     + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j
                             ? dev.tether.responses.Json.describe(j)
                             : e.getMessage()));
@@ -78,12 +79,12 @@ final class JsonMessages {
     private static void requireUtf8(byte[] body) {
         for (byte b : body) {
             if (b == 0) {
-                throw HttpError.badRequest("the body is not UTF-8: it has NUL bytes, as UTF-16 and UTF-32 text does;"
+                throw Refusal.invalid("the body is not UTF-8: it has NUL bytes, as UTF-16 and UTF-32 text does;"
                         + " JSON must be sent as UTF-8");
             }
         }
         if (body.length >= 3 && (body[0] & 0xff) == 0xEF && (body[1] & 0xff) == 0xBB && (body[2] & 0xff) == 0xBF) {
-            throw HttpError.badRequest("the body starts with a byte-order mark; send UTF-8 JSON without one");
+            throw Refusal.invalid("the body starts with a byte-order mark; send UTF-8 JSON without one");
         }
         CharsetDecoder utf8 = StandardCharsets.UTF_8
                 .newDecoder()
@@ -96,7 +97,7 @@ final class JsonMessages {
             slice.clear();
             result = utf8.decode(in, slice, true);
             if (result.isError()) {
-                throw HttpError.badRequest("the body is not valid UTF-8 at byte " + in.position()
+                throw Refusal.invalid("the body is not valid UTF-8 at byte " + in.position()
                         + " (overlong, surrogate or truncated sequence); JSON must be sent as UTF-8");
             }
         } while (result.isOverflow());

@@ -1,6 +1,7 @@
 package dev.tether.http;
 
 import dev.tether.errors.Condition;
+import dev.tether.errors.Refusal;
 import dev.tether.store.StreamRecord.ProducerTuple;
 import dev.tether.stream.Offset;
 import dev.tether.stream.ReadFrom;
@@ -32,22 +33,22 @@ final class StreamRequests {
     static String streamPath(String rawPath) {
         String path = percentDecode(rawPath.substring(PREFIX.length()));
         if (path.isEmpty()) {
-            throw HttpError.badRequest("a stream path is required after " + PREFIX);
+            throw Refusal.invalid("a stream path is required after " + PREFIX);
         }
         if (path.length() > MAX_PATH_LENGTH) {
-            throw HttpError.of(
+            throw Refusal.of(
                     Condition.URI_TOO_LONG,
                     "path_too_long",
                     "stream paths are limited to " + MAX_PATH_LENGTH + " characters");
         }
         for (String segment : path.split("/", -1)) {
             if (segment.equals("..") || segment.equals(".")) {
-                throw HttpError.badRequest("stream paths may not contain '.' or '..' segments");
+                throw Refusal.invalid("stream paths may not contain '.' or '..' segments");
             }
         }
         for (int i = 0; i < path.length(); i++) {
             if (path.charAt(i) < 0x20 || path.charAt(i) == 0x7f) {
-                throw HttpError.badRequest("stream paths may not contain control characters");
+                throw Refusal.invalid("stream paths may not contain control characters");
             }
         }
         return path;
@@ -76,14 +77,14 @@ final class StreamRequests {
                 int hi = i + 2 < raw.length() ? Character.digit(raw.charAt(i + 1), 16) : -1;
                 int lo = hi < 0 ? -1 : Character.digit(raw.charAt(i + 2), 16);
                 if (lo < 0) {
-                    throw HttpError.badRequest("the stream path is not valid percent-encoding: " + printable(raw));
+                    throw Refusal.invalid("the stream path is not valid percent-encoding: " + printable(raw));
                 }
                 bytes.write(hi << 4 | lo);
             }
             try {
                 out.append(utf8.decode(ByteBuffer.wrap(bytes.toByteArray())));
             } catch (CharacterCodingException e) {
-                throw HttpError.badRequest("the stream path's percent-escapes are not valid UTF-8: " + printable(raw)
+                throw Refusal.invalid("the stream path's percent-escapes are not valid UTF-8: " + printable(raw)
                         + "; percent-encode the path's UTF-8 bytes");
             }
         }
@@ -97,7 +98,7 @@ final class StreamRequests {
             return null;
         }
         if (!NON_NEGATIVE.matcher(v.trim()).matches()) {
-            throw HttpError.badRequest("Stream-TTL must be a whole number of seconds without sign, "
+            throw Refusal.invalid("Stream-TTL must be a whole number of seconds without sign, "
                     + "leading zeros or exponent, got '" + v + "'");
         }
         return Long.parseLong(v.trim());
@@ -114,7 +115,7 @@ final class StreamRequests {
                     .toInstant()
                     .toEpochMilli();
         } catch (DateTimeParseException e) {
-            throw HttpError.badRequest("Stream-Expires-At must be an RFC 3339 timestamp such as "
+            throw Refusal.invalid("Stream-Expires-At must be an RFC 3339 timestamp such as "
                     + "2030-01-01T00:00:00Z, got '" + v + "'");
         }
     }
@@ -134,14 +135,14 @@ final class StreamRequests {
             return null;
         }
         if (id == null || epoch == null || seq == null) {
-            throw HttpError.badRequest("Producer-Id, Producer-Epoch and Producer-Seq must be sent together");
+            throw Refusal.invalid("Producer-Id, Producer-Epoch and Producer-Seq must be sent together");
         }
         if (id.isBlank()) {
-            throw HttpError.badRequest("Producer-Id must not be empty");
+            throw Refusal.invalid("Producer-Id must not be empty");
         }
         if (id.getBytes(StandardCharsets.UTF_8).length > MAX_PRODUCER_ID_BYTES) {
             // Producer state is kept as long as the stream: ids are small by design (finding 10).
-            throw HttpError.badRequest("Producer-Id is limited to " + MAX_PRODUCER_ID_BYTES + " bytes, got "
+            throw Refusal.invalid("Producer-Id is limited to " + MAX_PRODUCER_ID_BYTES + " bytes, got "
                     + id.getBytes(StandardCharsets.UTF_8).length);
         }
         return new ProducerTuple(id, producerNumber("Producer-Epoch", epoch), producerNumber("Producer-Seq", seq));
@@ -150,7 +151,7 @@ final class StreamRequests {
     private static long producerNumber(String name, String v) {
         String t = v.trim();
         if (!t.matches("[0-9]{1,16}") || Long.parseLong(t) > MAX_SAFE_INTEGER) {
-            throw HttpError.badRequest(name + " must be an integer between 0 and 2^53-1, got '" + v + "'");
+            throw Refusal.invalid(name + " must be an integer between 0 and 2^53-1, got '" + v + "'");
         }
         return Long.parseLong(t);
     }
@@ -160,13 +161,13 @@ final class StreamRequests {
         List<String> values = req.params().getAll("offset");
         if (values.isEmpty()) {
             if (required) {
-                throw HttpError.badRequest(
+                throw Refusal.invalid(
                         "live reads need an offset parameter (-1, now, or an offset from " + "Stream-Next-Offset)");
             }
             return ReadFrom.START;
         }
         if (values.size() > 1) {
-            throw HttpError.badRequest("send the offset parameter once, got " + values.size());
+            throw Refusal.invalid("send the offset parameter once, got " + values.size());
         }
         String v = values.get(0);
         if (v.equals("-1")) {
@@ -180,7 +181,7 @@ final class StreamRequests {
 
     static Offset offset(String what, String v) {
         return Offset.parse(v)
-                .orElseThrow(() -> HttpError.badRequest(what + " '" + printable(v)
+                .orElseThrow(() -> Refusal.invalid(what + " '" + printable(v)
                         + "' is not an offset this server issued (expected the value of Stream-Next-Offset)"));
     }
 
@@ -190,7 +191,7 @@ final class StreamRequests {
             return null;
         }
         if (!NON_NEGATIVE.matcher(v.trim()).matches()) {
-            throw HttpError.badRequest("Stream-Fork-Sub-Offset must be a non-negative integer, got '" + v + "'");
+            throw Refusal.invalid("Stream-Fork-Sub-Offset must be a non-negative integer, got '" + v + "'");
         }
         return Long.parseLong(v.trim());
     }
@@ -204,7 +205,7 @@ final class StreamRequests {
             t = slash < 0 ? "/" : t.substring(slash);
         }
         if (!t.startsWith(PREFIX)) {
-            throw HttpError.badRequest(
+            throw Refusal.invalid(
                     "Stream-Forked-From must be a stream path starting with " + PREFIX + ", got '" + v + "'");
         }
         return streamPath(t);

@@ -1,5 +1,6 @@
 package dev.tether.http;
 
+import dev.tether.errors.Refusal;
 import dev.tether.store.StreamRecord;
 import dev.tether.store.StreamRecord.ProducerTuple;
 import dev.tether.stream.AppendRequest;
@@ -36,7 +37,7 @@ final class WriteHandler {
         Long ttl = StreamRequests.ttl(req);
         Long expiresAt = StreamRequests.expiresAt(req);
         if (ttl != null && expiresAt != null) {
-            throw HttpError.badRequest("send either Stream-TTL or Stream-Expires-At, not both");
+            throw Refusal.invalid("send either Stream-TTL or Stream-Expires-At, not both");
         }
         CreateRequest.Fork fork = fork(req);
         String contentType = req.getHeader("Content-Type");
@@ -63,7 +64,7 @@ final class WriteHandler {
         Long subOffset = StreamRequests.subOffset(req.getHeader(ProtocolHeaders.FORK_SUB_OFFSET));
         if (source == null) {
             if (offset != null || subOffset != null) {
-                throw HttpError.badRequest("Stream-Fork-Offset and Stream-Fork-Sub-Offset need Stream-Forked-From");
+                throw Refusal.invalid("Stream-Fork-Offset and Stream-Fork-Sub-Offset need Stream-Forked-From");
             }
             return null;
         }
@@ -125,10 +126,10 @@ final class WriteHandler {
     private AppendRequest appendRequest(
             String path, String contentType, boolean close, ProducerTuple producer, String seq, Buffer body) {
         if (body.length() == 0 && !close) {
-            throw HttpError.badRequest("an append needs a body (or Stream-Closed: true to close the stream)");
+            throw Refusal.invalid("an append needs a body (or Stream-Closed: true to close the stream)");
         }
         if (body.length() > 0 && contentType == null) {
-            throw HttpError.badRequest("an append with a body needs a Content-Type header");
+            throw Refusal.invalid("an append with a body needs a Content-Type header");
         }
         List<byte[]> messages = body.length() == 0 ? List.of() : appendMessages(path, contentType, body);
         return new AppendRequest(path, body.length() == 0 ? null : contentType, messages, close, producer, seq);

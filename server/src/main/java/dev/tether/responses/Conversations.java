@@ -43,6 +43,13 @@ public final class Conversations {
         };
     }
 
+    /** Conversations held in memory now (for tests: the cache is bounded). */
+    int cached() {
+        synchronized (loaded) {
+            return loaded.size();
+        }
+    }
+
     private static String path(String id) {
         return "conversations/" + id;
     }

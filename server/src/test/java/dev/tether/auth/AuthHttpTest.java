@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tether.testing.AuthFixture;
+import dev.tether.testing.RawWebSocket;
 import dev.tether.testing.TestServer;
 import java.io.InputStream;
 import java.net.http.HttpRequest;
@@ -206,6 +207,21 @@ class AuthHttpTest {
             assertEquals(200, sse.statusCode());
             byte[] first = in.readNBytes(12);
             assertEquals("event: data\n", new String(first, StandardCharsets.UTF_8));
+        }
+    }
+
+    @Test
+    void aWebSocketAuthenticatesWithItsQueryTokenAndIsRefusedWithout() throws Exception {
+        String token = auth.token("HS256", "ws-user", "{\"responses\":[\"create\",\"read\"]}");
+        try (RawWebSocket ws = RawWebSocket.open(server.port(), "/v1/responses?access_token=" + token)) {
+            assertTrue(ws.handshake().startsWith("HTTP/1.1 101"), ws.handshake());
+        }
+        try (RawWebSocket ws = RawWebSocket.open(server.port(), "/v1/responses")) {
+            assertTrue(ws.handshake().startsWith("HTTP/1.1 401"), "no credentials, no upgrade: " + ws.handshake());
+        }
+        String reader = auth.token("HS256", "ws-reader", "{\"responses\":[\"read\"]}");
+        try (RawWebSocket ws = RawWebSocket.open(server.port(), "/v1/responses?access_token=" + reader)) {
+            assertTrue(ws.handshake().startsWith("HTTP/1.1 403"), "a socket creates responses: " + ws.handshake());
         }
     }
 

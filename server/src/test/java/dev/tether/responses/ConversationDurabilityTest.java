@@ -110,6 +110,28 @@ class ConversationDurabilityTest {
         }
     }
 
+    @Test
+    void theCacheOfConversationsIsBoundedAndAnEvictedOneIsReadBack() throws Exception {
+        try (StreamEngine engine =
+                new StreamEngine(new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults())) {
+            Conversations conversations =
+                    new Conversations(new StreamDocs(engine, null), InstantSource.system(), 3, null);
+            List<String> ids = new java.util.ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                ids.add(conversations
+                        .create(JSON.readTree("{\"metadata\":{\"n\":\"" + i + "\"}}"), "alice")
+                        .toCompletableFuture()
+                        .get(5, TimeUnit.SECONDS)
+                        .id());
+            }
+            assertEquals(3, conversations.cached(), "at most three kept in memory");
+            Conversation first =
+                    conversations.get(ids.get(0), "alice").toCompletableFuture().get(5, TimeUnit.SECONDS);
+            assertEquals("0", first.toJson().path("metadata").path("n").asText(), "an evicted one is read back");
+            assertEquals(3, conversations.cached());
+        }
+    }
+
     private static String rootMessage(Throwable t) {
         Throwable c = t;
         while (c.getCause() != null) {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tether.inference.embedded.EmbeddedBackend;
 import dev.tether.testing.ResponsesClient;
 import dev.tether.testing.ResponsesClient.Reply;
+import dev.tether.testing.Scrapes;
 import dev.tether.testing.TestModels;
 import dev.tether.testing.TestServer;
 import java.nio.file.Files;
@@ -135,6 +136,31 @@ class EmbeddedResponsesTest {
                     .asText();
             assertTrue(notice.contains("random text"), r.body().toString());
             assertEquals(5, r.body().path("usage").path("output_tokens").asInt());
+        }
+    }
+
+    /**
+     * Retention: deleting a response forgets its chain's KV state (its tokens must not outlive it,
+     * in memory or in a spill file), and the KV gauges on /metrics show it.
+     */
+    @Test
+    void deletingAResponseDropsItsKvStateAsTheMetricsShow() throws Exception {
+        try (TestServer server = TestServer.start(dir, b -> b.model(TestModels.tiny()))) {
+            ResponsesClient api = new ResponsesClient(server);
+            Reply r = api.post("/v1/responses", "{\"model\":\"tiny\",\"input\":\"Hello\",\"max_output_tokens\":4}");
+            assertEquals(200, r.status(), r.body().toString());
+            String resident = "tether_kv_bytes{where=\"resident\"}";
+            Scrapes.await(server, resident, 1);
+            assertEquals(
+                    200,
+                    api.delete("/v1/responses/" + r.body().path("id").asText()).status());
+            for (int i = 0; i < 100 && Scrapes.sample(server.get("/metrics").body(), resident) > 0; i++) {
+                Thread.sleep(100);
+            }
+            assertEquals(
+                    0.0,
+                    Scrapes.sample(server.get("/metrics").body(), resident),
+                    "the deleted chain's KV state is gone");
         }
     }
 }
