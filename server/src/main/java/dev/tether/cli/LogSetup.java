@@ -71,9 +71,10 @@ final class LogSetup {
     }
 
     /**
-     * Lets at most {@code limit} events of one kind through per window — a kind being the logger,
-     * the level and the exception's type and first frame (or the message, without one) — and
-     * notes on the next one that passes how many were held back.
+     * Lets at most {@code limit} warnings and errors of one kind through per window — a kind
+     * being the logger, the level and the exception's type and first frame (or the message,
+     * without one) — and notes on the next one that passes how many were held back. Routine
+     * lines below WARNING without an exception always pass.
      *
      * <p>Thread-safe (synchronized; the handler calls it for every record).
      */
@@ -98,6 +99,9 @@ final class LogSetup {
 
         @Override
         public synchronized boolean isLoggable(LogRecord r) {
+            if (r.getThrown() == null && r.getLevel().intValue() < java.util.logging.Level.WARNING.intValue()) {
+                return true; // routine lines (one per turn, say) are never held back
+            }
             String kind = kind(r);
             // state: window start, passed in window, suppressed since the last one passed
             long[] state = kinds.computeIfAbsent(kind, k -> new long[3]);

@@ -80,10 +80,25 @@ public record ServerConfig(
 
     public static final int DEFAULT_PORT = 4437;
 
+    private static final java.util.regex.Pattern LOOPBACK_V4 = java.util.regex.Pattern.compile("127(\\.[0-9]{1,3}){3}");
+
     /** Whether {@link #host()} is a loopback address, the only place Tether serves without auth. */
     public boolean loopbackOnly() {
+        return isLoopbackName(host);
+    }
+
+    /** {@code localhost}, {@code ::1} (bracketed or not) or an address in 127.0.0.0/8. */
+    public static boolean isLoopbackName(String host) {
+        if (host == null) {
+            return false;
+        }
         String h = host.toLowerCase(java.util.Locale.ROOT);
-        return h.equals("localhost") || h.equals("::1") || h.equals("[::1]") || h.matches("127(\\.[0-9]{1,3}){3}");
+        if (h.startsWith("[") && h.endsWith("]")) {
+            h = h.substring(1, h.length() - 1);
+        }
+        return h.equals("localhost")
+                || h.equals("::1")
+                || LOOPBACK_V4.matcher(h).matches();
     }
 
     public ServerConfig {

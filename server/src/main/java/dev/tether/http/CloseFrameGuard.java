@@ -8,10 +8,6 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameDecoder;
 import io.netty.util.ReferenceCountUtil;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.util.Map;
 
 /**
@@ -68,17 +64,7 @@ final class CloseFrameGuard extends ChannelInboundHandlerAdapter {
     }
 
     private static boolean utf8(CloseWebSocketFrame close) {
-        ByteBuffer reason = close.content()
-                .nioBuffer(close.content().readerIndex() + 2, close.content().readableBytes() - 2);
-        try {
-            StandardCharsets.UTF_8
-                    .newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(reason);
-            return true;
-        } catch (CharacterCodingException e) {
-            return false;
-        }
+        return Utf8.valid(close.content()
+                .nioBuffer(close.content().readerIndex() + 2, close.content().readableBytes() - 2));
     }
 }

@@ -106,8 +106,6 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
-    private static volatile boolean versionGuardWarned;
-
     /** One HTTP server on one event loop. */
     private static final class ServerVerticle extends VerticleBase {
         private final HttpRoutes routes;
@@ -147,8 +145,8 @@ public final class HttpApi implements AutoCloseable {
             server = vertx.createHttpServer(options)
                     .connectionHandler(conn -> {
                         guard.opened(conn, System.currentTimeMillis());
-                        onChannelClose(conn, () -> guard.closed(conn));
-                        settleVersions(conn);
+                        Pipelines.onClose(conn, () -> guard.closed(conn));
+                        Pipelines.guardVersions(conn);
                     })
                     .invalidRequestHandler(InvalidRequests::handle)
                     .requestHandler(req -> {
@@ -156,35 +154,6 @@ public final class HttpApi implements AutoCloseable {
                         routes.handle(req);
                     });
             return server.listen();
-        }
-
-        /**
-         * Runs {@code action} when the connection's channel closes. Vert.x's own close handler does
-         * not survive a WebSocket upgrade (the upgrade replaces the connection's pipeline handler),
-         * so the channel is watched directly where it can be reached.
-         */
-        private static void onChannelClose(io.vertx.core.http.HttpConnection conn, Runnable action) {
-            if (conn instanceof io.vertx.core.net.impl.ConnectionBase base) {
-                base.channel().closeFuture().addListener(f -> action.run());
-            } else {
-                conn.closeHandler(v -> action.run());
-            }
-        }
-
-        /**
-         * Puts a {@link VersionGuard} behind the connection's HTTP decoder. Vert.x offers no public
-         * hook into the pipeline, so this reaches through its connection class; should that change,
-         * unknown versions get Vert.x's own 501 again (logged once).
-         */
-        private static void settleVersions(io.vertx.core.http.HttpConnection conn) {
-            if (conn instanceof io.vertx.core.net.impl.ConnectionBase base
-                    && base.channel().pipeline().get("httpDecoder") != null
-                    && base.channel().pipeline().get(VersionGuard.NAME) == null) {
-                base.channel().pipeline().addAfter("httpDecoder", VersionGuard.NAME, new VersionGuard());
-            } else if (!versionGuardWarned) {
-                versionGuardWarned = true;
-                LOG.log(System.Logger.Level.WARNING, "cannot install the HTTP version guard on " + conn.getClass());
-            }
         }
 
         @Override

@@ -1,5 +1,6 @@
 package dev.tether.http;
 
+import dev.tether.config.ServerConfig;
 import dev.tether.errors.Condition;
 import dev.tether.errors.Refusal;
 import io.vertx.core.http.HttpServerRequest;
@@ -29,7 +30,6 @@ import java.util.stream.Collectors;
  * <p>Immutable and shared by all event loops.
  */
 final class OriginPolicy {
-    private static final java.util.regex.Pattern LOOPBACK_V4 = java.util.regex.Pattern.compile("127(\\.[0-9]{1,3}){3}");
 
     private final boolean any;
     private final Set<String> origins;
@@ -50,7 +50,7 @@ final class OriginPolicy {
     /** Refuses a request from a foreign page or for a foreign host name (403). */
     void check(HttpServerRequest req) {
         if (checkHost
-                && !loopbackHost(
+                && !ServerConfig.isLoopbackName(
                         req.authority() == null ? null : req.authority().host())) {
             throw new Refusal(
                     Condition.FORBIDDEN,
@@ -97,7 +97,8 @@ final class OriginPolicy {
         }
         try {
             URI uri = new URI(o);
-            return ("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) && loopbackHost(uri.getHost());
+            return ("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+                    && ServerConfig.isLoopbackName(uri.getHost());
         } catch (java.net.URISyntaxException e) {
             return false;
         }
@@ -111,18 +112,5 @@ final class OriginPolicy {
         String self = req.authority().toString().toLowerCase(Locale.ROOT);
         String o = origin.trim().toLowerCase(Locale.ROOT);
         return o.equals("http://" + self) || o.equals("https://" + self);
-    }
-
-    static boolean loopbackHost(String host) {
-        if (host == null) {
-            return false;
-        }
-        String h = host.toLowerCase(Locale.ROOT);
-        if (h.startsWith("[") && h.endsWith("]")) {
-            h = h.substring(1, h.length() - 1);
-        }
-        return h.equals("localhost")
-                || h.equals("::1")
-                || LOOPBACK_V4.matcher(h).matches();
     }
 }

@@ -71,7 +71,7 @@ final class ResponsesRoutes {
                 checkHandshake(req);
                 req.toWebSocket()
                         .onSuccess(ws -> {
-                            guardCloseFrames(req);
+                            Pipelines.guardCloseFrames(req.connection());
                             new ResponsesSocket(service, socketSettings, ws, principal).start();
                         })
                         .onFailure(e -> ApiErrors.send(req.response(), e));
@@ -118,17 +118,6 @@ final class ResponsesRoutes {
                     .onSuccess(run -> started(req, params, run))
                     .onFailure(e -> ApiErrors.send(req.response(), e));
         });
-    }
-
-    /**
-     * Puts a {@link CloseFrameGuard} behind the upgraded connection's frame decoder. Like {@link
-     * VersionGuard}, this reaches through Vert.x's connection class for the channel; without it,
-     * bad close codes are echoed as Vert.x does.
-     */
-    private static void guardCloseFrames(HttpServerRequest req) {
-        if (req.connection() instanceof io.vertx.core.net.impl.ConnectionBase base) {
-            CloseFrameGuard.install(base.channel().pipeline());
-        }
     }
 
     /**

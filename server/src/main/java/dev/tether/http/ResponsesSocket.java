@@ -13,7 +13,6 @@ import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.WebSocketFrame;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -51,6 +50,9 @@ final class ResponsesSocket {
     private final Settings settings;
     private final Context context;
     private final SocketSession session;
+    /** Event and error frames, batched to the event loop and written through the bounded writer. */
+    private final SocketSession.Frames out;
+
     private final FrameBatcher frames;
     private final BoundedWriter writer;
     private final Principal principal;
@@ -74,19 +76,20 @@ final class ResponsesSocket {
                 });
         this.frames = new FrameBatcher(context, batch -> batch.forEach(writer::send));
         String connectionId = RequestIds.generate();
+        this.out = new SocketSession.Frames() {
+            @Override
+            public void send(byte[] json) {
+                frames.add(Buffer.buffer(json));
+            }
+
+            @Override
+            public void error(String streamId, Throwable failure) {
+                frames.add(Buffer.buffer(ApiErrors.frame(streamId, failure, connectionId)));
+            }
+        };
         this.session = new SocketSession(
                 service,
-                new SocketSession.Frames() {
-                    @Override
-                    public void send(byte[] json) {
-                        frames.add(Buffer.buffer(json));
-                    }
-
-                    @Override
-                    public void error(String streamId, Throwable failure) {
-                        frames.add(Buffer.buffer(ApiErrors.frame(streamId, failure, connectionId)));
-                    }
-                },
+                out,
                 settings.clock(),
                 settings.cacheTtl(),
                 task -> context.runOnContext(v -> task.run()),
@@ -121,14 +124,13 @@ final class ResponsesSocket {
         }
         long millis = Math.max(1, expires.toEpochMilli() - settings.clock().millis());
         return context.owner().setTimer(millis, id -> {
-            session.frames()
-                    .error(
+            out.error(
+                    null,
+                    new Refusal(
+                            Condition.UNAUTHENTICATED,
+                            "token_expired",
                             null,
-                            new Refusal(
-                                    Condition.UNAUTHENTICATED,
-                                    "token_expired",
-                                    null,
-                                    "the token of this connection expired; reconnect with a fresh one"));
+                            "the token of this connection expired; reconnect with a fresh one"));
             context.runOnContext(v -> close(POLICY, "token expired"));
         });
     }
@@ -165,12 +167,7 @@ final class ResponsesSocket {
     private void deliver(Buffer complete) {
         String text;
         try {
-            text = StandardCharsets.UTF_8
-                    .newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(complete.getBytes()))
-                    .toString();
+            text = Utf8.decode(ByteBuffer.wrap(complete.getBytes()));
         } catch (CharacterCodingException e) {
             if (messageIsText) {
                 close(INVALID_DATA, "a text message that is not valid UTF-8");

@@ -55,7 +55,9 @@ public final class Conversation {
                     }
                 })
                 .toCompletableFuture();
-        settled = CompletableFuture.allOf(settled, applied.handle((v, e) -> null));
+        CompletableFuture<Void> done = applied.handle((v, e) -> null);
+        // Only what is still pending is chained: a settled past is not kept alive change after change.
+        settled = settled.isDone() ? done : CompletableFuture.allOf(settled, done);
         return applied;
     }
 

@@ -167,11 +167,6 @@ public final class SocketSession implements ResponseService.LocalChains {
         }
     }
 
-    /** Where this session's frames go (the transport's error frames, too). */
-    public Frames frames() {
-        return out;
-    }
-
     /** Requests waiting to start on this connection (for tests and metrics). */
     public synchronized int queued() {
         return queued;

@@ -55,5 +55,10 @@ class LogSetupTest {
         assertTrue(
                 filter.isLoggable(record(Level.SEVERE, "other", new IllegalStateException("x"), 1200)),
                 "another kind of failure is not held back by the first");
+        for (int i = 0; i < 100; i++) {
+            assertTrue(
+                    filter.isLoggable(record(Level.INFO, "turn 8f1e2d3c: prompt=10", null, 2000 + i)),
+                    "routine lines (one per turn of a busy session) are never held back");
+        }
     }
 }
