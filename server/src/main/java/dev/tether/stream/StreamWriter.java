@@ -31,6 +31,9 @@ final class StreamWriter {
     private static final long SWEEP_INTERVAL_MILLIS = 1000;
 
     private final EngineObserver observer;
+    /** A flush failed: no later flush is trusted (see {@link #publish}). Writer thread only. */
+    private boolean flushFailed;
+
     private final StreamStore store;
     private final StreamRegistry registry;
     private final InstantSource clock;
@@ -91,8 +94,7 @@ final class StreamWriter {
 
     void submit(WriteCommand command) {
         if (!accepting) {
-            command.fail(new WriteRejectedException(
-                    WriteRejectedException.Reason.SHUTTING_DOWN, "the server is shutting down", null));
+            command.fail(shuttingDown());
             return;
         }
         checkThreads();
@@ -103,8 +105,14 @@ final class StreamWriter {
                     WriteRejectedException.Reason.OVERLOADED, "too many writes are queued; retry shortly", null));
         } else if (!thread.isAlive()) {
             checkThreads();
-            drainAndFail(health.refusal()); // the writer died after the check: nobody else will answer
+            // The writer died or exited after the check: nobody else will answer what is queued.
+            drainAndFail(health.refusal() != null ? health.refusal() : shuttingDown());
         }
+    }
+
+    private static WriteRejectedException shuttingDown() {
+        return new WriteRejectedException(
+                WriteRejectedException.Reason.SHUTTING_DOWN, "the server is shutting down", null);
     }
 
     /** Fails the health for good once a thread the write path needs has ended while accepting writes. */
@@ -122,6 +130,7 @@ final class StreamWriter {
     void shutdown() throws InterruptedException {
         accepting = false;
         thread.join();
+        drainAndFail(shuttingDown()); // a command offered as the writer exited is answered too
         syncer.shutdown();
     }
 
@@ -152,7 +161,11 @@ final class StreamWriter {
             try {
                 if (!inFlight.isEmpty() && !syncer.isAlive()) {
                     health.fail("the sync thread has stopped", null);
-                    publish(List.copyOf(inFlight), null); // fails them: nothing will flush them now
+                    // What the syncer flushed before it stopped is answered as done; the rest fails.
+                    queue.drainTo(pending);
+                    runBatches(pending);
+                    pending.clear();
+                    publish(List.copyOf(inFlight), new StoreException("the sync thread has stopped", null, true));
                 }
                 WriteCommand first = queue.poll(200, TimeUnit.MILLISECONDS);
                 if (first != null) {
@@ -222,6 +235,9 @@ final class StreamWriter {
                 c.fail(unavailable(e));
             } catch (WriteRejectedException e) {
                 c.fail(e);
+            } catch (RuntimeException e) { // a bug: fail this command only, not its neighbours
+                LOG.log(System.Logger.Level.ERROR, "staging a write failed", e);
+                c.fail(e);
             }
         }
         try {
@@ -278,20 +294,29 @@ final class StreamWriter {
         publish(List.of(batch), failure);
     }
 
-    /** Publishes durable batches in commit order, or fails them if the flush failed. */
+    /**
+     * Publishes durable batches in commit order, or fails them if their flush failed. After one
+     * failed flush no later one is trusted: the kernel may have dropped the pages and a later
+     * fsync still succeed (the PostgreSQL "fsyncgate" lesson), so only a restart, which re-reads
+     * the store, knows what is on disk. A batch whose flush succeeded is answered as done even if
+     * writing has failed for another reason since (an unknown commit outcome): it is on disk.
+     */
     private void publish(List<WriteBatch> batches, StoreException flushFailure) {
         if (flushFailure != null) {
-            // After a failed fsync the kernel may have dropped the pages: only a restart, which
-            // re-reads the store, knows what is on disk (the PostgreSQL "fsyncgate" lesson).
+            flushFailed = true;
             health.fail("flushing to disk failed (" + flushFailure.getMessage() + ")", flushFailure);
         }
         for (WriteBatch batch : batches) {
             inFlight.remove(batch);
-            if (health.refusal() != null) {
+            if (flushFailed) {
                 batch.commands().forEach(c -> c.fail(health.refusal()));
-            } else {
+                continue;
+            }
+            try {
                 batch.publish();
                 observer.published(batch.appendedMessages(), batch.appendedBytes());
+            } catch (RuntimeException e) { // a bug in a listener must not strand the batches after it
+                LOG.log(System.Logger.Level.ERROR, "publishing a durable batch failed", e);
             }
         }
     }

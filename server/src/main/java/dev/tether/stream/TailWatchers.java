@@ -14,6 +14,8 @@ import java.util.Set;
  * Listeners run on the writer thread and must only hand work off (never block).
  */
 final class TailWatchers {
+    private static final System.Logger LOG = System.getLogger(TailWatchers.class.getName());
+
     private Set<Runnable> listeners = new LinkedHashSet<>();
 
     synchronized void add(Runnable listener) {
@@ -34,7 +36,11 @@ final class TailWatchers {
             listeners = new LinkedHashSet<>();
         }
         for (Runnable r : toRun) {
-            r.run();
+            try {
+                r.run();
+            } catch (RuntimeException e) { // one broken listener must not leave the others waiting
+                LOG.log(System.Logger.Level.ERROR, "a tail watcher failed", e);
+            }
         }
     }
 }

@@ -3,8 +3,10 @@ package dev.tether.stream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tether.store.StoreException;
 import dev.tether.store.sqlite.SqliteStreamStore;
 import dev.tether.testing.ManualClock;
 import java.nio.charset.StandardCharsets;
@@ -18,6 +20,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,8 +44,12 @@ class DurabilityOrderTest {
 
     /** A small batch limit, so a queue of appends is committed in several pipelined batches. */
     private void open() throws Exception {
+        open(16);
+    }
+
+    private void open(int maxBatch) throws Exception {
         store = new RecordingStore(SqliteStreamStore.open(dir, null));
-        engine = new StreamEngine(store, clock, EngineSettings.defaults().withMaxBatch(16));
+        engine = new StreamEngine(store, clock, EngineSettings.defaults().withMaxBatch(maxBatch));
         for (int s = 0; s < STREAMS; s++) {
             CreateResult created = engine.create(
                             new CreateRequest("s" + s, "text/plain", null, null, false, List.of(), null))
@@ -57,6 +64,44 @@ class DurabilityOrderTest {
         if (engine != null) {
             engine.close();
         }
+    }
+
+    /**
+     * Found in review: once any failure had stopped writes, every batch still in flight was failed,
+     * even one whose flush then succeeded: a write on disk answered 503 (and written twice by a
+     * client that retried without producer headers). A flushed batch is acknowledged; only the
+     * commit whose outcome is unknown fails.
+     */
+    @Test
+    void aFlushedBatchIsAcknowledgedEvenWhenALaterCommitsOutcomeIsUnknown() throws Exception {
+        open(1);
+        CountDownLatch firstFlushing = new CountDownLatch(1);
+        CountDownLatch queued = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger syncs = new AtomicInteger();
+        store.beforeSync(() -> {
+            int n = syncs.incrementAndGet();
+            if (n == 1) { // C's inline flush holds the writer until A and B are queued
+                firstFlushing.countDown();
+                await(queued);
+            } else if (n == 2) { // A's flush, on the syncer, waits until B's commit has failed
+                await(release);
+            }
+        });
+        store.failCommitOf("B", StoreException.outcomeUnknown("injected: the commit's fate is unknown", null));
+        CompletableFuture<AppendResult> c = append(0, "C");
+        await(firstFlushing);
+        CompletableFuture<AppendResult> a = append(1, "A");
+        CompletableFuture<AppendResult> b = append(2, "B");
+        queued.countDown();
+        ExecutionException refused = assertThrows(ExecutionException.class, () -> b.get(10, TimeUnit.SECONDS));
+        assertTrue(String.valueOf(refused.getCause().getMessage()).contains("may or may not"), refused.toString());
+        release.countDown();
+        assertInstanceOf(AppendResult.Appended.class, c.get(10, TimeUnit.SECONDS));
+        assertInstanceOf(
+                AppendResult.Appended.class,
+                a.get(10, TimeUnit.SECONDS),
+                "A was committed before B failed and its flush succeeded: it is on disk and acknowledged");
     }
 
     private CompletableFuture<AppendResult> append(int stream, String message) {

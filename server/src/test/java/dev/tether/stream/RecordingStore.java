@@ -30,6 +30,8 @@ final class RecordingStore implements StreamStore {
     private volatile boolean failSyncs;
     private volatile Error commitError;
     private volatile Error syncError;
+    private volatile String failCommitOf;
+    private volatile StoreException commitFailure;
 
     RecordingStore(StreamStore delegate) {
         this.delegate = delegate;
@@ -79,12 +81,27 @@ final class RecordingStore implements StreamStore {
         return delegate.load();
     }
 
+    /** The commit of a batch appending {@code message} throws {@code failure} instead. */
+    void failCommitOf(String message, StoreException failure) {
+        this.failCommitOf = message;
+        this.commitFailure = failure;
+    }
+
     @Override
     public void commit(List<Mutation> batch) throws StoreException {
         Error error = commitError;
         if (error != null) {
             commitError = null;
             throw error;
+        }
+        if (failCommitOf != null) {
+            for (Mutation m : batch) {
+                if (m instanceof Mutation.AppendMessages a
+                        && a.messages().stream()
+                                .anyMatch(msg -> new String(msg.data(), StandardCharsets.UTF_8).equals(failCommitOf))) {
+                    throw commitFailure;
+                }
+            }
         }
         delegate.commit(batch);
         long n = committed.incrementAndGet();
