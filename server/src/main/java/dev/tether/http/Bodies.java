@@ -3,7 +3,6 @@ package dev.tether.http;
 import dev.tether.errors.Condition;
 import dev.tether.errors.Refusal;
 import dev.tether.stream.MemoryBudget;
-import dev.tether.stream.WriteRejectedException;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -45,9 +44,12 @@ final class Bodies {
                 return Future.failedFuture(tooLarge(limit.maxBytes()));
             }
         }
+        if (2 * declared > limit.memory().limit()) {
+            return Future.failedFuture(neverFits(limit.memory()));
+        }
         Reservation reserved = new Reservation(limit.memory());
         if (declared > 0 && !reserved.grow(2 * declared)) {
-            return Future.failedFuture(memoryFull(limit.memory(), declared));
+            return Future.failedFuture(limit.memory().full("a body", declared));
         }
         boolean chunked = declared < 0;
         Promise<Buffer> promise = Promise.promise();
@@ -64,8 +66,11 @@ final class Bodies {
         req.handler(chunk -> {
             if (body.length() + chunk.length() > limit.maxBytes()) {
                 fail(req, promise, tooLarge(limit.maxBytes()));
+            } else if (chunked
+                    && 2L * (body.length() + chunk.length()) > limit.memory().limit()) {
+                fail(req, promise, neverFits(limit.memory()));
             } else if (chunked && !reserved.grow(2L * chunk.length())) {
-                fail(req, promise, memoryFull(limit.memory(), body.length() + chunk.length()));
+                fail(req, promise, limit.memory().full("a body", body.length() + chunk.length()));
             } else {
                 body.appendBuffer(chunk);
             }
@@ -86,20 +91,21 @@ final class Bodies {
         }
     }
 
+    /** Retrying cannot help a body the whole budget could not hold (it counts twice): 413, not 503. */
+    private static Refusal neverFits(MemoryBudget memory) {
+        return Refusal.of(
+                Condition.TOO_LARGE,
+                "payload_too_large",
+                "the body is larger than half the server's memory budget (" + memory.limit()
+                        + " bytes, --max-memory) and can never be taken; split it into several appends");
+    }
+
     private static Refusal tooLarge(long maxBytes) {
         return Refusal.of(
                 Condition.TOO_LARGE,
                 "payload_too_large",
                 "the body exceeds the limit of " + maxBytes
                         + " bytes per request (--max-body); split it into several appends");
-    }
-
-    private static WriteRejectedException memoryFull(MemoryBudget memory, long bytes) {
-        return new WriteRejectedException(
-                WriteRejectedException.Reason.MEMORY_FULL,
-                "the server's memory budget (" + memory.limit() + " bytes) has no room for a " + bytes
-                        + "-byte body right now; retry shortly",
-                null);
     }
 
     /** Bytes one body holds against the budget. Confined to the request's event loop. */

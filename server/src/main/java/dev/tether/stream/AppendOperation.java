@@ -76,20 +76,20 @@ final class AppendOperation {
     private static AppendResult checkProducer(WriteBatch batch, StreamRecord r, ProducerTuple p) {
         ProducerRecord state = batch.producer(r.id(), p.producerId());
         if (state == null) {
-            if (!batch.memory().hasRoomFor(StreamState.producerCost(p.producerId()))) {
-                // Producer state lives as long as the stream: when memory is full, take no new ones.
-                throw new WriteRejectedException(
-                        WriteRejectedException.Reason.MEMORY_FULL,
-                        "the server's memory budget is full, so it takes no new Producer-Id right now; retry"
-                                + " later, or append without producer headers",
-                        null);
-            }
             if (p.seq() != 0) {
                 return new Rejection.SequenceGap(
                         0,
                         p.seq(),
                         "producer " + p.producerId()
                                 + " is unknown on this stream; its first request must have Producer-Seq 0");
+            }
+            if (!batch.memory().hasRoomFor(StreamState.producerCost(p.producerId()))) {
+                // Producer state lives as long as the stream: when memory is full, take no new ones.
+                // Checked after the sequence, so a gap is still the client's 409, not the server's 503.
+                throw batch.memory()
+                        .full(
+                                "a new Producer-Id (or append without producer headers)",
+                                StreamState.producerCost(p.producerId()));
             }
             return null;
         }

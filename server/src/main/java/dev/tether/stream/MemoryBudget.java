@@ -51,6 +51,15 @@ public final class MemoryBudget {
         return Runtime.getRuntime().maxMemory() / 2;
     }
 
+    /** The refusal for {@code what} of {@code bytes} that does not fit now (503 {@code memory_full}, retry). */
+    public WriteRejectedException full(String what, long bytes) {
+        return new WriteRejectedException(
+                WriteRejectedException.Reason.MEMORY_FULL,
+                "the server's memory budget (" + limit + " bytes, --max-memory) has no room for " + what + " of "
+                        + bytes + " bytes right now; retry shortly",
+                null);
+    }
+
     public long limit() {
         return limit;
     }

@@ -89,20 +89,12 @@ public final class StreamEngine implements AutoCloseable {
             return true;
         }
         if (!memory.tryReserve(bytes)) {
-            result.completeExceptionally(memoryFull(bytes));
+            result.completeExceptionally(memory.full("a write", bytes));
             return false;
         }
         long reserved = bytes;
         result.whenComplete((r, t) -> memory.release(reserved));
         return true;
-    }
-
-    private WriteRejectedException memoryFull(long bytes) {
-        return new WriteRejectedException(
-                WriteRejectedException.Reason.MEMORY_FULL,
-                "the server's memory budget (" + memory.limit() + " bytes) has no room for a " + bytes
-                        + "-byte write right now; retry shortly",
-                null);
     }
 
     /** The budget request bodies, queued writes, producer state and recent windows share. */

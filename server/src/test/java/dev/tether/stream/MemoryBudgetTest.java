@@ -128,6 +128,10 @@ class MemoryBudgetTest {
                 assertInstanceOf(WriteRejectedException.class, refused.getCause())
                         .reason(),
                 "a new producer id is refused while memory is full");
+        assertInstanceOf(
+                Rejection.SequenceGap.class,
+                append("p3", 5),
+                "an unknown producer starting past seq 0 is still the client's gap, full memory or not");
         assertInstanceOf(AppendResult.Appended.class, append("p1", 1), "a known producer goes on");
         engine.memory().release(MIB - oneProducer - 16);
         assertInstanceOf(DeleteResult.Deleted.class, get(engine.delete("s")));

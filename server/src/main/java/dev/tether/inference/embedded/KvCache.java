@@ -105,6 +105,12 @@ final class KvCache {
             t.spillChecked = true;
             try {
                 SpillStore.Header h = spill.header(t.key);
+                if (h != null && h.tokens().length > ctx.cells()) {
+                    // Spilled under a larger --kv-budget: it can never be restored here, and waiting
+                    // for room it will never get would hold every turn queued behind it.
+                    throw new SpillStore.Unusable("it holds " + h.tokens().length + " tokens, more than the "
+                            + ctx.cells() + " the KV cache has now");
+                }
                 if (h != null && KvSession.commonPrefix(h.tokens(), h.tokens().length, t.prompt) >= MIN_RESTORE) {
                     t.spillHeader = h;
                 }
