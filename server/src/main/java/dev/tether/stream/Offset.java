@@ -15,7 +15,7 @@ import java.util.Optional;
  * fork point it hands out its source's incarnation, so offsets keep sorting in stream order
  * along the chain (a fork's id is always greater than its source's), and the source's offsets
  * stay valid on the fork up to the fork point. Incarnation 0 is what servers before this format
- * wrote; see {@link StreamEngine#read(String, Offset)} for where it is still accepted.
+ * wrote; see {@link StreamEngine#read(String, ReadFrom)} for where it is still accepted.
  *
  * @param incarnation the id of the stream that issued the offset (0: not scoped)
  * @param position    the byte position

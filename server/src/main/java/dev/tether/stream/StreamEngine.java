@@ -22,7 +22,6 @@ public final class StreamEngine implements AutoCloseable {
 
     private final StreamStore store;
     private final InstantSource clock;
-    private final EngineSettings settings;
     private final MemoryBudget memory;
     private final StreamRegistry registry;
     private final StreamReader reader;
@@ -38,7 +37,6 @@ public final class StreamEngine implements AutoCloseable {
             throws StoreException {
         this.store = store;
         this.clock = clock;
-        this.settings = settings;
         this.memory = new MemoryBudget(settings.maxMemoryBytes());
         this.registry = new StreamRegistry(settings.recentWindowBytes(), memory);
         var contents = store.load();
@@ -168,7 +166,7 @@ public final class StreamEngine implements AutoCloseable {
             }
             case null -> start = position;
         }
-        registry.byPath(path).renew(clock.millis());
+        touch(path); // the stream may have been deleted since the lookup: then there is nothing to renew
         return reads.read(r, start);
     }
 

@@ -39,10 +39,6 @@ final class SpillIndex {
         files = entries.size();
     }
 
-    boolean contains(String name) {
-        return entries.containsKey(name);
-    }
-
     /** The least recently written files to delete so the rest fit in {@code budget} bytes. */
     List<String> overBudget(long budget) {
         List<String> out = new ArrayList<>();

@@ -124,14 +124,4 @@ final class SqliteWriteStatements {
         persistedMaxId = Math.max(persistedMaxId, maxIdInBatch);
         maxIdInBatch = 0;
     }
-
-    void clearBatches() throws SQLException {
-        insertMessage.clearBatch();
-        upsertStream.clearBatch();
-        upsertProducer.clearBatch();
-        pendingMessages = false;
-        pendingStreams = false;
-        pendingProducers = false;
-        maxIdInBatch = 0;
-    }
 }

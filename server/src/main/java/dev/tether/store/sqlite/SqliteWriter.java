@@ -61,7 +61,14 @@ final class SqliteWriter implements AutoCloseable {
         }
         Connection c = SqliteStreamStore.connect(file, false);
         try (Statement st = c.createStatement()) {
-            st.execute("PRAGMA journal_mode=WAL");
+            try (ResultSet rs = st.executeQuery("PRAGMA journal_mode=WAL")) {
+                // The durability argument (sync() before acknowledging, checkpoints) assumes WAL.
+                String mode = rs.next() ? rs.getString(1) : "none";
+                if (!"wal".equalsIgnoreCase(mode)) {
+                    throw new SQLException("SQLite would not use write-ahead logging for " + file + " (journal mode "
+                            + mode + "); the file system may not support shared memory");
+                }
+            }
             st.execute("PRAGMA synchronous=NORMAL"); // the engine calls sync() before acknowledging
             st.execute("PRAGMA wal_autocheckpoint=0"); // see SqliteCheckpointer
             st.execute("PRAGMA journal_size_limit=" + (64 << 20)); // a burst does not leave a huge WAL behind
