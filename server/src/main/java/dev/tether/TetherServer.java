@@ -13,6 +13,7 @@ import dev.tether.inference.upstream.UpstreamSettings;
 import dev.tether.metrics.Metrics;
 import dev.tether.responses.ResponseService;
 import dev.tether.responses.ResponseSettings;
+import dev.tether.session.SessionService;
 import dev.tether.store.StoreException;
 import dev.tether.store.StreamStore;
 import dev.tether.store.memory.MemoryStreamStore;
@@ -34,12 +35,14 @@ public final class TetherServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(TetherServer.class.getName());
     private final StreamEngine engine;
     private final ResponseService responses;
+    private final SessionService sessions;
     private final HttpApi http;
     private boolean closed;
 
-    private TetherServer(StreamEngine engine, ResponseService responses, HttpApi http) {
+    private TetherServer(StreamEngine engine, ResponseService responses, SessionService sessions, HttpApi http) {
         this.engine = engine;
         this.responses = responses;
+        this.sessions = sessions;
         this.http = http;
     }
 
@@ -63,12 +66,18 @@ public final class TetherServer implements AutoCloseable {
         }
         ResponseService responses = new ResponseService(
                 engine, backend, clock, ResponseSettings.defaults().withTtl(config.responseTtl()), metrics);
+        SessionService sessions = new SessionService(engine, responses, clock);
         try {
+            sessions.start(); // loads every session, ending the runs a crash interrupted
             Authenticator authenticator =
                     config.authConfig() == null ? null : new Authenticator(AuthConfig.load(config.authConfig()), clock);
             return new TetherServer(
-                    engine, responses, HttpApi.start(engine, responses, config, clock, authenticator, metrics));
+                    engine,
+                    responses,
+                    sessions,
+                    HttpApi.start(engine, responses, sessions, config, clock, authenticator, metrics));
         } catch (Exception e) {
+            sessions.close();
             responses.close();
             engine.close();
             throw e;
@@ -158,6 +167,7 @@ public final class TetherServer implements AutoCloseable {
         }
         closed = true;
         http.close();
+        sessions.close();
         responses.close();
         engine.close();
     }

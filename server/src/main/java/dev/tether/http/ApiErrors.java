@@ -47,11 +47,16 @@ final class ApiErrors {
      * tagged with the lane's {@code stream_id} when it has one.
      */
     static byte[] frame(String streamId, Throwable failure, String connectionId) {
+        return frame("stream_id", streamId, failure, connectionId);
+    }
+
+    /** An {@code error} frame tagged with {@code tag: value} (a lane, a client's {@code ref}) when value is not null. */
+    static byte[] frame(String tag, String value, Throwable failure, String connectionId) {
         Problem p = ErrorTable.describe(failure, connectionId);
         HttpMetrics.current().problem(p);
         ObjectNode frame = Json.object().put("type", "error").put("status", p.status());
-        if (streamId != null) {
-            frame.put("stream_id", streamId);
+        if (value != null) {
+            frame.put(tag, value);
         }
         frame.set("error", error(p));
         return Json.bytes(frame);

@@ -42,10 +42,10 @@ final class CloseFrameGuard extends ChannelInboundHandlerAdapter {
             String refusal = null;
             int status = 0;
             if (!allowed(code)) {
-                status = ResponsesSocket.PROTOCOL_ERROR;
+                status = TextSocket.PROTOCOL_ERROR;
                 refusal = "close code " + code + " may not be sent by a peer";
             } else if (!utf8(close)) {
-                status = ResponsesSocket.INVALID_DATA;
+                status = TextSocket.INVALID_DATA;
                 refusal = "a close reason that is not valid UTF-8";
             }
             if (refusal != null) {

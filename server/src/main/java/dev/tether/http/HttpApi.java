@@ -4,6 +4,7 @@ import dev.tether.auth.Authenticator;
 import dev.tether.config.ServerConfig;
 import dev.tether.metrics.Metrics;
 import dev.tether.responses.ResponseService;
+import dev.tether.session.SessionService;
 import dev.tether.stream.StreamEngine;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -49,6 +50,7 @@ public final class HttpApi implements AutoCloseable {
     public static HttpApi start(
             StreamEngine engine,
             ResponseService responses,
+            SessionService sessions,
             ServerConfig config,
             InstantSource clock,
             Authenticator authenticator,
@@ -57,7 +59,7 @@ public final class HttpApi implements AutoCloseable {
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()));
         try {
             HttpMetrics.register(vertx, metrics);
-            HttpRoutes routes = new HttpRoutes(engine, responses, config, clock, authenticator, metrics);
+            HttpRoutes routes = new HttpRoutes(engine, responses, sessions, config, clock, authenticator, metrics);
             ConnectionGuard guard = new ConnectionGuard(
                     config.maxConnections(),
                     config.headerTimeout().toMillis(),

@@ -11,6 +11,7 @@ import dev.tether.errors.Condition;
 import dev.tether.errors.Refusal;
 import dev.tether.metrics.Metrics;
 import dev.tether.responses.ResponseService;
+import dev.tether.session.SessionService;
 import dev.tether.stream.StorageHealth;
 import dev.tether.stream.StreamEngine;
 import io.vertx.core.Handler;
@@ -43,6 +44,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
     private final Bodies.Limit bodyLimit;
     private final ResponsesRoutes responses;
     private final ConversationRoutes conversations;
+    private final SessionRoutes sessions;
     private final TokenRoutes tokens;
     private final HttpAuth auth;
     private final OriginPolicy origins;
@@ -52,6 +54,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
     HttpRoutes(
             StreamEngine engine,
             ResponseService service,
+            SessionService sessionService,
             ServerConfig config,
             InstantSource clock,
             Authenticator authenticator,
@@ -77,6 +80,15 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
         this.cursors = new Cursors(clock);
         this.writes = new WriteHandler(engine, bodyLimit);
         this.reads = new ReadHandler(engine, cursors, config.longPollTimeout());
+        this.sessions = new SessionRoutes(
+                sessionService,
+                engine,
+                this,
+                bodyLimit,
+                new SessionSocket.Settings(
+                        clock,
+                        (int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes()),
+                        config.slowConsumerTimeout().toMillis()));
         this.sse = new SseSession.SseSettings(
                 config.longPollTimeout().toMillis(),
                 config.sseMaxLifetime().toMillis(),
@@ -103,7 +115,9 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
     /** Errors on the OpenAI-compatible endpoints use OpenAI's envelope; everything else Tether's. */
     static void fail(HttpServerRequest req, Throwable e) {
         String path = req.path();
-        if (under(path, ResponsesRoutes.PREFIX) || under(path, ConversationRoutes.PREFIX)) {
+        if (under(path, ResponsesRoutes.PREFIX)
+                || under(path, ConversationRoutes.PREFIX)
+                || under(path, SessionRoutes.PREFIX)) {
             ApiErrors.send(req.response(), e);
         } else {
             ErrorResponses.send(req.response(), e);
@@ -136,6 +150,8 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
             responses.handle(req, principal);
         } else if (under(path, ConversationRoutes.PREFIX)) {
             conversations.handle(req, principal);
+        } else if (under(path, SessionRoutes.PREFIX)) {
+            sessions.handle(req, principal);
         } else if (path.equals(TokenRoutes.PATH)) {
             tokens.handle(req, principal);
         } else if (path.equals("/metrics")) {
@@ -172,7 +188,13 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
         if (op != Operation.READ) {
             InternalStreams.refuseWrite(path);
         }
-        principal.require(STREAMS + path, op);
+        String sessionResource = InternalStreams.sessionResource(path);
+        // A session's log is governed by the session's capabilities, whichever route reads it.
+        principal.require(sessionResource != null ? sessionResource : STREAMS + path, op);
+        ReadFilter filter =
+                sessionResource != null && !principal.capabilities().allows(sessionResource, Operation.FLOOR)
+                        ? ReadFilter.NO_WHISPERS
+                        : null;
         String forkSource = method == HttpMethod.PUT ? req.getHeader(ProtocolHeaders.FORKED_FROM) : null;
         CompletionStage<Void> allowed;
         if (forkSource != null) {
@@ -186,7 +208,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
         }
         if (allowed.toCompletableFuture().isDone()
                 && !allowed.toCompletableFuture().isCompletedExceptionally()) {
-            dispatch(req, path, method); // the common case: no ownership lookup needed
+            dispatch(req, path, method, filter); // the common case: no ownership lookup needed
             return;
         }
         req.pause();
@@ -197,7 +219,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
                 return;
             }
             try {
-                dispatch(req, path, method);
+                dispatch(req, path, method, filter);
             } catch (RuntimeException e) {
                 fail(req, e);
             }
@@ -221,18 +243,9 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
                 method + " is not supported on streams; use PUT, POST, GET, HEAD or DELETE");
     }
 
-    private void dispatch(HttpServerRequest req, String path, HttpMethod method) {
+    private void dispatch(HttpServerRequest req, String path, HttpMethod method, ReadFilter filter) {
         if (method == HttpMethod.GET) {
-            String live = req.getParam("live");
-            if (live == null) {
-                reads.get(req, path);
-            } else if (live.equals("long-poll")) {
-                reads.longPoll(req, path);
-            } else if (live.equals("sse")) {
-                new SseSession(engine, cursors, sseEvents, sse, req, path).start(StreamRequests.readOffset(req, true));
-            } else {
-                throw Refusal.invalid("live must be long-poll or sse, got '" + live + "'");
-            }
+            read(req, path, filter, null);
         } else if (method == HttpMethod.HEAD) {
             reads.head(req, path);
         } else if (method == HttpMethod.PUT) {
@@ -241,6 +254,24 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
             writes.append(req, path);
         } else {
             writes.delete(req, path);
+        }
+    }
+
+    /**
+     * A Durable Streams read (catch-up, long-poll or SSE) of {@code path}, minus what {@code
+     * filter} hides; {@code onEnd} (or null) runs when an SSE response ends.
+     */
+    void read(HttpServerRequest req, String path, ReadFilter filter, Runnable onEnd) {
+        String live = req.getParam("live");
+        if (live == null) {
+            reads.get(req, path, filter);
+        } else if (live.equals("long-poll")) {
+            reads.longPoll(req, path, filter);
+        } else if (live.equals("sse")) {
+            new SseSession(engine, cursors, sseEvents, sse, req, path, filter, onEnd)
+                    .start(StreamRequests.readOffset(req, true));
+        } else {
+            throw Refusal.invalid("live must be long-poll or sse, got '" + live + "'");
         }
     }
 

@@ -36,6 +36,15 @@ final class InternalStreams {
         return false;
     }
 
+    /** The capability resource of a session log's path ({@code sessions/<id>}), or null for other paths. */
+    static String sessionResource(String path) {
+        if (!path.startsWith("sessions/")) {
+            return null;
+        }
+        int slash = path.indexOf('/', "sessions/".length());
+        return slash < 0 ? path : path.substring(0, slash);
+    }
+
     /** Refuses a write or delete of an internal stream (403 for everyone). */
     static void refuseWrite(String path) {
         if (internal(path)) {
@@ -50,7 +59,8 @@ final class InternalStreams {
 
     /** Completes when {@code principal} may read {@code path}; fails with 404 when it may not. */
     CompletionStage<Void> checkRead(String path, Principal principal) {
-        if (!checkOwners || !internal(path)) {
+        if (!checkOwners || !internal(path) || sessionResource(path) != null) {
+            // sessions are shared: their capabilities (checked by the caller) decide, not an owner
             return CompletableFuture.completedFuture(null);
         }
         String[] parts = path.split("/", 3);

@@ -56,25 +56,27 @@ final class ReadHandler {
         }
     }
 
-    void get(HttpServerRequest req, String path) {
+    /** @param filter what this reader may not see, or null */
+    void get(HttpServerRequest req, String path, ReadFilter filter) {
         ReadFrom from = StreamRequests.readOffset(req, false);
-        read(req, path, from, false);
+        read(req, path, from, false, filter);
     }
 
-    void longPoll(HttpServerRequest req, String path) {
+    void longPoll(HttpServerRequest req, String path, ReadFilter filter) {
         ReadFrom from = StreamRequests.readOffset(req, true);
-        read(req, path, from, true);
+        read(req, path, from, true, filter);
     }
 
-    private void read(HttpServerRequest req, String path, ReadFrom from, boolean live) {
+    private void read(HttpServerRequest req, String path, ReadFrom from, boolean live, ReadFilter filter) {
         LoopExecutor.current()
                 .adapt(engine.read(path, from))
                 .onSuccess(result -> {
                     switch (result) {
                         case ReadResult.Data d
-                        when live && d.messages().isEmpty() && !d.stream().closed() -> waitForData(req, path, d);
+                        when live && d.messages().isEmpty() && !d.stream().closed() ->
+                            waitForData(req, path, d, filter);
                         case ReadResult.Data d when live && d.messages().isEmpty() -> noContent(req, d);
-                        case ReadResult.Data d -> data(req, d, from, live);
+                        case ReadResult.Data d -> data(req, filter == null ? d : filter.apply(d), from, live, filter);
                         case Rejection r -> ErrorResponses.send(req.response(), r);
                     }
                 })
@@ -82,7 +84,7 @@ final class ReadHandler {
     }
 
     /** Long-poll at the tail: wake on the stream's own append or close, else 204 on timeout. */
-    private void waitForData(HttpServerRequest req, String path, ReadResult.Data at) {
+    private void waitForData(HttpServerRequest req, String path, ReadResult.Data at, ReadFilter filter) {
         var context = Vertx.currentContext();
         var loop = LoopExecutor.current();
         var done = new boolean[1];
@@ -103,7 +105,7 @@ final class ReadHandler {
                         context.owner().cancelTimer(timer);
                         // By offset, not position: if the path was deleted and created again meanwhile,
                         // the reader gets 410 instead of the new stream's bytes.
-                        read(req, path, new ReadFrom.At(at.nextOffset()), true);
+                        read(req, path, new ReadFrom.At(at.nextOffset()), true, filter);
                     }
                 }));
         req.response().closeHandler(v -> {
@@ -131,10 +133,13 @@ final class ReadHandler {
         res.setStatusCode(204).end();
     }
 
-    private void data(HttpServerRequest req, ReadResult.Data d, ReadFrom requested, boolean live) {
+    private void data(HttpServerRequest req, ReadResult.Data d, ReadFrom requested, boolean live, ReadFilter filter) {
         HttpServerResponse res = req.response();
         boolean now = requested instanceof ReadFrom.Tail;
         String etag = etag(d.stream(), requested instanceof ReadFrom.Start ? null : d.from(), d.next());
+        if (filter != null) {
+            etag = etag.substring(0, etag.length() - 1) + filter.etagSuffix() + "\"";
+        }
         res.putHeader("Content-Type", d.stream().contentType());
         res.putHeader(ProtocolHeaders.NEXT_OFFSET, d.nextOffset().toString());
         if (d.upToDate()) {

@@ -41,7 +41,7 @@ final class SseEvents {
         return event;
     }
 
-    private static Buffer encode(ReadResult.Data d) {
+    static Buffer encode(ReadResult.Data d) {
         Buffer payload = ReadHandler.body(d.stream(), d.messages());
         Buffer out = Buffer.buffer(payload.length() + 64);
         out.appendString("event: data\n");

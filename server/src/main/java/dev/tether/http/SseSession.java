@@ -32,6 +32,11 @@ final class SseSession {
     private final Context context;
     private final LoopExecutor loop;
     private final String path;
+    /** What this reader may not see, or null. */
+    private final ReadFilter filter;
+    /** Runs once when the session finishes (a session reader's device leaves). */
+    private final Runnable onEnd;
+
     private String cursor;
     private boolean cursorSent;
     private boolean finished;
@@ -49,7 +54,11 @@ final class SseSession {
             SseEvents events,
             SseSettings settings,
             HttpServerRequest req,
-            String path) {
+            String path,
+            ReadFilter filter,
+            Runnable onEnd) {
+        this.filter = filter;
+        this.onEnd = onEnd == null ? () -> {} : onEnd;
         this.events = events;
         this.engine = engine;
         this.cursors = cursors;
@@ -100,7 +109,8 @@ final class SseSession {
                     ErrorResponses.send(res, r);
                 }
             }
-            case ReadResult.Data d -> {
+            case ReadResult.Data raw -> {
+                ReadResult.Data d = filter == null ? raw : filter.apply(raw);
                 if (!res.headWritten()) {
                     open(d);
                 }
@@ -108,7 +118,8 @@ final class SseSession {
                 if (d.messages().isEmpty()) {
                     send(control);
                 } else {
-                    Buffer data = events.data(d);
+                    // a filtered read is this reader's own: never from (or into) the shared cache
+                    Buffer data = d == raw ? events.data(d) : SseEvents.encode(d);
                     // One write (one syscall) for a small pair; a large event is sent on its own.
                     boolean small = data.length() < BoundedWriter.SLICE_BYTES;
                     send(small ? data.copy().appendBuffer(control) : data);
@@ -213,6 +224,9 @@ final class SseSession {
     }
 
     private void finish() {
+        if (!finished) {
+            onEnd.run();
+        }
         finished = true;
         counted.run();
         writer.close();

@@ -1,5 +1,6 @@
 package dev.tether.responses;
 
+import dev.tether.stream.StreamDocs;
 import java.util.ArrayList;
 import java.util.List;
 

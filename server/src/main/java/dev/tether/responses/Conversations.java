@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.errors.Refusal;
 import dev.tether.inference.ModelBackend;
+import dev.tether.stream.StreamDocs;
 import java.time.InstantSource;
 import java.util.LinkedHashMap;
 import java.util.List;

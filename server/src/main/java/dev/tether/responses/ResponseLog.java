@@ -3,6 +3,7 @@ package dev.tether.responses;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.stream.StreamDocs;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionStage;

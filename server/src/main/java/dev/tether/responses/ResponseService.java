@@ -9,6 +9,7 @@ import dev.tether.inference.ChatMessage;
 import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelRequest;
 import dev.tether.metrics.Metrics;
+import dev.tether.stream.StreamDocs;
 import dev.tether.stream.StreamEngine;
 import java.time.InstantSource;
 import java.util.ArrayList;

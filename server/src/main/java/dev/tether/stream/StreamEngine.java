@@ -226,6 +226,17 @@ public final class StreamEngine implements AutoCloseable {
         return writer.health();
     }
 
+    /** The paths of live streams under {@code prefix} (for layers that keep an index of their own streams). */
+    public java.util.List<String> paths(String prefix) {
+        long now = clock.millis();
+        return registry.all().stream()
+                .filter(s -> s.record.lifecycle() == Lifecycle.LIVE && !s.expired(now))
+                .map(s -> s.record.path())
+                .filter(p -> p.startsWith(prefix))
+                .sorted()
+                .toList();
+    }
+
     public int streamCount() {
         return registry.size();
     }

@@ -11,6 +11,7 @@ import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamStore;
 import dev.tether.store.memory.MemoryStreamStore;
 import dev.tether.stream.EngineSettings;
+import dev.tether.stream.StreamDocs;
 import dev.tether.stream.StreamEngine;
 import java.time.InstantSource;
 import java.util.List;

@@ -130,6 +130,34 @@ public final class RawWebSocket implements AutoCloseable {
         }
     }
 
+    /** The next text frame, or null on a close frame, end of stream or {@code timeoutMillis} of silence. */
+    public String next(int timeoutMillis) throws IOException {
+        socket.setSoTimeout(timeoutMillis);
+        try {
+            while (true) {
+                int b0 = in.readUnsignedByte();
+                int b1 = in.readUnsignedByte();
+                long n = b1 & 0x7f;
+                if (n == 126) {
+                    n = in.readUnsignedShort();
+                } else if (n == 127) {
+                    n = in.readLong();
+                }
+                byte[] payload = new byte[(int) n];
+                in.readFully(payload);
+                int opcode = b0 & 0x0f;
+                if (opcode == 8) {
+                    return null;
+                }
+                if (opcode == 1) {
+                    return new String(payload, StandardCharsets.UTF_8);
+                }
+            }
+        } catch (SocketTimeoutException | EOFException e) {
+            return null;
+        }
+    }
+
     public Socket socket() {
         return socket;
     }

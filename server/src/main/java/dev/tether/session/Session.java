@@ -1,0 +1,528 @@
+package dev.tether.session;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.errors.Condition;
+import dev.tether.errors.Refusal;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * One live session: its materialised state and the rules that change it (SESSIONS.md). Every
+ * change is a list of {@link Entry entries} applied to the state and appended to the session's
+ * log in one atomic append, under this object's lock, so the log's order is the order of the
+ * changes; a caller's stage completes once its entries are durable.
+ *
+ * <p>Thread-safe: every method takes the session's lock ({@code synchronized (this)}); {@link
+ * RunBook}, {@link Presence} and {@link AgentContext} are confined to it.
+ */
+public final class Session {
+    private static final System.Logger LOG = System.getLogger(Session.class.getName());
+
+    private final String id;
+    private final SessionContext ctx;
+    private final SessionPolicy policy;
+    private final ObjectNode agent;
+    private final SessionState state = new SessionState();
+    final Presence presence;
+    final RunBook runs;
+    final AgentContext context = new AgentContext();
+    private final Runnable onBroken;
+    private long lastActivity;
+    private boolean ended;
+
+    Session(String id, SessionContext ctx, SessionPolicy policy, ObjectNode agent, Runnable onBroken) {
+        this.id = id;
+        this.ctx = ctx;
+        this.policy = policy;
+        this.agent = agent;
+        this.onBroken = onBroken;
+        this.presence = new Presence(this);
+        this.runs = new RunBook(this);
+        this.lastActivity = ctx.clock().millis();
+    }
+
+    public String id() {
+        return id;
+    }
+
+    /** The log's stream path. */
+    public String path() {
+        return path(id);
+    }
+
+    static String path(String id) {
+        return "sessions/" + id;
+    }
+
+    SessionPolicy policy() {
+        return policy;
+    }
+
+    SessionContext ctx() {
+        return ctx;
+    }
+
+    /** The built-in agent's configuration, or null when an external agent answers. */
+    ObjectNode agent() {
+        return agent;
+    }
+
+    boolean hasBuiltInAgent() {
+        return agent != null;
+    }
+
+    SessionState state() {
+        return state;
+    }
+
+    long lastActivity() {
+        return lastActivity;
+    }
+
+    // ---- writing ----
+
+    /** An entry whose value gets {@code actor} and {@code at}. */
+    Entry entry(String type, String key, String operation, Actor actor, ObjectNode value) {
+        value.set("actor", actor.toJson());
+        value.put("at", ctx.now());
+        return new Entry(type, key, operation, value);
+    }
+
+    /** The current value of an entity, copied so it can be changed into the next version. */
+    ObjectNode copy(String type, String key) {
+        ObjectNode v = state.get(type, key);
+        return v == null ? null : v.deepCopy();
+    }
+
+    /** Applies {@code entries} and appends them to the log as one write; completes once durable. */
+    CompletionStage<Void> write(List<Entry> entries) {
+        if (ended) {
+            return CompletableFuture.failedFuture(gone());
+        }
+        List<byte[]> encoded = new ArrayList<>(entries.size());
+        for (Entry e : entries) {
+            state.apply(e);
+            context.observe(e, this);
+            encoded.add(e.encode());
+        }
+        lastActivity = ctx.clock().millis();
+        return ctx.docs().append(path(), encoded, false).whenComplete((ok, failure) -> {
+            if (failure != null) {
+                // The state already holds entries the log may not: reload from the log on next use.
+                LOG.log(System.Logger.Level.WARNING, "session " + id + ": a write failed: " + failure.getMessage());
+                onBroken.run();
+            }
+        });
+    }
+
+    CompletionStage<Void> write(Entry... entries) {
+        return write(List.of(entries));
+    }
+
+    /** Replays one entry of the log at load time (no write). */
+    void replay(Entry e) {
+        state.apply(e);
+        context.observe(e, this);
+    }
+
+    Refusal gone() {
+        return Refusal.notFound("session", "session " + id + " does not exist (it was deleted or expired)");
+    }
+
+    // ---- participants ----
+
+    /** The actor for {@code principal}, or null when it has not joined (or has left). */
+    synchronized Actor actorOf(String principal) {
+        ObjectNode p = state.get("participant", principal);
+        if (p == null || !p.path("left_at").isNull() && p.has("left_at")) {
+            return null;
+        }
+        return new Actor(principal, p.path("role").asText());
+    }
+
+    /** Joins {@code principal} with {@code role}; a repeat with the same role returns the participant. */
+    public synchronized CompletionStage<ObjectNode> join(String principal, Role role, String name) {
+        ObjectNode current = state.get("participant", principal);
+        boolean present = current != null && current.path("left_at").isNull();
+        if (present
+                && current.path("role").asText().equals(role.wire())
+                && (name == null || name.equals(current.path("name").asText()))) {
+            return CompletableFuture.completedFuture(current);
+        }
+        Actor actor = new Actor(principal, role.wire());
+        ObjectNode v = Entry.JSON.createObjectNode();
+        v.put("id", principal);
+        v.put("role", role.wire());
+        v.put(
+                "name",
+                name != null ? name : current != null ? current.path("name").asText(principal) : principal);
+        v.put("joined_at", present ? current.path("joined_at").asText() : ctx.now());
+        v.putNull("left_at");
+        List<Entry> entries = new ArrayList<>();
+        entries.add(entry("participant", principal, current == null ? "insert" : "update", actor, v));
+        if (role == Role.AGENT && !hasBuiltInAgent()) {
+            Entry floor = floorAfterAgentJoined(principal, actor);
+            if (floor != null) {
+                entries.add(floor);
+            }
+        }
+        presence.touch(actor, entries);
+        return write(entries).thenApply(x -> v);
+    }
+
+    /** Joins as a user unless already a participant: posting a message is joining. */
+    synchronized Actor ensureJoined(String principal, Role role, List<Entry> entries) {
+        Actor existing = actorOf(principal);
+        if (existing != null) {
+            return existing;
+        }
+        Actor actor = new Actor(principal, role.wire());
+        ObjectNode v = Entry.JSON.createObjectNode();
+        v.put("id", principal);
+        v.put("role", role.wire());
+        v.put("name", principal);
+        v.put("joined_at", ctx.now());
+        v.putNull("left_at");
+        entries.add(entry(
+                "participant", principal, state.get("participant", principal) == null ? "insert" : "update", actor, v));
+        return actor;
+    }
+
+    public synchronized CompletionStage<ObjectNode> leave(String principal, Actor by) {
+        ObjectNode v = copy("participant", principal);
+        if (v == null || !v.path("left_at").isNull()) {
+            throw Refusal.notFound("participant", principal + " is not a participant of session " + id);
+        }
+        v.put("left_at", ctx.now());
+        List<Entry> entries = new ArrayList<>();
+        entries.add(entry("participant", principal, "update", by, v));
+        presence.left(principal, by, entries);
+        return write(entries).thenApply(x -> v);
+    }
+
+    // ---- messages ----
+
+    /**
+     * A participant's message; returns {@code {message, run}} with the run it started or queued,
+     * or null. A message id seen before returns the original (idempotent retry).
+     */
+    public synchronized CompletionStage<ObjectNode> post(String principal, JsonNode body) {
+        String content = Bodies.string(body, "content", true);
+        String clientId = Bodies.string(body, "id", false);
+        String visibility = Bodies.string(body, "visibility", false);
+        if (visibility == null) {
+            visibility = "all";
+        } else if (!visibility.equals("all") && !visibility.equals("operators")) {
+            throw Refusal.invalid("visibility", "visibility must be all or operators; got '" + visibility + "'");
+        }
+        String key = clientId != null ? SessionIds.client("id", clientId) : SessionIds.of("msg_");
+        ObjectNode existing = state.get("message", key);
+        if (existing != null) {
+            return CompletableFuture.completedFuture(result(existing, runs.triggeredBy(key)));
+        }
+        List<Entry> entries = new ArrayList<>();
+        Actor actor = ensureJoined(principal, Role.USER, entries);
+        Role role = Role.parse(actor.role());
+        if (role == Role.OBSERVER) {
+            throw Refusal.of(Condition.FORBIDDEN, "observer", "observers cannot post messages in session " + id);
+        }
+        if (visibility.equals("operators") && role == Role.USER) {
+            throw Refusal.of(
+                    Condition.FORBIDDEN, "whisper_not_allowed", "a user cannot whisper; join as operator first");
+        }
+        ObjectNode m = Entry.JSON.createObjectNode();
+        m.put("id", key);
+        m.put("role", role.wire());
+        m.put("content", content);
+        m.put("visibility", visibility);
+        m.putNull("run_id");
+        Entry message = entry("message", key, "insert", actor, m);
+        presence.touch(actor, entries);
+        boolean answerable = role == Role.USER && visibility.equals("all");
+        // rule 3: the policy applies before anything is written, so a rejection leaves no message
+        ObjectNode run = answerable ? runs.onUserMessage(key, actor, entries, message) : null;
+        if (!entries.contains(message)) {
+            entries.add(message);
+        }
+        CompletionStage<Void> written = write(entries);
+        runs.launchReady();
+        return written.thenApply(x -> result(m, run));
+    }
+
+    private static ObjectNode result(ObjectNode message, ObjectNode run) {
+        ObjectNode out = Entry.JSON.createObjectNode();
+        out.set("message", message);
+        out.set("run", run);
+        return out;
+    }
+
+    // ---- floor ----
+
+    ObjectNode floor() {
+        return state.get("floor", "floor");
+    }
+
+    boolean humanHoldsFloor() {
+        ObjectNode f = floor();
+        return f != null && f.path("mode").asText().equals("human");
+    }
+
+    Entry initialFloor() {
+        ObjectNode f = Entry.JSON.createObjectNode();
+        if (hasBuiltInAgent()) {
+            f.put("holder", Actor.BUILT_IN_AGENT.id());
+        } else {
+            f.putNull("holder");
+        }
+        f.put("mode", "agent");
+        f.putNull("previous");
+        f.putNull("supervisor");
+        return entry("floor", "floor", "insert", Actor.SERVER, f);
+    }
+
+    private Entry floorAfterAgentJoined(String agentId, Actor actor) {
+        ObjectNode f = copy("floor", "floor");
+        if (f == null
+                || !f.path("mode").asText().equals("agent")
+                || !f.path("holder").isNull()) {
+            return null;
+        }
+        f.put("holder", agentId);
+        return entry("floor", "floor", "update", actor, f);
+    }
+
+    /** The agent's participant id: the built-in one, or the external agent that joined. */
+    String agentId() {
+        if (hasBuiltInAgent()) {
+            return Actor.BUILT_IN_AGENT.id();
+        }
+        for (var it = state.all("participant").iterator(); it.hasNext(); ) {
+            ObjectNode p = it.next();
+            if (p.path("role").asText().equals("agent") && p.path("left_at").isNull()) {
+                return p.path("id").asText();
+            }
+        }
+        return null;
+    }
+
+    /** {@code take}, {@code supervise}, {@code release} or {@code return} (SESSIONS.md rule 6). */
+    public synchronized CompletionStage<ObjectNode> floor(String principal, String action, String to) {
+        List<Entry> entries = new ArrayList<>();
+        Actor actor = ensureJoined(principal, Role.OPERATOR, entries);
+        ObjectNode f = copy("floor", "floor");
+        String holder = f.path("holder").isNull() ? null : f.path("holder").asText();
+        switch (action) {
+            case "take" -> {
+                f.put("previous", holder);
+                f.put("holder", to != null ? to : actor.id());
+                f.put("mode", "human");
+                f.putNull("supervisor");
+                runs.cancelAll(actor, "floor_taken", entries);
+            }
+            case "supervise" -> {
+                f.put("mode", "supervised");
+                f.put("supervisor", to != null ? to : actor.id());
+            }
+            case "release", "return" -> {
+                f.put("previous", holder);
+                String agentId = agentId();
+                if (agentId == null) {
+                    f.putNull("holder");
+                } else {
+                    f.put("holder", agentId);
+                }
+                f.put("mode", "agent");
+                f.putNull("supervisor");
+            }
+            default ->
+                throw Refusal.invalid(
+                        "action", "action must be take, supervise, release or return; got '" + action + "'");
+        }
+        entries.add(entry("floor", "floor", "update", actor, f));
+        CompletionStage<Void> written = write(entries);
+        runs.launchReady();
+        return written.thenApply(x -> f);
+    }
+
+    // ---- presence ----
+
+    /**
+     * A live connection (SSE, long-poll, WebSocket) of {@code principal} opened: one more device.
+     * A principal that has not joined joins with {@code role}. Returns what to call when it closes.
+     */
+    public synchronized Runnable connect(String principal, Role role) {
+        List<Entry> entries = new ArrayList<>();
+        Actor actor = ensureJoined(principal, role, entries);
+        presence.connected(actor, entries);
+        write(entries);
+        boolean[] closed = new boolean[1];
+        return () -> {
+            synchronized (Session.this) {
+                if (closed[0] || ended) {
+                    return;
+                }
+                closed[0] = true;
+                List<Entry> out = new ArrayList<>();
+                presence.disconnected(actor, out);
+                if (!out.isEmpty()) {
+                    write(out);
+                }
+            }
+        };
+    }
+
+    /** A sign of life without a device (a long-poll): renews the lease, online if it was not. */
+    public synchronized void touch(String principal, Role role) {
+        List<Entry> entries = new ArrayList<>();
+        Actor actor = ensureJoined(principal, role, entries);
+        presence.touch(actor, entries);
+        if (!entries.isEmpty()) {
+            write(entries);
+        }
+    }
+
+    /** {@code POST …/presence}: a heartbeat with a status and, for agents, an agent status. */
+    public synchronized CompletionStage<ObjectNode> heartbeat(String principal, String status, String agentStatus) {
+        List<Entry> entries = new ArrayList<>();
+        Actor actor = ensureJoined(principal, Role.USER, entries);
+        presence.heartbeat(actor, status, agentStatus, entries);
+        if (entries.isEmpty()) {
+            return CompletableFuture.completedFuture(state.get("presence", principal));
+        }
+        return write(entries).thenApply(x -> state.get("presence", principal));
+    }
+
+    // ---- runs and signals (SESSIONS.md §3) ----
+
+    /** The participant behind {@code principal}; 403 unless it has joined. */
+    private Actor participant(String principal) {
+        Actor a = actorOf(principal);
+        if (a == null) {
+            throw Refusal.of(
+                    Condition.FORBIDDEN,
+                    "not_a_participant",
+                    principal + " has not joined session " + id + "; POST /v1/sessions/" + id + "/participants first");
+        }
+        return a;
+    }
+
+    public synchronized CompletionStage<ObjectNode> startRun(String principal, String trigger) {
+        return runs.startExternal(participant(principal), trigger);
+    }
+
+    public synchronized CompletionStage<Void> chunks(String principal, String runId, List<String> deltas) {
+        return runs.chunks(participant(principal), runId, deltas);
+    }
+
+    public synchronized CompletionStage<ObjectNode> endRun(
+            String principal, String runId, String status, String error) {
+        return runs.endExternal(participant(principal), runId, status, error);
+    }
+
+    public synchronized CompletionStage<ObjectNode> toolCall(String principal, String runId, JsonNode body) {
+        return runs.tools.request(participant(principal), runId, body);
+    }
+
+    public synchronized CompletionStage<ObjectNode> cancel(String principal, String runId) {
+        List<Entry> entries = new ArrayList<>();
+        Actor actor = ensureJoined(principal, Role.USER, entries);
+        if (!entries.isEmpty()) {
+            write(entries);
+        }
+        return runs.cancel(actor, runId, null);
+    }
+
+    public synchronized CompletionStage<ObjectNode> steer(String principal, String runId, String input) {
+        List<Entry> entries = new ArrayList<>();
+        Actor actor = ensureJoined(principal, Role.USER, entries);
+        if (!entries.isEmpty()) {
+            write(entries);
+        }
+        return runs.steer(actor, runId, input);
+    }
+
+    public synchronized CompletionStage<ObjectNode> decide(
+            String principal, String callId, boolean approve, String reason) {
+        List<Entry> entries = new ArrayList<>();
+        Actor actor = ensureJoined(principal, Role.OPERATOR, entries);
+        if (!entries.isEmpty()) {
+            write(entries);
+        }
+        return runs.tools.decide(actor, callId, approve, reason);
+    }
+
+    public synchronized CompletionStage<ObjectNode> toolOutput(String principal, String callId, String output) {
+        List<Entry> entries = new ArrayList<>();
+        Actor actor = ensureJoined(principal, Role.USER, entries);
+        if (!entries.isEmpty()) {
+            write(entries);
+        }
+        return runs.tools.output(actor, callId, output);
+    }
+
+    // ---- delivery ----
+
+    /** Records the highest offset a participant's device acknowledged; a lower one changes nothing. */
+    public synchronized CompletionStage<ObjectNode> ack(String principal, String device, String offset) {
+        List<Entry> entries = new ArrayList<>();
+        Actor actor = ensureJoined(principal, Role.USER, entries);
+        String key = principal + ":" + (device == null ? "default" : SessionIds.client("device", device));
+        ObjectNode current = state.get("delivery", key);
+        if (current != null && current.path("offset").asText().compareTo(offset) >= 0 && entries.isEmpty()) {
+            return CompletableFuture.completedFuture(current);
+        }
+        ObjectNode v = Entry.JSON.createObjectNode();
+        v.put("participant", principal);
+        v.put("device", device == null ? "default" : device);
+        v.put("offset", offset);
+        entries.add(entry("delivery", key, current == null ? "insert" : "update", actor, v));
+        return write(entries).thenApply(x -> v);
+    }
+
+    // ---- lifecycle ----
+
+    /** The server's periodic check: leases, approval timeouts, unwatched runs. */
+    synchronized void tick(long now) {
+        if (ended) {
+            return;
+        }
+        List<Entry> entries = new ArrayList<>();
+        presence.tick(now, entries);
+        runs.tick(now, entries);
+        if (!entries.isEmpty()) {
+            write(entries);
+        }
+    }
+
+    /** Stops everything running; the log is deleted by the service. */
+    synchronized void end() {
+        runs.abandon();
+        ended = true;
+    }
+
+    boolean ended() {
+        return ended;
+    }
+
+    /** The materialised state for {@code GET /v1/sessions/<id>}. */
+    public synchronized ObjectNode view() {
+        ObjectNode s = state.get("session", id).deepCopy();
+        s.put("id", id);
+        s.put("object", "session");
+        s.set("participants", array(state.all("participant")));
+        s.set("presence", array(state.all("presence")));
+        s.set("floor", floor());
+        s.set("runs", runs.activeViews());
+        s.put("watching_devices", presence.userDevices());
+        return s;
+    }
+
+    private static com.fasterxml.jackson.databind.node.ArrayNode array(Iterable<ObjectNode> values) {
+        var a = Entry.JSON.createArrayNode();
+        values.forEach(a::add);
+        return a;
+    }
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Interop test: a Tether session log materialised by `createStreamDB` from the official
+# @durable-streams/state npm package (session-state.test.mjs). Starts a Tether server on a free
+# port, runs the tests, and stops the server.
+#
+#   web/session-state/run.sh
+#   TETHER_SERVE="/path/to/other/checkout/tether serve" web/session-state/run.sh
+#   SESSION_STATE_FAKE=1 web/session-state/run.sh   # checks the test itself against
+#                                                   # fake-sessions.mjs, not Tether's sessions API
+#
+# TETHER_SERVE is a command prefix; this script appends
+#   --port 0 --data-dir $WORK/data --long-poll-timeout 1s
+# (a short long-poll so live readers also see 204 time-outs) and waits for
+# "Tether listening on http://127.0.0.1:PORT" in its output.
+# Extra arguments are passed to `node --test` (e.g. --test-name-pattern=SSE).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+TETHER_SERVE="${TETHER_SERVE:-$ROOT/tether serve}"
+log() { printf '[session-state %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+command -v node >/dev/null || { log "node (20+) is required"; exit 1; }
+if [ ! -f "$HERE/node_modules/.package-lock.json" ] || [ "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]; then
+  command -v npm >/dev/null || { log "npm is required (apt-get install nodejs npm)"; exit 1; }
+  log "installing @durable-streams/state and @tanstack/db (npm ci)"
+  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+WORK="$(mktemp -d)"
+TETHER_PID=""
+FAKE_PID=""
+stop() { # $1 = pid
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+    kill "$1" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+  fi
+}
+cleanup() {
+  stop "$FAKE_PID"
+  stop "$TETHER_PID"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_for_port() { # $1 = log file, $2 = sed pattern capturing the port, $3 = pid, $4 = name, $5 = seconds
+  local out="$1" pattern="$2" pid="$3" name="$4" tries=$(($5 * 10)) port="" i
+  for i in $(seq 1 "$tries"); do
+    port="$(sed -n "$pattern" "$out" | head -1)"
+    [ -n "$port" ] && { echo "$port"; return 0; }
+    kill -0 "$pid" 2>/dev/null || { log "$name exited before listening:"; tail -50 "$out" >&2; return 1; }
+    sleep 0.1
+  done
+  log "$name did not start listening within $5 s:"; tail -50 "$out" >&2
+  return 1
+}
+
+# 1. Tether (word-split TETHER_SERVE on purpose: it is a command prefix)
+# shellcheck disable=SC2086
+$TETHER_SERVE --port 0 --data-dir "$WORK/data" --long-poll-timeout 1s >"$WORK/tether.log" 2>&1 &
+TETHER_PID=$!
+TPORT="$(wait_for_port "$WORK/tether.log" 's|^.*Tether listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$TETHER_PID" Tether 60)"
+log "Tether on port $TPORT (pid $TETHER_PID): $TETHER_SERVE"
+URL="http://127.0.0.1:$TPORT"
+
+# 1b. only to check the test itself: the stand-in sessions API in front of Tether's streams
+if [ "${SESSION_STATE_FAKE:-}" = 1 ]; then
+  node "$HERE/fake-sessions.mjs" 0 "$URL" >"$WORK/fake.log" 2>&1 &
+  FAKE_PID=$!
+  FPORT="$(wait_for_port "$WORK/fake.log" 's|^fake-sessions listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$FAKE_PID" fake-sessions 10)"
+  log "SESSION_STATE_FAKE=1: testing fake-sessions.mjs on port $FPORT (pid $FAKE_PID), NOT Tether's sessions API"
+  URL="http://127.0.0.1:$FPORT"
+fi
+
+# 2. the tests
+status=0
+(cd "$HERE" && TETHER_URL="$URL" NO_COLOR=1 \
+  timeout 300 node --test --test-reporter=spec "$@" session-state.test.mjs) || status=$?
+if [ "$status" -ne 0 ]; then
+  [ "$status" -eq 124 ] && log "the test run timed out (300 s)"
+  log "Tether log (tail):"; tail -80 "$WORK/tether.log" >&2
+  [ -n "$FAKE_PID" ] && { log "fake-sessions log (tail):"; tail -20 "$WORK/fake.log" >&2; }
+  log "session-state FAILED (exit $status)"
+  exit "$status"
+fi
+log "session-state passed"
