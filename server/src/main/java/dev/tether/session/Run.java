@@ -41,6 +41,8 @@ final class Run {
     String stopAs;
 
     String steerInput;
+    /** The agent's lease lapsed: the run fails and the agent shows crashed. */
+    boolean agentLost;
     /** When the run last had a user device watching (on_unwatched). */
     long watchedAt;
 

@@ -300,7 +300,7 @@ final class RunBook {
         active.remove(r.id);
         out.add(session.entry("run", r.id, "update", by, v));
         Actor agent = new Actor(r.agent, Role.AGENT.wire());
-        if (!activeFor(r.agent)) {
+        if (!activeFor(r.agent) && !r.agentLost) {
             session.presence.agentStatus(agent, "idle", out);
         }
         tools.runEnded(r, out);
@@ -320,6 +320,7 @@ final class RunBook {
     void agentLost(String agentId, List<Entry> out) {
         for (Run r : List.copyOf(active.values())) {
             if (r.agent.equals(agentId) && !r.builtIn) {
+                r.agentLost = true; // its presence says crashed, not idle
                 finish(
                         r,
                         Actor.SERVER,

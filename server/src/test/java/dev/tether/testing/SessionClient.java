@@ -25,11 +25,19 @@ import java.util.function.Predicate;
 public final class SessionClient {
     public static final ObjectMapper JSON = new ObjectMapper();
 
-    private final TestServer server;
+    private final int port;
     private final String token;
+    private final java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
 
     public SessionClient(TestServer server, String token) {
-        this.server = server;
+        this(server.port(), token);
+    }
+
+    /** A client of the server on {@code port} (a child process, say). */
+    public SessionClient(int port, String token) {
+        this.port = port;
         this.token = token;
     }
 
@@ -41,7 +49,8 @@ public final class SessionClient {
     }
 
     private HttpRequest.Builder request(String path) {
-        HttpRequest.Builder b = server.request(path);
+        HttpRequest.Builder b = HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + path))
+                .timeout(Duration.ofSeconds(10));
         if (token != null) {
             b.header("Authorization", "Bearer " + token);
         }
@@ -49,18 +58,22 @@ public final class SessionClient {
     }
 
     public Reply post(String path, String json) throws IOException, InterruptedException {
-        return reply(server.send(request(path)
+        return reply(send(request(path)
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(json))
                 .build()));
     }
 
     public Reply get(String path) throws IOException, InterruptedException {
-        return reply(server.send(request(path).GET().build()));
+        return reply(send(request(path).GET().build()));
     }
 
     public Reply delete(String path) throws IOException, InterruptedException {
-        return reply(server.send(request(path).DELETE().build()));
+        return reply(send(request(path).DELETE().build()));
+    }
+
+    private HttpResponse<String> send(HttpRequest request) throws IOException, InterruptedException {
+        return http.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
     }
 
     private static Reply reply(HttpResponse<String> r) {
@@ -221,9 +234,9 @@ public final class SessionClient {
 
     /** An SSE reader of {@code events} from {@code offset}, over a raw socket so it can be killed. */
     public Live sse(String id, String offset) throws IOException {
-        Socket socket = new Socket("127.0.0.1", server.port());
+        Socket socket = new Socket("127.0.0.1", port);
         String req = "GET /v1/sessions/" + id + "/events?live=sse&offset=" + offset + " HTTP/1.1\r\nHost: 127.0.0.1:"
-                + server.port() + "\r\n" + (token == null ? "" : "Authorization: Bearer " + token + "\r\n") + "\r\n";
+                + port + "\r\n" + (token == null ? "" : "Authorization: Bearer " + token + "\r\n") + "\r\n";
         socket.getOutputStream().write(req.getBytes(StandardCharsets.ISO_8859_1));
         List<Entry> entries = new CopyOnWriteArrayList<>();
         Thread reader = Thread.ofVirtual().start(() -> readSse(socket, entries));
@@ -321,7 +334,7 @@ public final class SessionClient {
     /** A WebSocket reader of the session from {@code offset} (null: none given). */
     public Live ws(String id, String offset, List<String> frames) throws IOException {
         RawWebSocket ws = RawWebSocket.open(
-                server.port(),
+                port,
                 "/v1/sessions/" + id + "/ws" + (offset == null ? "" : "?offset=" + offset),
                 token == null ? new String[0] : new String[] {"Authorization: Bearer " + token});
         if (!ws.handshake().startsWith("HTTP/1.1 101")) {
