@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: JUnit (unit + integration, via Maven), the official Durable Streams
 # conformance suite against a real server on a free port (once per store tier), and the
-# official openai npm SDK against the Responses API (web/openai-compat).
+# official openai npm SDK against the Responses API (web/openai-compat), and a session log
+# materialised by createStreamDB from the official @durable-streams/state (web/session-state).
 # Called by `./tether test` (which finds the JDK); extra arguments go to Maven.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,12 +13,12 @@ log() { printf '[test %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 . "$ROOT/scripts/lib/native-deps.sh"
 tether_install_libgomp # the embedded engine's tests need the OpenMP runtime
 
-log "1/3 JUnit tests (./mvnw verify)"
+log "1/4 JUnit tests (./mvnw verify)"
 (cd "$ROOT" && ./mvnw -B -q verify "$@")
 touch "$ROOT/server/target/.tether-build-stamp"
 "$ROOT/scripts/launcher-test.sh"
 
-log "2/3 Durable Streams conformance suite (@durable-streams/server-conformance-tests, pinned)"
+log "2/4 Durable Streams conformance suite (@durable-streams/server-conformance-tests, pinned)"
 CONF="$ROOT/web/conformance"
 if [ ! -f "$CONF/node_modules/.package-lock.json" ] || [ "$CONF/package-lock.json" -nt "$CONF/node_modules/.package-lock.json" ]; then
   command -v npm >/dev/null || { log "npm is required for the conformance suite (apt-get install nodejs npm)"; exit 1; }
@@ -65,6 +66,9 @@ run_suite() { # $1 = store tier
 run_suite sqlite
 run_suite memory
 
-log "3/3 openai npm SDK compatibility (web/openai-compat, pinned openai + ws)"
+log "3/4 openai npm SDK compatibility (web/openai-compat, pinned openai + ws)"
 TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/openai-compat/run.sh"
+
+log "4/4 session log materialised by @durable-streams/state createStreamDB (web/session-state, pinned)"
+TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/session-state/run.sh"
 log "all tests passed"

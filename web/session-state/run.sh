@@ -5,8 +5,6 @@
 #
 #   web/session-state/run.sh
 #   TETHER_SERVE="/path/to/other/checkout/tether serve" web/session-state/run.sh
-#   SESSION_STATE_FAKE=1 web/session-state/run.sh   # checks the test itself against
-#                                                   # fake-sessions.mjs, not Tether's sessions API
 #
 # TETHER_SERVE is a command prefix; this script appends
 #   --port 0 --data-dir $WORK/data --long-poll-timeout 1s
@@ -28,7 +26,6 @@ fi
 
 WORK="$(mktemp -d)"
 TETHER_PID=""
-FAKE_PID=""
 stop() { # $1 = pid
   if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
     kill "$1" 2>/dev/null || true
@@ -38,7 +35,6 @@ stop() { # $1 = pid
   fi
 }
 cleanup() {
-  stop "$FAKE_PID"
   stop "$TETHER_PID"
   rm -rf "$WORK"
 }
@@ -65,15 +61,6 @@ TPORT="$(wait_for_port "$WORK/tether.log" 's|^.*Tether listening on http://127\.
 log "Tether on port $TPORT (pid $TETHER_PID): $TETHER_SERVE"
 URL="http://127.0.0.1:$TPORT"
 
-# 1b. only to check the test itself: the stand-in sessions API in front of Tether's streams
-if [ "${SESSION_STATE_FAKE:-}" = 1 ]; then
-  node "$HERE/fake-sessions.mjs" 0 "$URL" >"$WORK/fake.log" 2>&1 &
-  FAKE_PID=$!
-  FPORT="$(wait_for_port "$WORK/fake.log" 's|^fake-sessions listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$FAKE_PID" fake-sessions 10)"
-  log "SESSION_STATE_FAKE=1: testing fake-sessions.mjs on port $FPORT (pid $FAKE_PID), NOT Tether's sessions API"
-  URL="http://127.0.0.1:$FPORT"
-fi
-
 # 2. the tests
 status=0
 (cd "$HERE" && TETHER_URL="$URL" NO_COLOR=1 \
@@ -81,7 +68,6 @@ status=0
 if [ "$status" -ne 0 ]; then
   [ "$status" -eq 124 ] && log "the test run timed out (300 s)"
   log "Tether log (tail):"; tail -80 "$WORK/tether.log" >&2
-  [ -n "$FAKE_PID" ] && { log "fake-sessions log (tail):"; tail -20 "$WORK/fake.log" >&2; }
   log "session-state FAILED (exit $status)"
   exit "$status"
 fi
