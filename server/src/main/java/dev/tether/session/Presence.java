@@ -22,6 +22,8 @@ final class Presence {
 
     private final Session session;
     private final Map<String, Lease> leases = new HashMap<>();
+    /** Participants whose device count changed since the last tick (written then, coalesced). */
+    private final Set<String> dirty = new java.util.HashSet<>();
 
     /** One participant's live connections and last sign of life. */
     private static final class Lease {
@@ -46,12 +48,21 @@ final class Presence {
         return leases.computeIfAbsent(actor.id(), k -> new Lease(actor));
     }
 
-    /** A connection of {@code actor} opened: one more device. */
+    /**
+     * A connection of {@code actor} opened: one more device. Coming online is written at once; a
+     * changed device count of a participant already online waits for the next tick, so a thousand
+     * devices connecting at once write a handful of presence entries, not a thousand.
+     */
     void connected(Actor actor, List<Entry> out) {
         Lease l = lease(actor);
         l.devices++;
         l.lastSeen = now();
-        set(actor, "online", null, l.devices, out);
+        ObjectNode current = session.state().get("presence", actor.id());
+        if (current == null || !current.path("status").asText().equals("online")) {
+            set(actor, "online", null, l.devices, out);
+        } else {
+            dirty.add(actor.id());
+        }
     }
 
     /** A connection closed (gracefully or not): one device less; the lease runs from now. */
@@ -62,7 +73,7 @@ final class Presence {
         }
         l.devices--;
         l.lastSeen = now();
-        set(actor, null, null, l.devices, out);
+        dirty.add(actor.id());
     }
 
     /** A write or heartbeat by {@code actor}: renews its lease, and brings it online if it was not. */
@@ -98,6 +109,7 @@ final class Presence {
 
     void left(String participant, Actor by, List<Entry> out) {
         Lease l = leases.remove(participant);
+        dirty.remove(participant);
         ObjectNode current = session.state().get("presence", participant);
         if (current != null && !current.path("status").asText().equals("offline")) {
             ObjectNode v = current.deepCopy();
@@ -123,6 +135,13 @@ final class Presence {
 
     /** Lapses leases whose last sign of life is older than the presence timeout. */
     void tick(long now, List<Entry> out) {
+        for (String id : dirty) {
+            Lease l = leases.get(id);
+            if (l != null) {
+                set(l.actor, null, null, l.devices, out);
+            }
+        }
+        dirty.clear();
         long timeout = session.policy().presenceTimeoutMs();
         for (Lease l : leases.values()) {
             if (l.devices > 0 || now - l.lastSeen <= timeout) {

@@ -102,6 +102,9 @@ public final class Session {
         if (ended) {
             return CompletableFuture.failedFuture(gone());
         }
+        if (entries.isEmpty()) {
+            return CompletableFuture.completedFuture(null);
+        }
         List<byte[]> encoded = new ArrayList<>(entries.size());
         for (Entry e : entries) {
             state.apply(e);
