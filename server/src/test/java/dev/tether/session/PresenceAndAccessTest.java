@@ -179,6 +179,25 @@ class PresenceAndAccessTest {
     }
 
     @Test
+    void aSessionExpiresAfterItsTtlWithoutActivity() throws Exception {
+        String id = admin.create("{\"ttl\":1}");
+        String kept = admin.create("{\"ttl\":1}");
+        long deadline = System.nanoTime() + 6_000_000_000L;
+        int status = 200;
+        while (System.nanoTime() < deadline && status != 404) {
+            Thread.sleep(300);
+            assertEquals(
+                    201,
+                    alice.post("/v1/sessions/" + kept + "/messages", "{\"content\":\"still here\"}")
+                            .status(),
+                    "activity keeps a session alive");
+            status = admin.get("/v1/sessions/" + id).status();
+        }
+        assertEquals(404, status, "an idle session is gone after its ttl");
+        assertEquals(200, admin.get("/v1/sessions/" + kept).status());
+    }
+
+    @Test
     void deletingASessionRemovesItsLog() throws Exception {
         String id = admin.create("{}");
         assertEquals(200, admin.delete("/v1/sessions/" + id).status());
