@@ -128,7 +128,7 @@ final class BuiltInTurns {
             if (r.drainScheduled.compareAndSet(false, true)) {
                 session.ctx().timers().execute(() -> {
                     synchronized (session) {
-                        runs.drainIncoming(r);
+                        runs.rollup.drainIncoming(r);
                     }
                 });
             }
@@ -139,7 +139,7 @@ final class BuiltInTurns {
     }
 
     private void ended(Run r, ResponseRun turn, ResponseRecord record, Throwable failure) {
-        runs.drainIncoming(r);
+        runs.rollup.drainIncoming(r);
         r.turn = null;
         if (session.ended()) {
             return;

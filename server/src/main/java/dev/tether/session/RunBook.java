@@ -9,9 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The runs of one session: starting them (multitask policy, floor), their chunks with rollup,
@@ -29,11 +27,15 @@ final class RunBook {
     private final Map<String, Run> active = new LinkedHashMap<>();
     final ToolCalls tools;
     final BuiltInTurns turns;
+    final Signals signals;
+    final Rollup rollup;
 
     RunBook(Session session) {
         this.session = session;
         this.tools = new ToolCalls(session, this);
         this.turns = new BuiltInTurns(session, this);
+        this.signals = new Signals(session, this);
+        this.rollup = new Rollup(session, this);
     }
 
     private long now() {
@@ -42,6 +44,11 @@ final class RunBook {
 
     Run active(String runId) {
         return active.get(runId);
+    }
+
+    /** The active runs, in the order they started (a copy). */
+    List<Run> activeRuns() {
+        return List.copyOf(active.values());
     }
 
     boolean activeFor(String agentId) {
@@ -75,14 +82,14 @@ final class RunBook {
         boolean anyActive = !active.isEmpty();
         Multitask policy = session.policy().multitask();
         if (anyActive && policy == Multitask.REJECT) {
-            ObjectNode sig = signal(
+            ObjectNode sig = signals.signal(
                     "message",
                     null,
                     messageKey,
                     null,
                     "rejected",
                     "a run is active and the session's multitask policy is reject");
-            out.add(signalEntry(author, sig));
+            out.add(signals.signalEntry(author, sig));
             session.write(out);
             throw Refusal.of(
                     Condition.CONFLICT,
@@ -91,7 +98,7 @@ final class RunBook {
                             + " wait for it to end or cancel it");
         }
         if (anyActive && policy == Multitask.INTERRUPT) {
-            cancelAll(author, "interrupted", out);
+            signals.cancelAll(author, "interrupted", out);
         }
         if (!session.hasBuiltInAgent()) {
             return null; // the external agent sees the message and decides
@@ -188,91 +195,6 @@ final class RunBook {
         return r;
     }
 
-    // ---- chunks and rollup ----
-
-    /** External deltas; the stage completes once the chunk holding the last of them is durable. */
-    CompletionStage<Void> chunks(Actor agent, String runId, List<String> deltas) {
-        Run r = ownRun(agent, runId);
-        List<Entry> out = new ArrayList<>();
-        session.presence.touch(agent, out);
-        if (!out.isEmpty()) {
-            session.write(out);
-        }
-        CompletableFuture<Void> ack = new CompletableFuture<>();
-        deltas.forEach(r.buffer::append);
-        r.acks.add(ack);
-        scheduleFlush(r);
-        return ack;
-    }
-
-    /** Moves a built-in turn's deltas into the buffer (on the timer thread, under the lock). */
-    void drainIncoming(Run r) {
-        r.drainScheduled.set(false);
-        boolean first = r.text.isEmpty() && r.buffer.isEmpty();
-        boolean any = false;
-        for (String d; (d = r.incoming.poll()) != null; ) {
-            r.buffer.append(d);
-            any = true;
-        }
-        if (any && first) {
-            List<Entry> out = new ArrayList<>();
-            session.presence.agentStatus(Actor.BUILT_IN_AGENT, "streaming", out);
-            session.write(out);
-        }
-        if (any) {
-            scheduleFlush(r);
-        }
-    }
-
-    private void scheduleFlush(Run r) {
-        long rollup = session.policy().rollupMs();
-        if (rollup == 0) {
-            flush(r);
-        } else if (!r.flushScheduled) {
-            r.flushScheduled = true;
-            session.ctx()
-                    .timers()
-                    .schedule(
-                            () -> {
-                                synchronized (session) {
-                                    r.flushScheduled = false;
-                                    flush(r);
-                                }
-                            },
-                            rollup,
-                            TimeUnit.MILLISECONDS);
-        }
-    }
-
-    /** Writes what the buffer holds as the run's next chunk. */
-    void flush(Run r) {
-        List<CompletableFuture<Void>> acks = List.copyOf(r.acks);
-        r.acks.clear();
-        if (r.buffer.isEmpty()) {
-            acks.forEach(a -> a.complete(null));
-            return;
-        }
-        String delta = r.buffer.toString();
-        r.buffer.setLength(0);
-        int seq = r.nextSeq++;
-        r.text.append(delta);
-        ObjectNode c = Entry.JSON.createObjectNode();
-        c.put("id", r.id + ":" + seq);
-        c.put("run_id", r.id);
-        c.put("seq", seq);
-        c.put("delta", delta);
-        Actor by = new Actor(r.agent, Role.AGENT.wire());
-        session.write(session.entry("chunk", r.id + ":" + seq, "insert", by, c)).whenComplete((ok, e) -> {
-            for (CompletableFuture<Void> a : acks) {
-                if (e == null) {
-                    a.complete(null);
-                } else {
-                    a.completeExceptionally(e);
-                }
-            }
-        });
-    }
-
     // ---- ending ----
 
     /** {@code POST …/runs/<rid>/end} by the external agent. */
@@ -289,7 +211,7 @@ final class RunBook {
     /** Flushes the run's last chunk, then writes its final record; completes once durable. */
     CompletionStage<ObjectNode> finish(
             Run r, Actor by, String status, ObjectNode error, ObjectNode usage, List<Entry> out) {
-        flush(r);
+        rollup.flush(r);
         ObjectNode v = r.value(session);
         v.put("status", status);
         v.put("text", r.text.toString());
@@ -333,98 +255,6 @@ final class RunBook {
         }
     }
 
-    // ---- signals ----
-
-    ObjectNode signal(String kind, String runId, String target, String input, String outcome, String reason) {
-        ObjectNode s = Entry.JSON.createObjectNode();
-        s.put("id", SessionIds.of("sig_"));
-        s.put("kind", kind);
-        s.put("run_id", runId);
-        s.put("target", target);
-        s.put("input", input);
-        s.put("outcome", outcome);
-        s.put("reason", reason);
-        return s;
-    }
-
-    /** A signal entry keyed by its value's id. */
-    Entry signalEntry(Actor actor, ObjectNode signal) {
-        return session.entry("signal", signal.path("id").asText(), "insert", actor, signal);
-    }
-
-    /** A signal that could not apply: recorded, then refused with 409. */
-    Refusal rejected(
-            Actor actor, String kind, String runId, String target, String input, String reason, List<Entry> out) {
-        out.add(signalEntry(actor, signal(kind, runId, target, input, "rejected", reason)));
-        session.write(out);
-        return Refusal.of(Condition.CONFLICT, "signal_rejected", reason);
-    }
-
-    /** Rule 2: only this stops a run (or the on_unwatched policy). */
-    CompletionStage<ObjectNode> cancel(Actor actor, String runId, String reason) {
-        List<Entry> out = new ArrayList<>();
-        Run r = signalTarget(actor, "cancel", runId, null, out);
-        ObjectNode sig = signal("cancel", runId, null, null, "applied", reason);
-        out.add(signalEntry(actor, sig));
-        stop(r, actor, out);
-        return CompletableFuture.completedFuture(sig);
-    }
-
-    /** Cancels every active run (floor taken, interrupt); entries join {@code out}. */
-    void cancelAll(Actor actor, String reason, List<Entry> out) {
-        for (Run r : List.copyOf(active.values())) {
-            out.add(signalEntry(actor, signal("cancel", r.id, null, null, "applied", reason)));
-            stop(r, actor, out);
-            out.clear();
-        }
-    }
-
-    /** Ends a run as cancelled: a queued or external one now, a built-in turn when it stops. */
-    private void stop(Run r, Actor actor, List<Entry> out) {
-        r.stopAs = "cancelled";
-        if (r.turn != null) {
-            session.write(out);
-            r.turn.cancel(); // the turn's end writes the record
-        } else {
-            finish(r, actor, "cancelled", null, null, out);
-        }
-    }
-
-    /** Rule 4: a built-in run ends {@code incomplete} (steered) and a successor continues with the input. */
-    CompletionStage<ObjectNode> steer(Actor actor, String runId, String input) {
-        List<Entry> out = new ArrayList<>();
-        Run r = signalTarget(actor, "steer", runId, input, out);
-        ObjectNode sig = signal("steer", runId, null, input, "applied", null);
-        out.add(signalEntry(actor, sig));
-        if (r.builtIn) {
-            r.stopAs = "steered";
-            r.steerInput = input;
-            session.write(out);
-            if (r.turn != null) {
-                r.turn.cancel();
-            } else if (!r.launching) {
-                turns.steered(r, actor);
-            }
-        } else {
-            session.write(out); // the external agent sees the signal and steers itself
-        }
-        return CompletableFuture.completedFuture(sig);
-    }
-
-    private Run signalTarget(Actor actor, String kind, String runId, String input, List<Entry> out) {
-        Run r = active.get(runId);
-        if (r == null) {
-            if (session.state().get("run", runId) == null) {
-                throw Refusal.notFound("run", "no run " + runId + " in session " + session.id());
-            }
-            throw rejected(actor, kind, runId, null, input, "run " + runId + " is not active", out);
-        }
-        if (r.stopAs != null) {
-            throw rejected(actor, kind, runId, null, input, "run " + runId + " is already stopping", out);
-        }
-        return r;
-    }
-
     // ---- periodic ----
 
     /** Approval timeouts (rule 5) and unwatched built-in runs (rule 2's exception). */
@@ -438,8 +268,9 @@ final class RunBook {
             } else if (cancelAfter != null && now - r.watchedAt >= cancelAfter && r.stopAs == null) {
                 List<Entry> own = new ArrayList<>(out);
                 out.clear();
-                own.add(signalEntry(Actor.SERVER, signal("cancel", r.id, null, null, "applied", "unwatched")));
-                stop(r, Actor.SERVER, own);
+                own.add(signals.signalEntry(
+                        Actor.SERVER, signals.signal("cancel", r.id, null, null, "applied", "unwatched")));
+                signals.stop(r, Actor.SERVER, own);
             }
         }
     }

@@ -29,6 +29,7 @@ public final class Session {
     final Presence presence;
     final RunBook runs;
     final AgentContext context = new AgentContext();
+    private final Floor floor = new Floor(this);
     private final Runnable onBroken;
     private long lastActivity;
     private boolean ended;
@@ -167,7 +168,7 @@ public final class Session {
         List<Entry> entries = new ArrayList<>();
         entries.add(entry("participant", principal, current == null ? "insert" : "update", actor, v));
         if (role == Role.AGENT && !hasBuiltInAgent()) {
-            Entry floor = floorAfterAgentJoined(principal, actor);
+            Entry floor = this.floor.afterAgentJoined(principal, actor);
             if (floor != null) {
                 entries.add(floor);
             }
@@ -265,89 +266,20 @@ public final class Session {
     // ---- floor ----
 
     ObjectNode floor() {
-        return state.get("floor", "floor");
+        return floor.current();
     }
 
     boolean humanHoldsFloor() {
-        ObjectNode f = floor();
-        return f != null && f.path("mode").asText().equals("human");
+        return floor.humanHoldsFloor();
     }
 
     Entry initialFloor() {
-        ObjectNode f = Entry.JSON.createObjectNode();
-        if (hasBuiltInAgent()) {
-            f.put("holder", Actor.BUILT_IN_AGENT.id());
-        } else {
-            f.putNull("holder");
-        }
-        f.put("mode", "agent");
-        f.putNull("previous");
-        f.putNull("supervisor");
-        return entry("floor", "floor", "insert", Actor.SERVER, f);
-    }
-
-    private Entry floorAfterAgentJoined(String agentId, Actor actor) {
-        ObjectNode f = copy("floor", "floor");
-        if (f == null
-                || !f.path("mode").asText().equals("agent")
-                || !f.path("holder").isNull()) {
-            return null;
-        }
-        f.put("holder", agentId);
-        return entry("floor", "floor", "update", actor, f);
-    }
-
-    /** The agent's participant id: the built-in one, or the external agent that joined. */
-    String agentId() {
-        if (hasBuiltInAgent()) {
-            return Actor.BUILT_IN_AGENT.id();
-        }
-        for (var it = state.all("participant").iterator(); it.hasNext(); ) {
-            ObjectNode p = it.next();
-            if (p.path("role").asText().equals("agent") && p.path("left_at").isNull()) {
-                return p.path("id").asText();
-            }
-        }
-        return null;
+        return floor.initial();
     }
 
     /** {@code take}, {@code supervise}, {@code release} or {@code return} (SESSIONS.md rule 6). */
     public synchronized CompletionStage<ObjectNode> floor(String principal, String action, String to) {
-        List<Entry> entries = new ArrayList<>();
-        Actor actor = ensureJoined(principal, Role.OPERATOR, entries);
-        ObjectNode f = copy("floor", "floor");
-        String holder = f.path("holder").isNull() ? null : f.path("holder").asText();
-        switch (action) {
-            case "take" -> {
-                f.put("previous", holder);
-                f.put("holder", to != null ? to : actor.id());
-                f.put("mode", "human");
-                f.putNull("supervisor");
-                runs.cancelAll(actor, "floor_taken", entries);
-            }
-            case "supervise" -> {
-                f.put("mode", "supervised");
-                f.put("supervisor", to != null ? to : actor.id());
-            }
-            case "release", "return" -> {
-                f.put("previous", holder);
-                String agentId = agentId();
-                if (agentId == null) {
-                    f.putNull("holder");
-                } else {
-                    f.put("holder", agentId);
-                }
-                f.put("mode", "agent");
-                f.putNull("supervisor");
-            }
-            default ->
-                throw Refusal.invalid(
-                        "action", "action must be take, supervise, release or return; got '" + action + "'");
-        }
-        entries.add(entry("floor", "floor", "update", actor, f));
-        CompletionStage<Void> written = write(entries);
-        runs.launchReady();
-        return written.thenApply(x -> f);
+        return floor.change(principal, action, to);
     }
 
     // ---- presence ----
@@ -398,10 +330,10 @@ public final class Session {
         return write(entries).thenApply(x -> state.get("presence", principal));
     }
 
-    // ---- runs and signals (SESSIONS.md §3) ----
+    // ---- acting as a participant ----
 
-    /** The participant behind {@code principal}; 403 unless it has joined. */
-    private Actor participant(String principal) {
+    /** Runs {@code action} under the session's lock as the participant behind {@code principal}; 403 unless joined. */
+    synchronized <T> T asParticipant(String principal, java.util.function.Function<Actor, T> action) {
         Actor a = actorOf(principal);
         if (a == null) {
             throw Refusal.of(
@@ -409,61 +341,15 @@ public final class Session {
                     "not_a_participant",
                     principal + " has not joined session " + id + "; POST /v1/sessions/" + id + "/participants first");
         }
-        return a;
+        return action.apply(a);
     }
 
-    public synchronized CompletionStage<ObjectNode> startRun(String principal, String trigger) {
-        return runs.startExternal(participant(principal), trigger);
-    }
-
-    public synchronized CompletionStage<Void> chunks(String principal, String runId, List<String> deltas) {
-        return runs.chunks(participant(principal), runId, deltas);
-    }
-
-    public synchronized CompletionStage<ObjectNode> endRun(
-            String principal, String runId, String status, String error) {
-        return runs.endExternal(participant(principal), runId, status, error);
-    }
-
-    public synchronized CompletionStage<ObjectNode> toolCall(String principal, String runId, JsonNode body) {
-        return runs.tools.request(participant(principal), runId, body);
-    }
-
-    public synchronized CompletionStage<ObjectNode> cancel(String principal, String runId) {
+    /** Like {@link #asParticipant}, joining {@code principal} with {@code role} first if it has not joined. */
+    synchronized <T> T asJoined(String principal, Role role, java.util.function.Function<Actor, T> action) {
         List<Entry> entries = new ArrayList<>();
-        Actor actor = ensureJoined(principal, Role.USER, entries);
-        if (!entries.isEmpty()) {
-            write(entries);
-        }
-        return runs.cancel(actor, runId, null);
-    }
-
-    public synchronized CompletionStage<ObjectNode> steer(String principal, String runId, String input) {
-        List<Entry> entries = new ArrayList<>();
-        Actor actor = ensureJoined(principal, Role.USER, entries);
-        if (!entries.isEmpty()) {
-            write(entries);
-        }
-        return runs.steer(actor, runId, input);
-    }
-
-    public synchronized CompletionStage<ObjectNode> decide(
-            String principal, String callId, boolean approve, String reason) {
-        List<Entry> entries = new ArrayList<>();
-        Actor actor = ensureJoined(principal, Role.OPERATOR, entries);
-        if (!entries.isEmpty()) {
-            write(entries);
-        }
-        return runs.tools.decide(actor, callId, approve, reason);
-    }
-
-    public synchronized CompletionStage<ObjectNode> toolOutput(String principal, String callId, String output) {
-        List<Entry> entries = new ArrayList<>();
-        Actor actor = ensureJoined(principal, Role.USER, entries);
-        if (!entries.isEmpty()) {
-            write(entries);
-        }
-        return runs.tools.output(actor, callId, output);
+        Actor actor = ensureJoined(principal, role, entries);
+        write(entries);
+        return action.apply(actor);
     }
 
     // ---- delivery ----

@@ -63,33 +63,40 @@ public final class SessionActions {
             }
             case "run.start" -> {
                 principal.require(res, Operation.PUBLISH);
-                return s.startRun(who, Bodies.string(body, "trigger", false));
+                String trigger = Bodies.string(body, "trigger", false);
+                return s.asParticipant(who, a -> s.runs.startExternal(a, trigger));
             }
             case "run.chunks" -> {
                 principal.require(res, Operation.PUBLISH);
-                return s.chunks(who, target, deltas(body)).thenApply(x -> ok());
+                List<String> deltas = deltas(body);
+                return s.asParticipant(who, a -> s.runs.rollup.chunks(a, target, deltas))
+                        .thenApply(x -> ok());
             }
             case "run.end" -> {
                 principal.require(res, Operation.PUBLISH);
                 String status = Bodies.string(body, "status", false);
-                return s.endRun(
-                        who, target, status == null ? "completed" : status, Bodies.string(body, "error", false));
+                String error = Bodies.string(body, "error", false);
+                String end = status == null ? "completed" : status;
+                return s.asParticipant(who, a -> s.runs.endExternal(a, target, end, error));
             }
             case "run.tool_call" -> {
                 principal.require(res, Operation.PUBLISH);
-                return s.toolCall(who, target, body);
+                return s.asParticipant(who, a -> s.runs.tools.request(a, target, body));
             }
             case "cancel" -> {
                 principal.require(res, Operation.CANCEL);
-                return s.cancel(who, target);
+                return s.asJoined(who, Role.USER, a -> s.runs.signals.cancel(a, target, null));
             }
             case "steer" -> {
                 principal.require(res, Operation.STEER);
-                return s.steer(who, target, Bodies.string(body, "input", true));
+                String input = Bodies.string(body, "input", true);
+                return s.asJoined(who, Role.USER, a -> s.runs.signals.steer(a, target, input));
             }
             case "approve", "deny" -> {
                 principal.require(res, Operation.APPROVE);
-                return s.decide(who, target, action.equals("approve"), Bodies.string(body, "reason", false));
+                String reason = Bodies.string(body, "reason", false);
+                boolean approve = action.equals("approve");
+                return s.asJoined(who, Role.OPERATOR, a -> s.runs.tools.decide(a, target, approve, reason));
             }
             case "tool.output" -> {
                 principal.require(res, Operation.PUBLISH);
@@ -97,7 +104,8 @@ public final class SessionActions {
                 if (out == null || out.isNull()) {
                     throw Refusal.invalid("output", "missing required field 'output'");
                 }
-                return s.toolOutput(who, target, out.isTextual() ? out.asText() : out.toString());
+                String output = out.isTextual() ? out.asText() : out.toString();
+                return s.asJoined(who, Role.USER, a -> s.runs.tools.output(a, target, output));
             }
             case "floor" -> {
                 principal.require(res, Operation.FLOOR);

@@ -111,7 +111,7 @@ final class ToolCalls {
         List<Entry> out = new ArrayList<>();
         String runId = c.path("run_id").asText();
         if (!c.path("status").asText().equals("approval_required")) {
-            throw runs.rejected(
+            throw runs.signals.rejected(
                     actor,
                     kind,
                     runId,
@@ -121,8 +121,8 @@ final class ToolCalls {
                             + c.path("status").asText() + ")",
                     out);
         }
-        ObjectNode sig = runs.signal(kind, runId, callId, null, "applied", reason);
-        out.add(runs.signalEntry(actor, sig));
+        ObjectNode sig = runs.signals.signal(kind, runId, callId, null, "applied", reason);
+        out.add(runs.signals.signalEntry(actor, sig));
         settle(c, callId, approve ? "approved" : "denied", approve ? null : denial(actor, reason), actor, out);
         session.write(out);
         continueIfSettled(runId);
@@ -220,9 +220,9 @@ final class ToolCalls {
                     deadlines.remove(e.getKey());
                     continue;
                 }
-                out.add(runs.signalEntry(
+                out.add(runs.signals.signalEntry(
                         Actor.SERVER,
-                        runs.signal(
+                        runs.signals.signal(
                                 "deny", c.path("run_id").asText(), e.getKey(), null, "applied", "approval_timeout")));
                 settle(c, e.getKey(), "denied", "denied: no decision within the approval timeout", Actor.SERVER, out);
                 session.write(out);
