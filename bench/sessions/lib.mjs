@@ -179,6 +179,7 @@ export class Device {
       try { f = JSON.parse(data); } catch (e) { this.onError("bad_frame", String(data).slice(0, 200)); return; }
       if (f.type === "subscribed") {
         this.recovered = f.recovered;
+        if (f.offset) this.offset = f.offset;
         this.#markReady();
         return;
       }

@@ -5,18 +5,38 @@
 // - ws:   GET /v1/sessions/<id>/ws?offset=O; caught up once an entry with offset >= target
 //         (the tail before the storm) has arrived. The devices stay connected (each is a device,
 //         so presence entries are appended during the storm; the target ignores those).
-// - http: GET /v1/sessions/<id>/events?offset=O, then again from Stream-Next-Offset, until a
+// - http: GET (node:http keep-alive, one connection per device) /v1/sessions/<id>/events?offset=O, then again from Stream-Next-Offset, until a
 //         response says Stream-Up-To-Date: true.
 //
 // Counting: every device counts the message entries it receives (a cheap prefix test per entry);
 // one device in `verifyEvery` also parses everything and checks that no message key is repeated.
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import http from "node:http";
 import WebSocket from "ws";
 import { now, ownCpu, wsUrl } from "./lib.mjs";
 
 const loop = monitorEventLoopDelay({ resolution: 10 });
-const MSG_PREFIX = '{"type":"message",';
-const OFFSET_KEY = ',"offset":"';
+const MSG = Buffer.from('{"type":"message",');
+const SUBSCRIBED = Buffer.from('{"type":"subscribed"');
+const ERROR = Buffer.from('{"type":"error"');
+const OFFSET = Buffer.from(',"offset":"');
+const QUOTE = 0x22;
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+
+/** One GET on a keep-alive connection; resolves {status, headers, body: Buffer}. */
+function get(url, path, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(path, url);
+    const req = http.get({ host: u.hostname, port: u.port, path: u.pathname + u.search, agent: httpAgent }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on("error", reject);
+  });
+}
 
 function wsDevice(cfg, idx, tGo) {
   return new Promise((resolve) => {
@@ -35,22 +55,25 @@ function wsDevice(cfg, idx, tGo) {
     };
     const timer = setTimeout(() => done(`not caught up after ${cfg.timeoutMs} ms (last offset ${last})`), cfg.timeoutMs);
     ws.on("message", (data) => {
+      // Buffers only: no per-frame string decoding (the client is the bottleneck otherwise).
       r.bytes += data.length;
       r.frames++;
-      const s = data.toString();
       if (r.firstMs === null) r.firstMs = now() - tGo;
-      if (s.startsWith('{"type":"subscribed"')) return;
-      if (s.startsWith('{"type":"error"')) { done(`error frame ${s.slice(0, 200)}`); return; }
-      if (s.startsWith(MSG_PREFIX)) {
+      if (data.indexOf(SUBSCRIBED) === 0) return;
+      if (data.indexOf(ERROR) === 0) { done(`error frame ${data.toString().slice(0, 200)}`); return; }
+      if (data.indexOf(MSG) === 0) {
         r.messages++;
         if (keys) {
-          const e = JSON.parse(s);
+          const e = JSON.parse(data);
           if (keys.has(e.key)) r.dupKeys++;
           keys.add(e.key);
         }
       }
-      const at = s.lastIndexOf(OFFSET_KEY);
-      if (at >= 0) last = s.slice(at + OFFSET_KEY.length, s.indexOf('"', at + OFFSET_KEY.length));
+      const at = data.lastIndexOf(OFFSET);
+      if (at >= 0) {
+        const startAt = at + OFFSET.length;
+        last = data.toString("latin1", startAt, data.indexOf(QUOTE, startAt));
+      }
       if (!r.ok && last >= cfg.target) {
         r.ok = true;
         r.doneMs = now() - tGo;
@@ -70,13 +93,13 @@ async function httpDevice(cfg, idx, tGo) {
   const deadline = tGo + cfg.timeoutMs;
   try {
     while (now() < deadline) {
-      const res = await fetch(`${cfg.url}/v1/sessions/${cfg.session}/events?offset=${encodeURIComponent(offset)}`,
-        { signal: AbortSignal.timeout(Math.max(1, Math.ceil(deadline - now()))) });
-      const body = await res.text();
+      const res = await get(cfg.url, `/v1/sessions/${cfg.session}/events?offset=${encodeURIComponent(offset)}`,
+        Math.max(1, Math.ceil(deadline - now())));
+      const body = res.body;
       r.requests++;
-      r.bytes += Buffer.byteLength(body);
+      r.bytes += body.length;
       if (r.firstMs === null) r.firstMs = now() - tGo;
-      if (res.status !== 200) throw new Error(`GET -> ${res.status} ${body.slice(0, 200)}`);
+      if (res.status !== 200) throw new Error(`GET -> ${res.status} ${body.toString().slice(0, 200)}`);
       if (keys) {
         for (const e of JSON.parse(body)) {
           if (e.type !== "message") continue;
@@ -85,12 +108,12 @@ async function httpDevice(cfg, idx, tGo) {
           keys.add(e.key);
         }
       } else {
-        for (let i = body.indexOf(MSG_PREFIX); i >= 0; i = body.indexOf(MSG_PREFIX, i + 1)) r.messages++;
+        for (let i = body.indexOf(MSG); i >= 0; i = body.indexOf(MSG, i + MSG.length)) r.messages++;
       }
-      const next = res.headers.get("stream-next-offset");
+      const next = res.headers["stream-next-offset"];
       if (!next) throw new Error("response without Stream-Next-Offset");
       offset = next;
-      if (res.headers.get("stream-up-to-date") === "true") {
+      if (res.headers["stream-up-to-date"] === "true") {
         r.ok = true;
         r.doneMs = now() - tGo;
         return { r };
@@ -98,7 +121,7 @@ async function httpDevice(cfg, idx, tGo) {
     }
     r.error = `not caught up after ${cfg.timeoutMs} ms`;
   } catch (e) {
-    r.error = String(e.cause?.code ?? e.message ?? e).slice(0, 200);
+    r.error = String(e.code ?? e.message ?? e).slice(0, 200);
   }
   return { r };
 }

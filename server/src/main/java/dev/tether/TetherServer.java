@@ -66,7 +66,7 @@ public final class TetherServer implements AutoCloseable {
         }
         ResponseService responses = new ResponseService(
                 engine, backend, clock, ResponseSettings.defaults().withTtl(config.responseTtl()), metrics);
-        SessionService sessions = new SessionService(engine, responses, clock);
+        SessionService sessions = new SessionService(engine, responses, clock, metrics);
         try {
             sessions.start(); // loads every session, ending the runs a crash interrupted
             Authenticator authenticator =

@@ -201,6 +201,30 @@ public final class Metrics {
         }
     }
 
+    // --- sessions ---
+
+    /** Gauges of the sessions loaded on this node and of the devices connected to them. */
+    public <T> void sessions(T source, ToDoubleFunction<T> sessions, ToDoubleFunction<T> devices) {
+        Gauge.builder("tether.sessions", source, sessions)
+                .description("sessions loaded on this node")
+                .register(registry);
+        Gauge.builder("tether.session.devices", source, devices)
+                .description("live connections (SSE readers, WebSockets) to sessions")
+                .register(registry);
+    }
+
+    /** A session run ended, by status and kind of agent (built_in, external). */
+    public void sessionRunFinished(String status, String agent) {
+        registry.counter("tether.session.runs", "status", status, "agent", agent)
+                .increment();
+    }
+
+    /** A signal entry (cancel, steer, approve, deny, message) and whether it applied. */
+    public void sessionSignal(String kind, String outcome) {
+        registry.counter("tether.session.signals", "kind", kind, "outcome", outcome)
+                .increment();
+    }
+
     /** Turns waiting for the embedded engine. */
     public <T> void engineQueue(T source, ToDoubleFunction<T> value) {
         Gauge.builder("tether.engine.waiting.turns", source, value)

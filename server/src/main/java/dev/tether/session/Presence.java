@@ -122,6 +122,15 @@ final class Presence {
         }
     }
 
+    /** Live connections of every participant. */
+    int devices() {
+        int n = 0;
+        for (Lease l : leases.values()) {
+            n += l.devices;
+        }
+        return n;
+    }
+
     /** Live connections of user-role participants: who the session is streaming to. */
     int userDevices() {
         int n = 0;

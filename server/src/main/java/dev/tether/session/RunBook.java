@@ -221,6 +221,7 @@ final class RunBook {
         }
         active.remove(r.id);
         out.add(session.entry("run", r.id, "update", by, v));
+        session.ctx().metrics().sessionRunFinished(status, r.builtIn ? "built_in" : "external");
         Actor agent = new Actor(r.agent, Role.AGENT.wire());
         if (!activeFor(r.agent) && !r.agentLost) {
             session.presence.agentStatus(agent, "idle", out);

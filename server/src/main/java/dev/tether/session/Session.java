@@ -108,8 +108,7 @@ public final class Session {
         }
         List<byte[]> encoded = new ArrayList<>(entries.size());
         for (Entry e : entries) {
-            state.apply(e);
-            context.observe(e, this);
+            apply(e);
             encoded.add(e.encode());
         }
         lastActivity = ctx.clock().millis();
@@ -128,8 +127,16 @@ public final class Session {
 
     /** Replays one entry of the log at load time (no write). */
     void replay(Entry e) {
+        apply(e);
+    }
+
+    private void apply(Entry e) {
         state.apply(e);
         context.observe(e, this);
+        if (e.type().equals("run")
+                && RunBook.TERMINAL.contains(e.value().path("status").asText())) {
+            state.forgetChunks(e.key());
+        }
     }
 
     Refusal gone() {
@@ -390,6 +397,11 @@ public final class Session {
     synchronized void end() {
         runs.abandon();
         ended = true;
+    }
+
+    /** Live connections of every participant. */
+    synchronized int devices() {
+        return presence.devices();
     }
 
     boolean ended() {

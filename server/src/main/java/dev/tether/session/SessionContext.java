@@ -1,5 +1,6 @@
 package dev.tether.session;
 
+import dev.tether.metrics.Metrics;
 import dev.tether.responses.ResponseService;
 import dev.tether.stream.StreamDocs;
 import java.time.InstantSource;
@@ -12,7 +13,11 @@ import java.util.concurrent.ScheduledExecutorService;
  * @param responses the Responses API the built-in agent answers through
  */
 record SessionContext(
-        StreamDocs docs, InstantSource clock, ScheduledExecutorService timers, ResponseService responses) {
+        StreamDocs docs,
+        InstantSource clock,
+        ScheduledExecutorService timers,
+        ResponseService responses,
+        Metrics metrics) {
     String now() {
         return java.time.Instant.ofEpochMilli(clock.millis()).toString();
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.errors.Condition;
 import dev.tether.errors.Refusal;
+import dev.tether.metrics.Metrics;
 import dev.tether.responses.ParamsParser;
 import dev.tether.responses.ResponseService;
 import dev.tether.stream.CreateRequest;
@@ -46,14 +47,15 @@ public final class SessionService implements AutoCloseable {
     private final ScheduledExecutorService timers;
     private final Map<String, CompletableFuture<Session>> sessions = new ConcurrentHashMap<>();
 
-    public SessionService(StreamEngine engine, ResponseService responses, InstantSource clock) {
+    public SessionService(StreamEngine engine, ResponseService responses, InstantSource clock, Metrics metrics) {
         this.engine = engine;
         this.timers = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "tether-sessions");
             t.setDaemon(true);
             return t;
         });
-        this.ctx = new SessionContext(new StreamDocs(engine, null), clock, timers, responses);
+        this.ctx = new SessionContext(new StreamDocs(engine, null), clock, timers, responses, metrics);
+        metrics.sessions(this, s -> s.sessions.size(), SessionService::devices);
     }
 
     /** Loads every session from its log (ending what a restart interrupted), then starts the checks. */
@@ -257,6 +259,17 @@ public final class SessionService implements AutoCloseable {
             c.messages().forEach(m -> state.apply(Entry.decode(m)));
             return new Snapshot(state.asInserts(), c.tail());
         });
+    }
+
+    /** Live connections to the loaded sessions (for the gauge). */
+    private double devices() {
+        int n = 0;
+        for (CompletableFuture<Session> f : sessions.values()) {
+            if (f.isDone() && !f.isCompletedExceptionally()) {
+                n += f.join().devices();
+            }
+        }
+        return n;
     }
 
     /** Ids of the loaded sessions (for listing). */

@@ -26,6 +26,18 @@ final class SessionState {
         }
     }
 
+    /**
+     * Forgets the chunks of a run that ended (its record holds the whole text): a live session
+     * keeps only what it still needs in memory; the log keeps every chunk.
+     */
+    void forgetChunks(String runId) {
+        Map<String, ObjectNode> chunks = byType.get("chunk");
+        if (chunks != null) {
+            String prefix = runId + ":";
+            chunks.keySet().removeIf(k -> k.startsWith(prefix));
+        }
+    }
+
     ObjectNode get(String type, String key) {
         Map<String, ObjectNode> entities = byType.get(type);
         return entities == null ? null : entities.get(key);

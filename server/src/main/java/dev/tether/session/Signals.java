@@ -38,6 +38,10 @@ final class Signals {
 
     /** A signal entry keyed by its value's id. */
     Entry signalEntry(Actor actor, ObjectNode signal) {
+        session.ctx()
+                .metrics()
+                .sessionSignal(
+                        signal.path("kind").asText(), signal.path("outcome").asText());
         return session.entry("signal", signal.path("id").asText(), "insert", actor, signal);
     }
 

@@ -35,6 +35,11 @@ class EmbeddedAgentTest {
                         "the chunks concatenate to the run's text");
                 assertFalse(r.path("text").asText().isEmpty(), "the model wrote something");
             }
+            String metrics = server.get("/metrics").body();
+            assertTrue(metrics.contains("tether_sessions 1.0"), "the sessions gauge counts it");
+            assertTrue(
+                    metrics.contains("tether_session_runs_total{agent=\"built_in\",status="),
+                    "runs are counted by outcome: " + metrics);
             long cached = second.path("usage")
                     .path("input_tokens_details")
                     .path("cached_tokens")
