@@ -379,6 +379,90 @@ class SessionLogTest {
     }
 
     @Test
+    void anOffsetThatCannotBeResumedIsSaidSoAndTheLogStartsOver() throws Exception {
+        String[] a = sessionWithAgent("{}");
+        String[] b = sessionWithAgent("{}");
+        String foreign =
+                client.get("/v1/sessions/" + a[0]).body().path("next_offset").asText();
+        List<String> frames = new CopyOnWriteArrayList<>();
+        try (Live ws = client.ws(b[0], foreign, frames)) {
+            ws.await(e -> e.key().equals(b[1]));
+            JsonNode subscribed = SessionClient.JSON.readTree(frames.get(0));
+            assertEquals("subscribed", subscribed.path("type").asText());
+            assertFalse(
+                    subscribed.path("recovered").asBoolean(), "another log's offset is not recovered: " + subscribed);
+            assertEquals("session", ws.entries().get(0).type(), "delivery starts over at the log's first entry");
+        }
+        var http = client.get("/v1/sessions/" + b[0] + "/events?offset=" + foreign);
+        assertEquals(410, http.status(), "over HTTP the same offset is an explicit 410, never a silent gap");
+    }
+
+    @Test
+    void webSocketActionsAreAnsweredWithTheirRef() throws Exception {
+        String[] s = sessionWithAgent("{}");
+        List<String> frames = new CopyOnWriteArrayList<>();
+        try (Live ws = client.ws(s[0], "now", frames)) {
+            ws.send("{\"type\":\"message\",\"content\":\"over the socket\",\"ref\":\"m1\"}");
+            JsonNode reply = SessionClient.frameReply(frames, "m1");
+            assertEquals("reply", reply.path("type").asText(), reply.toString());
+            assertEquals(
+                    "alice",
+                    reply.path("result")
+                            .path("message")
+                            .path("actor")
+                            .path("id")
+                            .asText());
+            ws.send("{\"type\":\"dance\",\"ref\":\"bad\"}");
+            JsonNode error = SessionClient.frameReply(frames, "bad");
+            assertEquals("error", error.path("type").asText());
+            assertEquals(400, error.path("status").asInt(), error.toString());
+            ws.send("{\"type\":\"signal\",\"kind\":\"approve\",\"target\":\"call_x\",\"ref\":\"ap\"}");
+            assertEquals(
+                    403,
+                    SessionClient.frameReply(frames, "ap").path("status").asInt(),
+                    "the socket's actions need the same capabilities as the routes");
+            ws.await(e -> e.value().path("content").asText().equals("over the socket"));
+        }
+    }
+
+    @Test
+    void anExternalAgentsToolCallWaitsForTheFirstDecision() throws Exception {
+        String[] s = sessionWithAgent("{}");
+        String run = startRun(s[0], s[1]);
+        var call = agent.post(
+                "/v1/sessions/" + s[0] + "/runs/" + run + "/tool_calls",
+                "{\"id\":\"call_ext\",\"name\":\"refund\",\"arguments\":{\"amount\":5},\"approval\":\"required\"}");
+        assertEquals(201, call.status(), call.raw());
+        assertEquals("approval_required", call.body().path("status").asText());
+        assertEquals(
+                "waiting_approval",
+                client.latest(s[0], "run", run).path("status").asText());
+        assertEquals(
+                409,
+                agent.post("/v1/sessions/" + s[0] + "/tool_calls/call_ext/output", "{\"output\":\"x\"}")
+                        .status(),
+                "no output before the decision");
+        assertEquals(
+                403,
+                client.post("/v1/sessions/" + s[0] + "/tool_calls/call_ext/approve", "{}")
+                        .status(),
+                "alice may not approve");
+        SessionClient approver = new SessionClient(server, AuthFixture.BACKEND);
+        assertEquals(
+                200,
+                approver.post("/v1/sessions/" + s[0] + "/tool_calls/call_ext/deny", "{\"reason\":\"no\"}")
+                        .status());
+        assertEquals(
+                409,
+                approver.post("/v1/sessions/" + s[0] + "/tool_calls/call_ext/approve", "{}")
+                        .status());
+        JsonNode decided = client.latest(s[0], "tool_call", "call_ext");
+        assertEquals("denied", decided.path("status").asText());
+        assertEquals("running", client.latest(s[0], "run", run).path("status").asText(), "the run goes on");
+        end(s[0], run);
+    }
+
+    @Test
     void unknownSessionsAndBadInputAreClearErrors() throws Exception {
         assertEquals(
                 404, client.get("/v1/sessions/sess_000000000000000000000000").status());
