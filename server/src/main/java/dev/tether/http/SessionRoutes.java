@@ -181,6 +181,8 @@ final class SessionRoutes {
                 ? null
                 : ReadFilter.NO_WHISPERS;
         String live = req.getParam("live");
+        StreamRequests.readOffset(
+                req, live != null); // a malformed offset is a 400 before the reader counts as a device
         Runnable leave = null;
         if ("sse".equals(live)) {
             // an SSE reader is a device of its principal (rule 7) until its response ends or its connection drops

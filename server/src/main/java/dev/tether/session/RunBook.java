@@ -306,14 +306,18 @@ final class RunBook {
     }
 
     /** Ends every restored run as failed: its agent or model turn did not survive the restart. */
-    void failRestored() {
+    void failRestored(String why) {
         active.values().forEach(r -> r.launching = true); // none may start while the others are ended
         for (Run r : List.copyOf(active.values())) {
             finish(
                     r,
                     Actor.SERVER,
                     "failed",
-                    error("server_restart", "the server restarted while this run was in progress"),
+                    error(
+                            why,
+                            why.equals("server_restart")
+                                    ? "the server restarted while this run was in progress"
+                                    : "the session was reloaded from its log after a failed write"),
                     null,
                     new ArrayList<>());
         }

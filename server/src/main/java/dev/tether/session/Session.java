@@ -114,8 +114,15 @@ public final class Session {
         lastActivity = ctx.clock().millis();
         return ctx.docs().append(path(), encoded, false).whenComplete((ok, failure) -> {
             if (failure != null) {
-                // The state already holds entries the log may not: reload from the log on next use.
+                // The state already holds entries the log may not: this object stops (its model
+                // turns too), and the session is loaded again from its log on next use.
                 LOG.log(System.Logger.Level.WARNING, "session " + id + ": a write failed: " + failure.getMessage());
+                synchronized (this) {
+                    if (!ended) {
+                        runs.abandon();
+                        ended = true;
+                    }
+                }
                 onBroken.run();
             }
         });

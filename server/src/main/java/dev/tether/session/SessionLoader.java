@@ -13,7 +13,8 @@ import java.util.List;
 final class SessionLoader {
     private SessionLoader() {}
 
-    static Session load(String id, SessionContext ctx, List<byte[]> log, Runnable onBroken) {
+    /** @param why the error code of the runs it ends: {@code server_restart}, or {@code session_reloaded} after a failed write */
+    static Session load(String id, SessionContext ctx, List<byte[]> log, Runnable onBroken, String why) {
         Entry first = Entry.decode(log.get(0));
         if (!first.type().equals("session")) {
             throw new IllegalStateException("session log " + id + " does not start with its session entry");
@@ -54,7 +55,7 @@ final class SessionLoader {
             if (!fixes.isEmpty()) {
                 s.write(fixes);
             }
-            s.runs.failRestored();
+            s.runs.failRestored(why);
         }
         return s;
     }

@@ -46,6 +46,8 @@ public final class SessionService implements AutoCloseable {
     private final SessionContext ctx;
     private final ScheduledExecutorService timers;
     private final Map<String, CompletableFuture<Session>> sessions = new ConcurrentHashMap<>();
+    /** Whether the start-up load is done: a later load follows a failed write, not a restart. */
+    private volatile boolean started;
 
     public SessionService(StreamEngine engine, ResponseService responses, InstantSource clock, Metrics metrics) {
         this.engine = engine;
@@ -70,6 +72,7 @@ public final class SessionService implements AutoCloseable {
                 }
             }
         }
+        started = true;
         timers.scheduleWithFixedDelay(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
@@ -226,7 +229,12 @@ public final class SessionService implements AutoCloseable {
                     if (contents == null || contents.messages().isEmpty()) {
                         throw new CompletionException(notFound(id));
                     }
-                    return SessionLoader.load(id, ctx, contents.messages(), () -> sessions.remove(id));
+                    return SessionLoader.load(
+                            id,
+                            ctx,
+                            contents.messages(),
+                            () -> sessions.remove(id),
+                            started ? "session_reloaded" : "server_restart");
                 })
                 .toCompletableFuture();
     }
