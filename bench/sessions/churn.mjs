@@ -7,7 +7,7 @@
 // Usage: node churn.mjs --url URL --pid SERVER_PID [--transport ws|sse] [--rate 100]
 //          [--duration 10] [--stayers 10] [--lifetime 500]
 // Prints one JSON line (the result) on stdout; progress on stderr.
-import { Device, call, cpuSeconds, emit, flags, now, ownCpu, request, sleep, summary } from "./lib.mjs";
+import { Device, call, cpuSeconds, emit, flags, machineBusySeconds, now, ownCpu, request, sleep, summary } from "./lib.mjs";
 
 const f = flags();
 const url = f.url;
@@ -87,6 +87,7 @@ async function main() {
   // ---- the churn ---------------------------------------------------------------------
   const interval = 2000 / rate; // one open every interval ms, and (after lifetime ms) one close
   const cpu0 = cpuSeconds(serverPid);
+  const busy0 = machineBusySeconds();
   const own0 = ownCpu();
   const seenBefore = seen.length;
   const t0 = now();
@@ -127,6 +128,8 @@ async function main() {
   }
   await sleep(300);
   const cpu1 = cpuSeconds(serverPid);
+  const busy1 = machineBusySeconds();
+  const own1 = ownCpu();
   const wall = (now() - t0) / 1000;
 
   // ---- what the log holds, and the server's own view -----------------------------------
@@ -200,7 +203,8 @@ async function main() {
     server_view_status: pres.status ?? null,
     converged_ms: converged,
     server_cpu_s: cpu0 == null ? null : cpu1 - cpu0,
-    client_cpu_s: ownCpu() - own0,
+    client_cpu_s: own1 - own0,
+    other_cpu_s: busy0 == null || cpu0 == null ? null : Math.max(0, busy1 - busy0 - (cpu1 - cpu0) - (own1 - own0)),
     phase_wall_s: wall,
   });
   log(`${openedReady} opens + ${closed} closes in ${result.churn_s.toFixed(1)} s (${result.achieved_rate.toFixed(0)}/s), ` +

@@ -10,7 +10,7 @@
 import { fork } from "node:child_process";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import WebSocket from "ws";
-import { call, cpuSeconds, emit, flags, now, ownCpu, sleep, summary, wsUrl } from "./lib.mjs";
+import { call, cpuSeconds, emit, flags, machineBusySeconds, now, ownCpu, sleep, summary, wsUrl } from "./lib.mjs";
 
 const f = flags();
 const url = f.url;
@@ -94,6 +94,7 @@ async function main() {
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const cpu0 = cpuSeconds(serverPid);
+  const busy0 = machineBusySeconds();
   const own0 = ownCpu();
   const t0 = now();
   const total = Math.round(rate * duration);
@@ -125,6 +126,7 @@ async function main() {
   const results = await Promise.all(workers.map((w) => ask(w, { cmd: "finish", runId: run.id, expected: text, t0, waitMs: 20000 }, "result", 120000)));
   const wall = (now() - t0) / 1000;
   const cpu1 = cpuSeconds(serverPid);
+  const busy1 = machineBusySeconds();
   loop.disable();
   ws.close();
 
@@ -158,9 +160,12 @@ async function main() {
     phase_wall_s: wall,
     server_cpu_s: cpu0 == null || cpu1 == null ? null : cpu1 - cpu0,
     client_cpu_s: sum("cpuS") + (ownCpu() - own0),
+    machine_busy_s: busy0 == null ? null : busy1 - busy0,
     client_loop_delay_max_ms: Math.max(loop.max / 1e6, ...results.map((r) => r.loopDelayMs.max)),
     client_loop_delay_p99_ms: Math.max(loop.percentile(99) / 1e6, ...results.map((r) => r.loopDelayMs.p99)),
   });
+  result.other_cpu_s = result.machine_busy_s == null || result.server_cpu_s == null ? null
+    : Math.max(0, result.machine_busy_s - result.server_cpu_s - result.client_cpu_s);
   log(`latency p50 ${lat.p50?.toFixed(1)} ms p99 ${lat.p99?.toFixed(1)} ms max ${lat.max?.toFixed(1)} ms; ` +
     `text mismatches ${result.devices_text_mismatch}, server CPU ${result.server_cpu_s?.toFixed(2)} s over ${wall.toFixed(1)} s`);
 }

@@ -54,6 +54,17 @@ export function cpuSeconds(pid) {
   }
 }
 
+/** CPU seconds the whole machine spent busy (all CPUs, from /proc/stat), or null. */
+export function machineBusySeconds() {
+  try {
+    const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] || 0)) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** This process's own CPU seconds (user + system). */
 export const ownCpu = () => {
   const u = process.cpuUsage();

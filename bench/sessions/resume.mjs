@@ -8,7 +8,7 @@
 // Prints one JSON line (the result) on stdout; progress on stderr.
 import { fork } from "node:child_process";
 import http from "node:http";
-import { call, cpuSeconds, emit, flags, now, ownCpu, request, sleep, summary } from "./lib.mjs";
+import { call, cpuSeconds, emit, flags, machineBusySeconds, now, ownCpu, request, sleep, summary } from "./lib.mjs";
 
 const f = flags();
 const url = f.url;
@@ -74,6 +74,7 @@ async function storm(transport, sessionId, startOffset, target, expectedMessages
     fork(new URL("./resume-devices.mjs", import.meta.url), [], { stdio: ["ignore", "ignore", "inherit", "ipc"] }));
   await sleep(500); // workers loaded
   const cpu0 = cpuSeconds(serverPid);
+  const busy0 = machineBusySeconds();
   const own0 = ownCpu();
   const tGo = now() + 300;
   let first = 0;
@@ -87,6 +88,7 @@ async function storm(transport, sessionId, startOffset, target, expectedMessages
     }));
     const wall = (now() - tGo) / 1000;
     const cpu1 = cpuSeconds(serverPid);
+    const busy1 = machineBusySeconds();
     const devs = results.flatMap((r) => r.devices);
     const ok = devs.filter((d) => d.ok);
     const errs = devs.filter((d) => d.error);
@@ -115,6 +117,7 @@ async function storm(transport, sessionId, startOffset, target, expectedMessages
       client_loop_delay_max_ms: Math.max(...results.map((r) => r.loopDelayMs.max)),
       wall_s: wall,
     };
+    out.other_cpu_s = busy0 == null || cpu0 == null ? null : Math.max(0, busy1 - busy0 - out.server_cpu_s - out.client_cpu_s);
     log(`${transport}: ${ok.length}/${devs.length} caught up, last after ${allDone?.toFixed(2)} s ` +
       `(p50 ${out.caught_up_ms.p50?.toFixed(0)} ms, p99 ${out.caught_up_ms.p99?.toFixed(0)} ms), ${out.mb.toFixed(1)} MB, ` +
       `server CPU ${out.server_cpu_s?.toFixed(2)} s, wrong counts ${out.wrong_message_count}, failed ${errs.length}`);

@@ -198,6 +198,7 @@ still_up() {
 JAVA_BIN=""
 DATA_FS="n/a"
 T_START=$SECONDS
+LOAD_START="$(cut -d' ' -f1 /proc/loadavg)"
 
 # ---- 1. fan-out ----------------------------------------------------------------------
 if has fanout; then
@@ -255,12 +256,14 @@ M_VERSIONS="Tether git $rev; $java_v; Node $(node -v); ws $(node -p 'require(pro
 M_FS="$DATA_FS" \
 M_PIN="$PIN" \
 M_ELAPSED="$((SECONDS - T_START))" \
+M_LOAD="$LOAD_START $(cut -d' ' -f1 /proc/loadavg)" \
 M_PARAMS="{\"duration\":$DURATION,\"devices\":\"$DEVICES\",\"rate\":$RATE,\"warmup\":$WARMUP,\"entries\":$ENTRIES,\"storm_devices\":$STORM_DEVICES,\"storm_from\":\"$STORM_FROM\",\"churn_rate\":$CHURN_RATE,\"only\":\"$ONLY\"}" \
 M_LOGS="$(IFS=,; echo "${SERVER_LOGS[*]:-}")" \
 node -e '
   const e = process.env;
   require("fs").writeFileSync(e.META, JSON.stringify({
     date: e.M_DATE, command: e.M_COMMAND, serve: e.M_SERVE, nproc: e.M_NPROC, cpu: e.M_CPU, mem: e.M_MEM,
+    load_start: e.M_LOAD.split(" ")[0], load_end: e.M_LOAD.split(" ")[1],
     kernel: e.M_KERNEL, versions: e.M_VERSIONS, fs: e.M_FS, pinned: e.M_PIN === "1", elapsed_s: Number(e.M_ELAPSED),
     params: JSON.parse(e.M_PARAMS), server_logs: e.M_LOGS ? e.M_LOGS.split(",") : [],
   }));'

@@ -90,12 +90,13 @@ final class RunBook {
                     "rejected",
                     "a run is active and the session's multitask policy is reject");
             out.add(signals.signalEntry(author, sig));
-            session.write(out);
-            throw Refusal.of(
-                    Condition.CONFLICT,
-                    "run_active",
-                    "a run is active in session " + session.id() + " and its multitask policy is reject;"
-                            + " wait for it to end or cancel it");
+            throw new RecordedRefusal(
+                    Refusal.of(
+                            Condition.CONFLICT,
+                            "run_active",
+                            "a run is active in session " + session.id() + " and its multitask policy is reject;"
+                                    + " wait for it to end or cancel it"),
+                    session.write(out));
         }
         if (anyActive && policy == Multitask.INTERRUPT) {
             signals.cancelAll(author, "interrupted", out);
@@ -298,6 +299,31 @@ final class RunBook {
             }
         }
         active.clear();
+    }
+
+    /**
+     * The node is stopping: every active run ends {@code failed} ({@code server_shutdown}, text so
+     * far kept) and its model turn is cancelled. The writes are queued before the store closes,
+     * which commits them.
+     */
+    void shutdown() {
+        for (Run r : List.copyOf(active.values())) {
+            r.launching = true; // nothing starts any more
+        }
+        for (Run r : List.copyOf(active.values())) {
+            if (r.turn != null) {
+                r.stopAs = "cancelled";
+                r.turn.cancel();
+            }
+            r.incoming.clear();
+            finish(
+                    r,
+                    Actor.SERVER,
+                    "failed",
+                    error("server_shutdown", "the server stopped while this run was in progress"),
+                    null,
+                    new ArrayList<>());
+        }
     }
 
     /** Adds a queued built-in run (a steer's successor); {@link #launchReady} starts it. */

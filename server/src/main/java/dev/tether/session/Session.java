@@ -400,6 +400,14 @@ public final class Session {
         }
     }
 
+    /** The node is stopping: runs in progress end failed, and nothing more is written. */
+    synchronized void shutdown() {
+        if (!ended) {
+            runs.shutdown();
+            ended = true;
+        }
+    }
+
     /** Stops everything running; the log is deleted by the service. */
     synchronized void end() {
         runs.abandon();

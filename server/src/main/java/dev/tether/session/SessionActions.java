@@ -36,6 +36,18 @@ public final class SessionActions {
      */
     public static CompletionStage<ObjectNode> perform(
             Session s, Principal principal, String action, String target, JsonNode body) {
+        try {
+            return act(s, principal, action, target, body);
+        } catch (RecordedRefusal r) {
+            // answered once the entry recording the refusal is durable
+            return r.written.handle((x, e) -> {
+                throw r.refusal;
+            });
+        }
+    }
+
+    private static CompletionStage<ObjectNode> act(
+            Session s, Principal principal, String action, String target, JsonNode body) {
         String res = resource(s.id());
         String who = principal.id();
         switch (action) {

@@ -285,14 +285,13 @@ public final class SessionService implements AutoCloseable {
         return sessions.keySet().stream().sorted().toList();
     }
 
+    /** Ends the runs in progress ({@code server_shutdown}) and stops the timers; call before the engine closes. */
     @Override
     public void close() {
         timers.shutdownNow();
         sessions.values().forEach(f -> {
             if (f.isDone() && !f.isCompletedExceptionally()) {
-                synchronized (f.join()) {
-                    f.join().runs.abandon();
-                }
+                f.join().shutdown();
             }
         });
     }

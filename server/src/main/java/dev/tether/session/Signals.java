@@ -46,11 +46,10 @@ final class Signals {
     }
 
     /** A signal that could not apply: recorded, then refused with 409. */
-    Refusal rejected(
+    RecordedRefusal rejected(
             Actor actor, String kind, String runId, String target, String input, String reason, List<Entry> out) {
         out.add(signalEntry(actor, signal(kind, runId, target, input, "rejected", reason)));
-        session.write(out);
-        return Refusal.of(Condition.CONFLICT, "signal_rejected", reason);
+        return new RecordedRefusal(Refusal.of(Condition.CONFLICT, "signal_rejected", reason), session.write(out));
     }
 
     /** Rule 2: only this stops a run (or the on_unwatched policy). */

@@ -99,4 +99,32 @@ class SessionCrashTest {
             assertEquals(0, c.get("/v1/sessions/" + id).body().path("runs").size(), "no active run in the view");
         }
     }
+
+    @Test
+    void aGracefulStopEndsRunsInProgressAsFailedServerShutdown() throws Exception {
+        Path data = dir.resolve("data-stop");
+        String id;
+        String run;
+        try (ServerProcess first = ServerProcess.start(data, "--upstream", "http://127.0.0.1:9/v1")) {
+            SessionClient c = new SessionClient(first.port(), null);
+            id = c.create("{}");
+            assertEquals(
+                    201,
+                    c.post("/v1/sessions/" + id + "/participants", "{\"role\":\"agent\"}")
+                            .status());
+            run = c.post("/v1/sessions/" + id + "/runs", "{}").text("id");
+            assertEquals(
+                    200,
+                    c.post("/v1/sessions/" + id + "/runs/" + run + "/chunks", "{\"delta\":\"so far\"}")
+                            .status());
+            assertEquals(143, first.stop(), "a SIGTERM'd JVM that ran its shutdown hook exits with 128+15");
+        }
+        try (ServerProcess second = ServerProcess.start(data, "--upstream", "http://127.0.0.1:9/v1")) {
+            JsonNode r = new SessionClient(second.port(), null).latest(id, "run", run);
+            assertEquals("failed", r.path("status").asText(), r.toString());
+            assertEquals(
+                    "server_shutdown", r.path("error").path("code").asText(), "ended at the stop, not at the restart");
+            assertEquals("so far", r.path("text").asText());
+        }
+    }
 }

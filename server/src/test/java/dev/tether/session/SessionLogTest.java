@@ -463,6 +463,37 @@ class SessionLogTest {
     }
 
     @Test
+    void anAckRecordsTheHighestOffsetPerDevice() throws Exception {
+        String[] s = sessionWithAgent("{}");
+        List<String> offsets = new ArrayList<>();
+        for (String line :
+                client.get("/v1/sessions/" + s[0] + "/audit?format=jsonl").raw().split("\n")) {
+            offsets.add(SessionClient.JSON.readTree(line).path("offset").asText());
+        }
+        String high = offsets.get(offsets.size() - 1);
+        String low = offsets.get(0);
+        var ack = client.post("/v1/sessions/" + s[0] + "/ack", "{\"offset\":\"" + high + "\",\"device\":\"phone\"}");
+        assertEquals(200, ack.status(), ack.raw());
+        var lower = client.post("/v1/sessions/" + s[0] + "/ack", "{\"offset\":\"" + low + "\",\"device\":\"phone\"}");
+        assertEquals(high, lower.body().path("offset").asText(), "a lower offset does not move it back");
+        assertEquals(
+                200,
+                client.post("/v1/sessions/" + s[0] + "/ack", "{\"offset\":\"" + low + "\",\"device\":\"laptop\"}")
+                        .status());
+        JsonNode phone = client.latest(s[0], "delivery", "alice:phone");
+        assertEquals(high, phone.path("offset").asText());
+        assertEquals("alice", phone.path("actor").path("id").asText());
+        assertEquals(
+                low,
+                client.latest(s[0], "delivery", "alice:laptop").path("offset").asText(),
+                "per device");
+        assertEquals(
+                400,
+                client.post("/v1/sessions/" + s[0] + "/ack", "{\"offset\":\"yesterday\"}")
+                        .status());
+    }
+
+    @Test
     void unknownSessionsAndBadInputAreClearErrors() throws Exception {
         assertEquals(
                 404, client.get("/v1/sessions/sess_000000000000000000000000").status());
