@@ -145,12 +145,6 @@ final class BuiltInTurns {
             return;
         }
         List<Entry> out = new ArrayList<>();
-        if (record != null) {
-            ObjectNode v = r.value(session);
-            if (v != null && record.usage() != null) {
-                v.set("usage", record.usage());
-            }
-        }
         if ("steered".equals(r.stopAs)) {
             steered(r, Actor.BUILT_IN_AGENT);
             return;
@@ -211,15 +205,7 @@ final class BuiltInTurns {
     void steered(Run r, Actor by) {
         List<Entry> out = new ArrayList<>();
         String successor = SessionIds.of("run_");
-        ObjectNode next = Entry.JSON.createObjectNode();
-        next.put("id", successor);
-        next.put("trigger", r.trigger);
-        next.put("status", "queued");
-        next.put("agent", Actor.BUILT_IN_AGENT.id());
-        next.putNull("response_id");
-        next.put("text", "");
-        next.putNull("error");
-        next.putNull("usage");
+        ObjectNode next = RunBook.newRun(successor, r.trigger, "queued", Actor.BUILT_IN_AGENT.id());
         next.put("steered_from", r.id);
         ObjectNode reason = RunBook.error("steered", "steered into run " + successor);
         runs.queue(new Run(

@@ -106,17 +106,23 @@ final class RunBook {
         }
         out.add(message);
         String runId = SessionIds.of("run_");
+        ObjectNode v = newRun(runId, messageKey, "queued", Actor.BUILT_IN_AGENT.id());
+        out.add(session.entry("run", runId, "insert", author, v));
+        active.put(runId, new Run(runId, Actor.BUILT_IN_AGENT.id(), true, messageKey, now()));
+        return v;
+    }
+
+    /** A new run's record: every field present from the first version (the State Protocol merges updates). */
+    static ObjectNode newRun(String runId, String trigger, String status, String agent) {
         ObjectNode v = Entry.JSON.createObjectNode();
         v.put("id", runId);
-        v.put("trigger", messageKey);
-        v.put("status", "queued");
-        v.put("agent", Actor.BUILT_IN_AGENT.id());
+        v.put("trigger", trigger);
+        v.put("status", status);
+        v.put("agent", agent);
         v.putNull("response_id");
         v.put("text", "");
         v.putNull("error");
         v.putNull("usage");
-        out.add(session.entry("run", runId, "insert", author, v));
-        active.put(runId, new Run(runId, Actor.BUILT_IN_AGENT.id(), true, messageKey, now()));
         return v;
     }
 
@@ -157,19 +163,7 @@ final class RunBook {
         }
         List<Entry> out = new ArrayList<>();
         String runId = SessionIds.of("run_");
-        ObjectNode v = Entry.JSON.createObjectNode();
-        v.put("id", runId);
-        if (trigger == null) {
-            v.putNull("trigger");
-        } else {
-            v.put("trigger", trigger);
-        }
-        v.put("status", "running");
-        v.put("agent", agent.id());
-        v.putNull("response_id");
-        v.put("text", "");
-        v.putNull("error");
-        v.putNull("usage");
+        ObjectNode v = newRun(runId, trigger, "running", agent.id());
         out.add(session.entry("run", runId, "insert", agent, v));
         session.presence.touch(agent, out);
         session.presence.agentStatus(agent, "streaming", out);

@@ -103,26 +103,15 @@ public final class RawWebSocket implements AutoCloseable {
         List<String> texts = new ArrayList<>();
         try {
             while (true) {
-                int b0 = in.readUnsignedByte();
-                int b1 = in.readUnsignedByte();
-                long n = b1 & 0x7f;
-                if (n == 126) {
-                    n = in.readUnsignedShort();
-                } else if (n == 127) {
-                    n = in.readLong();
-                }
-                byte[] payload = new byte[(int) n];
-                in.readFully(payload);
-                int opcode = b0 & 0x0f;
-                if (opcode == 8) {
-                    int code = payload.length >= 2 ? ((payload[0] & 0xff) << 8) | (payload[1] & 0xff) : -1;
-                    String reason = payload.length > 2
-                            ? new String(payload, 2, payload.length - 2, StandardCharsets.UTF_8)
-                            : "";
+                Frame f = readFrame();
+                if (f.opcode() == 8) {
+                    byte[] p = f.payload();
+                    int code = p.length >= 2 ? ((p[0] & 0xff) << 8) | (p[1] & 0xff) : -1;
+                    String reason = p.length > 2 ? new String(p, 2, p.length - 2, StandardCharsets.UTF_8) : "";
                     return new Outcome(texts, code, reason);
                 }
-                if (opcode == 1) {
-                    texts.add(new String(payload, StandardCharsets.UTF_8));
+                if (f.opcode() == 1) {
+                    texts.add(new String(f.payload(), StandardCharsets.UTF_8));
                 }
             }
         } catch (SocketTimeoutException | EOFException e) {
@@ -135,27 +124,34 @@ public final class RawWebSocket implements AutoCloseable {
         socket.setSoTimeout(timeoutMillis);
         try {
             while (true) {
-                int b0 = in.readUnsignedByte();
-                int b1 = in.readUnsignedByte();
-                long n = b1 & 0x7f;
-                if (n == 126) {
-                    n = in.readUnsignedShort();
-                } else if (n == 127) {
-                    n = in.readLong();
-                }
-                byte[] payload = new byte[(int) n];
-                in.readFully(payload);
-                int opcode = b0 & 0x0f;
-                if (opcode == 8) {
+                Frame f = readFrame();
+                if (f.opcode() == 8) {
                     return null;
                 }
-                if (opcode == 1) {
-                    return new String(payload, StandardCharsets.UTF_8);
+                if (f.opcode() == 1) {
+                    return new String(f.payload(), StandardCharsets.UTF_8);
                 }
             }
         } catch (SocketTimeoutException | EOFException e) {
             return null;
         }
+    }
+
+    private record Frame(int opcode, byte[] payload) {}
+
+    /** One unmasked server frame. */
+    private Frame readFrame() throws IOException {
+        int b0 = in.readUnsignedByte();
+        int b1 = in.readUnsignedByte();
+        long n = b1 & 0x7f;
+        if (n == 126) {
+            n = in.readUnsignedShort();
+        } else if (n == 127) {
+            n = in.readLong();
+        }
+        byte[] payload = new byte[(int) n];
+        in.readFully(payload);
+        return new Frame(b0 & 0x0f, payload);
     }
 
     public Socket socket() {
