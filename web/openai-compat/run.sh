@@ -16,55 +16,32 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 TETHER_SERVE="${TETHER_SERVE:-$ROOT/tether serve}"
 log() { printf '[openai-compat %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-command -v node >/dev/null || { log "node (20+) is required"; exit 1; }
-if [ ! -f "$HERE/node_modules/.package-lock.json" ] || [ "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]; then
-  command -v npm >/dev/null || { log "npm is required (apt-get install nodejs npm)"; exit 1; }
-  log "installing the openai SDK (npm ci)"
-  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# shellcheck source=../../scripts/lib/interop.sh
+. "$ROOT/scripts/lib/interop.sh"
+interop_install "$HERE" "the openai SDK"
 
 WORK="$(mktemp -d)"
 UP_PID=""
 TETHER_PID=""
-stop() { # $1 = pid
-  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
-    kill "$1" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-  fi
-}
 cleanup() {
-  stop "$TETHER_PID"
-  stop "$UP_PID"
+  interop_stop "$TETHER_PID"
+  interop_stop "$UP_PID"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_for_port() { # $1 = log file, $2 = sed pattern capturing the port, $3 = pid, $4 = name, $5 = seconds
-  local out="$1" pattern="$2" pid="$3" name="$4" tries=$(($5 * 10)) port="" i
-  for i in $(seq 1 "$tries"); do
-    port="$(sed -n "$pattern" "$out" | head -1)"
-    [ -n "$port" ] && { echo "$port"; return 0; }
-    kill -0 "$pid" 2>/dev/null || { log "$name exited before listening:"; tail -50 "$out" >&2; return 1; }
-    sleep 0.1
-  done
-  log "$name did not start listening within $5 s:"; tail -50 "$out" >&2
-  return 1
-}
-
 # 1. the scripted upstream
 node "$HERE/upstream.mjs" 0 >"$WORK/upstream.log" 2>&1 &
 UP_PID=$!
-UPORT="$(wait_for_port "$WORK/upstream.log" 's|^upstream listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$UP_PID" upstream 10)"
+UPORT="$(interop_wait_for_port "$WORK/upstream.log" 's|^upstream listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$UP_PID" upstream 10)"
 log "upstream on port $UPORT (pid $UP_PID)"
 
 # 2. Tether in front of it (word-split TETHER_SERVE on purpose: it is a command prefix)
 # shellcheck disable=SC2086
 $TETHER_SERVE --port 0 --data-dir "$WORK/data" --upstream "http://127.0.0.1:$UPORT/v1" >"$WORK/tether.log" 2>&1 &
 TETHER_PID=$!
-TPORT="$(wait_for_port "$WORK/tether.log" 's|^.*Tether listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$TETHER_PID" Tether 60)"
+TPORT="$(interop_wait_for_port "$WORK/tether.log" 's|^.*Tether listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$TETHER_PID" Tether 60)"
 log "Tether on port $TPORT (pid $TETHER_PID): $TETHER_SERVE"
 
 # 3. the tests
