@@ -142,9 +142,10 @@ if (P.only.includes("presence")) {
 out.push("## Checks", "");
 const otherTotal = other.reduce((a, b) => a + b, 0);
 if (otherTotal > 1) {
-  out.push(`**Machine not quiet:** processes other than the server and the bench clients used ${n(otherTotal, 1)} CPU-seconds during the ` +
-    `measured phases (column "Other processes' CPU s"; up to ${n(Math.max(...other), 1)} s in one phase). They compete with the server and the clients ` +
-    "for the 2 CPUs, so latencies and times above are worse than on a quiet machine.", "");
+  out.push(`**Machine not quiet:** ${n(otherTotal, 1)} CPU-seconds of the measured phases went to neither the server nor the bench clients ` +
+    `(column "Other processes' CPU s", up to ${n(Math.max(...other), 1)} s in one phase: the machine's busy time from /proc/stat minus the two; ` +
+    "that is other processes, plus kernel interrupt work charged to no process, such as loopback network softirq in the resume storm). " +
+    "Other processes compete with the server and the clients for the 2 CPUs, so latencies and times above are worse than on a quiet machine.", "");
 }
 if (violations.length === 0) out.push("All correctness checks passed (no lost, repeated or reordered deltas; every device's text exact; no wrong counts; no errors).");
 else for (const v of violations) out.push(`- **FAILED** ${v}`);

@@ -22,6 +22,8 @@ import java.util.concurrent.CompletionStage;
  */
 final class RunBook {
     static final Set<String> TERMINAL = Set.of("completed", "cancelled", "failed", "incomplete");
+    /** Active (queued or running) built-in runs per session at most: a flood of messages is a 429, not a queue without end. */
+    static final int MAX_ACTIVE = 32;
 
     private final Session session;
     private final Map<String, Run> active = new LinkedHashMap<>();
@@ -103,6 +105,12 @@ final class RunBook {
         }
         if (!session.hasBuiltInAgent()) {
             return null; // the external agent sees the message and decides
+        }
+        if (active.size() >= MAX_ACTIVE) {
+            throw Refusal.of(
+                    Condition.RATE_LIMITED,
+                    "too_many_runs",
+                    "session " + session.id() + " has " + MAX_ACTIVE + " runs queued or running; wait for some to end");
         }
         out.add(message);
         String runId = SessionIds.of("run_");

@@ -119,6 +119,18 @@ class BuiltInAgentTest {
     }
 
     @Test
+    void aFloodOfMessagesIsRefusedOnceTheRunQueueIsFull() throws Exception {
+        upstream.then(new ScriptedUpstream.Hang());
+        String id = session("{}");
+        for (int i = 0; i < RunBook.MAX_ACTIVE; i++) {
+            send(id, "m" + i);
+        }
+        var refused = user.post("/v1/sessions/" + id + "/messages", "{\"content\":\"one too many\"}");
+        assertEquals(429, refused.status(), refused.raw());
+        assertTrue(refused.response().headers().firstValue("Retry-After").isPresent(), "a 429 says when to retry");
+    }
+
+    @Test
     void rejectRefusesWithConflictAndRecordsTheRejection() throws Exception {
         upstream.then(slow(5));
         String id = session("{\"multitask\":\"reject\"}");
