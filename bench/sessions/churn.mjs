@@ -1,8 +1,9 @@
 // Presence churn: devices joining and leaving one session at `rate` joins+leaves per second for
 // `duration` s (half opens, half closes: each churning device is closed a random time after it was
 // opened, uniform in [0.2, 1.8] x `lifetime` ms, so the count wanders), while `stayers` devices
-// stay connected and one observer device (a WebSocket) watches the presence entries of the participant. All devices are the same principal (open mode), so the
-// truth is one number: how many of its connections are open.
+// stay connected and one observer device (a WebSocket) watches the presence entries of the
+// participant. All devices are the same principal (open mode), so the truth is one number: how
+// many of its connections are open.
 //
 // Usage: node churn.mjs --url URL --pid SERVER_PID [--transport ws|sse] [--rate 100]
 //          [--duration 10] [--stayers 10] [--lifetime 500]

@@ -30,7 +30,7 @@ BUILD_TIMEOUT=900
 SERVE_DEFAULT=0
 if [ -z "${TETHER_SERVE:-}" ]; then TETHER_SERVE="$ROOT/tether serve"; SERVE_DEFAULT=1; fi
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
@@ -252,7 +252,7 @@ M_NPROC="$(nproc)" \
 M_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
 M_MEM="$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)" \
 M_KERNEL="$(uname -sr)" \
-M_VERSIONS="Tether git $rev; $java_v; Node $(node -v); ws $(node -p 'require(process.argv[1]).version' "$HERE/node_modules/ws/package.json")" \
+M_VERSIONS="Tether git $rev$([ "$SERVE_DEFAULT" -eq 1 ] || echo ' (the tree at run time; TETHER_SERVE may run another build)'); $java_v; Node $(node -v); ws $(node -p 'require(process.argv[1]).version' "$HERE/node_modules/ws/package.json")" \
 M_FS="$DATA_FS" \
 M_PIN="$PIN" \
 M_ELAPSED="$((SECONDS - T_START))" \

@@ -103,14 +103,14 @@ final class SessionSocket implements TextSocket.Handler {
                     .put("session", session.id())
                     .put("recovered", recovered)
                     .put("offset", engine.offsetOf(raw.stream(), raw.from()).toString());
-            socket.send(Buffer.buffer(Json.bytes(subscribed)));
+            socket.sendOnLoop(Buffer.buffer(Json.bytes(subscribed)));
         }
         ReadResult.Data d = filter == null ? raw : filter.apply(raw);
         for (StoredMessage m : d.messages()) {
             byte[] entry = m.data();
             Buffer frame = Buffer.buffer(entry.length + 48).appendBytes(entry, 0, entry.length - 1);
             frame.appendString(",\"offset\":\"" + engine.offsetOf(raw.stream(), m.end()) + "\"}");
-            socket.send(frame);
+            socket.sendOnLoop(frame); // through the writer now: the next read waits until it has room
         }
         ReadFrom next = new ReadFrom.At(raw.nextOffset());
         if (raw.upToDate()) {

@@ -83,6 +83,15 @@ final class TextSocket {
         frames.add(frame);
     }
 
+    /**
+     * Sends a frame from the socket's own event loop, straight into the bounded writer, so {@link
+     * #whenDrained} sees it: a reader that pulls (reads the next chunk of a log only when the
+     * connection has room) must use this, or it would read ahead without bound.
+     */
+    void sendOnLoop(Buffer frame) {
+        writer.send(frame);
+    }
+
     /** Runs {@code next} on the event loop once everything sent so far is taken by the socket. */
     void whenDrained(Runnable next) {
         writer.whenDrained(next);

@@ -17,12 +17,28 @@ import java.util.List;
  * <p>Runs in the writer's periodic sweep, on the writer thread.
  */
 final class Retention {
+    /**
+     * Logs kept whole whatever the limit: a session's log starts with the entry that says what the
+     * session is, and is what the session is rebuilt from; its size is bounded by its ttl and by
+     * deleting it, and late joiners read a snapshot instead of the whole log.
+     */
+    private static final String[] KEPT_WHOLE = {"sessions/"};
+
     private final StreamStore store;
     private final long maxBytes;
 
     Retention(StreamStore store, long maxBytes) {
         this.store = store;
         this.maxBytes = maxBytes;
+    }
+
+    private static boolean keptWhole(String path) {
+        for (String prefix : KEPT_WHOLE) {
+            if (path.startsWith(prefix)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Stages trims for every live stream over the budget; returns how many were trimmed. */
@@ -35,6 +51,9 @@ final class Retention {
             StreamRecord r = batch.byId(s.record.id());
             if (r == null || r.lifecycle() != Lifecycle.LIVE) {
                 continue; // deleted streams are kept whole for their forks
+            }
+            if (keptWhole(r.path())) {
+                continue;
             }
             long ownStart = Math.max(r.retainedFrom(), r.isFork() ? r.forkPosition() : 0);
             if (r.tail() - ownStart <= maxBytes) {

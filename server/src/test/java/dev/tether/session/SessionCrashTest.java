@@ -127,4 +127,26 @@ class SessionCrashTest {
             assertEquals("so far", r.path("text").asText());
         }
     }
+
+    @Test
+    void retentionNeverTrimsASessionLog() throws Exception {
+        try (var server = dev.tether.testing.TestServer.start(dir.resolve("data-retain"), b -> b.retainBytes(512))) {
+            SessionClient c = new SessionClient(server, null);
+            String id = c.create("{}");
+            for (int i = 0; i < 40; i++) {
+                assertEquals(
+                        201,
+                        c.post("/v1/sessions/" + id + "/messages", "{\"content\":\"message " + i + "\"}")
+                                .status());
+            }
+            Thread.sleep(2_500); // retention runs in the writer's once-a-second sweep
+            List<JsonNode> log = c.log(id);
+            assertEquals("session", log.get(0).path("type").asText(), "the log still starts with its session entry");
+            assertEquals(
+                    40,
+                    log.stream()
+                            .filter(e -> e.path("type").asText().equals("message"))
+                            .count());
+        }
+    }
 }
