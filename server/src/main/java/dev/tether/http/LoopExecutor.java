@@ -19,6 +19,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 final class LoopExecutor implements Executor {
     private static final String KEY = LoopExecutor.class.getName();
+    /** The longest one pass runs before the loop gets back to its sockets. */
+    static final long PASS_NANOS = 5_000_000;
 
     private final Context context;
     private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
@@ -60,11 +62,24 @@ final class LoopExecutor implements Executor {
         }
     }
 
+    /**
+     * Runs the queued tasks for at most {@link #PASS_NANOS}: tasks that arrive while it runs (a
+     * thousand catch-up readers each completing read after read, each writing a megabyte of
+     * frames) must not keep the loop from its sockets, so the rest waits for the next pass, behind
+     * the loop's I/O.
+     */
     private void drain() {
         scheduled.set(false);
+        long deadline = System.nanoTime() + PASS_NANOS;
         Runnable task;
         while ((task = tasks.poll()) != null) {
             task.run();
+            if (System.nanoTime() - deadline > 0) {
+                break;
+            }
+        }
+        if (!tasks.isEmpty() && scheduled.compareAndSet(false, true)) {
+            context.runOnContext(v -> drain());
         }
     }
 }
