@@ -227,7 +227,7 @@ public final class Session {
      * A participant's message; returns {@code {message, run}} with the run it started or queued,
      * or null. A message id seen before returns the original (idempotent retry).
      */
-    public synchronized CompletionStage<ObjectNode> post(String principal, JsonNode body) {
+    public synchronized CompletionStage<ObjectNode> post(String principal, Role joinAs, JsonNode body) {
         String content = Bodies.string(body, "content", true);
         String clientId = Bodies.string(body, "id", false);
         String visibility = Bodies.string(body, "visibility", false);
@@ -242,7 +242,7 @@ public final class Session {
             return CompletableFuture.completedFuture(result(existing, runs.triggeredBy(key)));
         }
         List<Entry> entries = new ArrayList<>();
-        Actor actor = ensureJoined(principal, Role.USER, entries);
+        Actor actor = ensureJoined(principal, joinAs, entries);
         Role role = Role.parse(actor.role());
         if (role == Role.OBSERVER) {
             throw Refusal.of(Condition.FORBIDDEN, "observer", "observers cannot post messages in session " + id);
@@ -334,9 +334,10 @@ public final class Session {
     }
 
     /** {@code POST …/presence}: a heartbeat with a status and, for agents, an agent status. */
-    public synchronized CompletionStage<ObjectNode> heartbeat(String principal, String status, String agentStatus) {
+    public synchronized CompletionStage<ObjectNode> heartbeat(
+            String principal, Role joinAs, String status, String agentStatus) {
         List<Entry> entries = new ArrayList<>();
-        Actor actor = ensureJoined(principal, Role.USER, entries);
+        Actor actor = ensureJoined(principal, joinAs, entries);
         presence.heartbeat(actor, status, agentStatus, entries);
         if (entries.isEmpty()) {
             return CompletableFuture.completedFuture(state.get("presence", principal));
@@ -369,9 +370,9 @@ public final class Session {
     // ---- delivery ----
 
     /** Records the highest offset a participant's device acknowledged; a lower one changes nothing. */
-    public synchronized CompletionStage<ObjectNode> ack(String principal, String device, String offset) {
+    public synchronized CompletionStage<ObjectNode> ack(String principal, Role joinAs, String device, String offset) {
         List<Entry> entries = new ArrayList<>();
-        Actor actor = ensureJoined(principal, Role.USER, entries);
+        Actor actor = ensureJoined(principal, joinAs, entries);
         String key = principal + ":" + (device == null ? "default" : SessionIds.client("device", device));
         ObjectNode current = state.get("delivery", key);
         if (current != null && current.path("offset").asText().compareTo(offset) >= 0 && entries.isEmpty()) {

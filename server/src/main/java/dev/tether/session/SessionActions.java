@@ -50,6 +50,7 @@ public final class SessionActions {
             Session s, Principal principal, String action, String target, JsonNode body) {
         String res = resource(s.id());
         String who = principal.id();
+        Role joinAs = connectRole(principal, s.id()); // for a principal that acts before it has joined
         switch (action) {
             case "join" -> {
                 Role role = Role.parse(body.path("role").asText("user"));
@@ -71,7 +72,7 @@ public final class SessionActions {
                 if ("operators".equals(body.path("visibility").asText(null))) {
                     principal.require(res, Operation.FLOOR);
                 }
-                return s.post(who, body);
+                return s.post(who, joinAs, body);
             }
             case "run.start" -> {
                 principal.require(res, Operation.PUBLISH);
@@ -97,12 +98,12 @@ public final class SessionActions {
             }
             case "cancel" -> {
                 principal.require(res, Operation.CANCEL);
-                return s.asJoined(who, Role.USER, a -> s.runs.signals.cancel(a, target, null));
+                return s.asJoined(who, joinAs, a -> s.runs.signals.cancel(a, target, null));
             }
             case "steer" -> {
                 principal.require(res, Operation.STEER);
                 String input = Bodies.string(body, "input", true);
-                return s.asJoined(who, Role.USER, a -> s.runs.signals.steer(a, target, input));
+                return s.asJoined(who, joinAs, a -> s.runs.signals.steer(a, target, input));
             }
             case "approve", "deny" -> {
                 principal.require(res, Operation.APPROVE);
@@ -117,7 +118,7 @@ public final class SessionActions {
                     throw Refusal.invalid("output", "missing required field 'output'");
                 }
                 String output = out.isTextual() ? out.asText() : out.toString();
-                return s.asJoined(who, Role.USER, a -> s.runs.tools.output(a, target, output));
+                return s.asJoined(who, joinAs, a -> s.runs.tools.output(a, target, output));
             }
             case "floor" -> {
                 principal.require(res, Operation.FLOOR);
@@ -126,7 +127,7 @@ public final class SessionActions {
             case "presence" -> {
                 principal.require(res, Operation.JOIN);
                 return s.heartbeat(
-                        who, Bodies.string(body, "status", false), Bodies.string(body, "agent_status", false));
+                        who, joinAs, Bodies.string(body, "status", false), Bodies.string(body, "agent_status", false));
             }
             case "ack" -> {
                 principal.require(res, Operation.READ);
@@ -135,7 +136,7 @@ public final class SessionActions {
                     throw Refusal.invalid(
                             "offset", "offset must be an offset this server issued (as in Stream-Next-Offset)");
                 }
-                return s.ack(who, Bodies.string(body, "device", false), offset);
+                return s.ack(who, joinAs, Bodies.string(body, "device", false), offset);
             }
             default -> throw Refusal.invalid("type", "unknown action '" + action + "'");
         }
@@ -162,7 +163,10 @@ public final class SessionActions {
         return Entry.JSON.createObjectNode().put("ok", true);
     }
 
-    /** The role a reader joins with when it connects without having joined. */
+    /**
+     * The role a principal joins with when it reads, posts or signals without having joined: an
+     * operator when it holds {@code floor} on the session, a user otherwise.
+     */
     public static Role connectRole(Principal principal, String sessionId) {
         // open mode's one anonymous principal holds every capability, yet is everyone's browser
         return principal.kind() != Principal.Kind.ANONYMOUS

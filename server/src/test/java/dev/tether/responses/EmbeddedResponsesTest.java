@@ -55,7 +55,11 @@ class EmbeddedResponsesTest {
     void streamingDeliversTheTextAsDeltas() throws Exception {
         try (TestServer server = TestServer.start(dir, b -> b.model(TestModels.tiny()))) {
             List<JsonNode> events = new ResponsesClient(server)
-                    .stream("{\"model\":\"tiny\",\"input\":\"Hi\",\"stream\":true,\"max_output_tokens\":6}");
+                            // greedy, on the prompt known to run past 8 tokens: sampling could draw an early end of
+                            // turn
+                            .stream(
+                                    "{\"model\":\"tiny\",\"input\":\"Tell me about rivers and stones. Take your time.\","
+                                            + "\"temperature\":0,\"stream\":true,\"max_output_tokens\":6}");
             StringBuilder text = new StringBuilder();
             for (JsonNode e : events) {
                 if (e.path("type").asText().equals("response.output_text.delta"))

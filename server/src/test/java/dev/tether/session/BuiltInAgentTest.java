@@ -106,6 +106,25 @@ class BuiltInAgentTest {
     }
 
     @Test
+    void aFailingUpstreamEndsTheRunFailedAndTheSessionGoesOn() throws Exception {
+        upstream.then(new ScriptedUpstream.Status(500, "boom")) // the backend retries a 500 once
+                .then(new ScriptedUpstream.Status(500, "boom"))
+                .then(ScriptedUpstream.text("recovered"));
+        String id = session("{}");
+        String first = send(id, "one").path("run").path("id").asText();
+        JsonNode failed = awaitRun(id, first, "failed");
+        assertFalse(failed.path("error").path("code").asText().isEmpty(), "the failure says why: " + failed);
+        assertEquals(
+                "idle",
+                user.latest(id, "presence", "tether-agent").path("agent_status").asText());
+        String second = send(id, "two").path("run").path("id").asText();
+        assertEquals(
+                "recovered",
+                awaitRun(id, second, "completed").path("text").asText(),
+                "the next run continues from the last good response");
+    }
+
+    @Test
     void enqueueRunsTheNextMessageAfterTheActiveRun() throws Exception {
         upstream.then(slow(5)).then(ScriptedUpstream.text("second"));
         String id = session("{\"multitask\":\"enqueue\"}");

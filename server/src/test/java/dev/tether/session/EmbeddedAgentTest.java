@@ -23,9 +23,9 @@ class EmbeddedAgentTest {
     void theSecondTurnReusesTheSessionsPinnedKvCache() throws Exception {
         try (TestServer server = TestServer.start(dir, b -> b.model(TestModels.tiny()))) {
             SessionClient c = new SessionClient(server, null);
-            String id =
-                    c.create("{\"agent\":{\"model\":\"tiny\",\"instructions\":\"Answer.\",\"max_output_tokens\":16}}");
-            JsonNode first = run(c, id, "Hello, who are you?");
+            String id = c.create("{\"agent\":{\"model\":\"tiny\",\"instructions\":\"Answer.\",\"max_output_tokens\":16,"
+                    + "\"temperature\":0}}");
+            JsonNode first = run(c, id, "Tell me about rivers and stones. Take your time.");
             JsonNode second = run(c, id, "And what can you do?");
             List<JsonNode> log = c.log(id);
             for (JsonNode r : List.of(first, second)) {
