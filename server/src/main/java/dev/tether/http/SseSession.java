@@ -43,6 +43,9 @@ final class SseSession {
     private boolean ending;
     private Runnable unwatch = () -> {};
     private long keepAliveTimer = -1;
+    /** The current wait at the tail, claimed by whichever of its wake-up and keep-alive comes first. */
+    private Object waiting;
+
     private long lifetimeTimer = -1;
     private final BoundedWriter writer;
     /** Counts this session among the open SSE connections until it finishes. */
@@ -153,8 +156,14 @@ final class SseSession {
 
     /** Caught up: wait for an append or close; send a keep-alive control event meanwhile. */
     private void waitFor(ReadResult.Data at) {
+        // The wake-up and the keep-alive race (the wake-up hops through the loop's task queue, which
+        // may run it after the timer): only the first of the two may act, or two reads from the
+        // same offset would send the same data twice.
+        Object wait = new Object();
+        waiting = wait;
         keepAliveTimer = context.owner().setTimer(settings.keepAliveMillis(), id -> {
-            if (!finished && !ending) {
+            if (!finished && !ending && waiting == wait) {
+                waiting = null;
                 unwatch.run();
                 send(controlEvent(at));
                 afterWrite(() -> waitFor(at));
@@ -164,7 +173,8 @@ final class SseSession {
                 at.stream(),
                 at.next(),
                 () -> loop.execute(() -> {
-                    if (!finished && !ending) {
+                    if (!finished && !ending && waiting == wait) {
+                        waiting = null;
                         context.owner().cancelTimer(keepAliveTimer);
                         afterWrite(() -> readFrom(new ReadFrom.At(at.nextOffset())));
                     }
