@@ -199,6 +199,13 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
         CompletionStage<Void> allowed;
         if (forkSource != null) {
             String source = StreamRequests.forkSource(forkSource);
+            if (InternalStreams.sessionResource(source) != null) {
+                // a copy would escape the session's capabilities and its whisper filter
+                throw Refusal.of(
+                        Condition.FORBIDDEN,
+                        "read_only_namespace",
+                        "a session's log cannot be forked; read it at /v1/sessions/<id>/events or take a snapshot");
+            }
             principal.require(STREAMS + source, Operation.READ);
             allowed = internal.checkRead(source, principal);
         } else {

@@ -100,7 +100,7 @@ final class SessionRoutes {
                 case "events" -> withSession(req, id, s -> events(req, s, principal));
                 case "ws" ->
                     withSession(req, id, s -> SessionSocket.upgrade(req, s, principal, engine, socketSettings));
-                case "snapshot" -> snapshot(req, id);
+                case "snapshot" -> snapshot(req, id, principal.capabilities().allows(resource, Operation.FLOOR));
                 case "audit" -> audit(req, id);
                 default -> throw Refusal.notFound(null, "Unknown endpoint: GET " + req.path() + ".");
             }
@@ -194,9 +194,9 @@ final class SessionRoutes {
         streams.read(req, s.path(), filter, leave);
     }
 
-    private void snapshot(HttpServerRequest req, String id) {
+    private void snapshot(HttpServerRequest req, String id, boolean whispers) {
         LoopExecutor.current()
-                .adapt(sessions.snapshot(id))
+                .adapt(sessions.snapshot(id, whispers))
                 .onSuccess(snap -> {
                     Buffer out = Buffer.buffer("[");
                     out.appendString(

@@ -93,6 +93,7 @@ final class SseSession {
                 req.connection().close();
             } else {
                 ErrorResponses.send(res, t);
+                finish(); // never opened: what it counts (a session device) ends with the refusal
             }
         });
     }
@@ -110,6 +111,7 @@ final class SseSession {
                     end();
                 } else {
                     ErrorResponses.send(res, r);
+                    finish();
                 }
             }
             case ReadResult.Data raw -> {

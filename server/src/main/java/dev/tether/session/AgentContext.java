@@ -31,6 +31,22 @@ final class AgentContext {
                     pending.put(e.key(), item("user", v.path("input").asText()));
                 }
             }
+            case "tool_call" -> {
+                String status = v.path("status").asText();
+                ObjectNode run = s.state().get("run", v.path("run_id").asText());
+                boolean builtIn = run != null && run.path("agent").asText().equals(Actor.BUILT_IN_AGENT.id());
+                // a settled call's output goes to the model's next turn, unless its run failed (then
+                // its response is not continued, and an output without its call is refused)
+                if (builtIn
+                        && (status.equals("completed") || status.equals("denied"))
+                        && !run.path("status").asText().equals("failed")) {
+                    ObjectNode out = Entry.JSON.createObjectNode();
+                    out.put("type", "function_call_output");
+                    out.put("call_id", e.key());
+                    out.put("output", v.path("output").asText());
+                    pending.put(e.key(), out);
+                }
+            }
             case "run" -> {
                 if (v.path("context").isArray()) {
                     v.path("context").forEach(k -> pending.remove(k.asText()));
@@ -68,17 +84,37 @@ final class AgentContext {
         return i;
     }
 
-    /** The keys of what is pending now, and the items to send. */
-    Map<String, ObjectNode> pending() {
-        return new LinkedHashMap<>(pending);
+    /**
+     * What a turn answering {@code trigger} hears: tool outputs first (they answer the calls its
+     * parent ended with), then messages up to and including the trigger — later ones are for the
+     * runs queued behind it — or all of them when the trigger was heard already (a continuation,
+     * a steer's successor).
+     */
+    Map<String, ObjectNode> take(String trigger) {
+        Map<String, ObjectNode> out = new LinkedHashMap<>();
+        pending.forEach((k, v) -> {
+            if (v.path("type").asText().equals("function_call_output")) {
+                out.put(k, v);
+            }
+        });
+        boolean bounded = trigger != null && pending.containsKey(trigger);
+        for (var e : pending.entrySet()) {
+            if (!out.containsKey(e.getKey())) {
+                out.put(e.getKey(), e.getValue());
+                if (bounded && e.getKey().equals(trigger)) {
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
+    boolean pending(String key) {
+        return pending.containsKey(key);
     }
 
     String lastResponseId() {
         return lastResponseId;
-    }
-
-    void responded(String responseId) {
-        lastResponseId = responseId;
     }
 
     static ArrayNode keys(Map<String, ObjectNode> taken) {

@@ -37,13 +37,10 @@ final class BuiltInTurns {
     }
 
     /** Starts a turn for {@code r} with what the agent has not heard yet, plus {@code toolOutputs}. */
-    void launch(Run r, List<ObjectNode> toolOutputs, String previous) {
+    void launch(Run r, String previous) {
         r.launching = true;
-        Map<String, ObjectNode> taken = session.context.pending();
+        Map<String, ObjectNode> taken = session.context.take(r.trigger);
         ArrayNode input = Entry.JSON.createArrayNode();
-        if (toolOutputs != null) {
-            toolOutputs.forEach(input::add);
-        }
         taken.values().forEach(input::add);
         ObjectNode body = session.agent().deepCopy();
         body.remove("require_approval");
@@ -78,6 +75,20 @@ final class BuiltInTurns {
             return;
         }
         List<Entry> out = new ArrayList<>();
+        if (runs.active(r.id) != r || r.stopAs != null) {
+            // cancelled or steered while it was being started: it never runs
+            if (turn != null) {
+                turn.cancel();
+            }
+            if (runs.active(r.id) == r) {
+                if ("steered".equals(r.stopAs)) {
+                    steered(r, Actor.BUILT_IN_AGENT);
+                } else {
+                    runs.finish(r, Actor.BUILT_IN_AGENT, "cancelled", null, null, out);
+                }
+            }
+            return;
+        }
         if (failure != null) {
             Throwable cause = failure instanceof java.util.concurrent.CompletionException c ? c.getCause() : failure;
             String message = cause instanceof Refusal ? cause.getMessage() : "the model turn could not start";
@@ -101,9 +112,6 @@ final class BuiltInTurns {
                             }
                         },
                         session.ctx().timers());
-        if (r.stopAs != null) {
-            turn.cancel();
-        }
     }
 
     /** Text deltas go to the run's queue; the timer thread moves them into chunks. */
@@ -165,7 +173,6 @@ final class BuiltInTurns {
         }
         switch (record.status()) {
             case COMPLETED -> {
-                session.context.responded(record.id());
                 List<ObjectNode> calls = new ArrayList<>();
                 for (ObjectNode item : record.output()) {
                     if (item.path("type").asText().equals("function_call")) {
@@ -179,7 +186,6 @@ final class BuiltInTurns {
                 }
             }
             case INCOMPLETE -> {
-                session.context.responded(record.id());
                 runs.finish(
                         r,
                         Actor.BUILT_IN_AGENT,

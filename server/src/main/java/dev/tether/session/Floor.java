@@ -69,9 +69,9 @@ final class Floor {
     }
 
     /** {@code take}, {@code supervise}, {@code release} or {@code return} (SESSIONS.md rule 6). */
-    CompletionStage<ObjectNode> change(String principal, String action, String to) {
+    CompletionStage<ObjectNode> change(String principal, Role joinAs, String action, String to) {
         List<Entry> entries = new ArrayList<>();
-        Actor actor = session.ensureJoined(principal, Role.OPERATOR, entries);
+        Actor actor = session.ensureJoined(principal, joinAs, entries);
         ObjectNode f = session.copy("floor", "floor");
         String holder = f.path("holder").isNull() ? null : f.path("holder").asText();
         switch (action) {

@@ -27,7 +27,7 @@ final class Presence {
 
     /** One participant's live connections and last sign of life. */
     private static final class Lease {
-        final Actor actor;
+        Actor actor;
         int devices;
         long lastSeen;
 
@@ -44,8 +44,11 @@ final class Presence {
         return session.ctx().clock().millis();
     }
 
+    /** The participant's lease, with its current role (it may have joined again as something else). */
     private Lease lease(Actor actor) {
-        return leases.computeIfAbsent(actor.id(), k -> new Lease(actor));
+        Lease l = leases.computeIfAbsent(actor.id(), k -> new Lease(actor));
+        l.actor = actor;
+        return l;
     }
 
     /**
@@ -157,10 +160,12 @@ final class Presence {
                 continue;
             }
             ObjectNode current = session.state().get("presence", l.actor.id());
-            if (current == null || current.path("status").asText().equals("offline")) {
+            boolean agentWorking = l.actor.role().equals(Role.AGENT.wire()) && session.runs.activeFor(l.actor.id());
+            // an agent that said it is offline still loses its runs when its lease lapses (rule 7)
+            if (!agentWorking
+                    && (current == null || current.path("status").asText().equals("offline"))) {
                 continue;
             }
-            boolean agentWorking = l.actor.role().equals(Role.AGENT.wire()) && session.runs.activeFor(l.actor.id());
             set(l.actor, Actor.SERVER, "offline", agentWorking ? "crashed" : null, 0, out);
             if (agentWorking) {
                 session.runs.agentLost(l.actor.id(), out);

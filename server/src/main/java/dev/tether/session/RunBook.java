@@ -147,7 +147,7 @@ final class RunBook {
             if (!concurrent && busy()) {
                 return;
             }
-            turns.launch(r, null, null);
+            turns.launch(r, null);
         }
     }
 
@@ -165,6 +165,12 @@ final class RunBook {
                     "floor_held",
                     "a human holds the floor of session " + session.id()
                             + "; the agent starts no run until it is returned");
+        }
+        if (active.size() >= MAX_ACTIVE) {
+            throw Refusal.of(
+                    Condition.RATE_LIMITED,
+                    "too_many_runs",
+                    "session " + session.id() + " has " + MAX_ACTIVE + " runs in progress; end some first");
         }
         if (trigger != null && session.state().get("message", trigger) == null) {
             throw Refusal.invalid("trigger", "no message " + trigger + " in session " + session.id());

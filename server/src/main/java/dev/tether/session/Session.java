@@ -139,7 +139,9 @@ public final class Session {
 
     private void apply(Entry e) {
         state.apply(e);
-        context.observe(e, this);
+        if (hasBuiltInAgent()) {
+            context.observe(e, this);
+        }
         if (e.type().equals("run")
                 && RunBook.TERMINAL.contains(e.value().path("status").asText())) {
             state.forgetChunks(e.key());
@@ -218,7 +220,11 @@ public final class Session {
         List<Entry> entries = new ArrayList<>();
         entries.add(entry("participant", principal, "update", by, v));
         presence.left(principal, by, entries);
-        return write(entries).thenApply(x -> v);
+        CompletionStage<Void> written = write(entries);
+        if (runs.activeFor(principal)) {
+            runs.agentLost(principal, new ArrayList<>()); // an agent that left answers no more
+        }
+        return written.thenApply(x -> v);
     }
 
     // ---- messages ----
@@ -239,6 +245,10 @@ public final class Session {
         String key = clientId != null ? SessionIds.client("id", clientId) : SessionIds.of("msg_");
         ObjectNode existing = state.get("message", key);
         if (existing != null) {
+            if (!existing.path("actor").path("id").asText().equals(principal)) {
+                // a retry is its author's: anyone else learns nothing about the message by its id
+                throw Refusal.of(Condition.CONFLICT, "message_id_taken", "message id " + key + " is already used");
+            }
             return CompletableFuture.completedFuture(result(existing, runs.triggeredBy(key)));
         }
         List<Entry> entries = new ArrayList<>();
@@ -292,8 +302,8 @@ public final class Session {
     }
 
     /** {@code take}, {@code supervise}, {@code release} or {@code return} (SESSIONS.md rule 6). */
-    public synchronized CompletionStage<ObjectNode> floor(String principal, String action, String to) {
-        return floor.change(principal, action, to);
+    public synchronized CompletionStage<ObjectNode> floor(String principal, Role joinAs, String action, String to) {
+        return floor.change(principal, joinAs, action, to);
     }
 
     // ---- presence ----
@@ -339,10 +349,9 @@ public final class Session {
         List<Entry> entries = new ArrayList<>();
         Actor actor = ensureJoined(principal, joinAs, entries);
         presence.heartbeat(actor, status, agentStatus, entries);
-        if (entries.isEmpty()) {
-            return CompletableFuture.completedFuture(state.get("presence", principal));
-        }
-        return write(entries).thenApply(x -> state.get("presence", principal));
+        CompletionStage<Void> written = write(entries);
+        ObjectNode now = state.get("presence", principal); // read under the lock, not on the writer's thread
+        return written.thenApply(x -> now);
     }
 
     // ---- acting as a participant ----

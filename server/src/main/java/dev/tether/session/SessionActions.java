@@ -109,7 +109,7 @@ public final class SessionActions {
                 principal.require(res, Operation.APPROVE);
                 String reason = Bodies.string(body, "reason", false);
                 boolean approve = action.equals("approve");
-                return s.asJoined(who, Role.OPERATOR, a -> s.runs.tools.decide(a, target, approve, reason));
+                return s.asJoined(who, joinAs, a -> s.runs.tools.decide(a, target, approve, reason));
             }
             case "tool.output" -> {
                 principal.require(res, Operation.PUBLISH);
@@ -122,7 +122,7 @@ public final class SessionActions {
             }
             case "floor" -> {
                 principal.require(res, Operation.FLOOR);
-                return s.floor(who, Bodies.string(body, "action", true), Bodies.string(body, "to", false));
+                return s.floor(who, joinAs, Bodies.string(body, "action", true), Bodies.string(body, "to", false));
             }
             case "presence" -> {
                 principal.require(res, Operation.JOIN);

@@ -145,6 +145,12 @@ public final class SessionService implements AutoCloseable {
         }
         sessions.put(id, loaded);
         return engine.create(new CreateRequest(s.path(), StreamDocs.JSON, ttl, null, false, first, null))
+                .whenComplete((r, failure) -> {
+                    if (failure != null) {
+                        sessions.remove(id, loaded);
+                        loaded.completeExceptionally(failure);
+                    }
+                })
                 .thenApply(r -> {
                     if (r instanceof Rejection rejection) {
                         sessions.remove(id, loaded);
@@ -261,10 +267,15 @@ public final class SessionService implements AutoCloseable {
     /** The log folded into one insert per entity, and the offset the tail continues from. */
     public record Snapshot(List<Entry> entries, Offset next) {}
 
-    public CompletionStage<Snapshot> snapshot(String id) {
+    /** @param whispers whether the reader may see whispers (holds {@code floor}); if not, they are left out */
+    public CompletionStage<Snapshot> snapshot(String id, boolean whispers) {
         return log(id).thenApply(c -> {
             SessionState state = new SessionState();
-            c.messages().forEach(m -> state.apply(Entry.decode(m)));
+            for (byte[] m : c.messages()) {
+                if (whispers || !Entry.whisper(m)) {
+                    state.apply(Entry.decode(m));
+                }
+            }
             return new Snapshot(state.asInserts(), c.tail());
         });
     }

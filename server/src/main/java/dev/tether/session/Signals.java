@@ -5,7 +5,6 @@ import dev.tether.errors.Condition;
 import dev.tether.errors.Refusal;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -58,8 +57,7 @@ final class Signals {
         Run r = signalTarget(actor, "cancel", runId, null, out);
         ObjectNode sig = signal("cancel", runId, null, null, "applied", reason);
         out.add(signalEntry(actor, sig));
-        stop(r, actor, out);
-        return CompletableFuture.completedFuture(sig);
+        return stop(r, actor, out).thenApply(x -> sig);
     }
 
     /** Cancels every active run (floor taken, interrupt); entries join {@code out}. */
@@ -71,15 +69,20 @@ final class Signals {
         }
     }
 
-    /** Ends a run as cancelled: a queued or external one now, a built-in turn when it stops. */
-    void stop(Run r, Actor actor, List<Entry> out) {
+    /**
+     * Ends a run as cancelled: a queued or external one now, a built-in turn when it stops (one
+     * being started is stopped as soon as it has started). Completes once {@code out} is durable.
+     */
+    CompletionStage<Void> stop(Run r, Actor actor, List<Entry> out) {
         r.stopAs = "cancelled";
-        if (r.turn != null) {
-            session.write(out);
-            r.turn.cancel(); // the turn's end writes the record
-        } else {
-            runs.finish(r, actor, "cancelled", null, null, out);
+        if (r.turn != null || r.launching) {
+            CompletionStage<Void> written = session.write(out);
+            if (r.turn != null) {
+                r.turn.cancel(); // the turn's end writes the record
+            }
+            return written;
         }
+        return runs.finish(r, actor, "cancelled", null, null, out).thenApply(x -> null);
     }
 
     /** Rule 4: a built-in run ends {@code incomplete} (steered) and a successor continues with the input. */
@@ -88,19 +91,17 @@ final class Signals {
         Run r = signalTarget(actor, "steer", runId, input, out);
         ObjectNode sig = signal("steer", runId, null, input, "applied", null);
         out.add(signalEntry(actor, sig));
+        CompletionStage<Void> written = session.write(out);
         if (r.builtIn) {
             r.stopAs = "steered";
             r.steerInput = input;
-            session.write(out);
             if (r.turn != null) {
                 r.turn.cancel();
             } else if (!r.launching) {
                 runs.turns.steered(r, actor);
             }
-        } else {
-            session.write(out); // the external agent sees the signal and steers itself
-        }
-        return CompletableFuture.completedFuture(sig);
+        } // an external agent sees the signal and steers itself
+        return written.thenApply(x -> sig);
     }
 
     private Run signalTarget(Actor actor, String kind, String runId, String input, List<Entry> out) {

@@ -29,8 +29,6 @@ final class ToolCalls {
     private final Map<String, Long> deadlines = new HashMap<>();
     /** The response each built-in call came from, so the continuation chains to it. */
     private final Map<String, String> responseOf = new HashMap<>();
-    /** Calls whose outputs were already sent to the model. */
-    private final Set<String> fed = new HashSet<>();
 
     ToolCalls(Session session, RunBook runs) {
         this.session = session;
@@ -55,7 +53,9 @@ final class ToolCalls {
         List<Entry> out = new ArrayList<>();
         session.presence.touch(agent, out);
         add(r, agent, key, name, arguments, "required".equals(approval), out);
-        return session.write(out).thenApply(x -> session.state().get("tool_call", key));
+        CompletionStage<Void> written = session.write(out);
+        ObjectNode call = session.state().get("tool_call", key);
+        return written.thenApply(x -> call);
     }
 
     /** The function calls a built-in turn ended with. */
@@ -124,9 +124,9 @@ final class ToolCalls {
         ObjectNode sig = runs.signals.signal(kind, runId, callId, null, "applied", reason);
         out.add(runs.signals.signalEntry(actor, sig));
         settle(c, callId, approve ? "approved" : "denied", approve ? null : denial(actor, reason), actor, out);
-        session.write(out);
+        CompletionStage<Void> written = session.write(out);
         continueIfSettled(runId);
-        return CompletableFuture.completedFuture(sig);
+        return written.thenApply(x -> sig);
     }
 
     private static String denial(Actor actor, String reason) {
@@ -184,31 +184,31 @@ final class ToolCalls {
         if (r == null || !r.builtIn || r.turn != null || r.launching) {
             return;
         }
-        List<ObjectNode> outputs = new ArrayList<>();
-        List<String> calls = new ArrayList<>();
         String previous = null;
+        boolean any = false;
         for (var e : session.state().entities("tool_call").entrySet()) {
             ObjectNode c = e.getValue();
-            if (!runId.equals(c.path("run_id").asText()) || fed.contains(e.getKey())) {
-                continue;
+            if (!runId.equals(c.path("run_id").asText()) || !responseOf.containsKey(e.getKey())) {
+                continue; // another run's, or already answered in an earlier turn
             }
             String status = c.path("status").asText();
             if (!status.equals("completed") && !status.equals("denied")) {
                 return;
             }
-            ObjectNode item = Entry.JSON.createObjectNode();
-            item.put("type", "function_call_output");
-            item.put("call_id", e.getKey());
-            item.put("output", c.path("output").asText());
-            outputs.add(item);
-            calls.add(e.getKey());
-            previous = responseOf.getOrDefault(e.getKey(), previous);
+            any |= session.context.pending(e.getKey());
+            previous = responseOf.get(e.getKey());
         }
-        if (!outputs.isEmpty()) {
-            fed.addAll(calls);
-            calls.forEach(responseOf::remove);
-            runs.turns.launch(r, outputs, previous);
+        if (any) {
+            forgetCallsOf(runId);
+            runs.turns.launch(r, previous);
         }
+    }
+
+    private void forgetCallsOf(String runId) {
+        responseOf.keySet().removeIf(k -> {
+            ObjectNode c = session.state().get("tool_call", k);
+            return c == null || c.path("run_id").asText().equals(runId);
+        });
     }
 
     /** Denies calls whose approval timed out. */
@@ -232,11 +232,26 @@ final class ToolCalls {
         }
     }
 
-    /** A run ended: its calls no longer wait. */
+    /**
+     * A run ended: its open calls are denied ("the run ended"), so none waits forever, and a
+     * built-in agent's next turn answers them (an unanswered call would make every later turn fail).
+     */
     void runEnded(Run r, List<Entry> out) {
+        for (var e : List.copyOf(session.state().entities("tool_call").entrySet())) {
+            ObjectNode c = e.getValue();
+            String status = c.path("status").asText();
+            if (c.path("run_id").asText().equals(r.id)
+                    && (status.equals("pending") || status.equals("approval_required") || status.equals("approved"))) {
+                ObjectNode denied = c.deepCopy();
+                denied.put("status", "denied");
+                denied.put("output", "not run: the run ended before this call was answered");
+                out.add(session.entry("tool_call", e.getKey(), "update", Actor.SERVER, denied));
+            }
+        }
         deadlines.keySet().removeIf(k -> {
             ObjectNode c = session.state().get("tool_call", k);
             return c == null || c.path("run_id").asText().equals(r.id);
         });
+        forgetCallsOf(r.id);
     }
 }

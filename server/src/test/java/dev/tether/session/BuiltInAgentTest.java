@@ -325,6 +325,12 @@ class BuiltInAgentTest {
         assertTrue(
                 operator.log(id).stream().anyMatch(e -> e.toString().contains("secret note")),
                 "operators see the whisper");
+        assertFalse(
+                user.get("/v1/sessions/" + id + "/snapshot").raw().contains("secret note"), "no whisper in a snapshot");
+        assertTrue(operator.get("/v1/sessions/" + id + "/snapshot").raw().contains("secret note"));
+        var retry = user.post("/v1/sessions/" + id + "/messages", "{\"content\":\"\",\"id\":\"" + whisperKey + "\"}");
+        assertEquals(409, retry.status(), "someone else's message id is taken, not replayed");
+        assertFalse(retry.raw().contains("secret note"), "a retry by id never reveals another's message");
         var audit = operator.get("/v1/sessions/" + id + "/audit?format=jsonl");
         assertTrue(audit.raw().contains("secret note"), "the audit export has every entry");
         JsonNode floor = SessionClient.fold(operator.log(id)).get("floor/floor");
@@ -365,6 +371,30 @@ class BuiltInAgentTest {
                         && e.path("value").path("outcome").asText().equals("rejected"))
                 .count();
         assertEquals(1, rejected, "the late deny is recorded as rejected");
+    }
+
+    @Test
+    void aRunCancelledWithAnOpenToolCallLeavesTheSessionWorking() throws Exception {
+        upstream.then(new ScriptedUpstream.ToolCall("call_9", "refund", List.of("{}")))
+                .then(ScriptedUpstream.text("Next answer."));
+        String id = user.create("{\"agent\":{\"model\":\"m\",\"tools\":[{\"type\":\"function\",\"name\":\"refund\","
+                + "\"parameters\":{\"type\":\"object\"}}],\"require_approval\":[\"refund\"]}}");
+        String run = send(id, "refund me").path("run").path("id").asText();
+        awaitRun(id, run, "waiting_approval");
+        assertEquals(
+                200,
+                user.post("/v1/sessions/" + id + "/runs/" + run + "/cancel", "{}")
+                        .status());
+        awaitRun(id, run, "cancelled");
+        JsonNode call = user.latest(id, "tool_call", "call_9");
+        assertEquals("denied", call.path("status").asText(), "an open call of an ended run is denied: " + call);
+        String next = send(id, "something else").path("run").path("id").asText();
+        assertEquals(
+                "Next answer.",
+                awaitRun(id, next, "completed").path("text").asText(),
+                "the next turn answers the dangling call instead of failing");
+        JsonNode messages = upstream.requests().get(1).path("messages");
+        assertTrue(messages.toString().contains("not run: the run ended"), "the model heard why: " + messages);
     }
 
     @Test

@@ -112,6 +112,34 @@ class PresenceAndAccessTest {
     }
 
     @Test
+    void anAgentThatLeavesMidRunFailsItsRun() throws Exception {
+        String id = admin.create("{}");
+        assertEquals(
+                201,
+                bot.post("/v1/sessions/" + id + "/participants", "{\"role\":\"agent\"}")
+                        .status());
+        String run = bot.post("/v1/sessions/" + id + "/runs", "{}").text("id");
+        assertEquals(200, bot.delete("/v1/sessions/" + id + "/participants/bot").status());
+        JsonNode r = alice
+                .awaitLog(
+                        id,
+                        e -> e.path("key").asText().equals(run)
+                                && e.path("value").path("status").asText().equals("failed"))
+                .stream()
+                .filter(e -> e.path("key").asText().equals(run))
+                .reduce((a, b) -> b)
+                .orElseThrow();
+        assertEquals("agent_lost", r.path("value").path("error").path("code").asText());
+    }
+
+    @Test
+    void aSessionLogCannotBeForkedOutOfItsCapabilities() throws Exception {
+        String id = admin.create("{}");
+        var fork = admin.send("PUT", "/v1/stream/copies/" + id, "Stream-Forked-From", "/v1/stream/sessions/" + id);
+        assertEquals(403, fork.status(), "a fork would escape the session's capabilities: " + fork.raw());
+    }
+
+    @Test
     void heartbeatsKeepAnAgentWithoutAConnectionOnline() throws Exception {
         String id = admin.create("{\"policy\":{\"presence_timeout_ms\":300}}");
         assertEquals(

@@ -68,6 +68,15 @@ public final class SessionClient {
         return reply(send(request(path).GET().build()));
     }
 
+    /** A bodiless request with one extra header. */
+    public Reply send(String method, String path, String header, String value)
+            throws IOException, InterruptedException {
+        return reply(send(request(path)
+                .header(header, value)
+                .method(method, HttpRequest.BodyPublishers.noBody())
+                .build()));
+    }
+
     public Reply delete(String path) throws IOException, InterruptedException {
         return reply(send(request(path).DELETE().build()));
     }
