@@ -31,6 +31,9 @@ import java.time.InstantSource;
 final class SessionSocket implements TextSocket.Handler {
     record Settings(InstantSource clock, int maxMessageBytes, long slowMillis) {}
 
+    /** RFC 6455 1012 (service restart): reconnect. */
+    static final short RELOADED = 1012;
+
     private final TextSocket socket;
     private final Session session;
     private final Principal principal;
@@ -129,6 +132,12 @@ final class SessionSocket implements TextSocket.Handler {
 
     @Override
     public void onText(String text) {
+        if (session.ended()) {
+            // the session was reloaded from its log (after a failed write) or deleted: this socket's
+            // view of it is gone; the client reconnects with its last offset
+            socket.close(RELOADED, "the session was reloaded; reconnect with your last offset");
+            return;
+        }
         String ref = null;
         try {
             JsonNode frame = Json.parseRequest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));

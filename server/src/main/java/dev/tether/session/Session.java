@@ -429,7 +429,7 @@ public final class Session {
         return presence.devices();
     }
 
-    boolean ended() {
+    public boolean ended() {
         return ended;
     }
 

@@ -214,6 +214,12 @@ public final class SessionService implements AutoCloseable {
         if (!SessionIds.sessionId(id)) {
             return CompletableFuture.failedFuture(notFound(id));
         }
+        CompletableFuture<Session> cached = sessions.computeIfAbsent(id, this::load);
+        if (cached.isDone()
+                && !cached.isCompletedExceptionally()
+                && cached.join().ended()) {
+            sessions.remove(id, cached); // a session object that stopped after a failed write: load it again
+        }
         CompletableFuture<Session> f = sessions.computeIfAbsent(id, this::load);
         f.whenComplete((s, e) -> {
             if (e != null) {
@@ -229,19 +235,23 @@ public final class SessionService implements AutoCloseable {
 
     private CompletableFuture<Session> load(String id) {
         String path = Session.path(id);
+        // On the timer thread, never inside computeIfAbsent: a load whose fix-up write fails at once
+        // would otherwise remove its own entry from the map while it is being computed.
         return ctx.docs()
                 .readAll(path)
-                .thenApply(contents -> {
-                    if (contents == null || contents.messages().isEmpty()) {
-                        throw new CompletionException(notFound(id));
-                    }
-                    return SessionLoader.load(
-                            id,
-                            ctx,
-                            contents.messages(),
-                            () -> sessions.remove(id),
-                            started ? "session_reloaded" : "server_restart");
-                })
+                .thenApplyAsync(
+                        contents -> {
+                            if (contents == null || contents.messages().isEmpty()) {
+                                throw new CompletionException(notFound(id));
+                            }
+                            return SessionLoader.load(
+                                    id,
+                                    ctx,
+                                    contents.messages(),
+                                    () -> sessions.remove(id),
+                                    started ? "session_reloaded" : "server_restart");
+                        },
+                        timers)
                 .toCompletableFuture();
     }
 
