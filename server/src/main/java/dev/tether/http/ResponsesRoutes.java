@@ -50,15 +50,8 @@ final class ResponsesRoutes {
         this.bodyLimit = bodyLimit;
     }
 
+    /** Routes one request; what it throws is answered in OpenAI's envelope by {@link HttpRoutes#fail}. */
     void handle(HttpServerRequest req, Principal principal) {
-        try {
-            route(req, principal);
-        } catch (RuntimeException e) {
-            ApiErrors.send(req.response(), e);
-        }
-    }
-
-    private void route(HttpServerRequest req, Principal principal) {
         String rest = req.path().substring(PREFIX.length());
         HttpMethod m = req.method();
         String owner = principal.id();

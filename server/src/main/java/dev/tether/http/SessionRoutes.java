@@ -51,15 +51,8 @@ final class SessionRoutes {
         this.socketSettings = socketSettings;
     }
 
+    /** Routes one request; what it throws is answered in OpenAI's envelope by {@link HttpRoutes#fail}. */
     void handle(HttpServerRequest req, Principal principal) {
-        try {
-            route(req, principal);
-        } catch (RuntimeException e) {
-            ApiErrors.send(req.response(), e);
-        }
-    }
-
-    private void route(HttpServerRequest req, Principal principal) {
         String rest = req.path().substring(PREFIX.length());
         HttpMethod m = req.method();
         if (rest.isEmpty() || rest.equals("/")) {
@@ -227,9 +220,9 @@ final class SessionRoutes {
                 .onSuccess(c -> {
                     Buffer out = Buffer.buffer();
                     for (int i = 0; i < c.messages().size(); i++) {
-                        byte[] entry = c.messages().get(i);
-                        out.appendBytes(entry, 0, entry.length - 1); // the object without its closing brace
-                        out.appendString(",\"offset\":\"" + c.ends().get(i) + "\"}\n");
+                        SessionSocket.withOffset(
+                                        out, c.messages().get(i), c.ends().get(i))
+                                .appendString("\n");
                     }
                     HttpServerResponse res = req.response();
                     ProtocolHeaders.security(res);

@@ -9,6 +9,7 @@ import dev.tether.responses.Json;
 import dev.tether.session.Session;
 import dev.tether.session.SessionActions;
 import dev.tether.store.StoredMessage;
+import dev.tether.stream.Offset;
 import dev.tether.stream.ReadFrom;
 import dev.tether.stream.ReadResult;
 import dev.tether.stream.Rejection;
@@ -110,9 +111,8 @@ final class SessionSocket implements TextSocket.Handler {
         }
         ReadResult.Data d = filter == null ? raw : filter.apply(raw);
         for (StoredMessage m : d.messages()) {
-            byte[] entry = m.data();
-            Buffer frame = Buffer.buffer(entry.length + 48).appendBytes(entry, 0, entry.length - 1);
-            frame.appendString(",\"offset\":\"" + engine.offsetOf(raw.stream(), m.end()) + "\"}");
+            Buffer frame =
+                    withOffset(Buffer.buffer(m.data().length + 48), m.data(), engine.offsetOf(raw.stream(), m.end()));
             socket.sendOnLoop(frame); // through the writer now: the next read waits until it has room
         }
         ReadFrom next = new ReadFrom.At(raw.nextOffset());
@@ -122,6 +122,16 @@ final class SessionSocket implements TextSocket.Handler {
         } else {
             socket.whenDrained(() -> read(next, false, false));
         }
+    }
+
+    /**
+     * Appends a stored entry (a JSON object) with a top-level {@code offset}: the offset just after
+     * it, the value to resume from. The one rendering of an entry with its offset (WebSocket frames,
+     * audit lines).
+     */
+    static Buffer withOffset(Buffer out, byte[] entry, Offset offset) {
+        out.appendBytes(entry, 0, entry.length - 1); // the object without its closing brace
+        return out.appendString(",\"offset\":\"" + offset + "\"}");
     }
 
     /** The log cannot be read (deleted, a bad offset): say why, then close. */

@@ -24,11 +24,6 @@ public record Entry(String type, String key, String operation, ObjectNode value)
         Objects.requireNonNull(value, "value");
     }
 
-    /** Whether this entry is a whisper: readers without the operator capability never receive it. */
-    public boolean whisper() {
-        return "operators".equals(value.path("visibility").asText(null));
-    }
-
     public ObjectNode toJson() {
         ObjectNode m = JSON.createObjectNode();
         m.put("type", type);

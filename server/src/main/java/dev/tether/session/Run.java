@@ -37,10 +37,9 @@ final class Run {
     ResponseRun turn;
     /** Set while a built-in turn is being started, so it is started once. */
     boolean launching;
-    /** Why the run must end when its turn stops: {@code cancelled}, or a steer's input. */
+    /** Why the run must end when its turn stops: {@code cancelled} or {@code steered}; null while it may go on. */
     String stopAs;
 
-    String steerInput;
     /** The agent's lease lapsed: the run fails and the agent shows crashed. */
     boolean agentLost;
     /** When the run last had a user device watching (on_unwatched). */

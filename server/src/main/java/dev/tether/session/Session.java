@@ -31,7 +31,6 @@ public final class Session {
     final AgentContext context = new AgentContext();
     private final Floor floor = new Floor(this);
     private final Runnable onBroken;
-    private long lastActivity;
     private boolean ended;
 
     Session(String id, SessionContext ctx, SessionPolicy policy, ObjectNode agent, Runnable onBroken) {
@@ -42,7 +41,6 @@ public final class Session {
         this.onBroken = onBroken;
         this.presence = new Presence(this);
         this.runs = new RunBook(this);
-        this.lastActivity = ctx.clock().millis();
     }
 
     public String id() {
@@ -79,10 +77,6 @@ public final class Session {
         return state;
     }
 
-    long lastActivity() {
-        return lastActivity;
-    }
-
     // ---- writing ----
 
     /** An entry whose value gets {@code actor} and {@code at}. */
@@ -111,7 +105,6 @@ public final class Session {
             apply(e);
             encoded.add(e.encode());
         }
-        lastActivity = ctx.clock().millis();
         return ctx.docs().append(path(), encoded, false).whenComplete((ok, failure) -> {
             if (failure != null) {
                 // The state already holds entries the log may not: this object stops (its model
@@ -234,9 +227,9 @@ public final class Session {
      * or null. A message id seen before returns the original (idempotent retry).
      */
     public synchronized CompletionStage<ObjectNode> post(String principal, Role joinAs, JsonNode body) {
-        String content = Bodies.string(body, "content", true);
-        String clientId = Bodies.string(body, "id", false);
-        String visibility = Bodies.string(body, "visibility", false);
+        String content = Fields.string(body, "content", true);
+        String clientId = Fields.string(body, "id", false);
+        String visibility = Fields.string(body, "visibility", false);
         if (visibility == null) {
             visibility = "all";
         } else if (!visibility.equals("all") && !visibility.equals("operators")) {

@@ -60,7 +60,7 @@ public final class SessionActions {
                 } else if (role == Role.AGENT) {
                     principal.require(res, Operation.PUBLISH);
                 }
-                return s.join(who, role, Bodies.string(body, "name", false));
+                return s.join(who, role, Fields.string(body, "name", false));
             }
             case "leave" -> {
                 principal.require(res, target.equals(who) ? Operation.JOIN : Operation.FLOOR);
@@ -76,7 +76,7 @@ public final class SessionActions {
             }
             case "run.start" -> {
                 principal.require(res, Operation.PUBLISH);
-                String trigger = Bodies.string(body, "trigger", false);
+                String trigger = Fields.string(body, "trigger", false);
                 return s.asParticipant(who, a -> s.runs.startExternal(a, trigger));
             }
             case "run.chunks" -> {
@@ -87,8 +87,8 @@ public final class SessionActions {
             }
             case "run.end" -> {
                 principal.require(res, Operation.PUBLISH);
-                String status = Bodies.string(body, "status", false);
-                String error = Bodies.string(body, "error", false);
+                String status = Fields.string(body, "status", false);
+                String error = Fields.string(body, "error", false);
                 String end = status == null ? "completed" : status;
                 return s.asParticipant(who, a -> s.runs.endExternal(a, target, end, error));
             }
@@ -102,12 +102,12 @@ public final class SessionActions {
             }
             case "steer" -> {
                 principal.require(res, Operation.STEER);
-                String input = Bodies.string(body, "input", true);
+                String input = Fields.string(body, "input", true);
                 return s.asJoined(who, joinAs, a -> s.runs.signals.steer(a, target, input));
             }
             case "approve", "deny" -> {
                 principal.require(res, Operation.APPROVE);
-                String reason = Bodies.string(body, "reason", false);
+                String reason = Fields.string(body, "reason", false);
                 boolean approve = action.equals("approve");
                 return s.asJoined(who, joinAs, a -> s.runs.tools.decide(a, target, approve, reason));
             }
@@ -122,21 +122,21 @@ public final class SessionActions {
             }
             case "floor" -> {
                 principal.require(res, Operation.FLOOR);
-                return s.floor(who, joinAs, Bodies.string(body, "action", true), Bodies.string(body, "to", false));
+                return s.floor(who, joinAs, Fields.string(body, "action", true), Fields.string(body, "to", false));
             }
             case "presence" -> {
                 principal.require(res, Operation.JOIN);
                 return s.heartbeat(
-                        who, joinAs, Bodies.string(body, "status", false), Bodies.string(body, "agent_status", false));
+                        who, joinAs, Fields.string(body, "status", false), Fields.string(body, "agent_status", false));
             }
             case "ack" -> {
                 principal.require(res, Operation.READ);
-                String offset = Bodies.string(body, "offset", true);
+                String offset = Fields.string(body, "offset", true);
                 if (Offset.parse(offset).isEmpty()) {
                     throw Refusal.invalid(
                             "offset", "offset must be an offset this server issued (as in Stream-Next-Offset)");
                 }
-                return s.ack(who, joinAs, Bodies.string(body, "device", false), offset);
+                return s.ack(who, joinAs, Fields.string(body, "device", false), offset);
             }
             default -> throw Refusal.invalid("type", "unknown action '" + action + "'");
         }
@@ -154,7 +154,7 @@ public final class SessionActions {
                 out.add(d.asText());
             }
         } else {
-            out.add(Bodies.string(body, "delta", true));
+            out.add(Fields.string(body, "delta", true));
         }
         return out;
     }

@@ -94,7 +94,6 @@ final class Signals {
         CompletionStage<Void> written = session.write(out);
         if (r.builtIn) {
             r.stopAs = "steered";
-            r.steerInput = input;
             if (r.turn != null) {
                 r.turn.cancel();
             } else if (!r.launching) {

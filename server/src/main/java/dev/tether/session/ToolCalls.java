@@ -38,15 +38,15 @@ final class ToolCalls {
     /** {@code POST …/runs/<rid>/tool_calls} by an external agent. */
     CompletionStage<ObjectNode> request(Actor agent, String runId, JsonNode body) {
         Run r = runs.ownRun(agent, runId);
-        String id = Bodies.string(body, "id", false);
+        String id = Fields.string(body, "id", false);
         String key = id != null ? SessionIds.client("id", id) : SessionIds.of("call_");
         if (session.state().get("tool_call", key) != null) {
             return CompletableFuture.completedFuture(session.state().get("tool_call", key));
         }
-        String name = Bodies.string(body, "name", true);
+        String name = Fields.string(body, "name", true);
         JsonNode args = body.get("arguments");
         String arguments = args == null || args.isNull() ? "{}" : args.isTextual() ? args.asText() : args.toString();
-        String approval = Bodies.string(body, "approval", false);
+        String approval = Fields.string(body, "approval", false);
         if (approval != null && !approval.equals("required") && !approval.equals("none")) {
             throw Refusal.invalid("approval", "approval must be required or none");
         }

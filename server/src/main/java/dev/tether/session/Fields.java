@@ -3,11 +3,11 @@ package dev.tether.session;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tether.errors.Refusal;
 
-/** Field access on session request bodies, with 400s that name the field. */
-final class Bodies {
+/** Fields of session request bodies and client frames, with 400s that name the field. */
+final class Fields {
     static final int MAX_TEXT = 1 << 20;
 
-    private Bodies() {}
+    private Fields() {}
 
     /** A string field; null when absent and not required. */
     static String string(JsonNode body, String field, boolean required) {
