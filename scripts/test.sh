@@ -2,7 +2,8 @@
 # Runs every test: JUnit (unit + integration, via Maven), the official Durable Streams
 # conformance suite against a real server on a free port (once per store tier), and the
 # official openai npm SDK against the Responses API (web/openai-compat), and a session log
-# materialised by createStreamDB from the official @durable-streams/state (web/session-state).
+# materialised by createStreamDB from the official @durable-streams/state (web/session-state),
+# and the clients (TypeScript SDK, web app, useChat over the AI SDK transport) in chromium (web/e2e).
 # Called by `./tether test` (which finds the JDK); extra arguments go to Maven.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,18 +14,16 @@ log() { printf '[test %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 . "$ROOT/scripts/lib/native-deps.sh"
 tether_install_libgomp # the embedded engine's tests need the OpenMP runtime
 
-log "1/4 JUnit tests (./mvnw verify)"
+log "1/5 JUnit tests (./mvnw verify)"
 (cd "$ROOT" && ./mvnw -B -q verify "$@")
 touch "$ROOT/server/target/.tether-build-stamp"
 "$ROOT/scripts/launcher-test.sh"
 
-log "2/4 Durable Streams conformance suite (@durable-streams/server-conformance-tests, pinned)"
+log "2/5 Durable Streams conformance suite (@durable-streams/server-conformance-tests, pinned)"
 CONF="$ROOT/web/conformance"
-if [ ! -f "$CONF/node_modules/.package-lock.json" ] || [ "$CONF/package-lock.json" -nt "$CONF/node_modules/.package-lock.json" ]; then
-  command -v npm >/dev/null || { log "npm is required for the conformance suite (apt-get install nodejs npm)"; exit 1; }
-  log "installing the suite (npm ci)"
-  (cd "$CONF" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# shellcheck source=lib/interop.sh
+. "$ROOT/scripts/lib/interop.sh"
+interop_install "$ROOT/web" "the web workspace (one npm ci for every JavaScript test)"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
@@ -66,9 +65,12 @@ run_suite() { # $1 = store tier
 run_suite sqlite
 run_suite memory
 
-log "3/4 openai npm SDK compatibility (web/openai-compat, pinned openai + ws)"
+log "3/5 openai npm SDK compatibility (web/openai-compat, pinned openai + ws)"
 TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/openai-compat/run.sh"
 
-log "4/4 session log materialised by @durable-streams/state createStreamDB (web/session-state, pinned)"
+log "4/5 session log materialised by @durable-streams/state createStreamDB (web/session-state, pinned)"
 TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/session-state/run.sh"
+
+log "5/5 clients: the TypeScript SDK, the web app and the useChat page in chromium (web/e2e)"
+TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/e2e/run.sh"
 log "all tests passed"

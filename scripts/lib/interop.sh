@@ -1,4 +1,5 @@
-# Sourced by the npm interop tests (web/*/run.sh): installing their pinned packages, starting
+# Sourced by the npm interop tests (web/*/run.sh) and scripts/build-web.sh: installing the web
+# workspace's pinned packages (one npm ci in web/), starting
 # servers on free ports and stopping them by PID. The caller defines log().
 
 # npm ci in $1 when node_modules is missing or older than the lockfile; $2 names what is installed.

@@ -18,7 +18,7 @@ log() { printf '[openai-compat %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # shellcheck source=../../scripts/lib/interop.sh
 . "$ROOT/scripts/lib/interop.sh"
-interop_install "$HERE" "the openai SDK"
+interop_install "$ROOT/web" "the web workspace (the openai SDK)"
 
 WORK="$(mktemp -d)"
 UP_PID=""

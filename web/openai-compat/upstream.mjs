@@ -10,6 +10,9 @@
 //   - request has tools and the last user message
 //     mentions "weather"                                 -> one get_weather tool call {"city":"Paris"}
 //   - last user message contains "FAIL500"               -> HTTP 500 {"error":{"message":"scripted failure"}}
+//   - last user message contains "count to N" (N <= 500) -> text "1 2 3 … N." one number per chunk,
+//                                                           COUNT_DELAY_MS (default 40) apart: a long,
+//                                                           checkable answer for resume tests
 //   - otherwise                                          -> text "echo: <last user message text>"
 //   usage: prompt_tokens = ceil(len(JSON.stringify(messages))/4); completion_tokens = number of
 //   content (or tool-call argument) chunks; prompt_tokens_details.cached_tokens = floor(L/4), L being
@@ -22,6 +25,7 @@
 import http from 'node:http';
 
 const CHUNK_DELAY_MS = Number(process.env.UPSTREAM_CHUNK_DELAY_MS ?? 5);
+const COUNT_DELAY_MS = Number(process.env.COUNT_DELAY_MS ?? 40);
 
 let requests = []; // request bodies, in arrival order
 let usages = []; // usage answered to requests[i], or null
@@ -70,6 +74,12 @@ function plan(body) {
       name: 'get_weather',
       argChunks: ['{"city":', '"Par', 'is"}'],
     };
+  }
+  const count = /count to (\d+)/i.exec(userText);
+  if (count && last?.role !== 'tool' && Number(count[1]) <= 500) {
+    const chunks = Array.from({ length: Number(count[1]) }, (_, i) => `${i === 0 ? '' : ' '}${i + 1}`);
+    chunks.push('.');
+    return { kind: 'text', text: chunks.join(''), chunks, delayMs: COUNT_DELAY_MS };
   }
   const text = `echo: ${userText}`;
   return { kind: 'text', text, chunks: split(text, 3) };
@@ -142,10 +152,11 @@ async function chatCompletions(body, res) {
   const chunk = (choices, extra = {}) =>
     `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`;
   const choice = (delta, finishReason = null) => [{ index: 0, delta, logprobs: null, finish_reason: finishReason }];
+  const delay = p.delayMs ?? CHUNK_DELAY_MS;
   const write = async (s) => {
     if (res.destroyed) throw new Error('client went away');
     res.write(s);
-    if (CHUNK_DELAY_MS > 0) await sleep(CHUNK_DELAY_MS);
+    if (delay > 0) await sleep(delay);
   };
   try {
     if (p.kind === 'text') {

@@ -19,7 +19,7 @@ log() { printf '[session-state %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # shellcheck source=../../scripts/lib/interop.sh
 . "$ROOT/scripts/lib/interop.sh"
-interop_install "$HERE" "@durable-streams/state and @tanstack/db"
+interop_install "$ROOT/web" "the web workspace (@durable-streams/state and @tanstack/db)"
 
 WORK="$(mktemp -d)"
 TETHER_PID=""

@@ -45,6 +45,8 @@ public final class Cli {
               --log-format text|json    one line per event (default) or one JSON object per line
               --response-ttl D          stored responses and conversations (and their KV spill files)
                                         expire after D without use (default: kept until deleted)
+              --web-root DIR            serve the built web app from DIR at / (./tether serve passes
+                                        web/app/dist, building it first when npm is available)
 
             security (docs/security.md):
               --auth-config FILE        keys and JWT settings; every request then needs
@@ -158,6 +160,7 @@ public final class Cli {
                 case "--body-timeout" -> c.bodyTimeout(Units.duration(value));
                 case "--log-format" -> c.logFormat(logFormat(value));
                 case "--response-ttl" -> c.responseTtl(Units.duration(value));
+                case "--web-root" -> c.webRoot(Path.of(value));
                 default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
             };
         }

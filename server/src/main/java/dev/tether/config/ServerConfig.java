@@ -43,6 +43,7 @@ import java.util.Objects;
  * @param maxMemoryBytes      the engine's memory budget (bodies, queued writes, producers, recent
  *                            messages); 0 for half the JVM's maximum heap
  * @param kvDiskBudgetBytes   most bytes of spilled KV state under {@code <data-dir>/kv}; 0 for the engine's default
+ * @param webRoot             the built web app served at {@code /} (its {@code index.html} and files), or null
  */
 public record ServerConfig(
         String host,
@@ -76,7 +77,8 @@ public record ServerConfig(
         LogFormat logFormat,
         Duration responseTtl,
         long maxMemoryBytes,
-        long kvDiskBudgetBytes) {
+        long kvDiskBudgetBytes,
+        Path webRoot) {
 
     public static final int DEFAULT_PORT = 4437;
 
@@ -220,6 +222,7 @@ public record ServerConfig(
         private Duration responseTtl;
         private long kvDiskBudgetBytes;
         private long maxMemoryBytes;
+        private Path webRoot;
 
         private Builder() {}
 
@@ -384,6 +387,12 @@ public record ServerConfig(
             return this;
         }
 
+        /** May name a directory that does not exist (yet): {@code /} then says the web app is not built. */
+        public Builder webRoot(Path value) {
+            webRoot = value;
+            return this;
+        }
+
         public ServerConfig build() {
             return new ServerConfig(
                     host,
@@ -417,7 +426,8 @@ public record ServerConfig(
                     logFormat,
                     responseTtl,
                     maxMemoryBytes,
-                    kvDiskBudgetBytes);
+                    kvDiskBudgetBytes,
+                    webRoot);
         }
     }
 }

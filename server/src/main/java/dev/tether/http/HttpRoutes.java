@@ -24,8 +24,9 @@ import java.util.concurrent.CompletionStage;
 /**
  * Routes every request: the Durable Streams protocol under {@code /v1/stream/}, the Responses API
  * ({@code /v1/responses}, {@code /v1/conversations}), token minting, a no-op endpoint (the
- * benchmark's HTTP ceiling) and {@code /health}. Before routing, every request gets an id, is
- * checked against the origin policy and authenticated; each route then checks the capability it
+ * benchmark's HTTP ceiling), {@code /health}, {@code /metrics}, and the web app's files on every other
+ * path ({@link WebAppFiles}). Before routing, every request gets an id and is checked against the
+ * origin policy; API requests are then authenticated, and each route checks the capability it
  * needs. Anything thrown while handling a request becomes a response through {@link ErrorTable}.
  *
  * <p>Stateless and shared by all event loops.
@@ -49,6 +50,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
     private final HttpAuth auth;
     private final OriginPolicy origins;
     private final InternalStreams internal;
+    private final WebAppFiles web;
     private final Metrics metrics;
 
     HttpRoutes(
@@ -77,6 +79,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
         this.auth = new HttpAuth(authenticator);
         this.origins = new OriginPolicy(config.corsOrigins(), authenticator == null && config.loopbackOnly());
         this.internal = new InternalStreams(service, authenticator != null);
+        this.web = new WebAppFiles(config.webRoot());
         this.cursors = new Cursors(clock);
         this.writes = new WriteHandler(engine, bodyLimit);
         this.reads = new ReadHandler(engine, cursors, config.longPollTimeout());
@@ -145,6 +148,10 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
             health(req.response());
             return;
         }
+        if (!api(path) && (req.method() == HttpMethod.GET || req.method() == HttpMethod.HEAD)) {
+            web.serve(req); // no credentials: the web app's files hold no data
+            return;
+        }
         Principal principal = auth.authenticate(req);
         if (under(path, ResponsesRoutes.PREFIX)) {
             responses.handle(req, principal);
@@ -176,6 +183,11 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
                     "not_found",
                     "no such endpoint: " + path + " (streams live under " + StreamRequests.PREFIX + "<path>)");
         }
+    }
+
+    /** The paths the API owns: everything under {@code /v1}, {@code /health} and {@code /metrics}. */
+    private static boolean api(String path) {
+        return under(path, "/v1") || path.equals("/health") || path.equals("/metrics");
     }
 
     static boolean under(String path, String prefix) {

@@ -1,6 +1,7 @@
 package dev.tether.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.config.ServerConfig;
@@ -40,7 +41,9 @@ class CliTest {
             "--store",
             "memory",
             "--retain-bytes",
-            "1MiB"
+            "1MiB",
+            "--web-root",
+            "web/app/dist"
         });
         assertEquals(0, c.port());
         assertEquals(Path.of("/tmp/x"), c.dataDir());
@@ -48,6 +51,8 @@ class CliTest {
         assertEquals(512 * 1024, c.maxBodyBytes());
         assertEquals(ServerConfig.StoreKind.MEMORY, c.store());
         assertEquals(1024 * 1024, c.retainBytes());
+        assertEquals(Path.of("web/app/dist"), c.webRoot());
+        assertNull(Cli.parseServe(new String[] {"serve"}).webRoot(), "no web app unless asked for");
     }
 
     @Test

@@ -1,0 +1,84 @@
+/** @jsxImportSource react */
+// The sample useChat page: the Vercel AI SDK's React hook over a Tether session through
+// @tether/ai-transport. ?session=<id> opens a session (else one is created); #token=… works as in the app.
+import { useMemo, useState } from "react";
+import { createRoot } from "react-dom/client";
+import { useChat } from "@ai-sdk/react";
+import type { UIMessage } from "ai";
+import { isActive, type Entry, type Message, type Run } from "@tether/client";
+import { TetherChatTransport } from "@tether/ai-transport";
+import { client, currentToken } from "./api";
+
+/** The conversation so far as UI messages: user messages and finished runs (an active run is resumed by the transport). */
+async function history(sessionId: string): Promise<UIMessage[]> {
+  const { entries } = await client.session(sessionId).snapshot();
+  const out: UIMessage[] = [];
+  for (const e of entries as Entry[]) {
+    if (e.type === "message" && e.value) {
+      const m = e.value as Message;
+      out.push({ id: m.id, role: m.role === "user" ? "user" : "assistant", parts: [{ type: "text", text: m.content }] });
+    } else if (e.type === "run" && e.value && !isActive(e.value as Run)) {
+      const r = e.value as Run;
+      out.push({ id: r.id, role: "assistant", parts: [{ type: "text", text: r.text ?? "" }] });
+    }
+  }
+  return out;
+}
+
+function ChatPage({ sessionId, initial }: { sessionId: string; initial: UIMessage[] }) {
+  const transport = useMemo(() => new TetherChatTransport({ client }), []);
+  const { messages, sendMessage, status, stop } = useChat({ id: sessionId, messages: initial, transport, resume: true });
+  const [input, setInput] = useState("");
+  const busy = status === "submitted" || status === "streaming";
+  return (
+    <div style={{ maxWidth: 720, margin: "1rem auto", font: "15px system-ui" }}>
+      <h2>useChat over Tether</h2>
+      <p style={{ color: "#666" }}>
+        session <code>{sessionId}</code> · status <b data-testid="chat-status">{status}</b>
+      </p>
+      {messages.map((m) => (
+        <div key={m.id} data-testid={`ui-${m.role}`} style={{ margin: "0.4rem 0", textAlign: m.role === "user" ? "right" : "left" }}>
+          <b>{m.role}:</b> {m.parts.map((p) => (p.type === "text" ? p.text : "")).join("")}
+        </div>
+      ))}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!input.trim()) return;
+          void sendMessage({ text: input });
+          setInput("");
+        }}
+      >
+        <input data-testid="ui-input" value={input} onChange={(e) => setInput(e.target.value)} style={{ width: "70%" }} />
+        <button type="submit" data-testid="ui-send">Send</button>
+        {busy && (
+          <button type="button" data-testid="ui-stop" onClick={() => void transport.stop(sessionId).then(stop)}>
+            Stop
+          </button>
+        )}
+      </form>
+    </div>
+  );
+}
+
+async function main() {
+  currentToken();
+  const params = new URLSearchParams(location.search);
+  let sessionId = params.get("session");
+  if (!sessionId) {
+    sessionId = (await client.createSession({ agent: { instructions: "You are a helpful assistant." } })).id;
+    rememberSession(sessionId);
+  }
+  const initial = await history(sessionId);
+  createRoot(document.getElementById("root")!).render(<ChatPage sessionId={sessionId} initial={initial} />);
+}
+
+function rememberSession(sessionId: string) {
+  const url = new URL(location.href);
+  url.searchParams.set("session", sessionId);
+  window.history.replaceState(null, "", url);
+}
+
+main().catch((e) => {
+  document.getElementById("root")!.textContent = `Could not open the session: ${(e as Error).message}`;
+});
