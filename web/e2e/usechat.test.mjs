@@ -49,6 +49,23 @@ test('useChat: sendMessages streams the run; a reload mid-answer resumes it once
   await context.close();
 });
 
+test('useChat: a plain abort leaves the run going; resumeStream shows the whole answer once', async () => {
+  const view = await createSession();
+  const context = await browser.newContext();
+  const page = await openChat(context, view.id, await token('alice', { session: view.id }));
+  await send(page, 'count to 80');
+  await until(async () => ((await assistantTexts(page)).at(-1) ?? '').split(' ').length > 10, 10000, 'streaming');
+  await page.getByTestId('ui-detach').click();
+  await page.getByTestId('chat-status').filter({ hasText: 'ready' }).waitFor();
+  const shown = (await assistantTexts(page)).at(-1);
+  assert.ok(counted(80).startsWith(shown) && shown.length < counted(80).length, `detached mid-answer: ${shown}`);
+  assert.equal((await runsOf(view.id)).at(-1).status, 'running', 'the abort did not cancel the run');
+  await page.getByTestId('ui-resume').click();
+  await until(async () => (await assistantTexts(page)).at(-1) === counted(80), 15000, 'the whole answer, once');
+  assert.deepEqual(await assistantTexts(page), [counted(80)]);
+  await context.close();
+});
+
 test('useChat: Stop cancels the run; closing the tab does not', async () => {
   const view = await createSession();
   const context = await browser.newContext();
@@ -66,6 +83,7 @@ test('useChat: Stop cancels the run; closing the tab does not', async () => {
     const r = (await runsOf(view.id)).at(-1);
     return r && r.status !== 'running' && r.status !== 'queued' ? r : null;
   }, 15000, 'the run to end');
+  if (last.status !== 'completed') console.error(JSON.stringify(await runsOf(view.id)));
   assert.equal(last.status, 'completed', 'closing the tab left the run alone');
   assert.equal(last.text, counted(60));
   await context.close();

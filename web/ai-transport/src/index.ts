@@ -7,12 +7,6 @@ export interface TetherChatTransportOptions {
   sessionId?: (chatId: string) => string;
 }
 
-/** How far a chat's stream got: the run it shows and the offset after the last entry turned into chunks. */
-interface Progress {
-  runId: string;
-  offset: string;
-}
-
 const FINISHED: Record<string, "stop" | "other" | "error"> = {
   completed: "stop",
   cancelled: "other",
@@ -22,18 +16,20 @@ const FINISHED: Record<string, "stop" | "other" | "error"> = {
 
 /**
  * A Vercel AI SDK `ChatTransport` over a Tether session. `sendMessages` posts the last user
- * message to the session and streams the run it starts as UI message chunks; `reconnectToStream`
- * resumes the session's active run: from the offset this transport reached (no text the UI already
- * has comes again), or from the run's start after a page load. The stream survives network drops
- * on its own (the session subscription resumes by offset).
+ * message to the session and streams the run it starts as UI message chunks. The stream survives
+ * network drops on its own: the session subscription under it resumes by offset, so the UI gets
+ * every piece of text once. `reconnectToStream` (a page load, `resumeStream()`) resumes the
+ * session's active run by offset: the run's text so far as one delta from the session snapshot,
+ * then the live chunks from the snapshot's offset — nothing streamed twice, nothing missed.
  *
  * Aborting a stream (useChat's `stop()`, an unmount, a closed tab) only detaches the reader: the
  * run goes on, as every device of the session sees it. {@link stop} cancels the run.
  */
 export class TetherChatTransport<M extends UIMessage = UIMessage> implements ChatTransport<M> {
-  /** A resumed stream continues where this transport left off, or replays a run the UI never showed. */
-  readonly resumeStreamIsReplay = false;
-  private readonly progress = new Map<string, Progress>();
+  /** A resumed stream carries the run's whole text (so far, then live): the UI starts that message afresh. */
+  readonly resumeStreamIsReplay = true;
+  /** The run each chat is streaming, for {@link stop}. */
+  private readonly active = new Map<string, string>();
   private readonly client: TetherClient;
   private readonly sessionOf: (chatId: string) => string;
 
@@ -55,7 +51,8 @@ export class TetherChatTransport<M extends UIMessage = UIMessage> implements Cha
         reader.close();
         return finishedStream("stop");
       }
-      return reader.stream(run.id, "", options.chatId, this.progress);
+      this.active.set(options.chatId, run.id);
+      return reader.stream(run.id, "", () => this.active.delete(options.chatId));
     } catch (error) {
       reader.close();
       throw error;
@@ -66,17 +63,7 @@ export class TetherChatTransport<M extends UIMessage = UIMessage> implements Cha
     options: Parameters<ChatTransport<M>["reconnectToStream"]>[0],
   ): Promise<ReadableStream<UIMessageChunk> | null> {
     const session = this.client.session(this.sessionOf(options.chatId));
-    const known = this.progress.get(options.chatId);
-    if (known) {
-      const view = await session.view();
-      const run = view.runs.find((r) => r.id === known.runId);
-      if (run && isActive(run)) {
-        const reader = await RunReader.open(session, known.offset, options.abortSignal);
-        return reader.stream(known.runId, "", options.chatId, this.progress);
-      }
-    }
-    // A fresh page: the UI has none of the active run. The snapshot holds its chunks so far and
-    // the offset to continue from.
+    // The snapshot holds the active run's chunks so far and the offset to continue from.
     const { entries, offset } = await session.snapshot();
     const rows = entries as Entry[];
     const run = rows.map((e) => (e.type === "run" ? (e.value as Run) : null)).find((r): r is Run => r !== null && isActive(r));
@@ -88,22 +75,27 @@ export class TetherChatTransport<M extends UIMessage = UIMessage> implements Cha
       .map((c) => c.delta)
       .join("");
     const reader = await RunReader.open(session, offset, options.abortSignal);
-    return reader.stream(run.id, sofar, options.chatId, this.progress);
+    this.active.set(options.chatId, run.id);
+    return reader.stream(run.id, sofar, () => this.active.delete(options.chatId));
   }
 
   /** Cancels the chat's active run (what a Stop button means); the stream then ends. */
   async stop(chatId: string): Promise<void> {
     const session = this.client.session(this.sessionOf(chatId));
-    const known = this.progress.get(chatId);
-    const runs = known ? [known.runId] : (await session.view()).runs.filter(isActive).map((r) => r.id);
+    const known = this.active.get(chatId);
+    const runs = known ? [known] : (await session.view()).runs.filter(isActive).map((r) => r.id);
     await Promise.all(runs.map((id) => session.cancel(id).catch(() => undefined)));
   }
 }
 
-/** One session subscription turned into one run's UI message chunks. */
+/**
+ * One session subscription turned into one run's UI message chunks. The stream is pull-based
+ * (high-water mark 0): an entry becomes chunks only when the UI reads.
+ */
 class RunReader {
-  private handler: ((entry: Entry) => void) | undefined;
-  private readonly early: Entry[] = [];
+  private readonly entries: Entry[] = [];
+  private wake: (() => void) | undefined;
+  private failure: unknown;
 
   private constructor(private readonly subscription: Subscription) {}
 
@@ -113,10 +105,17 @@ class RunReader {
       const subscription = session.subscribe({
         offset,
         heartbeatMs: 0,
-        onEntry: (entry) => (reader.handler ? reader.handler(entry) : reader.early.push(entry)),
+        onEntry: (entry) => {
+          reader.entries.push(entry);
+          reader.wake?.();
+        },
         onStatus: (status, info) => {
           if (status === "open") resolve(reader);
-          if (status === "closed") reject(info.error ?? new Error("subscription closed"));
+          if (status === "closed") {
+            reader.failure = info.error ?? new Error("the session subscription closed");
+            reader.wake?.();
+            reject(reader.failure);
+          }
         },
       });
       reader = new RunReader(subscription);
@@ -128,38 +127,53 @@ class RunReader {
     this.subscription.close();
   }
 
-  stream(runId: string, sofar: string, chatId: string, progress: Map<string, Progress>): ReadableStream<UIMessageChunk> {
+  /** The run's chunks as UI chunks, starting with `sofar`; `ended` runs once the run has ended. */
+  stream(runId: string, sofar: string, ended: () => void): ReadableStream<UIMessageChunk> {
     const textId = `${runId}:${this.subscription.offset}`;
     const tools = new Map<string, string>();
-    return new ReadableStream<UIMessageChunk>({
-      start: (controller) => {
-        controller.enqueue({ type: "start", messageId: runId });
-        controller.enqueue({ type: "text-start", id: textId });
-        if (sofar) controller.enqueue({ type: "text-delta", id: textId, delta: sofar });
-        const done = (chunks: UIMessageChunk[]) => {
-          this.handler = () => {};
-          chunks.forEach((c) => controller.enqueue(c));
-          controller.close();
-          progress.delete(chatId);
-          this.close();
-        };
-        this.handler = (entry) => {
-          if (entry.offset) progress.set(chatId, { runId, offset: entry.offset });
-          if (entry.type === "chunk" && entry.value?.run_id === runId) {
-            controller.enqueue({ type: "text-delta", id: textId, delta: entry.value.delta });
-          } else if (entry.type === "tool_call" && entry.value?.run_id === runId) {
-            toolChunks(entry.value, tools).forEach((c) => controller.enqueue(c));
-          } else if (entry.type === "run" && entry.key === runId && entry.value && !isActive(entry.value)) {
-            const end: UIMessageChunk[] = [{ type: "text-end", id: textId }];
-            if (entry.value.status === "failed") end.push({ type: "error", errorText: entry.value.error?.message ?? "the run failed" });
-            else end.push({ type: "finish", finishReason: FINISHED[entry.value.status] ?? "other" });
-            done(end);
+    const head: UIMessageChunk[] = [{ type: "start", messageId: runId }, { type: "text-start", id: textId }];
+    if (sofar) head.push({ type: "text-delta", id: textId, delta: sofar });
+    const chunksOf = (entry: Entry): { chunks: UIMessageChunk[]; last: boolean } => {
+      if (entry.type === "chunk" && entry.value?.run_id === runId) {
+        return { chunks: [{ type: "text-delta", id: textId, delta: entry.value.delta }], last: false };
+      }
+      if (entry.type === "tool_call" && entry.value?.run_id === runId) return { chunks: toolChunks(entry.value, tools), last: false };
+      if (entry.type === "run" && entry.key === runId && entry.value && !isActive(entry.value)) {
+        const end: UIMessageChunk =
+          entry.value.status === "failed"
+            ? { type: "error", errorText: entry.value.error?.message ?? "the run failed" }
+            : { type: "finish", finishReason: FINISHED[entry.value.status] ?? "other" };
+        return { chunks: [{ type: "text-end", id: textId }, end], last: true };
+      }
+      return { chunks: [], last: false };
+    };
+    return new ReadableStream<UIMessageChunk>(
+      {
+        pull: async (controller) => {
+          if (head.length) {
+            head.splice(0).forEach((c) => controller.enqueue(c));
+            return;
           }
-        };
-        this.early.splice(0).forEach((e) => this.handler!(e));
+          for (;;) {
+            while (this.entries.length === 0) {
+              if (this.failure) throw this.failure;
+              await new Promise<void>((resolve) => (this.wake = resolve));
+            }
+            const { chunks, last } = chunksOf(this.entries.shift()!);
+            chunks.forEach((c) => controller.enqueue(c));
+            if (last) {
+              controller.close();
+              ended();
+              this.close();
+              return;
+            }
+            if (chunks.length) return;
+          }
+        },
+        cancel: () => this.close(),
       },
-      cancel: () => this.close(),
-    });
+      { highWaterMark: 0 },
+    );
   }
 }
 

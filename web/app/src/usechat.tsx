@@ -27,7 +27,7 @@ async function history(sessionId: string): Promise<UIMessage[]> {
 
 function ChatPage({ sessionId, initial }: { sessionId: string; initial: UIMessage[] }) {
   const transport = useMemo(() => new TetherChatTransport({ client }), []);
-  const { messages, sendMessage, status, stop } = useChat({ id: sessionId, messages: initial, transport, resume: true });
+  const { messages, sendMessage, status, stop, resumeStream } = useChat({ id: sessionId, messages: initial, transport, resume: true });
   const [input, setInput] = useState("");
   const busy = status === "submitted" || status === "streaming";
   return (
@@ -54,6 +54,17 @@ function ChatPage({ sessionId, initial }: { sessionId: string; initial: UIMessag
         {busy && (
           <button type="button" data-testid="ui-stop" onClick={() => void transport.stop(sessionId).then(stop)}>
             Stop
+          </button>
+        )}
+        {/* A plain abort: this page stops reading, the run goes on; Resume continues where the page stopped. */}
+        {busy && (
+          <button type="button" data-testid="ui-detach" onClick={() => void stop()}>
+            Detach
+          </button>
+        )}
+        {!busy && (
+          <button type="button" data-testid="ui-resume" onClick={() => void resumeStream()}>
+            Resume
           </button>
         )}
       </form>
