@@ -89,7 +89,7 @@ test('app: an operator takes over, the user sees the human, the agent stays sile
   const op = await open(context, 'operator', view.id, await token('op-1', { operator: true }));
   await op.getByTestId('take').click();
   await user.getByTestId('floor-banner').and(user.locator('[data-mode=human]')).waitFor();
-  await user.getByTestId('operator-presence').waitFor();
+  await user.getByTestId('operator-presence').filter({ hasText: 'op-1' }).waitFor();
   await say(user, 'is anyone there?');
   await op.getByText('is anyone there?').waitFor();
   await say(op, 'Hi, this is Olga from support.', 'reply');
@@ -111,6 +111,7 @@ test('app: a tool approval from the operator tab lets the run finish in the user
   const op = await open(context, 'operator', view.id, await token('op-1', { operator: true }));
   await say(user, 'what is the weather in Paris?');
   await user.locator('[data-testid=tool-call][data-status=approval_required]').waitFor();
+  await user.locator('[data-testid=agent-status][data-status=waiting]').waitFor();
   await op.locator('[data-testid=tool-call][data-status=approval_required]').getByTestId('approve').click();
   await runApprovedTool(view.id);
   const run = await watchRun(user, 'It is 21C in Paris.');
@@ -131,7 +132,7 @@ test('app: the operator console lists sessions live; the inspector shows the log
   await say(user, 'count to 10');
   await watchRun(user, counted(10));
   const inspector = await open(context, 'inspect', view.id, opToken);
-  await inspector.locator('[data-testid=log] tr.run td.what', { hasText: 'completed' }).waitFor();
+  await inspector.locator('[data-testid=log] tr.entry-run td.what', { hasText: 'completed' }).waitFor();
   const offsets = await inspector.$$eval('[data-testid=log] tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
   const audit = (await (await fetch(`${process.env.TETHER_URL}/v1/sessions/${view.id}/audit?format=jsonl`, {
     headers: { authorization: `Bearer ${process.env.TETHER_KEY}` },

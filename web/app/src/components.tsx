@@ -15,23 +15,24 @@ export function ConnectionBanner({ status, error }: { status: ConnectionStatus; 
 /** Who is here: the agent with what it is doing, and any human operator. */
 export function PresenceBar({ state }: { state: SessionState }) {
   const present = state.present();
-  const agents = [...state.participants.values()].filter((p) => p.role === "agent");
+  const agents = [...state.presence.values()].filter(
+    (p) => p.agent_status != null || state.participants.get(p.participant)?.role === "agent",
+  );
   const operators = present.filter((p) => p.participant?.role === "operator");
   const floor = state.floor;
   return (
     <div class="presence">
-      {agents.map((a) => {
-        const p = state.presence.get(a.id);
-        const status = p?.status === "offline" ? "offline" : (p?.agent_status ?? "idle");
+      {agents.map((p) => {
+        const status = p.status === "offline" ? "offline" : (p.agent_status ?? "idle");
         return (
-          <span class={`chip agent ${status}`} data-testid="agent-status" data-status={status} key={a.id}>
-            🤖 {a.name ?? a.id}: {status}
+          <span class={`chip agent ${status}`} data-testid="agent-status" data-status={status} key={p.participant}>
+            <i class="dot" /> agent {state.participants.get(p.participant)?.name ?? p.participant}: {status}
           </span>
         );
       })}
       {operators.map(({ participant, presence }) => (
         <span class="chip operator" data-testid="operator-presence" key={presence.participant}>
-          🧑 {participant?.name ?? presence.participant} (operator, {presence.status})
+          <i class="dot" /> {participant?.name ?? presence.participant} (human operator, {presence.status})
         </span>
       ))}
       {floor && floor.mode !== "agent" && (

@@ -61,7 +61,7 @@ export function Inspector({ followed }: { followed: Followed }) {
         </thead>
         <tbody>
           {entries.map((e, i) => (
-            <tr key={i} class={e.type}>
+            <tr key={i} class={`entry-${e.type}`}>
               <td class="mono">{e.offset ?? ""}</td>
               <td>{e.type}</td>
               <td class="mono">{e.key}</td>
