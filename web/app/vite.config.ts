@@ -13,6 +13,8 @@ export default defineConfig({
       "@tether/ai-transport": here("../ai-transport/src/index.ts"),
     },
   },
+  // `npm run dev`: the API of a running ./tether serve (TETHER_URL, default :4437) behind the dev server
+  server: { proxy: { "/v1": { target: process.env.TETHER_URL ?? "http://127.0.0.1:4437", ws: true } } },
   build: {
     target: "es2022",
     reportCompressedSize: true,

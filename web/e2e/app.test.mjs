@@ -155,3 +155,22 @@ test('app: the operator console lists sessions live; the inspector shows the log
   }
   await context.close();
 });
+
+test('app: Start a chat creates a session with the built-in agent and opens its chat', async () => {
+  const tok = (await backend('POST', '/v1/auth/tokens', {
+    sub: 'carol',
+    ttl: '10m',
+    capabilities: { 'sessions/*': ['create', 'read', 'join', 'publish', 'cancel'] },
+  })).token;
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${process.env.TETHER_URL}/#/?token=${tok}`);
+  await page.getByTestId('model').fill('scripted');
+  await page.getByTestId('new-chat').click();
+  await page.waitForURL(/#\/chat\/sess_/);
+  await page.getByTestId('timeline').waitFor();
+  await say(page, 'count to 3');
+  const run = await watchRun(page, counted(3));
+  assert.equal(run.text, counted(3));
+  await context.close();
+});

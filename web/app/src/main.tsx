@@ -30,9 +30,11 @@ function useRoute(): Route {
 
 function Home() {
   const [error, setError] = useState("");
+  const [model, setModel] = useState(() => localStorage.getItem("tether.model") ?? "demo");
   const start = async () => {
     try {
-      const view = await client.createSession({ agent: { instructions: "You are a helpful assistant. Be brief." } });
+      localStorage.setItem("tether.model", model);
+      const view = await client.createSession({ agent: { model, instructions: "You are a helpful assistant. Be brief." } });
       location.hash = `#/chat/${view.id}`;
     } catch (e) {
       setError((e as Error).message);
@@ -42,8 +44,14 @@ function Home() {
     <div class="view home">
       <h2>Tether</h2>
       <p>One durable log per conversation, shared by people, devices and agents.</p>
-      <button data-testid="new-chat" onClick={() => void start()}>Start a chat</button>{" "}
-      <a href="#/operator">Operator console</a> · <a href="/usechat.html">useChat sample</a>
+      <label>
+        Model (the name your backend serves; any name for the embedded model)
+        <input data-testid="model" value={model} onInput={(e) => setModel((e.target as HTMLInputElement).value)} />
+      </label>
+      <div>
+        <button data-testid="new-chat" onClick={() => void start()}>Start a chat</button>{" "}
+        <a href="#/operator">Operator console</a> · <a href="/usechat.html">useChat sample</a>
+      </div>
       {error && <div class="banner error">{error}</div>}
     </div>
   );

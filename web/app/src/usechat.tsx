@@ -1,6 +1,7 @@
 /** @jsxImportSource react */
 // The sample useChat page: the Vercel AI SDK's React hook over a Tether session through
-// @tether/ai-transport. ?session=<id> opens a session (else one is created); #token=… works as in the app.
+// @tether/ai-transport. ?session=<id> opens a session (else one is created with ?model=, default
+// the app's last one or "demo"); #?token=… works as in the app.
 import { useMemo, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { useChat } from "@ai-sdk/react";
@@ -77,7 +78,8 @@ async function main() {
   const params = new URLSearchParams(location.search);
   let sessionId = params.get("session");
   if (!sessionId) {
-    sessionId = (await client.createSession({ agent: { instructions: "You are a helpful assistant." } })).id;
+    const model = params.get("model") ?? localStorage.getItem("tether.model") ?? "demo";
+    sessionId = (await client.createSession({ agent: { model, instructions: "You are a helpful assistant." } })).id;
     rememberSession(sessionId);
   }
   const initial = await history(sessionId);

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The web app's bundle size and time to first paint (docs/benchmarks.md): builds the app, starts
+# `./tether serve` (open mode, demo model) on a free port, loads the chat view cold in chromium.
+#   bench/webapp/run.sh [RUNS]      (default 10)
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+log() { printf '[webapp %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=../../scripts/lib/interop.sh
+. "$ROOT/scripts/lib/interop.sh"
+# shellcheck source=../../scripts/lib/browser.sh
+. "$ROOT/scripts/lib/browser.sh"
+tether_install_chromium
+"$ROOT/scripts/build-web.sh"
+WORK="$(mktemp -d)"
+PID=""
+trap 'interop_stop "$PID"; rm -rf "$WORK"' EXIT
+"$ROOT/tether" serve --port 0 --data-dir "$WORK/data" >"$WORK/tether.log" 2>&1 &
+PID=$!
+PORT="$(interop_wait_for_port "$WORK/tether.log" 's|^.*Tether listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$PID" Tether 90)"
+log "Tether on port $PORT; chromium $("$CHROMIUM_PATH" --version 2>/dev/null | head -1)"
+node "$HERE/measure.mjs" "http://127.0.0.1:$PORT" "${1:-10}" | tee "$HERE/latest.md"
