@@ -19,4 +19,4 @@ trap 'interop_stop "$PID"; rm -rf "$WORK"' EXIT
 PID=$!
 PORT="$(interop_wait_for_port "$WORK/tether.log" 's|^.*Tether listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$PID" Tether 90)"
 log "Tether on port $PORT; chromium $("$CHROMIUM_PATH" --version 2>/dev/null | head -1)"
-node "$HERE/measure.mjs" "http://127.0.0.1:$PORT" "${1:-10}" | tee "$HERE/latest.md"
+node "$HERE/measure.mjs" "http://127.0.0.1:$PORT" "${1:-10}" | tee "$HERE/results/latest.md"

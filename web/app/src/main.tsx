@@ -88,19 +88,16 @@ function SessionPage({ id, view }: { id: string; view: "chat" | "operator-sessio
 
 function App() {
   const route = useRoute();
-  const [auth, setAuth] = useState<"checking" | "ok" | string>("checking");
+  // Render at once; a background check turns a refused token into the sign-in form.
+  const [refused, setRefused] = useState("");
   useEffect(() => {
     currentToken();
-    client
-      .listSessions()
-      .then(() => setAuth("ok"))
-      .catch((e) => {
-        if (e instanceof TetherError && e.status === 401) setAuth(e.message);
-        else setAuth("ok"); // 403 on the list is fine: a user token may read only its session
-      });
+    client.listSessions().catch((e) => {
+      // 403 on the list is fine: a user token may read only its own session
+      if (e instanceof TetherError && e.status === 401) setRefused(e.message);
+    });
   }, []);
-  if (auth === "checking") return <p class="muted">…</p>;
-  if (auth !== "ok") return <SignIn reason={auth} />;
+  if (refused) return <SignIn reason={refused} />;
   const who = tokenSubject();
   const id = "id" in route ? route.id : undefined;
   return (
