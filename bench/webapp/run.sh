@@ -12,11 +12,8 @@ log() { printf '[webapp %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 . "$ROOT/scripts/lib/browser.sh"
 tether_install_chromium
 "$ROOT/scripts/build-web.sh"
-WORK="$(mktemp -d)"
-PID=""
-trap 'interop_stop "$PID"; rm -rf "$WORK"' EXIT
-"$ROOT/tether" serve --port 0 --data-dir "$WORK/data" >"$WORK/tether.log" 2>&1 &
-PID=$!
-PORT="$(interop_wait_for_port "$WORK/tether.log" 's|^.*Tether listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$PID" Tether 90)"
-log "Tether on port $PORT; chromium $("$CHROMIUM_PATH" --version 2>/dev/null | head -1)"
-node "$HERE/measure.mjs" "http://127.0.0.1:$PORT" "${1:-10}" | tee "$HERE/results/latest.md"
+TETHER_SERVE="$ROOT/tether serve"
+interop_workdir
+interop_start_tether
+log "chromium: $("$CHROMIUM_PATH" --version 2>/dev/null | head -1)"
+node "$HERE/measure.mjs" "http://127.0.0.1:$TPORT" "${1:-10}" | tee "$HERE/results/latest.md"

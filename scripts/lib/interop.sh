@@ -36,3 +36,48 @@ interop_wait_for_port() {
   log "$name did not start listening within $5 s:"; tail -50 "$out" >&2
   return 1
 }
+
+# Starts the scripted Chat Completions upstream (web/openai-compat/upstream.mjs; its settings come
+# from the environment) with its log in $WORK/upstream.log; sets UP_PID and UPORT.
+interop_start_upstream() {
+  local here
+  here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  node "$here/web/openai-compat/upstream.mjs" 0 >"$WORK/upstream.log" 2>&1 &
+  UP_PID=$!
+  UPORT="$(interop_wait_for_port "$WORK/upstream.log" 's|^upstream listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$UP_PID" upstream 10)"
+  log "upstream on port $UPORT (pid $UP_PID)"
+}
+
+# Starts $TETHER_SERVE (a command prefix, word-split on purpose) with --port 0 --data-dir
+# $WORK/data and the arguments given, its log in $WORK/tether.log; sets TETHER_PID and TPORT.
+interop_start_tether() {
+  # shellcheck disable=SC2086
+  $TETHER_SERVE --port 0 --data-dir "$WORK/data" "$@" >"$WORK/tether.log" 2>&1 &
+  TETHER_PID=$!
+  TPORT="$(interop_wait_for_port "$WORK/tether.log" 's|^.*Tether listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$TETHER_PID" Tether 90)"
+  log "Tether on port $TPORT (pid $TETHER_PID): $TETHER_SERVE"
+}
+
+# Ends a test run named $1 that exited with $2 under a timeout of $3 seconds: on failure prints
+# the tails of the server logs in $WORK and exits with the status.
+interop_finish() {
+  local name="$1" status="$2" limit="$3"
+  if [ "$status" -ne 0 ]; then
+    [ "$status" -eq 124 ] && log "the test run timed out ($limit s)"
+    log "Tether log (tail):"; tail -80 "$WORK/tether.log" >&2
+    [ -f "$WORK/upstream.log" ] && { log "upstream log (tail):"; tail -20 "$WORK/upstream.log" >&2; }
+    log "$name FAILED (exit $status)"
+    exit "$status"
+  fi
+  log "$name passed"
+}
+
+# A scratch directory in WORK, removed on exit after the servers started with
+# interop_start_upstream / interop_start_tether are stopped.
+interop_workdir() {
+  WORK="$(mktemp -d)"
+  UP_PID=""
+  TETHER_PID=""
+  trap 'interop_stop "$TETHER_PID"; interop_stop "$UP_PID"; rm -rf "$WORK"' EXIT
+  trap 'exit 130' INT TERM
+}

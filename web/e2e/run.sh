@@ -25,21 +25,10 @@ tether_install_chromium
 log "building the SDK, the transport and the web app"
 (cd "$WEB" && npm run --silent build >"$(mktemp)" 2>&1) || { (cd "$WEB" && npm run build); exit 1; }
 
-WORK="$(mktemp -d)"
-UP_PID=""
-TETHER_PID=""
-cleanup() {
-  interop_stop "$TETHER_PID"
-  interop_stop "$UP_PID"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+interop_workdir
 
 # 1. the scripted upstream: "count to N" streams N numbers 40 ms apart, "weather" calls a tool
-COUNT_DELAY_MS="${COUNT_DELAY_MS:-40}" node "$WEB/openai-compat/upstream.mjs" 0 >"$WORK/upstream.log" 2>&1 &
-UP_PID=$!
-UPORT="$(interop_wait_for_port "$WORK/upstream.log" 's|^upstream listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$UP_PID" upstream 10)"
+COUNT_DELAY_MS="${COUNT_DELAY_MS:-40}" interop_start_upstream
 
 # 2. Tether with auth on
 KEY="e2e-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
@@ -48,22 +37,12 @@ cat >"$WORK/auth.json" <<JSON
 {"keys": [{"name": "backend", "secret": "$KEY", "capabilities": {"*": ["*"]}}],
  "jwt": {"hs256_secret": "$SECRET"}}
 JSON
-# shellcheck disable=SC2086
-$TETHER_SERVE --port 0 --data-dir "$WORK/data" --auth-config "$WORK/auth.json" \
-  --upstream "http://127.0.0.1:$UPORT/v1" --web-root "$WEB/app/dist" >"$WORK/tether.log" 2>&1 &
-TETHER_PID=$!
-TPORT="$(interop_wait_for_port "$WORK/tether.log" 's|^.*Tether listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$TETHER_PID" Tether 90)"
-log "Tether on port $TPORT (pid $TETHER_PID), upstream on $UPORT, chromium at $CHROMIUM_PATH"
+interop_start_tether --auth-config "$WORK/auth.json" --upstream "http://127.0.0.1:$UPORT/v1" --web-root "$WEB/app/dist"
+log "chromium: $CHROMIUM_PATH"
 
 # 3. the tests
 status=0
 (cd "$WEB" && TETHER_URL="http://127.0.0.1:$TPORT" TETHER_KEY="$KEY" CHROMIUM_PATH="$CHROMIUM_PATH" \
   SCREENSHOTS="${SCREENSHOTS:+$(cd "$ROOT" && mkdir -p "$SCREENSHOTS" && cd "$SCREENSHOTS" && pwd)}" NO_COLOR=1 \
   timeout 600 node --test --test-concurrency=1 --test-reporter=spec "$@" e2e/*.test.mjs) || status=$?
-if [ "$status" -ne 0 ]; then
-  [ "$status" -eq 124 ] && log "the test run timed out (600 s)"
-  log "Tether log (tail):"; tail -60 "$WORK/tether.log" >&2
-  log "e2e FAILED (exit $status)"
-  exit "$status"
-fi
-log "e2e passed"
+interop_finish e2e "$status" 600

@@ -20,39 +20,14 @@ log() { printf '[openai-compat %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 . "$ROOT/scripts/lib/interop.sh"
 interop_install "$ROOT/web" "the web workspace (the openai SDK)"
 
-WORK="$(mktemp -d)"
-UP_PID=""
-TETHER_PID=""
-cleanup() {
-  interop_stop "$TETHER_PID"
-  interop_stop "$UP_PID"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+interop_workdir
 
-# 1. the scripted upstream
-node "$HERE/upstream.mjs" 0 >"$WORK/upstream.log" 2>&1 &
-UP_PID=$!
-UPORT="$(interop_wait_for_port "$WORK/upstream.log" 's|^upstream listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$UP_PID" upstream 10)"
-log "upstream on port $UPORT (pid $UP_PID)"
+# 1. the scripted upstream, and Tether in front of it
+interop_start_upstream
+interop_start_tether --upstream "http://127.0.0.1:$UPORT/v1"
 
-# 2. Tether in front of it (word-split TETHER_SERVE on purpose: it is a command prefix)
-# shellcheck disable=SC2086
-$TETHER_SERVE --port 0 --data-dir "$WORK/data" --upstream "http://127.0.0.1:$UPORT/v1" >"$WORK/tether.log" 2>&1 &
-TETHER_PID=$!
-TPORT="$(interop_wait_for_port "$WORK/tether.log" 's|^.*Tether listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$TETHER_PID" Tether 60)"
-log "Tether on port $TPORT (pid $TETHER_PID): $TETHER_SERVE"
-
-# 3. the tests
+# 2. the tests
 status=0
 (cd "$HERE" && TETHER_URL="http://127.0.0.1:$TPORT" UPSTREAM_URL="http://127.0.0.1:$UPORT" NO_COLOR=1 \
   timeout 300 node --test --test-reporter=spec "$@" compat.test.mjs) || status=$?
-if [ "$status" -ne 0 ]; then
-  [ "$status" -eq 124 ] && log "the test run timed out (300 s)"
-  log "Tether log (tail):"; tail -80 "$WORK/tether.log" >&2
-  log "upstream log (tail):"; tail -20 "$WORK/upstream.log" >&2
-  log "openai-compat FAILED (exit $status)"
-  exit "$status"
-fi
-log "openai-compat passed"
+interop_finish openai-compat "$status" 300
