@@ -156,3 +156,19 @@ test('SDK: signals, approvals, floor and acks over the WebSocket, refusals as Te
   assert.equal(delivery.participant, 'alice');
   state.close();
 });
+
+test('SDK: heartbeats keep the presence status last set (away stays away)', async () => {
+  const view = await createSession();
+  const client = new TetherClient({ baseUrl: URL_BASE, token: await token('alice', { session: view.id }), WebSocket });
+  const session = client.session(view.id);
+  const sub = session.subscribe({ heartbeatMs: 100, onEntry: () => {} });
+  await until(() => sub.isSocketOpen(), 5000, 'open');
+  await session.presence('away');
+  await sleep(600); // six heartbeats
+  const { presence } = await session.view();
+  assert.equal(presence.find((p) => p.participant === 'alice').status, 'away');
+  await session.presence('online');
+  await sleep(300);
+  assert.equal((await session.view()).presence.find((p) => p.participant === 'alice').status, 'online');
+  sub.close();
+});

@@ -76,8 +76,12 @@ test('useChat: Stop cancels the run; closing the tab does not', async () => {
   await page.getByTestId('ui-stop').click();
   await until(async () => (await runsOf(view.id)).at(-1)?.status === 'cancelled', 5000, 'cancelled');
 
+  const before = (await assistantTexts(page)).length;
   await send(page, 'count to 60');
-  await until(async () => ((await assistantTexts(page)).at(-1) ?? '').split(' ').length > 3, 10000, 'streaming');
+  await until(async () => {
+    const texts = await assistantTexts(page);
+    return texts.length > before && texts.at(-1).split(' ').length > 3;
+  }, 10000, 'the new answer streaming');
   await page.close();
   const last = await until(async () => {
     const r = (await runsOf(view.id)).at(-1);

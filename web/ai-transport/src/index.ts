@@ -1,11 +1,14 @@
 import type { ChatTransport, UIMessage, UIMessageChunk } from "ai";
-import { isActive, type Entry, type Run, type Session, type Subscription, type TetherClient, type ToolCall } from "@tether/client";
+import { isActive, newId, type Entry, type Run, type Session, type Subscription, type TetherClient, type ToolCall } from "@tether/client";
 
 export interface TetherChatTransportOptions {
   client: TetherClient;
   /** The session a chat id maps to. Default: the chat id is the session id. */
   sessionId?: (chatId: string) => string;
 }
+
+/** How long opening the session subscription may take before sendMessages fails. */
+const OPEN_TIMEOUT_MS = 15_000;
 
 const FINISHED: Record<string, "stop" | "other" | "error"> = {
   completed: "stop",
@@ -46,13 +49,21 @@ export class TetherChatTransport<M extends UIMessage = UIMessage> implements Cha
     // Follow from the tail first, so nothing the run writes can come before the reader.
     const reader = await RunReader.open(session, "now", options.abortSignal);
     try {
-      const { run } = await session.send(text, { id: last.id });
+      // The UI message id is the session message id (a retry is not a second message); a
+      // regeneration is a new message.
+      const id = options.trigger === "regenerate-message" ? newId("msg") : last.id;
+      const { run } = await session.send(text, { id });
       if (!run) {
         reader.close();
-        return finishedStream("stop");
+        return finishedStream([]);
+      }
+      if (!isActive(run)) {
+        // the message was sent before (a retry after a lost reply): its run has already ended
+        reader.close();
+        return finishedStream(endedRun(run), run.id);
       }
       this.active.set(options.chatId, run.id);
-      return reader.stream(run.id, "", () => this.active.delete(options.chatId));
+      return reader.stream(run.id, [], () => this.active.delete(options.chatId));
     } catch (error) {
       reader.close();
       throw error;
@@ -68,22 +79,29 @@ export class TetherChatTransport<M extends UIMessage = UIMessage> implements Cha
     const rows = entries as Entry[];
     const run = rows.map((e) => (e.type === "run" ? (e.value as Run) : null)).find((r): r is Run => r !== null && isActive(r));
     if (!run) return null;
+    // its text so far, and its tool calls, as the first chunks
+    const seen = new Map<string, string>();
+    const head: UIMessageChunk[] = [];
     const sofar = rows
       .filter((e) => e.type === "chunk" && e.value && (e.value as { run_id: string }).run_id === run.id)
       .map((e) => e.value as { seq: number; delta: string })
       .sort((a, b) => a.seq - b.seq)
       .map((c) => c.delta)
       .join("");
+    if (sofar) head.push({ type: "text-start", id: `${run.id}:0` }, { type: "text-delta", id: `${run.id}:0`, delta: sofar }, { type: "text-end", id: `${run.id}:0` });
+    for (const e of rows) if (e.type === "tool_call" && e.value && e.value.run_id === run.id) head.push(...toolChunks(e.value, seen));
     const reader = await RunReader.open(session, offset, options.abortSignal);
     this.active.set(options.chatId, run.id);
-    return reader.stream(run.id, sofar, () => this.active.delete(options.chatId));
+    return reader.stream(run.id, head, () => this.active.delete(options.chatId), seen);
   }
 
   /** Cancels the chat's active run (what a Stop button means); the stream then ends. */
   async stop(chatId: string): Promise<void> {
     const session = this.client.session(this.sessionOf(chatId));
     const known = this.active.get(chatId);
-    const runs = known ? [known] : (await session.view()).runs.filter(isActive).map((r) => r.id);
+    if (known && (await session.cancel(known).then(() => true, () => false))) return;
+    // not streaming here, or that run has ended: cancel whatever is active in the session
+    const runs = (await session.view()).runs.filter(isActive).map((r) => r.id);
     await Promise.all(runs.map((id) => session.cancel(id).catch(() => undefined)));
   }
 }
@@ -100,8 +118,12 @@ class RunReader {
   private constructor(private readonly subscription: Subscription) {}
 
   static open(session: Session, offset: string, signal: AbortSignal | undefined): Promise<RunReader> {
+    if (signal?.aborted) return Promise.reject(signal.reason ?? new DOMException("aborted", "AbortError"));
     return new Promise((resolve, reject) => {
       let reader: RunReader;
+      const timer = setTimeout(() => {
+        reader.close(new Error(`could not reach the session within ${OPEN_TIMEOUT_MS} ms`));
+      }, OPEN_TIMEOUT_MS);
       const subscription = session.subscribe({
         offset,
         heartbeatMs: 0,
@@ -110,8 +132,12 @@ class RunReader {
           reader.wake?.();
         },
         onStatus: (status, info) => {
-          if (status === "open") resolve(reader);
+          if (status === "open") {
+            clearTimeout(timer);
+            resolve(reader);
+          }
           if (status === "closed") {
+            clearTimeout(timer);
             reader.failure = info.error ?? new Error("the session subscription closed");
             reader.wake?.();
             reject(reader.failure);
@@ -123,29 +149,46 @@ class RunReader {
     });
   }
 
-  close(): void {
-    this.subscription.close();
+  close(error?: unknown): void {
+    this.subscription.close(error);
   }
 
-  /** The run's chunks as UI chunks, starting with `sofar`; `ended` runs once the run has ended. */
-  stream(runId: string, sofar: string, ended: () => void): ReadableStream<UIMessageChunk> {
-    const textId = `${runId}:${this.subscription.offset}`;
-    const tools = new Map<string, string>();
-    const head: UIMessageChunk[] = [{ type: "start", messageId: runId }, { type: "text-start", id: textId }];
-    if (sofar) head.push({ type: "text-delta", id: textId, delta: sofar });
+  /**
+   * The run's chunks as UI chunks after `first` (what a resumed run already had); `ended` runs
+   * once the stream is over (the run ended, the reader cancelled or failed). Text between tool
+   * calls gets a text part of its own, so it shows after them.
+   */
+  stream(runId: string, first: UIMessageChunk[], ended: () => void, tools = new Map<string, string>()): ReadableStream<UIMessageChunk> {
+    const head: UIMessageChunk[] = [{ type: "start", messageId: runId }, ...first];
+    let part = 0;
+    let text: string | undefined; // the open text part
+    const closeText = (): UIMessageChunk[] => {
+      const out: UIMessageChunk[] = text ? [{ type: "text-end", id: text }] : [];
+      text = undefined;
+      return out;
+    };
     const chunksOf = (entry: Entry): { chunks: UIMessageChunk[]; last: boolean } => {
       if (entry.type === "chunk" && entry.value?.run_id === runId) {
-        return { chunks: [{ type: "text-delta", id: textId, delta: entry.value.delta }], last: false };
+        const out: UIMessageChunk[] = [];
+        if (!text) out.push({ type: "text-start", id: (text = `${runId}:${this.subscription.offset}:${part++}`) });
+        out.push({ type: "text-delta", id: text, delta: entry.value.delta });
+        return { chunks: out, last: false };
       }
-      if (entry.type === "tool_call" && entry.value?.run_id === runId) return { chunks: toolChunks(entry.value, tools), last: false };
+      if (entry.type === "tool_call" && entry.value?.run_id === runId) {
+        const tool = toolChunks(entry.value, tools);
+        return { chunks: tool.length ? [...closeText(), ...tool] : [], last: false };
+      }
       if (entry.type === "run" && entry.key === runId && entry.value && !isActive(entry.value)) {
-        const end: UIMessageChunk =
-          entry.value.status === "failed"
-            ? { type: "error", errorText: entry.value.error?.message ?? "the run failed" }
-            : { type: "finish", finishReason: FINISHED[entry.value.status] ?? "other" };
-        return { chunks: [{ type: "text-end", id: textId }, end], last: true };
+        return { chunks: [...closeText(), ...endedRun(entry.value).filter((c) => c.type !== "text-start" && c.type !== "text-delta" && c.type !== "text-end")], last: true };
       }
       return { chunks: [], last: false };
+    };
+    let over = false;
+    const finish = () => {
+      if (over) return;
+      over = true;
+      ended();
+      this.close();
     };
     return new ReadableStream<UIMessageChunk>(
       {
@@ -156,21 +199,23 @@ class RunReader {
           }
           for (;;) {
             while (this.entries.length === 0) {
-              if (this.failure) throw this.failure;
+              if (this.failure) {
+                finish();
+                throw this.failure;
+              }
               await new Promise<void>((resolve) => (this.wake = resolve));
             }
             const { chunks, last } = chunksOf(this.entries.shift()!);
             chunks.forEach((c) => controller.enqueue(c));
             if (last) {
               controller.close();
-              ended();
-              this.close();
+              finish();
               return;
             }
             if (chunks.length) return;
           }
         },
-        cancel: () => this.close(),
+        cancel: finish,
       },
       { highWaterMark: 0 },
     );
@@ -188,20 +233,35 @@ function toolChunks(call: ToolCall, seen: Map<string, string>): UIMessageChunk[]
     } catch {
       // not JSON: show it as it is
     }
-    out.push({ type: "tool-input-available", toolCallId: call.id, toolName: call.name, input, dynamic: true });
+    // providerExecuted: the session's tool executor runs it, never the page (useChat must not call onToolCall)
+    out.push({ type: "tool-input-available", toolCallId: call.id, toolName: call.name, input, dynamic: true, providerExecuted: true });
   }
   if (call.status !== was) {
-    if (call.status === "completed") out.push({ type: "tool-output-available", toolCallId: call.id, output: call.output, dynamic: true });
+    if (call.status === "completed") {
+      out.push({ type: "tool-output-available", toolCallId: call.id, output: call.output, dynamic: true, providerExecuted: true });
+    }
     if (call.status === "denied") out.push({ type: "tool-output-denied", toolCallId: call.id });
   }
   seen.set(call.id, call.status);
   return out;
 }
 
-function finishedStream(reason: "stop"): ReadableStream<UIMessageChunk> {
+/** The chunks of a run that has already ended: its whole text, then how it finished. */
+function endedRun(run: Run): UIMessageChunk[] {
+  const id = `${run.id}:text`;
+  const text: UIMessageChunk[] = run.text ? [{ type: "text-start", id }, { type: "text-delta", id, delta: run.text }, { type: "text-end", id }] : [];
+  const end: UIMessageChunk =
+    run.status === "failed" ? { type: "error", errorText: run.error?.message ?? "the run failed" } : { type: "finish", finishReason: FINISHED[run.status] ?? "other" };
+  return [...text, end];
+}
+
+/** A stream that is over before it starts: `start`, the chunks given (with `finish` when none ends it). */
+function finishedStream(chunks: UIMessageChunk[], messageId?: string): ReadableStream<UIMessageChunk> {
+  const all: UIMessageChunk[] = [{ type: "start", ...(messageId ? { messageId } : {}) }, ...chunks];
+  if (!chunks.some((c) => c.type === "finish" || c.type === "error")) all.push({ type: "finish", finishReason: "stop" });
   return new ReadableStream({
     start(controller) {
-      controller.enqueue({ type: "finish", finishReason: reason });
+      all.forEach((c) => controller.enqueue(c));
       controller.close();
     },
   });

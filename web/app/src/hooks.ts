@@ -35,6 +35,7 @@ export function useSession(id: string, options: { keepEntries?: boolean; ack?: b
       },
       {
         onEntry: options.keepEntries ? (entry) => void followed.entries.push(entry) : undefined,
+        onReset: () => void (followed.entries.length = 0),
         onStatus: (status, info) => {
           followed.status = status;
           followed.transport = info.transport;

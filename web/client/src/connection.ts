@@ -18,7 +18,10 @@ export interface SubscribeOptions {
    * delivery restarts at the log's start, so state built so far must be dropped.
    */
   onReset?: () => void;
-  /** Presence heartbeat interval in ms (0: none; the connection alone keeps presence online). Default 5000. */
+  /**
+   * Presence heartbeat interval in ms (0: none; the connection alone keeps presence online).
+   * Default 5000. A heartbeat repeats the last status set through `Session.presence`.
+   */
   heartbeatMs?: number;
   /** Reconnect back-off bounds in ms. Default 250 → 5000. */
   backoff?: { initialMs: number; maxMs: number };
@@ -34,6 +37,9 @@ type WebSocketLike = {
   close(code?: number, reason?: string): void;
 };
 export type WebSocketFactory = new (url: string) => WebSocketLike;
+
+/** A request that never left: the WebSocket was not open. Safe to send another way. */
+export class NotSent extends Error {}
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -64,7 +70,17 @@ export class Subscription {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private nextRef = 1;
   private readonly pending = new Map<string, Pending>();
-  private readonly onOnline = () => this.reconnectNow();
+  /** Back online: try again at once, over the WebSocket again when `auto` had fallen back to SSE. */
+  private readonly onOnline = () => {
+    if ((this.options.transport ?? "auto") === "auto" && this.WebSocketImpl && this.transport === "sse") {
+      this.wsFailures = 0;
+      this.transport = "websocket";
+      if (this.status === "open") this.sse?.abort(); // the read loop reports it lost; reconnects over the WebSocket
+    }
+    this.reconnectNow();
+  };
+  /** The last error frame without a `ref` (token expired, log unreadable): the reason of the close after it. */
+  private serverError: unknown;
   /** The browser says the network is gone: drop the connection now rather than wait for a timeout. */
   private readonly onOffline = () => {
     if (this.closed || this.status !== "open") return;
@@ -124,7 +140,7 @@ export class Subscription {
   /** Sends a client frame over the open WebSocket and resolves with its reply's `result`. */
   request(frame: Record<string, unknown>): Promise<unknown> {
     const ws = this.ws;
-    if (!ws || !this.isSocketOpen()) return Promise.reject(new Error("the WebSocket is not open"));
+    if (!ws || !this.isSocketOpen()) return Promise.reject(new NotSent("the WebSocket is not open"));
     const ref = String(this.nextRef++);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -156,11 +172,14 @@ export class Subscription {
     this.ws = ws;
     let opened = false;
     ws.onmessage = (ev) => {
+      if (this.ws !== ws) return; // a socket we dropped (the `ws` package still emits after close())
       const frame = JSON.parse(String(ev.data)) as Record<string, unknown>;
       if (frame.type === "subscribed") {
         opened = true;
         this.wsFailures = 0;
         this.subscribed(frame.recovered === true, typeof frame.offset === "string" ? frame.offset : undefined);
+      } else if (frame.type === "error" && frame.ref === undefined) {
+        this.serverError = new TetherError(Number(frame.status ?? 0), frame, "the server closed the session socket");
       } else if (frame.type === "reply" || frame.type === "error") {
         this.answer(frame);
       } else {
@@ -171,12 +190,13 @@ export class Subscription {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = undefined;
-      if (!opened) {
-        this.wsFailures++;
-        this.freshToken = true; // browsers hide an upgrade refused with 401: try a fresh token
-      }
-      if (ev.code === 1008) this.freshToken = true; // e.g. the token expired
-      this.lost(new Error(`WebSocket closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ""})`));
+      // Browsers hide an upgrade refused with 401: the first failure of a streak asks for a fresh
+      // token (once, not on every retry of an outage), as does a 1008 close (e.g. the token expired).
+      if (!opened && ++this.wsFailures === 1) this.freshToken = true;
+      if (ev.code === 1008) this.freshToken = true;
+      const error = this.serverError ?? new Error(`WebSocket closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ""})`);
+      this.serverError = undefined;
+      this.lost(error);
     };
   }
 
@@ -188,6 +208,7 @@ export class Subscription {
       await this.readSse(path, controller);
     } catch (error) {
       if (controller.signal.aborted) return; // whoever aborted it (close, offline) has moved on
+      controller.abort(); // never leave the request open (it counts as a device)
       throw error;
     } finally {
       if (this.sse === controller) this.sse = undefined;
@@ -201,6 +222,12 @@ export class Subscription {
     try {
       response = await this.http.send("GET", path, undefined, controller.signal, "text/event-stream");
     } catch (error) {
+      if (error instanceof TetherError && error.status === 410 && this.cursor !== "-1" && this.cursor !== "now") {
+        // the offset is gone (the session was deleted and created again): start over, like `recovered: false`
+        this.cursor = "-1";
+        this.options.onReset?.();
+        throw error;
+      }
       if (error instanceof TetherError && error.status >= 400 && error.status < 500 && error.status !== 429) {
         this.fatal(error);
         controller.abort();
@@ -260,6 +287,7 @@ export class Subscription {
     if (this.closed) return;
     this.cursor = offset;
     entries.forEach((entry, i) => {
+      if (this.closed) return; // closed from inside onEntry
       if (entry.offset === undefined && i === entries.length - 1) entry.offset = offset;
       this.options.onEntry(entry);
     });

@@ -151,14 +151,18 @@ export interface EntityTypes {
 
 export type EntityType = keyof EntityTypes;
 
-/** One log entry: a State Protocol change message. `offset` is the offset just after it. */
+/**
+ * One log entry: a State Protocol change message. `offset` is the offset just after it: on every
+ * entry over the WebSocket, and on the last entry of each server batch over SSE (SSE gives the
+ * offset once per batch; the subscription's cursor is exact either way).
+ */
 export type Entry = {
   [T in EntityType]: {
     type: T;
     key: string;
     value: EntityTypes[T] | null;
     headers: { operation: "insert" | "update" | "delete"; timestamp?: string };
-    offset: string;
+    offset?: string;
   };
 }[EntityType];
 

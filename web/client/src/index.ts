@@ -2,6 +2,7 @@ export { TetherClient, type TetherClientOptions, type CreateSessionOptions } fro
 export { Session, newId, type SendOptions, type FloorAction, type Follower } from "./session.js";
 export {
   Subscription,
+  NotSent,
   type SubscribeOptions,
   type ConnectionStatus,
   type Transport,

@@ -1,6 +1,6 @@
 import type { Delivery, Floor, Message, Participant, Presence, Role, Run, SessionView, Signal, ToolCall } from "./entities.js";
 import { type Http, TetherError } from "./http.js";
-import { Subscription, type SubscribeOptions, type WebSocketFactory } from "./connection.js";
+import { NotSent, Subscription, type SubscribeOptions, type WebSocketFactory } from "./connection.js";
 import { SessionState } from "./state.js";
 
 export interface SendOptions {
@@ -25,6 +25,8 @@ export interface Follower {
  */
 export class Session {
   private live: Subscription | undefined;
+  /** The status last set through {@link presence}; heartbeats repeat it. */
+  private status: "online" | "away" | undefined;
 
   constructor(
     private readonly http: Http,
@@ -39,7 +41,7 @@ export class Session {
   /** Follows the log from `options.offset`, resuming exactly after every disconnect. */
   subscribe(options: SubscribeOptions): Subscription {
     const subscription: Subscription = new Subscription(this.http, this.id, options, this.WebSocketImpl, (viaSocket): Promise<unknown> =>
-      viaSocket ? subscription.request({ type: "presence" }) : this.presence(),
+      viaSocket ? subscription.request({ type: "presence", ...(this.status ? { status: this.status } : {}) }) : this.presence(this.status),
     );
     this.live = subscription;
     return subscription;
@@ -47,11 +49,12 @@ export class Session {
 
   /**
    * Subscribes and folds the log into a {@link SessionState}; `onChange` runs after each entry
-   * (and `options.onEntry`, if given, just before it is applied).
+   * (and `options.onEntry`, if given, just before it is applied; `options.onReset` after the state
+   * was cleared because the log restarts from its beginning).
    */
   follow(
     onChange: (state: SessionState) => void,
-    options: Omit<SubscribeOptions, "onEntry" | "onReset"> & { onEntry?: SubscribeOptions["onEntry"] } = {},
+    options: Omit<SubscribeOptions, "onEntry"> & { onEntry?: SubscribeOptions["onEntry"] } = {},
   ): Follower {
     const state = new SessionState();
     const subscription = this.subscribe({
@@ -63,6 +66,7 @@ export class Session {
       },
       onReset: () => {
         state.clear();
+        options.onReset?.();
         onChange(state);
       },
     });
@@ -77,7 +81,7 @@ export class Session {
   /** Posts a message; resolves once it is durable, with the run it started (if any). */
   send(content: string, options: SendOptions = {}): Promise<{ message: Message; run: Run | null }> {
     const body = { content, id: options.id ?? newId("msg"), ...(options.visibility ? { visibility: options.visibility } : {}) };
-    return this.act({ type: "message", ...body }, "POST", "/messages", body);
+    return this.act({ type: "message", ...body }, "POST", "/messages", body, true);
   }
 
   cancel(runId: string): Promise<Signal> {
@@ -105,7 +109,7 @@ export class Session {
   /** Records that this participant (and device) has seen everything up to `offset`. */
   ack(offset: string, device?: string): Promise<Delivery> {
     const body = { offset, ...(device ? { device } : {}) };
-    return this.act({ type: "ack", ...body }, "POST", "/ack", body);
+    return this.act({ type: "ack", ...body }, "POST", "/ack", body, true);
   }
 
   join(role: Role, name?: string): Promise<Participant> {
@@ -117,10 +121,11 @@ export class Session {
     return this.http.json("DELETE", `${this.path}/participants/${encodeURIComponent(participantId)}`);
   }
 
-  /** A presence heartbeat, optionally setting `away` / `online`. */
+  /** A presence heartbeat, optionally setting `away` / `online` (later heartbeats repeat it). */
   presence(status?: "online" | "away"): Promise<Presence> {
+    if (status) this.status = status;
     const body = status ? { status } : {};
-    return this.act({ type: "presence", ...body }, "POST", "/presence", body);
+    return this.act({ type: "presence", ...body }, "POST", "/presence", body, true);
   }
 
   /** The log folded to one insert per live entity, and the offset to follow it from. */
@@ -139,13 +144,18 @@ export class Session {
     return this.act({ type: "signal", kind, target: callId, ...body }, "POST", `/tool_calls/${callId}/${kind}`, body);
   }
 
-  /** Over the open WebSocket when there is one; over HTTP when not, or when the socket dropped the request. */
-  private async act<T>(frame: Record<string, unknown>, method: string, suffix: string, body: unknown): Promise<T> {
+  /**
+   * Over the open WebSocket when there is one, over HTTP when not. When the socket drops after the
+   * frame left, only a `repeatable` action (a message with its id, presence, ack) is sent again
+   * over HTTP; any other (a decision, a steer, a take) may have been applied, so the caller gets
+   * the error and reads the state instead of applying it twice.
+   */
+  private async act<T>(frame: Record<string, unknown>, method: string, suffix: string, body: unknown, repeatable = false): Promise<T> {
     if (this.live?.isSocketOpen()) {
       try {
         return (await this.live.request(frame)) as T;
       } catch (error) {
-        if (error instanceof TetherError) throw error;
+        if (error instanceof TetherError || !(repeatable || error instanceof NotSent)) throw error;
       }
     }
     return this.http.json<T>(method, this.path + suffix, body);

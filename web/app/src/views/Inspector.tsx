@@ -32,7 +32,7 @@ async function exportAudit(followed: Followed) {
   const url = URL.createObjectURL(new Blob([text], { type: "application/x-ndjson" }));
   const a = Object.assign(document.createElement("a"), { href: url, download: `${followed.session.id}.audit.jsonl` });
   a.click();
-  URL.revokeObjectURL(url);
+  setTimeout(() => URL.revokeObjectURL(url), 10_000); // revoking at once can cancel the download
 }
 
 /** The log as stored: every entry with its offset, actor and time; runs with chunks; presence history; audit export. */
