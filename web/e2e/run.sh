@@ -44,5 +44,5 @@ log "chromium: $CHROMIUM_PATH"
 status=0
 (cd "$WEB" && TETHER_URL="http://127.0.0.1:$TPORT" TETHER_KEY="$KEY" CHROMIUM_PATH="$CHROMIUM_PATH" \
   SCREENSHOTS="${SCREENSHOTS:+$(cd "$ROOT" && mkdir -p "$SCREENSHOTS" && cd "$SCREENSHOTS" && pwd)}" NO_COLOR=1 \
-  timeout 600 node --test --test-concurrency=1 --test-reporter=spec "$@" e2e/*.test.mjs) || status=$?
+  timeout 600 node --test --test-concurrency=1 --test-timeout=60000 --test-reporter=spec "$@" e2e/*.test.mjs) || status=$?
 interop_finish e2e "$status" 600
