@@ -139,6 +139,11 @@ test('app: the operator console lists sessions live; the inspector shows the log
   })).text()).split('\n').filter(Boolean).map((l) => JSON.parse(l).offset);
   assert.deepEqual(offsets, audit.slice(0, offsets.length), 'the inspector shows each entry with its stored offset');
   assert.ok(offsets.length >= 10);
+  const [download] = await Promise.all([inspector.waitForEvent('download'), inspector.getByTestId('export-audit').click()]);
+  const { readFile } = await import('node:fs/promises');
+  const exported = (await readFile(await download.path(), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  assert.ok(exported.length >= offsets.length, 'the export holds the whole log');
+  assert.deepEqual(exported.slice(0, offsets.length).map((e) => e.offset), offsets);
   if (process.env.SCREENSHOTS) {
     const dir = process.env.SCREENSHOTS;
     await say(user, 'what is the weather in Paris?');
