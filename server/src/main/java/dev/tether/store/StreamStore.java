@@ -6,8 +6,9 @@ import java.util.List;
  * The storage SPI under the stream engine. Implementations: {@code sqlite} (embedded default),
  * {@code memory} (zero retention) and, later, {@code redis} (cluster).
  *
- * <p>Contract: {@link #commit} applies a batch atomically (producer state always commits with
- * the data it describes) and makes it visible to {@link #read}; {@link #sync} then makes every
+ * <p>Contract: {@link #commit} checks a batch's preconditions and applies it atomically (producer
+ * state always commits with the data it describes), or applies none of it when a precondition
+ * fails, and makes it visible to {@link #read}; {@link #sync} then makes every
  * batch committed before it durable. Splitting the two lets the engine pipeline: the next
  * batch commits while the previous one is being flushed, and one flush covers many batches.
  * {@link #commit} is called by one writer thread at a time, {@link #sync} by one syncing
@@ -19,8 +20,11 @@ public interface StreamStore extends AutoCloseable {
     /** Loads all metadata and producer state; called once at startup. */
     StoreContents load() throws StoreException;
 
-    /** Applies the batch atomically; durable after the next {@link #sync}. */
-    void commit(List<Mutation> batch) throws StoreException;
+    /**
+     * Checks the commit's preconditions and, when all hold, applies its mutations atomically
+     * (durable after the next {@link #sync}); when one fails, applies nothing and says which.
+     */
+    CommitResult commit(Commit commit) throws StoreException;
 
     /**
      * Makes every batch whose {@link #commit} returned before this call durable (fsync). A

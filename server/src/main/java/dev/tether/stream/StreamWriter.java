@@ -1,5 +1,7 @@
 package dev.tether.stream;
 
+import dev.tether.store.Commit;
+import dev.tether.store.CommitResult;
 import dev.tether.store.StoreException;
 import dev.tether.store.StreamStore;
 import java.time.InstantSource;
@@ -241,8 +243,10 @@ final class StreamWriter {
             }
         }
         try {
-            if (!batch.isEmpty()) {
-                store.commit(batch.mutations());
+            if (!batch.isEmpty()
+                    && store.commit(Commit.unconditional(batch.mutations())) instanceof CommitResult.Conflict c) {
+                // This node is the store's only writer, so there is nothing to conflict with.
+                throw new IllegalStateException("an unconditional commit conflicted: " + c.failed());
             }
         } catch (StoreException e) {
             failCommit(commands, e);

@@ -4,7 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tether.store.Mutation;
+import dev.tether.store.Commit;
+import dev.tether.store.CommitResult;
 import dev.tether.store.StoreContents;
 import dev.tether.store.StoreException;
 import dev.tether.store.StoredMessage;
@@ -37,11 +38,11 @@ class ConversationDurabilityTest {
         }
 
         @Override
-        public void commit(List<Mutation> batch) throws StoreException {
+        public CommitResult commit(Commit commit) throws StoreException {
             if (refusing) {
                 throw new StoreException("disk full (test)", null, true);
             }
-            inner.commit(batch);
+            return inner.commit(commit);
         }
 
         @Override

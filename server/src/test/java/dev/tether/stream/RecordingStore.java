@@ -1,5 +1,7 @@
 package dev.tether.stream;
 
+import dev.tether.store.Commit;
+import dev.tether.store.CommitResult;
 import dev.tether.store.Mutation;
 import dev.tether.store.StoreContents;
 import dev.tether.store.StoreException;
@@ -88,7 +90,8 @@ final class RecordingStore implements StreamStore {
     }
 
     @Override
-    public void commit(List<Mutation> batch) throws StoreException {
+    public CommitResult commit(Commit commit) throws StoreException {
+        List<Mutation> batch = commit.apply();
         Error error = commitError;
         if (error != null) {
             commitError = null;
@@ -103,7 +106,10 @@ final class RecordingStore implements StreamStore {
                 }
             }
         }
-        delegate.commit(batch);
+        CommitResult result = delegate.commit(commit);
+        if (result instanceof CommitResult.Conflict) {
+            return result;
+        }
         long n = committed.incrementAndGet();
         for (Mutation m : batch) {
             if (m instanceof Mutation.AppendMessages a) {
@@ -112,6 +118,7 @@ final class RecordingStore implements StreamStore {
                 }
             }
         }
+        return result;
     }
 
     @Override

@@ -1,11 +1,14 @@
 package dev.tether.store.memory;
 
+import dev.tether.store.Commit;
+import dev.tether.store.CommitResult;
 import dev.tether.store.Mutation;
 import dev.tether.store.Mutation.AppendMessages;
 import dev.tether.store.Mutation.DropStream;
 import dev.tether.store.Mutation.PutProducer;
 import dev.tether.store.Mutation.PutStream;
 import dev.tether.store.Mutation.TrimMessages;
+import dev.tether.store.Precondition;
 import dev.tether.store.ProducerRecord;
 import dev.tether.store.StoreContents;
 import dev.tether.store.StoredMessage;
@@ -15,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 
@@ -39,8 +43,40 @@ public final class MemoryStreamStore implements StreamStore {
         return new StoreContents(List.copyOf(streams.values()), all, maxId, 0);
     }
 
+    /** Checks and applies under one lock, so several engines (nodes in a test) can share the store. */
     @Override
-    public void commit(List<Mutation> batch) {
+    public synchronized CommitResult commit(Commit commit) {
+        List<Precondition> failed = new ArrayList<>();
+        for (Precondition p : commit.expect()) {
+            if (!holds(p)) {
+                failed.add(p);
+            }
+        }
+        if (!failed.isEmpty()) {
+            return new CommitResult.Conflict(failed);
+        }
+        apply(commit.apply());
+        return CommitResult.COMMITTED;
+    }
+
+    private boolean holds(Precondition p) {
+        return switch (p) {
+            case Precondition.TailIs t -> {
+                StreamRecord r = streams.get(t.streamId());
+                yield r != null && r.tail() == t.tail();
+            }
+            case Precondition.PathFree f ->
+                streams.values().stream()
+                        .noneMatch(r -> r.path().equals(f.path()) && r.lifecycle() != StreamRecord.Lifecycle.DETACHED);
+            case Precondition.ProducerIs q -> {
+                ProducerRecord now =
+                        producers.getOrDefault(q.streamId(), Map.of()).get(q.producerId());
+                yield Objects.equals(now, q.expected());
+            }
+        };
+    }
+
+    private void apply(List<Mutation> batch) {
         for (Mutation m : batch) {
             switch (m) {
                 case PutStream p -> {

@@ -1,6 +1,7 @@
 package dev.tether.store.sqlite;
 
-import dev.tether.store.Mutation;
+import dev.tether.store.Commit;
+import dev.tether.store.CommitResult;
 import dev.tether.store.StoreContents;
 import dev.tether.store.StoreException;
 import dev.tether.store.StoredMessage;
@@ -143,10 +144,11 @@ public final class SqliteStreamStore implements StreamStore {
     }
 
     @Override
-    public void commit(List<Mutation> batch) throws StoreException {
+    public CommitResult commit(Commit commit) throws StoreException {
         ensureWritable();
+        CommitResult result;
         try {
-            writer.commit(batch);
+            result = writer.commit(commit);
         } catch (SQLException e) {
             throw failure("commit", e);
         }
@@ -154,6 +156,7 @@ public final class SqliteStreamStore implements StreamStore {
             rewindWanted = false;
             writer.checkpointBetweenTransactions();
         }
+        return result;
     }
 
     /** What another connection sees as the last committed batch: whether a failed commit landed. */

@@ -1,6 +1,9 @@
 package dev.tether.store.sqlite;
 
+import dev.tether.store.Commit;
+import dev.tether.store.CommitResult;
 import dev.tether.store.Mutation;
+import dev.tether.store.Precondition;
 import dev.tether.store.StoreContents;
 import dev.tether.store.StoreException;
 import java.nio.file.Path;
@@ -102,17 +105,31 @@ final class SqliteWriter implements AutoCloseable {
     }
 
     /**
-     * Applies the batch in one transaction. Returns normally exactly when the transaction is
-     * committed, even if SQLite reported an error on the way.
+     * Checks the preconditions and applies the batch in one transaction. Returns {@code Committed}
+     * exactly when the transaction is committed, even if SQLite reported an error on the way, and
+     * {@code Conflict} (nothing written) when a precondition fails.
      *
      * @throws SQLException the batch was not stored
      * @throws StoreException whether it was stored cannot be told ({@link StoreException#outcomeUnknown()})
      */
-    void commit(List<Mutation> mutations) throws SQLException, StoreException {
+    CommitResult commit(Commit commit) throws SQLException, StoreException {
         open();
+        if (!commit.expect().isEmpty()) {
+            List<Precondition> failed;
+            try {
+                failed = SqlitePreconditions.failed(connection, commit.expect());
+            } catch (SQLException e) {
+                close(); // nothing was written: the next commit starts on a fresh connection
+                throw e;
+            }
+            if (!failed.isEmpty()) {
+                connection.rollback();
+                return new CommitResult.Conflict(failed);
+            }
+        }
         long next = batch + 1;
         try {
-            for (Mutation m : mutations) {
+            for (Mutation m : commit.apply()) {
                 statements.apply(m);
             }
             statements.flush();
@@ -131,6 +148,7 @@ final class SqliteWriter implements AutoCloseable {
         if (statements != null) {
             statements.committed();
         }
+        return CommitResult.COMMITTED;
     }
 
     private boolean landed(long expected, SQLException e) throws StoreException {

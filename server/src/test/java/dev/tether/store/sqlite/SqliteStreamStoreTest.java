@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tether.store.Commit;
 import dev.tether.store.Mutation;
 import dev.tether.store.ProducerRecord;
 import dev.tether.store.StoreException;
@@ -45,11 +46,11 @@ class SqliteStreamStoreTest {
     void dataAndProducerStateCommitTogetherAndReload() throws Exception {
         try (SqliteStreamStore store = SqliteStreamStore.open(dir, null)) {
             StreamRecord s = stream(1);
-            store.commit(List.of(new Mutation.PutStream(s)));
-            store.commit(List.of(
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(s))));
+            store.commit(Commit.unconditional(List.of(
                     new Mutation.AppendMessages(1, List.of(new StoredMessage(0, new byte[] {1, 2, 3}))),
                     new Mutation.PutStream(s.withTail(3)),
-                    new Mutation.PutProducer(new ProducerRecord(1, "p", 0, 7))));
+                    new Mutation.PutProducer(new ProducerRecord(1, "p", 0, 7)))));
             store.sync();
         }
         try (SqliteStreamStore store = SqliteStreamStore.open(dir, null)) {
@@ -68,19 +69,19 @@ class SqliteStreamStoreTest {
     void aCommitRefusedByAFullStoreLeavesNothingAndTheNextCommitIsWhole() throws Exception {
         StreamRecord s = stream(1);
         try (SqliteStreamStore store = SqliteStreamStore.open(dir, 128L * 1024)) {
-            store.commit(List.of(new Mutation.PutStream(s)));
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(s))));
             List<StoredMessage> tooMuch = new ArrayList<>();
             for (int i = 0; i < 64; i++) {
                 tooMuch.add(new StoredMessage(i * 4096L, new byte[4096]));
             }
             StoreException full = assertThrows(
                     StoreException.class,
-                    () -> store.commit(List.of(
-                            new Mutation.AppendMessages(1, tooMuch), new Mutation.PutStream(s.withTail(64 * 4096)))));
+                    () -> store.commit(Commit.unconditional(List.of(
+                            new Mutation.AppendMessages(1, tooMuch), new Mutation.PutStream(s.withTail(64 * 4096))))));
             assertTrue(full.unavailable(), "a full store is unavailable, not a bug: " + full.getMessage());
-            store.commit(List.of(
+            store.commit(Commit.unconditional(List.of(
                     new Mutation.AppendMessages(1, List.of(new StoredMessage(0, new byte[] {7}))),
-                    new Mutation.PutStream(s.withTail(1))));
+                    new Mutation.PutStream(s.withTail(1)))));
             assertEquals(1, store.read(1, 0, Long.MAX_VALUE, 1 << 20).size(), "only the batch that committed is there");
             store.sync();
         }
@@ -95,17 +96,17 @@ class SqliteStreamStoreTest {
     void rowsPastAStreamsTailAreRemovedWhenTheStoreIsLoaded() throws Exception {
         StreamRecord s = stream(1);
         try (SqliteStreamStore store = SqliteStreamStore.open(dir, null)) {
-            store.commit(List.of(
+            store.commit(Commit.unconditional(List.of(
                     new Mutation.PutStream(s.withTail(2)),
                     new Mutation.AppendMessages(1, List.of(new StoredMessage(0, new byte[] {1, 2}))),
-                    new Mutation.AppendMessages(1, List.of(new StoredMessage(2, new byte[] {3})))));
+                    new Mutation.AppendMessages(1, List.of(new StoredMessage(2, new byte[] {3}))))));
             store.sync();
         }
         try (SqliteStreamStore store = SqliteStreamStore.open(dir, null)) {
             assertEquals(2, store.load().streams().get(0).tail());
-            store.commit(List.of(
+            store.commit(Commit.unconditional(List.of(
                     new Mutation.AppendMessages(1, List.of(new StoredMessage(2, new byte[] {9}))),
-                    new Mutation.PutStream(s.withTail(3))));
+                    new Mutation.PutStream(s.withTail(3)))));
             assertEquals(
                     9, store.read(1, 2, 3, 1024).get(0).data()[0], "the append at the tail took the stray row's place");
         }
@@ -123,7 +124,7 @@ class SqliteStreamStoreTest {
             StreamRecord[] records = new StreamRecord[streams];
             for (int i = 0; i < streams; i++) {
                 records[i] = stream(i + 1);
-                store.commit(List.of(new Mutation.PutStream(records[i])));
+                store.commit(Commit.unconditional(List.of(new Mutation.PutStream(records[i]))));
             }
             long maxWal = 0;
             for (int commit = 0; commit < 2500; commit++) {
@@ -134,7 +135,7 @@ class SqliteStreamStoreTest {
                     records[i] = records[i].withTail(tail + 256);
                     batch.add(new Mutation.PutStream(records[i]));
                 }
-                store.commit(batch);
+                store.commit(Commit.unconditional(batch));
                 if (commit % 50 == 0) {
                     store.sync();
                     maxWal = Math.max(maxWal, Files.size(dir.resolve("tether.db-wal")));

@@ -1,0 +1,36 @@
+package dev.tether.store;
+
+import java.util.Objects;
+
+/**
+ * What a {@link Commit} expects of the stored state: all hold, and its mutations apply, or one
+ * fails, and nothing does ({@link CommitResult.Conflict}). This is how several writers (nodes)
+ * share one store: each decides against the state it read and the store refuses a decision made
+ * on state that has changed since.
+ */
+public sealed interface Precondition {
+    /** Stream {@code streamId} exists and its tail is {@code tail}. */
+    record TailIs(long streamId, long tail) implements Precondition {}
+
+    /** No stream that holds a path ({@link StreamRecord.Lifecycle#LIVE} or soft-deleted) has {@code path}. */
+    record PathFree(String path) implements Precondition {
+        public PathFree {
+            Objects.requireNonNull(path, "path");
+        }
+    }
+
+    /**
+     * Producer {@code producerId} of stream {@code streamId} has last accepted {@code expected}'s
+     * (epoch, seq); {@code expected} null means the producer has no state yet.
+     */
+    record ProducerIs(long streamId, String producerId, ProducerRecord expected) implements Precondition {
+        public ProducerIs {
+            Objects.requireNonNull(producerId, "producerId");
+            if (expected != null
+                    && (expected.streamId() != streamId
+                            || !expected.producerId().equals(producerId))) {
+                throw new IllegalArgumentException("expected state of another producer");
+            }
+        }
+    }
+}
