@@ -47,6 +47,11 @@ export class TetherClient {
     return (await this.http.json<{ data: string[] }>("GET", "/v1/sessions")).data;
   }
 
+  /** The views of the sessions the caller may read, in one request (an operator's list). */
+  async listSessionViews(): Promise<SessionView[]> {
+    return (await this.http.json<{ sessions: SessionView[] }>("GET", "/v1/sessions?expand=view")).sessions;
+  }
+
   deleteSession(id: string): Promise<unknown> {
     return this.http.json("DELETE", `/v1/sessions/${encodeURIComponent(id)}`);
   }

@@ -1,5 +1,4 @@
 import { useState } from "preact/hooks";
-import type { SessionView } from "@tether/client";
 import { client, tokenSubject } from "../api";
 import type { Followed } from "../hooks";
 import { usePoll } from "../hooks";
@@ -7,11 +6,7 @@ import { ConnectionBanner, Composer, PresenceBar, Timeline } from "../components
 
 /** Every session this operator may read, refreshed every 1.5 s. */
 export function SessionList() {
-  const { value, error } = usePoll(async () => {
-    const ids = await client.listSessions();
-    const views = await Promise.all(ids.slice(0, 100).map((id) => client.session(id).view().catch(() => null)));
-    return views.filter((v): v is SessionView => v !== null);
-  }, 1500);
+  const { value, error } = usePoll(() => client.listSessionViews(), 1500);
   return (
     <div class="view operator-list">
       <h2>Sessions</h2>

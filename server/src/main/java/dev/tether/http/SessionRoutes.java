@@ -19,6 +19,9 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 
@@ -157,15 +160,49 @@ final class SessionRoutes {
         return v;
     }
 
+    /**
+     * The ids of the sessions the caller may read; with {@code ?expand=view} also their views (one
+     * call for a console's list instead of one per session). A session deleted meanwhile is left out.
+     */
     private void list(HttpServerRequest req, Principal principal) {
-        ArrayNode data = Json.MAPPER.createArrayNode();
-        for (String id : sessions.ids()) {
-            if (principal.capabilities().allows(SessionActions.resource(id), Operation.READ)) {
-                data.add(id);
-            }
+        List<String> ids = sessions.ids().stream()
+                .filter(id -> principal.capabilities().allows(SessionActions.resource(id), Operation.READ))
+                .toList();
+        String expand = req.getParam("expand");
+        if (expand != null && !expand.equals("view")) {
+            throw Refusal.invalid("expand", "expand takes one value: view");
         }
-        ResponsesRoutes.send(
-                req.response(), 200, Json.object().put("object", "list").set("data", data));
+        if (expand == null) {
+            ResponsesRoutes.send(req.response(), 200, listOf(ids, null));
+            return;
+        }
+        List<CompletableFuture<ObjectNode>> views = ids.stream()
+                .map(id -> sessions.get(id)
+                        .thenApply(this::view)
+                        .toCompletableFuture()
+                        .exceptionally(gone -> null))
+                .toList();
+        reply(
+                req,
+                200,
+                CompletableFuture.allOf(views.toArray(CompletableFuture[]::new)).thenApply(done -> {
+                    ArrayNode expanded = Json.MAPPER.createArrayNode();
+                    views.stream()
+                            .map(CompletableFuture::join)
+                            .filter(Objects::nonNull)
+                            .forEach(expanded::add);
+                    return listOf(ids, expanded);
+                }));
+    }
+
+    private static ObjectNode listOf(List<String> ids, ArrayNode views) {
+        ArrayNode data = Json.MAPPER.createArrayNode();
+        ids.forEach(data::add);
+        ObjectNode list = Json.object().put("object", "list").set("data", data);
+        if (views != null) {
+            list.set("sessions", views);
+        }
+        return list;
     }
 
     /** The log as a Durable Streams read, whispers hidden from readers without {@code floor}. */

@@ -168,6 +168,14 @@ class PresenceAndAccessTest {
                 server, auth.token("HS256", "carol", "{\"sessions/" + mine + "\": [\"read\", \"join\", \"publish\"]}"));
         assertEquals(200, scoped.get("/v1/sessions/" + mine).status());
         assertEquals(403, scoped.get("/v1/sessions/" + other).status(), "a token for one session cannot read another");
+        var listed = scoped.get("/v1/sessions?expand=view");
+        assertEquals(200, listed.status(), listed.raw());
+        assertEquals("[\"" + mine + "\"]", listed.body().path("data").toString(), "only the readable sessions");
+        assertEquals(1, listed.body().path("sessions").size());
+        assertEquals(mine, listed.body().path("sessions").get(0).path("id").asText(), "with their views");
+        assertTrue(listed.body().path("sessions").get(0).has("presence"));
+        assertEquals(400, scoped.get("/v1/sessions?expand=everything").status());
+        assertTrue(scoped.get("/v1/sessions").body().path("sessions").isMissingNode(), "ids only by default");
         assertEquals(
                 403, scoped.get("/v1/sessions/" + other + "/events?offset=-1").status());
         assertEquals(
