@@ -21,7 +21,8 @@ public abstract class StreamStoreContract {
     /** A fresh, empty store of the kind under test. */
     protected abstract StreamStore open() throws Exception;
 
-    private static StreamRecord stream(long id, String path) {
+    /** A live, empty text stream. */
+    public static StreamRecord stream(long id, String path) {
         return new StreamRecord(
                 id,
                 path,

@@ -10,6 +10,7 @@ import dev.tether.store.ProducerRecord;
 import dev.tether.store.StoreException;
 import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamRecord;
+import dev.tether.store.StreamStoreContract;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,22 +25,7 @@ class SqliteStreamStoreTest {
     Path dir;
 
     private static StreamRecord stream(long id) {
-        return new StreamRecord(
-                id,
-                "s" + id,
-                "text/plain",
-                null,
-                null,
-                0,
-                0,
-                0,
-                0,
-                false,
-                null,
-                null,
-                null,
-                0,
-                StreamRecord.Lifecycle.LIVE);
+        return StreamStoreContract.stream(id, "s" + id);
     }
 
     @Test
