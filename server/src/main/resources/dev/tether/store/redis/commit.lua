@@ -1,0 +1,57 @@
+-- One conditional commit of the Redis store (RedisStreamStore): checks every precondition, then
+-- applies every mutation, atomically (a script runs alone, and AOF logs its writes as one unit).
+-- KEYS[1]: the key prefix. ARGV[1]: the plan (JSON); ARGV[2..]: message payloads the plan names by index.
+-- Returns an empty array when committed, else the 1-based indexes of the preconditions that failed.
+local p = KEYS[1]
+local plan = cjson.decode(ARGV[1])
+
+local failed = {}
+for i, e in ipairs(plan.expect) do
+  local ok
+  if e.t == 'tail' then
+    ok = redis.call('HGET', p .. 'tails', e.id) == e.tail
+  elseif e.t == 'path' then
+    ok = redis.call('HEXISTS', p .. 'paths', e.path) == 0
+  else -- 'prod': e.v is "epoch:seq", or false for "no state"
+    local now = redis.call('HGET', p .. 'prod:' .. e.id, e.p)
+    if e.v == false then ok = (now == false) else ok = (now == e.v) end
+  end
+  if not ok then failed[#failed + 1] = i end
+end
+if #failed > 0 then return failed end
+
+local function unpath(id, path)
+  if path and redis.call('HGET', p .. 'paths', path) == id then redis.call('HDEL', p .. 'paths', path) end
+end
+
+for _, m in ipairs(plan.apply) do
+  if m.t == 'put' then
+    local old = redis.call('HGET', p .. 'streams', m.id)
+    if old then unpath(m.id, cjson.decode(old).path) end
+    if m.holdsPath then redis.call('HSET', p .. 'paths', m.path, m.id) end
+    redis.call('HSET', p .. 'streams', m.id, m.rec)
+    redis.call('HSET', p .. 'tails', m.id, m.tail)
+    local max = tonumber(redis.call('HGET', p .. 'meta', 'max_id') or '0')
+    if tonumber(m.id) > max then redis.call('HSET', p .. 'meta', 'max_id', m.id) end
+  elseif m.t == 'append' then
+    for k, pos in ipairs(m.pos) do
+      redis.call('ZADD', p .. 'pos:' .. m.id, pos, pos)
+      redis.call('HSET', p .. 'data:' .. m.id, pos, ARGV[m.d[k]])
+    end
+  elseif m.t == 'prod' then
+    redis.call('HSET', p .. 'prod:' .. m.id, m.p, m.v)
+  elseif m.t == 'trim' then
+    local gone = redis.call('ZRANGEBYSCORE', p .. 'pos:' .. m.id, '-inf', '(' .. m.before)
+    for i = 1, #gone, 500 do
+      redis.call('HDEL', p .. 'data:' .. m.id, unpack(gone, i, math.min(i + 499, #gone)))
+    end
+    redis.call('ZREMRANGEBYSCORE', p .. 'pos:' .. m.id, '-inf', '(' .. m.before)
+  else -- 'drop'
+    local old = redis.call('HGET', p .. 'streams', m.id)
+    if old then unpath(m.id, cjson.decode(old).path) end
+    redis.call('HDEL', p .. 'streams', m.id)
+    redis.call('HDEL', p .. 'tails', m.id)
+    redis.call('DEL', p .. 'pos:' .. m.id, p .. 'data:' .. m.id, p .. 'prod:' .. m.id)
+  end
+end
+return {}

@@ -1,0 +1,90 @@
+package dev.tether.store.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.store.Commit;
+import dev.tether.store.Mutation;
+import dev.tether.store.ProducerRecord;
+import dev.tether.store.StoreContents;
+import dev.tether.store.StoreException;
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StreamRecord;
+import dev.tether.store.StreamStoreContract;
+import io.lettuce.core.RedisClient;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The Redis store on a real redis-server: what survives a kill -9 of Redis, reads, trims, durability settings. */
+class RedisStreamStoreTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void whatWasCommittedSurvivesAKilledRedis() throws Exception {
+        try (RedisServer redis = new RedisServer(dir)) {
+            StreamRecord s = StreamStoreContract.stream(7, "chat/1");
+            try (RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", false)) {
+                store.commit(Commit.unconditional(List.of(
+                        new Mutation.PutStream(s.withTail(5)),
+                        new Mutation.AppendMessages(7, List.of(new StoredMessage(0, "hello".getBytes()))),
+                        new Mutation.PutProducer(new ProducerRecord(7, "p", 1, 3)))));
+            }
+            redis.kill();
+            redis.start();
+            try (RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", false)) {
+                StoreContents contents = store.load();
+                assertEquals(List.of(s.withTail(5)), contents.streams());
+                assertEquals(List.of(new ProducerRecord(7, "p", 1, 3)), contents.producers());
+                assertEquals(7, contents.maxStreamId());
+                assertEquals(
+                        "hello", new String(store.read(7, 0, 5, 1024).get(0).data()));
+            }
+        }
+    }
+
+    @Test
+    void readsStartAtTheRowHoldingTheOffsetAndStopAtMaxBytesOrTheEnd() throws Exception {
+        try (RedisServer redis = new RedisServer(dir);
+                RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", false)) {
+            List<StoredMessage> rows = new ArrayList<>();
+            for (int i = 0; i < 600; i++) {
+                rows.add(new StoredMessage(i * 10L, "0123456789".getBytes()));
+            }
+            store.commit(Commit.unconditional(List.of(
+                    new Mutation.PutStream(StreamStoreContract.stream(1, "a").withTail(6000)),
+                    new Mutation.AppendMessages(1, rows))));
+            List<StoredMessage> mid = store.read(1, 25, 6000, 30);
+            assertEquals(
+                    List.of(20L, 30L, 40L),
+                    mid.stream().map(StoredMessage::position).toList());
+            assertEquals(600, store.read(1, 0, 6000, Integer.MAX_VALUE).size(), "pages past the first");
+            assertEquals(2, store.read(1, 0, 20, Integer.MAX_VALUE).size(), "stops before `to`");
+            store.commit(Commit.unconditional(List.of(new Mutation.TrimMessages(1, 3000))));
+            assertEquals(3000, store.read(1, 0, 6000, Integer.MAX_VALUE).get(0).position(), "trimmed below 3000");
+            store.commit(Commit.unconditional(List.of(new Mutation.DropStream(1))));
+            assertEquals(List.of(), store.read(1, 0, 6000, Integer.MAX_VALUE));
+            assertEquals(List.of(), store.load().streams());
+        }
+    }
+
+    @Test
+    void aRedisThatWouldAcknowledgeBeforeTheDiskIsRefused() throws Exception {
+        try (RedisServer redis = new RedisServer(dir)) {
+            RedisClient admin = RedisClient.create(redis.uri());
+            try (var c = admin.connect()) {
+                c.sync().configSet("appendfsync", "everysec");
+            } finally {
+                admin.shutdown();
+            }
+            StoreException refused =
+                    assertThrows(StoreException.class, () -> RedisStreamStore.open(redis.uri(), "t:", false));
+            assertTrue(refused.getMessage().contains("appendfsync always"), refused.getMessage());
+            RedisStreamStore.open(redis.uri(), "t:", true).close(); // the operator's explicit choice
+        }
+    }
+}
