@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: JUnit (unit + integration, via Maven), the official Durable Streams
-# conformance suite against a real server on a free port (once per store tier), and the
+# conformance suite against a real server on a free port (once per store tier: SQLite, memory, and
+# one node on a redis-server of its own), and the
 # official openai npm SDK against the Responses API (web/openai-compat), and a session log
 # materialised by createStreamDB from the official @durable-streams/state (web/session-state),
 # and the clients (TypeScript SDK, web app, useChat over the AI SDK transport) in chromium (web/e2e).
@@ -30,7 +31,9 @@ interop_install "$ROOT/web" "the web workspace (one npm ci for every JavaScript 
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
+REDIS_PID=""
 cleanup() {
+  interop_stop "$REDIS_PID"
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
@@ -39,10 +42,29 @@ cleanup() {
 }
 trap cleanup EXIT
 
-run_suite() { # $1 = store tier
+# A redis-server of our own (free port, AOF with an fsync per write) for the Redis tier; sets
+# REDIS_PID and REDIS_URL.
+start_redis() {
+  local port i
+  port="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+  mkdir -p "$WORK/redis"
+  "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes --appendfsync always \
+    --save "" >"$WORK/redis/redis.log" 2>&1 &
+  REDIS_PID=$!
+  for i in $(seq 1 100); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && { REDIS_URL="redis://127.0.0.1:$port"; return 0; }
+    sleep 0.1
+  done
+  cat "$WORK/redis/redis.log" >&2
+  log "redis-server did not start"
+  return 1
+}
+
+run_suite() { # $1 = store tier, then extra serve options
   local store="$1" out="$WORK/server-$1.log" port="" i
+  shift
   "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$ROOT/server/target/classes:$ROOT/server/target/lib/*" \
-    dev.tether.Main serve --port 0 --store "$store" --data-dir "$WORK/data-$store" --long-poll-timeout 500ms \
+    dev.tether.Main serve --port 0 --store "$store" --data-dir "$WORK/data-$store" --long-poll-timeout 500ms "$@" \
     >"$out" 2>&1 &
   SERVER_PID=$!
   for i in $(seq 1 300); do
@@ -67,6 +89,9 @@ run_suite() { # $1 = store tier
 
 run_suite sqlite
 run_suite memory
+start_redis
+run_suite redis --redis "$REDIS_URL"
+interop_stop "$REDIS_PID"
 
 log "3/5 openai npm SDK compatibility (web/openai-compat, pinned openai + ws)"
 TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/openai-compat/run.sh"

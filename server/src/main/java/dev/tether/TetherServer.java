@@ -17,6 +17,7 @@ import dev.tether.session.SessionService;
 import dev.tether.store.StoreException;
 import dev.tether.store.StreamStore;
 import dev.tether.store.memory.MemoryStreamStore;
+import dev.tether.store.redis.RedisStreamStore;
 import dev.tether.store.sqlite.SqliteStreamStore;
 import dev.tether.stream.EngineSettings;
 import dev.tether.stream.StreamEngine;
@@ -149,6 +150,7 @@ public final class TetherServer implements AutoCloseable {
         return switch (config.store()) {
             case SQLITE -> SqliteStreamStore.open(config.dataDir(), config.maxStoreBytes());
             case MEMORY -> new MemoryStreamStore();
+            case REDIS -> RedisStreamStore.open(config.redisUrl(), "tether:", false);
         };
     }
 

@@ -216,11 +216,15 @@ class AgentSessionTest {
                 run.write("back: " + m.content());
             }
         })) {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (answered[1] == null && System.nanoTime() < deadline) {
                 Thread.sleep(10);
             }
-            assertEquals(missed, answered[0], "the restarted worker answered the message no run had answered");
+            assertEquals(
+                    missed,
+                    answered[0],
+                    "the restarted worker answered the message no run had answered; the session then: "
+                            + admin.session(session));
             assertEquals(
                     "back: while you were away",
                     awaitRun(user, session, answered[1], r -> r.path("status")

@@ -27,7 +27,10 @@ public final class Cli {
               --port N                  port to listen on (default %d; 0 picks a free one)
               --host H                  address to bind (default 127.0.0.1)
               --data-dir DIR            where the SQLite store lives (default ./data)
-              --store sqlite|memory     sqlite (durable, default) or memory (nothing kept on exit)
+              --store sqlite|memory|redis  sqlite (durable, default), memory (nothing kept on exit) or
+                                        redis (one node for now; needs --redis, and a Redis with
+                                        appendonly yes and appendfsync always)
+              --redis URL               the Redis of --store redis, e.g. redis://127.0.0.1:6379
               --long-poll-timeout D     how long a long-poll waits before 204 (default 30s; e.g. 500ms)
               --max-body SIZE           largest request body (default 16MiB; e.g. 512KiB)
               --max-store-size SIZE     cap on the database size; appends beyond it get 503
@@ -161,6 +164,7 @@ public final class Cli {
                 case "--log-format" -> c.logFormat(logFormat(value));
                 case "--response-ttl" -> c.responseTtl(Units.duration(value));
                 case "--web-root" -> c.webRoot(Path.of(value));
+                case "--redis" -> c.redisUrl(redis(value));
                 default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
             };
         }
@@ -210,11 +214,19 @@ public final class Cli {
                 "--upstream must be an http(s) URL like http://127.0.0.1:8000/v1, got '" + value + "'");
     }
 
+    private static String redis(String value) {
+        if (!value.matches("rediss?://[^\\s]+")) {
+            throw new IllegalArgumentException(
+                    "--redis must be a URL like redis://127.0.0.1:6379, got '" + value + "'");
+        }
+        return value;
+    }
+
     private static StoreKind store(String value) {
         try {
             return StoreKind.valueOf(value.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--store must be sqlite or memory, got '" + value + "'");
+            throw new IllegalArgumentException("--store must be sqlite, memory or redis, got '" + value + "'");
         }
     }
 

@@ -44,6 +44,7 @@ import java.util.Objects;
  *                            messages); 0 for half the JVM's maximum heap
  * @param kvDiskBudgetBytes   most bytes of spilled KV state under {@code <data-dir>/kv}; 0 for the engine's default
  * @param webRoot             the built web app served at {@code /} (its {@code index.html} and files), or null
+ * @param redisUrl            the Redis of {@code --store redis} ({@code redis://HOST:PORT}), else null
  */
 public record ServerConfig(
         String host,
@@ -78,7 +79,8 @@ public record ServerConfig(
         Duration responseTtl,
         long maxMemoryBytes,
         long kvDiskBudgetBytes,
-        Path webRoot) {
+        Path webRoot,
+        String redisUrl) {
 
     public static final int DEFAULT_PORT = 4437;
 
@@ -107,6 +109,12 @@ public record ServerConfig(
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(store, "store");
+        if ((store == StoreKind.REDIS) != (redisUrl != null)) {
+            throw new IllegalArgumentException(
+                    store == StoreKind.REDIS
+                            ? "--store redis needs --redis redis://HOST:PORT"
+                            : "--redis is only for --store redis");
+        }
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port must be between 0 and 65535, got " + port);
         }
@@ -178,7 +186,9 @@ public record ServerConfig(
     /** Which {@code StreamStore} to run on. */
     public enum StoreKind {
         SQLITE,
-        MEMORY
+        MEMORY,
+        /** One node on Redis (cluster mode, many nodes on one Redis, is not built yet). */
+        REDIS
     }
 
     /** A builder holding the defaults; the CLI and tests change what they need. */
@@ -223,6 +233,7 @@ public record ServerConfig(
         private long kvDiskBudgetBytes;
         private long maxMemoryBytes;
         private Path webRoot;
+        private String redisUrl;
 
         private Builder() {}
 
@@ -393,6 +404,11 @@ public record ServerConfig(
             return this;
         }
 
+        public Builder redisUrl(String value) {
+            redisUrl = value;
+            return this;
+        }
+
         public ServerConfig build() {
             return new ServerConfig(
                     host,
@@ -427,7 +443,8 @@ public record ServerConfig(
                     responseTtl,
                     maxMemoryBytes,
                     kvDiskBudgetBytes,
-                    webRoot);
+                    webRoot,
+                    redisUrl);
         }
     }
 }

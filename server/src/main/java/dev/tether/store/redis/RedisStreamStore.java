@@ -23,6 +23,7 @@ import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
@@ -32,6 +33,10 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The Redis store (cluster mode's storage): stream records, message rows and producer state in one
@@ -59,6 +64,7 @@ public final class RedisStreamStore implements StreamStore {
 
     private static final String SCRIPT = loadScript();
     private static final int PAGE = 256;
+    static final long LEASE_MS = 15_000;
 
     private final RedisClient client;
     private final StatefulRedisConnection<byte[], byte[]> connection;
@@ -67,6 +73,14 @@ public final class RedisStreamStore implements StreamStore {
     private final byte[] prefix;
     private final String prefixText;
     private String sha;
+    /** This node's token in the prefix's node lease; every commit script checks it. */
+    private final String token = UUID.randomUUID().toString();
+
+    private final ScheduledExecutorService renewals = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "redis-node-lease");
+        t.setDaemon(true);
+        return t;
+    });
 
     private RedisStreamStore(
             RedisClient client, StatefulRedisConnection<byte[], byte[]> connection, String uri, String prefix) {
@@ -91,6 +105,7 @@ public final class RedisStreamStore implements StreamStore {
             if (!acceptWeakDurability) {
                 store.requireFsyncPerWrite();
             }
+            store.takeNodeLease();
             return store;
         } catch (RedisException e) {
             client.shutdown();
@@ -111,6 +126,41 @@ public final class RedisStreamStore implements StreamStore {
                             + " acknowledged is lost when Redis restarts",
                     null,
                     false);
+        }
+    }
+
+    /**
+     * One node per Redis (and prefix) until cluster mode: the node lease is a key holding this
+     * node's token for {@link #LEASE_MS}, renewed every third of it. A second node is refused; a
+     * node that lost the lease (paused past it) gets every commit refused by the script.
+     */
+    private void takeNodeLease() throws StoreException {
+        byte[] lease = key("node");
+        String ok = redis.set(
+                lease,
+                token.getBytes(StandardCharsets.UTF_8),
+                SetArgs.Builder.nx().px(LEASE_MS));
+        if (!"OK".equals(ok)) {
+            throw new StoreException(
+                    "another Tether node serves the Redis at " + uri + " (key " + prefixText + "node): cluster mode"
+                            + " is not built yet, so one node per Redis; a node that died lets go within "
+                            + LEASE_MS / 1000 + " s",
+                    null,
+                    false);
+        }
+        renewals.scheduleAtFixedRate(this::renewNodeLease, LEASE_MS / 3, LEASE_MS / 3, TimeUnit.MILLISECONDS);
+    }
+
+    private void renewNodeLease() {
+        try {
+            redis.eval(
+                    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
+                    ScriptOutputType.INTEGER,
+                    new byte[][] {key("node")},
+                    token.getBytes(StandardCharsets.UTF_8),
+                    Long.toString(LEASE_MS).getBytes(StandardCharsets.UTF_8));
+        } catch (RedisException e) {
+            // Redis is away: the next renewal tries again; commits fail meanwhile on their own.
         }
     }
 
@@ -152,7 +202,7 @@ public final class RedisStreamStore implements StreamStore {
     public CommitResult commit(Commit commit) throws StoreException {
         List<byte[]> args = new ArrayList<>();
         args.add(null); // the plan, once the payloads have their indexes
-        ObjectNode plan = JSON.createObjectNode();
+        ObjectNode plan = JSON.createObjectNode().put("node", token);
         ArrayNode expect = plan.putArray("expect");
         for (Precondition p : commit.expect()) {
             expect.add(
@@ -324,6 +374,16 @@ public final class RedisStreamStore implements StreamStore {
 
     @Override
     public void close() {
+        renewals.shutdownNow();
+        try {
+            redis.eval(
+                    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+                    ScriptOutputType.INTEGER,
+                    new byte[][] {key("node")},
+                    token.getBytes(StandardCharsets.UTF_8));
+        } catch (RedisException e) {
+            // the lease lapses by itself
+        }
         connection.close();
         client.shutdown();
     }

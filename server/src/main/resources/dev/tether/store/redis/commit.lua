@@ -1,9 +1,15 @@
 -- One conditional commit of the Redis store (RedisStreamStore): checks every precondition, then
 -- applies every mutation, atomically (a script runs alone, and AOF logs its writes as one unit).
--- KEYS[1]: the key prefix. ARGV[1]: the plan (JSON); ARGV[2..]: message payloads the plan names by index.
+-- KEYS[1]: the key prefix. ARGV[1]: the plan (JSON, with the writer's node-lease token);
+-- ARGV[2..]: message payloads the plan names by index.
 -- Returns an empty array when committed, else the 1-based indexes of the preconditions that failed.
 local p = KEYS[1]
 local plan = cjson.decode(ARGV[1])
+
+-- Only the node holding the prefix's node lease writes (one node per Redis until cluster mode).
+if redis.call('GET', p .. 'node') ~= plan.node then
+  return redis.error_reply('TETHER_NOT_OWNER this node no longer holds the lease on ' .. p .. 'node')
+end
 
 local failed = {}
 for i, e in ipairs(plan.expect) do

@@ -73,6 +73,19 @@ class RedisStreamStoreTest {
     }
 
     @Test
+    void aSecondNodeOnTheSameRedisIsRefusedUntilTheFirstLetsGo() throws Exception {
+        try (RedisServer redis = new RedisServer(dir)) {
+            RedisStreamStore first = RedisStreamStore.open(redis.uri(), "t:", false);
+            StoreException refused =
+                    assertThrows(StoreException.class, () -> RedisStreamStore.open(redis.uri(), "t:", false));
+            assertTrue(refused.getMessage().contains("another Tether node"), refused.getMessage());
+            RedisStreamStore.open(redis.uri(), "other:", false).close(); // another prefix is another key space
+            first.close();
+            RedisStreamStore.open(redis.uri(), "t:", false).close();
+        }
+    }
+
+    @Test
     void aRedisThatWouldAcknowledgeBeforeTheDiskIsRefused() throws Exception {
         try (RedisServer redis = new RedisServer(dir)) {
             RedisClient admin = RedisClient.create(redis.uri());
