@@ -88,8 +88,8 @@ SERVE_PATH="$FAKE/sys" serve --port 0
 [ "$(web_roots)" = 1 ] || fail "without npm the server still starts with its web root"
 
 # chromium for the browser tests: used where it is, installed with apt-get as root, else a clear failure.
-# shellcheck source=lib/browser.sh
-. "$ROOT/scripts/lib/browser.sh"
+# shellcheck source=lib/packages.sh
+. "$ROOT/scripts/lib/packages.sh"
 printf '#!/bin/sh\necho "apt-get $*" >> "%s/apt-calls"\ncase "$*" in *install*) printf "#!/bin/sh\\n" > "%s/stubs/chromium"; chmod +x "%s/stubs/chromium" ;; esac\n' \
   "$FAKE" "$FAKE" "$FAKE" > "$FAKE/stubs/apt-get"
 printf '#!/bin/sh\necho "${FAKE_UID:-0}"\n' > "$FAKE/stubs/id"

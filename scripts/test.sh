@@ -14,8 +14,8 @@ log() { printf '[test %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # shellcheck source=lib/native-deps.sh
 . "$ROOT/scripts/lib/native-deps.sh"
 tether_install_libgomp # the embedded engine's tests need the OpenMP runtime
-# shellcheck source=lib/redis.sh
-. "$ROOT/scripts/lib/redis.sh"
+# shellcheck source=lib/packages.sh
+. "$ROOT/scripts/lib/packages.sh"
 tether_install_redis # the Redis store's tests start their own redis-server on free ports
 
 log "1/5 JUnit tests (./mvnw verify)"

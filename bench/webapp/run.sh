@@ -8,8 +8,8 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 log() { printf '[webapp %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # shellcheck source=../../scripts/lib/interop.sh
 . "$ROOT/scripts/lib/interop.sh"
-# shellcheck source=../../scripts/lib/browser.sh
-. "$ROOT/scripts/lib/browser.sh"
+# shellcheck source=../../scripts/lib/packages.sh
+. "$ROOT/scripts/lib/packages.sh"
 tether_install_chromium
 "$ROOT/scripts/build-web.sh"
 TETHER_SERVE="$ROOT/tether serve"

@@ -18,8 +18,8 @@ log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # shellcheck source=../../scripts/lib/interop.sh
 . "$ROOT/scripts/lib/interop.sh"
-# shellcheck source=../../scripts/lib/browser.sh
-. "$ROOT/scripts/lib/browser.sh"
+# shellcheck source=../../scripts/lib/packages.sh
+. "$ROOT/scripts/lib/packages.sh"
 interop_install "$WEB" "the web workspace"
 tether_install_chromium
 log "building the SDK, the transport and the web app"
