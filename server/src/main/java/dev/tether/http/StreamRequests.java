@@ -6,10 +6,7 @@ import dev.tether.store.StreamRecord.ProducerTuple;
 import dev.tether.stream.Offset;
 import dev.tether.stream.ReadFrom;
 import io.vertx.core.http.HttpServerRequest;
-import java.io.ByteArrayOutputStream;
-import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CharsetDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
@@ -60,31 +57,14 @@ final class StreamRequests {
      * Other characters, {@code +} included, are kept as they are.
      */
     private static String percentDecode(String raw) {
-        CharsetDecoder utf8 = Utf8.strictDecoder();
-        StringBuilder out = new StringBuilder(raw.length());
-        int i = 0;
-        while (i < raw.length()) {
-            if (raw.charAt(i) != '%') {
-                out.append(raw.charAt(i++));
-                continue;
-            }
-            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            for (; i < raw.length() && raw.charAt(i) == '%'; i += 3) {
-                int hi = i + 2 < raw.length() ? Character.digit(raw.charAt(i + 1), 16) : -1;
-                int lo = hi < 0 ? -1 : Character.digit(raw.charAt(i + 2), 16);
-                if (lo < 0) {
-                    throw Refusal.invalid("the stream path is not valid percent-encoding: " + printable(raw));
-                }
-                bytes.write(hi << 4 | lo);
-            }
-            try {
-                out.append(utf8.decode(ByteBuffer.wrap(bytes.toByteArray())));
-            } catch (CharacterCodingException e) {
-                throw Refusal.invalid("the stream path's percent-escapes are not valid UTF-8: " + printable(raw)
-                        + "; percent-encode the path's UTF-8 bytes");
-            }
+        try {
+            return Utf8.percentDecode(raw);
+        } catch (IllegalArgumentException e) {
+            throw Refusal.invalid("the stream path is not valid percent-encoding: " + printable(raw));
+        } catch (CharacterCodingException e) {
+            throw Refusal.invalid("the stream path's percent-escapes are not valid UTF-8: " + printable(raw)
+                    + "; percent-encode the path's UTF-8 bytes");
         }
-        return out.toString();
     }
 
     /** {@code Stream-TTL}: seconds as a plain non-negative decimal integer (§5.1). */

@@ -5,9 +5,7 @@ import dev.tether.errors.Refusal;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
@@ -191,26 +189,12 @@ final class WebAppFiles {
 
     /** Decodes {@code %XX} once; null for a malformed escape, a raw non-ASCII character or bytes that are not UTF-8. */
     private static String percentDecode(String raw) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(raw.length());
-        for (int i = 0; i < raw.length(); i++) {
-            char c = raw.charAt(i);
-            if (c == '%') {
-                int hi = i + 2 < raw.length() ? Character.digit(raw.charAt(i + 1), 16) : -1;
-                int lo = hi < 0 ? -1 : Character.digit(raw.charAt(i + 2), 16);
-                if (lo < 0) {
-                    return null;
-                }
-                bytes.write(hi << 4 | lo);
-                i += 2;
-            } else if (c < 0x80) {
-                bytes.write(c);
-            } else {
-                return null;
-            }
+        if (!raw.chars().allMatch(c -> c < 0x80)) {
+            return null;
         }
         try {
-            return Utf8.decode(ByteBuffer.wrap(bytes.toByteArray()));
-        } catch (CharacterCodingException e) {
+            return Utf8.percentDecode(raw);
+        } catch (IllegalArgumentException | CharacterCodingException e) {
             return null;
         }
     }
