@@ -1,7 +1,7 @@
 // The web app in chromium: chat, operator console and inspector against a real server.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backend, counted, createSession, runApprovedTool, token, until, sleep } from './tether.mjs';
+import { audit, backend, counted, createSession, runApprovedTool, token, until, sleep } from './tether.mjs';
 import { launch, open, runAt, say, watchRun } from './browser.mjs';
 
 let browser;
@@ -134,10 +134,8 @@ test('app: the operator console lists sessions live; the inspector shows the log
   const inspector = await open(context, 'inspect', view.id, opToken);
   await inspector.locator('[data-testid=log] tr.entry-run td.what', { hasText: 'completed' }).waitFor();
   const offsets = await inspector.$$eval('[data-testid=log] tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
-  const audit = (await (await fetch(`${process.env.TETHER_URL}/v1/sessions/${view.id}/audit?format=jsonl`, {
-    headers: { authorization: `Bearer ${process.env.TETHER_KEY}` },
-  })).text()).split('\n').filter(Boolean).map((l) => JSON.parse(l).offset);
-  assert.deepEqual(offsets, audit.slice(0, offsets.length), 'the inspector shows each entry with its stored offset');
+  const stored = (await audit(view.id)).map((e) => e.offset);
+  assert.deepEqual(offsets, stored.slice(0, offsets.length), 'the inspector shows each entry with its stored offset');
   assert.ok(offsets.length >= 10);
   const [download] = await Promise.all([inspector.waitForEvent('download'), inspector.getByTestId('export-audit').click()]);
   const { readFile } = await import('node:fs/promises');

@@ -23,7 +23,9 @@ log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 interop_install "$WEB" "the web workspace"
 tether_install_chromium
 log "building the SDK, the transport and the web app"
-(cd "$WEB" && npm run --silent build >"$(mktemp)" 2>&1) || { (cd "$WEB" && npm run build); exit 1; }
+BUILD_LOG="$(mktemp)"
+(cd "$WEB" && npm run --silent build >"$BUILD_LOG" 2>&1) || { cat "$BUILD_LOG" >&2; log "the build failed"; exit 1; }
+rm -f "$BUILD_LOG"
 
 interop_workdir
 
