@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: JUnit (unit + integration, via Maven), the official Durable Streams
 # conformance suite against a real server on a free port (once per store tier: SQLite, memory, and
-# one node on a redis-server of its own), and the
+# one node on a redis-server of its own; then three nodes on that Redis behind a round-robin
+# balancer), and the
 # official openai npm SDK against the Responses API (web/openai-compat), and a session log
 # materialised by createStreamDB from the official @durable-streams/state (web/session-state),
 # and the clients (TypeScript SDK, web app, useChat over the AI SDK transport) in chromium (web/e2e).
@@ -30,14 +31,11 @@ CONF="$ROOT/web/conformance"
 interop_install "$ROOT/web" "the web workspace (one npm ci for every JavaScript test)"
 
 WORK="$(mktemp -d)"
-SERVER_PID=""
+SERVER_PIDS=()
 REDIS_PID=""
 cleanup() {
+  stop_nodes
   interop_stop "$REDIS_PID"
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -60,37 +58,78 @@ start_redis() {
   return 1
 }
 
-run_suite() { # $1 = store tier, then extra serve options
-  local store="$1" out="$WORK/server-$1.log" port="" i
+# Starts one server in the background (`$1` names its log, then serve options); sets NODE_PID and NODE_PORT.
+start_node() {
+  local name="$1" out="$WORK/server-$1.log" i
   shift
+  NODE_PORT=""
   "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$ROOT/server/target/classes:$ROOT/server/target/lib/*" \
-    dev.tether.Main serve --port 0 --store "$store" --data-dir "$WORK/data-$store" --long-poll-timeout 500ms "$@" \
-    >"$out" 2>&1 &
-  SERVER_PID=$!
+    dev.tether.Main serve --port 0 --long-poll-timeout 500ms "$@" >"$out" 2>&1 &
+  NODE_PID=$!
+  SERVER_PIDS+=("$NODE_PID")
   for i in $(seq 1 300); do
-    port="$(sed -n 's|^Tether listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$out")"
-    [ -n "$port" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$out" >&2; log "server exited before listening"; exit 1; }
+    NODE_PORT="$(sed -n 's|^Tether listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$out")"
+    [ -n "$NODE_PORT" ] && return 0
+    kill -0 "$NODE_PID" 2>/dev/null || { cat "$out" >&2; log "server $name exited before listening"; exit 1; }
     sleep 0.1
   done
-  [ -n "$port" ] || { cat "$out" >&2; log "server did not start within 30 s"; exit 1; }
-  log "conformance against the $store store on port $port (pid $SERVER_PID)"
+  cat "$out" >&2; log "server $name did not start within 30 s"; exit 1
+}
+
+stop_nodes() {
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  SERVER_PIDS=()
+}
+
+conformance() { # $1 = what runs it (for the log), $2 = the URL
   local status=0
-  (cd "$CONF" && CONFORMANCE_TEST_URL="http://127.0.0.1:$port" LONG_POLL_TIMEOUT_MS=500 \
+  log "conformance against $1 at $2"
+  (cd "$CONF" && CONFORMANCE_TEST_URL="$2" LONG_POLL_TIMEOUT_MS=500 \
     NO_COLOR=1 timeout 600 npx vitest run --reporter=default) || status=$?
-  kill "$SERVER_PID"
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
   if [ "$status" -ne 0 ]; then
-    log "server log:"; tail -50 "$out" >&2
-    log "conformance FAILED against the $store store"; exit "$status"
+    local f
+    for f in "$WORK"/server-*.log; do log "$f:"; tail -30 "$f" >&2; done
+    log "conformance FAILED against $1"; exit "$status"
   fi
+}
+
+run_suite() { # $1 = store tier, then extra serve options
+  local store="$1"
+  shift
+  start_node "$store" --store "$store" --data-dir "$WORK/data-$store" "$@"
+  conformance "the $store store (one node, pid $NODE_PID)" "http://127.0.0.1:$NODE_PORT"
+  stop_nodes
+}
+
+# Three nodes on one Redis behind a round-robin balancer: consecutive requests of one test (create,
+# append, read, long-poll, SSE) land on different nodes.
+run_cluster_suite() {
+  local n backends=() lb_log="$WORK/round-robin.log" lb_url="" i
+  for n in 1 2 3; do
+    start_node "cluster-n$n" --store redis --redis "$REDIS_URL" --node-id "n$n" --data-dir "$WORK/data-n$n"
+    backends+=("http://127.0.0.1:$NODE_PORT")
+  done
+  node "$ROOT/scripts/round-robin.mjs" "${backends[@]}" >"$lb_log" 2>&1 &
+  SERVER_PIDS+=("$!")
+  for i in $(seq 1 100); do
+    lb_url="$(sed -n 's|^round-robin listening on \(http://[^ ]*\) .*|\1|p' "$lb_log")"
+    [ -n "$lb_url" ] && break
+    sleep 0.1
+  done
+  [ -n "$lb_url" ] || { cat "$lb_log" >&2; log "the round-robin balancer did not start"; exit 1; }
+  conformance "three nodes on one Redis, requests round-robin" "$lb_url"
+  stop_nodes
 }
 
 run_suite sqlite
 run_suite memory
 start_redis
 run_suite redis --redis "$REDIS_URL"
+run_cluster_suite
 interop_stop "$REDIS_PID"
 
 log "3/5 openai npm SDK compatibility (web/openai-compat, pinned openai + ws)"

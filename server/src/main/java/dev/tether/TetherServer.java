@@ -150,7 +150,14 @@ public final class TetherServer implements AutoCloseable {
         return switch (config.store()) {
             case SQLITE -> SqliteStreamStore.open(config.dataDir(), config.maxStoreBytes());
             case MEMORY -> new MemoryStreamStore();
-            case REDIS -> RedisStreamStore.open(config.redisUrl(), "tether:", false);
+            case REDIS ->
+                RedisStreamStore.open(
+                        config.redisUrl(),
+                        "tether:",
+                        config.nodeId() != null
+                                ? config.nodeId()
+                                : java.util.UUID.randomUUID().toString().substring(0, 8),
+                        false);
         };
     }
 

@@ -28,9 +28,10 @@ public final class Cli {
               --host H                  address to bind (default 127.0.0.1)
               --data-dir DIR            where the SQLite store lives (default ./data)
               --store sqlite|memory|redis  sqlite (durable, default), memory (nothing kept on exit) or
-                                        redis (one node for now; needs --redis, and a Redis with
-                                        appendonly yes and appendfsync always)
+                                        redis (cluster mode: any number of nodes on one Redis; needs
+                                        --redis, and a Redis with appendonly yes and appendfsync always)
               --redis URL               the Redis of --store redis, e.g. redis://127.0.0.1:6379
+              --node-id ID              this node's name in cluster mode (default: a random one)
               --long-poll-timeout D     how long a long-poll waits before 204 (default 30s; e.g. 500ms)
               --max-body SIZE           largest request body (default 16MiB; e.g. 512KiB)
               --max-store-size SIZE     cap on the database size; appends beyond it get 503
@@ -165,6 +166,7 @@ public final class Cli {
                 case "--response-ttl" -> c.responseTtl(Units.duration(value));
                 case "--web-root" -> c.webRoot(Path.of(value));
                 case "--redis" -> c.redisUrl(redis(value));
+                case "--node-id" -> c.nodeId(value);
                 default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
             };
         }

@@ -45,6 +45,8 @@ import java.util.Objects;
  * @param kvDiskBudgetBytes   most bytes of spilled KV state under {@code <data-dir>/kv}; 0 for the engine's default
  * @param webRoot             the built web app served at {@code /} (its {@code index.html} and files), or null
  * @param redisUrl            the Redis of {@code --store redis} ({@code redis://HOST:PORT}), else null
+ * @param nodeId              this node's name among the nodes sharing that Redis (letters, digits,
+ *                            {@code . _ -}), or null for a random one
  */
 public record ServerConfig(
         String host,
@@ -80,7 +82,8 @@ public record ServerConfig(
         long maxMemoryBytes,
         long kvDiskBudgetBytes,
         Path webRoot,
-        String redisUrl) {
+        String redisUrl,
+        String nodeId) {
 
     public static final int DEFAULT_PORT = 4437;
 
@@ -114,6 +117,13 @@ public record ServerConfig(
                     store == StoreKind.REDIS
                             ? "--store redis needs --redis redis://HOST:PORT"
                             : "--redis is only for --store redis");
+        }
+        if (nodeId != null && store != StoreKind.REDIS) {
+            throw new IllegalArgumentException("--node-id is only for --store redis (cluster mode)");
+        }
+        if (nodeId != null && !nodeId.matches("[A-Za-z0-9._-]{1,64}")) {
+            throw new IllegalArgumentException(
+                    "--node-id must be 1 to 64 letters, digits, '.', '_' or '-', got '" + nodeId + "'");
         }
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port must be between 0 and 65535, got " + port);
@@ -187,7 +197,7 @@ public record ServerConfig(
     public enum StoreKind {
         SQLITE,
         MEMORY,
-        /** One node on Redis (cluster mode, many nodes on one Redis, is not built yet). */
+        /** Cluster mode: any number of nodes share one Redis. */
         REDIS
     }
 
@@ -234,6 +244,7 @@ public record ServerConfig(
         private long maxMemoryBytes;
         private Path webRoot;
         private String redisUrl;
+        private String nodeId;
 
         private Builder() {}
 
@@ -409,6 +420,11 @@ public record ServerConfig(
             return this;
         }
 
+        public Builder nodeId(String value) {
+            nodeId = value;
+            return this;
+        }
+
         public ServerConfig build() {
             return new ServerConfig(
                     host,
@@ -444,7 +460,8 @@ public record ServerConfig(
                     maxMemoryBytes,
                     kvDiskBudgetBytes,
                     webRoot,
-                    redisUrl);
+                    redisUrl,
+                    nodeId);
         }
     }
 }

@@ -42,6 +42,7 @@ final class ErrorResponses {
                     case Rejection.NotFound r -> Map.of();
                     case Rejection.Gone r -> Map.of();
                     case Rejection.Conflict r -> Map.of();
+                    case Rejection.Unavailable r -> Map.of();
                 };
         write(response, ErrorTable.describe(rejection), protocol);
     }

@@ -117,6 +117,7 @@ final class ErrorTable {
             case Rejection.StreamClosed r -> problem(Condition.CONFLICT, "stream_closed", null, r.message());
             case Rejection.SequenceGap r -> problem(Condition.CONFLICT, "producer_sequence_gap", null, r.message());
             case Rejection.StaleEpoch r -> problem(Condition.FORBIDDEN, "producer_fenced", null, r.message());
+            case Rejection.Unavailable r -> problem(Condition.UNAVAILABLE, "storage_unavailable", null, r.message());
         };
     }
 

@@ -9,8 +9,15 @@ import java.util.Objects;
  * on state that has changed since.
  */
 public sealed interface Precondition {
-    /** Stream {@code streamId} exists and its tail is {@code tail}. */
-    record TailIs(long streamId, long tail) implements Precondition {}
+    /**
+     * Stream {@code expected.id()} is stored exactly as {@code expected}: not appended to, closed,
+     * deleted or otherwise changed since the writer read it.
+     */
+    record StreamIs(StreamRecord expected) implements Precondition {
+        public StreamIs {
+            Objects.requireNonNull(expected, "expected");
+        }
+    }
 
     /** No stream that holds a path ({@link StreamRecord.Lifecycle#LIVE} or soft-deleted) has {@code path}. */
     record PathFree(String path) implements Precondition {

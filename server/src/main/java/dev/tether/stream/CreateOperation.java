@@ -48,7 +48,7 @@ final class CreateOperation {
         return new CreateResult.Created(created);
     }
 
-    private static StreamRecord plain(WriteBatch batch, CreateRequest req) {
+    private static StreamRecord plain(WriteBatch batch, CreateRequest req) throws StoreException {
         String type = req.contentType() == null ? ContentTypes.DEFAULT : req.contentType();
         return new StreamRecord(
                 batch.allocateId(),
@@ -87,6 +87,7 @@ final class CreateOperation {
             return rejection;
         }
         long at = (Long) position;
+        batch.expectUnchanged(source); // cluster mode: not deleted, nor moved under the fork point, meanwhile
         boolean inherit = req.ttlSeconds() == null && req.expiresAtMillis() == null;
         Long ttl = inherit ? source.ttlSeconds() : req.ttlSeconds();
         Long expires = inherit ? source.expiresAtMillis() : req.expiresAtMillis();

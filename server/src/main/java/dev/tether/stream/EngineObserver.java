@@ -13,6 +13,9 @@ public interface EngineObserver {
     /** A flush made committed batches durable in {@code nanos}. */
     default void synced(long nanos) {}
 
+    /** Cluster mode: a batch lost a race with another node and is decided again. */
+    default void conflicted() {}
+
     /** Appends became visible (durable): {@code messages} messages of {@code bytes} bytes. */
     default void published(int messages, long bytes) {}
 }

@@ -28,6 +28,9 @@ public sealed interface Rejection extends CreateResult, AppendResult, ReadResult
     /** A producer skipped sequence numbers (409 with expected/received). */
     record SequenceGap(long expected, long received, String message) implements Rejection {}
 
+    /** The storage could not be reached to answer (503); the request may be retried. */
+    record Unavailable(String message) implements Rejection {}
+
     /** A zombie producer with an old epoch (403 with the current epoch). */
     record StaleEpoch(long currentEpoch, String message) implements Rejection {}
 }

@@ -1,5 +1,6 @@
 package dev.tether.stream;
 
+import dev.tether.store.SharedStreamStore;
 import dev.tether.store.StoreException;
 import dev.tether.store.StreamRecord;
 import dev.tether.store.StreamRecord.Lifecycle;
@@ -27,6 +28,8 @@ public final class StreamEngine implements AutoCloseable {
     private final StreamReader reader;
     private final StreamWriter writer;
     private final CatchUpReads reads;
+    /** Cluster mode (a store other nodes write too), else null. */
+    private final RegistrySync sync;
 
     public StreamEngine(StreamStore store, InstantSource clock, EngineSettings settings) throws StoreException {
         this(store, clock, settings, EngineObserver.NONE);
@@ -42,9 +45,13 @@ public final class StreamEngine implements AutoCloseable {
         var contents = store.load();
         registry.load(contents, clock.millis());
         this.reader = new StreamReader(registry, store);
-        this.writer =
-                new StreamWriter(store, registry, reader, clock, firstIdBase(contents, clock), settings, observer);
+        this.sync = store instanceof SharedStreamStore shared ? new RegistrySync(shared, registry, clock) : null;
+        this.writer = new StreamWriter(
+                store, registry, reader, clock, firstIdBase(contents, clock), sync, settings, observer);
         this.reads = new CatchUpReads(reader, settings);
+        if (sync != null) {
+            sync.start();
+        }
         writer.start();
         LOG.log(System.Logger.Level.DEBUG, "loaded " + registry.size() + " streams from " + store.describe());
     }
@@ -106,8 +113,18 @@ public final class StreamEngine implements AutoCloseable {
         return result;
     }
 
-    /** Metadata without renewing the TTL (HEAD). */
+    /**
+     * Metadata without renewing the TTL (HEAD). In cluster mode this reads the shared store, so
+     * that it sees what other nodes acknowledged.
+     */
     public Lookup lookup(String path) {
+        if (sync != null) {
+            try {
+                sync.lookup(path);
+            } catch (StoreException e) {
+                return new Rejection.Unavailable("storage unavailable: " + e.getMessage());
+            }
+        }
         StreamState s = registry.byPath(path);
         if (s == null || s.record.lifecycle() == Lifecycle.DETACHED || s.expired(clock.millis())) {
             return new Rejection.NotFound("stream " + path + " does not exist");
@@ -122,7 +139,11 @@ public final class StreamEngine implements AutoCloseable {
     public void touch(String path) {
         StreamState s = registry.byPath(path);
         if (s != null) {
-            s.renew(clock.millis());
+            long now = clock.millis();
+            s.renew(now);
+            if (sync != null) {
+                sync.renew(s, now);
+            }
         }
     }
 
@@ -260,6 +281,9 @@ public final class StreamEngine implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         reads.close();
+        if (sync != null) {
+            sync.close();
+        }
         store.close();
     }
 }

@@ -12,8 +12,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * Every stream the engine knows, by path (live and soft-deleted ones: the path is taken) and
  * by id (also detached ones kept for their forks).
  *
- * <p>Thread-safety: lookups from any thread; changes only from the writer thread, through
- * {@link WriteBatch#publish}.
+ * <p>Thread-safety: lookups from any thread; changes from the writer thread, through
+ * {@link WriteBatch#publish}, and in cluster mode also through {@link #adopt} and
+ * {@link #unmapPath} from any thread (records only move forward, see {@link StreamState#advance}).
  */
 final class StreamRegistry {
     private final Map<String, StreamState> byPath = new ConcurrentHashMap<>();
@@ -93,6 +94,41 @@ final class StreamRegistry {
         } else {
             byPath.put(path, state);
         }
+    }
+
+    /**
+     * Cluster mode: takes a record read from the shared store, creating the stream's state when
+     * this node has not seen it, and wakes its readers when it moved.
+     */
+    StreamState adopt(StreamRecord r) {
+        StreamState s = byId.computeIfAbsent(r.id(), id -> new StreamState(r, recentWindowBytes, memory));
+        boolean moved = s.advance(r);
+        if (s.record.lifecycle() == Lifecycle.DETACHED) {
+            byPath.remove(r.path(), s);
+        } else {
+            StreamState before = byPath.put(r.path(), s);
+            if (before != null && before != s) {
+                before.watchers.fire(); // the stream its readers follow is no longer at this path
+            }
+        }
+        if (moved) {
+            s.watchers.fire();
+        }
+        return s;
+    }
+
+    /** Cluster mode: no stream holds {@code path} in the shared store any more. */
+    void unmapPath(String path) {
+        StreamState s = byPath.remove(path);
+        if (s != null) {
+            s.watchers.fire();
+        }
+    }
+
+    /** Cluster mode: {@code s} is gone from the shared store; its readers look again. */
+    void unmap(StreamState s) {
+        byPath.remove(s.record.path(), s);
+        s.watchers.fire();
     }
 
     StreamState remove(long id) {

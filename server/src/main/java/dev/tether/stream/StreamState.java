@@ -9,7 +9,8 @@ import java.util.Map;
  * The engine's in-memory state of one stream.
  *
  * <p>Thread-safety: {@link #record} and {@link #lastAccess} are published by the writer thread
- * (volatile) and read by any thread. {@link #producers} and {@link #forkRefs} are confined to
+ * (volatile), and in cluster mode also by readers that looked the stream up in the shared store,
+ * through {@link #advance}, which never moves a record back; any thread reads them. {@link #producers} and {@link #forkRefs} are confined to
  * the writer thread. {@link #watchers} and {@link #recent} are thread-safe.
  */
 final class StreamState {
@@ -22,6 +23,9 @@ final class StreamState {
     private long producerBytes;
 
     int forkRefs;
+    /** Cluster mode: when this node last shared a TTL renewal of the stream (see {@link RegistrySync#renew}). */
+    volatile long sharedRenewal;
+
     final TailWatchers watchers = new TailWatchers();
     final RecentWindow recent;
 
@@ -45,6 +49,36 @@ final class StreamState {
             long cost = producerCost(p.producerId());
             producerBytes += cost;
             budget.charge(cost);
+        }
+    }
+
+    /**
+     * Takes {@code r} as the stream's record unless it is older than the current one (a lookup
+     * that read the store before a commit this node has already published). Positions, closing and
+     * the lifecycle only ever move forward, which is what "older" is judged by.
+     *
+     * @return whether readers waiting on the stream should look again (tail, closing or lifecycle moved)
+     */
+    synchronized boolean advance(StreamRecord r) {
+        StreamRecord now = record;
+        if (r.equals(now)
+                || r.tail() < now.tail()
+                || r.retainedFrom() < now.retainedFrom()
+                || (now.closed() && !r.closed())
+                || r.lifecycle().ordinal() < now.lifecycle().ordinal()) {
+            return false;
+        }
+        if (r.retainedFrom() > now.retainedFrom()) {
+            recent.clear();
+        }
+        record = r;
+        return r.tail() != now.tail() || r.closed() != now.closed() || r.lifecycle() != now.lifecycle();
+    }
+
+    /** Replaces the producer state with what the shared store holds (writer thread only). */
+    void replaceProducers(java.util.List<ProducerRecord> stored, MemoryBudget budget) {
+        for (ProducerRecord p : stored) {
+            putProducer(p, budget);
         }
     }
 

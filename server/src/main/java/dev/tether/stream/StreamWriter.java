@@ -31,6 +31,8 @@ import java.util.concurrent.TimeUnit;
 final class StreamWriter {
     private static final System.Logger LOG = System.getLogger(StreamWriter.class.getName());
     private static final long SWEEP_INTERVAL_MILLIS = 1000;
+    /** Cluster mode: how often one batch is decided again after conflicting with other nodes. */
+    private static final int MAX_ATTEMPTS = 16;
 
     private final EngineObserver observer;
     /** A flush failed: no later flush is trusted (see {@link #publish}). Writer thread only. */
@@ -45,6 +47,9 @@ final class StreamWriter {
     private final Thread thread;
     private final StoreSyncer syncer;
     private final WriterHealth health;
+    /** Cluster mode's link to the shared store, or null on one node. */
+    private final RegistrySync sync;
+
     private volatile boolean started;
     private volatile boolean accepting = true;
     /** Written by the writer thread, read by readers telling a never-issued offset from a stale one. */
@@ -62,8 +67,10 @@ final class StreamWriter {
             StreamReader reader,
             InstantSource clock,
             long lastId,
+            RegistrySync sync,
             EngineSettings settings,
             EngineObserver observer) {
+        this.sync = sync;
         this.observer = observer;
         this.store = store;
         this.registry = registry;
@@ -84,8 +91,15 @@ final class StreamWriter {
         started = true;
     }
 
-    /** The highest stream id allocated so far. */
+    /** The highest stream id allocated so far (in cluster mode, by any node). */
     long lastId() {
+        if (sync != null) {
+            try {
+                return Math.max(lastId, sync.maxId());
+            } catch (StoreException e) {
+                return Long.MAX_VALUE; // cannot tell: call the offset another stream's (410), not a made-up one (400)
+            }
+        }
         return lastId;
     }
 
@@ -228,7 +242,60 @@ final class StreamWriter {
             commands.forEach(c -> c.fail(health.refusal()));
             return;
         }
-        WriteBatch batch = new WriteBatch(registry, inFlight.peekLast(), lastId, clock.millis());
+        for (int attempt = 1; ; attempt++) {
+            WriteBatch batch = stage(commands);
+            if (batch == null) {
+                return;
+            }
+            CommitResult result;
+            try {
+                result = batch.isEmpty()
+                        ? CommitResult.COMMITTED
+                        : store.commit(
+                                sync == null
+                                        ? Commit.unconditional(batch.mutations())
+                                        : new Commit(batch.preconditions(), batch.mutations()));
+            } catch (StoreException e) {
+                failCommit(commands, e);
+                return;
+            }
+            if (result instanceof CommitResult.Conflict conflict) {
+                if (sync == null) {
+                    // One node is the store's only writer, so there is nothing to conflict with.
+                    throw new IllegalStateException("an unconditional commit conflicted: " + conflict.failed());
+                }
+                observer.conflicted();
+                if (attempt < MAX_ATTEMPTS) {
+                    continue; // another node changed what the batch was decided on: decide again on fresh state
+                }
+                WriteRejectedException busy = new WriteRejectedException(
+                        WriteRejectedException.Reason.OVERLOADED,
+                        "other nodes kept changing the streams of this write (" + MAX_ATTEMPTS
+                                + " conflicting attempts); retry shortly",
+                        null);
+                commands.forEach(c -> c.fail(busy));
+                return;
+            }
+            committed(commands, batch);
+            return;
+        }
+    }
+
+    /**
+     * Stages the commands into a new batch; in cluster mode first refreshes the streams they
+     * touch from the shared store. Null when that refresh failed (the commands are answered).
+     */
+    private WriteBatch stage(List<WriteCommand> commands) {
+        if (sync != null) {
+            try {
+                sync.beforeStage(commands);
+            } catch (StoreException e) {
+                health.unavailable(e);
+                commands.forEach(c -> c.fail(unavailable(e)));
+                return null;
+            }
+        }
+        WriteBatch batch = new WriteBatch(registry, sync, inFlight.peekLast(), lastId, clock.millis());
         for (WriteCommand c : commands) {
             batch.addCommand(c);
             try {
@@ -242,23 +309,18 @@ final class StreamWriter {
                 c.fail(e);
             }
         }
-        try {
-            if (!batch.isEmpty()
-                    && store.commit(Commit.unconditional(batch.mutations())) instanceof CommitResult.Conflict c) {
-                // This node is the store's only writer, so there is nothing to conflict with.
-                throw new IllegalStateException("an unconditional commit conflicted: " + c.failed());
-            }
-        } catch (StoreException e) {
-            failCommit(commands, e);
-            return;
-        }
+        return batch;
+    }
+
+    private void committed(List<WriteCommand> commands, WriteBatch batch) {
         if (!batch.isEmpty()) {
             health.committed();
             observer.committed(commands.size());
         }
         lastId = batch.lastId();
-        if (inFlight.isEmpty() && (!store.durable() || queue.isEmpty())) {
-            // Nothing to pipeline with: flushing here saves two thread hand-offs of latency.
+        if (sync != null || inFlight.isEmpty() && (!store.durable() || queue.isEmpty())) {
+            // Nothing to pipeline with: flushing here saves two thread hand-offs of latency. A
+            // shared store's commit is already durable, and the next batch must see this one.
             syncInline(batch);
             return;
         }

@@ -26,6 +26,10 @@ final class TailWatchers {
         listeners.remove(listener);
     }
 
+    synchronized boolean isEmpty() {
+        return listeners.isEmpty();
+    }
+
     void fire() {
         Set<Runnable> toRun;
         synchronized (this) {

@@ -1,7 +1,9 @@
 package dev.tether.stream;
 
 import dev.tether.store.Mutation;
+import dev.tether.store.Precondition;
 import dev.tether.store.ProducerRecord;
+import dev.tether.store.StoreException;
 import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamRecord;
 import dev.tether.store.StreamRecord.Lifecycle;
@@ -19,12 +21,18 @@ import java.util.Set;
  * readers see none of them until {@link #publish} runs once the store has made the batch
  * durable. If the commit fails the batch is simply dropped.
  *
+ * <p>In cluster mode the batch also records what it decided on: the record of every stream it
+ * changes as it was before (or that no stream held the path of one it creates) and the state of
+ * every producer it moves, as {@link Precondition}s the shared store checks at commit.
+ *
  * <p>Not thread-safe: confined to the writer thread.
  */
 final class WriteBatch {
     private static final long REMOVED = -1;
 
     private final StreamRegistry registry;
+    /** Cluster mode's link to the shared store, or null on one node. */
+    private final RegistrySync sync;
     /** The previous batch while it is committed but not yet published, else null. */
     private WriteBatch parent;
 
@@ -39,10 +47,14 @@ final class WriteBatch {
     private final Set<Long> dropped = new HashSet<>();
     private final Map<Long, List<StoredMessage>> appended = new HashMap<>();
     private final List<Runnable> completions = new ArrayList<>();
+    private final Map<Long, Precondition> expectedStreams = new LinkedHashMap<>();
+    private final Set<String> expectedFreePaths = new java.util.LinkedHashSet<>();
+    private final Map<String, Precondition> expectedProducers = new LinkedHashMap<>();
     private long lastId;
 
-    WriteBatch(StreamRegistry registry, WriteBatch parent, long lastId, long now) {
+    WriteBatch(StreamRegistry registry, RegistrySync sync, WriteBatch parent, long lastId, long now) {
         this.registry = registry;
+        this.sync = sync;
         this.parent = parent;
         this.lastId = lastId;
         this.now = now;
@@ -76,8 +88,44 @@ final class WriteBatch {
         return lastId;
     }
 
-    long allocateId() {
-        return ++lastId;
+    long allocateId() throws StoreException {
+        if (sync == null) {
+            return ++lastId;
+        }
+        long id = sync.allocateId();
+        lastId = Math.max(lastId, id);
+        return id;
+    }
+
+    /** Cluster mode: what the batch was decided on, for the store to check at commit. */
+    List<Precondition> preconditions() {
+        List<Precondition> out = new ArrayList<>();
+        expectedStreams.values().forEach(p -> {
+            if (p != null) {
+                out.add(p);
+            }
+        });
+        expectedFreePaths.forEach(path -> out.add(new Precondition.PathFree(path)));
+        out.addAll(expectedProducers.values());
+        return out;
+    }
+
+    /**
+     * Records that the batch's decision rests on {@code r}'s stream being as committed before the
+     * batch (a fork's source), or, for a stream the batch creates, on its path being free.
+     */
+    void expectUnchanged(StreamRecord r) {
+        if (sync == null || expectedStreams.containsKey(r.id())) {
+            return;
+        }
+        StreamRecord before = base() != null ? base().byId(r.id()) : recordOf(registry.byId(r.id()));
+        expectedStreams.put(r.id(), before == null ? null : new Precondition.StreamIs(before));
+        if (before == null) {
+            StreamRecord holder = base() != null ? base().byPath(r.path()) : recordOf(registry.byPath(r.path()));
+            if (holder == null) {
+                expectedFreePaths.add(r.path());
+            } // else the batch changes the holder too (it expired), and that stream's precondition covers it
+        }
     }
 
     List<Mutation> mutations() {
@@ -154,6 +202,7 @@ final class WriteBatch {
     }
 
     void put(StreamRecord r) {
+        expectUnchanged(r);
         records.put(r.id(), r);
         mutations.add(new Mutation.PutStream(r));
         if (r.lifecycle() == Lifecycle.DETACHED) {
@@ -179,6 +228,18 @@ final class WriteBatch {
     }
 
     void putProducer(ProducerRecord p) {
+        if (sync != null) {
+            expectedProducers.computeIfAbsent(p.streamId() + "\u0000" + p.producerId(), k -> {
+                ProducerRecord before;
+                if (base() != null) {
+                    before = base().producer(p.streamId(), p.producerId());
+                } else {
+                    StreamState s = registry.byId(p.streamId());
+                    before = s == null ? null : s.producers.get(p.producerId());
+                }
+                return new Precondition.ProducerIs(p.streamId(), p.producerId(), before);
+            });
+        }
         producers.computeIfAbsent(p.streamId(), k -> new HashMap<>()).put(p.producerId(), p);
         mutations.add(new Mutation.PutProducer(p));
     }
@@ -188,6 +249,7 @@ final class WriteBatch {
     }
 
     void drop(StreamRecord r) {
+        expectUnchanged(r);
         StreamRecord current = byPath(r.path());
         if (current != null && current.id() == r.id()) {
             pathIds.put(r.path(), REMOVED);
@@ -237,10 +299,7 @@ final class WriteBatch {
             if (rows != null) {
                 s.recent.append(rows);
             }
-            if (r.retainedFrom() > s.record.retainedFrom()) {
-                s.recent.clear();
-            }
-            s.record = r;
+            s.advance(r);
             touched.add(s);
         }
         producers.forEach((id, ps) -> {

@@ -69,7 +69,7 @@ public abstract class StreamStoreContract {
                     store.commit(
                             new Commit(List.of(new Precondition.PathFree("a")), List.of(new Mutation.PutStream(s)))));
             CommitResult r = store.commit(new Commit(
-                    List.of(new Precondition.TailIs(1, 0), new Precondition.ProducerIs(1, "p", null)),
+                    List.of(new Precondition.StreamIs(s), new Precondition.ProducerIs(1, "p", null)),
                     List.of(
                             append(1, 0, "abc"),
                             new Mutation.PutStream(s.withTail(3)),
@@ -82,22 +82,38 @@ public abstract class StreamStoreContract {
     }
 
     @Test
-    void twoWritersThatDecidedOnTheSameTailCannotBothCommit() throws Exception {
+    void twoWritersThatDecidedOnTheSameRecordCannotBothCommit() throws Exception {
         try (StreamStore store = open()) {
             StreamRecord s = stream(1, "a");
             store.commit(Commit.unconditional(List.of(new Mutation.PutStream(s))));
             // both read tail 0 and decided to append there
             Commit first = new Commit(
-                    List.of(new Precondition.TailIs(1, 0)),
+                    List.of(new Precondition.StreamIs(s)),
                     List.of(append(1, 0, "one"), new Mutation.PutStream(s.withTail(3))));
             Commit second = new Commit(
-                    List.of(new Precondition.TailIs(1, 0)),
+                    List.of(new Precondition.StreamIs(s)),
                     List.of(append(1, 0, "two!"), new Mutation.PutStream(s.withTail(4))));
             assertEquals(CommitResult.COMMITTED, store.commit(first));
             CommitResult.Conflict lost = assertInstanceOf(CommitResult.Conflict.class, store.commit(second));
-            assertEquals(List.of(new Precondition.TailIs(1, 0)), lost.failed());
+            assertEquals(List.of(new Precondition.StreamIs(s)), lost.failed());
             assertEquals("one", all(store, 1), "nothing of the losing batch was applied");
             assertEquals(3, record(store, 1).tail());
+        }
+    }
+
+    @Test
+    void aRecordPreconditionFailsWhenTheStreamClosedWithoutItsTailMoving() throws Exception {
+        try (StreamStore store = open()) {
+            StreamRecord s = stream(1, "a");
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(s))));
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(s.withClosed(null)))));
+            assertInstanceOf(
+                    CommitResult.Conflict.class,
+                    store.commit(new Commit(
+                            List.of(new Precondition.StreamIs(s)),
+                            List.of(append(1, 0, "late"), new Mutation.PutStream(s.withTail(4))))),
+                    "an append decided on the open stream must not land after the close");
+            assertEquals("", all(store, 1));
         }
     }
 
@@ -149,12 +165,13 @@ public abstract class StreamStoreContract {
     }
 
     @Test
-    void aTailPreconditionOnAMissingStreamFails() throws Exception {
+    void aRecordPreconditionOnAMissingStreamFails() throws Exception {
         try (StreamStore store = open()) {
             assertInstanceOf(
                     CommitResult.Conflict.class,
                     store.commit(new Commit(
-                            List.of(new Precondition.TailIs(9, 0)), List.of(new Mutation.PutStream(stream(9, "z"))))));
+                            List.of(new Precondition.StreamIs(stream(9, "z"))),
+                            List.of(new Mutation.PutStream(stream(9, "z"))))));
             assertEquals(List.of(), store.load().streams());
         }
     }

@@ -191,12 +191,17 @@ class DurabilityOrderTest {
     void aFailedPipelinedSyncFailsEveryAppendItCoveredAndEveryLaterOne() throws Exception {
         open();
         CountDownLatch queued = new CountDownLatch(1);
+        CountDownLatch syncing = new CountDownLatch(1);
         List<CompletableFuture<AppendResult>> burst = new ArrayList<>();
         List<String> messages = new ArrayList<>();
-        store.beforeSync(failAfterFirstSync(queued));
+        store.beforeSync(failAfterFirstSync(syncing, queued));
         for (int i = 0; i < 400; i++) {
             messages.add("burst-" + i);
             burst.add(append(i % STREAMS, "burst-" + i));
+            if (i == 0) {
+                // the first sync must cover only part of the burst, however slowly the writer wakes
+                assertTrue(syncing.await(10, TimeUnit.SECONDS), "the first append's flush started");
+            }
         }
         queued.countDown();
         int acknowledged = 0;
@@ -219,11 +224,12 @@ class DurabilityOrderTest {
         assertStorageUnavailable(append(0, "later"), "a write after the failed flush");
     }
 
-    /** The first sync waits for the burst and succeeds; every later one fails. */
-    private Runnable failAfterFirstSync(CountDownLatch queued) {
+    /** The first sync says it started, waits for the burst and succeeds; every later one fails. */
+    private Runnable failAfterFirstSync(CountDownLatch syncing, CountDownLatch queued) {
         AtomicBoolean first = new AtomicBoolean(true);
         return () -> {
             if (first.compareAndSet(true, false)) {
+                syncing.countDown();
                 await(queued);
             } else {
                 store.failSyncs(true);

@@ -61,10 +61,8 @@ public final class MemoryStreamStore implements StreamStore {
 
     private boolean holds(Precondition p) {
         return switch (p) {
-            case Precondition.TailIs t -> {
-                StreamRecord r = streams.get(t.streamId());
-                yield r != null && r.tail() == t.tail();
-            }
+            case Precondition.StreamIs t ->
+                t.expected().equals(streams.get(t.expected().id()));
             case Precondition.PathFree f ->
                 streams.values().stream()
                         .noneMatch(r -> r.path().equals(f.path()) && r.lifecycle() != StreamRecord.Lifecycle.DETACHED);

@@ -2,59 +2,58 @@ package dev.tether.store.redis;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.store.Commit;
 import dev.tether.store.CommitResult;
-import dev.tether.store.Mutation;
 import dev.tether.store.Precondition;
 import dev.tether.store.ProducerRecord;
+import dev.tether.store.SharedStreamStore;
 import dev.tether.store.StoreContents;
 import dev.tether.store.StoreException;
 import dev.tether.store.StoredMessage;
+import dev.tether.store.StoredStream;
 import dev.tether.store.StreamRecord;
-import dev.tether.store.StreamStore;
+import io.lettuce.core.KeyValue;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisException;
-import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
-import java.util.UUID;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The Redis store (cluster mode's storage): stream records, message rows and producer state in one
- * Redis 7, every commit one Lua script ({@code commit.lua}) that checks the commit's preconditions
- * and applies its mutations atomically. With {@code appendonly yes} and {@code appendfsync always}
- * (checked on open) Redis answers a script only after its writes are fsynced, so a commit that
- * returned is durable and {@link #sync} has nothing left to do.
+ * Redis 7 that any number of Tether nodes share. Every commit is one Lua script ({@code commit.lua})
+ * that checks the node's lease and the commit's preconditions and applies its mutations
+ * atomically, then publishes what changed for the other nodes. With {@code appendonly yes} and
+ * {@code appendfsync always} (checked on open) Redis answers a script, and sends anything it
+ * published, only after its writes are fsynced, so a commit that returned is durable and
+ * {@link #sync} has nothing left to do.
  *
  * <p>Keys under the prefix: {@code streams} (id → record JSON), {@code tails} (id → tail),
- * {@code paths} (path → id of the stream holding it), {@code pos:<id>} (a sorted set of row
- * positions), {@code data:<id>} (position → bytes), {@code prod:<id>} (producer → "epoch:seq"),
- * {@code meta} ({@code max_id}). One Redis primary (Sentinel for failover), not Redis Cluster: a
- * commit may touch several streams, and a script's keys must live on one node.
+ * {@code paths} (path → id of the stream holding it), {@code forks} (id → streams forked from it),
+ * {@code access} (id → latest TTL renewal), {@code pos:<id>} (a sorted set of row positions),
+ * {@code data:<id>} (position → bytes), {@code prod:<id>} (producer → "epoch:seq"), {@code meta}
+ * ({@code max_id}), {@code node:<node id>} (a node's lease); channel {@code changes}. One Redis
+ * primary (Sentinel for failover), not Redis Cluster: a commit may touch several streams, and a
+ * script's keys must live on one node.
  *
- * <p>Thread-safety: one connection; Lettuce serializes commands on it, so commits and reads may
- * come from any thread.
+ * <p>Thread-safety: one connection for commands (Lettuce serializes them on it) and one for the
+ * change feed; every method may be called from any thread.
  */
-public final class RedisStreamStore implements StreamStore {
+public final class RedisStreamStore implements SharedStreamStore {
     /**
      * Stream records as JSON. Derived properties written with them ({@code fork} from
      * {@code isFork()}) are ignored when read back: a record is rebuilt from its components.
@@ -62,9 +61,9 @@ public final class RedisStreamStore implements StreamStore {
     private static final ObjectMapper JSON =
             new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
-    private static final String SCRIPT = loadScript();
+    private static final RedisScripts COMMIT = new RedisScripts("commit.lua");
+    private static final RedisScripts READ = new RedisScripts("read.lua");
     private static final int PAGE = 256;
-    static final long LEASE_MS = 15_000;
 
     private final RedisClient client;
     private final StatefulRedisConnection<byte[], byte[]> connection;
@@ -72,15 +71,8 @@ public final class RedisStreamStore implements StreamStore {
     private final String uri;
     private final byte[] prefix;
     private final String prefixText;
-    private String sha;
-    /** This node's token in the prefix's node lease; every commit script checks it. */
-    private final String token = UUID.randomUUID().toString();
-
-    private final ScheduledExecutorService renewals = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "redis-node-lease");
-        t.setDaemon(true);
-        return t;
-    });
+    private RedisNodeLease lease;
+    private RedisChangeFeed changes;
 
     private RedisStreamStore(
             RedisClient client, StatefulRedisConnection<byte[], byte[]> connection, String uri, String prefix) {
@@ -93,11 +85,13 @@ public final class RedisStreamStore implements StreamStore {
     }
 
     /**
-     * Connects to the Redis at {@code uri} and keeps every key under {@code prefix}. Unless
-     * {@code acceptWeakDurability}, refuses a Redis that would acknowledge writes before they are
-     * on disk ({@code appendonly} off, or {@code appendfsync} other than {@code always}).
+     * Connects to the Redis at {@code uri}, keeps every key under {@code prefix} and takes the
+     * lease of node {@code nodeId}. Unless {@code acceptWeakDurability}, refuses a Redis that would
+     * acknowledge writes before they are on disk ({@code appendonly} off, or {@code appendfsync}
+     * other than {@code always}).
      */
-    public static RedisStreamStore open(String uri, String prefix, boolean acceptWeakDurability) throws StoreException {
+    public static RedisStreamStore open(String uri, String prefix, String nodeId, boolean acceptWeakDurability)
+            throws StoreException {
         RedisClient client = RedisClient.create(RedisURI.create(uri));
         try {
             StatefulRedisConnection<byte[], byte[]> connection = client.connect(ByteArrayCodec.INSTANCE);
@@ -105,7 +99,16 @@ public final class RedisStreamStore implements StreamStore {
             if (!acceptWeakDurability) {
                 store.requireFsyncPerWrite();
             }
-            store.takeNodeLease();
+            store.lease = RedisNodeLease.take(store.redis, prefix, nodeId);
+            if (store.lease == null) {
+                throw new StoreException(
+                        "another live Tether process is node " + nodeId + " on the Redis at " + uri + " (key "
+                                + prefix + "node:" + nodeId + "): give each node its own --node-id; a node that"
+                                + " died lets go within " + RedisNodeLease.LEASE_MS / 1000 + " s",
+                        null,
+                        false);
+            }
+            store.changes = new RedisChangeFeed(client, JSON, prefix);
             return store;
         } catch (RedisException e) {
             client.shutdown();
@@ -126,41 +129,6 @@ public final class RedisStreamStore implements StreamStore {
                             + " acknowledged is lost when Redis restarts",
                     null,
                     false);
-        }
-    }
-
-    /**
-     * One node per Redis (and prefix) until cluster mode: the node lease is a key holding this
-     * node's token for {@link #LEASE_MS}, renewed every third of it. A second node is refused; a
-     * node that lost the lease (paused past it) gets every commit refused by the script.
-     */
-    private void takeNodeLease() throws StoreException {
-        byte[] lease = key("node");
-        String ok = redis.set(
-                lease,
-                token.getBytes(StandardCharsets.UTF_8),
-                SetArgs.Builder.nx().px(LEASE_MS));
-        if (!"OK".equals(ok)) {
-            throw new StoreException(
-                    "another Tether node serves the Redis at " + uri + " (key " + prefixText + "node): cluster mode"
-                            + " is not built yet, so one node per Redis; a node that died lets go within "
-                            + LEASE_MS / 1000 + " s",
-                    null,
-                    false);
-        }
-        renewals.scheduleAtFixedRate(this::renewNodeLease, LEASE_MS / 3, LEASE_MS / 3, TimeUnit.MILLISECONDS);
-    }
-
-    private void renewNodeLease() {
-        try {
-            redis.eval(
-                    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
-                    ScriptOutputType.INTEGER,
-                    new byte[][] {key("node")},
-                    token.getBytes(StandardCharsets.UTF_8),
-                    Long.toString(LEASE_MS).getBytes(StandardCharsets.UTF_8));
-        } catch (RedisException e) {
-            // Redis is away: the next renewal tries again; commits fail meanwhile on their own.
         }
     }
 
@@ -200,47 +168,16 @@ public final class RedisStreamStore implements StreamStore {
 
     @Override
     public CommitResult commit(Commit commit) throws StoreException {
-        List<byte[]> args = new ArrayList<>();
-        args.add(null); // the plan, once the payloads have their indexes
-        ObjectNode plan = JSON.createObjectNode().put("node", token);
-        ArrayNode expect = plan.putArray("expect");
-        for (Precondition p : commit.expect()) {
-            expect.add(
-                    switch (p) {
-                        case Precondition.TailIs t ->
-                            JSON.createObjectNode()
-                                    .put("t", "tail")
-                                    .put("id", Long.toString(t.streamId()))
-                                    .put("tail", Long.toString(t.tail()));
-                        case Precondition.PathFree f ->
-                            JSON.createObjectNode().put("t", "path").put("path", f.path());
-                        case Precondition.ProducerIs q -> {
-                            ObjectNode o = JSON.createObjectNode()
-                                    .put("t", "prod")
-                                    .put("id", Long.toString(q.streamId()))
-                                    .put("p", q.producerId());
-                            if (q.expected() == null) {
-                                o.put("v", false);
-                            } else {
-                                o.put(
-                                        "v",
-                                        q.expected().epoch() + ":"
-                                                + q.expected().seq());
-                            }
-                            yield o;
-                        }
-                    });
-        }
-        ArrayNode apply = plan.putArray("apply");
-        for (Mutation m : commit.apply()) {
-            apply.add(mutation(m, args));
-        }
+        List<Object> failed;
+        byte[][] keys = {prefix};
         try {
-            args.set(0, JSON.writeValueAsBytes(plan));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            failed = COMMIT.run(redis, ScriptOutputType.MULTI, keys, RedisCommitPlan.encode(JSON, commit, lease));
+        } catch (RedisConnectionException | RedisCommandTimeoutException e) {
+            // The script may or may not have run before the connection went.
+            throw StoreException.outcomeUnknown("Redis at " + uri + " did not answer a commit: " + e.getMessage(), e);
+        } catch (RedisException e) {
+            throw failure("commit", e);
         }
-        List<Object> failed = run(args.toArray(byte[][]::new));
         if (failed.isEmpty()) {
             return CommitResult.COMMITTED;
         }
@@ -251,64 +188,125 @@ public final class RedisStreamStore implements StreamStore {
         return new CommitResult.Conflict(which);
     }
 
-    private static ObjectNode mutation(Mutation m, List<byte[]> args) {
-        ObjectNode o = JSON.createObjectNode();
-        switch (m) {
-            case Mutation.PutStream p -> {
-                StreamRecord r = p.record();
-                o.put("t", "put")
-                        .put("id", Long.toString(r.id()))
-                        .put("path", r.path())
-                        .put("tail", Long.toString(r.tail()));
-                o.put("holdsPath", r.lifecycle() != StreamRecord.Lifecycle.DETACHED);
-                try {
-                    o.put("rec", JSON.writeValueAsString(r));
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }
-            case Mutation.AppendMessages a -> {
-                o.put("t", "append").put("id", Long.toString(a.streamId()));
-                ArrayNode pos = o.putArray("pos");
-                ArrayNode data = o.putArray("d");
-                for (StoredMessage msg : a.messages()) {
-                    pos.add(Long.toString(msg.position()));
-                    args.add(msg.data());
-                    data.add(args.size()); // ARGV is 1-based: this payload is ARGV[size]
-                }
-            }
-            case Mutation.PutProducer p ->
-                o.put("t", "prod")
-                        .put("id", Long.toString(p.producer().streamId()))
-                        .put("p", p.producer().producerId())
-                        .put("v", p.producer().epoch() + ":" + p.producer().seq());
-            case Mutation.TrimMessages t ->
-                o.put("t", "trim")
-                        .put("id", Long.toString(t.streamId()))
-                        .put("before", Long.toString(t.beforePosition()));
-            case Mutation.DropStream d -> o.put("t", "drop").put("id", Long.toString(d.streamId()));
+    @Override
+    public Map<String, StoredStream> streams(Collection<String> paths, boolean withProducers) throws StoreException {
+        Map<String, StoredStream> out = new HashMap<>();
+        for (StoredStream s :
+                readStreams("path", paths.stream().map(RedisScripts::bytes).toList(), withProducers)) {
+            out.put(s.record().path(), s);
         }
-        return o;
+        return out;
     }
 
-    private List<Object> run(byte[][] args) throws StoreException {
-        byte[][] keys = {prefix};
-        try {
-            if (sha == null) {
-                sha = redis.scriptLoad(SCRIPT.getBytes(StandardCharsets.UTF_8));
-            }
-            try {
-                return redis.evalsha(sha, ScriptOutputType.MULTI, keys, args);
-            } catch (RedisNoScriptException e) {
-                sha = redis.scriptLoad(SCRIPT.getBytes(StandardCharsets.UTF_8)); // Redis restarted: load it again
-                return redis.evalsha(sha, ScriptOutputType.MULTI, keys, args);
-            }
-        } catch (RedisConnectionException | RedisCommandTimeoutException e) {
-            // The script may or may not have run before the connection went.
-            throw StoreException.outcomeUnknown("Redis at " + uri + " did not answer a commit: " + e.getMessage(), e);
-        } catch (RedisException e) {
-            throw failure("commit", e);
+    @Override
+    public StoredStream stream(long id) throws StoreException {
+        List<StoredStream> found = readStreams("id", List.of(RedisScripts.bytes(Long.toString(id))), false);
+        return found.isEmpty() ? null : found.get(0);
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<StoredStream> readStreams(String by, List<byte[]> names, boolean withProducers) throws StoreException {
+        byte[][] args = new byte[names.size() + 2][];
+        args[0] = RedisScripts.bytes(by);
+        args[1] = RedisScripts.bytes(withProducers ? "1" : "0");
+        for (int i = 0; i < names.size(); i++) {
+            args[i + 2] = names.get(i);
         }
+        try {
+            List<Object> rows = READ.run(redis, ScriptOutputType.MULTI, new byte[][] {prefix}, args);
+            List<StoredStream> out = new ArrayList<>(rows.size());
+            for (Object row : rows) {
+                List<Object> f = (List<Object>) row;
+                long id = Long.parseLong(text(f.get(0)));
+                List<ProducerRecord> producers = new ArrayList<>();
+                List<Object> flat = (List<Object>) f.get(4);
+                for (int i = 0; i + 1 < flat.size(); i += 2) {
+                    producers.add(producer(id, (byte[]) flat.get(i), (byte[]) flat.get(i + 1)));
+                }
+                out.add(new StoredStream(
+                        JSON.readValue((byte[]) f.get(1), StreamRecord.class),
+                        producers,
+                        Integer.parseInt(text(f.get(2))),
+                        Long.parseLong(text(f.get(3)))));
+            }
+            return out;
+        } catch (IOException e) {
+            throw new StoreException("a stream record in Redis does not parse: " + e.getMessage(), e, false);
+        } catch (RedisException e) {
+            throw failure("read", e);
+        }
+    }
+
+    private static String text(Object redisValue) {
+        return new String((byte[]) redisValue, StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public Map<Long, StreamRecord> records(Collection<Long> ids) throws StoreException {
+        Map<Long, StreamRecord> out = new HashMap<>();
+        if (ids.isEmpty()) {
+            return out;
+        }
+        try {
+            byte[][] fields = ids.stream()
+                    .map(id -> RedisScripts.bytes(Long.toString(id)))
+                    .toArray(byte[][]::new);
+            for (KeyValue<byte[], byte[]> kv : redis.hmget(key("streams"), fields)) {
+                if (kv.hasValue()) {
+                    StreamRecord r = JSON.readValue(kv.getValue(), StreamRecord.class);
+                    out.put(r.id(), r);
+                }
+            }
+            return out;
+        } catch (IOException e) {
+            throw new StoreException("a stream record in Redis does not parse: " + e.getMessage(), e, false);
+        } catch (RedisException e) {
+            throw failure("read", e);
+        }
+    }
+
+    @Override
+    public long allocateId(long atLeast) throws StoreException {
+        try {
+            return redis.eval(
+                    "local v = redis.call('HINCRBY', KEYS[1], 'max_id', 1) "
+                            + "if v < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'max_id', ARGV[1]) "
+                            + "v = tonumber(ARGV[1]) end return v",
+                    ScriptOutputType.INTEGER,
+                    new byte[][] {key("meta")},
+                    RedisScripts.bytes(Long.toString(atLeast)));
+        } catch (RedisException e) {
+            throw failure("id allocation", e);
+        }
+    }
+
+    @Override
+    public long maxId() throws StoreException {
+        try {
+            byte[] max = redis.hget(key("meta"), RedisScripts.bytes("max_id"));
+            return max == null ? 0 : Long.parseLong(new String(max, StandardCharsets.UTF_8));
+        } catch (RedisException e) {
+            throw failure("read", e);
+        }
+    }
+
+    @Override
+    public void renew(long streamId, long atMillis) {
+        // Fire and forget: a lost renewal costs a stream at most the time until the next one.
+        connection
+                .async()
+                .eval(
+                        "if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') < tonumber(ARGV[2]) then "
+                                + "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 0",
+                        ScriptOutputType.INTEGER,
+                        new byte[][] {key("access")},
+                        RedisScripts.bytes(Long.toString(streamId)),
+                        RedisScripts.bytes(Long.toString(atMillis)));
+    }
+
+    @Override
+    public void onChange(Consumer<List<Change>> listener) {
+        changes.add(listener);
     }
 
     @Override
@@ -374,28 +372,13 @@ public final class RedisStreamStore implements StreamStore {
 
     @Override
     public void close() {
-        renewals.shutdownNow();
-        try {
-            redis.eval(
-                    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-                    ScriptOutputType.INTEGER,
-                    new byte[][] {key("node")},
-                    token.getBytes(StandardCharsets.UTF_8));
-        } catch (RedisException e) {
-            // the lease lapses by itself
+        if (changes != null) {
+            changes.close();
+        }
+        if (lease != null) {
+            lease.close();
         }
         connection.close();
         client.shutdown();
-    }
-
-    private static String loadScript() {
-        try (InputStream in = RedisStreamStore.class.getResourceAsStream("commit.lua")) {
-            if (in == null) {
-                throw new IllegalStateException("commit.lua is missing from the build");
-            }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

@@ -28,11 +28,12 @@ final class SqlitePreconditions {
 
     private static boolean holds(Connection c, Precondition p) throws SQLException {
         return switch (p) {
-            case Precondition.TailIs t -> {
-                try (PreparedStatement ps = c.prepareStatement("SELECT tail FROM streams WHERE id = ?")) {
-                    ps.setLong(1, t.streamId());
+            case Precondition.StreamIs t -> {
+                try (PreparedStatement ps =
+                        c.prepareStatement("SELECT " + SqliteSchema.STREAM_COLUMNS + " FROM streams WHERE id = ?")) {
+                    ps.setLong(1, t.expected().id());
                     try (ResultSet rs = ps.executeQuery()) {
-                        yield rs.next() && rs.getLong(1) == t.tail();
+                        yield rs.next() && SqliteSchema.readStream(rs).equals(t.expected());
                     }
                 }
             }

@@ -3,19 +3,21 @@
 -- KEYS[1]: the key prefix. ARGV[1]: the plan (JSON, with the writer's node-lease token);
 -- ARGV[2..]: message payloads the plan names by index.
 -- Returns an empty array when committed, else the 1-based indexes of the preconditions that failed.
+-- A commit that applied publishes what it changed on <prefix>changes, for the other nodes' readers.
 local p = KEYS[1]
 local plan = cjson.decode(ARGV[1])
 
--- Only the node holding the prefix's node lease writes (one node per Redis until cluster mode).
-if redis.call('GET', p .. 'node') ~= plan.node then
-  return redis.error_reply('TETHER_NOT_OWNER this node no longer holds the lease on ' .. p .. 'node')
+-- Only a node whose lease is current writes: one that was paused past its lease (and may have been
+-- taken for dead) is fenced off until it takes a new one.
+if redis.call('GET', p .. 'node:' .. plan.nodeId) ~= plan.node then
+  return redis.error_reply('TETHER_NOT_OWNER this node no longer holds its lease ' .. p .. 'node:' .. plan.nodeId)
 end
 
 local failed = {}
 for i, e in ipairs(plan.expect) do
   local ok
-  if e.t == 'tail' then
-    ok = redis.call('HGET', p .. 'tails', e.id) == e.tail
+  if e.t == 'stream' then
+    ok = redis.call('HGET', p .. 'streams', e.id) == e.rec
   elseif e.t == 'path' then
     ok = redis.call('HEXISTS', p .. 'paths', e.path) == 0
   else -- 'prod': e.v is "epoch:seq", or false for "no state"
@@ -30,15 +32,23 @@ local function unpath(id, path)
   if path and redis.call('HGET', p .. 'paths', path) == id then redis.call('HDEL', p .. 'paths', path) end
 end
 
+local changed = {}
+local function change(id, rec) changed[#changed + 1] = {id, rec} end
+
 for _, m in ipairs(plan.apply) do
   if m.t == 'put' then
     local old = redis.call('HGET', p .. 'streams', m.id)
-    if old then unpath(m.id, cjson.decode(old).path) end
+    if old then
+      unpath(m.id, cjson.decode(old).path)
+    elseif m.src then
+      redis.call('HINCRBY', p .. 'forks', m.src, 1) -- a new fork holds its source
+    end
     if m.holdsPath then redis.call('HSET', p .. 'paths', m.path, m.id) end
     redis.call('HSET', p .. 'streams', m.id, m.rec)
     redis.call('HSET', p .. 'tails', m.id, m.tail)
     local max = tonumber(redis.call('HGET', p .. 'meta', 'max_id') or '0')
     if tonumber(m.id) > max then redis.call('HSET', p .. 'meta', 'max_id', m.id) end
+    change(m.id, m.rec)
   elseif m.t == 'append' then
     for k, pos in ipairs(m.pos) do
       redis.call('ZADD', p .. 'pos:' .. m.id, pos, pos)
@@ -54,10 +64,20 @@ for _, m in ipairs(plan.apply) do
     redis.call('ZREMRANGEBYSCORE', p .. 'pos:' .. m.id, '-inf', '(' .. m.before)
   else -- 'drop'
     local old = redis.call('HGET', p .. 'streams', m.id)
-    if old then unpath(m.id, cjson.decode(old).path) end
+    if old then
+      local r = cjson.decode(old)
+      unpath(m.id, r.path)
+      if r.forkSourceId and r.forkSourceId ~= cjson.null then
+        redis.call('HINCRBY', p .. 'forks', string.format('%d', r.forkSourceId), -1)
+      end
+    end
     redis.call('HDEL', p .. 'streams', m.id)
     redis.call('HDEL', p .. 'tails', m.id)
+    redis.call('HDEL', p .. 'forks', m.id)
+    redis.call('HDEL', p .. 'access', m.id)
     redis.call('DEL', p .. 'pos:' .. m.id, p .. 'data:' .. m.id, p .. 'prod:' .. m.id)
+    change(m.id, false)
   end
 end
+if #changed > 0 then redis.call('PUBLISH', p .. 'changes', cjson.encode(changed)) end
 return {}

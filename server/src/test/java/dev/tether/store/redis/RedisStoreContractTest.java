@@ -27,6 +27,6 @@ class RedisStoreContractTest extends StreamStoreContract {
     @Override
     protected StreamStore open() throws Exception {
         // every test its own key space in the one server
-        return RedisStreamStore.open(redis.uri(), "t" + UUID.randomUUID() + ":", false);
+        return RedisStreamStore.open(redis.uri(), "t" + UUID.randomUUID() + ":", "n1", false);
     }
 }

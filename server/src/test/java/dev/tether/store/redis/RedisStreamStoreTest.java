@@ -28,7 +28,7 @@ class RedisStreamStoreTest {
     void whatWasCommittedSurvivesAKilledRedis() throws Exception {
         try (RedisServer redis = new RedisServer(dir)) {
             StreamRecord s = StreamStoreContract.stream(7, "chat/1");
-            try (RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", false)) {
+            try (RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", "n1", false)) {
                 store.commit(Commit.unconditional(List.of(
                         new Mutation.PutStream(s.withTail(5)),
                         new Mutation.AppendMessages(7, List.of(new StoredMessage(0, "hello".getBytes()))),
@@ -36,7 +36,7 @@ class RedisStreamStoreTest {
             }
             redis.kill();
             redis.start();
-            try (RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", false)) {
+            try (RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", "n1", false)) {
                 StoreContents contents = store.load();
                 assertEquals(List.of(s.withTail(5)), contents.streams());
                 assertEquals(List.of(new ProducerRecord(7, "p", 1, 3)), contents.producers());
@@ -50,7 +50,7 @@ class RedisStreamStoreTest {
     @Test
     void readsStartAtTheRowHoldingTheOffsetAndStopAtMaxBytesOrTheEnd() throws Exception {
         try (RedisServer redis = new RedisServer(dir);
-                RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", false)) {
+                RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", "n1", false)) {
             List<StoredMessage> rows = new ArrayList<>();
             for (int i = 0; i < 600; i++) {
                 rows.add(new StoredMessage(i * 10L, "0123456789".getBytes()));
@@ -73,15 +73,35 @@ class RedisStreamStoreTest {
     }
 
     @Test
-    void aSecondNodeOnTheSameRedisIsRefusedUntilTheFirstLetsGo() throws Exception {
+    void aSecondProcessWithTheSameNodeIdIsRefusedUntilTheFirstLetsGoAndOtherNodesAreWelcome() throws Exception {
         try (RedisServer redis = new RedisServer(dir)) {
-            RedisStreamStore first = RedisStreamStore.open(redis.uri(), "t:", false);
+            RedisStreamStore first = RedisStreamStore.open(redis.uri(), "t:", "n1", false);
             StoreException refused =
-                    assertThrows(StoreException.class, () -> RedisStreamStore.open(redis.uri(), "t:", false));
-            assertTrue(refused.getMessage().contains("another Tether node"), refused.getMessage());
-            RedisStreamStore.open(redis.uri(), "other:", false).close(); // another prefix is another key space
+                    assertThrows(StoreException.class, () -> RedisStreamStore.open(redis.uri(), "t:", "n1", false));
+            assertTrue(refused.getMessage().contains("another live Tether process is node n1"), refused.getMessage());
+            RedisStreamStore.open(redis.uri(), "t:", "n2", false).close(); // another node
+            RedisStreamStore.open(redis.uri(), "other:", "n1", false).close(); // another prefix is another key space
             first.close();
-            RedisStreamStore.open(redis.uri(), "t:", false).close();
+            RedisStreamStore.open(redis.uri(), "t:", "n1", false).close();
+        }
+    }
+
+    @Test
+    void aNodeWhoseLeaseWasLostCannotCommit() throws Exception {
+        try (RedisServer redis = new RedisServer(dir);
+                RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", "n1", false)) {
+            RedisClient admin = RedisClient.create(redis.uri());
+            try (var c = admin.connect()) {
+                c.sync().del("t:node:n1"); // as if the node was paused past its lease and it lapsed
+            } finally {
+                admin.shutdown();
+            }
+            StoreException fenced = assertThrows(
+                    StoreException.class,
+                    () -> store.commit(
+                            Commit.unconditional(List.of(new Mutation.PutStream(StreamStoreContract.stream(1, "a"))))));
+            assertTrue(fenced.getMessage().contains("no longer holds its lease"), fenced.getMessage());
+            assertEquals(List.of(), store.load().streams(), "nothing was written");
         }
     }
 
@@ -95,9 +115,9 @@ class RedisStreamStoreTest {
                 admin.shutdown();
             }
             StoreException refused =
-                    assertThrows(StoreException.class, () -> RedisStreamStore.open(redis.uri(), "t:", false));
+                    assertThrows(StoreException.class, () -> RedisStreamStore.open(redis.uri(), "t:", "n1", false));
             assertTrue(refused.getMessage().contains("appendfsync always"), refused.getMessage());
-            RedisStreamStore.open(redis.uri(), "t:", true).close(); // the operator's explicit choice
+            RedisStreamStore.open(redis.uri(), "t:", "n1", true).close(); // the operator's explicit choice
         }
     }
 }

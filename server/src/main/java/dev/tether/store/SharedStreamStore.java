@@ -1,0 +1,52 @@
+package dev.tether.store;
+
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * A store several nodes write at once (cluster mode). Each node's engine keeps a cache of what it
+ * has seen; the store is the truth: writes carry {@link Precondition}s and lose with a
+ * {@link CommitResult.Conflict} when another node changed what they were decided on, lookups read
+ * the stream here first, ids come from one counter, TTL renewals are shared, and {@link #onChange}
+ * wakes the nodes whose readers wait on a stream another node appended to.
+ *
+ * <p>Thread-safety: every method may be called from any thread.
+ */
+public interface SharedStreamStore extends StreamStore {
+
+    /**
+     * The streams holding these paths (live or soft-deleted) as stored now, by path; a path no
+     * stream holds is absent.
+     *
+     * @param withProducers also load producer state (the writer needs it; readers do not)
+     */
+    Map<String, StoredStream> streams(Collection<String> paths, boolean withProducers) throws StoreException;
+
+    /** The stream with this id in any lifecycle, without producer state, or null. */
+    StoredStream stream(long id) throws StoreException;
+
+    /** The current records of these streams; the ids of streams that are gone are absent. */
+    Map<Long, StreamRecord> records(Collection<Long> ids) throws StoreException;
+
+    /** A stream id no node has used, at least {@code atLeast}. */
+    long allocateId(long atLeast) throws StoreException;
+
+    /** The highest stream id any node allocated (0: none). */
+    long maxId() throws StoreException;
+
+    /** Records a TTL-renewing access that every node sees (never moves one back). */
+    void renew(long streamId, long atMillis) throws StoreException;
+
+    /**
+     * Calls {@code listener} with what each commit of any node changed, soon after the commit is
+     * durable. A wake-up, not the truth: a notification can be lost (a dropped connection), so a
+     * listener that must not miss a change also polls {@link #records}. The listener must not
+     * block.
+     */
+    void onChange(Consumer<List<Change>> listener);
+
+    /** A stream a commit changed: its new record, or null when the commit removed it. */
+    record Change(long streamId, StreamRecord record) {}
+}

@@ -1,0 +1,185 @@
+package dev.tether.stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StreamRecord;
+import dev.tether.store.StreamRecord.ProducerTuple;
+import java.nio.charset.StandardCharsets;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two engines (nodes) on one shared store: what one acknowledges the other reads, producers stay
+ * exactly-once whichever node a retry reaches, racing appends never overlap, and a reader waiting
+ * on one node wakes when the other appends, even when the notification is lost.
+ */
+class ClusterEngineTest {
+    private final SharedMemoryStore shared = new SharedMemoryStore();
+    private final StreamEngine a = engine();
+    private final StreamEngine b = engine();
+
+    private StreamEngine engine() {
+        try {
+            return new StreamEngine(shared.node(), InstantSource.system(), EngineSettings.defaults());
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @AfterEach
+    void close() {
+        a.close();
+        b.close();
+    }
+
+    private static <T> T get(CompletionStage<T> stage) throws Exception {
+        return stage.toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+
+    private static CreateResult create(StreamEngine on, String path) throws Exception {
+        return get(on.create(new CreateRequest(path, "text/plain", null, null, false, List.of(), null)));
+    }
+
+    private static AppendResult append(StreamEngine on, String path, String data, ProducerTuple producer)
+            throws Exception {
+        return get(on.append(new AppendRequest(
+                path, "text/plain", List.of(data.getBytes(StandardCharsets.UTF_8)), false, producer, null)));
+    }
+
+    private static List<String> messages(StreamEngine on, String path) throws Exception {
+        List<String> out = new ArrayList<>();
+        Long from = null;
+        while (true) {
+            ReadResult.Data d = assertInstanceOf(ReadResult.Data.class, get(on.read(path, from)));
+            for (StoredMessage m : d.messages()) {
+                out.add(new String(m.data(), StandardCharsets.UTF_8));
+            }
+            if (d.upToDate()) {
+                return out;
+            }
+            from = d.next();
+        }
+    }
+
+    @Test
+    void whatOneNodeAcknowledgedTheOtherReadsAtOnce() throws Exception {
+        assertInstanceOf(CreateResult.Created.class, create(a, "s"));
+        assertInstanceOf(AppendResult.Appended.class, append(a, "s", "one", null));
+        assertEquals(List.of("one"), messages(b, "s"), "node B reads node A's acknowledged append");
+        assertInstanceOf(AppendResult.Appended.class, append(b, "s", "two", null));
+        assertEquals(List.of("one", "two"), messages(a, "s"), "and A reads B's");
+        assertInstanceOf(DeleteResult.Deleted.class, get(b.delete("s")));
+        assertInstanceOf(Rejection.NotFound.class, a.lookup("s"), "a delete on B is seen on A");
+        assertInstanceOf(Rejection.NotFound.class, append(a, "s", "three", null), "and A cannot append to it");
+    }
+
+    @Test
+    void streamIdsAreUniqueAcrossNodes() throws Exception {
+        Set<Long> ids = new HashSet<>();
+        for (int i = 0; i < 20; i++) {
+            StreamEngine on = i % 2 == 0 ? a : b;
+            ids.add(assertInstanceOf(CreateResult.Created.class, create(on, "s" + i)).stream()
+                    .id());
+        }
+        assertEquals(20, ids.size(), "every stream got its own id: " + ids);
+    }
+
+    @Test
+    void aProducerStaysExactlyOnceWhicheverNodeItsRetryReaches() throws Exception {
+        create(a, "s");
+        assertInstanceOf(AppendResult.Appended.class, append(a, "s", "x0", new ProducerTuple("p", 0, 0)));
+        assertInstanceOf(
+                AppendResult.Duplicate.class,
+                append(b, "s", "x0", new ProducerTuple("p", 0, 0)),
+                "B knows what A accepted");
+        assertInstanceOf(AppendResult.Appended.class, append(b, "s", "x1", new ProducerTuple("p", 0, 1)));
+        assertInstanceOf(AppendResult.Duplicate.class, append(a, "s", "x1", new ProducerTuple("p", 0, 1)));
+        assertInstanceOf(Rejection.SequenceGap.class, append(a, "s", "x3", new ProducerTuple("p", 0, 3)));
+        assertInstanceOf(AppendResult.Appended.class, append(b, "s", "y0", new ProducerTuple("p", 1, 0)));
+        assertInstanceOf(
+                Rejection.StaleEpoch.class,
+                append(a, "s", "x2", new ProducerTuple("p", 0, 2)),
+                "an epoch bumped on B fences the old one on A");
+        assertEquals(List.of("x0", "x1", "y0"), messages(a, "s"));
+    }
+
+    @Test
+    void aCloseOnOneNodeRefusesAnAppendDecidedOnTheOther() throws Exception {
+        create(a, "s");
+        append(b, "s", "first", null); // B has the stream cached, open
+        assertInstanceOf(
+                AppendResult.Appended.class, get(a.append(new AppendRequest("s", null, List.of(), true, null, null))));
+        assertInstanceOf(Rejection.StreamClosed.class, append(b, "s", "late", null));
+        assertEquals(List.of("first"), messages(b, "s"));
+    }
+
+    @Test
+    void racingAppendsFromTwoNodesNeitherOverlapNorGetLost() throws Exception {
+        create(a, "s");
+        int perNode = 300;
+        List<CompletableFuture<AppendResult>> pending = new ArrayList<>();
+        for (int i = 0; i < perNode; i++) {
+            for (StreamEngine on : List.of(a, b)) {
+                String m = (on == a ? "a" : "b") + i + ";";
+                pending.add(on.append(new AppendRequest(
+                                "s", "text/plain", List.of(m.getBytes(StandardCharsets.UTF_8)), false, null, null))
+                        .toCompletableFuture());
+            }
+        }
+        for (CompletableFuture<AppendResult> f : pending) {
+            assertInstanceOf(AppendResult.Appended.class, f.get(30, TimeUnit.SECONDS));
+        }
+        List<String> read = messages(b, "s");
+        assertEquals(2 * perNode, read.size(), "every acknowledged append is there once");
+        assertEquals(2 * perNode, new HashSet<>(read).size(), "and none twice");
+        List<String> fromA = read.stream().filter(m -> m.startsWith("a")).toList();
+        for (int i = 0; i < perNode; i++) {
+            assertEquals("a" + i + ";", fromA.get(i), "one node's appends keep their order");
+        }
+        assertEquals(read, messages(a, "s"), "both nodes read the same log");
+    }
+
+    @Test
+    void aReaderWaitingOnOneNodeWakesWhenTheOtherAppends() throws Exception {
+        create(a, "s");
+        assertWakes(() -> append(b, "s", "hello", null));
+    }
+
+    @Test
+    void aLostNotificationDelaysTheWakeUpButDoesNotLoseIt() throws Exception {
+        create(a, "s");
+        shared.loseNotifications = true;
+        assertWakes(() -> append(b, "s", "hello", null));
+    }
+
+    private void assertWakes(Callable append) throws Exception {
+        StreamRecord r = assertInstanceOf(Lookup.Found.class, a.lookup("s")).stream();
+        CountDownLatch woke = new CountDownLatch(1);
+        a.watch(r, r.tail(), woke::countDown);
+        assertEquals(1, woke.getCount(), "nothing has moved yet");
+        append.call();
+        assertTrue(
+                woke.await(5 * RegistrySync.POLL_MILLIS, TimeUnit.MILLISECONDS),
+                "the reader on A woke after B's append");
+        assertNotEquals(
+                r.tail(),
+                assertInstanceOf(Lookup.Found.class, a.lookup("s")).stream().tail());
+    }
+
+    private interface Callable {
+        void call() throws Exception;
+    }
+}

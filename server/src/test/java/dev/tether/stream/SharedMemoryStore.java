@@ -1,0 +1,163 @@
+package dev.tether.stream;
+
+import dev.tether.store.Commit;
+import dev.tether.store.CommitResult;
+import dev.tether.store.Mutation;
+import dev.tether.store.ProducerRecord;
+import dev.tether.store.SharedStreamStore;
+import dev.tether.store.StoreContents;
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StoredStream;
+import dev.tether.store.StreamRecord;
+import dev.tether.store.memory.MemoryStreamStore;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+
+/**
+ * A {@link SharedStreamStore} in memory for tests that run several engines (nodes) on one store
+ * without Redis: the memory store under one lock, lookups answered from its full contents, and a
+ * change feed that can be told to lose its notifications. Each engine gets its own view
+ * ({@link #node()}), since an engine closes its store.
+ */
+final class SharedMemoryStore {
+    private final MemoryStreamStore store = new MemoryStreamStore();
+    private final Map<Long, Long> renewals = new ConcurrentHashMap<>();
+    private final List<Consumer<List<SharedStreamStore.Change>>> listeners = new CopyOnWriteArrayList<>();
+    private long maxId;
+    volatile boolean loseNotifications;
+
+    SharedStreamStore node() {
+        return new Node();
+    }
+
+    private synchronized StoreContents contents() {
+        return store.load();
+    }
+
+    private StoredStream stored(StoreContents all, StreamRecord r, boolean withProducers) {
+        int forks = (int) all.streams().stream()
+                .filter(f -> Objects.equals(f.forkSourceId(), r.id()))
+                .count();
+        List<ProducerRecord> producers = withProducers
+                ? all.producers().stream().filter(p -> p.streamId() == r.id()).toList()
+                : List.of();
+        return new StoredStream(r, producers, forks, renewals.getOrDefault(r.id(), 0L));
+    }
+
+    private final class Node implements SharedStreamStore {
+        @Override
+        public StoreContents load() {
+            return contents();
+        }
+
+        @Override
+        public CommitResult commit(Commit commit) {
+            CommitResult result;
+            List<Change> changes = new ArrayList<>();
+            synchronized (SharedMemoryStore.this) {
+                result = store.commit(commit);
+                if (result instanceof CommitResult.Committed) {
+                    Map<Long, StreamRecord> now = new HashMap<>();
+                    store.load().streams().forEach(r -> now.put(r.id(), r));
+                    for (Mutation m : commit.apply()) {
+                        if (m instanceof Mutation.PutStream p) {
+                            maxId = Math.max(maxId, p.record().id());
+                            changes.add(new Change(
+                                    p.record().id(), now.get(p.record().id())));
+                        } else if (m instanceof Mutation.DropStream d) {
+                            changes.add(new Change(d.streamId(), null));
+                        }
+                    }
+                }
+            }
+            if (!loseNotifications && !changes.isEmpty()) {
+                listeners.forEach(l -> l.accept(changes));
+            }
+            return result;
+        }
+
+        @Override
+        public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) {
+            return store.read(streamId, from, to, maxBytes);
+        }
+
+        @Override
+        public Map<String, StoredStream> streams(Collection<String> paths, boolean withProducers) {
+            StoreContents all = contents();
+            Map<String, StoredStream> out = new HashMap<>();
+            for (StreamRecord r : all.streams()) {
+                if (paths.contains(r.path()) && r.lifecycle() != StreamRecord.Lifecycle.DETACHED) {
+                    out.put(r.path(), stored(all, r, withProducers));
+                }
+            }
+            return out;
+        }
+
+        @Override
+        public StoredStream stream(long id) {
+            StoreContents all = contents();
+            return all.streams().stream()
+                    .filter(r -> r.id() == id)
+                    .findFirst()
+                    .map(r -> stored(all, r, false))
+                    .orElse(null);
+        }
+
+        @Override
+        public Map<Long, StreamRecord> records(Collection<Long> ids) {
+            Map<Long, StreamRecord> out = new HashMap<>();
+            contents().streams().stream().filter(r -> ids.contains(r.id())).forEach(r -> out.put(r.id(), r));
+            return out;
+        }
+
+        @Override
+        public long allocateId(long atLeast) {
+            synchronized (SharedMemoryStore.this) {
+                maxId = Math.max(maxId + 1, atLeast);
+                return maxId;
+            }
+        }
+
+        @Override
+        public long maxId() {
+            synchronized (SharedMemoryStore.this) {
+                return maxId;
+            }
+        }
+
+        @Override
+        public void renew(long streamId, long atMillis) {
+            renewals.merge(streamId, atMillis, Math::max);
+        }
+
+        @Override
+        public void onChange(Consumer<List<Change>> listener) {
+            listeners.add(listener);
+        }
+
+        @Override
+        public boolean durable() {
+            return false;
+        }
+
+        @Override
+        public String describe() {
+            return "shared memory (test)";
+        }
+
+        @Override
+        public String kind() {
+            return "memory";
+        }
+
+        @Override
+        public void close() {}
+    }
+}
