@@ -5,7 +5,9 @@
 # balancer), and the
 # official openai npm SDK against the Responses API (web/openai-compat), and a session log
 # materialised by createStreamDB from the official @durable-streams/state (web/session-state),
-# and the clients (TypeScript SDK, web app, useChat over the AI SDK transport) in chromium (web/e2e).
+# and the clients (TypeScript SDK, web app, useChat over the AI SDK transport) in chromium (web/e2e),
+# then cluster mode: the SDK's session tests against three nodes on one Redis, and the chaos test
+# (scripts/chaos/cluster.sh: a node and Redis killed under load).
 # Called by `./tether test` (which finds the JDK); extra arguments go to Maven.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,12 +21,12 @@ tether_install_libgomp # the embedded engine's tests need the OpenMP runtime
 . "$ROOT/scripts/lib/packages.sh"
 tether_install_redis # the Redis store's tests start their own redis-server on free ports
 
-log "1/5 JUnit tests (./mvnw verify)"
+log "1/6 JUnit tests (./mvnw verify)"
 (cd "$ROOT" && ./mvnw -B -q verify "$@")
 touch "$ROOT/server/target/.tether-build-stamp"
 "$ROOT/scripts/launcher-test.sh"
 
-log "2/5 Durable Streams conformance suite (@durable-streams/server-conformance-tests, pinned)"
+log "2/6 Durable Streams conformance suite (@durable-streams/server-conformance-tests, pinned)"
 CONF="$ROOT/web/conformance"
 # shellcheck source=lib/interop.sh
 . "$ROOT/scripts/lib/interop.sh"
@@ -132,12 +134,16 @@ run_suite redis --redis "$REDIS_URL"
 run_cluster_suite
 interop_stop "$REDIS_PID"
 
-log "3/5 openai npm SDK compatibility (web/openai-compat, pinned openai + ws)"
+log "3/6 openai npm SDK compatibility (web/openai-compat, pinned openai + ws)"
 TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/openai-compat/run.sh"
 
-log "4/5 session log materialised by @durable-streams/state createStreamDB (web/session-state, pinned)"
+log "4/6 session log materialised by @durable-streams/state createStreamDB (web/session-state, pinned)"
 TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/session-state/run.sh"
 
-log "5/5 clients: the TypeScript SDK, the web app and the useChat page in chromium (web/e2e)"
+log "5/6 clients: the TypeScript SDK, the web app and the useChat page in chromium (web/e2e)"
 TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/e2e/run.sh"
+
+log "6/6 cluster mode: the SDK's session tests on three nodes behind round-robin, then the chaos test"
+CLUSTER=3 E2E_FILES="e2e/sdk.test.mjs e2e/transport.test.mjs" TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/e2e/run.sh"
+TETHER_SERVE="$ROOT/tether serve" "$ROOT/scripts/chaos/cluster.sh"
 log "all tests passed"

@@ -58,13 +58,58 @@ interop_start_tether() {
   log "Tether on port $TPORT (pid $TETHER_PID): $TETHER_SERVE"
 }
 
+# Starts a redis-server of its own (a free port, AOF with an fsync per write: what cluster mode
+# requires) with its files in $WORK/redis; sets REDIS_PID, REDIS_PORT and REDIS_URL. Needs
+# REDIS_SERVER (tether_install_redis in packages.sh).
+interop_start_redis() {
+  local i
+  REDIS_PORT="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+  mkdir -p "$WORK/redis"
+  "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes --appendfsync always \
+    --save "" >>"$WORK/redis/redis.log" 2>&1 &
+  REDIS_PID=$!
+  for i in $(seq 1 100); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && { REDIS_URL="redis://127.0.0.1:$REDIS_PORT"; return 0; }
+    sleep 0.1
+  done
+  cat "$WORK/redis/redis.log" >&2
+  log "redis-server did not start"
+  return 1
+}
+
+# Cluster mode: starts a redis-server, $1 Tether nodes on it (n1..nN, each with the arguments
+# given, logs in $WORK/tether-nK.log) and a round-robin balancer in front (scripts/round-robin.mjs);
+# sets TPORT to the balancer's port and CLUSTER_PIDS (stopped on exit by interop_workdir's trap).
+interop_start_cluster() {
+  local nodes="$1" n port here backends=()
+  shift
+  here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  interop_start_redis
+  CLUSTER_PIDS="$REDIS_PID"
+  for n in $(seq 1 "$nodes"); do
+    # shellcheck disable=SC2086
+    $TETHER_SERVE --port 0 --data-dir "$WORK/data-n$n" --store redis --redis "$REDIS_URL" --node-id "n$n" "$@" \
+      >"$WORK/tether-n$n.log" 2>&1 &
+    CLUSTER_PIDS="$! $CLUSTER_PIDS"
+    port="$(interop_wait_for_port "$WORK/tether-n$n.log" 's|^.*Tether listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$!" "Tether n$n" 90)"
+    backends+=("http://127.0.0.1:$port")
+  done
+  node "$here/scripts/round-robin.mjs" "${backends[@]}" >"$WORK/round-robin.log" 2>&1 &
+  CLUSTER_PIDS="$! $CLUSTER_PIDS"
+  TPORT="$(interop_wait_for_port "$WORK/round-robin.log" 's|^round-robin listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$!" round-robin 10)"
+  log "$nodes Tether nodes on $REDIS_URL behind round-robin port $TPORT: ${backends[*]}"
+}
+
 # Ends a test run named $1 that exited with $2 under a timeout of $3 seconds: on failure prints
 # the tails of the server logs in $WORK and exits with the status.
 interop_finish() {
   local name="$1" status="$2" limit="$3"
   if [ "$status" -ne 0 ]; then
     [ "$status" -eq 124 ] && log "the test run timed out ($limit s)"
-    log "Tether log (tail):"; tail -80 "$WORK/tether.log" >&2
+    local f
+    for f in "$WORK"/tether*.log; do
+      [ -f "$f" ] && { log "$(basename "$f") (tail):"; tail -60 "$f" >&2; }
+    done
     [ -f "$WORK/upstream.log" ] && { log "upstream log (tail):"; tail -20 "$WORK/upstream.log" >&2; }
     log "$name FAILED (exit $status)"
     exit "$status"
@@ -78,6 +123,7 @@ interop_workdir() {
   WORK="$(mktemp -d)"
   UP_PID=""
   TETHER_PID=""
-  trap 'interop_stop "$TETHER_PID"; interop_stop "$UP_PID"; rm -rf "$WORK"' EXIT
+  CLUSTER_PIDS=""
+  trap '[ -n "${KEEP_WORK:-}" ] && cp -r "$WORK" /tmp/e2e-work; interop_stop "$TETHER_PID"; for p in $CLUSTER_PIDS; do interop_stop "$p"; done; interop_stop "$UP_PID"; rm -rf "$WORK"' EXIT
   trap 'exit 130' INT TERM
 }

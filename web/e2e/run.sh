@@ -8,6 +8,7 @@
 #   web/e2e/run.sh --test-name-pattern=reload
 #   SCREENSHOTS=docs/screenshots web/e2e/run.sh   also write the three views' screenshots
 #   TETHER_SERVE="/other/checkout/tether serve" web/e2e/run.sh
+#   CLUSTER=3 E2E_FILES=e2e/sdk.test.mjs web/e2e/run.sh   three nodes on one Redis, round-robin
 # Extra arguments go to `node --test`.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,12 +40,18 @@ cat >"$WORK/auth.json" <<JSON
 {"keys": [{"name": "backend", "secret": "$KEY", "capabilities": {"*": ["*"]}}],
  "jwt": {"hs256_secret": "$SECRET"}}
 JSON
-interop_start_tether --auth-config "$WORK/auth.json" --upstream "http://127.0.0.1:$UPORT/v1" --web-root "$WEB/app/dist"
+if [ -n "${CLUSTER:-}" ]; then
+  tether_install_redis
+  interop_start_cluster "$CLUSTER" --auth-config "$WORK/auth.json" --upstream "http://127.0.0.1:$UPORT/v1" \
+    --web-root "$WEB/app/dist"
+else
+  interop_start_tether --auth-config "$WORK/auth.json" --upstream "http://127.0.0.1:$UPORT/v1" --web-root "$WEB/app/dist"
+fi
 log "chromium: $CHROMIUM_PATH"
 
 # 3. the tests
 status=0
 (cd "$WEB" && TETHER_URL="http://127.0.0.1:$TPORT" TETHER_KEY="$KEY" CHROMIUM_PATH="$CHROMIUM_PATH" \
   SCREENSHOTS="${SCREENSHOTS:+$(cd "$ROOT" && mkdir -p "$SCREENSHOTS" && cd "$SCREENSHOTS" && pwd)}" NO_COLOR=1 \
-  timeout 600 node --test --test-concurrency=1 --test-timeout=60000 --test-reporter=spec "$@" e2e/*.test.mjs) || status=$?
+  timeout 600 node --test --test-concurrency=1 --test-timeout=60000 --test-reporter=spec "$@" ${E2E_FILES:-e2e/*.test.mjs}) || status=$?
 interop_finish e2e "$status" 600

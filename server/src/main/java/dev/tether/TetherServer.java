@@ -2,6 +2,7 @@ package dev.tether;
 
 import dev.tether.auth.AuthConfig;
 import dev.tether.auth.Authenticator;
+import dev.tether.cluster.OwnerLease;
 import dev.tether.config.ServerConfig;
 import dev.tether.http.HttpApi;
 import dev.tether.inference.ModelBackend;
@@ -14,6 +15,7 @@ import dev.tether.metrics.Metrics;
 import dev.tether.responses.ResponseService;
 import dev.tether.responses.ResponseSettings;
 import dev.tether.session.SessionService;
+import dev.tether.store.SharedStreamStore;
 import dev.tether.store.StoreException;
 import dev.tether.store.StreamStore;
 import dev.tether.store.memory.MemoryStreamStore;
@@ -25,6 +27,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A running Tether node: store, engine and HTTP API, wired by hand. Closing it stops HTTP
@@ -38,13 +41,30 @@ public final class TetherServer implements AutoCloseable {
     private final ResponseService responses;
     private final SessionService sessions;
     private final HttpApi http;
+    /** Cluster mode: the lease on the sessions, or null on one node. */
+    private final OwnerLease owner;
+
     private boolean closed;
 
-    private TetherServer(StreamEngine engine, ResponseService responses, SessionService sessions, HttpApi http) {
+    private TetherServer(
+            StreamEngine engine, ResponseService responses, SessionService sessions, OwnerLease owner, HttpApi http) {
         this.engine = engine;
         this.responses = responses;
         this.sessions = sessions;
+        this.owner = owner;
         this.http = http;
+    }
+
+    /**
+     * The URL other nodes forward to: {@code http://HOST:PORT} of the bound address, or of this
+     * machine's name when bound to every interface.
+     */
+    private static String selfUrl(ServerConfig config, int port) throws java.net.UnknownHostException {
+        String host = config.host();
+        if (host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]")) {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        }
+        return "http://" + host + ":" + port;
     }
 
     public static TetherServer start(ServerConfig config) throws Exception {
@@ -57,7 +77,8 @@ public final class TetherServer implements AutoCloseable {
         if (config.maxMemoryBytes() > 0) {
             engineSettings = engineSettings.withMaxMemoryBytes(config.maxMemoryBytes());
         }
-        StreamEngine engine = new StreamEngine(openStore(config), clock, engineSettings, metrics.engineObserver());
+        StreamStore store = openStore(config);
+        StreamEngine engine = new StreamEngine(store, clock, engineSettings, metrics.engineObserver());
         ModelBackend backend;
         try {
             backend = backend(config, metrics, clock);
@@ -68,16 +89,37 @@ public final class TetherServer implements AutoCloseable {
         ResponseService responses = new ResponseService(
                 engine, backend, clock, ResponseSettings.defaults().withTtl(config.responseTtl()), metrics);
         SessionService sessions = new SessionService(engine, responses, clock, metrics);
+        AtomicReference<OwnerLease> owner = new AtomicReference<>();
         try {
-            sessions.start(); // loads every session, ending the runs a crash interrupted
             Authenticator authenticator =
                     config.authConfig() == null ? null : new Authenticator(AuthConfig.load(config.authConfig()), clock);
-            return new TetherServer(
-                    engine,
-                    responses,
-                    sessions,
-                    HttpApi.start(engine, responses, sessions, config, clock, authenticator, metrics));
+            if (!(store instanceof SharedStreamStore shared)) {
+                sessions.start(); // loads every session, ending the runs a crash interrupted
+                return new TetherServer(
+                        engine,
+                        responses,
+                        sessions,
+                        null,
+                        HttpApi.start(engine, responses, sessions, config, clock, authenticator, metrics, null));
+            }
+            // Cluster mode: the node holding the owner lease runs the sessions; the others forward to it.
+            HttpApi http = HttpApi.start(engine, responses, sessions, config, clock, authenticator, metrics, () -> {
+                OwnerLease lease = owner.get();
+                return lease == null ? new OwnerLease.Route.Unavailable("this node is starting") : lease.route();
+            });
+            owner.set(new OwnerLease(shared, selfUrl(config, http.port()), clock, sessions::start, () -> {
+                LOG.log(
+                        System.Logger.Level.ERROR,
+                        "stopping: this node's sessions are stale now that another node owns them; restart it to"
+                                + " rejoin the cluster");
+                System.exit(75);
+            }));
+            owner.get().start();
+            return new TetherServer(engine, responses, sessions, owner.get(), http);
         } catch (Exception e) {
+            if (owner.get() != null) {
+                owner.get().close();
+            }
             sessions.close();
             responses.close();
             engine.close();
@@ -175,6 +217,9 @@ public final class TetherServer implements AutoCloseable {
             return;
         }
         closed = true;
+        if (owner != null) {
+            owner.close();
+        }
         http.close();
         sessions.close();
         responses.close();

@@ -46,6 +46,7 @@ public final class HttpApi implements AutoCloseable {
      * Binds and starts serving; blocks until listening.
      *
      * @param authenticator checks credentials, or null for the open (no-auth, loopback) mode
+     * @param owner         cluster mode: where the sessions' routes go (see {@link ClusterForwarder}); null on one node
      */
     public static HttpApi start(
             StreamEngine engine,
@@ -54,12 +55,21 @@ public final class HttpApi implements AutoCloseable {
             ServerConfig config,
             InstantSource clock,
             Authenticator authenticator,
-            Metrics metrics)
+            Metrics metrics,
+            java.util.function.Supplier<dev.tether.cluster.OwnerLease.Route> owner)
             throws Exception {
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()));
         try {
             HttpMetrics.register(vertx, metrics);
-            HttpRoutes routes = new HttpRoutes(engine, responses, sessions, config, clock, authenticator, metrics);
+            HttpRoutes routes = new HttpRoutes(
+                    engine,
+                    responses,
+                    sessions,
+                    config,
+                    clock,
+                    authenticator,
+                    metrics,
+                    owner == null ? null : new ClusterForwarder(vertx, owner));
             ConnectionGuard guard = new ConnectionGuard(
                     config.maxConnections(),
                     config.headerTimeout().toMillis(),

@@ -52,6 +52,8 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
     private final InternalStreams internal;
     private final WebAppFiles web;
     private final Metrics metrics;
+    /** Cluster mode: sends the stateful services' routes to their owner; null on one node. */
+    private final ClusterForwarder forwarder;
 
     HttpRoutes(
             StreamEngine engine,
@@ -60,8 +62,10 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
             ServerConfig config,
             InstantSource clock,
             Authenticator authenticator,
-            Metrics metrics) {
+            Metrics metrics,
+            ClusterForwarder forwarder) {
         this.metrics = metrics;
+        this.forwarder = forwarder;
         this.engine = engine;
         this.bodyLimit = new Bodies.Limit(config.maxBodyBytes(), engine.memory());
         this.responses = new ResponsesRoutes(
@@ -151,6 +155,13 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
         if (!api(path) && (req.method() == HttpMethod.GET || req.method() == HttpMethod.HEAD)) {
             web.serve(req); // no credentials: the web app's files hold no data
             return;
+        }
+        if (forwarder != null
+                && (under(path, ResponsesRoutes.PREFIX)
+                        || under(path, ConversationRoutes.PREFIX)
+                        || under(path, SessionRoutes.PREFIX))
+                && forwarder.forward(req)) {
+            return; // cluster mode: the owner of the sessions serves these
         }
         Principal principal = auth.authenticate(req);
         if (under(path, ResponsesRoutes.PREFIX)) {

@@ -59,17 +59,19 @@ final class ReadHandler {
     /** @param filter what this reader may not see, or null */
     void get(HttpServerRequest req, String path, ReadFilter filter) {
         ReadFrom from = StreamRequests.readOffset(req, false);
-        read(req, path, from, false, filter);
+        read(req, path, from, false, filter, false);
     }
 
     void longPoll(HttpServerRequest req, String path, ReadFilter filter) {
         ReadFrom from = StreamRequests.readOffset(req, true);
-        read(req, path, from, true, filter);
+        read(req, path, from, true, filter, false);
     }
 
-    private void read(HttpServerRequest req, String path, ReadFrom from, boolean live, ReadFilter filter) {
+    /** @param woken the read follows a watcher's wake-up (see {@link StreamEngine#follow}) */
+    private void read(
+            HttpServerRequest req, String path, ReadFrom from, boolean live, ReadFilter filter, boolean woken) {
         LoopExecutor.current()
-                .adapt(engine.read(path, from))
+                .adapt(woken ? engine.follow(path, from) : engine.read(path, from))
                 .onSuccess(result -> {
                     switch (result) {
                         case ReadResult.Data d
@@ -105,7 +107,7 @@ final class ReadHandler {
                         context.owner().cancelTimer(timer);
                         // By offset, not position: if the path was deleted and created again meanwhile,
                         // the reader gets 410 instead of the new stream's bytes.
-                        read(req, path, new ReadFrom.At(at.nextOffset()), true, filter);
+                        read(req, path, new ReadFrom.At(at.nextOffset()), true, filter, true);
                     }
                 }));
         req.response().closeHandler(v -> {

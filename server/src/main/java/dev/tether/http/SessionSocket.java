@@ -84,20 +84,24 @@ final class SessionSocket implements TextSocket.Handler {
     }
 
     private void read(ReadFrom from, boolean first, boolean resuming) {
-        LoopExecutor.current().adapt(engine.read(session.path(), from)).onComplete(ar -> {
-            if (closed) {
-                return;
-            }
-            if (ar.failed()) {
-                fail(ar.cause());
-                return;
-            }
-            switch (ar.result()) {
-                case Rejection.Gone g when first && resuming -> read(ReadFrom.START, true, false); // not recoverable
-                case Rejection r -> fail(Refusal.of(ErrorTable.describe(r).condition(), null, r.message()));
-                case ReadResult.Data d -> deliver(d, first, resuming);
-            }
-        });
+        LoopExecutor.current()
+                .adapt(first ? engine.read(session.path(), from) : engine.follow(session.path(), from))
+                .onComplete(ar -> {
+                    if (closed) {
+                        return;
+                    }
+                    if (ar.failed()) {
+                        fail(ar.cause());
+                        return;
+                    }
+                    switch (ar.result()) {
+                        case Rejection.Gone g
+                        when first && resuming -> read(ReadFrom.START, true, false); // not recoverable
+                        case Rejection r ->
+                            fail(Refusal.of(ErrorTable.describe(r).condition(), null, r.message()));
+                        case ReadResult.Data d -> deliver(d, first, resuming);
+                    }
+                });
     }
 
     private void deliver(ReadResult.Data raw, boolean first, boolean recovered) {

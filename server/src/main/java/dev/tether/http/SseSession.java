@@ -87,15 +87,18 @@ final class SseSession {
     }
 
     private void readFrom(ReadFrom from) {
-        loop.adapt(engine.read(path, from)).onSuccess(this::deliver).onFailure(t -> {
-            if (res.headWritten()) {
-                finish();
-                req.connection().close();
-            } else {
-                ErrorResponses.send(res, t);
-                finish(); // never opened: what it counts (a session device) ends with the refusal
-            }
-        });
+        // After the first read this session follows the stream: its watcher's wake-up is fresh.
+        loop.adapt(res.headWritten() ? engine.follow(path, from) : engine.read(path, from))
+                .onSuccess(this::deliver)
+                .onFailure(t -> {
+                    if (res.headWritten()) {
+                        finish();
+                        req.connection().close();
+                    } else {
+                        ErrorResponses.send(res, t);
+                        finish(); // never opened: what it counts (a session device) ends with the refusal
+                    }
+                });
     }
 
     private void deliver(ReadResult result) {

@@ -77,7 +77,7 @@ final class WriteHandler {
         if (requested != null) {
             return requested;
         }
-        if (fork != null && engine.lookup(fork.sourcePath()) instanceof Lookup.Found found) {
+        if (fork != null && engine.peek(fork.sourcePath()) instanceof Lookup.Found found) {
             return found.stream().contentType();
         }
         return ContentTypes.DEFAULT;
@@ -140,7 +140,7 @@ final class WriteHandler {
      * and the engine answers the mismatch or missing stream with the right status.
      */
     private List<byte[]> appendMessages(String path, String contentType, Buffer body) {
-        boolean jsonStream = engine.lookup(path) instanceof Lookup.Found f
+        boolean jsonStream = engine.peek(path) instanceof Lookup.Found f
                 && ContentTypes.isJson(f.stream().contentType());
         if (jsonStream && ContentTypes.isJson(contentType)) {
             return JsonMessages.split(body.getBytes(), false);

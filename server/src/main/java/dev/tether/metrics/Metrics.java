@@ -28,6 +28,7 @@ public final class Metrics {
     private final DistributionSummary batchCommands;
     private final Timer fsync;
     private final Counter appends;
+    private final Counter conflicts;
     private final Counter appendBytes;
     private final Timer ttft;
     private final Timer tokenGap;
@@ -41,6 +42,9 @@ public final class Metrics {
         new JvmGcMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
+        this.conflicts = Counter.builder("tether.cluster.conflicts")
+                .description("write batches decided again because another node changed their streams first")
+                .register(registry);
         this.appends = Counter.builder("tether.stream.appends")
                 .description("messages appended to durable streams (acknowledged, on disk)")
                 .register(registry);
@@ -105,6 +109,11 @@ public final class Metrics {
             @Override
             public void synced(long nanos) {
                 Metrics.this.synced(nanos);
+            }
+
+            @Override
+            public void conflicted() {
+                conflicts.increment();
             }
 
             @Override

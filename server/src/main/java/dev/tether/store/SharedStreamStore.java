@@ -47,6 +47,26 @@ public interface SharedStreamStore extends StreamStore {
      */
     void onChange(Consumer<List<Change>> listener);
 
+    /**
+     * Takes lease {@code name} for {@code ttlMillis} when no one holds it, recording {@code holder}
+     * (what other nodes learn from {@link #leaseHolder}); returns this taking's token, or null when
+     * another holds it.
+     */
+    String tryLease(String name, String holder, long ttlMillis) throws StoreException;
+
+    /** Extends a lease taken with {@code token}; false when it lapsed or someone else holds it now. */
+    boolean renewLease(String name, String token, long ttlMillis) throws StoreException;
+
+    /** The holder recorded by whoever holds lease {@code name} now, or null. */
+    String leaseHolder(String name) throws StoreException;
+
+    /**
+     * From now on, every commit of this node requires holding lease {@code name} with
+     * {@code token}: a holder that lost its lease (paused past it, while another took over) can
+     * write nothing more (a fencing token).
+     */
+    void fenceCommits(String name, String token);
+
     /** A stream a commit changed: its new record, or null when the commit removed it. */
     record Change(long streamId, StreamRecord record) {}
 }

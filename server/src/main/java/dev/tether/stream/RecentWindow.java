@@ -60,6 +60,11 @@ final class RecentWindow {
         budget.cachedChanged(delta);
     }
 
+    /** Where the window's last message ends, or -1 when it is empty. */
+    synchronized long end() {
+        return messages.isEmpty() ? -1 : messages.peekLast().end();
+    }
+
     void clear() {
         long freed;
         synchronized (this) {

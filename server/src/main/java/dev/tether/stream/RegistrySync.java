@@ -2,6 +2,7 @@ package dev.tether.stream;
 
 import dev.tether.store.SharedStreamStore;
 import dev.tether.store.StoreException;
+import dev.tether.store.StoredMessage;
 import dev.tether.store.StoredStream;
 import dev.tether.store.StreamRecord;
 import java.time.InstantSource;
@@ -44,14 +45,16 @@ final class RegistrySync implements AutoCloseable {
     private final StreamRegistry registry;
     private final InstantSource clock;
     private final long idFloor;
+    private final int windowBytes;
     private final ScheduledExecutorService thread = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "tether-cluster-sync");
         t.setDaemon(true);
         return t;
     });
 
-    RegistrySync(SharedStreamStore store, StreamRegistry registry, InstantSource clock) {
+    RegistrySync(SharedStreamStore store, StreamRegistry registry, InstantSource clock, int windowBytes) {
         this.store = store;
+        this.windowBytes = windowBytes;
         this.registry = registry;
         this.clock = clock;
         // As for one node: a new store's ids start from the clock, so no offset a client kept from
@@ -78,6 +81,13 @@ final class RegistrySync implements AutoCloseable {
             return null;
         }
         return adopt(stored, false);
+    }
+
+    /** Adopts every stream the store holds (a listing; expensive, for start-up and owner changes). */
+    void adoptAll() throws StoreException {
+        for (StreamRecord r : store.load().streams()) {
+            registry.adopt(r);
+        }
     }
 
     /** Writer thread: refreshes every stream the commands name, with producer state, in one store read. */
@@ -200,10 +210,32 @@ final class RegistrySync implements AutoCloseable {
                 continue; // never looked up here: nobody on this node waits on it
             }
             if (c.record() != null) {
+                catchUp(s, c.record());
                 registry.adopt(c.record());
             } else {
                 registry.unmap(s);
             }
+        }
+    }
+
+    /**
+     * Before waking the readers of a stream another node appended to, reads the new messages once
+     * into its recent window, so that its readers here (an SSE fan-out) are served from memory
+     * rather than each reading the store.
+     */
+    private void catchUp(StreamState s, StreamRecord next) {
+        long from = s.record.tail();
+        long end = s.recent.end();
+        if (next.id() != s.record.id() || next.tail() <= from || s.watchers.isEmpty() || (end != -1 && end != from)) {
+            return;
+        }
+        try {
+            List<StoredMessage> rows = store.read(next.id(), from, next.tail(), windowBytes);
+            if (!rows.isEmpty() && rows.get(0).position() == from) {
+                s.recent.append(rows);
+            }
+        } catch (StoreException e) {
+            // its readers read the store themselves
         }
     }
 
@@ -224,6 +256,9 @@ final class RegistrySync implements AutoCloseable {
                 StreamRecord r = now.get(id);
                 StreamState s = registry.byId(id);
                 if (r != null) {
+                    if (s != null) {
+                        catchUp(s, r);
+                    }
                     registry.adopt(r);
                 } else if (s != null) {
                     registry.unmap(s);

@@ -45,7 +45,9 @@ public final class StreamEngine implements AutoCloseable {
         var contents = store.load();
         registry.load(contents, clock.millis());
         this.reader = new StreamReader(registry, store);
-        this.sync = store instanceof SharedStreamStore shared ? new RegistrySync(shared, registry, clock) : null;
+        this.sync = store instanceof SharedStreamStore shared
+                ? new RegistrySync(shared, registry, clock, settings.recentWindowBytes())
+                : null;
         this.writer = new StreamWriter(
                 store, registry, reader, clock, firstIdBase(contents, clock), sync, settings, observer);
         this.reads = new CatchUpReads(reader, settings);
@@ -118,7 +120,20 @@ public final class StreamEngine implements AutoCloseable {
      * that it sees what other nodes acknowledged.
      */
     public Lookup lookup(String path) {
-        if (sync != null) {
+        return lookup(path, true);
+    }
+
+    /**
+     * A lookup answered from this node's view when it knows the stream (in cluster mode it may be
+     * behind other nodes by the change feed's delay), else as {@link #lookup}: for decisions the
+     * writer checks again against the store, such as how to split a body.
+     */
+    public Lookup peek(String path) {
+        return lookup(path, registry.byPath(path) == null);
+    }
+
+    private Lookup lookup(String path, boolean readThrough) {
+        if (sync != null && readThrough) {
             try {
                 sync.lookup(path);
             } catch (StoreException e) {
@@ -155,7 +170,7 @@ public final class StreamEngine implements AutoCloseable {
      *             for the tail ("now")
      */
     public CompletionStage<ReadResult> read(String path, Long from) {
-        return read(path, from == null ? ReadFrom.START : from == Long.MAX_VALUE ? ReadFrom.TAIL : null, from);
+        return read(path, from == null ? ReadFrom.START : from == Long.MAX_VALUE ? ReadFrom.TAIL : null, from, true);
     }
 
     /**
@@ -166,11 +181,20 @@ public final class StreamEngine implements AutoCloseable {
      * is 410: what it pointed at is gone, and the client should read again from {@code -1}.
      */
     public CompletionStage<ReadResult> read(String path, ReadFrom from) {
-        return read(path, from, null);
+        return read(path, from, null, true);
     }
 
-    private CompletionStage<ReadResult> read(String path, ReadFrom from, Long position) {
-        Lookup lookup = lookup(path);
+    /**
+     * The next read of a reader already following the stream here, woken by {@link #watch}: the
+     * wake-up brought this node's view up to date, so in cluster mode it is answered from it
+     * without looking the stream up in the shared store again (a first read uses {@link #read}).
+     */
+    public CompletionStage<ReadResult> follow(String path, ReadFrom from) {
+        return read(path, from, null, false);
+    }
+
+    private CompletionStage<ReadResult> read(String path, ReadFrom from, Long position, boolean readThrough) {
+        Lookup lookup = lookup(path, readThrough || registry.byPath(path) == null);
         if (!(lookup instanceof Lookup.Found found)) {
             return CompletableFuture.completedFuture((Rejection) lookup);
         }
@@ -249,6 +273,13 @@ public final class StreamEngine implements AutoCloseable {
 
     /** The paths of live streams under {@code prefix} (for layers that keep an index of their own streams). */
     public java.util.List<String> paths(String prefix) {
+        if (sync != null) {
+            try {
+                sync.adoptAll(); // other nodes created streams this one has not seen
+            } catch (StoreException e) {
+                LOG.log(System.Logger.Level.WARNING, "listing " + prefix + " from the shared store failed: " + e);
+            }
+        }
         long now = clock.millis();
         return registry.all().stream()
                 .filter(s -> s.record.lifecycle() == Lifecycle.LIVE && !s.expired(now))

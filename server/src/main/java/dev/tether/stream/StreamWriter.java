@@ -330,7 +330,16 @@ final class StreamWriter {
 
     private void failCommit(List<WriteCommand> commands, StoreException e) {
         WriteRejectedException failure;
-        if (e.outcomeUnknown()) {
+        if (e.outcomeUnknown() && sync != null) {
+            // Cluster mode re-reads the shared store before every batch, so nothing cached here
+            // can be wrong afterwards: only these writes are in doubt.
+            health.unavailable(e);
+            failure = new WriteRejectedException(
+                    WriteRejectedException.Reason.STORAGE_UNAVAILABLE,
+                    "storage failed while committing and the write may or may not have been stored; "
+                            + "read the stream to find out (or retry with producer headers, which makes it safe)",
+                    e);
+        } else if (e.outcomeUnknown()) {
             // Neither "failed" nor "done" would be true: say so, and stop writing until a
             // restart re-reads what the store holds.
             health.fail("a commit's outcome is unknown (" + e.getMessage() + ")", e);

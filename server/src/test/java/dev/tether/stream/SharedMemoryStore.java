@@ -32,6 +32,7 @@ final class SharedMemoryStore {
     private final List<Consumer<List<SharedStreamStore.Change>>> listeners = new CopyOnWriteArrayList<>();
     private long maxId;
     volatile boolean loseNotifications;
+    private final Map<String, String> leases = new ConcurrentHashMap<>();
 
     SharedStreamStore node() {
         return new Node();
@@ -136,6 +137,27 @@ final class SharedMemoryStore {
         public void renew(long streamId, long atMillis) {
             renewals.merge(streamId, atMillis, Math::max);
         }
+
+        @Override
+        public String tryLease(String name, String holder, long ttlMillis) {
+            String token = java.util.UUID.randomUUID().toString();
+            return leases.putIfAbsent(name, token + " " + holder) == null ? token : null;
+        }
+
+        @Override
+        public boolean renewLease(String name, String token, long ttlMillis) {
+            String held = leases.get(name);
+            return held != null && held.startsWith(token + " ");
+        }
+
+        @Override
+        public String leaseHolder(String name) {
+            String held = leases.get(name);
+            return held == null ? null : held.substring(held.indexOf(' ') + 1);
+        }
+
+        @Override
+        public void fenceCommits(String name, String token) {}
 
         @Override
         public void onChange(Consumer<List<Change>> listener) {

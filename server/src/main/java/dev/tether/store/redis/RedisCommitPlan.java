@@ -21,10 +21,14 @@ import java.util.List;
 final class RedisCommitPlan {
     private RedisCommitPlan() {}
 
-    static byte[][] encode(ObjectMapper json, Commit commit, RedisNodeLease lease) {
+    /** @param fence the lease every commit of this node must hold ({name, token}), or null */
+    static byte[][] encode(ObjectMapper json, Commit commit, RedisNodeLease lease, String[] fence) {
         List<byte[]> args = new ArrayList<>();
         args.add(null); // the plan, once the payloads have their indexes
         ObjectNode plan = json.createObjectNode().put("node", lease.token).put("nodeId", lease.nodeId);
+        if (fence != null) {
+            plan.putObject("fence").put("name", fence[0]).put("token", fence[1]);
+        }
         ArrayNode expect = plan.putArray("expect");
         for (Precondition p : commit.expect()) {
             expect.add(precondition(json, p));

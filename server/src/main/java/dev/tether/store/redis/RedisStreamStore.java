@@ -12,6 +12,7 @@ import dev.tether.store.StoreException;
 import dev.tether.store.StoredMessage;
 import dev.tether.store.StoredStream;
 import dev.tether.store.StreamRecord;
+import io.lettuce.core.ClientOptions;
 import io.lettuce.core.KeyValue;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
@@ -46,7 +47,8 @@ import java.util.function.Consumer;
  * {@code paths} (path → id of the stream holding it), {@code forks} (id → streams forked from it),
  * {@code access} (id → latest TTL renewal), {@code pos:<id>} (a sorted set of row positions),
  * {@code data:<id>} (position → bytes), {@code prod:<id>} (producer → "epoch:seq"), {@code meta}
- * ({@code max_id}), {@code node:<node id>} (a node's lease); channel {@code changes}. One Redis
+ * ({@code max_id}), {@code node:<node id>} (a node's lease), {@code lease:<name>} ("token holder":
+ * cluster-wide leases such as the sessions' owner); channel {@code changes}. One Redis
  * primary (Sentinel for failover), not Redis Cluster: a commit may touch several streams, and a
  * script's keys must live on one node.
  *
@@ -64,6 +66,7 @@ public final class RedisStreamStore implements SharedStreamStore {
     private static final RedisScripts COMMIT = new RedisScripts("commit.lua");
     private static final RedisScripts READ = new RedisScripts("read.lua");
     private static final int PAGE = 256;
+    private static final java.time.Duration COMMAND_TIMEOUT = java.time.Duration.ofSeconds(5);
 
     private final RedisClient client;
     private final StatefulRedisConnection<byte[], byte[]> connection;
@@ -73,6 +76,8 @@ public final class RedisStreamStore implements SharedStreamStore {
     private final String prefixText;
     private RedisNodeLease lease;
     private RedisChangeFeed changes;
+    /** {name, token} of the lease every commit must hold, or null (see {@link #fenceCommits}). */
+    private volatile String[] fence;
 
     private RedisStreamStore(
             RedisClient client, StatefulRedisConnection<byte[], byte[]> connection, String uri, String prefix) {
@@ -92,7 +97,14 @@ public final class RedisStreamStore implements SharedStreamStore {
      */
     public static RedisStreamStore open(String uri, String prefix, String nodeId, boolean acceptWeakDurability)
             throws StoreException {
-        RedisClient client = RedisClient.create(RedisURI.create(uri));
+        RedisURI where = RedisURI.create(uri);
+        where.setTimeout(COMMAND_TIMEOUT);
+        RedisClient client = RedisClient.create(where);
+        // While Redis is away, commands fail at once (503s the clients retry) instead of queueing
+        // behind the reconnect: lookups run on event loops, which must not wait for it.
+        client.setOptions(ClientOptions.builder()
+                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                .build());
         try {
             StatefulRedisConnection<byte[], byte[]> connection = client.connect(ByteArrayCodec.INSTANCE);
             RedisStreamStore store = new RedisStreamStore(client, connection, uri, prefix);
@@ -171,7 +183,8 @@ public final class RedisStreamStore implements SharedStreamStore {
         List<Object> failed;
         byte[][] keys = {prefix};
         try {
-            failed = COMMIT.run(redis, ScriptOutputType.MULTI, keys, RedisCommitPlan.encode(JSON, commit, lease));
+            failed =
+                    COMMIT.run(redis, ScriptOutputType.MULTI, keys, RedisCommitPlan.encode(JSON, commit, lease, fence));
         } catch (RedisConnectionException | RedisCommandTimeoutException e) {
             // The script may or may not have run before the connection went.
             throw StoreException.outcomeUnknown("Redis at " + uri + " did not answer a commit: " + e.getMessage(), e);
@@ -302,6 +315,56 @@ public final class RedisStreamStore implements SharedStreamStore {
                         new byte[][] {key("access")},
                         RedisScripts.bytes(Long.toString(streamId)),
                         RedisScripts.bytes(Long.toString(atMillis)));
+    }
+
+    @Override
+    public String tryLease(String name, String holder, long ttlMillis) throws StoreException {
+        String token = java.util.UUID.randomUUID().toString();
+        try {
+            String ok = redis.set(
+                    key("lease:" + name),
+                    RedisScripts.bytes(token + " " + holder),
+                    io.lettuce.core.SetArgs.Builder.nx().px(ttlMillis));
+            return "OK".equals(ok) ? token : null;
+        } catch (RedisException e) {
+            throw failure("lease", e);
+        }
+    }
+
+    @Override
+    public boolean renewLease(String name, String token, long ttlMillis) throws StoreException {
+        try {
+            long renewed = redis.eval(
+                    "local v = redis.call('GET', KEYS[1]) "
+                            + "if v and string.sub(v, 1, #ARGV[1] + 1) == ARGV[1] .. ' ' then "
+                            + "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
+                    ScriptOutputType.INTEGER,
+                    new byte[][] {key("lease:" + name)},
+                    RedisScripts.bytes(token),
+                    RedisScripts.bytes(Long.toString(ttlMillis)));
+            return renewed == 1;
+        } catch (RedisException e) {
+            throw failure("lease renewal", e);
+        }
+    }
+
+    @Override
+    public String leaseHolder(String name) throws StoreException {
+        try {
+            byte[] v = redis.get(key("lease:" + name));
+            if (v == null) {
+                return null;
+            }
+            String held = new String(v, StandardCharsets.UTF_8);
+            return held.substring(held.indexOf(' ') + 1);
+        } catch (RedisException e) {
+            throw failure("read", e);
+        }
+    }
+
+    @Override
+    public void fenceCommits(String name, String token) {
+        fence = new String[] {name, token};
     }
 
     @Override

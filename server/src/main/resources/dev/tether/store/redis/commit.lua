@@ -13,6 +13,14 @@ if redis.call('GET', p .. 'node:' .. plan.nodeId) ~= plan.node then
   return redis.error_reply('TETHER_NOT_OWNER this node no longer holds its lease ' .. p .. 'node:' .. plan.nodeId)
 end
 
+-- A node that runs the sessions holds the owner lease: its commits are fenced by that lease too.
+if plan.fence then
+  local held = redis.call('GET', p .. 'lease:' .. plan.fence.name)
+  if not held or string.sub(held, 1, #plan.fence.token + 1) ~= plan.fence.token .. ' ' then
+    return redis.error_reply('TETHER_NOT_OWNER this node no longer holds the lease ' .. p .. 'lease:' .. plan.fence.name)
+  end
+end
+
 local failed = {}
 for i, e in ipairs(plan.expect) do
   local ok

@@ -106,6 +106,39 @@ class RedisStreamStoreTest {
     }
 
     @Test
+    void aLeaseIsHeldByOneNodeAtATimeAndFencesTheCommitsOfAHolderThatLostIt() throws Exception {
+        try (RedisServer redis = new RedisServer(dir);
+                RedisStreamStore a = RedisStreamStore.open(redis.uri(), "t:", "a", false);
+                RedisStreamStore b = RedisStreamStore.open(redis.uri(), "t:", "b", false)) {
+            String token = a.tryLease("owner", "http://a", 60_000);
+            assertTrue(token != null, "a takes the free lease");
+            assertEquals(null, b.tryLease("owner", "http://b", 60_000), "b cannot take it while a holds it");
+            assertEquals("http://a", b.leaseHolder("owner"));
+            assertTrue(a.renewLease("owner", token, 60_000));
+            a.fenceCommits("owner", token);
+            a.commit(Commit.unconditional(List.of(new Mutation.PutStream(StreamStoreContract.stream(1, "x")))));
+            RedisClient admin = RedisClient.create(redis.uri());
+            try (var c = admin.connect()) {
+                c.sync().del("t:lease:owner"); // a lapsed: a paused past its lease
+            } finally {
+                admin.shutdown();
+            }
+            String taken = b.tryLease("owner", "http://b", 60_000);
+            assertTrue(taken != null, "b takes the lapsed lease");
+            assertEquals(false, a.renewLease("owner", token, 60_000), "a finds out it lost it");
+            StoreException fenced = assertThrows(
+                    StoreException.class,
+                    () -> a.commit(
+                            Commit.unconditional(List.of(new Mutation.PutStream(StreamStoreContract.stream(2, "y"))))));
+            assertTrue(fenced.getMessage().contains("lease t:lease:owner"), fenced.getMessage());
+            assertEquals(
+                    List.of(1L),
+                    b.load().streams().stream().map(StreamRecord::id).toList(),
+                    "a wrote nothing");
+        }
+    }
+
+    @Test
     void aRedisThatWouldAcknowledgeBeforeTheDiskIsRefused() throws Exception {
         try (RedisServer redis = new RedisServer(dir)) {
             RedisClient admin = RedisClient.create(redis.uri());
