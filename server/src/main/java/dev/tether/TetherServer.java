@@ -199,7 +199,8 @@ public final class TetherServer implements AutoCloseable {
                         config.nodeId() != null
                                 ? config.nodeId()
                                 : java.util.UUID.randomUUID().toString().substring(0, 8),
-                        false);
+                        false,
+                        config.redisReplicas());
         };
     }
 

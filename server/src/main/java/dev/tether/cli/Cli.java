@@ -30,7 +30,10 @@ public final class Cli {
               --store sqlite|memory|redis  sqlite (durable, default), memory (nothing kept on exit) or
                                         redis (cluster mode: any number of nodes on one Redis; needs
                                         --redis, and a Redis with appendonly yes and appendfsync always)
-              --redis URL               the Redis of --store redis, e.g. redis://127.0.0.1:6379
+              --redis URL               the Redis of --store redis, e.g. redis://127.0.0.1:6379, or
+                                        redis-sentinel://HOST:26379,HOST:26379#MASTER
+              --redis-replicas N        acknowledge a write only once N Redis replicas have it (WAIT;
+                                        default 0: the primary's AOF fsync)
               --node-id ID              this node's name in cluster mode (default: a random one)
               --long-poll-timeout D     how long a long-poll waits before 204 (default 30s; e.g. 500ms)
               --max-body SIZE           largest request body (default 16MiB; e.g. 512KiB)
@@ -167,6 +170,7 @@ public final class Cli {
                 case "--web-root" -> c.webRoot(Path.of(value));
                 case "--redis" -> c.redisUrl(redis(value));
                 case "--node-id" -> c.nodeId(value);
+                case "--redis-replicas" -> c.redisReplicas(integer(flag, value));
                 default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
             };
         }
@@ -217,9 +221,9 @@ public final class Cli {
     }
 
     private static String redis(String value) {
-        if (!value.matches("rediss?://[^\\s]+")) {
-            throw new IllegalArgumentException(
-                    "--redis must be a URL like redis://127.0.0.1:6379, got '" + value + "'");
+        if (!value.matches("(rediss?|redis-sentinel)://[^\\s]+")) {
+            throw new IllegalArgumentException("--redis must be a URL like redis://127.0.0.1:6379 (or"
+                    + " redis-sentinel://HOST:26379,HOST:26379#MASTER for Sentinel), got '" + value + "'");
         }
         return value;
     }

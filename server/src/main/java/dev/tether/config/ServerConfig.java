@@ -45,6 +45,7 @@ import java.util.Objects;
  * @param kvDiskBudgetBytes   most bytes of spilled KV state under {@code <data-dir>/kv}; 0 for the engine's default
  * @param webRoot             the built web app served at {@code /} (its {@code index.html} and files), or null
  * @param redisUrl            the Redis of {@code --store redis} ({@code redis://HOST:PORT}), else null
+ * @param redisReplicas       replicas a Redis commit must reach ({@code WAIT}) before it is acknowledged
  * @param nodeId              this node's name among the nodes sharing that Redis (letters, digits,
  *                            {@code . _ -}), or null for a random one
  */
@@ -83,6 +84,7 @@ public record ServerConfig(
         long kvDiskBudgetBytes,
         Path webRoot,
         String redisUrl,
+        int redisReplicas,
         String nodeId) {
 
     public static final int DEFAULT_PORT = 4437;
@@ -117,6 +119,12 @@ public record ServerConfig(
                     store == StoreKind.REDIS
                             ? "--store redis needs --redis redis://HOST:PORT"
                             : "--redis is only for --store redis");
+        }
+        if (redisReplicas < 0 || redisReplicas > 16) {
+            throw new IllegalArgumentException("--redis-replicas must be between 0 and 16, got " + redisReplicas);
+        }
+        if (redisReplicas > 0 && store != StoreKind.REDIS) {
+            throw new IllegalArgumentException("--redis-replicas is only for --store redis");
         }
         if (nodeId != null && store != StoreKind.REDIS) {
             throw new IllegalArgumentException("--node-id is only for --store redis (cluster mode)");
@@ -244,6 +252,7 @@ public record ServerConfig(
         private long maxMemoryBytes;
         private Path webRoot;
         private String redisUrl;
+        private int redisReplicas;
         private String nodeId;
 
         private Builder() {}
@@ -420,6 +429,11 @@ public record ServerConfig(
             return this;
         }
 
+        public Builder redisReplicas(int value) {
+            redisReplicas = value;
+            return this;
+        }
+
         public Builder nodeId(String value) {
             nodeId = value;
             return this;
@@ -461,6 +475,7 @@ public record ServerConfig(
                     kvDiskBudgetBytes,
                     webRoot,
                     redisUrl,
+                    redisReplicas,
                     nodeId);
         }
     }

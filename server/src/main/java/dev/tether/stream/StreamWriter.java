@@ -243,13 +243,13 @@ final class StreamWriter {
             return;
         }
         for (int attempt = 1; ; attempt++) {
-            WriteBatch batch = stage(commands);
+            WriteBatch batch = stage(commands, attempt == 1);
             if (batch == null) {
                 return;
             }
             CommitResult result;
             try {
-                result = batch.isEmpty()
+                result = batch.nothingToCommit()
                         ? CommitResult.COMMITTED
                         : store.commit(
                                 sync == null
@@ -285,10 +285,10 @@ final class StreamWriter {
      * Stages the commands into a new batch; in cluster mode first refreshes the streams they
      * touch from the shared store. Null when that refresh failed (the commands are answered).
      */
-    private WriteBatch stage(List<WriteCommand> commands) {
+    private WriteBatch stage(List<WriteCommand> commands, boolean optimistic) {
         if (sync != null) {
             try {
-                sync.beforeStage(commands);
+                sync.beforeStage(commands, optimistic);
             } catch (StoreException e) {
                 health.unavailable(e);
                 commands.forEach(c -> c.fail(unavailable(e)));

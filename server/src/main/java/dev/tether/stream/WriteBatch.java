@@ -21,9 +21,11 @@ import java.util.Set;
  * readers see none of them until {@link #publish} runs once the store has made the batch
  * durable. If the commit fails the batch is simply dropped.
  *
- * <p>In cluster mode the batch also records what it decided on: the record of every stream it
- * changes as it was before (or that no stream held the path of one it creates) and the state of
- * every producer it moves, as {@link Precondition}s the shared store checks at commit.
+ * <p>In cluster mode the batch also records what it decided on, as {@link Precondition}s the
+ * shared store checks at commit (optimistic concurrency): the record of every stream it read by
+ * path or changed, as it was before (or that no stream held the path of one it creates), and the
+ * state of every producer it consulted. A refusal or a duplicate is checked as well as a write,
+ * since it too may have been decided on a view another node has moved past.
  *
  * <p>Not thread-safe: confined to the writer thread.
  */
@@ -136,6 +138,11 @@ final class WriteBatch {
         return mutations.isEmpty();
     }
 
+    /** Nothing to write and, in cluster mode, nothing decided on the store's state to check either. */
+    boolean nothingToCommit() {
+        return mutations.isEmpty() && preconditions().isEmpty();
+    }
+
     /** The stream holding {@code path} (live or soft-deleted), or null. Does not check expiry. */
     StreamRecord byPath(String path) {
         Long id = pathIds.get(path);
@@ -143,6 +150,9 @@ final class WriteBatch {
             return id == REMOVED ? null : byId(id);
         }
         StreamRecord below = base() != null ? base().byPath(path) : recordOf(registry.byPath(path));
+        if (below != null) {
+            expectUnchanged(below); // cluster mode: whatever is decided on it, it must still hold at commit
+        }
         return below == null || dropped.contains(below.id()) ? null : byId(below.id());
     }
 
@@ -179,11 +189,20 @@ final class WriteBatch {
         if (staged != null && staged.containsKey(producerId)) {
             return staged.get(producerId);
         }
+        ProducerRecord committed;
         if (base() != null) {
-            return base().producer(streamId, producerId);
+            committed = base().producer(streamId, producerId);
+        } else {
+            StreamState s = registry.byId(streamId);
+            committed = s == null ? null : s.producers.get(producerId);
         }
-        StreamState s = registry.byId(streamId);
-        return s == null ? null : s.producers.get(producerId);
+        if (sync != null) {
+            // Cluster mode: a duplicate, a gap or a fenced epoch is decided on this state too.
+            expectedProducers.computeIfAbsent(
+                    streamId + "\u0000" + producerId,
+                    k -> new Precondition.ProducerIs(streamId, producerId, committed));
+        }
+        return committed;
     }
 
     int forkRefs(long id) {
@@ -228,17 +247,8 @@ final class WriteBatch {
     }
 
     void putProducer(ProducerRecord p) {
-        if (sync != null) {
-            expectedProducers.computeIfAbsent(p.streamId() + "\u0000" + p.producerId(), k -> {
-                ProducerRecord before;
-                if (base() != null) {
-                    before = base().producer(p.streamId(), p.producerId());
-                } else {
-                    StreamState s = registry.byId(p.streamId());
-                    before = s == null ? null : s.producers.get(p.producerId());
-                }
-                return new Precondition.ProducerIs(p.streamId(), p.producerId(), before);
-            });
+        if (sync != null && !producers.getOrDefault(p.streamId(), Map.of()).containsKey(p.producerId())) {
+            producer(p.streamId(), p.producerId()); // records what it was decided on
         }
         producers.computeIfAbsent(p.streamId(), k -> new HashMap<>()).put(p.producerId(), p);
         mutations.add(new Mutation.PutProducer(p));

@@ -65,6 +65,16 @@ class CliTest {
         assertRejected("--store redis needs --redis", "serve", "--store", "redis");
         assertRejected("only for --store redis", "serve", "--redis", "redis://127.0.0.1:6379");
         assertRejected("--redis must be a URL", "serve", "--store", "redis", "--redis", "127.0.0.1:6379");
+        assertRejected("--node-id is only for --store redis", "serve", "--node-id", "n1");
+        assertRejected(
+                "--node-id must be 1 to 64 letters",
+                "serve",
+                "--store",
+                "redis",
+                "--redis",
+                "redis://127.0.0.1:6379",
+                "--node-id",
+                "a b");
         assertRejected("unknown option", "serve", "--colour", "blue");
         assertRejected("needs a value", "serve", "--port");
         assertRejected("unknown command", "start");

@@ -117,6 +117,20 @@ class ClusterEngineTest {
     }
 
     @Test
+    void aRefusalDecidedOnAStaleViewIsCheckedAgainstTheStore() throws Exception {
+        create(a, "s");
+        append(a, "s", "x0", new ProducerTuple("p", 0, 0));
+        append(b, "s", "x0", new ProducerTuple("p", 0, 0)); // B now holds the producer at seq 0
+        append(a, "s", "x1", new ProducerTuple("p", 0, 1));
+        b.lookup("s"); // B's record of the stream is current, its producer state (writer-side) is not
+        assertInstanceOf(
+                AppendResult.Appended.class,
+                append(b, "s", "x2", new ProducerTuple("p", 0, 2)),
+                "seq 2 follows seq 1 in the store, though B last saw seq 0 (not a gap)");
+        assertEquals(List.of("x0", "x1", "x2"), messages(b, "s"));
+    }
+
+    @Test
     void aCloseOnOneNodeRefusesAnAppendDecidedOnTheOther() throws Exception {
         create(a, "s");
         append(b, "s", "first", null); // B has the stream cached, open

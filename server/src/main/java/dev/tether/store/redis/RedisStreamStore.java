@@ -67,6 +67,7 @@ public final class RedisStreamStore implements SharedStreamStore {
     private static final RedisScripts READ = new RedisScripts("read.lua");
     private static final int PAGE = 256;
     private static final java.time.Duration COMMAND_TIMEOUT = java.time.Duration.ofSeconds(5);
+    private static final java.time.Duration REPLICA_TIMEOUT = java.time.Duration.ofSeconds(1);
 
     private final RedisClient client;
     private final StatefulRedisConnection<byte[], byte[]> connection;
@@ -76,6 +77,8 @@ public final class RedisStreamStore implements SharedStreamStore {
     private final String prefixText;
     private RedisNodeLease lease;
     private RedisChangeFeed changes;
+    /** Replicas a commit must reach before it is acknowledged (0: the primary's AOF suffices). */
+    private int replicas;
     /** {name, token} of the lease every commit must hold, or null (see {@link #fenceCommits}). */
     private volatile String[] fence;
 
@@ -97,6 +100,17 @@ public final class RedisStreamStore implements SharedStreamStore {
      */
     public static RedisStreamStore open(String uri, String prefix, String nodeId, boolean acceptWeakDurability)
             throws StoreException {
+        return open(uri, prefix, nodeId, acceptWeakDurability, 0);
+    }
+
+    /**
+     * As above; with {@code replicas} above 0, a commit is acknowledged only once that many
+     * replicas have it ({@code WAIT}), so a Sentinel failover to one of them loses nothing
+     * acknowledged.
+     */
+    public static RedisStreamStore open(
+            String uri, String prefix, String nodeId, boolean acceptWeakDurability, int replicas)
+            throws StoreException {
         RedisURI where = RedisURI.create(uri);
         where.setTimeout(COMMAND_TIMEOUT);
         RedisClient client = RedisClient.create(where);
@@ -108,6 +122,7 @@ public final class RedisStreamStore implements SharedStreamStore {
         try {
             StatefulRedisConnection<byte[], byte[]> connection = client.connect(ByteArrayCodec.INSTANCE);
             RedisStreamStore store = new RedisStreamStore(client, connection, uri, prefix);
+            store.replicas = replicas;
             if (!acceptWeakDurability) {
                 store.requireFsyncPerWrite();
             }
@@ -192,6 +207,7 @@ public final class RedisStreamStore implements SharedStreamStore {
             throw failure("commit", e);
         }
         if (failed.isEmpty()) {
+            awaitReplicas();
             return CommitResult.COMMITTED;
         }
         List<Precondition> which = new ArrayList<>();
@@ -199,6 +215,25 @@ public final class RedisStreamStore implements SharedStreamStore {
             which.add(commit.expect().get(((Long) index).intValue() - 1));
         }
         return new CommitResult.Conflict(which);
+    }
+
+    private void awaitReplicas() throws StoreException {
+        if (replicas == 0) {
+            return;
+        }
+        long reached;
+        try {
+            reached = redis.waitForReplication(replicas, REPLICA_TIMEOUT.toMillis());
+        } catch (RedisException e) {
+            throw StoreException.outcomeUnknown("Redis at " + uri + " did not confirm replication: " + e, e);
+        }
+        if (reached < replicas) {
+            throw StoreException.outcomeUnknown(
+                    "the commit reached " + reached + " of the " + replicas + " Redis replicas required within "
+                            + REPLICA_TIMEOUT.toMillis()
+                            + " ms; it is on the primary, but a failover now could lose it",
+                    null);
+        }
     }
 
     @Override

@@ -16,6 +16,7 @@ import io.lettuce.core.RedisClient;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -135,6 +136,37 @@ class RedisStreamStoreTest {
                     List.of(1L),
                     b.load().streams().stream().map(StreamRecord::id).toList(),
                     "a wrote nothing");
+        }
+    }
+
+    @Test
+    void withReplicasRequiredACommitIsAcknowledgedOnlyOnceAReplicaHasIt() throws Exception {
+        try (RedisServer primary = new RedisServer(dir.resolve("primary"));
+                RedisServer replica = new RedisServer(dir.resolve("replica"))) {
+            RedisClient admin = RedisClient.create(replica.uri());
+            try (var c = admin.connect()) {
+                String[] hostPort = primary.uri().substring("redis://".length()).split(":");
+                c.sync().replicaof(hostPort[0], Integer.parseInt(hostPort[1]));
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (!c.sync().info("replication").contains("master_link_status:up")
+                        && System.nanoTime() < deadline) {
+                    Thread.sleep(50);
+                }
+            } finally {
+                admin.shutdown();
+            }
+            try (RedisStreamStore store = RedisStreamStore.open(primary.uri(), "t:", "n1", false, 1)) {
+                store.commit(Commit.unconditional(List.of(new Mutation.PutStream(StreamStoreContract.stream(1, "a")))));
+                replica.kill();
+                StoreException unconfirmed = assertThrows(
+                        StoreException.class,
+                        () -> store.commit(Commit.unconditional(
+                                List.of(new Mutation.PutStream(StreamStoreContract.stream(2, "b"))))));
+                assertTrue(unconfirmed.outcomeUnknown(), "on the primary, not confirmed: in doubt");
+                assertTrue(
+                        unconfirmed.getMessage().contains("reached 0 of the 1 Redis replicas"),
+                        unconfirmed.getMessage());
+            }
         }
     }
 
