@@ -65,6 +65,7 @@ start_node() {
   local name="$1" out="$WORK/server-$1.log" i
   shift
   NODE_PORT=""
+  : >"$out" # exists before the first look at it, however the background start is scheduled
   "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$ROOT/server/target/classes:$ROOT/server/target/lib/*" \
     dev.tether.Main serve --port 0 --long-poll-timeout 500ms "$@" >"$out" 2>&1 &
   NODE_PID=$!
@@ -115,6 +116,7 @@ run_cluster_suite() {
     start_node "cluster-n$n" --store redis --redis "$REDIS_URL" --node-id "n$n" --data-dir "$WORK/data-n$n"
     backends+=("http://127.0.0.1:$NODE_PORT")
   done
+  : >"$lb_log"
   node "$ROOT/scripts/round-robin.mjs" "${backends[@]}" >"$lb_log" 2>&1 &
   SERVER_PIDS+=("$!")
   for i in $(seq 1 100); do

@@ -28,7 +28,7 @@ interop_stop() {
 interop_wait_for_port() {
   local out="$1" pattern="$2" pid="$3" name="$4" tries=$(($5 * 10)) port="" i
   for i in $(seq 1 "$tries"); do
-    port="$(sed -n "$pattern" "$out" | head -1)"
+    port="$( [ -f "$out" ] && sed -n "$pattern" "$out" | head -1)" || true
     [ -n "$port" ] && { echo "$port"; return 0; }
     kill -0 "$pid" 2>/dev/null || { log "$name exited before listening:"; tail -50 "$out" >&2; return 1; }
     sleep 0.1
