@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: JUnit (unit + integration, via Maven), the official Durable Streams
-# conformance suite against a real server on a free port (once per store tier: SQLite, memory, and
+# conformance suite against a real server on a free port (once per store tier: SQLite, memory, the
+# log store (in development), and
 # one node on a redis-server of its own; then three nodes on that Redis behind a round-robin
 # balancer), and the
 # official openai npm SDK against the Responses API (web/openai-compat), and a session log
@@ -41,24 +42,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# A redis-server of our own (free port, AOF with an fsync per write) for the Redis tier; sets
-# REDIS_PID and REDIS_URL.
-start_redis() {
-  local port i
-  port="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
-  mkdir -p "$WORK/redis"
-  "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes --appendfsync always \
-    --save "" >"$WORK/redis/redis.log" 2>&1 &
-  REDIS_PID=$!
-  for i in $(seq 1 100); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && { REDIS_URL="redis://127.0.0.1:$port"; return 0; }
-    sleep 0.1
-  done
-  cat "$WORK/redis/redis.log" >&2
-  log "redis-server did not start"
-  return 1
-}
 
 # Starts one server in the background (`$1` names its log, then serve options); sets NODE_PID and NODE_PORT.
 start_node() {
@@ -131,7 +114,8 @@ run_cluster_suite() {
 
 run_suite sqlite
 run_suite memory
-start_redis
+run_suite log
+interop_start_redis # a redis-server of our own: a free port, AOF with an fsync per write
 run_suite redis --redis "$REDIS_URL"
 run_cluster_suite
 interop_stop "$REDIS_PID"

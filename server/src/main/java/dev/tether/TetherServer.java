@@ -18,6 +18,7 @@ import dev.tether.session.SessionService;
 import dev.tether.store.SharedStreamStore;
 import dev.tether.store.StoreException;
 import dev.tether.store.StreamStore;
+import dev.tether.store.log.LogStreamStore;
 import dev.tether.store.memory.MemoryStreamStore;
 import dev.tether.store.redis.RedisStreamStore;
 import dev.tether.store.sqlite.SqliteStreamStore;
@@ -192,6 +193,7 @@ public final class TetherServer implements AutoCloseable {
         return switch (config.store()) {
             case SQLITE -> SqliteStreamStore.open(config.dataDir(), config.maxStoreBytes());
             case MEMORY -> new MemoryStreamStore();
+            case LOG -> LogStreamStore.open(config.dataDir());
             case REDIS ->
                 RedisStreamStore.open(
                         config.redisUrl(),

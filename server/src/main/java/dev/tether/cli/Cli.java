@@ -27,9 +27,10 @@ public final class Cli {
               --port N                  port to listen on (default %d; 0 picks a free one)
               --host H                  address to bind (default 127.0.0.1)
               --data-dir DIR            where the SQLite store lives (default ./data)
-              --store sqlite|memory|redis  sqlite (durable, default), memory (nothing kept on exit) or
+              --store sqlite|memory|redis|log  sqlite (durable, default), memory (nothing kept on exit),
                                         redis (cluster mode: any number of nodes on one Redis; needs
                                         --redis, and a Redis with appendonly yes and appendfsync always)
+                                        or log (segment files under --data-dir; in development)
               --redis URL               the Redis of --store redis, e.g. redis://127.0.0.1:6379, or
                                         redis-sentinel://HOST:26379,HOST:26379#MASTER
               --redis-replicas N        acknowledge a write only once N Redis replicas have it (WAIT;
@@ -232,7 +233,7 @@ public final class Cli {
         try {
             return StoreKind.valueOf(value.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--store must be sqlite, memory or redis, got '" + value + "'");
+            throw new IllegalArgumentException("--store must be sqlite, memory, redis or log, got '" + value + "'");
         }
     }
 

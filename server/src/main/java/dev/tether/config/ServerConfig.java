@@ -206,7 +206,9 @@ public record ServerConfig(
         SQLITE,
         MEMORY,
         /** Cluster mode: any number of nodes share one Redis. */
-        REDIS
+        REDIS,
+        /** The log-structured store: segment files under the data directory (in development). */
+        LOG
     }
 
     /** A builder holding the defaults; the CLI and tests change what they need. */

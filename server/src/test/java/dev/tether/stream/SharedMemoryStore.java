@@ -26,7 +26,7 @@ import java.util.function.Consumer;
  * change feed that can be told to lose its notifications. Each engine gets its own view
  * ({@link #node()}), since an engine closes its store.
  */
-final class SharedMemoryStore {
+public final class SharedMemoryStore {
     private final MemoryStreamStore store = new MemoryStreamStore();
     private final Map<Long, Long> renewals = new ConcurrentHashMap<>();
     private final List<Consumer<List<SharedStreamStore.Change>>> listeners = new CopyOnWriteArrayList<>();
@@ -34,7 +34,12 @@ final class SharedMemoryStore {
     volatile boolean loseNotifications;
     private final Map<String, String> leases = new ConcurrentHashMap<>();
 
-    SharedStreamStore node() {
+    /** Every lease lapses at once, as when their holders were paused past them. */
+    public void lapseLeases() {
+        leases.clear();
+    }
+
+    public SharedStreamStore node() {
         return new Node();
     }
 

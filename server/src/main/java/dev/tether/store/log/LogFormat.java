@@ -1,0 +1,193 @@
+package dev.tether.store.log;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tether.store.Mutation;
+import dev.tether.store.ProducerRecord;
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StreamRecord;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+/**
+ * The on-disk format of the log store: one batch per commit, the unit of atomicity (Kafka's
+ * record batch). A batch is a header — magic, payload length, CRC32C of the payload — and a
+ * payload holding the commit's mutations. Recovery trusts a batch only when its magic, length and
+ * CRC check out, so a batch torn by a crash (or never fully written) is detected and cut off,
+ * never half-applied.
+ *
+ * <pre>
+ * batch   := magic:i32 length:i32 crc32c:i32 payload[length]
+ * payload := count:i32 mutation*
+ * mutation:= 1 streamId:i64 (position:i64 length:i32 bytes)*  -- AppendMessages, preceded by n:i32
+ *          | 2 length:i32 json                                -- PutStream (the record as JSON)
+ *          | 3 streamId:i64 idLength:i32 id epoch:i64 seq:i64 -- PutProducer
+ *          | 4 streamId:i64 before:i64                        -- TrimMessages
+ *          | 5 streamId:i64                                   -- DropStream
+ * </pre>
+ *
+ * <p>Stateless and thread-safe.
+ */
+final class LogFormat {
+    static final int MAGIC = 0x544c4231; // "TLB1"
+    static final int HEADER = 12;
+    private static final ObjectMapper JSON =
+            new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+    private LogFormat() {}
+
+    /** A batch ready to write, and where in it each appended message's bytes start. */
+    record Encoded(ByteBuffer bytes, List<long[]> dataOffsets) {}
+
+    /**
+     * Encodes {@code mutations} as one batch. {@code dataOffsets} gets, per appended message in
+     * order, {@code {streamId, position, offset of its bytes within the batch, length}}.
+     */
+    static Encoded encode(List<Mutation> mutations) {
+        int size = HEADER + 4;
+        List<byte[]> json = new ArrayList<>();
+        for (Mutation m : mutations) {
+            size += 1;
+            switch (m) {
+                case Mutation.AppendMessages a -> {
+                    size += 8 + 4;
+                    for (StoredMessage msg : a.messages()) {
+                        size += 8 + 4 + msg.data().length;
+                    }
+                }
+                case Mutation.PutStream p -> {
+                    byte[] j = json(p.record());
+                    json.add(j);
+                    size += 4 + j.length;
+                }
+                case Mutation.PutProducer p ->
+                    size += 8 + 4 + p.producer().producerId().getBytes(StandardCharsets.UTF_8).length + 16;
+                case Mutation.TrimMessages t -> size += 16;
+                case Mutation.DropStream d -> size += 8;
+            }
+        }
+        ByteBuffer b = ByteBuffer.allocate(size);
+        b.position(HEADER);
+        b.putInt(mutations.size());
+        List<long[]> offsets = new ArrayList<>();
+        int jsonIndex = 0;
+        for (Mutation m : mutations) {
+            switch (m) {
+                case Mutation.AppendMessages a -> {
+                    b.put((byte) 1).putLong(a.streamId()).putInt(a.messages().size());
+                    for (StoredMessage msg : a.messages()) {
+                        b.putLong(msg.position()).putInt(msg.data().length);
+                        offsets.add(new long[] {a.streamId(), msg.position(), b.position(), msg.data().length});
+                        b.put(msg.data());
+                    }
+                }
+                case Mutation.PutStream p -> {
+                    byte[] j = json.get(jsonIndex++);
+                    b.put((byte) 2).putInt(j.length).put(j);
+                }
+                case Mutation.PutProducer p -> {
+                    byte[] id = p.producer().producerId().getBytes(StandardCharsets.UTF_8);
+                    b.put((byte) 3)
+                            .putLong(p.producer().streamId())
+                            .putInt(id.length)
+                            .put(id)
+                            .putLong(p.producer().epoch())
+                            .putLong(p.producer().seq());
+                }
+                case Mutation.TrimMessages t ->
+                    b.put((byte) 4).putLong(t.streamId()).putLong(t.beforePosition());
+                case Mutation.DropStream d -> b.put((byte) 5).putLong(d.streamId());
+            }
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(b.array(), HEADER, size - HEADER);
+        b.putInt(0, MAGIC).putInt(4, size - HEADER).putInt(8, (int) crc.getValue());
+        b.flip();
+        return new Encoded(b, offsets);
+    }
+
+    /**
+     * The payload length of the batch whose header is in {@code header}, or -1 when it is not a
+     * batch header (a torn or zeroed tail).
+     */
+    static int payloadLength(ByteBuffer header, long roomLeft) {
+        if (header.remaining() < HEADER || header.getInt(0) != MAGIC) {
+            return -1;
+        }
+        int length = header.getInt(4);
+        return length < 4 || length > roomLeft - HEADER ? -1 : length;
+    }
+
+    /** Whether the payload matches the CRC in its header. */
+    static boolean intact(ByteBuffer header, ByteBuffer payload) {
+        CRC32C crc = new CRC32C();
+        crc.update(payload.duplicate());
+        return (int) crc.getValue() == header.getInt(8);
+    }
+
+    /** A decoded mutation; appended messages carry where their bytes start within the payload. */
+    sealed interface Decoded {
+        record Append(long streamId, long position, int payloadOffset, int length) implements Decoded {}
+
+        record Other(Mutation mutation) implements Decoded {}
+    }
+
+    /** The mutations of an intact payload, in order. */
+    static List<Decoded> decode(ByteBuffer payload) {
+        ByteBuffer b = payload.duplicate();
+        int count = b.getInt();
+        List<Decoded> out = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            byte type = b.get();
+            switch (type) {
+                case 1 -> {
+                    long id = b.getLong();
+                    int n = b.getInt();
+                    for (int k = 0; k < n; k++) {
+                        long position = b.getLong();
+                        int length = b.getInt();
+                        out.add(new Decoded.Append(id, position, b.position(), length));
+                        b.position(b.position() + length);
+                    }
+                }
+                case 2 -> {
+                    byte[] j = new byte[b.getInt()];
+                    b.get(j);
+                    out.add(new Decoded.Other(new Mutation.PutStream(record(j))));
+                }
+                case 3 -> {
+                    long id = b.getLong();
+                    byte[] producer = new byte[b.getInt()];
+                    b.get(producer);
+                    out.add(new Decoded.Other(new Mutation.PutProducer(new ProducerRecord(
+                            id, new String(producer, StandardCharsets.UTF_8), b.getLong(), b.getLong()))));
+                }
+                case 4 -> out.add(new Decoded.Other(new Mutation.TrimMessages(b.getLong(), b.getLong())));
+                case 5 -> out.add(new Decoded.Other(new Mutation.DropStream(b.getLong())));
+                default -> throw new IllegalStateException("unknown mutation type " + type + " in an intact batch");
+            }
+        }
+        return out;
+    }
+
+    private static byte[] json(StreamRecord r) {
+        try {
+            return JSON.writeValueAsBytes(r);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static StreamRecord record(byte[] json) {
+        try {
+            return JSON.readValue(json, StreamRecord.class);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

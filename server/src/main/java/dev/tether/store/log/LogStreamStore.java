@@ -1,0 +1,328 @@
+package dev.tether.store.log;
+
+import dev.tether.store.Commit;
+import dev.tether.store.CommitResult;
+import dev.tether.store.Mutation;
+import dev.tether.store.Precondition;
+import dev.tether.store.ProducerRecord;
+import dev.tether.store.StoreContents;
+import dev.tether.store.StoreException;
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StreamRecord;
+import dev.tether.store.StreamStore;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.stream.Stream;
+
+/**
+ * The log store: every commit is one batch appended to an append-only log of segment files
+ * ({@link LogFormat}), holding each message's bytes as sent and the metadata that changed with
+ * them (stream records, producer state), so data and producer state are atomic without a second
+ * store. {@link #sync} is one {@code fdatasync} for every batch written since the last one (group
+ * commit). The state needed to serve — stream records, producers, and a per-stream index of where
+ * each message's bytes are ({@link StreamIndex}) — lives in memory and is rebuilt at open by
+ * replaying the log; a torn batch at the tail (a crash mid-write, or writes the page cache never
+ * flushed) fails its CRC and is cut off.
+ *
+ * <p>Not yet: segment deletion for retention (trimmed and dropped data stays on disk), snapshots
+ * of the metadata to bound recovery, zero-copy reads.
+ *
+ * <p>Thread-safety: {@link #commit} from one writer thread; {@link #sync} from one syncing thread
+ * alongside it; {@link #read} from any thread.
+ */
+public final class LogStreamStore implements StreamStore {
+    private static final System.Logger LOG = System.getLogger(LogStreamStore.class.getName());
+    static final long SEGMENT_BYTES = 64L << 20;
+
+    private final Path dir;
+    private final long segmentBytes;
+    private final NavigableMap<Long, Segment> segments = new ConcurrentSkipListMap<>();
+    private final Map<Long, StreamRecord> streams = new ConcurrentHashMap<>();
+    private final Map<Long, Map<String, ProducerRecord>> producers = new ConcurrentHashMap<>();
+    private final Map<Long, StreamIndex> indexes = new ConcurrentHashMap<>();
+    /** Segments rolled away from since the last sync: their tails still need a flush. */
+    private final List<Segment> rolled = new ArrayList<>();
+
+    private volatile Segment active;
+    private long maxId;
+
+    private LogStreamStore(Path dir, long segmentBytes) {
+        this.dir = dir;
+        this.segmentBytes = segmentBytes;
+    }
+
+    /** Opens (creating if needed) the log in {@code <dataDir>/log}, replaying it. */
+    public static LogStreamStore open(Path dataDir) throws StoreException {
+        return open(dataDir, SEGMENT_BYTES);
+    }
+
+    static LogStreamStore open(Path dataDir, long segmentBytes) throws StoreException {
+        LogStreamStore store = new LogStreamStore(dataDir.resolve("log"), segmentBytes);
+        try {
+            Files.createDirectories(store.dir);
+            store.recover();
+            return store;
+        } catch (IOException e) {
+            store.close();
+            throw new StoreException("cannot open the log in " + store.dir + ": " + e.getMessage(), e, true);
+        }
+    }
+
+    private void recover() throws IOException, StoreException {
+        List<Long> bases;
+        try (Stream<Path> files = Files.list(dir)) {
+            bases = files.map(p -> p.getFileName().toString())
+                    .filter(n -> n.matches("[0-9]{20}\\.seg"))
+                    .map(n -> Long.parseLong(n.substring(0, 20)))
+                    .sorted()
+                    .toList();
+        }
+        for (int i = 0; i < bases.size(); i++) {
+            Segment s = Segment.open(dir, bases.get(i));
+            segments.put(s.base, s);
+            replay(s, i == bases.size() - 1);
+        }
+        if (segments.isEmpty()) {
+            Segment first = Segment.open(dir, 0);
+            segments.put(0L, first);
+            syncDirectory();
+        }
+        active = segments.lastEntry().getValue();
+    }
+
+    /** Applies every intact batch of {@code s}; cuts a torn tail off the last segment. */
+    private void replay(Segment s, boolean last) throws IOException, StoreException {
+        long at = 0;
+        ByteBuffer header = ByteBuffer.allocate(LogFormat.HEADER);
+        while (at < s.size()) {
+            header.clear();
+            s.channel.read(header, at);
+            header.flip();
+            int length = LogFormat.payloadLength(header, s.size() - at);
+            ByteBuffer payload = length < 0 ? null : ByteBuffer.wrap(s.read(s.base + at + LogFormat.HEADER, length));
+            if (payload == null || !LogFormat.intact(header, payload)) {
+                if (!last) {
+                    throw new StoreException(
+                            s.file + " is damaged at offset " + at + ", before the log's last segment: this is not"
+                                    + " a torn write (restore it from a backup, or move it and later segments"
+                                    + " away to start from what precedes it)",
+                            null,
+                            false);
+                }
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "cutting " + (s.size() - at) + " bytes of an unfinished batch off the end of " + s.file
+                                + " (a crash mid-write; nothing in it was acknowledged)");
+                s.truncate(at);
+                s.force();
+                return;
+            }
+            apply(LogFormat.decode(payload), s.base + at + LogFormat.HEADER, payload);
+            at += LogFormat.HEADER + length;
+        }
+    }
+
+    @Override
+    public StoreContents load() {
+        List<ProducerRecord> all = new ArrayList<>();
+        producers.values().forEach(m -> all.addAll(m.values()));
+        // A new kind of store: every offset a client holds was issued with its incarnation.
+        return new StoreContents(List.copyOf(streams.values()), all, maxId, 0);
+    }
+
+    @Override
+    public CommitResult commit(Commit commit) throws StoreException {
+        List<Precondition> failed = new ArrayList<>();
+        for (Precondition p : commit.expect()) {
+            if (!holds(p)) {
+                failed.add(p);
+            }
+        }
+        if (!failed.isEmpty()) {
+            return new CommitResult.Conflict(failed);
+        }
+        if (commit.apply().isEmpty()) {
+            return CommitResult.COMMITTED;
+        }
+        LogFormat.Encoded batch = LogFormat.encode(commit.apply());
+        Segment s = active;
+        try {
+            if (s.size() > 0 && s.size() + batch.bytes().remaining() > segmentBytes) {
+                s = roll();
+            }
+        } catch (IOException e) {
+            throw new StoreException("cannot start a new log segment in " + dir + ": " + e.getMessage(), e, true);
+        }
+        long before = s.size();
+        long at;
+        try {
+            at = s.append(batch.bytes());
+        } catch (IOException e) {
+            // Nothing is applied; cut what may have reached the file, or the next batch would follow garbage.
+            try {
+                s.truncate(before);
+            } catch (IOException cut) {
+                throw StoreException.outcomeUnknown(
+                        "a log write failed and its partial bytes could not be cut off " + s.file + ": " + cut, cut);
+            }
+            throw new StoreException("writing the log failed: " + e.getMessage(), e, true);
+        }
+        for (long[] d : batch.dataOffsets()) {
+            indexes.computeIfAbsent(d[0], id -> new StreamIndex()).add(d[1], at + d[2], (int) d[3]);
+        }
+        for (Mutation m : commit.apply()) {
+            if (!(m instanceof Mutation.AppendMessages)) {
+                applyOther(m);
+            }
+        }
+        return CommitResult.COMMITTED;
+    }
+
+    private Segment roll() throws IOException {
+        Segment next = Segment.open(dir, active.end());
+        synchronized (rolled) {
+            rolled.add(active);
+        }
+        segments.put(next.base, next);
+        syncDirectory(); // the new file's name must survive a power loss too
+        active = next;
+        return next;
+    }
+
+    private void syncDirectory() throws IOException {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        }
+    }
+
+    private boolean holds(Precondition p) {
+        return switch (p) {
+            case Precondition.StreamIs s ->
+                s.expected().equals(streams.get(s.expected().id()));
+            case Precondition.PathFree f ->
+                streams.values().stream()
+                        .noneMatch(r -> r.path().equals(f.path()) && r.lifecycle() != StreamRecord.Lifecycle.DETACHED);
+            case Precondition.ProducerIs q ->
+                Objects.equals(producers.getOrDefault(q.streamId(), Map.of()).get(q.producerId()), q.expected());
+        };
+    }
+
+    /** Replay: applies a decoded batch whose payload starts at log offset {@code payloadAt}. */
+    private void apply(List<LogFormat.Decoded> batch, long payloadAt, ByteBuffer payload) {
+        for (LogFormat.Decoded d : batch) {
+            switch (d) {
+                case LogFormat.Decoded.Append a ->
+                    indexes.computeIfAbsent(a.streamId(), id -> new StreamIndex())
+                            .add(a.position(), payloadAt + a.payloadOffset(), a.length());
+                case LogFormat.Decoded.Other o -> applyOther(o.mutation());
+            }
+        }
+    }
+
+    private void applyOther(Mutation m) {
+        switch (m) {
+            case Mutation.PutStream p -> {
+                streams.put(p.record().id(), p.record());
+                maxId = Math.max(maxId, p.record().id());
+            }
+            case Mutation.PutProducer p ->
+                producers
+                        .computeIfAbsent(p.producer().streamId(), id -> new ConcurrentHashMap<>())
+                        .put(p.producer().producerId(), p.producer());
+            case Mutation.TrimMessages t -> {
+                StreamIndex index = indexes.get(t.streamId());
+                if (index != null) {
+                    index.trim(t.beforePosition());
+                }
+            }
+            case Mutation.DropStream d -> {
+                streams.remove(d.streamId());
+                producers.remove(d.streamId());
+                indexes.remove(d.streamId());
+            }
+            case Mutation.AppendMessages a -> throw new IllegalStateException("appends are indexed, not applied");
+        }
+    }
+
+    @Override
+    public void sync() throws StoreException {
+        List<Segment> flush;
+        synchronized (rolled) {
+            flush = new ArrayList<>(rolled);
+            rolled.clear();
+        }
+        flush.add(active);
+        try {
+            for (Segment s : flush) {
+                s.force();
+            }
+        } catch (IOException e) {
+            throw new StoreException("flushing the log failed: " + e.getMessage(), e, true);
+        }
+    }
+
+    /**
+     * Fault injection for tests: what a power loss would leave — every segment cut back to what
+     * its last {@code fdatasync} covered. Only files change; reopen the log to see the result.
+     */
+    void dropUnsynced() throws IOException {
+        for (Segment s : segments.values()) {
+            s.dropUnsynced();
+        }
+    }
+
+    @Override
+    public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException {
+        StreamIndex index = indexes.get(streamId);
+        List<StoredMessage> out = new ArrayList<>();
+        if (index == null) {
+            return out;
+        }
+        try {
+            for (StreamIndex.Entry e : index.range(from, to, maxBytes)) {
+                Segment s = segments.floorEntry(e.location()).getValue();
+                out.add(new StoredMessage(e.position(), s.read(e.location(), e.length())));
+            }
+            return out;
+        } catch (IOException e) {
+            throw new StoreException("reading the log failed: " + e.getMessage(), e, true);
+        }
+    }
+
+    @Override
+    public boolean durable() {
+        return true;
+    }
+
+    @Override
+    public String describe() {
+        return dir.toString();
+    }
+
+    @Override
+    public String kind() {
+        return "log";
+    }
+
+    @Override
+    public void close() {
+        for (Segment s : segments.values()) {
+            try {
+                s.close();
+            } catch (IOException e) {
+                // closing: nothing left to do with it
+            }
+        }
+    }
+}

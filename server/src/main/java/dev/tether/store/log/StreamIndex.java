@@ -1,0 +1,79 @@
+package dev.tether.store.log;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Where one stream's messages are in the log: for each message, its position in the stream, the
+ * log offset of its bytes and their length, in position order (appends only ever add at the end).
+ * Three parallel primitive arrays, about 20 bytes a message. Trimming drops a prefix.
+ *
+ * <p>Thread-safety: guarded by its monitor; the writer adds and trims, readers look up.
+ */
+final class StreamIndex {
+    private long[] positions = new long[4];
+    private long[] locations = new long[4];
+    private int[] lengths = new int[4];
+    private int first;
+    private int end;
+
+    /** One message: its position, the log offset of its bytes, their length. */
+    record Entry(long position, long location, int length) {}
+
+    synchronized void add(long position, long location, int length) {
+        if (end == positions.length) {
+            grow();
+        }
+        positions[end] = position;
+        locations[end] = location;
+        lengths[end] = length;
+        end++;
+    }
+
+    private void grow() {
+        int live = end - first;
+        int capacity = Math.max(4, live * 2);
+        positions = Arrays.copyOfRange(positions, first, first + capacity);
+        locations = Arrays.copyOfRange(locations, first, first + capacity);
+        lengths = Arrays.copyOfRange(lengths, first, first + capacity);
+        first = 0;
+        end = live;
+    }
+
+    /** Forgets the messages wholly below {@code before} (retention). */
+    synchronized void trim(long before) {
+        while (first < end && positions[first] + lengths[first] <= before) {
+            first++;
+        }
+    }
+
+    /**
+     * The messages overlapping {@code [from, to)}: the one holding {@code from} first, then
+     * following ones until {@code maxBytes} are covered (at least one when any overlaps).
+     */
+    synchronized List<Entry> range(long from, long to, int maxBytes) {
+        List<Entry> out = new ArrayList<>();
+        int i = Arrays.binarySearch(positions, first, end, from);
+        if (i < 0) {
+            i = Math.max(first, -i - 2); // the message starting before from, which may hold it
+        }
+        long bytes = 0;
+        for (; i < end && positions[i] < to; i++) {
+            if (positions[i] + lengths[i] <= from) {
+                continue;
+            }
+            out.add(new Entry(positions[i], locations[i], lengths[i]));
+            bytes += lengths[i];
+            if (bytes >= maxBytes) {
+                break;
+            }
+        }
+        return out;
+    }
+
+    /** Log offsets below this one hold none of this stream's live messages (for segment retention). */
+    synchronized long lowestLocation() {
+        return first < end ? locations[first] : Long.MAX_VALUE; // appends reach the log in position order
+    }
+}

@@ -1,0 +1,222 @@
+package dev.tether.store.log;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.store.Commit;
+import dev.tether.store.Mutation;
+import dev.tether.store.ProducerRecord;
+import dev.tether.store.StoreContents;
+import dev.tether.store.StoreException;
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StreamRecord;
+import dev.tether.store.StreamStoreContract;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The log store on real files: what a reopen recovers, a torn or corrupted tail cut off, the
+ * writes a power loss drops (unsynced page-cache data) never half-applied, damage before the tail
+ * refused, reads across segments.
+ */
+class LogStreamStoreTest {
+    @TempDir
+    Path dir;
+
+    private static final StreamRecord S = StreamStoreContract.stream(1, "s");
+
+    /** Appends {@code text} to stream 1 at {@code at}, moving its record's tail, with producer p at {@code seq}. */
+    private static Commit append(long at, String text, long seq) {
+        byte[] data = text.getBytes(StandardCharsets.UTF_8);
+        return Commit.unconditional(List.of(
+                new Mutation.AppendMessages(1, List.of(new StoredMessage(at, data))),
+                new Mutation.PutStream(S.withTail(at + data.length)),
+                new Mutation.PutProducer(new ProducerRecord(1, "p", 0, seq))));
+    }
+
+    private static String all(LogStreamStore store) throws StoreException {
+        StringBuilder out = new StringBuilder();
+        for (StoredMessage m : store.read(1, 0, Long.MAX_VALUE, Integer.MAX_VALUE)) {
+            out.append(new String(m.data(), StandardCharsets.UTF_8));
+        }
+        return out.toString();
+    }
+
+    private Path onlySegment() throws IOException {
+        try (Stream<Path> files = Files.list(dir.resolve("log"))) {
+            List<Path> segs =
+                    files.filter(p -> p.toString().endsWith(".seg")).sorted().toList();
+            return segs.get(segs.size() - 1);
+        }
+    }
+
+    /** Writes "one", "two", "three" (seq 0, 1, 2), synced; returns the log's size then. */
+    private long threeSynced() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir)) {
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            store.commit(append(0, "one", 0));
+            store.commit(append(3, "two", 1));
+            store.commit(append(6, "three", 2));
+            store.sync();
+        }
+        return Files.size(onlySegment());
+    }
+
+    private void assertThree(LogStreamStore store) throws StoreException {
+        StoreContents c = store.load();
+        assertEquals(List.of(S.withTail(11)), c.streams(), "the record as of the last intact batch");
+        assertEquals(List.of(new ProducerRecord(1, "p", 0, 2)), c.producers(), "producer state with its data");
+        assertEquals("onetwothree", all(store));
+    }
+
+    @Test
+    void aReopenedLogServesWhatWasCommitted() throws Exception {
+        threeSynced();
+        try (LogStreamStore store = LogStreamStore.open(dir)) {
+            assertThree(store);
+            assertEquals(1, store.load().maxStreamId());
+            List<StoredMessage> mid = store.read(1, 4, 11, 1);
+            assertEquals(
+                    List.of(3L), mid.stream().map(StoredMessage::position).toList(), "the row holding 4, and no more");
+        }
+    }
+
+    @Test
+    void aTornBatchAtTheTailIsCutOffAndTheLogGoesOnFromThere() throws Exception {
+        long synced = threeSynced();
+        try (LogStreamStore store = LogStreamStore.open(dir)) {
+            store.commit(append(11, "four", 3));
+        }
+        long full = Files.size(onlySegment());
+        try (FileChannel f = FileChannel.open(onlySegment(), StandardOpenOption.WRITE)) {
+            f.truncate(synced + (full - synced) / 2); // the crash came halfway through writing "four"
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir)) {
+            assertThree(store);
+            assertEquals(synced, Files.size(onlySegment()), "the torn half was cut off");
+            store.commit(append(11, "FOUR", 3));
+            store.sync();
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir)) {
+            assertEquals("onetwothreeFOUR", all(store), "what follows the cut is read back whole");
+        }
+    }
+
+    @Test
+    void aPowerLossDropsTheUnsyncedBatchesWholeAndNeverHalfApplied() throws Exception {
+        long synced = threeSynced();
+        try (LogStreamStore store = LogStreamStore.open(dir)) {
+            store.commit(append(11, "four", 3));
+            store.commit(append(15, "five", 4)); // neither synced
+        }
+        // The page cache never reached the disk: the file ends where the last fdatasync left it,
+        // with whatever the device holds after that (here: garbage of the length written).
+        long full = Files.size(onlySegment());
+        try (FileChannel f = FileChannel.open(onlySegment(), StandardOpenOption.WRITE)) {
+            f.truncate(synced);
+            byte[] junk = new byte[(int) (full - synced)];
+            new java.util.Random(7).nextBytes(junk);
+            f.write(ByteBuffer.wrap(junk), synced);
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir)) {
+            assertThree(store);
+        }
+    }
+
+    @Test
+    void aSyncMakesEveryBatchBeforeItSurviveAPowerLossAndOnlyThose() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            long at = 0;
+            for (int i = 0; i < 30; i++) { // across several segments
+                store.commit(append(at, "x" + i + ";", i));
+                at += ("x" + i + ";").length();
+            }
+            store.sync();
+            store.commit(append(at, "lost", 30));
+            store.dropUnsynced();
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
+            String text = all(store);
+            assertTrue(text.startsWith("x0;x1;") && text.endsWith("x29;"), "every synced batch survived: " + text);
+            assertEquals(
+                    List.of(new ProducerRecord(1, "p", 0, 29)), store.load().producers());
+        }
+    }
+
+    @Test
+    void aFlippedBitInTheLastBatchFailsItsCrc() throws Exception {
+        long synced = threeSynced();
+        try (FileChannel f = FileChannel.open(onlySegment(), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            ByteBuffer b = ByteBuffer.allocate(1);
+            f.read(b, synced - 3);
+            b.put(0, (byte) (b.get(0) ^ 0x10));
+            f.write(b.flip(), synced - 3);
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir)) {
+            assertEquals("onetwo", all(store), "the damaged last batch is dropped, the ones before it kept");
+            assertEquals(List.of(new ProducerRecord(1, "p", 0, 1)), store.load().producers());
+        }
+    }
+
+    @Test
+    void damageBeforeTheLastSegmentIsRefusedRatherThanCutOff() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir, 64)) { // a segment per batch
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            store.commit(append(0, "one", 0));
+            store.commit(append(3, "two", 1));
+            store.sync();
+        }
+        Path first;
+        try (Stream<Path> files = Files.list(dir.resolve("log"))) {
+            first = files.sorted().findFirst().orElseThrow();
+        }
+        try (FileChannel f = FileChannel.open(first, StandardOpenOption.WRITE)) {
+            f.write(ByteBuffer.wrap(new byte[] {0, 0, 0, 0}), 0);
+        }
+        StoreException refused = assertThrows(StoreException.class, () -> LogStreamStore.open(dir, 64));
+        assertTrue(refused.getMessage().contains("not a torn write"), refused.getMessage());
+    }
+
+    @Test
+    void segmentsRollAndReadsSpanThem() throws Exception {
+        List<String> parts = new ArrayList<>();
+        try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            long at = 0;
+            for (int i = 0; i < 40; i++) {
+                String part = "part-" + i + ";";
+                parts.add(part);
+                store.commit(append(at, part, i));
+                at += part.length();
+            }
+            store.sync();
+        }
+        try (Stream<Path> files = Files.list(dir.resolve("log"))) {
+            assertTrue(files.count() > 5, "the log rolled into several segments");
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
+            assertEquals(String.join("", parts), all(store));
+            store.commit(Commit.unconditional(List.of(new Mutation.TrimMessages(1, 100))));
+            assertTrue(
+                    store.read(1, 0, Long.MAX_VALUE, Integer.MAX_VALUE).get(0).position() > 0, "trimmed");
+            store.commit(Commit.unconditional(List.of(new Mutation.DropStream(1))));
+            store.sync();
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
+            assertEquals(List.of(), store.load().streams(), "the drop was replayed");
+            assertEquals(List.of(), store.read(1, 0, Long.MAX_VALUE, Integer.MAX_VALUE));
+        }
+    }
+}
