@@ -4,11 +4,10 @@ import dev.tether.store.Commit;
 import dev.tether.store.CommitResult;
 import dev.tether.store.Mutation;
 import dev.tether.store.Precondition;
-import dev.tether.store.ProducerRecord;
 import dev.tether.store.StoreContents;
 import dev.tether.store.StoreException;
+import dev.tether.store.StoreState;
 import dev.tether.store.StoredMessage;
-import dev.tether.store.StreamRecord;
 import dev.tether.store.StreamStore;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -20,7 +19,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
-import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.stream.Stream;
@@ -48,14 +46,12 @@ public final class LogStreamStore implements StreamStore {
     private final Path dir;
     private final long segmentBytes;
     private final NavigableMap<Long, Segment> segments = new ConcurrentSkipListMap<>();
-    private final Map<Long, StreamRecord> streams = new ConcurrentHashMap<>();
-    private final Map<Long, Map<String, ProducerRecord>> producers = new ConcurrentHashMap<>();
+    private final StoreState state = new StoreState();
     private final Map<Long, StreamIndex> indexes = new ConcurrentHashMap<>();
     /** Segments rolled away from since the last sync: their tails still need a flush. */
     private final List<Segment> rolled = new ArrayList<>();
 
     private volatile Segment active;
-    private long maxId;
 
     private LogStreamStore(Path dir, long segmentBytes) {
         this.dir = dir;
@@ -135,20 +131,12 @@ public final class LogStreamStore implements StreamStore {
 
     @Override
     public StoreContents load() {
-        List<ProducerRecord> all = new ArrayList<>();
-        producers.values().forEach(m -> all.addAll(m.values()));
-        // A new kind of store: every offset a client holds was issued with its incarnation.
-        return new StoreContents(List.copyOf(streams.values()), all, maxId, 0);
+        return state.contents(); // a new kind of store: every offset a client holds has its incarnation
     }
 
     @Override
     public CommitResult commit(Commit commit) throws StoreException {
-        List<Precondition> failed = new ArrayList<>();
-        for (Precondition p : commit.expect()) {
-            if (!holds(p)) {
-                failed.add(p);
-            }
-        }
+        List<Precondition> failed = state.failed(commit.expect());
         if (!failed.isEmpty()) {
             return new CommitResult.Conflict(failed);
         }
@@ -206,18 +194,6 @@ public final class LogStreamStore implements StreamStore {
         }
     }
 
-    private boolean holds(Precondition p) {
-        return switch (p) {
-            case Precondition.StreamIs s ->
-                s.expected().equals(streams.get(s.expected().id()));
-            case Precondition.PathFree f ->
-                streams.values().stream()
-                        .noneMatch(r -> r.path().equals(f.path()) && r.lifecycle() != StreamRecord.Lifecycle.DETACHED);
-            case Precondition.ProducerIs q ->
-                Objects.equals(producers.getOrDefault(q.streamId(), Map.of()).get(q.producerId()), q.expected());
-        };
-    }
-
     /** Replay: applies a decoded batch whose payload starts at log offset {@code payloadAt}. */
     private void apply(List<LogFormat.Decoded> batch, long payloadAt, ByteBuffer payload) {
         for (LogFormat.Decoded d : batch) {
@@ -231,26 +207,17 @@ public final class LogStreamStore implements StreamStore {
     }
 
     private void applyOther(Mutation m) {
+        state.apply(m);
         switch (m) {
-            case Mutation.PutStream p -> {
-                streams.put(p.record().id(), p.record());
-                maxId = Math.max(maxId, p.record().id());
-            }
-            case Mutation.PutProducer p ->
-                producers
-                        .computeIfAbsent(p.producer().streamId(), id -> new ConcurrentHashMap<>())
-                        .put(p.producer().producerId(), p.producer());
             case Mutation.TrimMessages t -> {
                 StreamIndex index = indexes.get(t.streamId());
                 if (index != null) {
                     index.trim(t.beforePosition());
                 }
             }
-            case Mutation.DropStream d -> {
-                streams.remove(d.streamId());
-                producers.remove(d.streamId());
-                indexes.remove(d.streamId());
-            }
+            case Mutation.DropStream d -> indexes.remove(d.streamId());
+            case Mutation.PutStream p -> {}
+            case Mutation.PutProducer p -> {}
             case Mutation.AppendMessages a -> throw new IllegalStateException("appends are indexed, not applied");
         }
     }

@@ -9,16 +9,14 @@ import dev.tether.store.Mutation.PutProducer;
 import dev.tether.store.Mutation.PutStream;
 import dev.tether.store.Mutation.TrimMessages;
 import dev.tether.store.Precondition;
-import dev.tether.store.ProducerRecord;
 import dev.tether.store.StoreContents;
+import dev.tether.store.StoreState;
 import dev.tether.store.StoredMessage;
-import dev.tether.store.StreamRecord;
 import dev.tether.store.StreamStore;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
-import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 
@@ -30,57 +28,24 @@ import java.util.concurrent.ConcurrentSkipListMap;
  * (concurrent maps; a reader sees each message either fully or not at all).
  */
 public final class MemoryStreamStore implements StreamStore {
-    private final Map<Long, StreamRecord> streams = new ConcurrentHashMap<>();
+    private final StoreState state = new StoreState();
     private final Map<Long, NavigableMap<Long, byte[]>> messages = new ConcurrentHashMap<>();
-    private final Map<Long, Map<String, ProducerRecord>> producers = new ConcurrentHashMap<>();
-    private long maxId;
 
     @Override
     public StoreContents load() {
-        List<ProducerRecord> all = new ArrayList<>();
-        producers.values().forEach(m -> all.addAll(m.values()));
-        // Nothing outlives the process, so no client can hold an offset from before incarnations.
-        return new StoreContents(List.copyOf(streams.values()), all, maxId, 0);
+        return state.contents(); // nothing outlives the process: no client holds an older offset
     }
 
     /** Checks and applies under one lock, so several engines (nodes in a test) can share the store. */
     @Override
     public synchronized CommitResult commit(Commit commit) {
-        List<Precondition> failed = new ArrayList<>();
-        for (Precondition p : commit.expect()) {
-            if (!holds(p)) {
-                failed.add(p);
-            }
-        }
+        List<Precondition> failed = state.failed(commit.expect());
         if (!failed.isEmpty()) {
             return new CommitResult.Conflict(failed);
         }
-        apply(commit.apply());
-        return CommitResult.COMMITTED;
-    }
-
-    private boolean holds(Precondition p) {
-        return switch (p) {
-            case Precondition.StreamIs t ->
-                t.expected().equals(streams.get(t.expected().id()));
-            case Precondition.PathFree f ->
-                streams.values().stream()
-                        .noneMatch(r -> r.path().equals(f.path()) && r.lifecycle() != StreamRecord.Lifecycle.DETACHED);
-            case Precondition.ProducerIs q -> {
-                ProducerRecord now =
-                        producers.getOrDefault(q.streamId(), Map.of()).get(q.producerId());
-                yield Objects.equals(now, q.expected());
-            }
-        };
-    }
-
-    private void apply(List<Mutation> batch) {
-        for (Mutation m : batch) {
+        for (Mutation m : commit.apply()) {
+            state.apply(m);
             switch (m) {
-                case PutStream p -> {
-                    streams.put(p.record().id(), p.record());
-                    maxId = Math.max(maxId, p.record().id());
-                }
                 case AppendMessages a -> {
                     NavigableMap<Long, byte[]> rows =
                             messages.computeIfAbsent(a.streamId(), k -> new ConcurrentSkipListMap<>());
@@ -88,23 +53,18 @@ public final class MemoryStreamStore implements StreamStore {
                         rows.put(msg.position(), msg.data());
                     }
                 }
-                case PutProducer p ->
-                    producers
-                            .computeIfAbsent(p.producer().streamId(), k -> new ConcurrentHashMap<>())
-                            .put(p.producer().producerId(), p.producer());
                 case TrimMessages t -> {
                     NavigableMap<Long, byte[]> rows = messages.get(t.streamId());
                     if (rows != null) {
                         rows.headMap(t.beforePosition(), false).clear();
                     }
                 }
-                case DropStream d -> {
-                    streams.remove(d.streamId());
-                    messages.remove(d.streamId());
-                    producers.remove(d.streamId());
-                }
+                case DropStream d -> messages.remove(d.streamId());
+                case PutStream p -> {}
+                case PutProducer p -> {}
             }
         }
+        return CommitResult.COMMITTED;
     }
 
     @Override
@@ -148,8 +108,7 @@ public final class MemoryStreamStore implements StreamStore {
 
     @Override
     public void close() {
-        streams.clear();
+        state.clear();
         messages.clear();
-        producers.clear();
     }
 }
