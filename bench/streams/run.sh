@@ -4,11 +4,13 @@
 #
 # Usage: bench/streams/run.sh [--duration SECONDS] [--warmup SECONDS]
 #                             [--only tether|node] [--out FILE] [--skip-install]
+#                             [--store sqlite|log|memory]  (Tether's store; default sqlite)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 COMMAND="bench/streams/run.sh${*:+ $*}"
+STORE=sqlite       # Tether's --store
 
 DURATION=10        # seconds per measured phase (wrk runs, SSE writer, catch-up passes)
 WARMUP=5           # seconds of untimed load before each measured phase (wrk runs, SSE)
@@ -24,7 +26,7 @@ MESSAGES=10000     # catch-up stream size (256-byte binary appends)
 READY_TIMEOUT=90   # seconds to wait for a server to answer PUT /v1/stream/__ready__
 BUILD_TIMEOUT=900  # seconds allowed for ./tether to (re)build itself before the run
 
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --skip-install) SKIP_INSTALL=1; shift ;;
+    --store) STORE="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -167,7 +170,7 @@ start_server() {
     local data; data="$(mktemp -d "${TMPDIR:-/tmp}/tether-bench-data.XXXXXX")"
     DATA_DIRS+=("$data")
     TETHER_FS="$(stat -f -c %T "$data")"
-    (cd "$ROOT" && exec setsid taskset -c 0 ./tether serve --port "$port" --data-dir "$data") >"$logf" 2>&1 &
+    (cd "$ROOT" && exec setsid taskset -c 0 ./tether serve --port "$port" --data-dir "$data" --store "$STORE") >"$logf" 2>&1 &
   else
     (cd "$HERE" && exec setsid taskset -c 0 node node-server.mjs --port "$port") >"$logf" 2>&1 &
   fi

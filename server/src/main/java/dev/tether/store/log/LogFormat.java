@@ -1,7 +1,5 @@
 package dev.tether.store.log;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tether.store.Mutation;
 import dev.tether.store.ProducerRecord;
 import dev.tether.store.StoredMessage;
@@ -25,7 +23,7 @@ import java.util.zip.CRC32C;
  * batch   := magic:i32 length:i32 crc32c:i32 payload[length]
  * payload := count:i32 mutation*
  * mutation:= 1 streamId:i64 (position:i64 length:i32 bytes)*  -- AppendMessages, preceded by n:i32
- *          | 2 length:i32 json                                -- PutStream (the record as JSON)
+ *          | 2 length:i32 record                              -- PutStream (see {@link #record(StreamRecord)})
  *          | 3 streamId:i64 idLength:i32 id epoch:i64 seq:i64 -- PutProducer
  *          | 4 streamId:i64 before:i64                        -- TrimMessages
  *          | 5 streamId:i64                                   -- DropStream
@@ -36,8 +34,6 @@ import java.util.zip.CRC32C;
 final class LogFormat {
     static final int MAGIC = 0x544c4231; // "TLB1"
     static final int HEADER = 12;
-    private static final ObjectMapper JSON =
-            new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
     private LogFormat() {}
 
@@ -50,7 +46,7 @@ final class LogFormat {
      */
     static Encoded encode(List<Mutation> mutations) {
         int size = HEADER + 4;
-        List<byte[]> json = new ArrayList<>();
+        List<byte[]> records = new ArrayList<>();
         for (Mutation m : mutations) {
             size += 1;
             switch (m) {
@@ -61,8 +57,8 @@ final class LogFormat {
                     }
                 }
                 case Mutation.PutStream p -> {
-                    byte[] j = json(p.record());
-                    json.add(j);
+                    byte[] j = record(p.record());
+                    records.add(j);
                     size += 4 + j.length;
                 }
                 case Mutation.PutProducer p ->
@@ -75,7 +71,7 @@ final class LogFormat {
         b.position(HEADER);
         b.putInt(mutations.size());
         List<long[]> offsets = new ArrayList<>();
-        int jsonIndex = 0;
+        int recordIndex = 0;
         for (Mutation m : mutations) {
             switch (m) {
                 case Mutation.AppendMessages a -> {
@@ -87,7 +83,7 @@ final class LogFormat {
                     }
                 }
                 case Mutation.PutStream p -> {
-                    byte[] j = json.get(jsonIndex++);
+                    byte[] j = records.get(recordIndex++);
                     b.put((byte) 2).putInt(j.length).put(j);
                 }
                 case Mutation.PutProducer p -> {
@@ -175,17 +171,91 @@ final class LogFormat {
         return out;
     }
 
-    private static byte[] json(StreamRecord r) {
+    /**
+     * A stream record in binary: id, path, content type, TTL?, expiry?, created, last access,
+     * tail, retained-from, closed, closed-by?, last Stream-Seq?, fork source?, fork position,
+     * lifecycle ordinal (a {@code ?} field is a presence byte, then the value).
+     */
+    private static byte[] record(StreamRecord r) {
         try {
-            return JSON.writeValueAsBytes(r);
+            java.io.ByteArrayOutputStream bytes =
+                    new java.io.ByteArrayOutputStream(96 + 2 * r.path().length());
+            java.io.DataOutputStream out = new java.io.DataOutputStream(bytes);
+            out.writeLong(r.id());
+            out.writeUTF(r.path());
+            out.writeUTF(r.contentType());
+            optionalLong(out, r.ttlSeconds());
+            optionalLong(out, r.expiresAtMillis());
+            out.writeLong(r.createdAtMillis());
+            out.writeLong(r.lastAccessMillis());
+            out.writeLong(r.tail());
+            out.writeLong(r.retainedFrom());
+            out.writeBoolean(r.closed());
+            out.writeBoolean(r.closedBy() != null);
+            if (r.closedBy() != null) {
+                out.writeUTF(r.closedBy().producerId());
+                out.writeLong(r.closedBy().epoch());
+                out.writeLong(r.closedBy().seq());
+            }
+            out.writeBoolean(r.lastStreamSeq() != null);
+            if (r.lastStreamSeq() != null) {
+                out.writeUTF(r.lastStreamSeq());
+            }
+            optionalLong(out, r.forkSourceId());
+            out.writeLong(r.forkPosition());
+            out.writeByte(r.lifecycle().ordinal());
+            return bytes.toByteArray();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
-    private static StreamRecord record(byte[] json) {
-        try {
-            return JSON.readValue(json, StreamRecord.class);
+    private static void optionalLong(java.io.DataOutputStream out, Long value) throws IOException {
+        out.writeBoolean(value != null);
+        if (value != null) {
+            out.writeLong(value);
+        }
+    }
+
+    private static Long optionalLong(java.io.DataInputStream in) throws IOException {
+        return in.readBoolean() ? in.readLong() : null;
+    }
+
+    private static StreamRecord record(byte[] encoded) {
+        try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(encoded))) {
+            long id = in.readLong();
+            String path = in.readUTF();
+            String contentType = in.readUTF();
+            Long ttl = optionalLong(in);
+            Long expires = optionalLong(in);
+            long created = in.readLong();
+            long lastAccess = in.readLong();
+            long tail = in.readLong();
+            long retainedFrom = in.readLong();
+            boolean closed = in.readBoolean();
+            StreamRecord.ProducerTuple closedBy = in.readBoolean()
+                    ? new StreamRecord.ProducerTuple(in.readUTF(), in.readLong(), in.readLong())
+                    : null;
+            String lastStreamSeq = in.readBoolean() ? in.readUTF() : null;
+            Long forkSource = optionalLong(in);
+            long forkPosition = in.readLong();
+            StreamRecord.Lifecycle lifecycle = StreamRecord.Lifecycle.values()[in.readByte()];
+            return new StreamRecord(
+                    id,
+                    path,
+                    contentType,
+                    ttl,
+                    expires,
+                    created,
+                    lastAccess,
+                    tail,
+                    retainedFrom,
+                    closed,
+                    closedBy,
+                    lastStreamSeq,
+                    forkSource,
+                    forkPosition,
+                    lifecycle);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
