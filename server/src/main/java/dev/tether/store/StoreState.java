@@ -72,6 +72,15 @@ public final class StoreState {
         }
     }
 
+    /** Takes over everything in {@code contents} (a store's checkpoint, at open). */
+    public void restore(StoreContents contents) {
+        contents.streams().forEach(r -> streams.put(r.id(), r));
+        contents.producers().forEach(p -> producers
+                .computeIfAbsent(p.streamId(), id -> new ConcurrentHashMap<>())
+                .put(p.producerId(), p));
+        maxId = Math.max(maxId, contents.maxStreamId());
+    }
+
     /** Forgets everything (closing a store that keeps nothing). */
     public void clear() {
         streams.clear();

@@ -176,7 +176,7 @@ final class LogFormat {
      * tail, retained-from, closed, closed-by?, last Stream-Seq?, fork source?, fork position,
      * lifecycle ordinal (a {@code ?} field is a presence byte, then the value).
      */
-    private static byte[] record(StreamRecord r) {
+    static byte[] record(StreamRecord r) {
         try {
             java.io.ByteArrayOutputStream bytes =
                     new java.io.ByteArrayOutputStream(96 + 2 * r.path().length());
@@ -221,7 +221,7 @@ final class LogFormat {
         return in.readBoolean() ? in.readLong() : null;
     }
 
-    private static StreamRecord record(byte[] encoded) {
+    static StreamRecord record(byte[] encoded) {
         try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(encoded))) {
             long id = in.readLong();
             String path = in.readUTF();

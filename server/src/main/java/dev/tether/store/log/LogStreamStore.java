@@ -33,8 +33,10 @@ import java.util.stream.Stream;
  * replaying the log; a torn batch at the tail (a crash mid-write, or writes the page cache never
  * flushed) fails its CRC and is cut off.
  *
- * <p>Not yet: segment deletion for retention (trimmed and dropped data stays on disk), snapshots
- * of the metadata to bound recovery, zero-copy reads.
+ * <p>Every {@link #CHECKPOINT_BYTES} of log, at a segment boundary, a {@link Checkpoint} of the
+ * memory state is written, so recovery replays only the log after it, and the segments before it
+ * that hold no message any stream still has (trimmed, deleted, expired) are deleted. Not yet:
+ * zero-copy reads, shards.
  *
  * <p>Thread-safety: {@link #commit} from one writer thread; {@link #sync} from one syncing thread
  * alongside it; {@link #read} from any thread.
@@ -42,9 +44,14 @@ import java.util.stream.Stream;
 public final class LogStreamStore implements StreamStore {
     private static final System.Logger LOG = System.getLogger(LogStreamStore.class.getName());
     static final long SEGMENT_BYTES = 64L << 20;
+    static final long CHECKPOINT_BYTES = 256L << 20;
 
     private final Path dir;
     private final long segmentBytes;
+    private final long checkpointBytes;
+    /** The log offset the current checkpoint covers up to (0: none yet). Writer thread. */
+    private long checkpointed;
+
     private final NavigableMap<Long, Segment> segments = new ConcurrentSkipListMap<>();
     private final StoreState state = new StoreState();
     private final Map<Long, StreamIndex> indexes = new ConcurrentHashMap<>();
@@ -53,18 +60,24 @@ public final class LogStreamStore implements StreamStore {
 
     private volatile Segment active;
 
-    private LogStreamStore(Path dir, long segmentBytes) {
+    private LogStreamStore(Path dir, long segmentBytes, long checkpointBytes) {
         this.dir = dir;
         this.segmentBytes = segmentBytes;
+        this.checkpointBytes = checkpointBytes;
     }
 
     /** Opens (creating if needed) the log in {@code <dataDir>/log}, replaying it. */
     public static LogStreamStore open(Path dataDir) throws StoreException {
-        return open(dataDir, SEGMENT_BYTES);
+        return open(dataDir, SEGMENT_BYTES, CHECKPOINT_BYTES);
     }
 
     static LogStreamStore open(Path dataDir, long segmentBytes) throws StoreException {
-        LogStreamStore store = new LogStreamStore(dataDir.resolve("log"), segmentBytes);
+        return open(dataDir, segmentBytes, Long.MAX_VALUE);
+    }
+
+    /** @param checkpointBytes how much the log grows between checkpoints */
+    static LogStreamStore open(Path dataDir, long segmentBytes, long checkpointBytes) throws StoreException {
+        LogStreamStore store = new LogStreamStore(dataDir.resolve("log"), segmentBytes, checkpointBytes);
         try {
             Files.createDirectories(store.dir);
             store.recover();
@@ -84,22 +97,46 @@ public final class LogStreamStore implements StreamStore {
                     .sorted()
                     .toList();
         }
+        Checkpoint.Loaded checkpoint = checkpoint(bases);
+        if (checkpoint != null) {
+            state.restore(checkpoint.contents());
+            indexes.putAll(checkpoint.indexes());
+            checkpointed = checkpoint.offset();
+        }
         for (int i = 0; i < bases.size(); i++) {
             Segment s = Segment.open(dir, bases.get(i));
             segments.put(s.base, s);
-            replay(s, i == bases.size() - 1);
+            if (s.end() > checkpointed) { // what the checkpoint holds is not replayed again
+                replay(s, i == bases.size() - 1, Math.max(0, checkpointed - s.base));
+            }
         }
         if (segments.isEmpty()) {
-            Segment first = Segment.open(dir, 0);
-            segments.put(0L, first);
+            Segment first = Segment.open(dir, checkpointed);
+            segments.put(first.base, first);
             syncDirectory();
         }
         active = segments.lastEntry().getValue();
     }
 
+    /** The checkpoint, or null; a damaged one is ignored when the whole log is still there to replay. */
+    private Checkpoint.Loaded checkpoint(List<Long> bases) throws IOException, StoreException {
+        try {
+            return Checkpoint.read(dir);
+        } catch (Checkpoint.Damaged e) {
+            if (!bases.isEmpty() && bases.get(0) != 0) {
+                throw new StoreException(
+                        e.getMessage() + ", and the log before it has been deleted: restore " + dir + " from a backup",
+                        e,
+                        false);
+            }
+            LOG.log(System.Logger.Level.WARNING, e.getMessage() + "; replaying the whole log instead");
+            return null;
+        }
+    }
+
     /** Applies every intact batch of {@code s}; cuts a torn tail off the last segment. */
-    private void replay(Segment s, boolean last) throws IOException, StoreException {
-        long at = 0;
+    private void replay(Segment s, boolean last, long from) throws IOException, StoreException {
+        long at = from;
         ByteBuffer header = ByteBuffer.allocate(LogFormat.HEADER);
         while (at < s.size()) {
             header.clear();
@@ -148,6 +185,9 @@ public final class LogStreamStore implements StreamStore {
         try {
             if (s.size() > 0 && s.size() + batch.bytes().remaining() > segmentBytes) {
                 s = roll();
+                if (s.base - checkpointed >= checkpointBytes) {
+                    checkpoint(s.base);
+                }
             }
         } catch (IOException e) {
             throw new StoreException("cannot start a new log segment in " + dir + ": " + e.getMessage(), e, true);
@@ -186,6 +226,43 @@ public final class LogStreamStore implements StreamStore {
         syncDirectory(); // the new file's name must survive a power loss too
         active = next;
         return next;
+    }
+
+    /**
+     * Writer thread, at a segment boundary: flushes every segment before {@code offset}, writes a
+     * checkpoint of everything up to it, then deletes the segments wholly before both the
+     * checkpoint and the oldest message any stream still holds (retention, deletes, TTL).
+     */
+    private void checkpoint(long offset) throws IOException {
+        List<Segment> before;
+        synchronized (rolled) {
+            before = new ArrayList<>(rolled);
+        }
+        for (Segment s : before) {
+            s.force(); // the checkpoint must never hold what the log could still lose
+        }
+        Checkpoint.write(dir, offset, state.contents(), indexes);
+        syncDirectory();
+        checkpointed = offset;
+        long keepFrom = offset;
+        for (StreamIndex index : indexes.values()) {
+            keepFrom = Math.min(keepFrom, index.lowestLocation());
+        }
+        boolean deleted = false;
+        for (Segment s : List.copyOf(segments.values())) {
+            if (s != active && s.end() <= keepFrom) {
+                segments.remove(s.base);
+                synchronized (rolled) {
+                    rolled.remove(s);
+                }
+                s.close();
+                Files.delete(s.file);
+                deleted = true;
+            }
+        }
+        if (deleted) {
+            syncDirectory();
+        }
     }
 
     private void syncDirectory() throws IOException {
@@ -258,7 +335,12 @@ public final class LogStreamStore implements StreamStore {
         }
         try {
             for (StreamIndex.Entry e : index.range(from, to, maxBytes)) {
-                Segment s = segments.floorEntry(e.location()).getValue();
+                var holder = segments.floorEntry(e.location());
+                if (holder == null || e.location() >= holder.getValue().end()) {
+                    throw new StoreException(
+                            "stream " + streamId + " at " + e.position() + " has been deleted", null, false);
+                }
+                Segment s = holder.getValue();
                 out.add(new StoredMessage(e.position(), s.read(e.location(), e.length())));
             }
             return out;

@@ -72,6 +72,25 @@ final class StreamIndex {
         return out;
     }
 
+    /** Writes the live entries (a checkpoint). */
+    synchronized void writeTo(java.io.DataOutputStream out) throws java.io.IOException {
+        out.writeInt(end - first);
+        for (int i = first; i < end; i++) {
+            out.writeLong(positions[i]);
+            out.writeLong(locations[i]);
+            out.writeInt(lengths[i]);
+        }
+    }
+
+    static StreamIndex readFrom(java.io.DataInputStream in) throws java.io.IOException {
+        StreamIndex index = new StreamIndex();
+        int n = in.readInt();
+        for (int i = 0; i < n; i++) {
+            index.add(in.readLong(), in.readLong(), in.readInt());
+        }
+        return index;
+    }
+
     /** Log offsets below this one hold none of this stream's live messages (for segment retention). */
     synchronized long lowestLocation() {
         return first < end ? locations[first] : Long.MAX_VALUE; // appends reach the log in position order

@@ -54,6 +54,7 @@ class LogStreamStoreTest {
     }
 
     private Path onlySegment() throws IOException {
+        // the newest: with a checkpoint and several segments, the one the tail tests damage
         try (Stream<Path> files = Files.list(dir.resolve("log"))) {
             List<Path> segs =
                     files.filter(p -> p.toString().endsWith(".seg")).sorted().toList();
@@ -187,6 +188,81 @@ class LogStreamStoreTest {
         }
         StoreException refused = assertThrows(StoreException.class, () -> LogStreamStore.open(dir, 64));
         assertTrue(refused.getMessage().contains("not a torn write"), refused.getMessage());
+    }
+
+    private List<Path> segmentFiles() throws IOException {
+        try (Stream<Path> files = Files.list(dir.resolve("log"))) {
+            return files.filter(p -> p.toString().endsWith(".seg")).sorted().toList();
+        }
+    }
+
+    /** Stream 1 written as 40 parts, the first 21 trimmed midway; stream 2 created and dropped early on. */
+    private String checkpointedLog() throws Exception {
+        StringBuilder kept = new StringBuilder();
+        StreamRecord other = StreamStoreContract.stream(2, "other");
+        try (LogStreamStore store = LogStreamStore.open(dir, 256, 512)) {
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S), new Mutation.PutStream(other))));
+            store.commit(Commit.unconditional(List.of(
+                    new Mutation.AppendMessages(2, List.of(new StoredMessage(0, "gone".getBytes()))),
+                    new Mutation.PutStream(other.withTail(4)))));
+            store.commit(Commit.unconditional(List.of(new Mutation.DropStream(2))));
+            long at = 0;
+            for (int i = 0; i < 40; i++) {
+                String part = "part-" + i + ";";
+                store.commit(append(at, part, i));
+                at += part.length();
+                if (i == 20) {
+                    store.commit(Commit.unconditional(List.of(new Mutation.TrimMessages(1, at)))); // parts 0..20
+                } else if (i > 20) {
+                    kept.append(part);
+                }
+            }
+            store.sync();
+        }
+        return kept.toString();
+    }
+
+    @Test
+    void aCheckpointLetsTheSegmentsNothingReferencesBeDeletedAndTheStateSurvivesThem() throws Exception {
+        String kept = checkpointedLog();
+        assertTrue(Files.exists(dir.resolve("log").resolve(Checkpoint.FILE)), "a checkpoint was written");
+        assertTrue(
+                Files.notExists(dir.resolve("log").resolve(Segment.name(0))),
+                "the first segment (stream 2's data, stream 1's trimmed start) was deleted: " + segmentFiles());
+        try (LogStreamStore store = LogStreamStore.open(dir, 256, 512)) {
+            assertEquals(
+                    kept, all(store), "exactly what retention kept, from the checkpoint's index and the log after it");
+            assertEquals(
+                    List.of(new ProducerRecord(1, "p", 0, 39)), store.load().producers());
+            assertEquals(2, store.load().maxStreamId(), "the id high-water mark outlives the dropped stream");
+            assertEquals(
+                    List.of(1L),
+                    store.load().streams().stream().map(StreamRecord::id).toList());
+        }
+    }
+
+    @Test
+    void aDamagedCheckpointIsRefusedOnceTheLogBeforeItIsGone() throws Exception {
+        checkpointedLog();
+        Path checkpoint = dir.resolve("log").resolve(Checkpoint.FILE);
+        byte[] bytes = Files.readAllBytes(checkpoint);
+        bytes[bytes.length / 2] ^= 0x40;
+        Files.write(checkpoint, bytes);
+        StoreException refused = assertThrows(StoreException.class, () -> LogStreamStore.open(dir, 256, 512));
+        assertTrue(refused.getMessage().contains("fails its CRC"), refused.getMessage());
+    }
+
+    @Test
+    void aDamagedCheckpointIsIgnoredWhileTheWholeLogCanBeReplayed() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir)) {
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            store.commit(append(0, "one", 0));
+            store.sync();
+        }
+        Files.write(dir.resolve("log").resolve(Checkpoint.FILE), new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
+        try (LogStreamStore store = LogStreamStore.open(dir)) {
+            assertEquals("one", all(store));
+        }
     }
 
     @Test
