@@ -15,6 +15,7 @@ import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.http.UpgradeRejectedException;
 import io.vertx.core.http.WebSocket;
+import io.vertx.core.http.WebSocketBase;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketClientOptions;
 import io.vertx.core.http.WebSocketConnectOptions;
@@ -135,9 +136,17 @@ final class ClusterForwarder {
                         .remove("Sec-WebSocket-Version")
                         .remove("Sec-WebSocket-Extensions"));
         sockets.connect(options)
-                .onSuccess(upstream -> req.toWebSocket()
-                        .onSuccess(downstream -> splice(downstream, upstream))
-                        .onFailure(e -> upstream.close()))
+                .onSuccess(upstream -> {
+                    // The owner may speak first (its hello): hold its frames until they have somewhere
+                    // to go, or they would be dropped before the client's side of the splice exists.
+                    upstream.pause();
+                    req.toWebSocket()
+                            .onSuccess(downstream -> {
+                                splice(downstream, upstream);
+                                upstream.resume();
+                            })
+                            .onFailure(e -> upstream.close());
+                })
                 .onFailure(e -> {
                     if (e instanceof UpgradeRejectedException rejected) {
                         // The owner refused the upgrade (401, 403, 404…): the client gets its answer.
@@ -162,22 +171,33 @@ final class ClusterForwarder {
 
     /** Frames go through as they are, both ways; a close on one side closes the other with its code. */
     private static void splice(io.vertx.core.http.ServerWebSocket client, WebSocket owner) {
-        client.frameHandler(f -> {
-            if (f.isText() || f.isBinary() || f.isContinuation()) {
-                owner.writeFrame(f);
-            }
-        });
-        owner.frameHandler(f -> {
-            if (f.isText() || f.isBinary() || f.isContinuation()) {
-                client.writeFrame(f);
-            }
-        });
+        relayFrames(client, owner);
+        relayFrames(owner, client);
         client.closeHandler(v -> owner.close(
                 client.closeStatusCode() == null ? (short) 1000 : client.closeStatusCode(), client.closeReason()));
         owner.closeHandler(v -> client.close(
                 owner.closeStatusCode() == null ? (short) 1000 : owner.closeStatusCode(), owner.closeReason()));
         client.exceptionHandler(e -> owner.close());
         owner.exceptionHandler(e -> client.close());
+    }
+
+    /**
+     * Data frames from {@code from} to {@code to}, pausing {@code from} while {@code to}'s write
+     * queue is full: a slow client slows the owner's socket down (where the owner's own
+     * slow-consumer policy applies) instead of piling frames up in this node's memory. Frames for
+     * a side that has closed are dropped: its close handler is closing the other side.
+     */
+    private static void relayFrames(WebSocketBase from, WebSocketBase to) {
+        to.drainHandler(v -> from.resume());
+        from.frameHandler(f -> {
+            if (to.isClosed() || !(f.isText() || f.isBinary() || f.isContinuation())) {
+                return;
+            }
+            to.writeFrame(f);
+            if (to.writeQueueFull()) {
+                from.pause();
+            }
+        });
     }
 
     private static MultiMap forwardedHeaders(HttpServerRequest req) {
