@@ -22,8 +22,9 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>a lookup reads the stream from the store first, so a read on this node sees every append
  *       another node acknowledged before it;
- *   <li>the writer refreshes the streams a batch touches (with producer state) before staging it,
- *       and again after a {@link dev.tether.store.CommitResult.Conflict};
+ *   <li>the writer decides a batch on this node's view of the streams it knows (reading the ones
+ *       it does not, and always those it deletes, with producer state) and, after a
+ *       {@link dev.tether.store.CommitResult.Conflict}, reads them all again and decides again;
  *   <li>the store's change feed wakes readers waiting here on streams other nodes appended to; a
  *       poll of the watched streams every second covers a lost notification (it delays, never
  *       loses);
@@ -168,7 +169,7 @@ final class RegistrySync implements AutoCloseable {
         StreamState s = registry.adopt(stored.record());
         s.renew(stored.renewedAtMillis());
         if (writer) {
-            s.replaceProducers(stored.producers(), registry.memory());
+            s.adoptProducers(stored.producers(), registry.memory());
             s.forkRefs = stored.forkRefs();
         }
         // A fork reads its inherited bytes through its sources: this node must know them too.

@@ -10,8 +10,8 @@ import java.util.Map;
  *
  * <p>Thread-safety: {@link #record} and {@link #lastAccess} are published by the writer thread
  * (volatile), and in cluster mode also by readers that looked the stream up in the shared store,
- * through {@link #advance}, which never moves a record back; any thread reads them. {@link #producers} and {@link #forkRefs} are confined to
- * the writer thread. {@link #watchers} and {@link #recent} are thread-safe.
+ * through {@link #advance}, which never moves a record back; any thread reads them.
+ * {@link #producers} and {@link #forkRefs} are confined to the writer thread. {@link #watchers} and {@link #recent} are thread-safe.
  */
 final class StreamState {
     volatile StreamRecord record;
@@ -75,8 +75,11 @@ final class StreamState {
         return r.tail() != now.tail() || r.closed() != now.closed() || r.lifecycle() != now.lifecycle();
     }
 
-    /** Replaces the producer state with what the shared store holds (writer thread only). */
-    void replaceProducers(java.util.List<ProducerRecord> stored, MemoryBudget budget) {
+    /**
+     * Takes the producer state the shared store holds (writer thread only). Producers are only ever
+     * added or moved forward, never removed short of dropping the stream, so this adds or updates.
+     */
+    void adoptProducers(java.util.List<ProducerRecord> stored, MemoryBudget budget) {
         for (ProducerRecord p : stored) {
             putProducer(p, budget);
         }

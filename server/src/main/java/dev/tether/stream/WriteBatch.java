@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -50,7 +51,7 @@ final class WriteBatch {
     private final Map<Long, List<StoredMessage>> appended = new HashMap<>();
     private final List<Runnable> completions = new ArrayList<>();
     private final Map<Long, Precondition> expectedStreams = new LinkedHashMap<>();
-    private final Set<String> expectedFreePaths = new java.util.LinkedHashSet<>();
+    private final Set<String> expectedFreePaths = new LinkedHashSet<>();
     private final Map<String, Precondition> expectedProducers = new LinkedHashMap<>();
     private long lastId;
 
@@ -113,8 +114,9 @@ final class WriteBatch {
     }
 
     /**
-     * Records that the batch's decision rests on {@code r}'s stream being as committed before the
-     * batch (a fork's source), or, for a stream the batch creates, on its path being free.
+     * Cluster mode: records that the batch's decision rests on {@code r}'s stream being as
+     * committed before the batch (a stream it read by path, changed, dropped, or forks from), or,
+     * for a stream the batch creates, on its path being free. Once per stream; nothing on one node.
      */
     void expectUnchanged(StreamRecord r) {
         if (sync == null || expectedStreams.containsKey(r.id())) {

@@ -207,7 +207,9 @@ public final class RedisStreamStore implements SharedStreamStore {
             throw failure("commit", e);
         }
         if (failed.isEmpty()) {
-            awaitReplicas();
+            if (!commit.apply().isEmpty()) {
+                awaitReplicas(); // a commit that only checked its preconditions wrote nothing to replicate
+            }
             return CommitResult.COMMITTED;
         }
         List<Precondition> which = new ArrayList<>();
