@@ -28,8 +28,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>the store's change feed wakes readers waiting here on streams other nodes appended to; a
  *       poll of the watched streams every second covers a lost notification (it delays, never
  *       loses);
- *   <li>ids come from the store's counter, TTL renewals go to the store (at most once a second
- *       per stream and node).
+ *   <li>ids come from the store's counter, and TTL renewals go to the store before the read that
+ *       renewed is answered.
  * </ul>
  *
  * <p>Thread-safety: {@link #lookup}, {@link #renew} and {@link #maxId} from any thread;
@@ -40,7 +40,6 @@ import java.util.concurrent.TimeUnit;
 final class RegistrySync implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(RegistrySync.class.getName());
     static final long POLL_MILLIS = 1000;
-    private static final long RENEW_EVERY_MILLIS = 1000;
 
     private final SharedStreamStore store;
     private final StreamRegistry registry;
@@ -202,12 +201,15 @@ final class RegistrySync implements AutoCloseable {
         return store.maxId();
     }
 
-    /** Shares a TTL-renewing access with the other nodes, at most once a second per stream. */
+    /**
+     * Shares a TTL-renewing access with the other nodes before the request that made it is
+     * answered, so that the next request, on any node, sees the stream renewed. Every time: a
+     * renewal skipped to save a round trip would let another node expire the stream early.
+     */
     void renew(StreamState s, long now) {
-        if (s.record.ttlSeconds() == null || now - s.sharedRenewal < RENEW_EVERY_MILLIS) {
+        if (s.record.ttlSeconds() == null) {
             return;
         }
-        s.sharedRenewal = now;
         try {
             store.renew(s.record.id(), now);
         } catch (StoreException e) {

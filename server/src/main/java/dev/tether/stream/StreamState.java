@@ -23,8 +23,6 @@ final class StreamState {
     private long producerBytes;
 
     int forkRefs;
-    /** Cluster mode: when this node last shared a TTL renewal of the stream (see {@link RegistrySync#renew}). */
-    volatile long sharedRenewal;
 
     final TailWatchers watchers = new TailWatchers();
     final RecentWindow recent;

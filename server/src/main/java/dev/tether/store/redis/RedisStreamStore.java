@@ -341,17 +341,18 @@ public final class RedisStreamStore implements SharedStreamStore {
     }
 
     @Override
-    public void renew(long streamId, long atMillis) {
-        // Fire and forget: a lost renewal costs a stream at most the time until the next one.
-        connection
-                .async()
-                .eval(
-                        "if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') < tonumber(ARGV[2]) then "
-                                + "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 0",
-                        ScriptOutputType.INTEGER,
-                        new byte[][] {key("access")},
-                        RedisScripts.bytes(Long.toString(streamId)),
-                        RedisScripts.bytes(Long.toString(atMillis)));
+    public void renew(long streamId, long atMillis) throws StoreException {
+        try {
+            redis.eval(
+                    "if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') < tonumber(ARGV[2]) then "
+                            + "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 0",
+                    ScriptOutputType.INTEGER,
+                    new byte[][] {key("access")},
+                    RedisScripts.bytes(Long.toString(streamId)),
+                    RedisScripts.bytes(Long.toString(atMillis)));
+        } catch (RedisException e) {
+            throw failure("TTL renewal", e);
+        }
     }
 
     @Override
