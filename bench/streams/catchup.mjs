@@ -7,9 +7,14 @@
 // Binary streams have no framing, so messages read = bytes / 256.
 // Prints one JSON result line on stdout (incl. the stream path, for wrk).
 //
+// With --server-pid PID --clk-tck HZ it also reports the server's CPU time over the
+// timed passes (server_cpu) and its own (load_cpu), see cpu.mjs.
+//
 // Usage: node catchup.mjs --url URL [--messages 10000] [--duration 10] [--warmup 0]
+//                         [--server-pid PID --clk-tck HZ]
 import { performance } from "node:perf_hooks";
 import { request, flags, percentile, keepAliveAgent, PAYLOAD_256 } from "./http.mjs";
+import { cpuWindow } from "./cpu.mjs";
 
 const f = flags();
 const baseUrl = f.url;
@@ -90,6 +95,8 @@ try {
 
   const times = [];
   let totalBytes = 0, totalRequests = 0;
+  const cpu = cpuWindow(f, "catch-up client (node)");
+  cpu.begin();
   const t0 = performance.now();
   while (times.length < maxIterations && (times.length < minIterations || performance.now() - t0 < durationS * 1000)) {
     const s = performance.now();
@@ -100,6 +107,7 @@ try {
     totalRequests += r.requests;
   }
   const seconds = (performance.now() - t0) / 1000;
+  const { server_cpu, load_cpu } = cpu.end();
   readAgent.destroy();
   times.sort((a, b) => a - b);
   console.log(JSON.stringify({
@@ -112,6 +120,10 @@ try {
     requests_per_catchup: totalRequests / times.length,
     messages_per_s: (nMessages * times.length) / seconds,
     mb_per_s: totalBytes / seconds / 1e6,
+    bytes: totalBytes,
+    seconds,
+    server_cpu,
+    load_cpu,
     catchup_ms: { p50: percentile(times, 50), max: times[times.length - 1] },
   }));
 } catch (e) { fail(e.message); }

@@ -2,7 +2,9 @@
 // Usage: node render.mjs --dir WORKDIR --meta meta.json --out FILE
 // Reads WORKDIR/<server>-<scenario>.json for server in {tether,node} and
 // scenario in {append,noop,sse,catchup,get}. A missing file or {"error":...}
-// shows as "failed". Prints the markdown on stdout and writes it to FILE.
+// shows as "failed". Each measured phase's result carries server_cpu / load_cpu
+// (CPU time of the server process and of the load generator over that phase; see
+// cpu.mjs and run.sh). Prints the markdown on stdout and writes it to FILE.
 // Exit code: 0 = all present and clean, 3 = a correctness check failed
 // (non-2xx, lost/duplicate/out-of-order events), 1 = a scenario failed to run.
 import fs from "node:fs";
@@ -40,13 +42,22 @@ for (const s of servers) {
 const ms = (us) => (us == null ? null : us / 1000);
 const wrkRate = (r) => (r.error ? null : r.ok / (r.duration_us / 1e6));
 const wrkErrors = (r) => (r.error ? null : r.bad_status + Object.values(r.socket_errors).reduce((a, b) => a + b, 0));
+// Server CPU over a measured phase (null when it could not be read).
+const srvCpu = (r) => (r.server_cpu && r.server_cpu.cpu_s > 0 ? r.server_cpu.cpu_s : null);
+const perCpu = (count) => (r) => (srvCpu(r) == null || count(r) == null ? null : count(r) / srvCpu(r));
+const cpuUsed = (r) => (srvCpu(r) == null ? null
+  : { v: r.server_cpu.cpu_s, text: `${r.server_cpu.cpu_s.toFixed(2)} (${r.server_cpu.cores.toFixed(2)} cores)` });
 
-// [scenario, label, unit, better ("up"|"down"|"=0"), getter(result), digits]
+// [scenario, label, unit, better ("up"|"down"|"=0"|"info"|"ratio"), getter(result), digits]
+// "ratio": no better direction, but the Tether / Node ratio is shown. A getter returns a
+// number, a string, or {v: number, text} (v for the ratio, text for the cell).
 const rows = [
   ["append", "(a) Append throughput", "appends/s", "up", wrkRate, 0],
   ["append", "(a) Append latency p50", "ms", "down", (r) => ms(r.lat_us?.p50), 2],
   ["append", "(a) Append latency p99", "ms", "down", (r) => ms(r.lat_us?.p99), 2],
   ["append", "(a) Append errors (non-204 + socket)", "count", "=0", wrkErrors, 0],
+  ["append", "(a) Server CPU used", "CPU-s (cores)", "ratio", cpuUsed, 2],
+  ["append", "(a) Appends per server CPU-second", "appends/CPU-s", "up", perCpu((r) => r.ok), 0],
   ["verify", "(a) Appends stored / acked (warm-up + measured)", "count", "info", (r) => `${r.stored_appends} / ${r.acked}`, 0],
   ["verify", "(a) Acked appends missing on read-back", "count", "=0", (r) => r.missing, 0],
   ["verify", "(a) Unacked appends stored beyond in-flight slack", "count", "=0", (r) => Math.max(0, r.extra - r.slack), 0],
@@ -55,6 +66,7 @@ const rows = [
   ["noop", "(b) No-op latency p50", "ms", "down", (r) => ms(r.lat_us?.p50), 2],
   ["noop", "(b) No-op latency p99", "ms", "down", (r) => ms(r.lat_us?.p99), 2],
   ["noop", "(b) No-op unexpected status + socket errors", "count", "=0", wrkErrors, 0],
+  ["noop", "(b) No-op requests per server CPU-second", "req/CPU-s", "up", perCpu((r) => r.ok), 0],
   ["sse", "(c) SSE delivery latency p50", "ms", "down", (r) => r.lat_ms?.p50, 2],
   ["sse", "(c) SSE delivery latency p99", "ms", "down", (r) => r.lat_ms?.p99, 2],
   ["sse", "(c) SSE delivery latency max", "ms", "down", (r) => r.lat_ms?.max, 2],
@@ -67,9 +79,11 @@ const rows = [
   ["sse", "(c) SSE duplicate deliveries", "count", "=0", (r) => r.duplicates, 0],
   ["sse", "(c) SSE out-of-order deliveries", "count", "=0", (r) => r.out_of_order, 0],
   ["sse", "(c) SSE writer errors + parse errors", "count", "=0", (r) => (r.write_errors ? Object.values(r.write_errors).reduce((a, b) => a + b, 0) + r.parse_errors : null), 0],
+  ["sse", "(c) Server CPU during SSE (cores)", "cores", "down", (r) => (srvCpu(r) == null ? null : r.server_cpu.cores), 3],
   ["catchup", "(d) Catch-up read, messages/s", "msg/s", "up", (r) => r.messages_per_s, 0],
   ["catchup", "(d) Catch-up read, MB/s", "MB/s", "up", (r) => r.mb_per_s, 1],
   ["catchup", "(d) Catch-up of 10k messages, p50", "ms", "down", (r) => r.catchup_ms?.p50, 2],
+  ["catchup", "(d) Catch-up MB per server CPU-second", "MB/CPU-s", "up", perCpu((r) => (r.bytes == null ? null : r.bytes / 1e6)), 1],
   ["catchup", "(d) GET requests per catch-up", "count", "info", (r) => r.requests_per_catchup, 1],
   ["catchup", "(d) Populate: 16 concurrent appends", "appends/s", "up", (r) => r.populate_appends_per_s, 0],
   ["get", "(d) wrk GET ?offset=-1", "req/s", "up", wrkRate, 0],
@@ -78,6 +92,7 @@ const rows = [
   ["get", "(d) wrk GET latency p50", "ms", "down", (r) => ms(r.lat_us?.p50), 2],
   ["get", "(d) wrk GET latency p99", "ms", "down", (r) => ms(r.lat_us?.p99), 2],
   ["get", "(d) wrk GET errors (non-200 + socket)", "count", "=0", wrkErrors, 0],
+  ["get", "(d) wrk GET MB of body per server CPU-second", "MB/CPU-s", "up", perCpu((r) => r.body_bytes / 1e6), 1],
   ["log", "Server log: exception/error/warning lines", "count", "=0", (r) => r.suspicious, 0],
   ["log", "Server exited before the end of its run (after scenario)", "", "=0", (r) => r.died_during ?? 0, 0],
 ];
@@ -98,14 +113,15 @@ for (const [scen, name, unit, better, get, d] of rows) {
   const vals = servers.map((s) => {
     const r = R[`${s}.${scen}`];
     if (r.error) { failed = true; return { text: `failed: ${r.error}`.replace(/\|/g, "/"), v: null }; }
-    const v = get(r);
+    const got = get(r);
+    const v = got != null && typeof got === "object" ? got.v : got;
     if (better === "=0" && v) dirty = true;
-    return { text: fmt(v, d), v };
+    return { text: got != null && typeof got === "object" ? got.text : fmt(v, d), v };
   });
   const cells = [name, unit, ...vals.map((x) => x.text)];
   if (both) {
     const [t, n] = vals.map((x) => x.v);
-    const ratioOk = (better === "up" || better === "down") && typeof t === "number" && typeof n === "number" && n !== 0;
+    const ratioOk = (better === "up" || better === "down" || better === "ratio") && typeof t === "number" && typeof n === "number" && n !== 0;
     cells.push(ratioOk ? `${(t / n).toFixed(2)}×` : "—");
     cells.push(better === "up" ? "higher" : better === "down" ? "lower" : better === "=0" ? "must be 0" : "");
   }
@@ -120,6 +136,30 @@ for (const s of servers) {
   ceiling.push(`| ${label[s]} | ${ratio} | ${meta.noop[s]} |`);
 }
 
+// CPU per measured phase: the server's, and the load generator's (wrk, or the node client).
+const phases = [
+  ["append", "(a) append, wrk"],
+  ["sse", "(c) SSE, measured events (node client)"],
+  ["noop", "(b) no-op, wrk"],
+  ["catchup", "(d) catch-up passes (node client)"],
+  ["get", "(d) wrk GET ?offset=-1"],
+];
+const cpuCell = (c, key) => (c && typeof c[key] === "number" ? c[key].toFixed(2) : "n/a");
+const cpuTable = ["", "CPU per measured phase, in the order they ran (server: utime + stime of the server process; load generator: wrk's or the node client's own CPU; cores = CPU-s ÷ wall s):", ""];
+{
+  const h = ["Phase", "Wall s", ...servers.flatMap((s) => [`${label[s]} server CPU-s`, `${label[s]} server cores`, `${label[s]} load gen. cores`])];
+  cpuTable.push(`| ${h.join(" | ")} |`, `|${h.map(() => "---").join("|")}|`);
+  for (const [scen, name] of phases) {
+    const rs = servers.map((s) => R[`${s}.${scen}`]);
+    const wall = rs.map((r) => r.server_cpu?.wall_s ?? r.load_cpu?.wall_s).find((w) => typeof w === "number");
+    cpuTable.push(`| ${[name, wall == null ? "n/a" : wall.toFixed(1),
+      ...rs.flatMap((r) => [cpuCell(r.server_cpu, "cpu_s"), cpuCell(r.server_cpu, "cores"), cpuCell(r.load_cpu, "cores")])].join(" | ")} |`);
+  }
+  cpuTable.push("", meta.pin === "off"
+    ? "Not pinned: server and load generator share all CPUs, so either may use more than one core, and they compete."
+    : "Pinned: the server has CPU 0 and the load generator CPU 1, so 1.00 core is each one's ceiling; a load generator near 1.00 means the client, not the server, may have set the pace.");
+}
+
 // Server log lines worth a look, quoted under the tables.
 const logNotes = [];
 for (const s of servers) {
@@ -132,26 +172,44 @@ for (const s of servers) {
 // The issue's targets, checked against this run's numbers.
 const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
 const verdict = (ok) => (ok == null ? "n/a" : ok ? "**met**" : "**not met**");
+const f0 = (v) => fmt(v, 0), f1 = (v) => fmt(v, 1);
 const targets = [];
 if (servers.includes("tether")) {
   targets.push("", "## Targets", "", "| Target | This run | Verdict |", "|---|---|---|");
   const ta = R["tether.append"], tn = R["tether.noop"], ts = R["tether.sse"];
-  if (servers.includes("node")) {
-    const na = R["node.append"];
-    const r = !ta.error && !na.error && wrkRate(na) ? wrkRate(ta) / wrkRate(na) : null;
-    targets.push(`| Tether append throughput ≥ 3× Node ref (Tether durable, Node in memory) | ${r == null ? "n/a" : r.toFixed(2) + "×"} | ${verdict(r == null ? null : r >= 3)} |`);
-  }
+  // Tether vs. Node: "Tether X vs. Node Y unit = r×", verdict r >= min.
+  const vsNode = (what, unit, get, fmtv, min) => {
+    if (!servers.includes("node")) return targets.push(`| ${what} | n/a (no Node ref in this run) | n/a |`);
+    const t = get("tether"), n = get("node");
+    const r = num(t) != null && num(n) ? t / n : null;
+    targets.push(`| ${what} | ${r == null ? "n/a" : `${fmtv(t)} vs. ${fmtv(n)} ${unit} = ${r.toFixed(2)}×`} | ${verdict(r == null ? null : r >= min)} |`);
+  };
+  const get = (scen, g) => (s) => (R[`${s}.${scen}`].error ? null : g(R[`${s}.${scen}`]));
+  vsNode("Tether appends per server CPU-second ≥ 3× Node ref", "appends/CPU-s", get("append", perCpu((r) => r.ok)), f0, 3);
+  vsNode("Tether append throughput ≥ 3× Node ref (Tether durable, Node in memory)", "appends/s", get("append", wrkRate), f0, 3);
   const p99 = ts.error ? null : num(ts.lat_ms?.p99);
+  targets.push(`| Tether SSE delivery p99 < 5 ms at ${meta.params.subscribers} subscribers, ${meta.params.rate} events/s, right after the append load | ${p99 == null ? "n/a" : p99.toFixed(2) + " ms"} | ${verdict(p99 == null ? null : p99 < 5)} |`);
+  vsNode("Tether catch-up read MB/s ≥ 2× Node ref", "MB/s", get("catchup", (r) => r.mb_per_s), f1, 2);
   const sseClean = ts.error ? null : ts.lost === 0 && ts.duplicates === 0 && ts.out_of_order === 0;
-  targets.push(`| Tether SSE delivery p99 < 5 ms at ${meta.params.subscribers} subscribers, ${meta.params.rate} events/s | ${p99 == null ? "n/a" : p99.toFixed(2) + " ms"} | ${verdict(p99 == null ? null : p99 < 5)} |`);
   targets.push(`| Tether SSE: every subscriber got every event, once, in order | ${ts.error ? "n/a" : `${ts.subscribers_complete} / ${ts.subscribers} subscribers complete, ${ts.lost} lost`} | ${verdict(sseClean)} |`);
   const c = !ta.error && !tn.error && wrkRate(tn) ? wrkRate(ta) / wrkRate(tn) : null;
   targets.push(`| Tether append throughput ≥ 50% of its own no-op ceiling | ${c == null ? "n/a" : (100 * c).toFixed(0) + "%"} | ${verdict(c == null ? null : c >= 0.5)} |`);
 }
 
 const cmdQuoted = meta.command;
+const store = meta.store ?? "sqlite";
+const storeText = {
+  sqlite: "durable SQLite store (WAL; the WAL is fdatasynced before an append is acked; pipelined group commit)",
+  log: "log store (append-only segment files; one fdatasync per group commit before an append is acked; in development)",
+  memory: "in-memory store (nothing kept on exit, no fsync)",
+}[store] ?? `store ${store}`;
+const javaOpts = meta.java_opts ? `TETHER_JAVA_OPTS=${JSON.stringify(meta.java_opts)} ` : "";
+const pinning = meta.pin === "off"
+  ? `off (\`--pin off\`): no \`taskset\`; server and load generators (wrk / node clients) share all ${meta.nproc} CPUs, same for both servers`
+  : "on: server on CPU 0, load generator (wrk / node clients) on CPU 1 (`taskset`), same for both servers";
+const rawRel = meta.raw_dir ? path.relative(path.dirname(path.resolve(f.out)), meta.raw_dir) || "." : "raw";
 const md = [
-  `# Durable Streams benchmark: Tether vs. Node reference`,
+  `# Durable Streams benchmark: Tether vs. Node reference${meta.label ? ` — ${meta.label}` : ""}`,
   "",
   ...(meta.params.duration < 10 || meta.params.warmup < 5
     ? [`> **Short run** (${meta.params.warmup} s warm-up, ${meta.params.duration} s phases; full run: 5 s + 10 s): a smoke test of the harness, not a result.`, ""]
@@ -159,21 +217,24 @@ const md = [
   `- Date: ${meta.date} (run took ${meta.elapsed_s} s)`,
   `- Command: \`${cmdQuoted}\``,
   `- Machine: ${meta.nproc} CPUs (nproc), ${meta.cpu}, kernel ${meta.kernel}`,
-  `- Pinning: server on CPU 0, load generator (wrk / node clients) on CPU 1 (\`taskset\`), same for both servers`,
+  `- Pinning: ${pinning}`,
   `- Versions: ${meta.versions}`,
-  `- Tether: \`./tether serve --port PORT --data-dir <fresh temp dir>\` (${meta.tether_fs}); durable SQLite store (WAL; the WAL is fdatasynced before an append is acked; pipelined group commit)`,
+  `- Tether: \`${javaOpts}./tether serve --port PORT --data-dir <fresh temp dir> --store ${store}\` (${meta.tether_fs}); ${storeText}`,
   `- Node ref: \`DurableStreamTestServer\` from @durable-streams/server, in-memory store, long-poll 30 s, compression off`,
   `- Shape: ${meta.shape}`,
   "",
   ...lines,
   ...ceiling,
+  ...cpuTable,
   ...targets,
   ...logNotes,
   "",
   "Ratios are Tether ÷ Node ref for the same metric in the same run; read them with the Better column",
   "(for throughput > 1× favours Tether, for latency < 1× favours Tether). Note the stores differ:",
-  "Tether fsyncs before acking an append, the Node ref keeps everything in memory.",
-  "Raw outputs (wrk text, client JSON and stderr, server logs) are in results/raw/ next to this file.",
+  store === "memory"
+    ? "here both keep everything in memory (Tether with --store memory)."
+    : "Tether fsyncs before acking an append, the Node ref keeps everything in memory.",
+  `Raw outputs (wrk text, client JSON and stderr, server logs) are in ${rawRel}/ next to this file.`,
   "",
 ].join("\n");
 

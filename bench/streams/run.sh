@@ -2,21 +2,26 @@
 # Benchmarks Tether against the Node reference Durable Streams server in one run
 # and prints a markdown table of both, with Tether/Node ratios. See README.md.
 #
-# Usage: bench/streams/run.sh [--duration SECONDS] [--warmup SECONDS]
+# Usage: bench/streams/run.sh [--duration SECONDS] [--warmup SECONDS] [--sse-warmup SECONDS]
 #                             [--only tether|node] [--out FILE] [--skip-install]
-#                             [--store sqlite|log|memory]  (Tether's store; default sqlite)
+#                             [--store log|sqlite|memory]  (Tether's store; default log, as shipped)
+#                             [--pin on|off] [--java-opts "JVM OPTIONS"] [--label TEXT]
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-COMMAND="bench/streams/run.sh${*:+ $*}"
-STORE=sqlite       # Tether's --store
+COMMAND="bench/streams/run.sh$(printf ' %q' "$@")"; [ $# -gt 0 ] || COMMAND="bench/streams/run.sh"
+STORE=log          # Tether's --store (the default store)
 
 DURATION=10        # seconds per measured phase (wrk runs, SSE writer, catch-up passes)
-WARMUP=5           # seconds of untimed load before each measured phase (wrk runs, SSE)
+WARMUP=5           # seconds of untimed load before each measured phase (wrk runs, catch-up passes)
+SSE_WARMUP=1       # SSE's own warm-up: events delivered and checked, latency not recorded
 ONLY=""
-OUT="$HERE/results/latest.md"
+OUT=""             # default: results/latest.md (--pin on) or results/latest-unpinned.md (--pin off)
 SKIP_INSTALL=0
+PIN=on             # on: server on CPU 0, load generators on CPU 1 (taskset); off: no taskset
+JAVA_OPTS="${TETHER_JAVA_OPTS:-}"  # passed to ./tether as TETHER_JAVA_OPTS (--java-opts)
+LABEL=""           # appended to the table's title (--label)
 CONNS=64           # wrk connections for append / no-op
 GET_CONNS=16       # wrk connections for the catch-up GET (each response is ~2.5 MB)
 STREAMS=100        # append scenario: streams bench-1..bench-N
@@ -26,15 +31,19 @@ MESSAGES=10000     # catch-up stream size (256-byte binary appends)
 READY_TIMEOUT=90   # seconds to wait for a server to answer PUT /v1/stream/__ready__
 BUILD_TIMEOUT=900  # seconds allowed for ./tether to (re)build itself before the run
 
-usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
+    --sse-warmup) SSE_WARMUP="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --skip-install) SKIP_INSTALL=1; shift ;;
     --store) STORE="$2"; shift 2 ;;
+    --pin) PIN="$2"; shift 2 ;;
+    --java-opts) JAVA_OPTS="$2"; shift 2 ;;
+    --label) LABEL="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -42,7 +51,19 @@ done
 case "$ONLY" in ""|tether|node) ;; *) echo "--only must be tether or node" >&2; exit 2 ;; esac
 [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 ]] || { echo "--duration must be a positive integer" >&2; exit 2; }
 [[ "$WARMUP" =~ ^[0-9]+$ ]] || { echo "--warmup must be a non-negative integer" >&2; exit 2; }
+[[ "$SSE_WARMUP" =~ ^[0-9]+$ ]] || { echo "--sse-warmup must be a non-negative integer" >&2; exit 2; }
+case "$PIN" in on|off) ;; *) echo "--pin must be on or off" >&2; exit 2 ;; esac
+case "$STORE" in sqlite|log|memory) ;; *) echo "--store must be sqlite, log or memory" >&2; exit 2 ;; esac
+if [ -z "$OUT" ]; then
+  if [ "$PIN" = on ]; then OUT="$HERE/results/latest.md"; else OUT="$HERE/results/latest-unpinned.md"; fi
+fi
 case "$OUT" in /*) ;; *) OUT="$PWD/$OUT" ;; esac
+# Raw outputs go to raw/<name of the table>/ next to the table (results/raw/latest/ for
+# results/latest.md), so runs written to different tables keep their own.
+OUT_STEM="$(basename "$OUT")"; OUT_STEM="${OUT_STEM%.md}"
+RAW_DIR="$(dirname "$OUT")/raw/$OUT_STEM"
+# Pinning: the server on CPU 0, every load generator on CPU 1; or nothing at all.
+if [ "$PIN" = on ]; then PIN_SERVER=(taskset -c 0); PIN_LOAD=(taskset -c 1); else PIN_SERVER=(); PIN_LOAD=(); fi
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -61,7 +82,7 @@ apt_install() {
 }
 install_deps() {
   command -v wrk >/dev/null || { log "installing wrk (apt)"; apt_install wrk; }
-  command -v taskset >/dev/null || { log "installing util-linux (taskset)"; apt_install util-linux; }
+  [ "$PIN" = off ] || command -v taskset >/dev/null || { log "installing util-linux (taskset)"; apt_install util-linux; }
   command -v setsid >/dev/null || apt_install util-linux
   command -v curl >/dev/null || { log "installing curl (apt)"; apt_install curl; }
   command -v node >/dev/null || die "node (>= 20) is required"
@@ -101,7 +122,7 @@ install_deps() {
 }
 [ "$SKIP_INSTALL" -eq 1 ] || install_deps
 
-[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (server on CPU 0, load on CPU 1); nproc=$(nproc)"
+[ "$PIN" = off ] || [ "$(nproc)" -ge 2 ] || die "--pin on needs 2 CPUs (server on CPU 0, load on CPU 1); nproc=$(nproc)"
 SERVERS=()
 [ "$ONLY" = "node" ] || SERVERS+=(tether)
 [ "$ONLY" = "tether" ] || SERVERS+=(node)
@@ -110,9 +131,11 @@ if [[ " ${SERVERS[*]} " == *" tether "* ]] && [ ! -x "$ROOT/tether" ]; then
 fi
 [ -f "$HERE/node_modules/@durable-streams/server/package.json" ] \
   || die "bench/streams/node_modules is missing @durable-streams/server (run without --skip-install)"
-for tool in wrk taskset setsid curl node timeout; do
+for tool in wrk setsid curl node timeout getconf "${PIN_LOAD[@]:0:1}"; do
   command -v "$tool" >/dev/null || die "'$tool' not found (run without --skip-install, or install it)"
 done
+[ -r "/proc/$$/stat" ] || die "/proc/PID/stat is not readable (needed for the server CPU time per phase)"
+CLK_TCK="$(getconf CLK_TCK)"
 
 # ./tether builds itself when its sources are newer than the last build. Do that
 # here, outside the server-readiness timeout, so a build is never mistaken for a
@@ -148,8 +171,7 @@ cleanup() {
   for d in "${DATA_DIRS[@]}"; do rm -rf "$d"; done
   # Keep the raw outputs (wrk text, client JSON/stderr, server logs) next to the table.
   if [ -d "$WORK" ]; then
-    local raw; raw="$(dirname "$OUT")/raw"
-    rm -rf "$raw" && mkdir -p "$raw" && cp -p "$WORK"/* "$raw"/ 2>/dev/null || true
+    rm -rf "$RAW_DIR" && mkdir -p "$RAW_DIR" && cp -p "$WORK"/* "$RAW_DIR"/ 2>/dev/null || true
     rm -rf "$WORK"
   fi
 }
@@ -170,12 +192,14 @@ start_server() {
     local data; data="$(mktemp -d "${TMPDIR:-/tmp}/tether-bench-data.XXXXXX")"
     DATA_DIRS+=("$data")
     TETHER_FS="$(stat -f -c %T "$data")"
-    (cd "$ROOT" && exec setsid taskset -c 0 ./tether serve --port "$port" --data-dir "$data" --store "$STORE") >"$logf" 2>&1 &
+    # TETHER_JAVA_OPTS: ./tether puts it on the java command line, after its defaults.
+    (cd "$ROOT" && export TETHER_JAVA_OPTS="$JAVA_OPTS" \
+      && exec setsid "${PIN_SERVER[@]}" ./tether serve --port "$port" --data-dir "$data" --store "$STORE") >"$logf" 2>&1 &
   else
-    (cd "$HERE" && exec setsid taskset -c 0 node node-server.mjs --port "$port") >"$logf" 2>&1 &
+    (cd "$HERE" && exec setsid "${PIN_SERVER[@]}" node node-server.mjs --port "$port") >"$logf" 2>&1 &
   fi
   SERVER_PID=$!
-  log "$srv: pid $SERVER_PID on CPU 0, $URL"
+  log "$srv: pid $SERVER_PID ($([ "$PIN" = on ] && echo "on CPU 0" || echo "not pinned")), $URL"
   local deadline=$((SECONDS + READY_TIMEOUT)) code
   while :; do
     kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$logf" >&2; SERVER_PID=""; die "$srv exited during startup"; }
@@ -187,18 +211,76 @@ start_server() {
   done
   grep -q "listening on http://127.0.0.1:$port" "$logf" \
     || log "warning: $srv log has no 'listening on http://127.0.0.1:$port' line"
-  # The launcher exec's the JVM, so the server PID is the JVM: record which one.
-  [ "$srv" != "tether" ] || TETHER_JAVA="$(readlink "/proc/$SERVER_PID/exe" 2>/dev/null || true)"
+  # The launcher exec's the JVM, so the server PID is the JVM: record which one. The CPU
+  # time per phase is read from this PID's /proc/PID/stat, so it must be the JVM / node
+  # itself, not a launcher that waits for it.
+  local exe; exe="$(readlink "/proc/$SERVER_PID/exe" 2>/dev/null || true)"
+  case "$(basename "$exe")" in
+    java|node) ;;
+    *) log "warning: $srv pid $SERVER_PID is '$exe', not java/node: its CPU time per phase will not include the server's" ;;
+  esac
+  if [ "$srv" = "tether" ]; then
+    TETHER_JAVA="$exe"
+    local opt opts=() args=()
+    read -r -a opts <<<"$JAVA_OPTS"
+    mapfile -d '' args <"/proc/$SERVER_PID/cmdline" 2>/dev/null || true
+    for opt in "${opts[@]}"; do
+      [[ " ${args[*]} " == *" $opt "* ]] \
+        || log "warning: --java-opts '$opt' is not on the JVM's command line (does ./tether pass TETHER_JAVA_OPTS?)"
+    done
+  fi
   log "$srv: ready"
 }
 
-# ---- load generators (all on CPU 1, all bounded in time) --------------------------
+# ---- CPU time per measured phase --------------------------------------------------
+# cpu_sample: sets CPU_WALL_US (wall clock, µs), CPU_SRV_UT / CPU_SRV_ST (utime / stime
+# of the server process, all its threads, in clock ticks; -1 if unreadable) and
+# CPU_LOAD_TICKS (cutime + cstime of this shell: the CPU of the children it has waited
+# for, i.e. the wrk runs). Bash builtins only, no fork, so a sample costs next to nothing.
+cpu_sample() {
+  local line="" f
+  CPU_WALL_US="${EPOCHREALTIME/./}"
+  CPU_SRV_UT=-1; CPU_SRV_ST=-1
+  # Field 2 (comm) is in parentheses and may contain spaces: split after the last ')'.
+  # The fields after it start with field 3, so field N is f[N-3].
+  if [ -n "$SERVER_PID" ] && { IFS= read -r -d '' line <"/proc/$SERVER_PID/stat" || [ -n "$line" ]; } 2>/dev/null; then
+    read -r -a f <<<"${line##*)}"
+    CPU_SRV_UT="${f[14-3]}"; CPU_SRV_ST="${f[15-3]}"
+  fi
+  line=""
+  IFS= read -r -d '' line <"/proc/$BASHPID/stat" || true
+  read -r -a f <<<"${line##*)}"
+  CPU_LOAD_TICKS=$(( f[16-3] + f[17-3] ))
+}
+# cpu_write NAME: adds server_cpu {cpu_s, user_s, sys_s, wall_s, cores} and load_cpu
+# {cpu_s, wall_s, cores, what} to $WORK/NAME.json for the window between the samples
+# CPU0 (before) and CPU1 (after) that run_wrk took around wrk (the same shape the
+# node clients report, see cpu.mjs).
+cpu_write() {
+  CPU_FILE="$WORK/$1.json" HZ="$CLK_TCK" C0="${CPU0[*]}" C1="${CPU1[*]}" node -e '
+    const fs = require("fs"), e = process.env;
+    const [w0, u0, s0, l0] = e.C0.split(" ").map(Number), [w1, u1, s1, l1] = e.C1.split(" ").map(Number);
+    let r; try { r = JSON.parse(fs.readFileSync(e.CPU_FILE, "utf8")); } catch { r = { error: "no result" }; }
+    const wall = (w1 - w0) / 1e6, hz = Number(e.HZ);
+    if (u0 >= 0 && u1 >= 0 && wall > 0) {
+      const user = (u1 - u0) / hz, sys = (s1 - s0) / hz, cpu = (u1 - u0 + s1 - s0) / hz;
+      r.server_cpu = { cpu_s: cpu, user_s: user, sys_s: sys, wall_s: wall, cores: cpu / wall };
+    } else r.server_cpu = null;
+    const load = (l1 - l0) / hz;
+    r.load_cpu = { cpu_s: load, wall_s: wall, cores: wall > 0 ? load / wall : null, what: "wrk" };
+    fs.writeFileSync(e.CPU_FILE, JSON.stringify(r) + "\n");'
+}
+
+# ---- load generators (on CPU 1 with --pin on; all bounded in time) -----------------
 # run_wrk OUTNAME SECONDS CONNS LUA PATH [ENV=VAL...]: writes $WORK/OUTNAME.json
 run_wrk() {
   local name="$1" secs="$2" conns="$3" lua="$4" path="$5"; shift 5
-  local txt="$WORK/$name.txt"
-  if ! env "$@" BENCH_LUA_DIR="$HERE/wrk" timeout --kill-after=5 $((secs + 60)) \
-      taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s -s "$HERE/wrk/$lua" "$URL$path" >"$txt" 2>&1; then
+  local txt="$WORK/$name.txt" rc=0
+  cpu_sample; CPU0=("$CPU_WALL_US" "$CPU_SRV_UT" "$CPU_SRV_ST" "$CPU_LOAD_TICKS")
+  env "$@" BENCH_LUA_DIR="$HERE/wrk" timeout --kill-after=5 $((secs + 60)) \
+    "${PIN_LOAD[@]}" wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s -s "$HERE/wrk/$lua" "$URL$path" >"$txt" 2>&1 || rc=$?
+  cpu_sample; CPU1=("$CPU_WALL_US" "$CPU_SRV_UT" "$CPU_SRV_ST" "$CPU_LOAD_TICKS")
+  if [ "$rc" -ne 0 ]; then
     log "wrk failed for $name: $(tail -3 "$txt" | tr '\n' ' ')"
     echo "{\"error\":\"wrk failed\"}" >"$WORK/$name.json"
     return 0
@@ -206,13 +288,21 @@ run_wrk() {
   grep '^BENCH_JSON ' "$txt" | sed 's/^BENCH_JSON //' >"$WORK/$name.json"
   [ -s "$WORK/$name.json" ] || echo '{"error":"wrk printed no result"}' >"$WORK/$name.json"
 }
+# run_wrk_measured: run_wrk, and the server's (and wrk's) CPU time over it into its JSON.
+run_wrk_measured() {
+  run_wrk "$@"
+  cpu_write "$1"
+}
 
-# run_node OUTNAME SCRIPT ARGS...: a node client on CPU 1; its last stdout line is the result
+# run_node OUTNAME SCRIPT ARGS...: a node client (on CPU 1 with --pin on); its last stdout
+# line is the result. It gets the server's PID to measure the server's CPU time itself
+# over its measured window (see cpu.mjs).
 run_node() {
   local name="$1" script="$2"; shift 2
-  local limit=$((DURATION * 3 + WARMUP + 420))   # catch-up populate may take minutes on slow disks
+  local limit=$((DURATION * 3 + WARMUP + SSE_WARMUP + 420))   # catch-up populate may take minutes on slow disks
   local rc=0 why
-  timeout --kill-after=5 "$limit" taskset -c 1 node "$HERE/$script" --url "$URL" "$@" \
+  timeout --kill-after=5 "$limit" "${PIN_LOAD[@]}" node "$HERE/$script" --url "$URL" \
+    --server-pid "$SERVER_PID" --clk-tck "$CLK_TCK" "$@" \
     >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
   tail -1 "$WORK/$name.out" >"$WORK/$name.json" 2>/dev/null || true
   if ! node -e 'JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"))' "$WORK/$name.json" 2>/dev/null; then
@@ -234,16 +324,19 @@ still_up() {
 }
 
 # scan_log SERVER: counts suspicious lines in the server's own output (exceptions,
-# errors, warnings) into $WORK/SERVER-log.json; the table reports the count.
+# errors, warnings) into $WORK/SERVER-log.json; the table reports the count. Tether's
+# two start-up warnings about the demo model (served when neither --model nor --upstream
+# is given, as here) are expected: counted apart, not as suspicious.
 scan_log() {
   local srv="$1" logf="$WORK/$1.log"
   DIED="$DIED" LOGF="$logf" OUTF="$WORK/$srv-log.json" node -e '
     const fs = require("fs");
     const lines = fs.readFileSync(process.env.LOGF, "utf8").split("\n");
     const re = /exception|error|warn|severe|fatal|uncaught|\bat [\w$.]+\(/i;
-    const hits = lines.filter((l) => re.test(l));
+    const expected = /WARNING dev\.tether\.TetherServer: (no --model or --upstream given: generating a small random-weight demo model|serving the DEMO MODEL )/;
+    const hits = lines.filter((l) => re.test(l) && !expected.test(l));
     fs.writeFileSync(process.env.OUTF, JSON.stringify({ lines: lines.length, suspicious: hits.length, first: hits.slice(0, 5),
-      died_during: process.env.DIED || null }));'
+      expected_demo_model_warnings: lines.filter((l) => expected.test(l)).length, died_during: process.env.DIED || null }));'
 }
 
 declare -A NOOP_EXPECT=([tether]=204 [node]=204)
@@ -251,24 +344,28 @@ bench_server() {
   local srv="$1"
   DIED=""
   start_server "$srv"
-  timeout 120 taskset -c 1 node "$HERE/setup-streams.mjs" --url "$URL" --count "$STREAMS" 2>"$WORK/$srv-setup.err" \
+  timeout 120 "${PIN_LOAD[@]}" node "$HERE/setup-streams.mjs" --url "$URL" --count "$STREAMS" 2>"$WORK/$srv-setup.err" \
     || die "$srv: could not create the $STREAMS append streams: $(tail -2 "$WORK/$srv-setup.err" | tr '\n' ' ')"
 
   log "$srv: (a) append, ${WARMUP}s warm-up + ${DURATION}s"
   [ "$WARMUP" -eq 0 ] || run_wrk "$srv-append-warmup" "$WARMUP" "$CONNS" post.lua / BENCH_STREAMS="$STREAMS" BENCH_EXPECT=204
-  run_wrk "$srv-append" "$DURATION" "$CONNS" post.lua / BENCH_STREAMS="$STREAMS" BENCH_EXPECT=204
+  run_wrk_measured "$srv-append" "$DURATION" "$CONNS" post.lua / BENCH_STREAMS="$STREAMS" BENCH_EXPECT=204
+  still_up "$srv" "(a) append"
+
+  # SSE right after the append load (before the read-back and the no-op phase), so its
+  # latency is that of a server that has just taken it; it has its own short warm-up.
+  log "$srv: (c) SSE fan-out right after (a), $SUBSCRIBERS subscribers, $RATE events/s, ${SSE_WARMUP}s warm-up + ${DURATION}s"
+  run_node "$srv-sse" sse-fanout.mjs --subscribers "$SUBSCRIBERS" --rate "$RATE" --duration "$DURATION" --warmup "$SSE_WARMUP"
+  still_up "$srv" "(c) SSE fan-out"
+
   log "$srv: (a) reading the $STREAMS append streams back (acked appends all stored?)"
   run_node "$srv-verify" verify-appends.mjs --count "$STREAMS"
-  still_up "$srv" "(a) append"
+  still_up "$srv" "(a) read-back"
 
   log "$srv: (b) no-op POST /v1/noop (expect ${NOOP_EXPECT[$srv]}), ${WARMUP}s warm-up + ${DURATION}s"
   [ "$WARMUP" -eq 0 ] || run_wrk "$srv-noop-warmup" "$WARMUP" "$CONNS" post.lua / BENCH_STREAMS=0 BENCH_PATH=/v1/noop BENCH_EXPECT="${NOOP_EXPECT[$srv]}"
-  run_wrk "$srv-noop" "$DURATION" "$CONNS" post.lua / BENCH_STREAMS=0 BENCH_PATH=/v1/noop BENCH_EXPECT="${NOOP_EXPECT[$srv]}"
+  run_wrk_measured "$srv-noop" "$DURATION" "$CONNS" post.lua / BENCH_STREAMS=0 BENCH_PATH=/v1/noop BENCH_EXPECT="${NOOP_EXPECT[$srv]}"
   still_up "$srv" "(b) no-op"
-
-  log "$srv: (c) SSE fan-out, $SUBSCRIBERS subscribers, $RATE events/s, ${WARMUP}s warm-up + ${DURATION}s"
-  run_node "$srv-sse" sse-fanout.mjs --subscribers "$SUBSCRIBERS" --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP"
-  still_up "$srv" "(c) SSE fan-out"
 
   log "$srv: (d) catch-up of $MESSAGES x 256 B, passes for ${WARMUP}s warm-up + ${DURATION}s, then wrk GET"
   run_node "$srv-catchup" catchup.mjs --messages "$MESSAGES" --duration "$DURATION" --warmup "$WARMUP"
@@ -276,7 +373,7 @@ bench_server() {
   stream="$(node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));process.stdout.write(r.stream||"")' "$WORK/$srv-catchup.json")"
   if [ -n "$stream" ]; then
     [ "$WARMUP" -eq 0 ] || run_wrk "$srv-get-warmup" "$WARMUP" "$GET_CONNS" get.lua "$stream?offset=-1" BENCH_PATH="$stream?offset=-1"
-    run_wrk "$srv-get" "$DURATION" "$GET_CONNS" get.lua "$stream?offset=-1" BENCH_PATH="$stream?offset=-1"
+    run_wrk_measured "$srv-get" "$DURATION" "$GET_CONNS" get.lua "$stream?offset=-1" BENCH_PATH="$stream?offset=-1"
   else
     echo '{"error":"catch-up stream was not created"}' >"$WORK/$srv-get.json"
   fi
@@ -304,23 +401,29 @@ M_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
 M_KERNEL="$(uname -sr)" \
 M_VERSIONS="Tether git $tether_rev; $java_v; @durable-streams/server $ref_v; Node $(node -v); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
 M_FS="data dir on $TETHER_FS" \
-M_SHAPE="wrk -t1 -c$CONNS -d${DURATION}s (append: 256 B over $STREAMS streams; no-op: 256 B to /v1/noop), ${WARMUP}s warm-up (untimed) before each wrk run; SSE: $SUBSCRIBERS subscribers, 1 writer at $RATE events/s for ${WARMUP}s (delivered and checked, latency not recorded) + ${DURATION}s; catch-up: $MESSAGES x 256 B binary appends, sequential catch-up passes for ${WARMUP}s (untimed) + ${DURATION}s, then wrk -t1 -c$GET_CONNS -d${DURATION}s GET ?offset=-1" \
+M_SHAPE="wrk -t1 -c$CONNS -d${DURATION}s (append: 256 B over $STREAMS streams; no-op: 256 B to /v1/noop), ${WARMUP}s warm-up (untimed) before each wrk run; SSE right after the append run (before the read-back and the no-op phase): $SUBSCRIBERS subscribers, 1 writer at $RATE events/s for ${SSE_WARMUP}s (its own warm-up, --sse-warmup: delivered and checked, latency not recorded) + ${DURATION}s; catch-up: $MESSAGES x 256 B binary appends, sequential catch-up passes for ${WARMUP}s (untimed) + ${DURATION}s, then wrk -t1 -c$GET_CONNS -d${DURATION}s GET ?offset=-1; server CPU: utime + stime of the server process from /proc/PID/stat (CLK_TCK $CLK_TCK) over each measured phase" \
 M_SERVERS="[${servers_json%,}]" \
 M_ELAPSED="$SECONDS" \
-M_PARAMS="{\"conns\":$CONNS,\"streams\":$STREAMS,\"warmup\":$WARMUP,\"duration\":$DURATION,\"subscribers\":$SUBSCRIBERS,\"rate\":$RATE,\"messages\":$MESSAGES}" \
+M_PARAMS="{\"conns\":$CONNS,\"streams\":$STREAMS,\"warmup\":$WARMUP,\"sse_warmup\":$SSE_WARMUP,\"duration\":$DURATION,\"subscribers\":$SUBSCRIBERS,\"rate\":$RATE,\"messages\":$MESSAGES}" \
+M_PIN="$PIN" \
+M_STORE="$STORE" \
+M_JAVA_OPTS="$JAVA_OPTS" \
+M_LABEL="$LABEL" \
+M_RAW="$RAW_DIR" \
 node -e '
   const e = process.env;
   require("fs").writeFileSync(e.META, JSON.stringify({
     date: e.M_DATE, command: e.M_COMMAND, nproc: e.M_NPROC, cpu: e.M_CPU, kernel: e.M_KERNEL,
     versions: e.M_VERSIONS, tether_fs: e.M_FS, shape: e.M_SHAPE, servers: JSON.parse(e.M_SERVERS),
     elapsed_s: Number(e.M_ELAPSED), params: JSON.parse(e.M_PARAMS),
+    pin: e.M_PIN, store: e.M_STORE, java_opts: e.M_JAVA_OPTS, label: e.M_LABEL, raw_dir: e.M_RAW,
     noop: { tether: "POST /v1/noop → 204 (built into Tether: reads the body, stores nothing)",
             node: "POST /v1/noop → 204 (added by node-server.mjs to the same node:http server: reads the body, stores nothing)" },
   }));'
 
 rc=0
 node "$HERE/render.mjs" --dir "$WORK" --meta "$WORK/meta.json" --out "$OUT" || rc=$?
-log "results written to $OUT"
+log "results written to $OUT (raw outputs in $RAW_DIR/)"
 case "$rc" in
   0) ;;
   3) log "WARNING: a correctness check failed (errors, lost/duplicate/out-of-order events): see the table" ;;

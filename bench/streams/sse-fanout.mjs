@@ -6,8 +6,13 @@
 // The first --warmup seconds of events are delivered and checked like the rest
 // but their latencies are not recorded (cold JIT on either server).
 //
+// With --server-pid PID --clk-tck HZ it also reports the server's CPU time while the
+// measured (post-warm-up) events are written (server_cpu) and its own (load_cpu), see cpu.mjs.
+//
 // Usage: node sse-fanout.mjs --url URL [--subscribers 100] [--rate 50] [--duration 10] [--warmup 0]
+//                            [--server-pid PID --clk-tck HZ]
 import { flags, percentile, keepAliveAgent } from "./http.mjs";
+import { cpuWindow } from "./cpu.mjs";
 import { fanoutParams, Subscriber, createJsonStreamOrExit, connectAll, appendAtRate, drainAndClose } from "./sse-subscriber.mjs";
 
 const f = flags();
@@ -27,7 +32,13 @@ const subs = Array.from({ length: nSubs }, (_, i) => new Subscriber(i, baseUrl, 
 const { connected, timedOut } = await connectAll(subs);
 log(`${connected}/${nSubs} subscribers connected${timedOut ? " (timed out waiting)" : ""}`);
 
+// The CPU window opens when event nWarm (the first measured one) is due: the writer
+// schedules event n at its start + n / rate.
+const cpu = cpuWindow(f, "SSE writer + subscribers (node)");
+const cpuTimer = setTimeout(() => cpu.begin(), (nWarm * 1000) / rate);
 const { sent, writeErrors, writeLat, writeSeconds } = await appendAtRate(baseUrl, streamPath, { nEvents, rate, agent });
+clearTimeout(cpuTimer); // fired long ago unless the writer fell far behind
+const { server_cpu, load_cpu } = cpu.end();
 await drainAndClose(subs, params);
 agent.destroy();
 
@@ -65,6 +76,8 @@ const result = {
   lat_ms: { p50: percentile(all, 50), p99: percentile(all, 99), max: all.length ? all[all.length - 1] : null },
   append_lat_ms: { p50: percentile(writeLat, 50), p99: percentile(writeLat, 99) },
   client_handler_ms_per_event: busy.ms / nEvents,
+  server_cpu,
+  load_cpu,
 };
 console.log(JSON.stringify(result));
 process.exit(0);

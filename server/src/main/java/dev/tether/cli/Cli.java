@@ -26,11 +26,13 @@ public final class Cli {
             serve options:
               --port N                  port to listen on (default %d; 0 picks a free one)
               --host H                  address to bind (default 127.0.0.1)
-              --data-dir DIR            where the SQLite store lives (default ./data)
-              --store sqlite|memory|redis|log  sqlite (durable, default), memory (nothing kept on exit),
-                                        redis (cluster mode: any number of nodes on one Redis; needs
-                                        --redis, and a Redis with appendonly yes and appendfsync always)
-                                        or log (segment files under --data-dir; in development)
+              --data-dir DIR            where the store lives (default ./data)
+              --store log|sqlite|memory|redis  log (durable: segment files under --data-dir; the
+                                        default, except for a data dir that holds a SQLite store and
+                                        no log), sqlite (durable: --data-dir/tether.db), memory
+                                        (nothing kept on exit) or redis (cluster mode: any number of
+                                        nodes on one Redis; needs --redis, and a Redis with
+                                        appendonly yes and appendfsync always)
               --redis URL               the Redis of --store redis, e.g. redis://127.0.0.1:6379, or
                                         redis-sentinel://HOST:26379,HOST:26379#MASTER
               --redis-replicas N        acknowledge a write only once N Redis replicas have it (WAIT;
@@ -38,7 +40,7 @@ public final class Cli {
               --node-id ID              this node's name in cluster mode (default: a random one)
               --long-poll-timeout D     how long a long-poll waits before 204 (default 30s; e.g. 500ms)
               --max-body SIZE           largest request body (default 16MiB; e.g. 512KiB)
-              --max-store-size SIZE     cap on the database size; appends beyond it get 503
+              --max-store-size SIZE     cap on the store's size on disk; appends beyond it get 503
               --retain-bytes SIZE       keep at most SIZE of each stream; older messages are dropped
                                         and reads below the new start get 410 (default: keep all)
               --event-loops N           HTTP event-loop threads (default: one per core)
@@ -233,7 +235,7 @@ public final class Cli {
         try {
             return StoreKind.valueOf(value.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--store must be sqlite, memory, redis or log, got '" + value + "'");
+            throw new IllegalArgumentException("--store must be log, sqlite, memory or redis, got '" + value + "'");
         }
     }
 
@@ -256,7 +258,9 @@ public final class Cli {
                             stopped.countDown();
                         },
                         "tether-shutdown"));
-        String data = config.store() == StoreKind.MEMORY ? "in memory, not kept after exit" : server.storeDescription();
+        String data = config.store() == StoreKind.MEMORY
+                ? "in memory, not kept after exit"
+                : config.store().name().toLowerCase(Locale.ROOT) + " store, " + server.storeDescription();
         out.println("Tether listening on http://" + config.host() + ":" + server.port() + " (data: " + data + ")");
         out.println("Responses API: http://" + config.host() + ":" + server.port() + "/v1/responses (model backend: "
                 + server.backendDescription() + ")");

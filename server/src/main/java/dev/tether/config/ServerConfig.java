@@ -207,7 +207,7 @@ public record ServerConfig(
         MEMORY,
         /** Cluster mode: any number of nodes share one Redis. */
         REDIS,
-        /** The log-structured store: segment files under the data directory (in development). */
+        /** The log-structured store: segment files under the data directory (the default). */
         LOG
     }
 
@@ -221,7 +221,9 @@ public record ServerConfig(
         private String host = "127.0.0.1";
         private int port = DEFAULT_PORT;
         private Path dataDir = Path.of("data");
-        private StoreKind store = StoreKind.SQLITE;
+        /** Null until set: {@link #defaultStore} decides. */
+        private StoreKind store;
+
         private Duration longPollTimeout = Duration.ofSeconds(30);
         private long maxBodyBytes = 16L * 1024 * 1024;
         private Duration sseMaxLifetime = Duration.ofSeconds(60);
@@ -293,6 +295,17 @@ public record ServerConfig(
         public Builder dataDir(Path value) {
             dataDir = value;
             return this;
+        }
+
+        /**
+         * The log store, except for a data directory that holds a SQLite store ({@code tether.db})
+         * and no log: the default was SQLite before the log store, and that data stays where it
+         * is until the operator migrates it.
+         */
+        public static StoreKind defaultStore(Path dataDir) {
+            boolean sqlite = java.nio.file.Files.exists(dataDir.resolve("tether.db"));
+            boolean log = java.nio.file.Files.exists(dataDir.resolve("log"));
+            return sqlite && !log ? StoreKind.SQLITE : StoreKind.LOG;
         }
 
         public Builder store(StoreKind value) {
@@ -446,7 +459,7 @@ public record ServerConfig(
                     host,
                     port,
                     dataDir,
-                    store,
+                    store != null ? store : defaultStore(dataDir),
                     longPollTimeout,
                     maxBodyBytes,
                     sseMaxLifetime,

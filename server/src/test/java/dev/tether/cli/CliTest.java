@@ -61,7 +61,7 @@ class CliTest {
         assertRejected("between 0 and 65535", "serve", "--port", "70000");
         assertRejected("not a duration", "serve", "--long-poll-timeout", "soon");
         assertRejected("must be positive", "serve", "--long-poll-timeout", "0s");
-        assertRejected("sqlite, memory, redis or log", "serve", "--store", "cassandra");
+        assertRejected("log, sqlite, memory or redis", "serve", "--store", "cassandra");
         assertRejected("--store redis needs --redis", "serve", "--store", "redis");
         assertRejected("only for --store redis", "serve", "--redis", "redis://127.0.0.1:6379");
         assertRejected("--redis must be a URL", "serve", "--store", "redis", "--redis", "127.0.0.1:6379");

@@ -258,7 +258,7 @@ class BadInputTest {
         assertEquals(200, health.statusCode());
         assertFalse(health.body().contains(dir.toAbsolutePath().toString()), "no data path: " + health.body());
         assertFalse(health.body().contains("tether.db"), "no file name either: " + health.body());
-        assertEquals("sqlite", JSON.readTree(health.body()).path("store").asText());
+        assertEquals("log", JSON.readTree(health.body()).path("store").asText());
     }
 
     @Test

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.tether.store.sqlite.SqliteStreamStore;
+import dev.tether.store.log.LogStreamStore;
 import dev.tether.stream.AppendRequest;
 import dev.tether.stream.AppendResult;
 import dev.tether.stream.EngineSettings;
@@ -43,8 +43,8 @@ class ConversationsTest {
                     api.post("/v1/stream/conversations/" + conv, "{\"op\":\"add\",\"items\":[{\"not\":\"an item\"}]}");
             assertEquals(403, forged.status(), "the raw API refuses the write the probe used");
         }
-        try (StreamEngine engine = new StreamEngine(
-                SqliteStreamStore.open(dir, null), InstantSource.system(), EngineSettings.defaults())) {
+        try (StreamEngine engine =
+                new StreamEngine(LogStreamStore.open(dir), InstantSource.system(), EngineSettings.defaults())) {
             AppendResult r = engine.append(new AppendRequest(
                             "conversations/" + conv,
                             "application/json",

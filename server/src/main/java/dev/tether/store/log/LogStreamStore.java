@@ -16,9 +16,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.stream.Stream;
@@ -60,26 +62,59 @@ public final class LogStreamStore implements StreamStore {
 
     private volatile Segment active;
 
-    private LogStreamStore(Path dir, long segmentBytes, long checkpointBytes) {
+    /** The most bytes the segments may hold ({@code --max-store-size}), or {@link Long#MAX_VALUE}. */
+    private final long maxBytes;
+    /** Why the log takes no writes (a read-only disk), or null. Writer thread after open. */
+    private String readOnly;
+    /** On a read-only disk: where the active segment's torn tail starts, cut once writable; else -1. */
+    private long tornTailAt = -1;
+
+    private LogStreamStore(Path dir, long segmentBytes, long checkpointBytes, long maxBytes, String readOnly) {
         this.dir = dir;
         this.segmentBytes = segmentBytes;
         this.checkpointBytes = checkpointBytes;
+        this.maxBytes = maxBytes;
+        this.readOnly = readOnly;
     }
 
     /** Opens (creating if needed) the log in {@code <dataDir>/log}, replaying it. */
     public static LogStreamStore open(Path dataDir) throws StoreException {
-        return open(dataDir, SEGMENT_BYTES, CHECKPOINT_BYTES);
+        return open(dataDir, null);
+    }
+
+    /**
+     * Opens the log in {@code <dataDir>/log}, replaying it. On a read-only disk the log is opened
+     * for reading: reads are served and every commit is refused as unavailable.
+     *
+     * @param maxBytes the most bytes the segments may hold ({@code --max-store-size}), or null
+     */
+    public static LogStreamStore open(Path dataDir, Long maxBytes) throws StoreException {
+        return open(dataDir, SEGMENT_BYTES, CHECKPOINT_BYTES, maxBytes == null ? Long.MAX_VALUE : maxBytes);
     }
 
     static LogStreamStore open(Path dataDir, long segmentBytes) throws StoreException {
-        return open(dataDir, segmentBytes, Long.MAX_VALUE);
+        return open(dataDir, segmentBytes, Long.MAX_VALUE, Long.MAX_VALUE);
+    }
+
+    static LogStreamStore open(Path dataDir, long segmentBytes, long checkpointBytes) throws StoreException {
+        return open(dataDir, segmentBytes, checkpointBytes, Long.MAX_VALUE);
     }
 
     /** @param checkpointBytes how much the log grows between checkpoints */
-    static LogStreamStore open(Path dataDir, long segmentBytes, long checkpointBytes) throws StoreException {
-        LogStreamStore store = new LogStreamStore(dataDir.resolve("log"), segmentBytes, checkpointBytes);
+    private static LogStreamStore open(Path dataDir, long segmentBytes, long checkpointBytes, long maxBytes)
+            throws StoreException {
+        Path dir = dataDir.resolve("log");
+        String readOnly = Files.isDirectory(dir) && !Files.isWritable(dir)
+                ? dir + " is not writable (a read-only disk?): reads are served, writes are refused until it is"
+                        + " writable and the server restarts"
+                : null;
+        LogStreamStore store = new LogStreamStore(dir, segmentBytes, checkpointBytes, maxBytes, readOnly);
         try {
-            Files.createDirectories(store.dir);
+            if (readOnly == null) {
+                Files.createDirectories(store.dir);
+            } else {
+                LOG.log(System.Logger.Level.WARNING, readOnly);
+            }
             store.recover();
             return store;
         } catch (IOException e) {
@@ -103,14 +138,27 @@ public final class LogStreamStore implements StreamStore {
             indexes.putAll(checkpoint.indexes());
             checkpointed = checkpoint.offset();
         }
+        long expected = checkpoint != null ? checkpoint.offset() : 0;
         for (int i = 0; i < bases.size(); i++) {
-            Segment s = Segment.open(dir, bases.get(i));
+            if (i == 0 ? bases.get(0) > expected : bases.get(i) != expected) {
+                throw new StoreException(
+                        dir + " is missing log data: the next segment should start at offset " + expected
+                                + " but the first one there starts at " + bases.get(i) + " (a segment deleted or"
+                                + " not copied?): restore the directory from a backup",
+                        null,
+                        false);
+            }
+            Segment s = Segment.open(dir, bases.get(i), readOnly == null);
             segments.put(s.base, s);
+            expected = s.end();
             if (s.end() > checkpointed) { // what the checkpoint holds is not replayed again
                 replay(s, i == bases.size() - 1, Math.max(0, checkpointed - s.base));
             }
         }
         if (segments.isEmpty()) {
+            if (readOnly != null) {
+                throw new StoreException(dir + " holds no log segment and is not writable", null, true);
+            }
             Segment first = Segment.open(dir, checkpointed);
             segments.put(first.base, first);
             syncDirectory();
@@ -153,6 +201,14 @@ public final class LogStreamStore implements StreamStore {
                             null,
                             false);
                 }
+                if (readOnly != null) {
+                    tornTailAt = at;
+                    LOG.log(
+                            System.Logger.Level.WARNING,
+                            "ignoring " + (s.size() - at) + " bytes of an unfinished batch at the end of " + s.file
+                                    + " (a crash mid-write); they are cut off once the disk is writable");
+                    return;
+                }
                 LOG.log(
                         System.Logger.Level.WARNING,
                         "cutting " + (s.size() - at) + " bytes of an unfinished batch off the end of " + s.file
@@ -180,7 +236,23 @@ public final class LogStreamStore implements StreamStore {
         if (commit.apply().isEmpty()) {
             return CommitResult.COMMITTED;
         }
+        if (readOnly != null && !becameWritable()) {
+            throw new StoreException(readOnly, null, true);
+        }
         LogFormat.Encoded batch = LogFormat.encode(commit.apply());
+        if (maxBytes != Long.MAX_VALUE) {
+            long held = 0;
+            for (Segment seg : segments.values()) {
+                held += seg.size();
+            }
+            if (held + batch.bytes().remaining() > maxBytes) {
+                throw new StoreException(
+                        "the store is full: the log holds " + held + " bytes and --max-store-size is " + maxBytes
+                                + " (space of deleted or trimmed data is reclaimed at checkpoints)",
+                        null,
+                        true);
+            }
+        }
         Segment s = active;
         try {
             if (s.size() > 0 && s.size() + batch.bytes().remaining() > segmentBytes) {
@@ -217,7 +289,40 @@ public final class LogStreamStore implements StreamStore {
         return CommitResult.COMMITTED;
     }
 
+    /**
+     * A log opened on a read-only disk takes writes once the disk is writable again (remounted),
+     * without a restart: the active segment is reopened for writing, its torn tail (if any) cut.
+     */
+    private boolean becameWritable() throws StoreException {
+        if (!Files.isWritable(dir)) {
+            return false;
+        }
+        try {
+            Segment writable = Segment.open(dir, active.base, true);
+            if (tornTailAt >= 0) {
+                LOG.log(System.Logger.Level.WARNING, "cutting the unfinished batch off the end of " + writable.file);
+                writable.truncate(tornTailAt);
+                writable.force();
+            }
+            Segment readOnlyActive = active;
+            segments.put(writable.base, writable);
+            active = writable;
+            readOnlyActive.close(); // a read racing this one fails and is retried by its client
+        } catch (IOException e) {
+            throw new StoreException("the log became writable but reopening it failed: " + e.getMessage(), e, true);
+        }
+        LOG.log(System.Logger.Level.INFO, dir + " is writable again: taking writes");
+        readOnly = null;
+        tornTailAt = -1;
+        return true;
+    }
+
     private Segment roll() throws IOException {
+        // The full segment is made durable before the next one exists. Otherwise a power loss
+        // could keep a later segment's pages (the kernel writes pages back in any order) and lose
+        // this one's unsynced tail: a gap that replay cannot tell from damage. So damage, or a
+        // gap, before the last segment is never a torn write, and start-up refuses it.
+        active.force();
         Segment next = Segment.open(dir, active.end());
         synchronized (rolled) {
             rolled.add(active);
@@ -326,6 +431,12 @@ public final class LogStreamStore implements StreamStore {
         }
     }
 
+    /**
+     * Messages next to each other in the log (one stream's appends in a batch, or a stream written
+     * alone) are read with one positional read per run instead of one per message: a catch-up of
+     * 4,096 small messages is then a handful of system calls. A run ends where the next message
+     * is in another segment or more than {@link #RUN_GAP} bytes on.
+     */
     @Override
     public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException {
         StreamIndex index = indexes.get(streamId);
@@ -334,18 +445,50 @@ public final class LogStreamStore implements StreamStore {
             return out;
         }
         try {
-            for (StreamIndex.Entry e : index.range(from, to, maxBytes)) {
-                var holder = segments.floorEntry(e.location());
-                if (holder == null || e.location() >= holder.getValue().end()) {
-                    throw new StoreException(
-                            "stream " + streamId + " at " + e.position() + " has been deleted", null, false);
+            List<StreamIndex.Entry> entries = index.range(from, to, maxBytes);
+            int runStart = 0;
+            for (int i = 1; i <= entries.size(); i++) {
+                if (i < entries.size() && continuesRun(entries.get(i - 1), entries.get(i))) {
+                    continue;
                 }
-                Segment s = holder.getValue();
-                out.add(new StoredMessage(e.position(), s.read(e.location(), e.length())));
+                readRun(streamId, entries.subList(runStart, i), out);
+                runStart = i;
             }
             return out;
         } catch (IOException e) {
             throw new StoreException("reading the log failed: " + e.getMessage(), e, true);
+        }
+    }
+
+    /** The most bytes of other data one run may read over between two of its messages. */
+    static final int RUN_GAP = 4096;
+
+    private boolean continuesRun(StreamIndex.Entry previous, StreamIndex.Entry next) {
+        long end = previous.location() + previous.length();
+        return next.location() >= end
+                && next.location() - end <= RUN_GAP
+                && Objects.equals(segments.floorKey(previous.location()), segments.floorKey(next.location()));
+    }
+
+    private void readRun(long streamId, List<StreamIndex.Entry> run, List<StoredMessage> out)
+            throws IOException, StoreException {
+        StreamIndex.Entry first = run.get(0);
+        StreamIndex.Entry last = run.get(run.size() - 1);
+        long runEnd = last.location() + last.length();
+        var holder = segments.floorEntry(first.location());
+        if (holder == null || runEnd > holder.getValue().end()) {
+            throw new StoreException(
+                    "stream " + streamId + " at " + first.position() + " has been deleted", null, false);
+        }
+        Segment s = holder.getValue();
+        if (run.size() == 1) {
+            out.add(new StoredMessage(first.position(), s.read(first.location(), first.length())));
+            return;
+        }
+        byte[] span = s.read(first.location(), Math.toIntExact(runEnd - first.location()));
+        for (StreamIndex.Entry e : run) {
+            int at = (int) (e.location() - first.location());
+            out.add(new StoredMessage(e.position(), Arrays.copyOfRange(span, at, at + e.length())));
         }
     }
 

@@ -34,9 +34,15 @@ final class Segment implements AutoCloseable {
     }
 
     static Segment open(Path dir, long base) throws IOException {
+        return open(dir, base, true);
+    }
+
+    /** @param writable false on a read-only disk: the file must exist and is only read */
+    static Segment open(Path dir, long base, boolean writable) throws IOException {
         Path file = dir.resolve(name(base));
-        FileChannel channel =
-                FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel channel = writable
+                ? FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)
+                : FileChannel.open(file, StandardOpenOption.READ);
         return new Segment(base, file, channel, channel.size());
     }
 

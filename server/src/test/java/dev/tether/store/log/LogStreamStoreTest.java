@@ -190,6 +190,24 @@ class LogStreamStoreTest {
         assertTrue(refused.getMessage().contains("not a torn write"), refused.getMessage());
     }
 
+    @Test
+    void aMissingSegmentIsRefusedRatherThanReplayedAcross() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir, 64)) { // a segment per batch
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            store.commit(append(0, "one", 0));
+            store.commit(append(3, "two", 1));
+            store.commit(append(6, "three", 2));
+            store.sync();
+        }
+        List<Path> segments = segmentFiles();
+        Files.delete(segments.get(1)); // "one": replaying on would give the stream a hole
+        StoreException refused = assertThrows(StoreException.class, () -> LogStreamStore.open(dir, 64));
+        assertTrue(refused.getMessage().contains("missing log data"), refused.getMessage());
+        Files.delete(segments.get(0)); // no checkpoint: the log must start at offset 0
+        refused = assertThrows(StoreException.class, () -> LogStreamStore.open(dir, 64));
+        assertTrue(refused.getMessage().contains("missing log data"), refused.getMessage());
+    }
+
     private List<Path> segmentFiles() throws IOException {
         try (Stream<Path> files = Files.list(dir.resolve("log"))) {
             return files.filter(p -> p.toString().endsWith(".seg")).sorted().toList();
@@ -293,6 +311,45 @@ class LogStreamStoreTest {
         try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
             assertEquals(List.of(), store.load().streams(), "the drop was replayed");
             assertEquals(List.of(), store.read(1, 0, Long.MAX_VALUE, Integer.MAX_VALUE));
+        }
+    }
+
+    @Test
+    void interleavedStreamsReadBackMessageForMessageWhateverLiesBetweenThem() throws Exception {
+        StreamRecord t = StreamStoreContract.stream(2, "t");
+        List<String> expected = new ArrayList<>();
+        try (LogStreamStore store = LogStreamStore.open(dir, 4096)) {
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S), new Mutation.PutStream(t))));
+            long at = 0;
+            for (int batch = 0; batch < 30; batch++) {
+                List<Mutation> mutations = new ArrayList<>();
+                List<StoredMessage> mine = new ArrayList<>();
+                for (int k = 0; k < 3; k++) {
+                    String part = "m" + batch + "." + k + ";";
+                    mine.add(new StoredMessage(at, part.getBytes(StandardCharsets.UTF_8)));
+                    expected.add(part);
+                    at += part.length();
+                }
+                mutations.add(new Mutation.AppendMessages(1, mine));
+                // another stream's data between this stream's runs: small, or larger than a run may skip
+                int other = batch % 5 == 0 ? LogStreamStore.RUN_GAP + 1 : 17;
+                mutations.add(
+                        new Mutation.AppendMessages(2, List.of(new StoredMessage(batch * 10_000L, new byte[other]))));
+                store.commit(Commit.unconditional(mutations));
+            }
+            for (int max : new int[] {1, 7, 100, Integer.MAX_VALUE}) {
+                List<String> got = new ArrayList<>();
+                long from = 0;
+                while (got.size() < expected.size()) {
+                    List<StoredMessage> chunk = store.read(1, from, Long.MAX_VALUE, max);
+                    for (StoredMessage m : chunk) {
+                        assertEquals(from, m.position(), "contiguous positions");
+                        got.add(new String(m.data(), StandardCharsets.UTF_8));
+                        from = m.end();
+                    }
+                }
+                assertEquals(expected, got, "maxBytes " + max);
+            }
         }
     }
 }
