@@ -111,6 +111,9 @@ public final class Cli {
         if (args[0].equals("model")) {
             return ModelCommand.run(args, out, err);
         }
+        if (args[0].equals("aot-train")) {
+            return AotTraining.run(args, out, err);
+        }
         if (!args[0].equals("serve")) {
             err.println("tether: unknown command '" + args[0] + "'");
             err.print(USAGE);

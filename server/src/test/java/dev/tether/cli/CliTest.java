@@ -149,4 +149,14 @@ class CliTest {
                 message.contains(hint),
                 "the message for '" + String.join(" ", args) + "' mentions '" + hint + "': " + message);
     }
+
+    @Test
+    void theAotTrainingRunDrivesAServerWithoutASingleFailedRequest() {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int code = new Cli(new java.io.PrintStream(out), new java.io.PrintStream(err))
+                .run(new String[] {"aot-train", "--seconds", "1"});
+        assertEquals(0, code, err.toString());
+        assertTrue(out.toString().matches("(?s)tether aot-train: done \\(\\d{3,} requests\\)\\s*"), out.toString());
+    }
 }
