@@ -101,6 +101,9 @@ public record ServerConfig(
         if (host == null) {
             return false;
         }
+        if (host.equals("127.0.0.1") || host.equals("localhost")) {
+            return true; // nearly every request on loopback: no lower-casing, no regex
+        }
         String h = host.toLowerCase(java.util.Locale.ROOT);
         if (h.startsWith("[") && h.endsWith("]")) {
             h = h.substring(1, h.length() - 1);

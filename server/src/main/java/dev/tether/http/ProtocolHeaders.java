@@ -1,5 +1,6 @@
 package dev.tether.http;
 
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
 
 /** Header names of the Durable Streams protocol and the headers every response carries. */
@@ -67,10 +68,21 @@ final class ProtocolHeaders {
      * the response ({@code Access-Control-Allow-Origin}) is the {@link OriginPolicy}'s decision.
      */
     static void security(HttpServerResponse response) {
-        response.putHeader("X-Content-Type-Options", "nosniff");
-        response.putHeader("Cross-Origin-Resource-Policy", "cross-origin");
-        response.putHeader("Access-Control-Expose-Headers", EXPOSE_HEADERS);
+        response.putHeader(NOSNIFF_NAME, NOSNIFF);
+        response.putHeader(CORP_NAME, CORP);
+        response.putHeader(EXPOSE_NAME, EXPOSE);
     }
+
+    // Pre-encoded (ASCII, validated once): the headers every response carries are copied as bytes
+    // instead of validated and encoded character by character on each response.
+    private static final CharSequence NOSNIFF_NAME = HttpHeaders.createOptimized("X-Content-Type-Options");
+    private static final CharSequence NOSNIFF = HttpHeaders.createOptimized("nosniff");
+    private static final CharSequence CORP_NAME = HttpHeaders.createOptimized("Cross-Origin-Resource-Policy");
+    private static final CharSequence CORP = HttpHeaders.createOptimized("cross-origin");
+    private static final CharSequence EXPOSE_NAME = HttpHeaders.createOptimized("Access-Control-Expose-Headers");
+    private static final CharSequence EXPOSE = HttpHeaders.createOptimized(EXPOSE_HEADERS);
+    /** {@link #NEXT_OFFSET}, pre-encoded for the append path's responses. */
+    static final CharSequence NEXT_OFFSET_NAME = HttpHeaders.createOptimized(NEXT_OFFSET);
 
     /** CORS preflight: the suite checks that If-None-Match may be sent. */
     static void preflight(HttpServerResponse response) {

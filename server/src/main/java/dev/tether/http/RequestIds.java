@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
  */
 final class RequestIds {
     static final String HEADER = "x-request-id";
+    private static final CharSequence HEADER_NAME = io.vertx.core.http.HttpHeaders.createOptimized(HEADER);
     private static final Pattern ACCEPTED = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
 
     private RequestIds() {}
@@ -23,7 +24,7 @@ final class RequestIds {
     static String assign(HttpServerRequest req) {
         String sent = req.getHeader(HEADER);
         String id = sent != null && ACCEPTED.matcher(sent).matches() ? sent : generate();
-        req.response().putHeader(HEADER, id);
+        req.response().putHeader(HEADER_NAME, id);
         return id;
     }
 

@@ -154,7 +154,8 @@ final class WriteHandler {
             case AppendResult.Appended a -> {
                 res.setStatusCode(a.producer() != null && wroteData ? 200 : 204);
                 res.putHeader(
-                        ProtocolHeaders.NEXT_OFFSET, Offset.tail(a.stream()).toString());
+                        ProtocolHeaders.NEXT_OFFSET_NAME,
+                        Offset.tail(a.stream()).toString());
                 if (a.producer() != null) {
                     res.putHeader(
                             ProtocolHeaders.PRODUCER_EPOCH,
