@@ -44,6 +44,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
     private final SseEvents sseEvents = new SseEvents();
     private final Bodies.Limit bodyLimit;
     private final ResponsesRoutes responses;
+    private final ModelRoutes models;
     private final ConversationRoutes conversations;
     private final SessionRoutes sessions;
     private final TokenRoutes tokens;
@@ -79,6 +80,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
                 bodyLimit,
                 config.slowConsumerTimeout().toMillis());
         this.conversations = new ConversationRoutes(service.conversations(), bodyLimit);
+        this.models = new ModelRoutes(service.models());
         this.tokens = new TokenRoutes(authenticator == null ? null : new Tokens(authenticator), bodyLimit);
         this.auth = new HttpAuth(authenticator);
         this.origins = new OriginPolicy(config.corsOrigins(), authenticator == null && config.loopbackOnly());
@@ -124,6 +126,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
         String path = req.path();
         if (under(path, ResponsesRoutes.PREFIX)
                 || under(path, ConversationRoutes.PREFIX)
+                || under(path, ModelRoutes.PREFIX)
                 || under(path, SessionRoutes.PREFIX)) {
             ApiErrors.send(req.response(), e);
         } else {
@@ -168,6 +171,8 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
             responses.handle(req, principal);
         } else if (under(path, ConversationRoutes.PREFIX)) {
             conversations.handle(req, principal);
+        } else if (under(path, ModelRoutes.PREFIX)) {
+            models.handle(req, principal);
         } else if (under(path, SessionRoutes.PREFIX)) {
             sessions.handle(req, principal);
         } else if (path.equals(TokenRoutes.PATH)) {

@@ -1,5 +1,6 @@
 package dev.tether.inference;
 
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -25,6 +26,15 @@ public interface ModelBackend extends AutoCloseable {
 
     /** A short description for logs and {@code /health}, e.g. the upstream URLs. */
     String describe();
+
+    /**
+     * The models clients may name ({@code GET /v1/models}). May block (an upstream is asked).
+     *
+     * @throws ModelException when the backend cannot say (e.g. the upstream is unreachable)
+     */
+    default List<ModelInfo> models() throws ModelException, InterruptedException {
+        return List.of();
+    }
 
     /**
      * Entries every response's {@code metadata} carries, e.g. a notice that the output comes

@@ -51,6 +51,7 @@ public final class ResponseService implements AutoCloseable {
     private final Map<String, ResponseRun> live = new ConcurrentHashMap<>();
     private final AtomicInteger inFlight = new AtomicInteger();
     private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
+    private final ModelList models;
 
     /** A connection's own recent responses (WebSocket mode), consulted before anything else. */
     public interface LocalChains {
@@ -72,10 +73,16 @@ public final class ResponseService implements AutoCloseable {
         this.settings = settings;
         this.cache = new ResponseCache(settings.cachedResponses());
         this.continuations = new Continuations(log, cache, conversations, live);
+        this.models = new ModelList(backend);
     }
 
     public Conversations conversations() {
         return conversations;
+    }
+
+    /** {@code /v1/models}: what the backend serves. */
+    public ModelList models() {
+        return models;
     }
 
     public String backendDescription() {
@@ -348,6 +355,7 @@ public final class ResponseService implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "some responses did not end within 5 s of shutdown: " + e);
         }
         workers.shutdownNow();
+        models.close();
         if (backend != null) {
             backend.close();
         }

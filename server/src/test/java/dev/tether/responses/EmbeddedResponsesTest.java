@@ -140,6 +140,14 @@ class EmbeddedResponsesTest {
                     .asText();
             assertTrue(notice.contains("random text"), r.body().toString());
             assertEquals(5, r.body().path("usage").path("output_tokens").asInt());
+            Reply models = new ResponsesClient(server).get("/v1/models");
+            assertEquals(200, models.status(), models.body().toString());
+            assertEquals(
+                    "demo-small",
+                    models.body().path("data").get(0).path("id").asText(),
+                    models.body().toString());
+            assertEquals(
+                    "tether", models.body().path("data").get(0).path("owned_by").asText());
         }
     }
 

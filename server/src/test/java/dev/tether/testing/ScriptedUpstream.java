@@ -59,6 +59,15 @@ public final class ScriptedUpstream implements AutoCloseable {
         HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         ScriptedUpstream upstream = new ScriptedUpstream(server);
         server.createContext("/v1/chat/completions", upstream::handle);
+        server.createContext("/v1/models", exchange -> {
+            byte[] body = ("{\"object\":\"list\",\"data\":[{\"id\":\"scripted-1\",\"object\":\"model\","
+                            + "\"created\":1700000000,\"owned_by\":\"scripted\"}]}")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().add("Content-Type", "application/json");
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         server.start();
         return upstream;

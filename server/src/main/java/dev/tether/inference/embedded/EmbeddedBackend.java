@@ -13,6 +13,7 @@ import dev.tether.inference.embedded.llama.LlamaModel;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.InstantSource;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.ReadWriteLock;
@@ -190,6 +191,14 @@ public final class EmbeddedBackend implements ModelBackend {
     @Override
     public String describe() {
         return description;
+    }
+
+    /** The one model this engine runs, named by its file without {@code .gguf}; any name a client sends reaches it. */
+    @Override
+    public List<dev.tether.inference.ModelInfo> models() {
+        String file = settings.model().getFileName().toString();
+        String id = file.endsWith(".gguf") ? file.substring(0, file.length() - ".gguf".length()) : file;
+        return List.of(new dev.tether.inference.ModelInfo(id, "tether", 0));
     }
 
     @Override

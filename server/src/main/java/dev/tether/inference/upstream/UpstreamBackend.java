@@ -2,6 +2,7 @@ package dev.tether.inference.upstream;
 
 import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelException;
+import dev.tether.inference.ModelInfo;
 import dev.tether.inference.ModelRequest;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
@@ -17,6 +18,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -193,6 +195,54 @@ public final class UpstreamBackend implements ModelBackend {
 
     private static String describe(IOException e) {
         return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
+    /**
+     * The upstream's own list ({@code GET <upstream>/models}), from the first replica that answers.
+     * With {@code --upstream-model}, every request goes to that model whatever the client names,
+     * so the list is that one model.
+     */
+    @Override
+    public List<ModelInfo> models() throws ModelException, InterruptedException {
+        if (settings.model() != null) {
+            return List.of(new ModelInfo(settings.model(), "upstream", 0));
+        }
+        String last = "no upstream configured";
+        for (URI base : settings.replicas()) {
+            URI url = URI.create(base.toString().replaceAll("/+$", "") + "/models");
+            HttpRequest.Builder builder = HttpRequest.newBuilder(url)
+                    .timeout(settings.firstByteTimeout())
+                    .header("Accept", "application/json")
+                    .GET();
+            if (settings.apiKey() != null) {
+                builder.header("Authorization", "Bearer " + settings.apiKey());
+            }
+            try {
+                HttpResponse<InputStream> response =
+                        http.send(builder.build(), HttpResponse.BodyHandlers.ofInputStream());
+                try (InputStream in = response.body()) {
+                    if (response.statusCode() != 200) {
+                        last = "upstream " + base + " answered GET /models with HTTP " + response.statusCode() + ": "
+                                + errorDetail(in);
+                        continue;
+                    }
+                    List<ModelInfo> out = new ArrayList<>();
+                    for (var m : ChatCodec.JSON.readTree(in).path("data")) {
+                        String id = m.path("id").asText(null);
+                        if (id != null) {
+                            out.add(new ModelInfo(
+                                    id,
+                                    m.path("owned_by").asText("upstream"),
+                                    m.path("created").asLong(0)));
+                        }
+                    }
+                    return out;
+                }
+            } catch (IOException e) {
+                last = "upstream " + base + " could not be asked for its models: " + describe(e);
+            }
+        }
+        throw new ModelException(ModelException.Kind.UNAVAILABLE, last + " (check --upstream)");
     }
 
     @Override
