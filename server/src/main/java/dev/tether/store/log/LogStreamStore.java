@@ -64,6 +64,8 @@ public final class LogStreamStore implements StreamStore {
 
     /** The most bytes the segments may hold ({@code --max-store-size}), or {@link Long#MAX_VALUE}. */
     private final long maxBytes;
+    /** A commit was refused for {@link #maxBytes}, and not enough has been freed since. Writer thread. */
+    private boolean full;
     /** Why the log takes no writes (a read-only disk), or null. Writer thread after open. */
     private String readOnly;
     /** On a read-only disk: where the active segment's torn tail starts, cut once writable; else -1. */
@@ -245,7 +247,11 @@ public final class LogStreamStore implements StreamStore {
             for (Segment seg : segments.values()) {
                 held += seg.size();
             }
-            if (held + batch.bytes().remaining() > maxBytes) {
+            // Once full, the log stays full until a tenth of the cap is free again: otherwise the
+            // last bytes would go to whichever small write comes first, and every API would not
+            // answer "full" alike (a session entry slipping in where a response's record did not).
+            full = held + batch.bytes().remaining() > maxBytes || (full && held > maxBytes - maxBytes / 10);
+            if (full) {
                 throw new StoreException(
                         "the store is full: the log holds " + held + " bytes and --max-store-size is " + maxBytes
                                 + " (space of deleted or trimmed data is reclaimed at checkpoints)",

@@ -352,4 +352,32 @@ class LogStreamStoreTest {
             }
         }
     }
+
+    @Test
+    void aFullLogRefusesEveryWriteLargeOrSmallUntilRoomIsFreed() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir, Long.valueOf(64 * 1024))) { // the cap, not a segment size
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            long at = 0;
+            StoreException full = null;
+            for (int i = 0; i < 1000 && full == null; i++) {
+                String part = "x".repeat(300);
+                try {
+                    store.commit(append(at, part, i));
+                    at += part.length();
+                } catch (StoreException e) {
+                    full = e;
+                }
+            }
+            assertTrue(
+                    full != null && full.unavailable() && full.getMessage().contains("--max-store-size"),
+                    String.valueOf(full));
+            long tail = at;
+            StoreException small = assertThrows(
+                    StoreException.class,
+                    () -> store.commit(append(tail, "y", 1000)),
+                    "a write that would still fit is refused too: the log is full for everyone");
+            assertTrue(small.getMessage().contains("full"), small.getMessage());
+            store.sync();
+        }
+    }
 }
