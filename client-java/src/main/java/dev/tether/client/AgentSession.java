@@ -133,6 +133,16 @@ public final class AgentSession implements AutoCloseable {
     private final class Listener implements WebSocket.Listener {
         private final StringBuilder text = new StringBuilder();
 
+        /**
+         * The socket is usable from here on: frames can arrive (and a caught-up history dispatch
+         * a message whose handler sends on the socket) before {@code buildAsync} completes.
+         */
+        @Override
+        public void onOpen(WebSocket ws) {
+            socket = ws;
+            ws.request(1);
+        }
+
         @Override
         public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
             text.append(data);

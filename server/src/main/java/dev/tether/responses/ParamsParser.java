@@ -70,6 +70,12 @@ public final class ParamsParser {
                     "tools",
                     "Invalid type for 'tools': expected an array, but got " + kind(body.get("tools")) + " instead.");
         }
+        String truncation = string(body, "truncation", "disabled");
+        if (!truncation.equals("disabled") && !truncation.equals("auto")) {
+            throw Refusal.invalid(
+                    "truncation",
+                    "Invalid value for 'truncation': expected 'auto' or 'disabled', got '" + truncation + "'.");
+        }
         // Shallow: a stateless request's input can be the whole history, and nothing mutates the tree.
         ObjectNode source = Json.object();
         body.properties().forEach(e -> {

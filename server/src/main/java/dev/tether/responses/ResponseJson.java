@@ -41,7 +41,7 @@ final class ResponseJson {
                 p.toolChoice() == null ? Json.MAPPER.getNodeFactory().textNode("auto") : p.toolChoice());
         o.set("tools", p.tools());
         o.put("top_p", p.topP() == null ? 1.0 : p.topP());
-        o.put("truncation", "disabled");
+        o.put("truncation", p.truncateAuto() ? "auto" : "disabled");
         o.set("usage", r.usage());
         o.set("metadata", p.metadata());
         o.put("completed_at", r.completedAt());

@@ -44,6 +44,14 @@ public record ResponseParams(
         Objects.requireNonNull(source, "source");
     }
 
+    /**
+     * {@code truncation: "auto"}: when the context does not fit the model, the oldest turns are
+     * dropped until it does (OpenAI's documented behaviour) instead of the response failing.
+     */
+    public boolean truncateAuto() {
+        return source.path("truncation").asText("disabled").equals("auto");
+    }
+
     /** The same request with {@code extra} added to its metadata (and to the source kept for restarts). */
     public ResponseParams withMetadata(java.util.Map<String, String> extra) {
         if (extra.isEmpty()) {

@@ -125,7 +125,7 @@ public final class ResponseRun {
             return;
         }
         try {
-            ModelResult result = backend.generate(request, new LockedSink());
+            ModelResult result = generate(backend, request);
             ModelResult.Usage u = result.usage();
             metrics.tokens(u.inputTokens(), u.cachedTokens(), u.outputTokens());
             ObjectNode usage = ResponseJson.usage(u.inputTokens(), u.cachedTokens(), u.outputTokens());
@@ -148,6 +148,30 @@ public final class ResponseRun {
             end(ResponseStatus.FAILED, null, RunErrors.error(RunErrors.SERVER_ERROR, "internal error"), null);
         } finally {
             Thread.interrupted(); // a cancel racing the end must not leak into the pooled thread
+        }
+    }
+
+    /**
+     * One turn; with {@code truncation: "auto"}, a context the backend refuses as too long is cut
+     * ({@link Truncation#dropOldestTurn}) and tried again until it fits or only the last turn is
+     * left. A refusal comes before any output, so nothing was emitted for the longer attempt.
+     */
+    private ModelResult generate(ModelBackend backend, ModelRequest request)
+            throws ModelException, InterruptedException {
+        ModelRequest attempt = request;
+        while (true) {
+            try {
+                return backend.generate(attempt, new LockedSink());
+            } catch (ModelException e) {
+                ModelRequest shorter = e.kind() == ModelException.Kind.CONTEXT_LENGTH_EXCEEDED
+                                && start.params().truncateAuto()
+                        ? Truncation.dropOldestTurn(attempt)
+                        : null;
+                if (shorter == null) {
+                    throw e;
+                }
+                attempt = shorter;
+            }
         }
     }
 

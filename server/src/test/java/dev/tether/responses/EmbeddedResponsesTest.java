@@ -85,6 +85,33 @@ class EmbeddedResponsesTest {
     }
 
     @Test
+    void withTruncationAutoTheOldestTurnsAreDroppedUntilTheContextFits() throws Exception {
+        try (TestServer server =
+                TestServer.start(dir, b -> b.model(TestModels.tiny()).sessionContext(256))) {
+            StringBuilder items = new StringBuilder("[");
+            for (int i = 0; i < 6; i++) {
+                items.append("{\"role\":\"user\",\"content\":\"")
+                        .append(("turn" + i + " ").repeat(40))
+                        .append("\"},{\"role\":\"assistant\",\"content\":\"ok\"},");
+            }
+            items.append("{\"role\":\"user\",\"content\":\"Hello\"}]");
+            String body = "{\"model\":\"tiny\",\"max_output_tokens\":4,\"input\":" + items;
+            ResponsesClient api = new ResponsesClient(server);
+            Reply refused = api.post("/v1/responses", body + "}");
+            assertEquals(400, refused.status(), "without truncation the context does not fit: " + refused.body());
+            Reply r = api.post("/v1/responses", body + ",\"truncation\":\"auto\"}");
+            assertEquals(200, r.status(), r.body().toString());
+            assertEquals("auto", r.body().path("truncation").asText());
+            assertTrue(
+                    r.body().path("usage").path("input_tokens").asInt() <= 256,
+                    r.body().toString());
+            Reply bad = api.post("/v1/responses", body + ",\"truncation\":\"sometimes\"}");
+            assertEquals(400, bad.status(), bad.body().toString());
+            assertEquals("truncation", bad.body().path("error").path("param").asText());
+        }
+    }
+
+    @Test
     void thousandsOfInputItemsAreRefusedWithA400BeforeTokenizing() throws Exception {
         try (TestServer server = TestServer.start(dir, b -> b.model(TestModels.tiny()))) {
             ResponsesClient api = new ResponsesClient(server);
