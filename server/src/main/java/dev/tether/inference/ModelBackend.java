@@ -24,6 +24,14 @@ public interface ModelBackend extends AutoCloseable {
      */
     ModelResult generate(ModelRequest request, ModelSink sink) throws ModelException, InterruptedException;
 
+    /**
+     * The output limit this backend applies to a request that sets none, or null when it has
+     * none of its own (an upstream's default is the upstream's business).
+     */
+    default Integer defaultMaxOutputTokens() {
+        return null;
+    }
+
     /** A short description for logs and {@code /health}, e.g. the upstream URLs. */
     String describe();
 

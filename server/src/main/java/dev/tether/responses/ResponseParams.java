@@ -81,4 +81,35 @@ public record ResponseParams(
                 generate,
                 kept);
     }
+
+    /**
+     * The same request with the backend's default output limit filled in when it set none, so
+     * the response says the limit it ran under (and the source kept for restarts keeps it).
+     */
+    public ResponseParams withDefaultMaxOutputTokens(Integer limit) {
+        if (limit == null || maxOutputTokens != null) {
+            return this;
+        }
+        ObjectNode kept = source.deepCopy();
+        kept.put("max_output_tokens", limit);
+        return new ResponseParams(
+                model,
+                input,
+                instructions,
+                previousResponseId,
+                conversationId,
+                store,
+                stream,
+                background,
+                tools,
+                toolSpecs,
+                toolChoice,
+                parallelToolCalls,
+                temperature,
+                topP,
+                limit,
+                metadata,
+                generate,
+                kept);
+    }
 }

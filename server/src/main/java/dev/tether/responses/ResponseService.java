@@ -116,7 +116,10 @@ public final class ResponseService implements AutoCloseable {
                     "No model backend is configured. Start Tether with --upstream http://HOST:PORT/v1 "
                             + "(any OpenAI-compatible Chat Completions endpoint: vLLM, llama.cpp, Ollama, OpenAI...).");
         }
-        ResponseParams params = backend == null ? p : p.withMetadata(backend.responseMetadata());
+        ResponseParams params = backend == null
+                ? p
+                : p.withMetadata(backend.responseMetadata())
+                        .withDefaultMaxOutputTokens(backend.defaultMaxOutputTokens());
         return continuations.parent(params, local, owner).thenCompose(parent -> start(params, parent, owner));
     }
 

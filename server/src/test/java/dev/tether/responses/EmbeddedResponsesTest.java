@@ -178,6 +178,31 @@ class EmbeddedResponsesTest {
         }
     }
 
+    @Test
+    void theDemoModelFinishesItsAnswersWithPrintableTextAndSaysItsLimit() throws Exception {
+        try (TestServer server = TestServer.start(dir, b -> b.demoModel(true))) {
+            ResponsesClient api = new ResponsesClient(server);
+            for (int i = 0; i < 5; i++) {
+                Reply r = api.post("/v1/responses", "{\"model\":\"any\",\"input\":\"Hello " + i + "\"}");
+                assertEquals(200, r.status(), r.body().toString());
+                assertEquals("completed", r.body().path("status").asText(), "ends by itself: " + r.body());
+                int limit = r.body().path("max_output_tokens").asInt(-1);
+                assertTrue(limit > 0, "the limit it ran under is echoed: " + r.body());
+                assertTrue(
+                        r.body().path("usage").path("output_tokens").asInt() < limit,
+                        r.body().toString());
+                String text = r.body()
+                        .path("output")
+                        .get(0)
+                        .path("content")
+                        .get(0)
+                        .path("text")
+                        .asText();
+                assertTrue(text.matches("[\\x20-\\x7e]+"), "printable text only: " + text);
+            }
+        }
+    }
+
     /**
      * Retention: deleting a response forgets its chain's KV state (its tokens must not outlive it,
      * in memory or in a spill file), and the KV gauges on /metrics show it.

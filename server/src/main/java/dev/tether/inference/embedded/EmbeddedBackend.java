@@ -44,6 +44,9 @@ public final class EmbeddedBackend implements ModelBackend {
     private final SpillStore spill;
     private final int sessionContext;
     private final String description;
+    /** The demo model's logit shaping ({@link DemoShaping}), or null for a real model. */
+    private final DemoShaping demoShaping;
+
     private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private boolean closed; // guarded by lifecycle
 
@@ -52,6 +55,7 @@ public final class EmbeddedBackend implements ModelBackend {
             throws IOException {
         this.settings = settings;
         this.model = model;
+        this.demoShaping = settings.demo() ? DemoShaping.of(model) : null;
         this.ctx = ctx;
         this.sessionContext = sessionContext;
         this.chat = new ChatPrompt(model);
@@ -184,13 +188,18 @@ public final class EmbeddedBackend implements ModelBackend {
                 request.persistent(),
                 prompt,
                 Math.max(1, Math.min(limit, room)),
-                new Sampler(temperature, topP, ThreadLocalRandom.current().nextLong()),
+                new Sampler(temperature, topP, ThreadLocalRandom.current().nextLong(), demoShaping),
                 new TextAssembler(chat.stops()));
     }
 
     @Override
     public String describe() {
         return description;
+    }
+
+    @Override
+    public Integer defaultMaxOutputTokens() {
+        return settings.defaultMaxOutput() > 0 ? settings.defaultMaxOutput() : null;
     }
 
     /** The one model this engine runs, named by its file without {@code .gguf}; any name a client sends reaches it. */

@@ -14,7 +14,15 @@ final class Sampler {
     private final double topP;
     private final SplittableRandom random;
 
+    /** Null, or the demo model's shaping of the logits before each pick. */
+    private final DemoShaping shaping;
+
     Sampler(double temperature, double topP, long seed) {
+        this(temperature, topP, seed, null);
+    }
+
+    Sampler(double temperature, double topP, long seed, DemoShaping shaping) {
+        this.shaping = shaping;
         if (temperature < 0 || Double.isNaN(temperature)) throw new IllegalArgumentException("temperature < 0");
         if (!(topP >= 0 && topP <= 1)) throw new IllegalArgumentException("top_p must be in [0, 1]");
         this.temperature = temperature;
@@ -25,6 +33,14 @@ final class Sampler {
     /** Temperature 0 or top_p 0 (a nucleus of one token) both mean: take the most likely token. */
     boolean greedy() {
         return temperature == 0 || topP == 0;
+    }
+
+    /** The next token, {@code generated} tokens into the answer. */
+    int sample(float[] logits, int generated) {
+        if (shaping != null) {
+            shaping.apply(logits, generated);
+        }
+        return sample(logits);
     }
 
     int sample(float[] logits) {

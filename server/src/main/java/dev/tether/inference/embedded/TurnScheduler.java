@@ -252,7 +252,7 @@ final class TurnScheduler {
             t.pending = -1;
         }
         if (t.logitsIndex < 0) return;
-        int token = t.sampler.sample(ctx.logits(t.logitsIndex));
+        int token = t.sampler.sample(ctx.logits(t.logitsIndex), t.generated);
         if (t.firstTokenNanos == 0) t.firstTokenNanos = System.nanoTime();
         Finish finish = null;
         if (model.isEndOfGeneration(token)) {
