@@ -79,6 +79,18 @@ final class ResponsesRoutes {
             }
             return;
         }
+        if (rest.equals("/input_tokens")) {
+            if (m != HttpMethod.POST) {
+                throw methodNotAllowed(m, "POST");
+            }
+            principal.require(RESOURCE, Operation.CREATE);
+            withJson(req, bodyLimit, null, body -> {
+                ResponseParams params = ParamsParser.parse(body);
+                ResponseService.authorize(params, principal);
+                json(req, service.inputTokens(params, principal.id()), 200);
+            });
+            return;
+        }
         String[] parts = rest.substring(1).split("/", -1);
         String id = parts[0];
         if (parts.length == 1 && m == HttpMethod.GET) {

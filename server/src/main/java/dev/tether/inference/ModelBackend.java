@@ -32,6 +32,14 @@ public interface ModelBackend extends AutoCloseable {
         return null;
     }
 
+    /**
+     * The tokens {@code request}'s context takes, without generating; null when this backend
+     * cannot count (it has no tokenizer). May block.
+     */
+    default Integer countInputTokens(ModelRequest request) throws ModelException {
+        return null;
+    }
+
     /** A short description for logs and {@code /health}, e.g. the upstream URLs. */
     String describe();
 

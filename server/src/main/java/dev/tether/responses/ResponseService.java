@@ -108,7 +108,65 @@ public final class ResponseService implements AutoCloseable {
      * request.
      */
     public CompletionStage<ResponseRun> create(ResponseParams p, LocalChains local, String owner) {
-        if (p.generate() && backend == null) {
+        if (p.generate()) {
+            requireBackend();
+        }
+        ResponseParams params = backend == null
+                ? p
+                : p.withMetadata(backend.responseMetadata())
+                        .withDefaultMaxOutputTokens(backend.defaultMaxOutputTokens());
+        return continuations.parent(params, local, owner).thenCompose(parent -> start(params, parent, owner));
+    }
+
+    /**
+     * {@code POST /v1/responses/input_tokens}: how many tokens the request's whole context (its
+     * chain or conversation, instructions, tools and input) takes, without generating anything.
+     * Exact for the embedded engine; a Chat Completions upstream has no way to count, so that is a
+     * 503 {@code not_configured} saying so rather than a guess.
+     */
+    public CompletionStage<ObjectNode> inputTokens(ResponseParams p, String owner) {
+        requireBackend();
+        return continuations
+                .parent(p, null, owner)
+                .thenApplyAsync(
+                        parent -> {
+                            ModelRequest request = new ModelRequest(
+                                    p.model(),
+                                    parent.root() != null ? parent.root() : "input_tokens",
+                                    false,
+                                    ContextAssembler.assemble(
+                                            p.instructions(),
+                                            parent.chain().append(p.input()).items()),
+                                    p.toolSpecs(),
+                                    p.toolChoice(),
+                                    p.parallelToolCalls(),
+                                    null,
+                                    null,
+                                    null);
+                            Integer n;
+                            try {
+                                n = backend.countInputTokens(request);
+                            } catch (dev.tether.inference.ModelException e) {
+                                throw new CompletionException(new Refusal(
+                                        Condition.UPSTREAM_FAILED, RunErrors.code(e.kind()), null, e.getMessage()));
+                            }
+                            if (n == null) {
+                                throw new CompletionException(new Refusal(
+                                        Condition.NOT_CONFIGURED,
+                                        "not_supported",
+                                        null,
+                                        "Counting input tokens needs the embedded engine (--model): this backend ("
+                                                + backend.describe() + ") has no tokenizer Tether can use."));
+                            }
+                            return Json.object()
+                                    .put("object", "response.input_tokens")
+                                    .put("input_tokens", n);
+                        },
+                        workers);
+    }
+
+    private void requireBackend() {
+        if (backend == null) {
             throw new Refusal(
                     Condition.NOT_CONFIGURED,
                     "no_backend",
@@ -116,11 +174,6 @@ public final class ResponseService implements AutoCloseable {
                     "No model backend is configured. Start Tether with --upstream http://HOST:PORT/v1 "
                             + "(any OpenAI-compatible Chat Completions endpoint: vLLM, llama.cpp, Ollama, OpenAI...).");
         }
-        ResponseParams params = backend == null
-                ? p
-                : p.withMetadata(backend.responseMetadata())
-                        .withDefaultMaxOutputTokens(backend.defaultMaxOutputTokens());
-        return continuations.parent(params, local, owner).thenCompose(parent -> start(params, parent, owner));
     }
 
     private CompletionStage<ResponseRun> start(ResponseParams p, Continuations.Parent parent, String owner) {

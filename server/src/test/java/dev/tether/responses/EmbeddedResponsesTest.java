@@ -179,6 +179,32 @@ class EmbeddedResponsesTest {
     }
 
     @Test
+    void inputTokensCountsWhatTheTurnWillBeChargedWithoutGenerating() throws Exception {
+        try (TestServer server = TestServer.start(dir, b -> b.model(TestModels.tiny()))) {
+            ResponsesClient api = new ResponsesClient(server);
+            String first = "{\"model\":\"tiny\",\"instructions\":\"be brief\",\"input\":\"Hello there\"";
+            Reply counted = api.post("/v1/responses/input_tokens", first + "}");
+            assertEquals(200, counted.status(), counted.body().toString());
+            assertEquals("response.input_tokens", counted.body().path("object").asText());
+            Reply r1 = api.post("/v1/responses", first + ",\"max_output_tokens\":3}");
+            assertEquals(
+                    r1.body().path("usage").path("input_tokens").asInt(),
+                    counted.body().path("input_tokens").asInt(),
+                    "the count is what the turn is charged: " + r1.body());
+            String next = "{\"model\":\"tiny\",\"previous_response_id\":\""
+                    + r1.body().path("id").asText() + "\",\"input\":\"And again\"";
+            Reply chained = api.post("/v1/responses/input_tokens", next + "}");
+            Reply r2 = api.post("/v1/responses", next + ",\"max_output_tokens\":3}");
+            assertEquals(
+                    r2.body().path("usage").path("input_tokens").asInt(),
+                    chained.body().path("input_tokens").asInt(),
+                    "a chain's whole context is counted: " + r2.body());
+            assertTrue(chained.body().path("input_tokens").asInt()
+                    > counted.body().path("input_tokens").asInt());
+        }
+    }
+
+    @Test
     void theDemoModelFinishesItsAnswersWithPrintableTextAndSaysItsLimit() throws Exception {
         try (TestServer server = TestServer.start(dir, b -> b.demoModel(true))) {
             ResponsesClient api = new ResponsesClient(server);

@@ -75,4 +75,20 @@ class ModelsHttpTest {
             assertTrue(message.contains(up.url() + "/wrong") && message.contains("404"), message);
         }
     }
+
+    @Test
+    void anUpstreamCannotCountInputTokensAndSaysSo() throws Exception {
+        try (ScriptedUpstream up = ScriptedUpstream.start();
+                TestServer server = TestServer.start(dir, c -> c.upstream(URI.create(up.url())))) {
+            HttpResponse<String> r =
+                    server.post("/v1/responses/input_tokens", "application/json", "{\"model\":\"m\",\"input\":\"hi\"}");
+            assertEquals(503, r.statusCode(), r.body());
+            assertEquals(
+                    "not_supported",
+                    JSON.readTree(r.body()).path("error").path("code").asText(),
+                    r.body());
+            HttpResponse<String> get = server.get("/v1/responses/input_tokens");
+            assertEquals(405, get.statusCode(), get.body());
+        }
+    }
 }

@@ -197,6 +197,12 @@ public final class EmbeddedBackend implements ModelBackend {
         return description;
     }
 
+    /** Exact: the prompt as this engine would render and tokenize it, however long. */
+    @Override
+    public Integer countInputTokens(ModelRequest request) throws ModelException {
+        return tokenizer.tokenize(chat.render(request.messages(), request.tools()), Integer.MAX_VALUE).length;
+    }
+
     @Override
     public Integer defaultMaxOutputTokens() {
         return settings.defaultMaxOutput() > 0 ? settings.defaultMaxOutput() : null;
