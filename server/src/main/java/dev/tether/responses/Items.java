@@ -40,6 +40,57 @@ public final class Items {
         return items;
     }
 
+    /** {@code {"type":"item_reference","id":...}}: resolved against the chain by {@link #resolveReferences}. */
+    private static ObjectNode reference(JsonNode item, String where) {
+        if (!item.path("id").isTextual() || item.get("id").asText().isEmpty()) {
+            throw Refusal.invalid(where + ".id", "Missing required parameter: '" + where + ".id'.");
+        }
+        return Json.object()
+                .put("type", "item_reference")
+                .put("id", item.get("id").asText());
+    }
+
+    /**
+     * The input with each {@code item_reference} replaced by the item it names: one of the
+     * chain's or conversation's items, or an earlier item of this input. The resolved items are
+     * what the response stores, so nothing later depends on the reference.
+     */
+    static List<ObjectNode> resolveReferences(List<ObjectNode> input, Chain chain) {
+        boolean any = false;
+        for (ObjectNode i : input) {
+            any |= i.path("type").asText().equals("item_reference");
+        }
+        if (!any) {
+            return input;
+        }
+        java.util.Map<String, ObjectNode> byId = new java.util.HashMap<>();
+        for (ObjectNode i : chain.items()) {
+            if (i.path("id").isTextual()) {
+                byId.put(i.get("id").asText(), i);
+            }
+        }
+        List<ObjectNode> out = new ArrayList<>(input.size());
+        for (int k = 0; k < input.size(); k++) {
+            ObjectNode i = input.get(k);
+            if (i.path("type").asText().equals("item_reference")) {
+                String id = i.get("id").asText();
+                ObjectNode found = byId.get(id);
+                if (found == null) {
+                    throw Refusal.invalid(
+                            "input[" + k + "].id",
+                            "No item with id '" + id + "' in this response's chain or conversation (item_reference"
+                                    + " names an item of the previous responses or conversation, or an earlier input item).");
+                }
+                i = found;
+            }
+            out.add(i);
+            if (i.path("id").isTextual()) {
+                byId.put(i.get("id").asText(), i);
+            }
+        }
+        return out;
+    }
+
     private static ObjectNode item(JsonNode item, String where) {
         if (!item.isObject()) {
             throw Refusal.invalid(
@@ -59,10 +110,7 @@ public final class Items {
             case "function_call" -> functionCall(item, where);
             case "function_call_output" -> functionOutput(item, where);
             case "reasoning" -> reasoning(item, where);
-            case "item_reference" ->
-                throw Refusal.invalid(
-                        where,
-                        "item_reference is not supported: send the item itself, or continue with previous_response_id");
+            case "item_reference" -> reference(item, where);
             default ->
                 throw Refusal.invalid(
                         where + ".type",

@@ -136,7 +136,9 @@ public final class ResponseService implements AutoCloseable {
                                     false,
                                     ContextAssembler.assemble(
                                             p.instructions(),
-                                            parent.chain().append(p.input()).items()),
+                                            parent.chain()
+                                                    .append(Items.resolveReferences(p.input(), parent.chain()))
+                                                    .items()),
                                     p.toolSpecs(),
                                     p.toolChoice(),
                                     p.parallelToolCalls(),
@@ -179,8 +181,9 @@ public final class ResponseService implements AutoCloseable {
     private CompletionStage<ResponseRun> start(ResponseParams p, Continuations.Parent parent, String owner) {
         String id = Ids.response();
         String root = parent.root() != null ? parent.root() : id;
+        List<ObjectNode> input = Items.resolveReferences(p.input(), parent.chain());
         List<ChatMessage> messages = ContextAssembler.assemble(
-                p.instructions(), parent.chain().append(p.input()).items());
+                p.instructions(), parent.chain().append(input).items());
         if (inFlight.incrementAndGet() > settings.maxInFlight()) {
             inFlight.decrementAndGet();
             throw new Refusal(
@@ -195,7 +198,7 @@ public final class ResponseService implements AutoCloseable {
                 p,
                 root,
                 parent.chain(),
-                p.input(),
+                input,
                 List.of(),
                 p.background() ? ResponseStatus.QUEUED : ResponseStatus.IN_PROGRESS,
                 null,
