@@ -363,6 +363,70 @@ test('previous_response_id of an unknown id -> 400 previous_response_not_found',
   assert.equal(e.param, 'previous_response_id', 'param');
 });
 
+test('models.list and models.retrieve: the upstream\'s models; an unknown one -> 404 model_not_found', { timeout: TEST_TIMEOUT }, async () => {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  assert.deepEqual(ids, ['scripted-model'], 'the upstream\'s GET /models, proxied');
+  const m = await client.models.retrieve('scripted-model');
+  assert.equal(m.object, 'model', show(m));
+  const e = await expectApiError(() => client.models.retrieve('gpt-nope'), 'unknown model');
+  assert.equal(e.status, 404, `status (${e.message})`);
+  assert.equal(e.code, 'model_not_found', 'code');
+});
+
+test('responses.inputTokens.count: a Chat Completions upstream cannot count -> 503 not_supported', { timeout: TEST_TIMEOUT }, async () => {
+  const e = await expectApiError(
+    () => client.responses.inputTokens.count({ model: MODEL, input: 'Hello' }),
+    'input token count on an upstream',
+  );
+  assert.equal(e.status, 503, `status (${e.message})`);
+  assert.equal(e.code, 'not_supported', 'code');
+});
+
+test('truncation: auto is echoed; another value -> 400 on truncation', { timeout: TEST_TIMEOUT }, async () => {
+  await resetUpstream();
+  const r = await client.responses.create({ model: MODEL, input: 'Hello', truncation: 'auto' });
+  assert.equal(r.status, 'completed', show(r));
+  assert.equal(r.truncation, 'auto', 'echoed');
+  const e = await expectApiError(
+    () => client.responses.create({ model: MODEL, input: 'Hello', truncation: 'sometimes' }),
+    'bad truncation',
+  );
+  assert.equal(e.status, 400, `status (${e.message})`);
+  assert.equal(e.param, 'truncation', 'param');
+});
+
+test('item_reference: an item of the chain by id reaches the upstream as that item', { timeout: TEST_TIMEOUT }, async () => {
+  await resetUpstream();
+  const r1 = await client.responses.create({ model: MODEL, input: 'Hello' });
+  const answer = r1.output.find((o) => o.type === 'message');
+  assert.ok(answer?.id, show(r1.output));
+  await resetUpstream();
+  const r2 = await client.responses.create({
+    model: MODEL,
+    previous_response_id: r1.id,
+    input: [{ type: 'item_reference', id: answer.id }, { role: 'user', content: 'Again' }],
+  });
+  assert.equal(r2.status, 'completed', show(r2));
+  const [req] = await upstreamRequests();
+  assert.deepEqual(
+    brief(req.messages),
+    [
+      { role: 'user', text: 'Hello' },
+      { role: 'assistant', text: 'echo: Hello' },
+      { role: 'assistant', text: 'echo: Hello' },
+      { role: 'user', text: 'Again' },
+    ],
+    'the referenced answer is sent as itself',
+  );
+  const e = await expectApiError(
+    () => client.responses.create({ model: MODEL, input: [{ type: 'item_reference', id: 'msg_nope' }] }),
+    'unknown item_reference',
+  );
+  assert.equal(e.status, 400, `status (${e.message})`);
+  assert.equal(e.param, 'input[0].id', 'param');
+});
+
 test('store:false over HTTP: previous_response_id of it -> 400, and it is not retrievable', { timeout: TEST_TIMEOUT }, async () => {
   await resetUpstream();
   const r = await client.responses.create({ model: MODEL, store: false, input: 'Forget me' });
