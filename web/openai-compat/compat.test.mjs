@@ -396,6 +396,25 @@ test('truncation: auto is echoed; another value -> 400 on truncation', { timeout
   assert.equal(e.param, 'truncation', 'param');
 });
 
+test('text.format json_schema: sent upstream as response_format, echoed on the response', { timeout: TEST_TIMEOUT }, async () => {
+  await resetUpstream();
+  const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+  const r = await client.responses.create({
+    model: MODEL,
+    input: 'Where?',
+    text: { format: { type: 'json_schema', name: 'place', schema, strict: true } },
+  });
+  assert.equal(r.status, 'completed', show(r));
+  assert.equal(r.text?.format?.type, 'json_schema', `echoed: ${show(r.text)}`);
+  assert.equal(r.text.format.name, 'place', show(r.text));
+  const [req] = await upstreamRequests();
+  assert.deepEqual(
+    req.response_format,
+    { type: 'json_schema', json_schema: { name: 'place', schema, strict: true } },
+    'Chat Completions response_format',
+  );
+});
+
 test('item_reference: an item of the chain by id reaches the upstream as that item', { timeout: TEST_TIMEOUT }, async () => {
   await resetUpstream();
   const r1 = await client.responses.create({ model: MODEL, input: 'Hello' });

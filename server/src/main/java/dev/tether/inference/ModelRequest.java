@@ -18,6 +18,8 @@ import java.util.Objects;
  * @param temperature       or null
  * @param topP              or null
  * @param maxOutputTokens   or null
+ * @param textFormat        the client's {@code text.format} when it asks for JSON
+ *                          ({@code json_object} or {@code json_schema}), or null for plain text
  */
 public record ModelRequest(
         String model,
@@ -29,7 +31,34 @@ public record ModelRequest(
         Boolean parallelToolCalls,
         Double temperature,
         Double topP,
-        Integer maxOutputTokens) {
+        Integer maxOutputTokens,
+        JsonNode textFormat) {
+
+    /** A plain-text request. */
+    public ModelRequest(
+            String model,
+            String sessionKey,
+            boolean persistent,
+            List<ChatMessage> messages,
+            List<ToolSpec> tools,
+            JsonNode toolChoice,
+            Boolean parallelToolCalls,
+            Double temperature,
+            Double topP,
+            Integer maxOutputTokens) {
+        this(
+                model,
+                sessionKey,
+                persistent,
+                messages,
+                tools,
+                toolChoice,
+                parallelToolCalls,
+                temperature,
+                topP,
+                maxOutputTokens,
+                null);
+    }
 
     public ModelRequest {
         Objects.requireNonNull(model, "model");

@@ -70,6 +70,7 @@ public final class ParamsParser {
                     "tools",
                     "Invalid type for 'tools': expected an array, but got " + kind(body.get("tools")) + " instead.");
         }
+        textFormat(body.get("text"));
         String truncation = string(body, "truncation", "disabled");
         if (!truncation.equals("disabled") && !truncation.equals("auto")) {
             throw Refusal.invalid(
@@ -102,6 +103,49 @@ public final class ParamsParser {
                 metadata(body.get("metadata")),
                 bool(body, "generate", true),
                 source);
+    }
+
+    /** Checks {@code text.format}: {@code text}, {@code json_object}, or {@code json_schema} with a name and a schema. */
+    private static void textFormat(JsonNode text) {
+        if (text == null || text.isNull()) {
+            return;
+        }
+        if (!text.isObject()) {
+            throw Refusal.invalid(
+                    "text", "Invalid type for 'text': expected an object, but got " + kind(text) + " instead.");
+        }
+        JsonNode f = text.get("format");
+        if (f == null || f.isNull()) {
+            return;
+        }
+        if (!f.isObject()) {
+            throw Refusal.invalid(
+                    "text.format",
+                    "Invalid type for 'text.format': expected an object, but got " + kind(f) + " instead.");
+        }
+        String type = f.path("type").asText("");
+        switch (type) {
+            case "text", "json_object" -> {}
+            case "json_schema" -> {
+                if (!f.path("name").isTextual() || !f.get("name").asText().matches("[A-Za-z0-9_-]{1,64}")) {
+                    throw Refusal.invalid(
+                            "text.format.name",
+                            "Missing or invalid 'text.format.name': 1-64 letters, digits, '_' or '-'.");
+                }
+                if (!f.path("schema").isObject()) {
+                    throw Refusal.invalid("text.format.schema", "Missing required parameter: 'text.format.schema'.");
+                }
+                if (f.has("strict") && !f.get("strict").isBoolean()) {
+                    throw Refusal.invalid(
+                            "text.format.strict", "Invalid type for 'text.format.strict': expected a boolean.");
+                }
+            }
+            default ->
+                throw Refusal.invalid(
+                        "text.format.type",
+                        "Invalid value for 'text.format.type': '" + type
+                                + "'. Supported: text, json_object, json_schema.");
+        }
     }
 
     private static String conversation(JsonNode value) {

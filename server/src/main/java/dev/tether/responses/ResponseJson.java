@@ -35,7 +35,11 @@ final class ResponseJson {
         }
         o.put("store", p.store());
         o.put("temperature", p.temperature() == null ? 1.0 : p.temperature());
-        o.putObject("text").putObject("format").put("type", "text");
+        if (p.textFormat() != null) {
+            o.putObject("text").set("format", p.textFormat());
+        } else {
+            o.putObject("text").putObject("format").put("type", "text");
+        }
         o.set(
                 "tool_choice",
                 p.toolChoice() == null ? Json.MAPPER.getNodeFactory().textNode("auto") : p.toolChoice());

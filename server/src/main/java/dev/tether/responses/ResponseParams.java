@@ -52,6 +52,15 @@ public record ResponseParams(
         return source.path("truncation").asText("disabled").equals("auto");
     }
 
+    /**
+     * The client's {@code text.format} when it asks for JSON ({@code json_object} or
+     * {@code json_schema}, checked by the parser), else null.
+     */
+    public JsonNode textFormat() {
+        JsonNode f = source.path("text").path("format");
+        return f.isObject() && !f.path("type").asText("text").equals("text") ? f : null;
+    }
+
     /** The same request with {@code extra} added to its metadata (and to the source kept for restarts). */
     public ResponseParams withMetadata(java.util.Map<String, String> extra) {
         if (extra.isEmpty()) {

@@ -44,6 +44,7 @@ final class Truncation {
                 request.parallelToolCalls(),
                 request.temperature(),
                 request.topP(),
-                request.maxOutputTokens());
+                request.maxOutputTokens(),
+                request.textFormat());
     }
 }

@@ -50,6 +50,9 @@ final class ChatCodec {
         if (request.maxOutputTokens() != null) {
             body.put("max_tokens", request.maxOutputTokens());
         }
+        if (request.textFormat() != null) {
+            body.set("response_format", responseFormat(request.textFormat()));
+        }
         body.put("stream", true);
         body.putObject("stream_options").put("include_usage", true);
         try {
@@ -57,6 +60,28 @@ final class ChatCodec {
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalStateException("cannot serialize a tree of plain nodes", e);
         }
+    }
+
+    /**
+     * Responses {@code text.format} as Chat Completions {@code response_format}: the schema moves
+     * under {@code json_schema}, with its name, description and strictness.
+     */
+    static ObjectNode responseFormat(JsonNode format) {
+        ObjectNode out = JSON.createObjectNode();
+        String type = format.path("type").asText();
+        out.put("type", type);
+        if (type.equals("json_schema")) {
+            ObjectNode schema = out.putObject("json_schema");
+            schema.put("name", format.path("name").asText());
+            if (format.has("description")) {
+                schema.set("description", format.get("description"));
+            }
+            schema.set("schema", format.get("schema"));
+            if (format.has("strict")) {
+                schema.set("strict", format.get("strict"));
+            }
+        }
+        return out;
     }
 
     private static ObjectNode message(ChatMessage m) {
