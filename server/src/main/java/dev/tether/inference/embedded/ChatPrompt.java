@@ -1,7 +1,6 @@
 package dev.tether.inference.embedded;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.inference.ChatMessage;
 import dev.tether.inference.ToolCall;
@@ -149,23 +148,44 @@ final class ChatPrompt {
         };
     }
 
+    /** Past calls, written the way the model is asked to write them ({@link ToolCallParser}). */
     private static String calls(List<ToolCall> calls) {
         StringBuilder out = new StringBuilder();
         for (ToolCall c : calls) {
-            ObjectNode call = JSON.createObjectNode().put("name", c.name()).put("arguments", c.arguments());
-            out.append(out.isEmpty() ? "" : "\n").append(call);
+            ObjectNode call = JSON.createObjectNode().put("name", c.name());
+            try {
+                call.set("arguments", JSON.readTree(c.arguments()));
+            } catch (java.io.IOException | RuntimeException e) {
+                call.put("arguments", c.arguments()); // not JSON: kept as the string it was
+            }
+            out.append(out.isEmpty() ? "" : "\n")
+                    .append(ToolCallParser.OPEN)
+                    .append(call)
+                    .append(ToolCallParser.CLOSE);
         }
         return out.toString();
     }
 
-    /** Tools are described in the system prompt; the answer comes back as text. */
+    /**
+     * Tools are described in the system prompt in the Hermes / Qwen convention, which open models
+     * with tool training follow: the signatures inside {@code <tools>}, and calls answered as
+     * {@code <tool_call>} JSON, which {@link ToolCallParser} turns into tool calls.
+     */
     private static String describe(List<ToolSpec> tools) {
-        ArrayNode list = JSON.createArrayNode();
+        StringBuilder out =
+                new StringBuilder("# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+                        + "You are provided with function signatures within <tools></tools> XML tags:\n<tools>");
         for (ToolSpec t : tools) {
-            ObjectNode fn = list.addObject().put("name", t.name());
+            ObjectNode fn = JSON.createObjectNode().put("name", t.name());
             if (t.description() != null) fn.put("description", t.description());
             if (t.parameters() != null) fn.set("parameters", t.parameters());
+            ObjectNode wrapped = JSON.createObjectNode().put("type", "function");
+            wrapped.set("function", fn);
+            out.append('\n').append(wrapped);
         }
-        return "Functions you can call:\n" + list;
+        return out.append("\n</tools>\n\nFor each function call, return a json object with function name and arguments"
+                        + " within <tool_call></tool_call> XML tags:\n<tool_call>\n"
+                        + "{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>")
+                .toString();
     }
 }

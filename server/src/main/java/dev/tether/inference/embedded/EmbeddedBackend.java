@@ -159,12 +159,31 @@ public final class EmbeddedBackend implements ModelBackend {
         } finally {
             lifecycle.readLock().unlock();
         }
+        boolean parseCalls = !request.tools().isEmpty()
+                && !(request.toolChoice() != null
+                        && request.toolChoice().asText().equals("none"));
+        ToolCallParser calls = parseCalls
+                ? new ToolCallParser(
+                        sink,
+                        request.tools().stream()
+                                .map(dev.tether.inference.ToolSpec::name)
+                                .collect(java.util.stream.Collectors.toSet()))
+                : null;
+        ModelSink out = calls != null ? calls : sink;
         try {
             while (true) {
                 switch (turn.next()) {
-                    case Turn.Event.Text t -> sink.text(t.delta());
+                    case Turn.Event.Text t -> out.text(t.delta());
                     case Turn.Event.End e -> {
-                        return e.result();
+                        if (calls == null) {
+                            return e.result();
+                        }
+                        calls.finish();
+                        return calls.calls() > 0 && e.result().finish() == ModelResult.Finish.STOP
+                                ? new ModelResult(
+                                        ModelResult.Finish.TOOL_CALLS,
+                                        e.result().usage())
+                                : e.result();
                     }
                     case Turn.Event.Failed f -> throw f.error();
                 }
