@@ -237,6 +237,8 @@ function render(r) {
   const n = (x, d = 0) => (x === null || x === undefined ? "n/a" : x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }));
   const base1 = r.steps.find((s) => s.K === 1) ?? r.steps[0];
   const hist = r.steps.at(-1).historyTokens;
+  const fresh = r.steps.flatMap((s) => s.reps.map((x) => x.input - x.cached));
+  const prefilled = Math.min(...fresh) === Math.max(...fresh) ? `${fresh[0]}` : `${Math.min(...fresh)}–${Math.max(...fresh)}`;
   const out = [];
   out.push(`# Resident sessions vs decode speed (embedded engine)`);
   out.push("");
@@ -245,7 +247,7 @@ function render(r) {
   out.push(`- Git: ${opt("--rev", "?")}`);
   out.push(`- Model: ${opt("--size", "?")} shape (generated, random weights); ${r.engine || "engine line not found"}`);
   out.push(`- Server: \`--context ${opt("--context", "?")} --kv-budget ${opt("--budget", "?")}\` (room for 8 sessions of the full context: nothing is evicted)`);
-  out.push(`- Each session: ~${r.historyWords} words of history = ${Math.min(...hist)}–${Math.max(...hist)} tokens; ` +
+  out.push(`- Each session: ~${r.historyWords} words of history = ${Math.min(...hist) === Math.max(...hist) ? hist[0] : `${Math.min(...hist)}–${Math.max(...hist)}`} tokens; ` +
     `measured turn: ${r.output} output tokens, temperature 0, streamed; median of ${r.reps} reps per K, ` +
     `alternating the measured session (rep r measures session r mod K)`);
   out.push("");
@@ -260,8 +262,8 @@ function render(r) {
   out.push("");
   out.push("KV cells occupied: the resident tokens the server reports at `/metrics` (`tether_kv_bytes{where=\"resident\"}` ÷ " +
     `${r.bytesPerToken} bytes per token) just before each measured turn, median; about K × the history tokens. ` +
-    "Slowdown: decode tok/s at K=1 ÷ decode tok/s at K. TTFT: the measured turn's prefix is cached, so it is the " +
-    "prefill of its ~25 new tokens plus one step.");
+    "Slowdown: decode tok/s at K=1 ÷ decode tok/s at K. TTFT: the measured turn's history is cached, so it is the " +
+    `prefill of its ${prefilled} new tokens (the question and the chat template's markers) plus one step.`);
   out.push("");
   out.push("Per rep (session measured: client decode tok/s, server-log decode tok/s, TTFT, output tokens, cached/prompt):");
   out.push("");
