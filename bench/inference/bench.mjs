@@ -8,6 +8,7 @@
 // Prints progress to stderr and a JSON result to stdout (or FILE).
 import { writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
+import { streamTurn } from "./stream.mjs";
 
 const args = process.argv.slice(2);
 const base = args[0];
@@ -48,34 +49,11 @@ function words(n, seed) {
 
 /** One streamed response: time to the first text delta, total time, and the final response. */
 async function turn(body) {
-  const t0 = performance.now();
-  const res = await fetch(`${base}/v1/responses`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model: "m", stream: true, temperature: 0, max_output_tokens: OUTPUT, ...body }),
-  });
-  if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-  const decoder = new TextDecoder();
-  let buf = "", ttft = null, final = null;
-  for await (const chunk of res.body) {
-    buf += decoder.decode(chunk, { stream: true });
-    let at;
-    while ((at = buf.indexOf("\n\n")) >= 0) {
-      const frame = buf.slice(0, at);
-      buf = buf.slice(at + 2);
-      const data = frame.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
-      if (!data) continue;
-      const e = JSON.parse(data);
-      if (e.type === "response.output_text.delta" && ttft === null) ttft = performance.now() - t0;
-      if (e.type === "response.completed" || e.type === "response.incomplete") final = e.response;
-      if (e.type === "response.failed" || e.type === "error") throw new Error(JSON.stringify(e));
-    }
-  }
-  if (!final) throw new Error("stream ended without a final response");
+  const { final, first, total } = await streamTurn(base, { model: "m", temperature: 0, max_output_tokens: OUTPUT, ...body });
   const text = final.output.flatMap((o) => o.content ?? []).map((c) => c.text ?? "").join("");
   return {
-    ttft: ttft ?? performance.now() - t0,
-    total: performance.now() - t0,
+    ttft: first ?? total,
+    total,
     id: final.id,
     text,
     input: final.usage.input_tokens,

@@ -13,6 +13,7 @@
 //   [--output N] [--bytes-per-token B] [--server-log FILE] [--kv-dir DIR] [--json FILE]
 //   [--md FILE --command CMD --rev REV --size S --context C --budget B]
 // Progress on stderr; the JSON result to --json FILE (or stdout), the markdown table to --md FILE.
+import { streamTurn } from "./stream.mjs";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
@@ -56,42 +57,16 @@ let requests = 0; // every POST /v1/responses, in order: the server logs one tur
 /** One streamed response, with the times of its first and last text deltas. */
 async function turn(body) {
   requests++;
-  const t0 = performance.now();
-  const res = await fetch(`${base}/v1/responses`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model: "m", stream: true, store: true, temperature: 0, instructions: INSTRUCTIONS, ...body }),
+  const { final, first, last, deltas, total } = await streamTurn(base, {
+    model: "m", store: true, temperature: 0, instructions: INSTRUCTIONS, ...body,
   });
-  if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-  const decoder = new TextDecoder();
-  let buf = "", first = null, last = null, deltas = 0, final = null;
-  for await (const chunk of res.body) {
-    buf += decoder.decode(chunk, { stream: true });
-    let at;
-    while ((at = buf.indexOf("\n\n")) >= 0) {
-      const frame = buf.slice(0, at);
-      buf = buf.slice(at + 2);
-      const data = frame.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
-      if (!data) continue;
-      const e = JSON.parse(data);
-      if (e.type === "response.output_text.delta") {
-        const now = performance.now() - t0;
-        if (first === null) first = now;
-        last = now;
-        deltas++;
-      }
-      if (e.type === "response.completed" || e.type === "response.incomplete") final = e.response;
-      if (e.type === "response.failed" || e.type === "error") throw new Error(JSON.stringify(e));
-    }
-  }
-  if (!final) throw new Error("stream ended without a final response");
   const output = final.usage.output_tokens;
   const span = first !== null && last > first ? last - first : null;
   return {
     request: requests,
     id: final.id,
-    ttft: first ?? performance.now() - t0,
-    total: performance.now() - t0,
+    ttft: first ?? total,
+    total,
     deltas,
     decodeMs: span,
     tokPerS: span && output >= 2 ? (output - 1) / (span / 1000) : null,

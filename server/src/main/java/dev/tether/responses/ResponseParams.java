@@ -70,25 +70,7 @@ public record ResponseParams(
         extra.forEach(merged::put);
         ObjectNode kept = source.deepCopy();
         kept.set("metadata", merged);
-        return new ResponseParams(
-                model,
-                input,
-                instructions,
-                previousResponseId,
-                conversationId,
-                store,
-                stream,
-                background,
-                tools,
-                toolSpecs,
-                toolChoice,
-                parallelToolCalls,
-                temperature,
-                topP,
-                maxOutputTokens,
-                merged,
-                generate,
-                kept);
+        return with(maxOutputTokens, merged, kept);
     }
 
     /**
@@ -101,6 +83,11 @@ public record ResponseParams(
         }
         ObjectNode kept = source.deepCopy();
         kept.put("max_output_tokens", limit);
+        return with(limit, metadata, kept);
+    }
+
+    /** This request with another output limit, metadata and source (what the {@code with...} methods change). */
+    private ResponseParams with(Integer newMaxOutputTokens, ObjectNode newMetadata, ObjectNode newSource) {
         return new ResponseParams(
                 model,
                 input,
@@ -116,9 +103,9 @@ public record ResponseParams(
                 parallelToolCalls,
                 temperature,
                 topP,
-                limit,
-                metadata,
+                newMaxOutputTokens,
+                newMetadata,
                 generate,
-                kept);
+                newSource);
     }
 }
