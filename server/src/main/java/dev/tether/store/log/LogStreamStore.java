@@ -57,8 +57,11 @@ public final class LogStreamStore implements StreamStore {
     private final NavigableMap<Long, Segment> segments = new ConcurrentSkipListMap<>();
     private final StoreState state = new StoreState();
     private final Map<Long, StreamIndex> indexes = new ConcurrentHashMap<>();
-    /** Segments rolled away from since the last sync: their tails still need a flush. */
-    private final List<Segment> rolled = new ArrayList<>();
+    /**
+     * An fdatasync at a roll failed: no later {@link #sync} may report success, since the kernel
+     * may have dropped those pages and a later fsync still succeed (fsyncgate).
+     */
+    private volatile IOException rollFlushFailed;
 
     private volatile Segment active;
 
@@ -86,7 +89,8 @@ public final class LogStreamStore implements StreamStore {
 
     /**
      * Opens the log in {@code <dataDir>/log}, replaying it. On a read-only disk the log is opened
-     * for reading: reads are served and every commit is refused as unavailable.
+     * for reading: reads are served and every commit is refused as unavailable until the disk is
+     * writable again.
      *
      * @param maxBytes the most bytes the segments may hold ({@code --max-store-size}), or null
      */
@@ -108,7 +112,7 @@ public final class LogStreamStore implements StreamStore {
         Path dir = dataDir.resolve("log");
         String readOnly = Files.isDirectory(dir) && !Files.isWritable(dir)
                 ? dir + " is not writable (a read-only disk?): reads are served, writes are refused until it is"
-                        + " writable and the server restarts"
+                        + " writable again"
                 : null;
         LogStreamStore store = new LogStreamStore(dir, segmentBytes, checkpointBytes, maxBytes, readOnly);
         try {
@@ -328,11 +332,13 @@ public final class LogStreamStore implements StreamStore {
         // could keep a later segment's pages (the kernel writes pages back in any order) and lose
         // this one's unsynced tail: a gap that replay cannot tell from damage. So damage, or a
         // gap, before the last segment is never a torn write, and start-up refuses it.
-        active.force();
-        Segment next = Segment.open(dir, active.end());
-        synchronized (rolled) {
-            rolled.add(active);
+        try {
+            active.force();
+        } catch (IOException e) {
+            rollFlushFailed = e;
+            throw e;
         }
+        Segment next = Segment.open(dir, active.end());
         segments.put(next.base, next);
         syncDirectory(); // the new file's name must survive a power loss too
         active = next;
@@ -340,18 +346,11 @@ public final class LogStreamStore implements StreamStore {
     }
 
     /**
-     * Writer thread, at a segment boundary: flushes every segment before {@code offset}, writes a
-     * checkpoint of everything up to it, then deletes the segments wholly before both the
+     * Writer thread, at a segment boundary (every segment before {@code offset} was flushed as it
+     * was rolled): writes a checkpoint of everything up to it, then deletes the segments wholly before both the
      * checkpoint and the oldest message any stream still holds (retention, deletes, TTL).
      */
     private void checkpoint(long offset) throws IOException {
-        List<Segment> before;
-        synchronized (rolled) {
-            before = new ArrayList<>(rolled);
-        }
-        for (Segment s : before) {
-            s.force(); // the checkpoint must never hold what the log could still lose
-        }
         Checkpoint.write(dir, offset, state.contents(), indexes);
         syncDirectory();
         checkpointed = offset;
@@ -363,9 +362,6 @@ public final class LogStreamStore implements StreamStore {
         for (Segment s : List.copyOf(segments.values())) {
             if (s != active && s.end() <= keepFrom) {
                 segments.remove(s.base);
-                synchronized (rolled) {
-                    rolled.remove(s);
-                }
                 s.close();
                 Files.delete(s.file);
                 deleted = true;
@@ -412,16 +408,12 @@ public final class LogStreamStore implements StreamStore {
 
     @Override
     public void sync() throws StoreException {
-        List<Segment> flush;
-        synchronized (rolled) {
-            flush = new ArrayList<>(rolled);
-            rolled.clear();
-        }
-        flush.add(active);
+        // Only the active segment: a full one was flushed before the next was created (roll).
         try {
-            for (Segment s : flush) {
-                s.force();
+            if (rollFlushFailed != null) {
+                throw rollFlushFailed;
             }
+            active.force();
         } catch (IOException e) {
             throw new StoreException("flushing the log failed: " + e.getMessage(), e, true);
         }

@@ -191,6 +191,22 @@ class LogStreamStoreTest {
     }
 
     @Test
+    void aSyncCoversTheSegmentsRolledAwayFromAndAPowerLossKeepsThemWhole() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir, 64)) { // a segment per batch
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            store.commit(append(0, "one", 0));
+            store.commit(append(3, "two", 1));
+            store.commit(append(6, "three", 2));
+            store.sync(); // forces the active segment only: the others were flushed as they were rolled
+            store.dropUnsynced();
+        }
+        assertTrue(segmentFiles().size() >= 4, "rolled: " + segmentFiles());
+        try (LogStreamStore store = LogStreamStore.open(dir, 64)) {
+            assertThree(store);
+        }
+    }
+
+    @Test
     void aMissingSegmentIsRefusedRatherThanReplayedAcross() throws Exception {
         try (LogStreamStore store = LogStreamStore.open(dir, 64)) { // a segment per batch
             store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
