@@ -34,32 +34,6 @@ public record ModelRequest(
         Integer maxOutputTokens,
         JsonNode textFormat) {
 
-    /** A plain-text request. */
-    public ModelRequest(
-            String model,
-            String sessionKey,
-            boolean persistent,
-            List<ChatMessage> messages,
-            List<ToolSpec> tools,
-            JsonNode toolChoice,
-            Boolean parallelToolCalls,
-            Double temperature,
-            Double topP,
-            Integer maxOutputTokens) {
-        this(
-                model,
-                sessionKey,
-                persistent,
-                messages,
-                tools,
-                toolChoice,
-                parallelToolCalls,
-                temperature,
-                topP,
-                maxOutputTokens,
-                null);
-    }
-
     public ModelRequest {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(sessionKey, "sessionKey");

@@ -5,7 +5,6 @@ import dev.tether.auth.Operation;
 import dev.tether.auth.Principal;
 import dev.tether.errors.Condition;
 import dev.tether.errors.Refusal;
-import dev.tether.inference.ChatMessage;
 import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelRequest;
 import dev.tether.metrics.Metrics;
@@ -138,21 +137,12 @@ public final class ResponseService implements AutoCloseable {
                 .parent(p, null, owner)
                 .thenApplyAsync(
                         parent -> {
-                            ModelRequest request = new ModelRequest(
-                                    p.model(),
+                            ModelRequest request = modelRequest(
+                                    p,
                                     parent.root() != null ? parent.root() : "input_tokens",
                                     false,
-                                    ContextAssembler.assemble(
-                                            p.instructions(),
-                                            parent.chain()
-                                                    .append(Items.resolveReferences(p.input(), parent.chain()))
-                                                    .items()),
-                                    p.toolSpecs(),
-                                    p.toolChoice(),
-                                    p.parallelToolCalls(),
-                                    null,
-                                    null,
-                                    null);
+                                    parent.chain(),
+                                    Items.resolveReferences(p.input(), parent.chain()));
                             Integer n;
                             try {
                                 n = backend.countInputTokens(request);
@@ -175,6 +165,23 @@ public final class ResponseService implements AutoCloseable {
                         workers);
     }
 
+    /** What the backend sees for a turn of {@code p} after {@code chain}: the whole context, assembled. */
+    private static ModelRequest modelRequest(
+            ResponseParams p, String sessionKey, boolean persistent, Chain chain, List<ObjectNode> input) {
+        return new ModelRequest(
+                p.model(),
+                sessionKey,
+                persistent,
+                ContextAssembler.assemble(p.instructions(), chain.append(input).items()),
+                p.toolSpecs(),
+                p.toolChoice(),
+                p.parallelToolCalls(),
+                p.temperature(),
+                p.topP(),
+                p.maxOutputTokens(),
+                p.textFormat());
+    }
+
     private void requireBackend() {
         if (backend == null) {
             throw new Refusal(
@@ -190,8 +197,7 @@ public final class ResponseService implements AutoCloseable {
         String id = Ids.response();
         String root = parent.root() != null ? parent.root() : id;
         List<ObjectNode> input = Items.resolveReferences(p.input(), parent.chain());
-        List<ChatMessage> messages = ContextAssembler.assemble(
-                p.instructions(), parent.chain().append(input).items());
+        ModelRequest request = modelRequest(p, root, p.store() && parent.stored(), parent.chain(), input);
         if (inFlight.incrementAndGet() > settings.maxInFlight()) {
             inFlight.decrementAndGet();
             throw new Refusal(
@@ -216,18 +222,6 @@ public final class ResponseService implements AutoCloseable {
                 owner);
         ResponseRun run = new ResponseRun(
                 start, p.store() ? log::persister : null, record -> beforeTerminal(record, parent), clock, metrics);
-        ModelRequest request = new ModelRequest(
-                p.model(),
-                root,
-                p.store() && parent.stored(),
-                messages,
-                p.toolSpecs(),
-                p.toolChoice(),
-                p.parallelToolCalls(),
-                p.temperature(),
-                p.topP(),
-                p.maxOutputTokens(),
-                p.textFormat());
         if (!p.store()) {
             return CompletableFuture.completedFuture(launch(run, request));
         }
