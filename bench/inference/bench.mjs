@@ -8,7 +8,7 @@
 // Prints progress to stderr and a JSON result to stdout (or FILE).
 import { writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { streamTurn } from "./stream.mjs";
+import { log, median, streamTurn, user, words } from "./client.mjs";
 
 const args = process.argv.slice(2);
 const base = args[0];
@@ -37,15 +37,7 @@ function evictSpillsFromPageCache() {
     log(`could not evict spill files from the page cache (${e.message}); restores read from memory`);
   }
 }
-const log = (...m) => console.error(new Date().toISOString().slice(11, 19), ...m);
 
-const POOL = ("the agent reads the file then runs the tests and reports what failed so the next " +
-  "step can patch the parser before the build is retried with verbose logging enabled").split(" ");
-function words(n, seed) {
-  const out = [];
-  for (let i = 0; i < n; i++) out.push(POOL[(i * 7 + seed * 13 + Math.floor(i / 5)) % POOL.length]);
-  return out.join(" ");
-}
 
 /** One streamed response: time to the first text delta, total time, and the final response. */
 async function turn(body) {
@@ -61,12 +53,7 @@ async function turn(body) {
   };
 }
 
-const user = (text) => ({ role: "user", content: text });
 const assistant = (text) => ({ role: "assistant", content: text });
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 // The server's KV budget holds one session of this size, not two: every measured turn runs with
 // no other session resident (llama.cpp b4916 attends over all occupied cells, so a second

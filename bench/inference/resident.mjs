@@ -13,7 +13,7 @@
 //   [--output N] [--bytes-per-token B] [--server-log FILE] [--kv-dir DIR] [--json FILE]
 //   [--md FILE --command CMD --rev REV --size S --context C --budget B]
 // Progress on stderr; the JSON result to --json FILE (or stdout), the markdown table to --md FILE.
-import { streamTurn } from "./stream.mjs";
+import { log, median, streamTurn, user, words } from "./client.mjs";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
@@ -36,20 +36,6 @@ if (!base || KS.some((k) => !Number.isInteger(k) || k < 1 || k > MAX_SESSIONS) |
   process.exit(2);
 }
 
-const log = (...m) => console.error(new Date().toISOString().slice(11, 19), ...m);
-const POOL = ("the agent reads the file then runs the tests and reports what failed so the next " +
-  "step can patch the parser before the build is retried with verbose logging enabled").split(" ");
-function words(n, seed) {
-  const out = [];
-  for (let i = 0; i < n; i++) out.push(POOL[(i * 7 + seed * 13 + Math.floor(i / 5)) % POOL.length]);
-  return out.join(" ");
-}
-const user = (text) => ({ role: "user", content: text });
-const median = (xs) => {
-  const s = xs.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!s.length) return null;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const INSTRUCTIONS = "You are a coding agent. Answer briefly.";
 
 let requests = 0; // every POST /v1/responses, in order: the server logs one turn line for each
