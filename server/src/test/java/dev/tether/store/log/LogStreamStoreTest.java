@@ -62,13 +62,18 @@ class LogStreamStoreTest {
         }
     }
 
+    /** Creates stream 1 and appends "one", "two", "three" (seq 0, 1, 2), unsynced. */
+    private static void writeThree(LogStreamStore store) throws StoreException {
+        store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+        store.commit(append(0, "one", 0));
+        store.commit(append(3, "two", 1));
+        store.commit(append(6, "three", 2));
+    }
+
     /** Writes "one", "two", "three" (seq 0, 1, 2), synced; returns the log's size then. */
     private long threeSynced() throws Exception {
         try (LogStreamStore store = LogStreamStore.open(dir)) {
-            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
-            store.commit(append(0, "one", 0));
-            store.commit(append(3, "two", 1));
-            store.commit(append(6, "three", 2));
+            writeThree(store);
             store.sync();
         }
         return Files.size(onlySegment());
@@ -193,10 +198,7 @@ class LogStreamStoreTest {
     @Test
     void aSyncCoversTheSegmentsRolledAwayFromAndAPowerLossKeepsThemWhole() throws Exception {
         try (LogStreamStore store = LogStreamStore.open(dir, 64)) { // a segment per batch
-            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
-            store.commit(append(0, "one", 0));
-            store.commit(append(3, "two", 1));
-            store.commit(append(6, "three", 2));
+            writeThree(store);
             store.sync(); // forces the active segment only: the others were flushed as they were rolled
             store.dropUnsynced();
         }
@@ -209,10 +211,7 @@ class LogStreamStoreTest {
     @Test
     void aMissingSegmentIsRefusedRatherThanReplayedAcross() throws Exception {
         try (LogStreamStore store = LogStreamStore.open(dir, 64)) { // a segment per batch
-            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
-            store.commit(append(0, "one", 0));
-            store.commit(append(3, "two", 1));
-            store.commit(append(6, "three", 2));
+            writeThree(store);
             store.sync();
         }
         List<Path> segments = segmentFiles();
