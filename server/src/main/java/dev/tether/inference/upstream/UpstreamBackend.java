@@ -87,17 +87,23 @@ public final class UpstreamBackend implements ModelBackend {
                 ModelException.Kind.UNAVAILABLE, last.getMessage() + " (gave up after " + attempts + " attempts)");
     }
 
-    private ModelResult exchange(URI base, byte[] body, ChunkReader reader)
-            throws ModelException, InterruptedException, Retryable {
-        URI url = URI.create(base.toString().replaceAll("/+$", "") + "/chat/completions");
-        HttpRequest.Builder builder = HttpRequest.newBuilder(url)
-                .timeout(settings.firstByteTimeout())
-                .header("Content-Type", "application/json")
-                .header("Accept", "text/event-stream")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+    /** A request to {@code path} under the replica's base URL, with the timeout and the API key. */
+    private HttpRequest.Builder request(URI base, String path) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(
+                        URI.create(base.toString().replaceAll("/+$", "") + path))
+                .timeout(settings.firstByteTimeout());
         if (settings.apiKey() != null) {
             builder.header("Authorization", "Bearer " + settings.apiKey());
         }
+        return builder;
+    }
+
+    private ModelResult exchange(URI base, byte[] body, ChunkReader reader)
+            throws ModelException, InterruptedException, Retryable {
+        HttpRequest.Builder builder = request(base, "/chat/completions")
+                .header("Content-Type", "application/json")
+                .header("Accept", "text/event-stream")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body));
         HttpResponse<InputStream> response;
         long start = System.nanoTime();
         try {
@@ -209,14 +215,9 @@ public final class UpstreamBackend implements ModelBackend {
         }
         String last = "no upstream configured";
         for (URI base : settings.replicas()) {
-            URI url = URI.create(base.toString().replaceAll("/+$", "") + "/models");
-            HttpRequest.Builder builder = HttpRequest.newBuilder(url)
-                    .timeout(settings.firstByteTimeout())
+            HttpRequest.Builder builder = request(base, "/models")
                     .header("Accept", "application/json")
                     .GET();
-            if (settings.apiKey() != null) {
-                builder.header("Authorization", "Bearer " + settings.apiKey());
-            }
             try {
                 HttpResponse<InputStream> response =
                         http.send(builder.build(), HttpResponse.BodyHandlers.ofInputStream());
