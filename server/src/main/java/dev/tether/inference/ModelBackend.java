@@ -40,11 +40,6 @@ public interface ModelBackend extends AutoCloseable {
         return null;
     }
 
-    /** Whether this backend honours {@code text.format} of this type ({@code text}, {@code json_object}, {@code json_schema}). */
-    default boolean supportsTextFormat(String type) {
-        return type.equals("text");
-    }
-
     /** A short description for logs and {@code /health}, e.g. the upstream URLs. */
     String describe();
 

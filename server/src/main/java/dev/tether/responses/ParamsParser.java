@@ -70,6 +70,7 @@ public final class ParamsParser {
                     "tools",
                     "Invalid type for 'tools': expected an array, but got " + kind(body.get("tools")) + " instead.");
         }
+        List<ToolSpec> specs = toolSpecs(tools);
         textFormat(body.get("text"));
         String truncation = string(body, "truncation", "disabled");
         if (!truncation.equals("disabled") && !truncation.equals("auto")) {
@@ -94,8 +95,8 @@ public final class ParamsParser {
                 bool(body, "stream", false),
                 background,
                 tools,
-                toolSpecs(tools),
-                toolChoice(body.get("tool_choice")),
+                specs,
+                toolChoice(body.get("tool_choice"), specs),
                 body.hasNonNull("parallel_tool_calls") ? bool(body, "parallel_tool_calls", true) : null,
                 number(body, "temperature", 0, 2),
                 number(body, "top_p", 0, 1),
@@ -191,16 +192,25 @@ public final class ParamsParser {
         return specs;
     }
 
-    private static JsonNode toolChoice(JsonNode choice) {
+    private static JsonNode toolChoice(JsonNode choice, List<ToolSpec> tools) {
         if (choice == null || choice.isNull()) {
             return null;
         }
         if (choice.isTextual() && TOOL_CHOICES.contains(choice.asText())) {
+            if (choice.asText().equals("required") && tools.isEmpty()) {
+                throw Refusal.invalid(
+                        "tool_choice", "Tool choice 'required' must be specified with a non-empty 'tools' parameter.");
+            }
             return choice;
         }
         if (choice.isObject()
                 && choice.path("type").asText().equals("function")
                 && choice.path("name").isTextual()) {
+            String name = choice.get("name").asText();
+            if (tools.stream().noneMatch(t -> t.name().equals(name))) {
+                throw Refusal.invalid(
+                        "tool_choice", "Tool choice function '" + name + "' is not among the functions in 'tools'.");
+            }
             return choice;
         }
         throw Refusal.invalid(

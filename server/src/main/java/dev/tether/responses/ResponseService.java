@@ -109,14 +109,6 @@ public final class ResponseService implements AutoCloseable {
     public CompletionStage<ResponseRun> create(ResponseParams p, LocalChains local, String owner) {
         if (p.generate()) {
             requireBackend();
-            if (p.textFormat() != null
-                    && !backend.supportsTextFormat(p.textFormat().path("type").asText())) {
-                throw Refusal.invalid(
-                        "text.format.type",
-                        "text.format '" + p.textFormat().path("type").asText() + "' needs a backend that can constrain"
-                                + " its output; this one (" + backend.describe() + ") cannot yet. Use an --upstream"
-                                + " that supports response_format, or ask for JSON in the instructions.");
-            }
         }
         ResponseParams params = backend == null
                 ? p

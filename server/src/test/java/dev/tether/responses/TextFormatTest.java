@@ -1,19 +1,19 @@
 package dev.tether.responses;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tether.testing.ResponsesClient;
 import dev.tether.testing.ResponsesClient.Reply;
 import dev.tether.testing.ScriptedUpstream;
-import dev.tether.testing.TestModels;
 import dev.tether.testing.TestServer;
 import java.net.URI;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code text.format}: mapped to an upstream's {@code response_format}, echoed, checked; refused where it cannot hold. */
+/** {@code text.format}: mapped to an upstream's {@code response_format}, echoed, checked; held to a grammar on the embedded engine. */
 class TextFormatTest {
     private static final String SCHEMA =
             "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}";
@@ -88,18 +88,67 @@ class TextFormatTest {
     }
 
     @Test
-    void theEmbeddedEngineRefusesAJsonFormatItCannotGuaranteeWithA400() throws Exception {
-        try (TestServer server = TestServer.start(dir, b -> b.model(TestModels.tiny()))) {
+    void theDemoModelsAnswerUnderAJsonSchemaParsesAndFollowsTheSchema() throws Exception {
+        String schema = "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},"
+                + "\"unit\":{\"enum\":[\"c\",\"f\"]},\"days\":{\"type\":\"integer\"}},"
+                + "\"required\":[\"city\",\"unit\",\"days\"],\"additionalProperties\":false}";
+        try (TestServer server = TestServer.start(dir, b -> b.demoModel(true))) {
+            ResponsesClient api = new ResponsesClient(server);
+            for (int i = 0; i < 2; i++) {
+                Reply r = api.post(
+                        "/v1/responses",
+                        "{\"model\":\"demo\",\"input\":\"Weather " + i + "?\",\"text\":{\"format\":{\"type\":"
+                                + "\"json_schema\",\"name\":\"w\",\"strict\":true,\"schema\":" + schema + "}}}");
+                assertEquals(200, r.status(), r.body().toString());
+                assertEquals(
+                        "completed", r.body().path("status").asText(), r.body().toString());
+                String text = r.body()
+                        .path("output")
+                        .path(0)
+                        .path("content")
+                        .path(0)
+                        .path("text")
+                        .asText();
+                JsonNode v = Json.MAPPER.readTree(text);
+                assertEquals(3, v.size(), "exactly the three properties: " + text);
+                assertTrue(v.path("city").isTextual(), text);
+                assertTrue(v.path("unit").asText().matches("[cf]"), text);
+                assertTrue(v.path("days").isIntegralNumber(), text);
+            }
+        }
+    }
+
+    @Test
+    void theDemoModelCallsARequiredToolWithArgumentsOfItsSchema() throws Exception {
+        String tool = "{\"type\":\"function\",\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\","
+                + "\"properties\":{\"city\":{\"type\":\"string\"},\"unit\":{\"enum\":[\"c\",\"f\"]}},"
+                + "\"required\":[\"city\",\"unit\"]}}";
+        try (TestServer server = TestServer.start(dir, b -> b.demoModel(true))) {
             Reply r = new ResponsesClient(server)
                     .post(
                             "/v1/responses",
-                            "{\"model\":\"tiny\",\"input\":\"x\",\"text\":{\"format\":{\"type\":\"json_schema\","
-                                    + "\"name\":\"place\",\"schema\":" + SCHEMA + "}}}");
-            assertEquals(400, r.status(), r.body().toString());
+                            "{\"model\":\"demo\",\"input\":\"Weather?\",\"tools\":[" + tool
+                                    + "],\"tool_choice\":\"required\",\"parallel_tool_calls\":false}");
+            assertEquals(200, r.status(), r.body().toString());
+            JsonNode output = r.body().path("output");
+            assertEquals(1, output.size(), "one call and nothing else: " + output);
+            JsonNode call = output.get(0);
+            assertEquals("function_call", call.path("type").asText(), output.toString());
+            assertEquals("get_weather", call.path("name").asText());
+            JsonNode args = Json.MAPPER.readTree(call.path("arguments").asText());
+            assertTrue(args.path("city").isTextual(), args.toString());
+            assertTrue(args.path("unit").asText().matches("[cf]"), args.toString());
+
+            Reply unknown = new ResponsesClient(server)
+                    .post(
+                            "/v1/responses",
+                            "{\"model\":\"demo\",\"input\":\"x\",\"tools\":[" + tool
+                                    + "],\"tool_choice\":{\"type\":\"function\",\"name\":\"nope\"}}");
+            assertEquals(400, unknown.status(), unknown.body().toString());
             assertEquals(
-                    "text.format.type",
-                    r.body().path("error").path("param").asText(),
-                    r.body().toString());
+                    "tool_choice",
+                    unknown.body().path("error").path("param").asText(),
+                    unknown.body().toString());
         }
     }
 }

@@ -22,25 +22,33 @@ final class DemoShaping {
 
     private final int[] banned;
     private final int[] ends;
+    private final int[] closers;
 
-    private DemoShaping(int[] banned, int[] ends) {
+    private DemoShaping(int[] banned, int[] ends, int[] closers) {
         this.banned = banned;
         this.ends = ends;
+        this.closers = closers;
     }
 
     static DemoShaping of(LlamaModel model) {
         List<Integer> banned = new ArrayList<>();
         List<Integer> ends = new ArrayList<>();
+        List<Integer> closers = new ArrayList<>();
         for (int t = 0; t < model.vocabSize(); t++) {
+            byte[] piece = model.piece(t);
             if (model.isEndOfGeneration(t)) {
                 ends.add(t);
-            } else if (!printable(model.piece(t))) {
+            } else if (!printable(piece)) {
                 banned.add(t);
+            } else if (piece.length == 1 && (piece[0] == '"' || piece[0] == '}' || piece[0] == ']')) {
+                closers.add(t);
             }
         }
-        return new DemoShaping(
-                banned.stream().mapToInt(Integer::intValue).toArray(),
-                ends.stream().mapToInt(Integer::intValue).toArray());
+        return new DemoShaping(ints(banned), ints(ends), ints(closers));
+    }
+
+    private static int[] ints(List<Integer> list) {
+        return list.stream().mapToInt(Integer::intValue).toArray();
     }
 
     /** Non-empty text of printable ASCII (the demo vocabulary's words and punctuation). */
@@ -56,13 +64,24 @@ final class DemoShaping {
         return true;
     }
 
-    void apply(float[] logits, int generated) {
+    /**
+     * Shapes the logits {@code generated} tokens into the answer. Under a grammar
+     * ({@code constrained}), where the end of turn only comes once the JSON is whole, the tokens
+     * that close a string, an object or an array get the same growing bias, so the random model
+     * finishes its JSON instead of writing one string until the output limit.
+     */
+    void apply(float[] logits, int generated, boolean constrained) {
         for (int t : banned) {
             logits[t] = Float.NEGATIVE_INFINITY;
         }
         float bias = Math.max(0, generated - FREE_TOKENS) * END_BIAS_PER_TOKEN;
         for (int t : ends) {
             logits[t] += bias;
+        }
+        if (constrained) {
+            for (int t : closers) {
+                logits[t] += bias;
+            }
         }
     }
 }

@@ -207,7 +207,12 @@ public final class EmbeddedBackend implements ModelBackend {
                 request.persistent(),
                 prompt,
                 Math.max(1, Math.min(limit, room)),
-                new Sampler(temperature, topP, ThreadLocalRandom.current().nextLong(), demoShaping),
+                new Sampler(
+                        temperature,
+                        topP,
+                        ThreadLocalRandom.current().nextLong(),
+                        demoShaping,
+                        AnswerGrammar.of(request, model)),
                 new TextAssembler(chat.stops()));
     }
 

@@ -5,11 +5,14 @@ import java.util.SplittableRandom;
 
 /**
  * Picks the next token from logits: greedy at temperature 0, otherwise softmax at the given
- * temperature restricted to the top-p nucleus.
+ * temperature restricted to the top-p nucleus; within a grammar when the answer has one.
  *
- * <p>Not thread-safe (it owns a random generator); one per turn.
+ * <p>Not thread-safe (it owns a random generator); one per turn, closed when the turn ends.
  */
-final class Sampler {
+final class Sampler implements AutoCloseable {
+    /** What {@link #sample(float[], int)} returns when the grammar allows no token at all. */
+    static final int NO_TOKEN = -1;
+
     private final double temperature;
     private final double topP;
     private final SplittableRandom random;
@@ -17,12 +20,16 @@ final class Sampler {
     /** Null, or the demo model's shaping of the logits before each pick. */
     private final DemoShaping shaping;
 
+    /** Null, or the grammar the answer must follow. */
+    private final Constraint constraint;
+
     Sampler(double temperature, double topP, long seed) {
-        this(temperature, topP, seed, null);
+        this(temperature, topP, seed, null, null);
     }
 
-    Sampler(double temperature, double topP, long seed, DemoShaping shaping) {
+    Sampler(double temperature, double topP, long seed, DemoShaping shaping, Constraint constraint) {
         this.shaping = shaping;
+        this.constraint = constraint;
         if (temperature < 0 || Double.isNaN(temperature)) throw new IllegalArgumentException("temperature < 0");
         if (!(topP >= 0 && topP <= 1)) throw new IllegalArgumentException("top_p must be in [0, 1]");
         this.temperature = temperature;
@@ -35,12 +42,36 @@ final class Sampler {
         return temperature == 0 || topP == 0;
     }
 
-    /** The next token, {@code generated} tokens into the answer. */
+    /**
+     * The next token, {@code generated} tokens into the answer, or {@link #NO_TOKEN}. Under a
+     * grammar the token is first picked freely and kept if the grammar allows it; only otherwise
+     * is the whole vocabulary masked (llama.cpp's common sampler does the same: most picks of a
+     * model that follows the format are allowed, and a full mask costs a pass over the vocabulary).
+     */
     int sample(float[] logits, int generated) {
+        boolean constrained = constraint != null && constraint.active();
+        float[] raw = constrained && shaping != null ? logits.clone() : null;
         if (shaping != null) {
-            shaping.apply(logits, generated);
+            shaping.apply(logits, generated, constrained);
         }
-        return sample(logits);
+        int token = sample(logits);
+        if (constrained && !constraint.allows(token)) {
+            if (constraint.constrain(logits) == 0) {
+                // The demo shaping banned all the grammar allows (say, the bytes of a non-ASCII
+                // enum value): the grammar wins.
+                if (raw == null || constraint.constrain(raw) == 0) return NO_TOKEN;
+                logits = raw;
+            }
+            token = sample(logits);
+        }
+        if (constraint != null) constraint.picked(token);
+        return token;
+    }
+
+    /** Frees the grammar; idempotent. Called on the engine thread, which is the one using it. */
+    @Override
+    public void close() {
+        if (constraint != null) constraint.close();
     }
 
     int sample(float[] logits) {

@@ -62,10 +62,16 @@ final class TurnScheduler {
 
     /** Queues a turn; refuses it ({@code OVERLOADED}) when too many already wait. */
     void submit(Turn t) throws ModelException {
-        inbox.submit(t);
+        try {
+            inbox.submit(t);
+        } catch (ModelException e) {
+            t.sampler.close(); // it never reached the engine
+            throw e;
+        }
         // If the engine stopped meanwhile, its final drain either took the turn (and failed it)
         // or missed it: then the turn is still here to take back.
         if (closing && inbox.withdraw(t)) {
+            t.sampler.close();
             throw new ModelException(ModelException.Kind.UNAVAILABLE, "the embedded engine is shutting down");
         }
     }
@@ -164,7 +170,10 @@ final class TurnScheduler {
 
     private void dropCancelled() {
         int before = waiting.size();
-        waiting.removeIf(Turn::cancelled);
+        waiting.removeIf(t -> {
+            if (t.cancelled()) t.sampler.close();
+            return t.cancelled();
+        });
         inbox.left(before - waiting.size());
         for (Iterator<Turn> it = active.iterator(); it.hasNext(); ) {
             Turn t = it.next();
@@ -255,6 +264,19 @@ final class TurnScheduler {
         int token = t.sampler.sample(ctx.logits(t.logitsIndex), t.generated);
         if (t.firstTokenNanos == 0) t.firstTokenNanos = System.nanoTime();
         Finish finish = null;
+        if (token == Sampler.NO_TOKEN) {
+            active.remove(t);
+            finish(
+                    t,
+                    null,
+                    new ModelException(
+                            ModelException.Kind.UNAVAILABLE,
+                            "the answer's grammar (text.format or"
+                                    + " a forced tool call) allows no token of this model's vocabulary after "
+                                    + t.generated
+                                    + " tokens"));
+            return;
+        }
         if (model.isEndOfGeneration(token)) {
             finish = Finish.STOP;
         } else {
@@ -275,6 +297,7 @@ final class TurnScheduler {
      * (neither). The counters are updated before the caller hears the end.
      */
     private void finish(Turn t, Finish finish, ModelException error) {
+        t.sampler.close();
         cache.release(t.session);
         turns++;
         promptTokens += t.prompt.length;
@@ -315,7 +338,10 @@ final class TurnScheduler {
         inbox.left(queued.size());
         List<Turn> all = new ArrayList<>(active);
         all.addAll(queued);
-        for (Turn t : all) t.fail(new ModelException(ModelException.Kind.UNAVAILABLE, why));
+        for (Turn t : all) {
+            t.sampler.close();
+            t.fail(new ModelException(ModelException.Kind.UNAVAILABLE, why));
+        }
         for (Turn t : active) cache.release(t.session); // what they computed so far stays usable
         active.clear();
         waiting.clear();

@@ -246,12 +246,6 @@ public final class UpstreamBackend implements ModelBackend {
         throw new ModelException(ModelException.Kind.UNAVAILABLE, last + " (check --upstream)");
     }
 
-    /** Chat Completions has {@code response_format} for both JSON modes ({@link ChatCodec}). */
-    @Override
-    public boolean supportsTextFormat(String type) {
-        return true;
-    }
-
     @Override
     public String describe() {
         return "upstream " + settings.replicas();

@@ -224,6 +224,14 @@ public final class LlamaModel implements AutoCloseable {
         return endOfGeneration[token];
     }
 
+    /** The lowest end-of-generation token, or -1 when the vocabulary has none. */
+    public int firstEndOfGeneration() {
+        for (int t = 0; t < endOfGeneration.length; t++) {
+            if (endOfGeneration[t]) return t;
+        }
+        return -1;
+    }
+
     public int vocabSize() {
         return pieces.length;
     }
@@ -320,6 +328,10 @@ public final class LlamaModel implements AutoCloseable {
             }
         }
         return HexFormat.of().formatHex(sha.digest(), 0, 16);
+    }
+
+    MemorySegment vocab() {
+        return vocab;
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.tether.inference.embedded.llama;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BOOLEAN;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -51,6 +52,12 @@ final class LlamaNative {
     static final StructLayout BATCH = MemoryLayout.structLayout(
             JAVA_INT, MemoryLayout.paddingLayout(4), ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
 
+    /** {@code llama_token_data}: id, logit, p. */
+    static final StructLayout TOKEN_DATA = MemoryLayout.structLayout(JAVA_INT, JAVA_FLOAT, JAVA_FLOAT);
+    /** {@code llama_token_data_array}: data, size, selected, sorted. */
+    static final StructLayout TOKEN_DATA_ARRAY =
+            MemoryLayout.structLayout(ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_BOOLEAN, MemoryLayout.paddingLayout(7));
+
     private static LlamaNative instance;
 
     private final Deque<String> recentErrors = new ArrayDeque<>();
@@ -92,6 +99,10 @@ final class LlamaNative {
     final MethodHandle stateSeqGetSize;
     final MethodHandle stateSeqGetData;
     final MethodHandle stateSeqSetData;
+    final MethodHandle samplerInitGrammar;
+    final MethodHandle samplerApply;
+    final MethodHandle samplerAccept;
+    final MethodHandle samplerFree;
 
     private LlamaNative(SymbolLookup lib) {
         Linker linker = Linker.nativeLinker();
@@ -143,6 +154,11 @@ final class LlamaNative {
                 "llama_state_seq_get_data", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT));
         stateSeqSetData = b.fn(
                 "llama_state_seq_set_data", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT));
+        samplerInitGrammar =
+                b.fn("llama_sampler_init_grammar", FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+        samplerApply = b.fn("llama_sampler_apply", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS));
+        samplerAccept = b.fn("llama_sampler_accept", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT));
+        samplerFree = b.fn("llama_sampler_free", FunctionDescriptor.ofVoid(ADDRESS));
         build = "b"
                 + lib.find("LLAMA_BUILD_NUMBER").orElseThrow().reinterpret(4).get(JAVA_INT, 0);
         installLogger(b, linker);
