@@ -176,6 +176,7 @@ public final class TetherServer implements AutoCloseable {
                 .withKvBudget(config.kvBudgetBytes())
                 .withSessionContext(config.sessionContext())
                 .withKvDiskBudget(config.kvDiskBudgetBytes())
+                .withGroups(config.engineGroups())
                 // A spill file outlives no response it could serve: it expires with them.
                 .withSpillTtl(config.responseTtl());
         EmbeddedBackend engine = EmbeddedBackend.start(settings, clock);

@@ -79,6 +79,10 @@ public final class Cli {
                                         recently written files are deleted beyond it (default: 8x
                                         --kv-budget, at most a quarter of the free disk)
               --context N               most tokens per session (default: the model's, at most 8192)
+              --engine-groups N         split the KV cache and the 8 resident sessions into N
+                                        llama.cpp contexts (1-8, default 1): a decode step then
+                                        costs in proportion to its group's tokens, not to all
+                                        resident tokens; no batching across groups
               --upstream URL            an OpenAI-compatible Chat Completions endpoint, e.g.
                                         http://127.0.0.1:8000/v1 (vLLM, llama.cpp, Ollama, OpenAI);
                                         repeat for replicas: each chain sticks to one, others take over
@@ -164,6 +168,7 @@ public final class Cli {
                 case "--kv-budget" -> c.kvBudgetBytes(Units.bytes(value));
                 case "--context" -> c.sessionContext(integer(flag, value));
                 case "--kv-disk-budget" -> c.kvDiskBudgetBytes(Units.bytes(value));
+                case "--engine-groups" -> c.engineGroups(integer(flag, value));
                 case "--max-memory" -> c.maxMemoryBytes(Units.bytes(value));
                 case "--auth-config" -> c.authConfig(Path.of(value));
                 case "--cors-origin" -> corsOrigins(c, value);

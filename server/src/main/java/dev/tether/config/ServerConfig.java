@@ -43,6 +43,7 @@ import java.util.Objects;
  * @param maxMemoryBytes      the engine's memory budget (bodies, queued writes, producers, recent
  *                            messages); 0 for half the JVM's maximum heap
  * @param kvDiskBudgetBytes   most bytes of spilled KV state under {@code <data-dir>/kv}; 0 for the engine's default
+ * @param engineGroups        llama.cpp contexts the embedded engine splits its sessions into
  * @param webRoot             the built web app served at {@code /} (its {@code index.html} and files), or null
  * @param redisUrl            the Redis of {@code --store redis} ({@code redis://HOST:PORT}), else null
  * @param redisReplicas       replicas a Redis commit must reach ({@code WAIT}) before it is acknowledged
@@ -82,6 +83,7 @@ public record ServerConfig(
         Duration responseTtl,
         long maxMemoryBytes,
         long kvDiskBudgetBytes,
+        int engineGroups,
         Path webRoot,
         String redisUrl,
         int redisReplicas,
@@ -156,6 +158,9 @@ public record ServerConfig(
         }
         if (model != null && !upstreams.isEmpty()) {
             throw new IllegalArgumentException("choose one model backend: --model or --upstream, not both");
+        }
+        if (engineGroups < 1 || engineGroups > 8) {
+            throw new IllegalArgumentException("--engine-groups must be between 1 and 8, got " + engineGroups);
         }
         if (kvBudgetBytes < 0 || sessionContext < 0 || kvDiskBudgetBytes < 0 || maxMemoryBytes < 0) {
             throw new IllegalArgumentException("the KV budgets and the context size must not be negative");
@@ -256,6 +261,7 @@ public record ServerConfig(
         private LogFormat logFormat = LogFormat.TEXT;
         private Duration responseTtl;
         private long kvDiskBudgetBytes;
+        private int engineGroups = 1;
         private long maxMemoryBytes;
         private Path webRoot;
         private String redisUrl;
@@ -431,6 +437,11 @@ public record ServerConfig(
             return this;
         }
 
+        public Builder engineGroups(int value) {
+            engineGroups = value;
+            return this;
+        }
+
         public Builder kvDiskBudgetBytes(long value) {
             kvDiskBudgetBytes = value;
             return this;
@@ -491,6 +502,7 @@ public record ServerConfig(
                     responseTtl,
                     maxMemoryBytes,
                     kvDiskBudgetBytes,
+                    engineGroups,
                     webRoot,
                     redisUrl,
                     redisReplicas,

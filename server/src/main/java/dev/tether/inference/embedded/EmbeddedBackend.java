@@ -16,7 +16,9 @@ import java.time.InstantSource;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -25,7 +27,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * after the longest common prefix with what the session holds.
  *
  * <p>Thread-safe: {@link #generate} may be called from any number of threads; the turns are
- * scheduled fairly on one engine thread ({@link TurnScheduler}).
+ * scheduled fairly on one engine thread ({@link TurnScheduler}) per {@link EngineGroup}.
  */
 public final class EmbeddedBackend implements ModelBackend {
     private static final System.Logger LOG = System.getLogger(EmbeddedBackend.class.getName());
@@ -37,8 +39,7 @@ public final class EmbeddedBackend implements ModelBackend {
 
     private final EmbeddedSettings settings;
     private final LlamaModel model;
-    private final LlamaContext ctx;
-    private final TurnScheduler scheduler;
+    private final List<EngineGroup> groups;
     private final ChatPrompt chat;
     private final PromptTokenizer tokenizer;
     private final SpillStore spill;
@@ -51,19 +52,37 @@ public final class EmbeddedBackend implements ModelBackend {
     private boolean closed; // guarded by lifecycle
 
     private EmbeddedBackend(
-            EmbeddedSettings settings, LlamaModel model, LlamaContext ctx, int sessionContext, InstantSource clock)
+            EmbeddedSettings settings,
+            LlamaModel model,
+            List<LlamaContext> contexts,
+            int sequences,
+            int sessionContext,
+            InstantSource clock)
             throws IOException {
         this.settings = settings;
         this.model = model;
         this.demoShaping = settings.demo() ? DemoShaping.of(model) : null;
-        this.ctx = ctx;
         this.sessionContext = sessionContext;
         this.chat = new ChatPrompt(model);
         this.tokenizer = new PromptTokenizer(model);
         this.spill = settings.spillDir() == null ? null : spillStore(settings, model, clock);
-        KvCache cache = new KvCache(ctx, settings.sequences(), spill);
-        this.scheduler =
-                new TurnScheduler(model, ctx, cache, settings.ephemeralTtl().toNanos(), settings.maxWaitingTurns());
+        Lock decodes = new ReentrantLock(true);
+        List<EngineGroup> built = new java.util.ArrayList<>();
+        for (LlamaContext ctx : contexts) {
+            KvCache cache = new KvCache(ctx, sequences, spill);
+            String name = contexts.size() == 1 ? "tether-engine" : "tether-engine-" + built.size();
+            built.add(new EngineGroup(
+                    ctx,
+                    new TurnScheduler(
+                            model,
+                            ctx,
+                            cache,
+                            settings.ephemeralTtl().toNanos(),
+                            settings.maxWaitingTurns(),
+                            decodes,
+                            name)));
+        }
+        this.groups = List.copyOf(built);
         this.description = "embedded llama.cpp: " + model.description() + " from "
                 + settings.model().getFileName()
                 + (settings.demo() ? " (DEMO MODEL: random weights, its output is random text)" : "");
@@ -93,33 +112,40 @@ public final class EmbeddedBackend implements ModelBackend {
             long budget = settings.kvBudgetBytes() > 0 ? settings.kvBudgetBytes() : EmbeddedSettings.defaultKvBudget();
             int trained = model.contextTrain() > 0 ? model.contextTrain() : 4096;
             int session = settings.sessionContext() > 0 ? settings.sessionContext() : Math.min(trained, 8192);
-            long byBudget = budget / model.bytesPerToken();
-            int cells = (int) (Math.min(byBudget, (long) settings.sequences() * session) / 256 * 256);
+            int n = settings.groups();
+            int sequences = (settings.sequences() + n - 1) / n;
+            long byBudget = budget / n / model.bytesPerToken();
+            int cells = (int) (Math.min(byBudget, (long) sequences * session) / 256 * 256);
             if (cells < 256) {
-                throw new LlamaException("a KV budget of " + budget + " bytes holds only " + byBudget
-                        + " tokens of this model (" + model.bytesPerToken()
+                throw new LlamaException("a KV budget of " + budget + " bytes"
+                        + (n > 1 ? " split into " + n + " engine groups" : "") + " holds only " + byBudget
+                        + " tokens of this model per "
+                        + (n > 1 ? "group" : "context") + " (" + model.bytesPerToken()
                         + " bytes per token); give --kv-budget at least "
-                        + 256 * model.bytesPerToken() + " bytes");
+                        + 256L * n * model.bytesPerToken() + " bytes" + (n > 1 ? " or fewer --engine-groups" : ""));
             }
-            LlamaContext ctx =
-                    new LlamaContext(model, cells, settings.sequences(), settings.batchSize(), settings.threads());
+            List<LlamaContext> contexts = new java.util.ArrayList<>();
             EmbeddedBackend backend;
             try {
-                backend = new EmbeddedBackend(settings, model, ctx, Math.min(session, cells), clock);
-            } catch (IOException | RuntimeException e) {
-                ctx.close();
+                for (int i = 0; i < n; i++) {
+                    contexts.add(new LlamaContext(model, cells, sequences, settings.batchSize(), settings.threads()));
+                }
+                backend = new EmbeddedBackend(settings, model, contexts, sequences, Math.min(session, cells), clock);
+            } catch (LlamaException | IOException | RuntimeException e) {
+                contexts.forEach(LlamaContext::close);
                 throw e;
             }
             LOG.log(
                     System.Logger.Level.INFO,
-                    "{0}; chat template: {1}; KV cache: {2} tokens ({3} MiB) for up to {4} sessions of up to {5} tokens;"
-                            + " spill: {6}",
+                    "{0}; chat template: {1}; KV cache: {2} tokens ({3} MiB) for up to {4} sessions of up to {5} tokens"
+                            + " in {6} engine group(s); spill: {7}",
                     backend.description,
                     backend.chat.templateName(),
-                    cells,
-                    cells * model.bytesPerToken() >> 20,
-                    settings.sequences(),
+                    (long) cells * n,
+                    (long) cells * n * model.bytesPerToken() >> 20,
+                    sequences * n,
                     backend.sessionContext,
+                    n,
                     settings.spillDir() == null ? "off" : settings.spillDir());
             return backend;
         } catch (LlamaException | IOException | RuntimeException e) {
@@ -150,11 +176,13 @@ public final class EmbeddedBackend implements ModelBackend {
     @Override
     public ModelResult generate(ModelRequest request, ModelSink sink) throws ModelException, InterruptedException {
         Turn turn;
+        TurnScheduler scheduler;
         // The read lock keeps close() from freeing the model while this thread tokenizes.
         lifecycle.readLock().lock();
         try {
             if (closed) throw new ModelException(ModelException.Kind.UNAVAILABLE, "the embedded engine is shut down");
             turn = turn(request);
+            scheduler = EngineGroup.of(groups, request.sessionKey()).scheduler();
             scheduler.submit(turn);
         } finally {
             lifecycle.readLock().unlock();
@@ -258,7 +286,7 @@ public final class EmbeddedBackend implements ModelBackend {
     public void forget(String sessionKey) {
         lifecycle.readLock().lock();
         try {
-            if (!closed) scheduler.forget(sessionKey);
+            if (!closed) EngineGroup.of(groups, sessionKey).scheduler().forget(sessionKey);
         } finally {
             lifecycle.readLock().unlock();
         }
@@ -266,12 +294,12 @@ public final class EmbeddedBackend implements ModelBackend {
 
     /** Token and cache counters since start. */
     public EngineStats stats() {
-        return scheduler.stats();
+        return EngineGroup.stats(groups);
     }
 
     /** Bytes of KV state the resident sessions hold now (as of the engine's last step). Thread-safe. */
     public long residentKvBytes() {
-        return scheduler.stats().residentTokens() * model.bytesPerToken();
+        return stats().residentTokens() * model.bytesPerToken();
     }
 
     /** Bytes of spill files in the spill directory now (0 when spilling is off). Thread-safe. */
@@ -281,12 +309,12 @@ public final class EmbeddedBackend implements ModelBackend {
 
     /** Turns waiting for the engine now. Thread-safe. */
     public int waitingTurns() {
-        return scheduler.waitingTurns();
+        return groups.stream().mapToInt(g -> g.scheduler().waitingTurns()).sum();
     }
 
     /** Turns refused since start because {@code maxWaitingTurns} were already waiting. Thread-safe. */
     public long refusedTurns() {
-        return scheduler.refusedTurns();
+        return groups.stream().mapToLong(g -> g.scheduler().refusedTurns()).sum();
     }
 
     /**
@@ -316,8 +344,10 @@ public final class EmbeddedBackend implements ModelBackend {
         try {
             if (closed) return;
             closed = true;
-            if (scheduler.stop()) {
-                ctx.close();
+            boolean stopped = true;
+            for (EngineGroup g : groups) stopped &= g.scheduler().stop();
+            if (stopped) {
+                groups.forEach(g -> g.ctx().close());
                 model.close();
             } else {
                 LOG.log(

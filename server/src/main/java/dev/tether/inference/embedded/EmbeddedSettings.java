@@ -26,6 +26,8 @@ import java.util.Objects;
  *                          first (0: {@link #defaultKvDiskBudget}; {@link Long#MAX_VALUE}: no limit)
  * @param spillTtl          how long an unused spill file is kept, or null to keep it until the
  *                          budget needs the room
+ * @param groups            independent llama.cpp contexts the KV budget and the sessions are
+ *                          split into (a session's decode attends over its group's cells only)
  */
 public record EmbeddedSettings(
         Path model,
@@ -40,7 +42,8 @@ public record EmbeddedSettings(
         int defaultMaxOutput,
         int maxWaitingTurns,
         long kvDiskBudgetBytes,
-        Duration spillTtl) {
+        Duration spillTtl,
+        int groups) {
 
     /** The default of {@link #maxWaitingTurns}: the Responses layer's own in-flight limit. */
     public static final int DEFAULT_MAX_WAITING_TURNS = 256;
@@ -56,6 +59,10 @@ public record EmbeddedSettings(
                 || maxWaitingTurns < 1
                 || kvDiskBudgetBytes < 0) {
             throw new IllegalArgumentException("invalid embedded engine settings");
+        }
+        if (groups < 1 || groups > sequences) {
+            throw new IllegalArgumentException(
+                    "the engine groups must be between 1 and the resident sessions (" + sequences + ")");
         }
         if (spillTtl != null && (spillTtl.isNegative() || spillTtl.isZero())) {
             throw new IllegalArgumentException("the spill TTL must be positive");
@@ -77,7 +84,13 @@ public record EmbeddedSettings(
                 demo ? 128 : 0,
                 DEFAULT_MAX_WAITING_TURNS,
                 0,
-                null);
+                null,
+                1);
+    }
+
+    /** {@code --engine-groups}: see {@link #groups}. */
+    public EmbeddedSettings withGroups(int groups) {
+        return new Builder(this).groups(groups).build();
     }
 
     public EmbeddedSettings withKvBudget(long bytes) {
@@ -134,6 +147,7 @@ public record EmbeddedSettings(
         private int maxWaitingTurns;
         private long kvDiskBudget;
         private Duration spillTtl;
+        private int groups;
 
         Builder(EmbeddedSettings s) {
             this.s = s;
@@ -142,6 +156,12 @@ public record EmbeddedSettings(
             this.maxWaitingTurns = s.maxWaitingTurns;
             this.kvDiskBudget = s.kvDiskBudgetBytes;
             this.spillTtl = s.spillTtl;
+            this.groups = s.groups;
+        }
+
+        Builder groups(int v) {
+            groups = v;
+            return this;
         }
 
         Builder kvBudget(long v) {
@@ -183,7 +203,8 @@ public record EmbeddedSettings(
                     s.defaultMaxOutput,
                     maxWaitingTurns,
                     kvDiskBudget,
-                    spillTtl);
+                    spillTtl,
+                    groups);
         }
     }
 }

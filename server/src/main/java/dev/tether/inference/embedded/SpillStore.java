@@ -32,8 +32,8 @@ import java.util.zip.CRC32;
  * then, and is written again when it is evicted again, so its old file is the one worth least.
  * The write time is the file's modification time, so the order survives restarts.
  *
- * <p>Confined to the engine thread (and to the thread that stops it, after it stopped), except
- * {@link #bytes()} and {@link #files()}.
+ * <p>Thread-safe: the engine threads of all groups ({@link EmbeddedSettings#groups}) share one
+ * directory and one budget; each method holds the instance lock.
  */
 final class SpillStore {
     private static final System.Logger LOG = System.getLogger(SpillStore.class.getName());
@@ -47,13 +47,13 @@ final class SpillStore {
     private final InstantSource clock;
     private final DurableFile files;
     private final SpillIndex index = new SpillIndex();
-    /** A restore is about to read a file: the budget waits until it has (see {@link #pin}). */
-    private boolean pinned;
+    /** Restores about to read a file: the budget waits until they have (see {@link #pin}). */
+    private int pinned;
 
-    /** Files deleted to keep the budget, and because they were idle past the TTL. */
-    long overBudget;
+    /** Files deleted to keep the budget, and because they were idle past the TTL (read unlocked, for stats). */
+    volatile long overBudget;
 
-    long expired;
+    volatile long expired;
 
     /**
      * Opens the spill directory: deletes temporary files a crash left behind and files that are
@@ -94,7 +94,7 @@ final class SpillStore {
      * the least recently used other files while the directory is over budget. Returns false,
      * writing nothing, if the file alone would exceed the budget.
      */
-    boolean write(String key, int[] tokens, MemorySegment state) throws IOException {
+    synchronized boolean write(String key, int[] tokens, MemorySegment state) throws IOException {
         long headerSize = SpillFormat.headerSize(fingerprint, key, tokens.length);
         if (headerSize + state.byteSize() > budget) return false;
         CRC32 crc = new CRC32();
@@ -127,7 +127,7 @@ final class SpillStore {
     }
 
     /** The session's spill header, or null if it has no spill file. */
-    Header header(String key) throws Unusable {
+    synchronized Header header(String key) throws Unusable {
         Path file = file(key);
         if (!Files.exists(file)) return null;
         return SpillFormat.read(file, fingerprint, key);
@@ -138,13 +138,13 @@ final class SpillStore {
      * spills other sessions first, and the file to restore may be the oldest. Meanwhile the
      * directory may exceed its budget by what those spills wrote.
      */
-    void pin() {
-        pinned = true;
+    synchronized void pin() {
+        pinned++;
     }
 
     /** Ends {@link #pin}, deleting the least recently written files if over budget. */
-    void unpin() {
-        pinned = false;
+    synchronized void unpin() {
+        pinned--;
         trim();
     }
 
@@ -152,7 +152,7 @@ final class SpillStore {
      * Maps the state bytes of {@code header} into {@code arena} after checking their CRC; null
      * if the file is gone (deleted since its header was read).
      */
-    MemorySegment read(Header header, Arena arena) throws Unusable {
+    synchronized MemorySegment read(Header header, Arena arena) throws Unusable {
         Path file = file(header.key());
         if (!Files.exists(file)) return null;
         try (FileChannel ch = FileChannel.open(file)) {
@@ -168,12 +168,12 @@ final class SpillStore {
         }
     }
 
-    void delete(String key) {
+    synchronized void delete(String key) {
         delete(file(key));
     }
 
     /** Deletes the files written longer than the TTL ago (none without a TTL). */
-    void expire() {
+    synchronized void expire() {
         if (ttl == null) return;
         for (String name : index.unusedSince(clock.instant().minus(ttl))) {
             delete(dir.resolve(name));
@@ -211,7 +211,7 @@ final class SpillStore {
     }
 
     private void trim() {
-        if (pinned) return;
+        if (pinned > 0) return;
         for (String name : index.overBudget(budget)) {
             delete(dir.resolve(name));
             overBudget++;

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Lock;
 
 /**
  * The engine thread: owns the llama.cpp context and runs every turn's prefill and decoding.
@@ -38,6 +39,7 @@ final class TurnScheduler {
     private final List<Turn> waiting = new ArrayList<>();
     private final List<Turn> active = new ArrayList<>();
     private final Thread thread;
+    private final Lock decodes;
     private volatile boolean closing;
     private volatile EngineStats stats;
     private int rotation;
@@ -47,15 +49,27 @@ final class TurnScheduler {
     private long cachedTokens;
     private long outputTokens;
 
-    /** @param maxWaiting turns that may wait for admission; more are refused as overloaded */
-    TurnScheduler(LlamaModel model, LlamaContext ctx, KvCache cache, long ephemeralTtlNanos, int maxWaiting) {
+    /**
+     * @param maxWaiting turns that may wait for admission; more are refused as overloaded
+     * @param decodes    held around each model step: the groups of one engine take turns, so each
+     *                   step has all the engine's threads instead of fighting over the cores
+     */
+    TurnScheduler(
+            LlamaModel model,
+            LlamaContext ctx,
+            KvCache cache,
+            long ephemeralTtlNanos,
+            int maxWaiting,
+            Lock decodes,
+            String name) {
         this.model = model;
+        this.decodes = decodes;
         this.ctx = ctx;
         this.cache = cache;
         this.ephemeralTtlNanos = ephemeralTtlNanos;
         this.inbox = new EngineInbox(maxWaiting);
         publishStats();
-        this.thread = Thread.ofPlatform().name("tether-engine").daemon().unstarted(this::run);
+        this.thread = Thread.ofPlatform().name(name).daemon().unstarted(this::run);
         inbox.attach(thread);
         thread.start();
     }
@@ -187,7 +201,13 @@ final class TurnScheduler {
     /** One batch through the model, then one sampled token for every turn that asked for logits. */
     private void step() {
         List<Turn> batch = fill();
-        int rc = ctx.decode();
+        int rc;
+        decodes.lock();
+        try {
+            rc = ctx.decode();
+        } finally {
+            decodes.unlock();
+        }
         if (rc != 0) {
             for (Turn t : batch) ctx.truncate(t.session.seq, t.session.size()); // undo partial ubatches
             if (rc == 1 && relieve()) return; // retried next step

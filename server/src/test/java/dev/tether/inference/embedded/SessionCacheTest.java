@@ -42,7 +42,7 @@ class SessionCacheTest {
 
     static EmbeddedSettings settings(Path model, long budget, Path spill) {
         return new EmbeddedSettings(
-                model, false, budget, 0, 8, 256, 2, spill, Duration.ofMinutes(10), 0, 256, Long.MAX_VALUE, null);
+                model, false, budget, 0, 8, 256, 2, spill, Duration.ofMinutes(10), 0, 256, Long.MAX_VALUE, null, 1);
     }
 
     static EmbeddedBackend start(long budget, Path spill) throws Exception {
@@ -294,6 +294,43 @@ class SessionCacheTest {
     private static Path onlyKvFile(Path spill) throws IOException {
         try (Stream<Path> files = Files.list(spill)) {
             return files.filter(p -> p.toString().endsWith(".kv")).findFirst().orElseThrow();
+        }
+    }
+
+    @Test
+    void withTwoEngineGroupsEachGroupKeepsItsOwnSessionsSpillsAndRestoresThem() throws Exception {
+        // Two sessions per group, room for one per group: every second turn spills one.
+        List<String> keys = List.of("a", "b", "c", "d");
+        assertEquals(
+                2,
+                keys.stream().filter(k -> Math.floorMod(k.hashCode(), 2) == 0).count(),
+                "these keys fill both groups equally");
+        java.util.Map<String, Answer> reference = new java.util.HashMap<>();
+        try (EmbeddedBackend one = start(0, null)) {
+            for (String k : keys) reference.put(k, run(one, turn2(k, run(one, turn1(k)))));
+        }
+        Path spill = dir.resolve("kv");
+        try (EmbeddedBackend engine =
+                EmbeddedBackend.start(settings(2 * ONE_SESSION_BUDGET, spill).withGroups(2))) {
+            java.util.Map<String, Answer> first = new java.util.concurrent.ConcurrentHashMap<>();
+            // Concurrently: both engine threads run, taking turns at the model.
+            try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                for (String k : keys) {
+                    pool.submit(() -> {
+                        first.put(k, run(engine, turn1(k)));
+                        return null;
+                    });
+                }
+            }
+            EngineStats afterFirst = engine.stats();
+            assertEquals(2, afterFirst.residentSessions(), "one resident session per group: " + afterFirst);
+            assertEquals(2, afterFirst.spills(), "each group spilled one of its two sessions: " + afterFirst);
+            for (String k : keys) {
+                Answer second = run(engine, turn2(k, first.get(k)));
+                assertTrue(second.cached() > 0, k + " reuses its cached or restored prefix");
+                assertEquals(reference.get(k).cached(), second.cached(), k + " reuses as much as with one group");
+            }
+            assertTrue(engine.stats().restores() >= 2, "spilled sessions came back from the shared spill directory");
         }
     }
 }
