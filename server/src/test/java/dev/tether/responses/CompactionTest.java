@@ -147,6 +147,10 @@ class CompactionTest {
                             .path("compact_threshold")
                             .asInt(),
                     "echoed");
+            assertEquals(
+                    1 + 2,
+                    r2.path("usage").path("output_tokens").asInt(),
+                    "the summary's chunk and the answer's two: " + r2.path("usage"));
 
             assertEquals(3, up.requests().size(), "turn 1, the summary, turn 2");
             assertTrue(sent(up, 1).contains("granite granite"), "the summary is of the long prefix");
@@ -168,6 +172,33 @@ class CompactionTest {
                     "message",
                     r3.body().path("output").get(0).path("type").asText(),
                     r3.body().toString());
+        }
+    }
+
+    @Test
+    void aConversationCompactsAutomaticallyAndItsNextTurnSendsTheSummary() throws Exception {
+        try (ScriptedUpstream up = ScriptedUpstream.start();
+                TestServer server = server(up)) {
+            ResponsesClient api = new ResponsesClient(server);
+            Reply conv = api.post("/v1/conversations", "{}");
+            assertEquals(200, conv.status(), conv.body().toString());
+            String in = "\"conversation\":\"" + conv.body().path("id").asText() + "\"";
+            String cm = ",\"context_management\":[{\"type\":\"compaction\",\"compact_threshold\":1000}]";
+            assertEquals(
+                    200,
+                    api.post("/v1/responses", "{\"model\":\"m\"," + in + ",\"input\":\"" + LONG + "\"}")
+                            .status());
+            up.then(ScriptedUpstream.text("SUMMARY-C"));
+            Reply r2 = api.post("/v1/responses", "{\"model\":\"m\"," + in + ",\"input\":\"q2\"" + cm + "}");
+            assertEquals(
+                    "compaction",
+                    r2.body().path("output").get(0).path("type").asText(),
+                    r2.body().toString());
+            Reply r3 = api.post("/v1/responses", "{\"model\":\"m\"," + in + ",\"input\":\"q3\"}");
+            assertEquals(200, r3.status(), r3.body().toString());
+            String turn3 = sent(up, up.requests().size() - 1);
+            assertTrue(turn3.contains("SUMMARY-C") && turn3.contains("q2") && turn3.contains("q3"), turn3);
+            assertFalse(turn3.contains("granite granite"), "the conversation continues from the window: " + turn3);
         }
     }
 
