@@ -446,6 +446,67 @@ test('item_reference: an item of the chain by id reaches the upstream as that it
   assert.equal(e.param, 'input[0].id', 'param');
 });
 
+test('responses.compact: a compaction item then the latest turn; its summary stands for the prefix later', { timeout: TEST_TIMEOUT }, async () => {
+  await resetUpstream();
+  const input = [
+    { role: 'user', content: 'Tell me about rivers' },
+    { role: 'assistant', content: 'Rivers flow downhill.' },
+    { role: 'user', content: 'And stones?' },
+  ];
+  const c = await client.responses.compact({ model: MODEL, input });
+  assert.equal(c.object, 'response.compaction', show(c));
+  assert.equal(c.output.length, 2, show(c.output));
+  const [item, kept] = c.output;
+  assert.equal(item.type, 'compaction', show(item));
+  assert.match(item.id, /^cmp_/, show(item));
+  assert.equal(typeof item.encrypted_content, 'string', show(item));
+  assert.deepEqual(brief([kept]), [{ role: 'user', text: 'And stones?' }], 'the latest turn is kept verbatim');
+  assert.ok(c.usage?.output_tokens > 0, `the summary's usage: ${show(c.usage)}`);
+  const [summarising] = await upstreamRequests();
+  const sent = brief(summarising.messages);
+  assert.match(sent.at(-1).text, /^Summarise the conversation/, show(sent));
+  assert.ok(sent.some((m) => m.text === 'Tell me about rivers'), show(sent));
+  assert.ok(!sent.some((m) => m.text === 'And stones?'), `the kept turn is not summarised: ${show(sent)}`);
+
+  await resetUpstream();
+  const r = await client.responses.create({ model: MODEL, input: [...c.output, { role: 'user', content: 'More' }] });
+  assert.equal(r.status, 'completed', show(r));
+  const [req] = await upstreamRequests();
+  const next = brief(req.messages);
+  assert.equal(next[0].role, 'system', show(next));
+  assert.match(next[0].text, /^Summary of the earlier conversation: echo: Summarise/, show(next));
+  assert.deepEqual(next.slice(1), [{ role: 'user', text: 'And stones?' }, { role: 'user', text: 'More' }], 'no compacted prefix');
+
+  const e = await expectApiError(
+    () => client.responses.create({ model: MODEL, input: [{ type: 'compaction', encrypted_content: 'forged' }, { role: 'user', content: 'x' }] }),
+    'undecodable encrypted_content',
+  );
+  assert.equal(e.status, 400, `status (${e.message})`);
+  assert.equal(e.param, 'input[0].encrypted_content', 'param');
+});
+
+test('context_management compaction: over the threshold the response starts with a compaction item', { timeout: TEST_TIMEOUT }, async () => {
+  await resetUpstream();
+  const r1 = await client.responses.create({ model: MODEL, input: 'granite '.repeat(700) });
+  const context_management = [{ type: 'compaction', compact_threshold: 1000 }];
+  const r2 = await client.responses.create({ model: MODEL, previous_response_id: r1.id, input: 'Short', context_management });
+  assert.equal(r2.status, 'completed', show(r2));
+  assert.equal(r2.output[0].type, 'compaction', show(r2.output));
+  assert.deepEqual(r2.context_management, context_management, 'echoed');
+  await resetUpstream();
+  const r3 = await client.responses.create({ model: MODEL, previous_response_id: r2.id, input: 'Again', context_management });
+  assert.equal(r3.output[0].type, 'message', `under the threshold again: ${show(r3.output)}`);
+  const requests = await upstreamRequests();
+  assert.equal(requests.length, 1, 'no second summary');
+  assert.ok(!JSON.stringify(requests[0].messages).includes('granite granite'), 'the chain continues from the window');
+  const e = await expectApiError(
+    () => client.responses.create({ model: MODEL, input: 'x', context_management: [{ type: 'compaction', compact_threshold: 10 }] }),
+    'compact_threshold below 1000',
+  );
+  assert.equal(e.status, 400, `status (${e.message})`);
+  assert.equal(e.param, 'context_management[0].compact_threshold', 'param');
+});
+
 test('store:false over HTTP: previous_response_id of it -> 400, and it is not retrievable', { timeout: TEST_TIMEOUT }, async () => {
   await resetUpstream();
   const r = await client.responses.create({ model: MODEL, store: false, input: 'Forget me' });

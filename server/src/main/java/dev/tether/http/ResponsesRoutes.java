@@ -25,8 +25,8 @@ import java.util.function.Consumer;
 /**
  * The Responses API over HTTP: {@code POST /v1/responses} (JSON or SSE, foreground or
  * background), {@code GET/DELETE /v1/responses/{id}}, resume with {@code stream=true&starting_after=N},
- * {@code input_items}, {@code cancel}; a WebSocket upgrade on {@code GET /v1/responses} goes to
- * {@link ResponsesSocket}. Errors use OpenAI's envelope ({@link ApiErrors}).
+ * {@code input_items}, {@code cancel}, {@code input_tokens}, {@code compact}; a WebSocket upgrade
+ * on {@code GET /v1/responses} goes to {@link ResponsesSocket}. Errors use OpenAI's envelope ({@link ApiErrors}).
  *
  * <p>Stateless and shared by all event loops.
  */
@@ -88,6 +88,18 @@ final class ResponsesRoutes {
                 ResponseParams params = ParamsParser.parse(body);
                 ResponseService.authorize(params, principal);
                 json(req, service.inputTokens(params, principal.id()), 200);
+            });
+            return;
+        }
+        if (rest.equals("/compact")) {
+            if (m != HttpMethod.POST) {
+                throw methodNotAllowed(m, "POST");
+            }
+            principal.require(RESOURCE, Operation.CREATE);
+            withJson(req, bodyLimit, null, body -> {
+                ResponseParams params = ParamsParser.parse(body);
+                ResponseService.authorize(params, principal);
+                json(req, service.compact(params, principal.id()), 200);
             });
             return;
         }

@@ -27,7 +27,7 @@ final class ContextAssembler {
         Set<String> answered = new HashSet<>();
         String assistantText = null;
         List<ToolCall> calls = new ArrayList<>();
-        for (ObjectNode item : items) {
+        for (ObjectNode item : Compaction.window(items)) {
             String type = item.path("type").asText();
             if (type.equals("function_call")) {
                 String callId = item.get("call_id").asText();
@@ -43,6 +43,11 @@ final class ContextAssembler {
                 messages.add(new ChatMessage.Assistant(assistantText == null ? "" : assistantText, calls));
                 assistantText = null;
                 calls = new ArrayList<>();
+            }
+            if (type.equals(Compaction.TYPE)) {
+                messages.add(new ChatMessage.System(
+                        Compaction.SUMMARY_PREFIX + Compaction.content(item).summary()));
+                continue;
             }
             if (type.equals("function_call_output")) {
                 String callId = item.get("call_id").asText();

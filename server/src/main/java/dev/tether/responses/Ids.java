@@ -33,6 +33,10 @@ public final class Ids {
         return "rs_" + hex(16);
     }
 
+    static String compaction() {
+        return "cmp_" + hex(16);
+    }
+
     static String functionOutput() {
         return "fco_" + hex(16);
     }

@@ -111,11 +111,13 @@ public final class Items {
             case "function_call_output" -> functionOutput(item, where);
             case "reasoning" -> reasoning(item, where);
             case "item_reference" -> reference(item, where);
+            case Compaction.TYPE -> Compaction.normalize(item, where);
             default ->
                 throw Refusal.invalid(
                         where + ".type",
                         "Invalid value for '" + where + ".type': '" + type
-                                + "'. Supported: message, function_call, function_call_output, reasoning.");
+                                + "'. Supported: message, function_call, function_call_output, reasoning, item_reference,"
+                                + " compaction.");
         };
     }
 

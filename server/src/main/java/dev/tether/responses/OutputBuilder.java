@@ -75,6 +75,17 @@ final class OutputBuilder implements ModelSink {
                 .put("delta", delta));
     }
 
+    /** A finished item (a compaction), announced and done at once. */
+    void item(ObjectNode item) {
+        closeText("completed");
+        int index = items.size();
+        items.add(item);
+        emit.accept(
+                event("response.output_item.added").put("output_index", index).set("item", item));
+        emit.accept(
+                event("response.output_item.done").put("output_index", index).set("item", item));
+    }
+
     /** Closes open items with {@code status} and returns every output item. */
     List<ObjectNode> finish(String status) {
         closeText(status);

@@ -78,6 +78,7 @@ public final class ParamsParser {
                     "truncation",
                     "Invalid value for 'truncation': expected 'auto' or 'disabled', got '" + truncation + "'.");
         }
+        Compaction.threshold(body.get("context_management"));
         // Shallow: a stateless request's input can be the whole history, and nothing mutates the tree.
         ObjectNode source = Json.object();
         body.properties().forEach(e -> {

@@ -46,6 +46,9 @@ final class ResponseJson {
         o.set("tools", p.tools());
         o.put("top_p", p.topP() == null ? 1.0 : p.topP());
         o.put("truncation", p.truncateAuto() ? "auto" : "disabled");
+        if (p.compactThreshold() != null) {
+            o.set("context_management", p.source().get("context_management"));
+        }
         o.set("usage", r.usage());
         o.set("metadata", p.metadata());
         o.put("completed_at", r.completedAt());

@@ -53,6 +53,14 @@ public record ResponseParams(
     }
 
     /**
+     * {@code context_management: [{"type":"compaction","compact_threshold":N}]}: N, the context
+     * size in tokens above which the turn compacts its context before generating; null when unset.
+     */
+    public Integer compactThreshold() {
+        return Compaction.threshold(source.get("context_management"));
+    }
+
+    /**
      * The client's {@code text.format} when it asks for JSON ({@code json_object} or
      * {@code json_schema}, checked by the parser), else null.
      */

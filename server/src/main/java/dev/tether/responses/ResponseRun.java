@@ -44,6 +44,8 @@ public final class ResponseRun {
     private long startedNanos;
 
     private long lastOutputNanos;
+    /** Automatic compaction before generating, or null; set before the run executes. */
+    private Compactor.Before compactFirst;
 
     /** Where a stored run's events go; {@code null} for {@code store:false}. */
     interface Persister {
@@ -101,6 +103,11 @@ public final class ResponseRun {
         emit(OutputBuilder.event("response.queued").set("response", snapshot().toJson()));
     }
 
+    /** Compacts the context first when it is over the threshold ({@code context_management}); before {@link #execute}. */
+    void compactFirst(Compactor.Before step) {
+        compactFirst = step;
+    }
+
     /** Runs the backend on the calling (virtual) thread until a terminal event. */
     void execute(ModelBackend backend, ModelRequest request) {
         synchronized (this) {
@@ -125,8 +132,14 @@ public final class ResponseRun {
             return;
         }
         try {
-            ModelResult result = generate(backend, request);
-            ModelResult.Usage u = result.usage();
+            Compactor.Done compacted = compactFirst == null ? null : compactFirst.apply(request);
+            if (compacted != null) {
+                synchronized (this) {
+                    out.item(compacted.item());
+                }
+            }
+            ModelResult result = generate(backend, compacted == null ? request : compacted.request());
+            ModelResult.Usage u = compacted == null ? result.usage() : Compactor.sum(result.usage(), compacted.usage());
             metrics.tokens(u.inputTokens(), u.cachedTokens(), u.outputTokens());
             ObjectNode usage = ResponseJson.usage(u.inputTokens(), u.cachedTokens(), u.outputTokens());
             switch (result.finish()) {

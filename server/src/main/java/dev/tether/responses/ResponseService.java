@@ -51,6 +51,7 @@ public final class ResponseService implements AutoCloseable {
     private final AtomicInteger inFlight = new AtomicInteger();
     private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
     private final ModelList models;
+    private final Compactor compactor;
 
     /** A connection's own recent responses (WebSocket mode), consulted before anything else. */
     public interface LocalChains {
@@ -73,6 +74,7 @@ public final class ResponseService implements AutoCloseable {
         this.cache = new ResponseCache(settings.cachedResponses());
         this.continuations = new Continuations(log, cache, conversations, live);
         this.models = new ModelList(backend);
+        this.compactor = new Compactor(backend);
     }
 
     public Conversations conversations() {
@@ -157,6 +159,51 @@ public final class ResponseService implements AutoCloseable {
                         workers);
     }
 
+    /**
+     * {@code POST /v1/responses/compact}: the request's whole context (chain or conversation, then
+     * input) as a compacted window — a {@code compaction} item holding the backend model's summary
+     * of everything before the latest user message, then that turn verbatim. Nothing is stored;
+     * the client starts a new chain from the window. A context of one turn is a 400: there is
+     * nothing to compact.
+     */
+    public CompletionStage<ObjectNode> compact(ResponseParams request, String owner) {
+        requireBackend();
+        ResponseParams p = request.withDefaultMaxOutputTokens(backend.defaultMaxOutputTokens());
+        return continuations
+                .parent(p, null, owner)
+                .thenApplyAsync(
+                        parent -> {
+                            List<ObjectNode> items = parent.chain()
+                                    .append(Items.resolveReferences(p.input(), parent.chain()))
+                                    .items();
+                            ContextAssembler.assemble(p.instructions(), items); // the pairing rules, as for a turn
+                            String id = Ids.response();
+                            Compactor.Compacted c;
+                            try {
+                                // A session of its own, dropped at once: the summary is no chain's state.
+                                c = compactor.compact(p, id, false, items);
+                            } catch (dev.tether.inference.ModelException e) {
+                                throw new CompletionException(RunErrors.refusal(e));
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                                throw new CompletionException(Refusal.of(
+                                        Condition.UNAVAILABLE,
+                                        RunErrors.SERVER_SHUTDOWN,
+                                        "The server shut down while compacting."));
+                            } finally {
+                                backend.forget(id);
+                            }
+                            if (c == null) {
+                                throw Refusal.invalid(
+                                        "input",
+                                        "Nothing to compact: the context has nothing before its latest user message"
+                                                + " (that turn is always kept verbatim) but an earlier compaction.");
+                            }
+                            return c.toJson(id, clock.millis() / 1000);
+                        },
+                        workers);
+    }
+
     /** What the backend sees for a turn of {@code p} after {@code chain}: the whole context, assembled. */
     private static ModelRequest modelRequest(
             ResponseParams p, String sessionKey, boolean persistent, Chain chain, List<ObjectNode> input) {
@@ -214,6 +261,11 @@ public final class ResponseService implements AutoCloseable {
                 owner);
         ResponseRun run = new ResponseRun(
                 start, p.store() ? log::persister : null, record -> beforeTerminal(record, parent), clock, metrics);
+        Integer threshold = p.compactThreshold();
+        if (threshold != null) {
+            List<ObjectNode> context = parent.chain().append(input).items();
+            run.compactFirst(turn -> compactor.ifOver(threshold, p, turn, context));
+        }
         if (!p.store()) {
             return CompletableFuture.completedFuture(launch(run, request));
         }

@@ -30,23 +30,31 @@ public final class RunErrors {
         };
     }
 
+    /** A backend failure as the refusal a waiting client gets, when no response stores it. */
+    static Refusal refusal(ModelException e) {
+        String code = code(e.kind());
+        return new Refusal(condition(code), code, null, e.getMessage());
+    }
+
     static ObjectNode error(String code, String message) {
         return Json.object().put("code", code).put("message", message);
+    }
+
+    private static Condition condition(String code) {
+        return switch (code) {
+            case "invalid_prompt", "context_length_exceeded" -> Condition.INVALID;
+            case "upstream_error" -> Condition.UPSTREAM_FAILED;
+            case STORAGE_UNAVAILABLE, SERVER_SHUTDOWN, OVERLOADED -> Condition.UNAVAILABLE;
+            default -> Condition.INTERNAL;
+        };
     }
 
     /** A failed response as the refusal a waiting client gets. */
     public static Refusal refusal(ResponseRecord failed) {
         ObjectNode error = failed.error();
         String code = error.path("code").asText();
-        Condition condition =
-                switch (code) {
-                    case "invalid_prompt", "context_length_exceeded" -> Condition.INVALID;
-                    case "upstream_error" -> Condition.UPSTREAM_FAILED;
-                    case STORAGE_UNAVAILABLE, SERVER_SHUTDOWN, OVERLOADED -> Condition.UNAVAILABLE;
-                    default -> Condition.INTERNAL;
-                };
         return new Refusal(
-                condition,
+                condition(code),
                 code,
                 null,
                 error.path("message").asText() + " (response " + failed.id() + " is stored with status failed)");
