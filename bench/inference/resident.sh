@@ -5,7 +5,8 @@
 # turn of one of them per rep. Writes results/resident.md. See README.md.
 #
 # Usage: bench/inference/resident.sh [--sessions 1,2,4,8] [--reps N] [--history-words N]
-#          [--output N] [--context N] [--size 134m|small|tiny]
+#          [--output N] [--context N] [--size 134m|small|tiny] [--groups N]
+# --groups N: serve with --engine-groups N (results go to results/resident-groupsN.md).
 # Env: TETHER  the launcher to use (default: $ROOT/tether)
 set -euo pipefail
 
@@ -19,6 +20,7 @@ HISTORY_WORDS=390
 OUTPUT=64
 CONTEXT=2048
 SIZE=134m
+ENGINE_GROUPS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --sessions) SESSIONS="$2"; shift 2 ;;
@@ -27,7 +29,8 @@ while [ $# -gt 0 ]; do
     --output) OUTPUT="$2"; shift 2 ;;
     --context) CONTEXT="$2"; shift 2 ;;
     --size) SIZE="$2"; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --groups) ENGINE_GROUPS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -62,7 +65,8 @@ cleanup() {
   rm -rf "$DATA"
 }
 trap cleanup EXIT
-"$TETHER" serve --port 0 --data-dir "$DATA" --model "$MODEL" --kv-budget "$BUDGET" --context "$CONTEXT" >"$LOG" 2>&1 &
+"$TETHER" serve --port 0 --data-dir "$DATA" --model "$MODEL" --kv-budget "$BUDGET" --context "$CONTEXT" \
+  --engine-groups "$ENGINE_GROUPS" >"$LOG" 2>&1 &
 PID=$!
 for _ in $(seq 1 600); do
   grep -q "^Tether listening" "$LOG" && break
@@ -74,10 +78,12 @@ URL="$(sed -n 's/^Tether listening on \(http:[^ ]*\).*/\1/p' "$LOG")"
 echo "Tether at $URL, model $MODEL, context $CONTEXT, KV budget $BUDGET bytes" >&2
 
 RAW="$HERE/results/raw"
+NAME=resident
+[ "$ENGINE_GROUPS" = 1 ] || NAME="resident-groups$ENGINE_GROUPS"
 timeout 330 node "$HERE/resident.mjs" "$URL" --sessions "$SESSIONS" --reps "$REPS" \
   --history-words "$HISTORY_WORDS" --output "$OUTPUT" --bytes-per-token "$PER_TOKEN" \
-  --server-log "$LOG" --kv-dir "$DATA/kv" --json "$RAW/resident.json" --md "$HERE/results/resident.md" \
+  --server-log "$LOG" --kv-dir "$DATA/kv" --json "$RAW/$NAME.json" --md "$HERE/results/$NAME.md" \
   --command "$COMMAND" --rev "$(git -C "$ROOT" describe --always --dirty)" --size "$SIZE" \
   --context "$CONTEXT" --budget "$BUDGET"
-grep -E "INFO .*turn |WARNING|SEVERE|spill" "$LOG" > "$RAW/resident-server.log" || true
-cat "$HERE/results/resident.md"
+grep -E "INFO .*turn |WARNING|SEVERE|spill" "$LOG" > "$RAW/$NAME-server.log" || true
+cat "$HERE/results/$NAME.md"

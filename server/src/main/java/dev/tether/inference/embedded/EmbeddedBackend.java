@@ -40,6 +40,7 @@ public final class EmbeddedBackend implements ModelBackend {
     private final EmbeddedSettings settings;
     private final LlamaModel model;
     private final List<EngineGroup> groups;
+    private final EngineGroup.Router router;
     private final ChatPrompt chat;
     private final PromptTokenizer tokenizer;
     private final SpillStore spill;
@@ -83,6 +84,7 @@ public final class EmbeddedBackend implements ModelBackend {
                             name)));
         }
         this.groups = List.copyOf(built);
+        this.router = new EngineGroup.Router(groups);
         this.description = "embedded llama.cpp: " + model.description() + " from "
                 + settings.model().getFileName()
                 + (settings.demo() ? " (DEMO MODEL: random weights, its output is random text)" : "");
@@ -182,7 +184,7 @@ public final class EmbeddedBackend implements ModelBackend {
         try {
             if (closed) throw new ModelException(ModelException.Kind.UNAVAILABLE, "the embedded engine is shut down");
             turn = turn(request);
-            scheduler = EngineGroup.of(groups, request.sessionKey()).scheduler();
+            scheduler = router.route(request.sessionKey()).scheduler();
             scheduler.submit(turn);
         } finally {
             lifecycle.readLock().unlock();
@@ -286,7 +288,12 @@ public final class EmbeddedBackend implements ModelBackend {
     public void forget(String sessionKey) {
         lifecycle.readLock().lock();
         try {
-            if (!closed) EngineGroup.of(groups, sessionKey).scheduler().forget(sessionKey);
+            if (!closed) {
+                EngineGroup home = router.forget(sessionKey);
+                // Not remembered: it may still be resident somewhere, and its spill file must go.
+                for (EngineGroup g : home != null ? List.of(home) : groups)
+                    g.scheduler().forget(sessionKey);
+            }
         } finally {
             lifecycle.readLock().unlock();
         }

@@ -8,14 +8,59 @@ import java.util.List;
  * attends over every occupied cell of a context for every sequence in it, so a decode step
  * costs in proportion to all resident tokens of the context; splitting the sessions into groups
  * bounds that to the group's tokens, at the price of a smaller cache per group and no batching
- * across groups. A session always lands in the same group ({@link #of}).
+ * across groups. {@link Router} says which group a session runs in.
  *
  * <p>Immutable; the scheduler is thread-safe.
  */
 record EngineGroup(LlamaContext ctx, TurnScheduler scheduler) {
-    /** The group of {@code sessionKey}: a fixed hash, so a session's KV state is found again. */
-    static EngineGroup of(List<EngineGroup> groups, String sessionKey) {
-        return groups.get(Math.floorMod(sessionKey.hashCode(), groups.size()));
+    /**
+     * Which group each session runs in. A session stays in its group while the router remembers
+     * it; a new one goes to the group with the fewest resident and waiting sessions (ties in
+     * turn), so groups fill evenly where a hash would crowd some and leave others empty. The
+     * spill directory is shared, so a session the router forgot (it keeps the most recent
+     * {@link #REMEMBERED}) is restored in whichever group it lands in next.
+     *
+     * <p>Thread-safe.
+     */
+    static final class Router {
+        static final int REMEMBERED = 16_384;
+        private final List<EngineGroup> groups;
+        private final java.util.LinkedHashMap<String, EngineGroup> homes =
+                new java.util.LinkedHashMap<>(64, 0.75f, true) {
+                    @Override
+                    protected boolean removeEldestEntry(java.util.Map.Entry<String, EngineGroup> eldest) {
+                        return size() > REMEMBERED;
+                    }
+                };
+        private int next;
+
+        Router(List<EngineGroup> groups) {
+            this.groups = groups;
+        }
+
+        synchronized EngineGroup route(String sessionKey) {
+            EngineGroup home = homes.get(sessionKey);
+            if (home != null) return home;
+            if (groups.size() == 1) return groups.get(0);
+            home = null;
+            int least = Integer.MAX_VALUE;
+            for (int i = 0; i < groups.size(); i++) {
+                EngineGroup g = groups.get((next + i) % groups.size());
+                int load = g.scheduler.stats().residentSessions() + g.scheduler.waitingTurns();
+                if (load < least) {
+                    least = load;
+                    home = g;
+                }
+            }
+            next = (groups.indexOf(home) + 1) % groups.size();
+            homes.put(sessionKey, home);
+            return home;
+        }
+
+        /** The group {@code sessionKey} ran in, which forgets it now; null if none is known. */
+        synchronized EngineGroup forget(String sessionKey) {
+            return groups.size() == 1 ? groups.get(0) : homes.remove(sessionKey);
+        }
     }
 
     /** Totals over all groups (the spill store is shared: its figures are taken once). */
