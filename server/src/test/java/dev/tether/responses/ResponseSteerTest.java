@@ -160,6 +160,31 @@ class ResponseSteerTest {
     }
 
     @Test
+    void aPendingSteerWhoseTargetIsCancelledIsAnsweredFailedRatherThanLost() throws Exception {
+        upstream.then(new ScriptedUpstream.Hang());
+        Socket s = Socket.open(server);
+        s.send("{\"type\":\"response.create\",\"model\":\"m\",\"input\":\"start\"}");
+        String id =
+                until(s, "response.created").get(0).path("response").path("id").asText();
+        s.send(steer(id, "\"one\""));
+        until(s, "response.steer.pending");
+        assertEquals(
+                200,
+                new ResponsesClient(server)
+                        .post("/v1/responses/" + id + "/cancel", "")
+                        .status());
+        List<JsonNode> rest = until(s, "response.steer.failed");
+        assertTrue(types(rest).contains("response.cancelled"), "the target ended cancelled: " + types(rest));
+        JsonNode failed = last(rest);
+        assertEquals(id, failed.path("previous_response_id").asText());
+        assertEquals("steer_not_applied", failed.path("error").path("code").asText());
+        s.send("{\"type\":\"response.create\",\"model\":\"m\",\"input\":\"next\"}");
+        JsonNode after = last(until(s, "response.completed")).path("response");
+        assertEquals("echo: next", ResponsesClient.outputText(after), "no successor; the lane runs the next request");
+        assertTrue(after.path("previous_response_id").isNull(), "the request sent, not a successor");
+    }
+
+    @Test
     void aSteerThatCannotApplyFailsWithItsReasonAndTheSocketStaysUsable() throws Exception {
         Socket s = Socket.open(server);
         s.send(steer("resp_unknown", "\"x\""));
