@@ -257,13 +257,8 @@ public final class SocketSession implements ResponseService.LocalChains {
         try {
             steer = Steer.parse(frame);
         } catch (Refusal r) {
-            String lane = frame.path("stream_id").isTextual()
-                            && STREAM_ID
-                                    .matcher(frame.get("stream_id").asText())
-                                    .matches()
-                    ? frame.get("stream_id").asText()
-                    : null;
-            out.steerFailed(lane, frame.path("previous_response_id").asText(null), r);
+            out.steerFailed(
+                    Steer.laneOf(frame), frame.path("previous_response_id").asText(null), r);
             return;
         }
         Active active;
@@ -285,26 +280,14 @@ public final class SocketSession implements ResponseService.LocalChains {
     /** Why {@code steer} cannot apply to the lane's running response {@code active}, or null. */
     private Refusal refusal(Steer steer, Active active) {
         if (active == null || !active.run.id().equals(steer.target())) {
-            return notRunning(steer);
+            return steer.notRunning();
         }
-        ResponseParams p = active.run.params();
-        if (p.conversationId() != null || p.source().hasNonNull("context_management")) {
-            return Refusal.invalid(
-                    "previous_response_id",
-                    "steering_not_supported",
-                    "Response '" + steer.target() + "' "
-                            + (p.conversationId() != null
-                                    ? "belongs to conversation " + p.conversationId()
-                                    : "uses context_management")
-                            + ", which cannot be steered; send the input with response.create once it has ended.");
+        Refusal unsupported = steer.unsupported(active.run.params());
+        if (unsupported != null) {
+            return unsupported;
         }
         if (active.steers.size() >= MAX_STEERS) {
-            return new Refusal(
-                    Condition.RATE_LIMITED,
-                    "too_many_pending_steers",
-                    null,
-                    "Response '" + steer.target() + "' already has " + MAX_STEERS
-                            + " steers waiting to be applied; wait for its successor.");
+            return steer.tooMany(MAX_STEERS);
         }
         try {
             principal.require(ResponseService.RESOURCE, dev.tether.auth.Operation.CREATE);
@@ -313,16 +296,6 @@ public final class SocketSession implements ResponseService.LocalChains {
             return r;
         }
         return null;
-    }
-
-    private static Refusal notRunning(Steer steer) {
-        return new Refusal(
-                Condition.NOT_FOUND,
-                "response_not_found",
-                "previous_response_id",
-                "No response with id '" + steer.target() + "' is running on "
-                        + (steer.streamId() == null ? "the default lane" : "stream '" + steer.streamId() + "'")
-                        + " of this connection (unknown, on another lane, or already finished).");
     }
 
     /** Under the target's lock: the steer is recorded before the target can end. */
@@ -336,7 +309,7 @@ public final class SocketSession implements ResponseService.LocalChains {
                 active.steers.add(steer);
                 out.send(steer.answer("response.steer.pending"));
             }
-            case ENDED -> out.steerFailed(steer.streamId(), steer.target(), notRunning(steer));
+            case ENDED -> out.steerFailed(steer.streamId(), steer.target(), steer.notRunning());
         }
     }
 
@@ -354,18 +327,7 @@ public final class SocketSession implements ResponseService.LocalChains {
             return;
         }
         for (Steer steer : active.steers) {
-            out.steerFailed(
-                    steer.streamId(),
-                    steer.target(),
-                    new Refusal(
-                            Condition.CONFLICT,
-                            "steer_not_applied",
-                            "previous_response_id",
-                            "Response '" + steer.target() + "' ended "
-                                    + (record == null
-                                            ? "without a result"
-                                            : record.status().json())
-                                    + " before the steer was applied; its input was not used."));
+            out.steerFailed(steer.streamId(), steer.target(), steer.notApplied(record));
         }
     }
 

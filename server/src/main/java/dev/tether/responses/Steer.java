@@ -15,6 +15,8 @@ import java.util.List;
  * @param streamId the lane ({@code stream_id}), or null for the default one
  * @param target   the running response it steers ({@code previous_response_id})
  * @param input    the new items, normalized as a {@code response.create} input is ({@link Items})
+ *
+ * <p>Immutable (its items are never modified).
  */
 record Steer(String streamId, String target, List<ObjectNode> input) {
 
@@ -68,6 +70,58 @@ record Steer(String streamId, String target, List<ObjectNode> input) {
 
     private static Refusal invalidInput(String param, String message) {
         return new Refusal(Condition.INVALID, "invalid_input", param, message);
+    }
+
+    /** The lane a frame that failed to parse names, when its {@code stream_id} is valid; else null. */
+    static String laneOf(JsonNode frame) {
+        JsonNode s = frame.path("stream_id");
+        return s.isTextual() && SocketSession.STREAM_ID.matcher(s.asText()).matches() ? s.asText() : null;
+    }
+
+    /** No response by that id runs on the lane: unknown, on another lane, or already finished. */
+    Refusal notRunning() {
+        return new Refusal(
+                Condition.NOT_FOUND,
+                "response_not_found",
+                "previous_response_id",
+                "No response with id '" + target + "' is running on "
+                        + (streamId == null ? "the default lane" : "stream '" + streamId + "'")
+                        + " of this connection (unknown, on another lane, or already finished).");
+    }
+
+    /** Why the request {@code p} cannot be steered (the spec excludes conversations and compaction), or null. */
+    Refusal unsupported(ResponseParams p) {
+        if (p.conversationId() == null && !p.source().hasNonNull("context_management")) {
+            return null;
+        }
+        return Refusal.invalid(
+                "previous_response_id",
+                "steering_not_supported",
+                "Response '" + target + "' "
+                        + (p.conversationId() != null
+                                ? "belongs to conversation " + p.conversationId()
+                                : "uses context_management")
+                        + ", which cannot be steered; send the input with response.create once it has ended.");
+    }
+
+    Refusal tooMany(int max) {
+        return new Refusal(
+                Condition.RATE_LIMITED,
+                "too_many_pending_steers",
+                null,
+                "Response '" + target + "' already has " + max
+                        + " steers waiting to be applied; wait for its successor.");
+    }
+
+    /** The target ended failed or cancelled (nothing to continue) before this steer applied. */
+    Refusal notApplied(ResponseRecord ended) {
+        return new Refusal(
+                Condition.CONFLICT,
+                "steer_not_applied",
+                "previous_response_id",
+                "Response '" + target + "' ended "
+                        + (ended == null ? "without a result" : ended.status().json())
+                        + " before the steer was applied; its input was not used.");
     }
 
     /** The {@code response.steer.accepted} or {@code .pending} event answering this steer. */
