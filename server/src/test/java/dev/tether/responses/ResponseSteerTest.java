@@ -160,24 +160,35 @@ class ResponseSteerTest {
     }
 
     @Test
-    void aPendingSteerWhoseTargetIsCancelledIsAnsweredFailedRatherThanLost() throws Exception {
+    void pendingSteersAreBoundedAndEachIsAnsweredFailedWhenTheTargetIsCancelled() throws Exception {
         upstream.then(new ScriptedUpstream.Hang());
         Socket s = Socket.open(server);
         s.send("{\"type\":\"response.create\",\"model\":\"m\",\"input\":\"start\"}");
         String id =
                 until(s, "response.created").get(0).path("response").path("id").asText();
-        s.send(steer(id, "\"one\""));
-        until(s, "response.steer.pending");
+        for (int i = 0; i < SocketSession.MAX_STEERS; i++) {
+            s.send(steer(id, "\"steer " + i + "\""));
+            until(s, "response.steer.pending");
+        }
+        s.send(steer(id, "\"one too many\""));
+        JsonNode tooMany = s.next();
+        assertEquals("response.steer.failed", tooMany.path("type").asText(), "the bound is a decision: " + tooMany);
+        assertEquals(
+                "too_many_pending_steers", tooMany.path("error").path("code").asText());
+        assertEquals(429, tooMany.path("status").asInt());
+
         assertEquals(
                 200,
                 new ResponsesClient(server)
                         .post("/v1/responses/" + id + "/cancel", "")
                         .status());
-        List<JsonNode> rest = until(s, "response.steer.failed");
-        assertTrue(types(rest).contains("response.cancelled"), "the target ended cancelled: " + types(rest));
-        JsonNode failed = last(rest);
-        assertEquals(id, failed.path("previous_response_id").asText());
-        assertEquals("steer_not_applied", failed.path("error").path("code").asText());
+        until(s, "response.cancelled");
+        for (int i = 0; i < SocketSession.MAX_STEERS; i++) {
+            JsonNode failed = s.next();
+            assertEquals("response.steer.failed", failed.path("type").asText(), "each pending steer is answered");
+            assertEquals(id, failed.path("previous_response_id").asText());
+            assertEquals("steer_not_applied", failed.path("error").path("code").asText());
+        }
         s.send("{\"type\":\"response.create\",\"model\":\"m\",\"input\":\"next\"}");
         JsonNode after = last(until(s, "response.completed")).path("response");
         assertEquals("echo: next", ResponsesClient.outputText(after), "no successor; the lane runs the next request");
