@@ -25,7 +25,8 @@ import java.util.regex.Pattern;
  * of that lane ({@link Steer}).
  *
  * <p>Thread-safe: frames arrive on the connection's event loop, completions on other threads;
- * all state is guarded by the instance lock.
+ * all state is guarded by the instance lock. A run's lock may be held when this one is taken (a
+ * run's end, a steer's decision), so a steer calls into its run only after releasing it.
  */
 public final class SocketSession implements ResponseService.LocalChains {
     static final int MAX_IN_FLIGHT = 16;

@@ -142,6 +142,7 @@ record Steer(String streamId, String target, List<ObjectNode> input) {
         ObjectNode frame = Json.object();
         frame.setAll(steeredFrame);
         frame.put("previous_response_id", steeredId);
+        frame.remove("generate"); // a steered warm-up's successor answers
         ArrayNode input = frame.putArray("input");
         for (Steer s : steers) {
             s.input().forEach(input::add);
