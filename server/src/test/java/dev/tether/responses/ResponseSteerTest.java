@@ -239,6 +239,25 @@ class ResponseSteerTest {
     }
 
     @Test
+    void aResponseUsingContextManagementIsNotSteered() throws Exception {
+        upstream.then(new ScriptedUpstream.Text(200, List.of("a", "b", "c"), -1, 0));
+        Socket s = Socket.open(server);
+        s.send("{\"type\":\"response.create\",\"model\":\"m\",\"input\":\"hi\","
+                + "\"context_management\":[{\"type\":\"compaction\",\"compact_threshold\":1000000}]}");
+        String id =
+                until(s, "response.created").get(0).path("response").path("id").asText();
+        until(s, "response.output_text.delta");
+        s.send(steer(id, "\"change course\""));
+        List<JsonNode> rest = until(s, "response.completed");
+        assertTrue(
+                rest.stream()
+                        .anyMatch(f -> f.path("type").asText().equals("response.steer.failed")
+                                && f.path("error").path("code").asText().equals("steering_not_supported")),
+                "the spec excludes compacting responses: " + types(rest));
+        assertEquals("abc", ResponsesClient.outputText(last(rest).path("response")), "the response was not stopped");
+    }
+
+    @Test
     void aResponseInAConversationIsNotSteeredAndRunsToItsEnd() throws Exception {
         String conversation = new ResponsesClient(server)
                 .post("/v1/conversations", "{}")
