@@ -62,6 +62,22 @@ final class ApiErrors {
         return Json.bytes(frame);
     }
 
+    /**
+     * A Responses WebSocket {@code response.steer.failed} event: the {@link #frame} envelope, typed
+     * for the steer of {@code responseId} it answers.
+     */
+    static byte[] steerFailed(String streamId, String responseId, Throwable failure, String connectionId) {
+        Problem p = ErrorTable.describe(failure, connectionId);
+        HttpMetrics.current().problem(p);
+        ObjectNode frame = Json.object().put("type", "response.steer.failed").put("status", p.status());
+        if (streamId != null) {
+            frame.put("stream_id", streamId);
+        }
+        frame.put("previous_response_id", responseId);
+        frame.set("error", error(p));
+        return Json.bytes(frame);
+    }
+
     private static ObjectNode error(Problem p) {
         ObjectNode error = Json.object();
         error.put("message", p.message());

@@ -49,6 +49,11 @@ final class ResponsesSocket implements TextSocket.Handler {
             public void error(String streamId, Throwable failure) {
                 socket.send(Buffer.buffer(ApiErrors.frame(streamId, failure, connectionId)));
             }
+
+            @Override
+            public void steerFailed(String streamId, String responseId, Throwable failure) {
+                socket.send(Buffer.buffer(ApiErrors.steerFailed(streamId, responseId, failure, connectionId)));
+            }
         };
         var context = socket.context();
         this.session = new SocketSession(

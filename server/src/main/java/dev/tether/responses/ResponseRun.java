@@ -47,6 +47,21 @@ public final class ResponseRun {
     /** Automatic compaction before generating, or null; set before the run executes. */
     private Compactor.Before compactFirst;
 
+    /** A steer stops the run at the next fragment boundary ({@code steered}), or after its first one. */
+    private boolean steered;
+
+    private boolean steerAfterFirst;
+
+    /** How a run takes a steer ({@link #steer}). */
+    public enum Steering {
+        /** It stops at the next fragment boundary and ends incomplete, reason {@code steered}. */
+        STOPPING,
+        /** No output yet: it stops right after its first fragment. */
+        PENDING,
+        /** It has ended (or is ending for another reason): nothing changes. */
+        ENDED
+    }
+
     /** Where a stored run's events go; {@code null} for {@code store:false}. */
     interface Persister {
         void offer(byte[] event, boolean last);
@@ -151,6 +166,8 @@ public final class ResponseRun {
             ObjectNode abort = abortError();
             if (abort != null) {
                 end(ResponseStatus.FAILED, null, abort, null);
+            } else if (steeredOnly()) {
+                end(ResponseStatus.INCOMPLETE, null, null, "steered");
             } else {
                 end(ResponseStatus.CANCELLED, null, null, null);
             }
@@ -192,9 +209,52 @@ public final class ResponseRun {
         return abortError;
     }
 
+    private synchronized boolean steeredOnly() {
+        return steered && !cancelRequested;
+    }
+
     private synchronized void end(ResponseStatus s, ObjectNode usage, ObjectNode error, String incomplete) {
         if (terminal == null) {
-            finish(s, usage, error, incomplete);
+            if (steered && error == null && s != ResponseStatus.CANCELLED) {
+                // the model ended on its own while the steer was being taken: the steer still wins
+                finish(ResponseStatus.INCOMPLETE, usage, null, "steered");
+            } else {
+                finish(s, usage, error, incomplete);
+            }
+        }
+    }
+
+    /**
+     * A steer ({@code response.steer} over WebSocket): the run stops at the next fragment boundary,
+     * or after its first fragment when none came yet, and ends {@code incomplete} with reason
+     * {@code steered}, keeping its partial output. {@code decided} runs under this run's lock with
+     * the outcome before anything changes, so what it records or sends comes before the terminal
+     * event and before any listener's {@code onEnd}. Idempotent.
+     */
+    public synchronized Steering steer(java.util.function.Consumer<Steering> decided) {
+        Steering s;
+        if (terminal != null || cancelRequested || abortError != null) {
+            s = Steering.ENDED;
+        } else if (steered || lastOutputNanos != 0) {
+            s = Steering.STOPPING;
+        } else {
+            s = Steering.PENDING;
+        }
+        decided.accept(s);
+        if (s == Steering.STOPPING) {
+            stopForSteer();
+        } else if (s == Steering.PENDING) {
+            steerAfterFirst = true;
+        }
+        return s;
+    }
+
+    private void stopForSteer() {
+        if (!steered) {
+            steered = true;
+            if (worker != null) {
+                worker.interrupt();
+            }
         }
     }
 
@@ -322,6 +382,13 @@ public final class ResponseRun {
     /** One numbered event. */
     private record Event(String type, byte[] json) {}
 
+    /** A steer that came before any output stops the run once the first fragment is in; under the lock. */
+    private void afterFragment() {
+        if (steerAfterFirst) {
+            stopForSteer();
+        }
+    }
+
     /** Time to first output, then between outputs; under the lock. */
     private void timeOutput() {
         long now = System.nanoTime();
@@ -338,24 +405,36 @@ public final class ResponseRun {
         @Override
         public void text(String delta) {
             synchronized (ResponseRun.this) {
+                if (steered) {
+                    return; // past the boundary the steer stopped at
+                }
                 timeOutput();
                 out.text(delta);
+                afterFragment();
             }
         }
 
         @Override
         public void toolCall(int index, String callId, String name) {
             synchronized (ResponseRun.this) {
+                if (steered) {
+                    return; // past the boundary the steer stopped at
+                }
                 timeOutput();
                 out.toolCall(index, callId, name);
+                afterFragment();
             }
         }
 
         @Override
         public void toolArguments(int index, String delta) {
             synchronized (ResponseRun.this) {
+                if (steered) {
+                    return; // past the boundary the steer stopped at
+                }
                 timeOutput();
                 out.toolArguments(index, delta);
+                afterFragment();
             }
         }
     }

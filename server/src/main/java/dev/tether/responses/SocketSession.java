@@ -21,15 +21,21 @@ import java.util.regex.Pattern;
  * queued. Each lane's latest response stays in a connection-local cache, so a continuation by
  * {@code previous_response_id} works with {@code store:false}, and nothing about it outlives the
  * connection or its TTL. A failed continuation evicts the id it referenced (WebSocket mode guide).
+ * A {@code response.steer} stops the response running on a lane and puts its successor at the head
+ * of that lane ({@link Steer}).
  *
  * <p>Thread-safe: frames arrive on the connection's event loop, completions on other threads;
- * all state is guarded by the instance lock.
+ * all state is guarded by the instance lock. A run's lock may be held when this one is taken (a
+ * run's end, a steer's decision), so a steer calls into its run only after releasing it.
  */
 public final class SocketSession implements ResponseService.LocalChains {
     static final int MAX_IN_FLIGHT = 16;
     static final int MAX_LANES = 32;
     private static final int MAX_QUEUED = 256;
-    private static final Pattern STREAM_ID = Pattern.compile("[A-Za-z0-9_.-]{1,256}");
+    /** Steers one response may collect before it ends (each answered {@code too_many_pending_steers} after). */
+    static final int MAX_STEERS = 16;
+
+    static final Pattern STREAM_ID = Pattern.compile("[A-Za-z0-9_.-]{1,256}");
 
     private final ResponseService service;
     private final Frames out;
@@ -49,6 +55,12 @@ public final class SocketSession implements ResponseService.LocalChains {
 
         /** An {@code error} frame for {@code failure}, tagged with {@code streamId} when not null. */
         void error(String streamId, Throwable failure);
+
+        /**
+         * A {@code response.steer.failed} event for the steer of {@code responseId} (null when the
+         * frame named none), tagged with {@code streamId} when not null.
+         */
+        void steerFailed(String streamId, String responseId, Throwable failure);
     }
 
     /**
@@ -85,6 +97,7 @@ public final class SocketSession implements ResponseService.LocalChains {
         String type = frame.path("type").asText("");
         switch (type) {
             case "response.create" -> create((ObjectNode) frame);
+            case "response.steer" -> steer(frame);
             case "response.processed" -> {} // Codex acknowledges events this way; nothing to do
             default ->
                 out.error(
@@ -93,7 +106,7 @@ public final class SocketSession implements ResponseService.LocalChains {
                                 "type",
                                 "unknown_event_type",
                                 "Unsupported client event type '" + type
-                                        + "'; this endpoint accepts response.create."));
+                                        + "'; this endpoint accepts response.create and response.steer."));
         }
     }
 
@@ -200,6 +213,7 @@ public final class SocketSession implements ResponseService.LocalChains {
                 if (failure != null) {
                     finished(lane, previous, null, failure);
                 } else {
+                    started(lane, run, frame);
                     run.subscribe(-1, new LaneListener(lane, previous, run));
                 }
             });
@@ -218,9 +232,104 @@ public final class SocketSession implements ResponseService.LocalChains {
         } else {
             evict(previous);
         }
+        Active active = lane.active;
+        lane.active = null;
+        if (active != null && !active.steers.isEmpty()) {
+            followSteers(lane, active, record);
+        }
         lane.busy = false;
         inFlight--;
         pump();
+    }
+
+    /** Before the run's first event reaches the client, so a steer naming it finds it. */
+    private synchronized void started(Lane lane, ResponseRun run, ObjectNode frame) {
+        lane.active = new Active(run, frame);
+    }
+
+    /**
+     * A {@code response.steer}: answered {@code accepted} when the target is generating, {@code
+     * pending} when it has produced nothing yet (applied after its first token), {@code failed}
+     * otherwise. Runs on the connection's event loop; the target's own lock orders the answer with
+     * its end.
+     */
+    private void steer(JsonNode frame) {
+        Steer steer;
+        try {
+            steer = Steer.parse(frame);
+        } catch (Refusal r) {
+            out.steerFailed(
+                    Steer.laneOf(frame), frame.path("previous_response_id").asText(null), r);
+            return;
+        }
+        Active active;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            Lane lane = lanes.get(steer.streamId() == null ? "" : steer.streamId());
+            active = lane == null ? null : lane.active;
+            Refusal refused = refusal(steer, active);
+            if (refused != null) {
+                out.steerFailed(steer.streamId(), steer.target(), refused);
+                return;
+            }
+        }
+        active.run.steer(outcome -> decided(steer, active, outcome));
+    }
+
+    /** Why {@code steer} cannot apply to the lane's running response {@code active}, or null. */
+    private Refusal refusal(Steer steer, Active active) {
+        if (active == null || !active.run.id().equals(steer.target())) {
+            return steer.notRunning();
+        }
+        Refusal unsupported = steer.unsupported(active.run.params());
+        if (unsupported != null) {
+            return unsupported;
+        }
+        if (active.steers.size() >= MAX_STEERS) {
+            return steer.tooMany(MAX_STEERS);
+        }
+        try {
+            principal.require(ResponseService.RESOURCE, dev.tether.auth.Operation.CREATE);
+            principal.require(ResponseService.RESOURCE, dev.tether.auth.Operation.READ);
+        } catch (Refusal r) {
+            return r;
+        }
+        return null;
+    }
+
+    /** Under the target's lock: the steer is recorded before the target can end. */
+    private synchronized void decided(Steer steer, Active active, ResponseRun.Steering outcome) {
+        switch (outcome) {
+            case STOPPING -> {
+                active.steers.add(steer);
+                out.send(steer.answer("response.steer.accepted"));
+            }
+            case PENDING -> {
+                active.steers.add(steer);
+                out.send(steer.answer("response.steer.pending"));
+            }
+            case ENDED -> out.steerFailed(steer.streamId(), steer.target(), steer.notRunning());
+        }
+    }
+
+    /**
+     * The steered response has ended: its successor goes to the head of the lane, or, when the
+     * response failed or was cancelled (nothing to continue), each steer is answered {@code failed}.
+     */
+    private void followSteers(Lane lane, Active active, ResponseRecord record) {
+        if (record != null
+                && (record.status() == ResponseStatus.COMPLETED || record.status() == ResponseStatus.INCOMPLETE)) {
+            if (!closed) {
+                lane.waiting.addFirst(Steer.successor(active.frame, record.id(), active.steers));
+                queued++;
+            }
+            return;
+        }
+        for (Steer steer : active.steers) {
+            out.steerFailed(steer.streamId(), steer.target(), steer.notApplied(record));
+        }
     }
 
     private void evict(String id) {
@@ -261,11 +370,26 @@ public final class SocketSession implements ResponseService.LocalChains {
         final String streamId;
         final ArrayDeque<ObjectNode> waiting = new ArrayDeque<>();
         boolean busy;
+        /** The response running on this lane, once it has started. */
+        Active active;
+
         ResponseRecord head;
         long headExpires;
 
         Lane(String streamId) {
             this.streamId = streamId;
+        }
+    }
+
+    /** A lane's running response, the request that started it, and the steers it has taken. */
+    private static final class Active {
+        final ResponseRun run;
+        final ObjectNode frame;
+        final java.util.List<Steer> steers = new java.util.ArrayList<>();
+
+        Active(ResponseRun run, ObjectNode frame) {
+            this.run = run;
+            this.frame = frame;
         }
     }
 

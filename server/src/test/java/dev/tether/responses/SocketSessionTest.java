@@ -60,6 +60,9 @@ class SocketSessionTest {
 
                         @Override
                         public void error(String streamId, Throwable failure) {}
+
+                        @Override
+                        public void steerFailed(String streamId, String responseId, Throwable failure) {}
                     },
                     InstantSource.system(),
                     Duration.ofMinutes(1),

@@ -51,6 +51,9 @@ public final class ScriptedUpstream implements AutoCloseable {
     /** Streams {@code chunks} as text, then nothing more until the upstream is closed. */
     public record HangAfter(List<String> chunks) implements Reply {}
 
+    /** Sends the headers, waits until {@code open} is released, then streams {@code chunks} as text. */
+    public record Gate(CountDownLatch open, List<String> chunks) implements Reply {}
+
     private ScriptedUpstream(HttpServer server) {
         this.server = server;
     }
@@ -116,6 +119,17 @@ public final class ScriptedUpstream implements AutoCloseable {
                         chunk(out, JSON.createObjectNode().put("content", c), null, null);
                     }
                     closing.await();
+                }
+                case Gate g -> {
+                    OutputStream out = startStream(ex);
+                    g.open().await();
+                    for (String c : g.chunks()) {
+                        chunk(out, JSON.createObjectNode().put("content", c), null, null);
+                    }
+                    finish(
+                            out,
+                            "stop",
+                            usage(body.toString().length() / 4, 0, g.chunks().size()));
                 }
                 case Text t -> {
                     OutputStream out = startStream(ex);
