@@ -20,6 +20,8 @@ import java.util.Objects;
  * @param maxOutputTokens   or null
  * @param textFormat        the client's {@code text.format} when it asks for JSON
  *                          ({@code json_object} or {@code json_schema}), or null for plain text
+ * @param topLogprobs       null when the client did not ask for log-probabilities, else how many
+ *                          alternatives to report per token (0 to 20)
  */
 public record ModelRequest(
         String model,
@@ -32,7 +34,36 @@ public record ModelRequest(
         Double temperature,
         Double topP,
         Integer maxOutputTokens,
-        JsonNode textFormat) {
+        JsonNode textFormat,
+        Integer topLogprobs) {
+
+    /** A request without log-probabilities. */
+    public ModelRequest(
+            String model,
+            String sessionKey,
+            boolean persistent,
+            List<ChatMessage> messages,
+            List<ToolSpec> tools,
+            JsonNode toolChoice,
+            Boolean parallelToolCalls,
+            Double temperature,
+            Double topP,
+            Integer maxOutputTokens,
+            JsonNode textFormat) {
+        this(
+                model,
+                sessionKey,
+                persistent,
+                messages,
+                tools,
+                toolChoice,
+                parallelToolCalls,
+                temperature,
+                topP,
+                maxOutputTokens,
+                textFormat,
+                null);
+    }
 
     public ModelRequest {
         Objects.requireNonNull(model, "model");

@@ -14,4 +14,10 @@ public interface ModelSink {
 
     /** A fragment of tool call {@code index}'s JSON arguments. */
     void toolArguments(int index, String delta);
+
+    /**
+     * Log-probabilities of the tokens whose text comes in the next {@link #text} calls; only
+     * when the request asked for them ({@link ModelRequest#topLogprobs}) and the backend can.
+     */
+    default void logprobs(java.util.List<TokenLogprob> tokens) {}
 }

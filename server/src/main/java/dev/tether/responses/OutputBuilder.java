@@ -1,7 +1,9 @@
 package dev.tether.responses;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.inference.ModelSink;
+import dev.tether.inference.TokenLogprob;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -20,6 +22,7 @@ final class OutputBuilder implements ModelSink {
     private final List<ObjectNode> items = new ArrayList<>();
     private final Map<Integer, OpenCall> calls = new HashMap<>();
     private OpenText text;
+    private ArrayNode pendingLogprobs = Json.MAPPER.createArrayNode();
 
     OutputBuilder(Consumer<ObjectNode> emit) {
         this.emit = emit;
@@ -43,13 +46,34 @@ final class OutputBuilder implements ModelSink {
         text.text.append(delta);
         ObjectNode e =
                 indexed("response.output_text.delta", text.id, text.index).put("delta", delta);
-        e.putArray("logprobs");
+        e.set("logprobs", pendingLogprobs);
+        text.logprobs.addAll(pendingLogprobs);
+        pendingLogprobs = Json.MAPPER.createArrayNode();
         emit.accept(e);
+    }
+
+    /** They go out with the next text delta (an empty list on deltas without any). */
+    @Override
+    public void logprobs(List<TokenLogprob> tokens) {
+        for (TokenLogprob t : tokens) {
+            ObjectNode entry = logprob(t);
+            ArrayNode top = entry.putArray("top_logprobs");
+            t.top().forEach(alt -> top.add(logprob(alt)));
+            pendingLogprobs.add(entry);
+        }
+    }
+
+    private static ObjectNode logprob(TokenLogprob t) {
+        ObjectNode o = Json.object().put("token", t.token()).put("logprob", t.logprob());
+        ArrayNode bytes = o.putArray("bytes");
+        for (byte b : t.bytes()) bytes.add(b & 0xff);
+        return o;
     }
 
     @Override
     public void toolCall(int index, String callId, String name) {
         closeText("completed");
+        pendingLogprobs = Json.MAPPER.createArrayNode(); // a call's tokens are not output text
         String id = Ids.functionCall();
         ObjectNode item =
                 Json.object().put("id", id).put("type", "function_call").put("status", "in_progress");
@@ -128,10 +152,10 @@ final class OutputBuilder implements ModelSink {
         String full = text.text.toString();
         ObjectNode done =
                 indexed("response.output_text.done", text.id, text.index).put("text", full);
-        done.putArray("logprobs");
+        done.set("logprobs", text.logprobs.deepCopy());
         emit.accept(done);
         ObjectNode partDone = indexed("response.content_part.done", text.id, text.index);
-        partDone.set("part", Items.textPart("output_text", full));
+        partDone.set("part", part(text));
         emit.accept(partDone);
         ObjectNode item = message(text, status);
         items.set(text.index, item);
@@ -143,8 +167,14 @@ final class OutputBuilder implements ModelSink {
 
     private static ObjectNode message(OpenText t, String status) {
         ObjectNode item = Json.object().put("id", t.id).put("type", "message").put("status", status);
-        item.put("role", "assistant").putArray("content").add(Items.textPart("output_text", t.text.toString()));
+        item.put("role", "assistant").putArray("content").add(part(t));
         return item;
+    }
+
+    private static ObjectNode part(OpenText t) {
+        ObjectNode part = Items.textPart("output_text", t.text.toString());
+        part.set("logprobs", t.logprobs.deepCopy());
+        return part;
     }
 
     private static ObjectNode indexed(String type, String itemId, int outputIndex) {
@@ -163,6 +193,7 @@ final class OutputBuilder implements ModelSink {
         final String id;
         final int index;
         final StringBuilder text = new StringBuilder();
+        final ArrayNode logprobs = Json.MAPPER.createArrayNode();
 
         OpenText(String id, int index) {
             this.id = id;

@@ -15,6 +15,19 @@ import java.util.regex.Pattern;
  * what is accepted. Unknown fields are ignored (SDKs send fields this server does not use).
  */
 public final class ParamsParser {
+    /** The {@code include} value that asks for each output token's log-probability. */
+    static final String LOGPROBS = "message.output_text.logprobs";
+
+    private static final Set<String> INCLUDABLE = Set.of(
+            LOGPROBS,
+            "reasoning.encrypted_content",
+            "file_search_call.results",
+            "web_search_call.results",
+            "web_search_call.action.sources",
+            "message.input_image.image_url",
+            "computer_call_output.output.image_url",
+            "code_interpreter_call.outputs");
+
     private static final Pattern TOOL_NAME = Pattern.compile("[a-zA-Z0-9_-]{1,64}");
     private static final Set<String> TOOL_CHOICES = Set.of("auto", "none", "required");
 
@@ -72,6 +85,14 @@ public final class ParamsParser {
         }
         List<ToolSpec> specs = toolSpecs(tools);
         textFormat(body.get("text"));
+        include(body.get("include"));
+        if (body.hasNonNull("top_logprobs")) {
+            JsonNode top = body.get("top_logprobs");
+            if (!top.isIntegralNumber() || top.asInt() < 0 || top.asInt() > 20) {
+                throw Refusal.invalid(
+                        "top_logprobs", "Invalid 'top_logprobs': expected an integer from 0 to 20, got " + top + ".");
+            }
+        }
         String truncation = string(body, "truncation", "disabled");
         if (!truncation.equals("disabled") && !truncation.equals("auto")) {
             throw Refusal.invalid(
@@ -105,6 +126,28 @@ public final class ParamsParser {
                 metadata(body.get("metadata")),
                 bool(body, "generate", true),
                 source);
+    }
+
+    /**
+     * Checks {@code include}: a list of the values OpenAI documents. Only
+     * {@value #LOGPROBS} changes what Tether returns; the others name outputs Tether has none of.
+     */
+    private static void include(JsonNode include) {
+        if (include == null || include.isNull()) {
+            return;
+        }
+        if (!include.isArray()) {
+            throw Refusal.invalid(
+                    "include", "Invalid type for 'include': expected an array, but got " + kind(include) + " instead.");
+        }
+        for (int i = 0; i < include.size(); i++) {
+            if (!INCLUDABLE.contains(include.get(i).asText()) || !include.get(i).isTextual()) {
+                throw Refusal.invalid(
+                        "include[" + i + "]",
+                        "Invalid value for 'include[" + i + "]': " + include.get(i) + ". Supported values are: "
+                                + String.join(", ", INCLUDABLE.stream().sorted().toList()) + ".");
+            }
+        }
     }
 
     /** Checks {@code text.format}: {@code text}, {@code json_object}, or {@code json_schema} with a name and a schema. */

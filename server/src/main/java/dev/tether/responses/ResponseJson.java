@@ -45,6 +45,9 @@ final class ResponseJson {
                 p.toolChoice() == null ? Json.MAPPER.getNodeFactory().textNode("auto") : p.toolChoice());
         o.set("tools", p.tools());
         o.put("top_p", p.topP() == null ? 1.0 : p.topP());
+        o.set(
+                "top_logprobs",
+                p.source().path("top_logprobs").isIntegralNumber() ? p.source().get("top_logprobs") : null);
         o.put("truncation", p.truncateAuto() ? "auto" : "disabled");
         if (p.compactThreshold() != null) {
             o.set("context_management", p.source().get("context_management"));

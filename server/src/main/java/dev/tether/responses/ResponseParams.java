@@ -61,6 +61,18 @@ public record ResponseParams(
     }
 
     /**
+     * With {@code include: ["message.output_text.logprobs"]}: how many alternatives to report per
+     * token ({@code top_logprobs}, 0 when unset); null when log-probabilities were not asked for.
+     */
+    public Integer topLogprobs() {
+        for (JsonNode v : source.path("include")) {
+            if (v.asText().equals(ParamsParser.LOGPROBS))
+                return source.path("top_logprobs").asInt(0);
+        }
+        return null;
+    }
+
+    /**
      * The client's {@code text.format} when it asks for JSON ({@code json_object} or
      * {@code json_schema}, checked by the parser), else null.
      */

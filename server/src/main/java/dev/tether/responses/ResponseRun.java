@@ -437,5 +437,14 @@ public final class ResponseRun {
                 afterFragment();
             }
         }
+
+        @Override
+        public void logprobs(java.util.List<dev.tether.inference.TokenLogprob> tokens) {
+            synchronized (ResponseRun.this) {
+                if (!steered) {
+                    out.logprobs(tokens);
+                }
+            }
+        }
     }
 }

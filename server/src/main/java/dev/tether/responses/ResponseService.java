@@ -218,7 +218,8 @@ public final class ResponseService implements AutoCloseable {
                 p.temperature(),
                 p.topP(),
                 p.maxOutputTokens(),
-                p.textFormat());
+                p.textFormat(),
+                p.topLogprobs());
     }
 
     private void requireBackend() {

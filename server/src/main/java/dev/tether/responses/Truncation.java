@@ -45,6 +45,7 @@ final class Truncation {
                 request.temperature(),
                 request.topP(),
                 request.maxOutputTokens(),
-                request.textFormat());
+                request.textFormat(),
+                request.topLogprobs());
     }
 }

@@ -133,9 +133,21 @@ public final class ScriptedUpstream implements AutoCloseable {
                 }
                 case Text t -> {
                     OutputStream out = startStream(ex);
+                    int k = 0;
                     for (String c : t.chunks()) {
                         ObjectNode delta = JSON.createObjectNode().put("content", c);
-                        chunk(out, delta, null, null);
+                        if (body.path("logprobs").asBoolean()) {
+                            // As OpenAI does: one entry per chunk (a token here), alternatives as asked.
+                            chunk(
+                                    out,
+                                    delta,
+                                    logprobs(
+                                            c,
+                                            -0.25 * ++k,
+                                            body.path("top_logprobs").asInt(0)));
+                        } else {
+                            chunk(out, delta, null, null);
+                        }
                         if (t.delayMillis() > 0) {
                             Thread.sleep(t.delayMillis());
                         }
@@ -180,6 +192,29 @@ public final class ScriptedUpstream implements AutoCloseable {
         OutputStream out = ex.getResponseBody();
         out.flush();
         return out;
+    }
+
+    private static ObjectNode logprobs(String token, double logprob, int top) {
+        ObjectNode lp = JSON.createObjectNode();
+        ObjectNode entry =
+                lp.putArray("content").addObject().put("token", token).put("logprob", logprob);
+        ArrayNode bytes = entry.putArray("bytes");
+        for (byte b : token.getBytes(StandardCharsets.UTF_8)) bytes.add(b & 0xff);
+        ArrayNode alternatives = entry.putArray("top_logprobs");
+        for (int i = 0; i < top; i++) {
+            alternatives.addObject().put("token", i == 0 ? token : "alt" + i).put("logprob", logprob - i);
+        }
+        return lp;
+    }
+
+    private static void chunk(OutputStream out, ObjectNode delta, ObjectNode logprobs) throws IOException {
+        ObjectNode c = JSON.createObjectNode().put("id", "chatcmpl-test").put("object", "chat.completion.chunk");
+        ObjectNode choice = c.putArray("choices").addObject().put("index", 0);
+        choice.set("delta", delta);
+        choice.set("logprobs", logprobs);
+        choice.putNull("finish_reason");
+        out.write(("data: " + c + "\n\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
     }
 
     private static void chunk(OutputStream out, ObjectNode delta, String finish, ObjectNode usage) throws IOException {

@@ -204,6 +204,7 @@ public final class EmbeddedBackend implements ModelBackend {
             while (true) {
                 switch (turn.next()) {
                     case Turn.Event.Text t -> out.text(t.delta());
+                    case Turn.Event.Logprob l -> out.logprobs(List.of(l.token()));
                     case Turn.Event.End e -> {
                         if (calls == null) {
                             return e.result();
@@ -243,7 +244,8 @@ public final class EmbeddedBackend implements ModelBackend {
                         ThreadLocalRandom.current().nextLong(),
                         demoShaping,
                         AnswerGrammar.of(request, model)),
-                new TextAssembler(chat.stops()));
+                new TextAssembler(chat.stops()),
+                request.topLogprobs() == null ? -1 : request.topLogprobs());
     }
 
     @Override

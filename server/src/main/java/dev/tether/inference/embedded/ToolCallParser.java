@@ -62,6 +62,12 @@ final class ToolCallParser implements ModelSink {
         sink.toolArguments(index, delta);
     }
 
+    /** Passed on at once: the sink attaches them to the next text, so held text stays matched. */
+    @Override
+    public void logprobs(java.util.List<dev.tether.inference.TokenLogprob> tokens) {
+        sink.logprobs(tokens);
+    }
+
     /** The answer ended: whatever is held is a Llama 3 call, or text. */
     void finish() {
         String rest = held.toString();

@@ -2,6 +2,7 @@ package dev.tether.inference.embedded;
 
 import dev.tether.inference.ModelException;
 import dev.tether.inference.ModelResult;
+import dev.tether.inference.TokenLogprob;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 
@@ -18,6 +19,9 @@ final class Turn {
     sealed interface Event {
         record Text(String delta) implements Event {}
 
+        /** The log-probability of the next token, whose text follows in later {@link Text} events. */
+        record Logprob(TokenLogprob token) implements Event {}
+
         record End(ModelResult result) implements Event {}
 
         record Failed(ModelException error) implements Event {}
@@ -29,6 +33,9 @@ final class Turn {
     final int maxNew;
     final Sampler sampler;
     final TextAssembler text;
+    /** Alternatives to report with each token's log-probability, or -1 for none at all. */
+    final int topLogprobs;
+
     final long submittedNanos = System.nanoTime();
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private volatile boolean cancelled;
@@ -56,6 +63,18 @@ final class Turn {
     int logitsIndex = -1;
 
     Turn(String key, boolean persistent, int[] prompt, int maxNew, Sampler sampler, TextAssembler text) {
+        this(key, persistent, prompt, maxNew, sampler, text, -1);
+    }
+
+    Turn(
+            String key,
+            boolean persistent,
+            int[] prompt,
+            int maxNew,
+            Sampler sampler,
+            TextAssembler text,
+            int topLogprobs) {
+        this.topLogprobs = topLogprobs;
         this.key = key;
         this.persistent = persistent;
         this.prompt = prompt;
@@ -100,6 +119,10 @@ final class Turn {
     /** The next event; blocks. */
     Event next() throws InterruptedException {
         return events.take();
+    }
+
+    void logprob(TokenLogprob token) {
+        events.add(new Event.Logprob(token));
     }
 
     void emit(String delta) {

@@ -281,7 +281,8 @@ final class TurnScheduler {
             t.pending = -1;
         }
         if (t.logitsIndex < 0) return;
-        int token = t.sampler.sample(ctx.logits(t.logitsIndex), t.generated);
+        float[] logits = ctx.logits(t.logitsIndex);
+        int token = t.sampler.sample(logits, t.generated);
         if (t.firstTokenNanos == 0) t.firstTokenNanos = System.nanoTime();
         Finish finish = null;
         if (token == Sampler.NO_TOKEN) {
@@ -301,6 +302,7 @@ final class TurnScheduler {
             finish = Finish.STOP;
         } else {
             t.generated++;
+            if (t.topLogprobs >= 0) t.logprob(Logprobs.of(logits, token, t.topLogprobs, model));
             t.emit(t.text.add(model.piece(token)));
             if (t.text.stopped()) finish = Finish.STOP;
             else if (t.generated >= t.maxNew) finish = Finish.LENGTH;

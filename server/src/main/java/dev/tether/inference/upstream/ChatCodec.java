@@ -53,6 +53,10 @@ final class ChatCodec {
         if (request.textFormat() != null) {
             body.set("response_format", responseFormat(request.textFormat()));
         }
+        if (request.topLogprobs() != null) {
+            body.put("logprobs", true);
+            if (request.topLogprobs() > 0) body.put("top_logprobs", request.topLogprobs());
+        }
         body.put("stream", true);
         body.putObject("stream_options").put("include_usage", true);
         try {

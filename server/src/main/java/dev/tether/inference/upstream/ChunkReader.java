@@ -4,9 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tether.inference.ModelException;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
+import dev.tether.inference.TokenLogprob;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
@@ -62,6 +65,7 @@ final class ChunkReader {
     ModelResult readWhole(JsonNode completion) throws ModelException {
         JsonNode choice = completion.path("choices").path(0);
         JsonNode message = choice.path("message");
+        logprobs(choice.path("logprobs"));
         if (message.hasNonNull("content")) {
             text(message.get("content").asText());
         }
@@ -85,6 +89,7 @@ final class ChunkReader {
         }
         for (JsonNode choice : chunk.path("choices")) {
             JsonNode delta = choice.path("delta");
+            logprobs(choice.path("logprobs"));
             if (delta.hasNonNull("content")) {
                 text(delta.get("content").asText());
             }
@@ -94,6 +99,32 @@ final class ChunkReader {
             finish(choice.path("finish_reason"));
         }
         usage(chunk.path("usage"));
+    }
+
+    /** Chat Completions {@code logprobs.content}: each entry precedes the text it scores. */
+    private void logprobs(JsonNode logprobs) {
+        JsonNode content = logprobs.path("content");
+        if (!content.isArray() || content.isEmpty()) return;
+        List<TokenLogprob> tokens = new ArrayList<>();
+        for (JsonNode e : content) {
+            List<TokenLogprob> top = new ArrayList<>();
+            for (JsonNode alt : e.path("top_logprobs")) top.add(logprob(alt, List.of()));
+            tokens.add(logprob(e, top));
+        }
+        sink.logprobs(tokens);
+    }
+
+    private static TokenLogprob logprob(JsonNode e, List<TokenLogprob> top) {
+        String token = e.path("token").asText("");
+        byte[] bytes;
+        if (e.path("bytes").isArray()) {
+            bytes = new byte[e.get("bytes").size()];
+            for (int i = 0; i < bytes.length; i++)
+                bytes[i] = (byte) e.get("bytes").get(i).asInt();
+        } else {
+            bytes = token.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        }
+        return new TokenLogprob(token, e.path("logprob").asDouble(), bytes, top);
     }
 
     private void text(String delta) {
