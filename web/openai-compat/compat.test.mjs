@@ -415,6 +415,25 @@ test('text.format json_schema: sent upstream as response_format, echoed on the r
   );
 });
 
+test('include message.output_text.logprobs: the upstream is asked, its entries reach the part and the deltas', { timeout: TEST_TIMEOUT }, async () => {
+  await resetUpstream();
+  const args = { model: MODEL, input: 'count to 3', include: ['message.output_text.logprobs'], top_logprobs: 2 };
+  const r = await client.responses.create(args);
+  assert.equal(r.status, 'completed', show(r));
+  const [req] = await upstreamRequests();
+  assert.equal(req.logprobs, true, show(req));
+  assert.equal(req.top_logprobs, 2, show(req));
+  const part = r.output[0].content[0];
+  assert.deepEqual(part.logprobs.map((l) => l.token), ['1', ' 2', ' 3', '.'], show(part));
+  assert.equal(part.logprobs[2].logprob, -0.75, show(part.logprobs[2]));
+  assert.equal(part.logprobs[2].top_logprobs.length, 2, show(part.logprobs[2]));
+
+  const stream = client.responses.stream(args);
+  const streamed = [];
+  for await (const e of stream) if (e.type === 'response.output_text.delta') streamed.push(...(e.logprobs ?? []));
+  assert.deepEqual(streamed.map((l) => l.token), ['1', ' 2', ' 3', '.'], 'each delta carries its token');
+});
+
 test('item_reference: an item of the chain by id reaches the upstream as that item', { timeout: TEST_TIMEOUT }, async () => {
   await resetUpstream();
   const r1 = await client.responses.create({ model: MODEL, input: 'Hello' });

@@ -100,6 +100,16 @@ function usageFor(body, completionTokens) {
   };
 }
 
+function tokenLogprob(token, logprob, top) {
+  const bytes = [...Buffer.from(token, 'utf8')];
+  const alternatives = Array.from({ length: top }, (_, i) => ({
+    token: i === 0 ? token : `alt${i}`,
+    logprob: logprob - i,
+    bytes: i === 0 ? bytes : [...Buffer.from(`alt${i}`, 'utf8')],
+  }));
+  return { token, logprob, bytes, top_logprobs: alternatives };
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function sendJson(res, status, value) {
@@ -161,7 +171,12 @@ async function chatCompletions(body, res) {
   try {
     if (p.kind === 'text') {
       await write(chunk(choice({ role: 'assistant', content: '' })));
-      for (const c of p.chunks) await write(chunk(choice({ content: c })));
+      for (const [i, c] of p.chunks.entries()) {
+        const delta = choice({ content: c });
+        // As OpenAI does when asked: each chunk (a token here) with its log-probability.
+        if (body.logprobs === true) delta[0].logprobs = { content: [tokenLogprob(c, -0.25 * (i + 1), body.top_logprobs ?? 0)] };
+        await write(chunk(delta));
+      }
     } else {
       await write(
         chunk(
