@@ -4,7 +4,8 @@
 # log store (in development), and
 # one node on a redis-server of its own; then three nodes on that Redis behind a round-robin
 # balancer), and the
-# official openai npm SDK against the Responses API (web/openai-compat), and a session log
+# official openai npm SDK against the Responses API (web/openai-compat), the official openai
+# Python SDK against it (web/openai-compat/python: the embedded demo model), and a session log
 # materialised by createStreamDB from the official @durable-streams/state (web/session-state),
 # and the clients (TypeScript SDK, web app, useChat over the AI SDK transport) in chromium (web/e2e),
 # then cluster mode: the SDK's session tests against three nodes on one Redis, and the chaos test
@@ -22,12 +23,12 @@ tether_install_libgomp # the embedded engine's tests need the OpenMP runtime
 . "$ROOT/scripts/lib/packages.sh"
 tether_install_redis # the Redis store's tests start their own redis-server on free ports
 
-log "1/6 JUnit tests (./mvnw verify)"
+log "1/7 JUnit tests (./mvnw verify)"
 (cd "$ROOT" && ./mvnw -B -q verify "$@")
 touch "$ROOT/server/target/.tether-build-stamp"
 "$ROOT/scripts/launcher-test.sh"
 
-log "2/6 Durable Streams conformance suite (@durable-streams/server-conformance-tests, pinned)"
+log "2/7 Durable Streams conformance suite (@durable-streams/server-conformance-tests, pinned)"
 CONF="$ROOT/web/conformance"
 # shellcheck source=lib/interop.sh
 . "$ROOT/scripts/lib/interop.sh"
@@ -120,16 +121,19 @@ run_suite redis --redis "$REDIS_URL"
 run_cluster_suite
 interop_stop "$REDIS_PID"
 
-log "3/6 openai npm SDK compatibility (web/openai-compat, pinned openai + ws)"
+log "3/7 openai npm SDK compatibility (web/openai-compat, pinned openai + ws)"
 TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/openai-compat/run.sh"
 
-log "4/6 session log materialised by @durable-streams/state createStreamDB (web/session-state, pinned)"
+log "4/7 openai Python SDK compatibility (web/openai-compat/python, pinned openai in a venv; skipped where it cannot be installed)"
+TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/openai-compat/python/run.sh"
+
+log "5/7 session log materialised by @durable-streams/state createStreamDB (web/session-state, pinned)"
 TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/session-state/run.sh"
 
-log "5/6 clients: the TypeScript SDK, the web app and the useChat page in chromium (web/e2e)"
+log "6/7 clients: the TypeScript SDK, the web app and the useChat page in chromium (web/e2e)"
 TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/e2e/run.sh"
 
-log "6/6 cluster mode: the SDK's session tests on three nodes behind round-robin, then the chaos test"
+log "7/7 cluster mode: the SDK's session tests on three nodes behind round-robin, then the chaos test"
 CLUSTER=3 E2E_FILES="e2e/sdk.test.mjs e2e/transport.test.mjs" TETHER_SERVE="$ROOT/tether serve" "$ROOT/web/e2e/run.sh"
 TETHER_SERVE="$ROOT/tether serve" "$ROOT/scripts/chaos/cluster.sh"
 log "all tests passed"

@@ -50,12 +50,16 @@ interop_start_upstream() {
 
 # Starts $TETHER_SERVE (a command prefix, word-split on purpose) with --port 0 --data-dir
 # $WORK/data and the arguments given, its log in $WORK/tether.log; sets TETHER_PID and TPORT.
+# With TETHER_NAME=N set, the data dir is $WORK/data-N and the log $WORK/tether-N.log, and the
+# PID also joins CLUSTER_PIDS: several named servers can run side by side, each stopped on exit.
 interop_start_tether() {
+  local name="${TETHER_NAME:+-$TETHER_NAME}"
   # shellcheck disable=SC2086
-  $TETHER_SERVE --port 0 --data-dir "$WORK/data" "$@" >"$WORK/tether.log" 2>&1 &
+  $TETHER_SERVE --port 0 --data-dir "$WORK/data$name" "$@" >"$WORK/tether$name.log" 2>&1 &
   TETHER_PID=$!
-  TPORT="$(interop_wait_for_port "$WORK/tether.log" 's|^.*Tether listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$TETHER_PID" Tether 90)"
-  log "Tether on port $TPORT (pid $TETHER_PID): $TETHER_SERVE"
+  [ -z "$name" ] || CLUSTER_PIDS="$TETHER_PID ${CLUSTER_PIDS:-}"
+  TPORT="$(interop_wait_for_port "$WORK/tether$name.log" 's|^.*Tether listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$TETHER_PID" "Tether$name" 90)"
+  log "Tether$name on port $TPORT (pid $TETHER_PID): $TETHER_SERVE"
 }
 
 # Starts a redis-server of its own (a free port, AOF with an fsync per write: what cluster mode
