@@ -79,7 +79,8 @@ final class ResponsesRoutes {
             }
             return;
         }
-        if (rest.equals("/input_tokens")) {
+        if (rest.equals("/input_tokens") || rest.equals("/compact")) {
+            // Both take a create request's body and answer without storing anything.
             if (m != HttpMethod.POST) {
                 throw methodNotAllowed(m, "POST");
             }
@@ -87,19 +88,12 @@ final class ResponsesRoutes {
             withJson(req, bodyLimit, null, body -> {
                 ResponseParams params = ParamsParser.parse(body);
                 ResponseService.authorize(params, principal);
-                json(req, service.inputTokens(params, principal.id()), 200);
-            });
-            return;
-        }
-        if (rest.equals("/compact")) {
-            if (m != HttpMethod.POST) {
-                throw methodNotAllowed(m, "POST");
-            }
-            principal.require(RESOURCE, Operation.CREATE);
-            withJson(req, bodyLimit, null, body -> {
-                ResponseParams params = ParamsParser.parse(body);
-                ResponseService.authorize(params, principal);
-                json(req, service.compact(params, principal.id()), 200);
+                json(
+                        req,
+                        rest.equals("/compact")
+                                ? service.compact(params, principal.id())
+                                : service.inputTokens(params, principal.id()),
+                        200);
             });
             return;
         }

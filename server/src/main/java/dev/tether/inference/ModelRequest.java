@@ -37,34 +37,6 @@ public record ModelRequest(
         JsonNode textFormat,
         Integer topLogprobs) {
 
-    /** A request without log-probabilities. */
-    public ModelRequest(
-            String model,
-            String sessionKey,
-            boolean persistent,
-            List<ChatMessage> messages,
-            List<ToolSpec> tools,
-            JsonNode toolChoice,
-            Boolean parallelToolCalls,
-            Double temperature,
-            Double topP,
-            Integer maxOutputTokens,
-            JsonNode textFormat) {
-        this(
-                model,
-                sessionKey,
-                persistent,
-                messages,
-                tools,
-                toolChoice,
-                parallelToolCalls,
-                temperature,
-                topP,
-                maxOutputTokens,
-                textFormat,
-                null);
-    }
-
     public ModelRequest {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(sessionKey, "sessionKey");

@@ -113,6 +113,7 @@ final class Compactor {
                 p.temperature(),
                 p.topP(),
                 p.maxOutputTokens(),
+                null,
                 null);
         StringBuilder summary = new StringBuilder();
         ModelResult result = backend.generate(summarise, new ModelSink() {
@@ -160,7 +161,8 @@ final class Compactor {
                 request.temperature(),
                 request.topP(),
                 request.maxOutputTokens(),
-                request.textFormat());
+                request.textFormat(),
+                null);
         return new Done(compacted, c.item(), c.usage());
     }
 

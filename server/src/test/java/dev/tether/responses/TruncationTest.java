@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 /** {@code truncation: "auto"} cuts whole turns, oldest first, and keeps the instructions. */
 class TruncationTest {
     private static ModelRequest request(ChatMessage... messages) {
-        return new ModelRequest("m", "s", true, List.of(messages), List.of(), null, null, null, null, null, null);
+        return new ModelRequest("m", "s", true, List.of(messages), List.of(), null, null, null, null, null, null, null);
     }
 
     @Test

@@ -130,7 +130,7 @@ class AnswerGrammarTest {
     void aNamedToolChoiceCallsThatToolOnceWithoutParallelCalls() throws Exception {
         JsonNode choice = JSON.readTree("{\"type\": \"function\", \"name\": \"search\"}");
         ModelRequest request =
-                new ModelRequest("tiny", "s", false, messages(), tools(), choice, false, 1.0, null, 300, null);
+                new ModelRequest("tiny", "s", false, messages(), tools(), choice, false, 1.0, null, 300, null, null);
         for (int seed = 0; seed < 10; seed++) {
             List<JsonNode[]> calls = calls(generate(request, seed, null));
             assertEquals(1, calls.size(), "seed " + seed);
@@ -271,7 +271,7 @@ class AnswerGrammarTest {
     }
 
     private static ModelRequest request(List<ToolSpec> tools, JsonNode choice, JsonNode format) {
-        return new ModelRequest("tiny", "s", false, messages(), tools, choice, null, 1.0, null, 300, format);
+        return new ModelRequest("tiny", "s", false, messages(), tools, choice, null, 1.0, null, 300, format, null);
     }
 
     private static JsonNode format(String type, JsonNode schema) {

@@ -26,7 +26,7 @@ final class Turns {
 
     static ModelRequest request(String session, boolean persistent, List<ChatMessage> messages, int maxOutput) {
         return new ModelRequest(
-                "tiny", session, persistent, messages, List.of(), null, null, 0.0, null, maxOutput, null);
+                "tiny", session, persistent, messages, List.of(), null, null, 0.0, null, maxOutput, null, null);
     }
 
     static Answer run(EmbeddedBackend backend, ModelRequest request) throws Exception {
