@@ -43,4 +43,21 @@ public record ModelRequest(
         messages = List.copyOf(messages);
         tools = List.copyOf(tools);
     }
+
+    /** The same turn over another context (truncated or compacted). */
+    public ModelRequest withMessages(List<ChatMessage> others) {
+        return new ModelRequest(
+                model,
+                sessionKey,
+                persistent,
+                others,
+                tools,
+                toolChoice,
+                parallelToolCalls,
+                temperature,
+                topP,
+                maxOutputTokens,
+                textFormat,
+                topLogprobs);
+    }
 }

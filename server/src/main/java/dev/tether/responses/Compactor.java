@@ -150,19 +150,7 @@ final class Compactor {
         if (c == null) {
             return null;
         }
-        ModelRequest compacted = new ModelRequest(
-                request.model(),
-                request.sessionKey(),
-                request.persistent(),
-                ContextAssembler.assemble(p.instructions(), c.window()),
-                request.tools(),
-                request.toolChoice(),
-                request.parallelToolCalls(),
-                request.temperature(),
-                request.topP(),
-                request.maxOutputTokens(),
-                request.textFormat(),
-                null);
+        ModelRequest compacted = request.withMessages(ContextAssembler.assemble(p.instructions(), c.window()));
         return new Done(compacted, c.item(), c.usage());
     }
 

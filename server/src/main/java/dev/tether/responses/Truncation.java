@@ -34,18 +34,6 @@ final class Truncation {
         }
         List<ChatMessage> kept = new ArrayList<>(m.subList(0, first));
         kept.addAll(m.subList(next, m.size()));
-        return new ModelRequest(
-                request.model(),
-                request.sessionKey(),
-                request.persistent(),
-                kept,
-                request.tools(),
-                request.toolChoice(),
-                request.parallelToolCalls(),
-                request.temperature(),
-                request.topP(),
-                request.maxOutputTokens(),
-                request.textFormat(),
-                request.topLogprobs());
+        return request.withMessages(kept);
     }
 }
