@@ -8,6 +8,7 @@
 //   TTFT         = time to the first text delta (the history is cached: a few new tokens + 1 step)
 // Every measured turn continues its session from the session's first response
 // (previous_response_id), so sessions do not grow between reps: the occupancy stays K x H.
+// Last, all resident sessions run one such turn at once: the aggregate tok/s.
 //
 // Usage: node resident.mjs BASE_URL [--sessions 1,2,4,8] [--reps 3] [--history-words N]
 //   [--output N] [--bytes-per-token B] [--server-log FILE] [--kv-dir DIR] [--json FILE]
@@ -135,6 +136,21 @@ for (const K of KS) {
   });
 }
 
+// Then every resident session at once: the aggregate rate, which engine groups trade against
+// the per-session rate above (sessions batch only within their group).
+let together = null;
+if (sessions.length > 1) {
+  const t0 = performance.now();
+  const all = await Promise.all(sessions.map((s) => measuredTurn(s, "all at once")));
+  const wallMs = performance.now() - t0;
+  const tokens = all.reduce((a, x) => a + x.output, 0);
+  together = { sessions: sessions.length, tokens, wallMs, tokPerS: tokens / (wallMs / 1000),
+    sessionTokPerS: median(all.map((x) => x.tokPerS)), spilledBytes: (await kvMetrics())?.spilledBytes ?? null };
+  if (together.spilledBytes) maxSpilled = Math.max(maxSpilled, together.spilledBytes);
+  log(`all ${sessions.length} at once: ${tokens} tokens in ${(wallMs / 1000).toFixed(1)} s = ` +
+    `${together.tokPerS.toFixed(1)} tok/s in all, ${together.sessionTokPerS?.toFixed(1)} tok/s per session (median)`);
+}
+
 // Was anything spilled, restored or recomputed? Checked before the sessions are deleted.
 const checks = { spilledBytesMax: maxSpilled, spillFiles: null, restoredTurns: 0, recomputedTurns: 0, logLines: [] };
 if (KV_DIR) checks.spillFiles = existsSync(KV_DIR) ? readdirSync(KV_DIR).filter((f) => f.endsWith(".kv")).length : 0;
@@ -184,7 +200,7 @@ const engine = SERVER_LOG
   : "";
 const result = {
   started: started.toISOString(), sessions: KS, reps: REPS, historyWords: HISTORY_WORDS, output: OUTPUT,
-  bytesPerToken: BYTES_PER_TOKEN, engine, warmup, steps, checks, endedKv: ended,
+  bytesPerToken: BYTES_PER_TOKEN, engine, warmup, steps, together, checks, endedKv: ended,
 };
 const json = JSON.stringify(result, null, 1);
 const jsonOut = opt("--json", null);
@@ -226,6 +242,13 @@ function render(r) {
     "Slowdown: decode tok/s at K=1 ÷ decode tok/s at K. TTFT: the measured turn's history is cached, so it is the " +
     `prefill of its ${prefilled} new tokens (the question and the chat template's markers) plus one step.`);
   out.push("");
+  if (r.together) {
+    const t = r.together;
+    out.push(`All ${t.sessions} sessions decoding at once (one ${r.output}-token turn each, started together): ` +
+      `${n(t.tokPerS, 1)} tok/s in all (${t.tokens} tokens in ${n(t.wallMs / 1000, 1)} s), ` +
+      `${n(t.sessionTokPerS, 1)} tok/s per session (median).`);
+    out.push("");
+  }
   out.push("Per rep (session measured: client decode tok/s, server-log decode tok/s, TTFT, output tokens, cached/prompt):");
   out.push("");
   for (const s of r.steps) {
