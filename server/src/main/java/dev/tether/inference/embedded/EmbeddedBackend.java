@@ -16,9 +16,7 @@ import java.time.InstantSource;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReadWriteLock;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -67,23 +65,7 @@ public final class EmbeddedBackend implements ModelBackend {
         this.chat = new ChatPrompt(model);
         this.tokenizer = new PromptTokenizer(model);
         this.spill = settings.spillDir() == null ? null : spillStore(settings, model, clock);
-        Lock decodes = new ReentrantLock(true);
-        List<EngineGroup> built = new java.util.ArrayList<>();
-        for (LlamaContext ctx : contexts) {
-            KvCache cache = new KvCache(ctx, sequences, spill);
-            String name = contexts.size() == 1 ? "tether-engine" : "tether-engine-" + built.size();
-            built.add(new EngineGroup(
-                    ctx,
-                    new TurnScheduler(
-                            model,
-                            ctx,
-                            cache,
-                            settings.ephemeralTtl().toNanos(),
-                            settings.maxWaitingTurns(),
-                            decodes,
-                            name)));
-        }
-        this.groups = List.copyOf(built);
+        this.groups = EngineGroup.start(model, contexts, sequences, spill, settings);
         this.router = new EngineGroup.Router(groups);
         this.description = "embedded llama.cpp: " + model.description() + " from "
                 + settings.model().getFileName()
@@ -116,16 +98,7 @@ public final class EmbeddedBackend implements ModelBackend {
             int session = settings.sessionContext() > 0 ? settings.sessionContext() : Math.min(trained, 8192);
             int n = settings.groups();
             int sequences = (settings.sequences() + n - 1) / n;
-            long byBudget = budget / n / model.bytesPerToken();
-            int cells = (int) (Math.min(byBudget, (long) sequences * session) / 256 * 256);
-            if (cells < 256) {
-                throw new LlamaException("a KV budget of " + budget + " bytes"
-                        + (n > 1 ? " split into " + n + " engine groups" : "") + " holds only " + byBudget
-                        + " tokens of this model per "
-                        + (n > 1 ? "group" : "context") + " (" + model.bytesPerToken()
-                        + " bytes per token); give --kv-budget at least "
-                        + 256L * n * model.bytesPerToken() + " bytes" + (n > 1 ? " or fewer --engine-groups" : ""));
-            }
+            int cells = EngineGroup.cells(model, budget, n, sequences, session);
             List<LlamaContext> contexts = new java.util.ArrayList<>();
             EmbeddedBackend backend;
             try {

@@ -1,7 +1,12 @@
 package dev.tether.inference.embedded;
 
 import dev.tether.inference.embedded.llama.LlamaContext;
+import dev.tether.inference.embedded.llama.LlamaException;
+import dev.tether.inference.embedded.llama.LlamaModel;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One llama.cpp context with its own KV cache, sessions and engine thread. llama.cpp b4916
@@ -13,6 +18,47 @@ import java.util.List;
  * <p>Immutable; the scheduler is thread-safe.
  */
 record EngineGroup(LlamaContext ctx, TurnScheduler scheduler) {
+    /**
+     * Starts one engine thread per context. They take turns at the model under one fair lock, so
+     * each step has all the engine's threads instead of fighting over the cores.
+     */
+    static List<EngineGroup> start(
+            LlamaModel model, List<LlamaContext> contexts, int sequences, SpillStore spill, EmbeddedSettings settings) {
+        Lock decodes = new ReentrantLock(true);
+        List<EngineGroup> groups = new ArrayList<>();
+        for (LlamaContext ctx : contexts) {
+            String name = contexts.size() == 1 ? "tether-engine" : "tether-engine-" + groups.size();
+            TurnScheduler scheduler = new TurnScheduler(
+                    model,
+                    ctx,
+                    new KvCache(ctx, sequences, spill),
+                    settings.ephemeralTtl().toNanos(),
+                    settings.maxWaitingTurns(),
+                    decodes,
+                    name);
+            groups.add(new EngineGroup(ctx, scheduler));
+        }
+        return List.copyOf(groups);
+    }
+
+    /**
+     * KV cells per group: its share of {@code budget}, at most room for its sessions at full
+     * {@code session} length, in whole 256-cell blocks; refused below one block.
+     */
+    static int cells(LlamaModel model, long budget, int groups, int sequences, int session) throws LlamaException {
+        long byBudget = budget / groups / model.bytesPerToken();
+        int cells = (int) (Math.min(byBudget, (long) sequences * session) / 256 * 256);
+        if (cells < 256) {
+            throw new LlamaException("a KV budget of " + budget + " bytes"
+                    + (groups > 1 ? " split into " + groups + " engine groups" : "") + " holds only " + byBudget
+                    + " tokens of this model per " + (groups > 1 ? "group" : "context") + " ("
+                    + model.bytesPerToken() + " bytes per token); give --kv-budget at least "
+                    + 256L * groups * model.bytesPerToken() + " bytes"
+                    + (groups > 1 ? " or fewer --engine-groups" : ""));
+        }
+        return cells;
+    }
+
     /**
      * Which group each session runs in. A session stays in its group while the router remembers
      * it; a new one goes to the group with the fewest resident and waiting sessions (ties in
