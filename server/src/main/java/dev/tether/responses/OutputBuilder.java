@@ -136,6 +136,12 @@ final class OutputBuilder implements ModelSink {
         return List.copyOf(items);
     }
 
+    /** Whether a tool call has started (whose output the client owes before any next turn). */
+    boolean callsStarted() {
+        return !calls.isEmpty()
+                || items.stream().anyMatch(i -> i.path("type").asText().equals("function_call"));
+    }
+
     /** The items so far (for a snapshot of an in-flight response). */
     List<ObjectNode> itemsSoFar() {
         List<ObjectNode> copy = new ArrayList<>(items);

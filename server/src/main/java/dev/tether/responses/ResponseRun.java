@@ -59,7 +59,12 @@ public final class ResponseRun {
         /** No output yet: it stops right after its first fragment. */
         PENDING,
         /** It has ended (or is ending for another reason): nothing changes. */
-        ENDED
+        ENDED,
+        /**
+         * It has started a tool call: stopping would leave a call without its output, which no
+         * successor could continue from. It runs on; the steer is refused.
+         */
+        CALLING
     }
 
     /** Where a stored run's events go; {@code null} for {@code store:false}. */
@@ -235,6 +240,8 @@ public final class ResponseRun {
         Steering s;
         if (terminal != null || cancelRequested || abortError != null) {
             s = Steering.ENDED;
+        } else if (!steered && out.callsStarted()) {
+            s = Steering.CALLING;
         } else if (steered || lastOutputNanos != 0) {
             s = Steering.STOPPING;
         } else {
@@ -385,7 +392,12 @@ public final class ResponseRun {
     /** A steer that came before any output stops the run once the first fragment is in; under the lock. */
     private void afterFragment() {
         if (steerAfterFirst) {
-            stopForSteer();
+            steerAfterFirst = false;
+            // A first fragment that starts a tool call is not a place to stop: the run goes on,
+            // and its end answers the pending steers (the socket session sees the calls).
+            if (!out.callsStarted()) {
+                stopForSteer();
+            }
         }
     }
 

@@ -311,14 +311,24 @@ public final class SocketSession implements ResponseService.LocalChains {
                 out.send(steer.answer("response.steer.pending"));
             }
             case ENDED -> out.steerFailed(steer.streamId(), steer.target(), steer.notRunning());
+            case CALLING -> out.steerFailed(steer.streamId(), steer.target(), steer.callingTools());
         }
     }
 
     /**
      * The steered response has ended: its successor goes to the head of the lane, or, when the
-     * response failed or was cancelled (nothing to continue), each steer is answered {@code failed}.
+     * response failed, was cancelled or called tools (nothing to continue from), each steer is
+     * answered {@code failed}.
      */
     private void followSteers(Lane lane, Active active, ResponseRecord record) {
+        if (record != null && Steer.callsTools(record)) {
+            // Pending steers of a response that then called tools: its calls need their outputs
+            // first, so no successor could be built on it.
+            for (Steer steer : active.steers) {
+                out.steerFailed(steer.streamId(), steer.target(), steer.callingTools());
+            }
+            return;
+        }
         if (record != null
                 && (record.status() == ResponseStatus.COMPLETED || record.status() == ResponseStatus.INCOMPLETE)) {
             if (!closed) {

@@ -113,6 +113,21 @@ record Steer(String streamId, String target, List<ObjectNode> input) {
                         + " steers waiting to be applied; wait for its successor.");
     }
 
+    /** The target has started a tool call: the client owes its output before any next turn. */
+    Refusal callingTools() {
+        return new Refusal(
+                Condition.CONFLICT,
+                "tool_call_in_progress",
+                "previous_response_id",
+                "Response '" + target + "' is calling tools; it runs to its end. Send the tools' outputs and this"
+                        + " input with response.create (previous_response_id) instead.");
+    }
+
+    /** Whether {@code ended}'s output holds a tool call. */
+    static boolean callsTools(ResponseRecord ended) {
+        return ended.output().stream().anyMatch(i -> i.path("type").asText().equals("function_call"));
+    }
+
     /** The target ended failed or cancelled (nothing to continue) before this steer applied. */
     Refusal notApplied(ResponseRecord ended) {
         return new Refusal(

@@ -283,4 +283,70 @@ class ResponseSteerTest {
         assertEquals("abcde", ResponsesClient.outputText(last(rest).path("response")), "the response was not stopped");
         assertEquals(1, upstream.requests().size(), "no successor");
     }
+
+    @Test
+    void aResponseCallingToolsIsNotSteeredWhetherTheSteerCameBeforeOrDuringTheCall() throws Exception {
+        String tools =
+                ",\"tools\":[{\"type\":\"function\",\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}]";
+        for (boolean beforeFirstToken : List.of(false, true)) {
+            CountDownLatch start = new CountDownLatch(1);
+            CountDownLatch rest = new CountDownLatch(1);
+            upstream.then(new ScriptedUpstream.GatedCall(
+                    start, rest, "call_1", "get_weather", List.of("{\"city\":", "\"Paris\"}")));
+            Socket s = Socket.open(server);
+            s.send("{\"type\":\"response.create\",\"model\":\"m\",\"store\":false,\"input\":\"weather?\"" + tools
+                    + "}");
+            String id = until(s, "response.created")
+                    .get(0)
+                    .path("response")
+                    .path("id")
+                    .asText();
+            if (beforeFirstToken) {
+                s.send(steer(id, "\"in Rome\""));
+                until(s, "response.steer.pending"); // no output yet
+                start.countDown();
+            } else {
+                start.countDown();
+                until(s, "response.output_item.added");
+                s.send(steer(id, "\"in Rome\""));
+            }
+            // The steer's answer and the end, in whichever order; the call's rest is released once
+            // the answer is in (a steer that stopped the call would end it before that).
+            JsonNode failed = null;
+            JsonNode end = null;
+            while (failed == null || end == null) {
+                JsonNode f = s.next();
+                String type = f.path("type").asText();
+                if (type.startsWith("response.steer")) {
+                    failed = f;
+                    rest.countDown();
+                } else if (type.equals("response.completed") || type.equals("response.incomplete")) {
+                    end = f;
+                }
+                if (beforeFirstToken) rest.countDown();
+            }
+            List<JsonNode> frames = List.of(end);
+            assertEquals("response.steer.failed", failed.path("type").asText(), failed.toString());
+            assertEquals(
+                    "tool_call_in_progress", failed.path("error").path("code").asText(), failed.toString());
+            JsonNode done = last(frames).path("response");
+            assertEquals("completed", done.path("status").asText(), "the call runs to its end: " + done);
+            assertEquals(
+                    "function_call", done.path("output").path(0).path("type").asText());
+            assertEquals(
+                    "{\"city\":\"Paris\"}",
+                    done.path("output").path(0).path("arguments").asText());
+
+            s.send(
+                    "{\"type\":\"response.create\",\"model\":\"m\",\"store\":false,\"previous_response_id\":\"" + id
+                            + "\",\"input\":[{\"type\":\"function_call_output\",\"call_id\":\"call_1\",\"output\":\"sunny\"}]}");
+            assertEquals(
+                    "completed",
+                    last(until(s, "response.completed"))
+                            .path("response")
+                            .path("status")
+                            .asText(),
+                    "no successor was queued, and the socket goes on");
+        }
+    }
 }

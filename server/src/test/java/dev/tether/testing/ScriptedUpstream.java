@@ -42,6 +42,14 @@ public final class ScriptedUpstream implements AutoCloseable {
     /** Streams one tool call, its arguments in {@code argChunks}. */
     public record ToolCall(String callId, String name, List<String> argChunks) implements Reply {}
 
+    /**
+     * A {@link ToolCall} held twice: nothing is sent until {@code start} is released, then the
+     * call and its first argument chunk, then the rest once {@code rest} is released.
+     */
+    public record GatedCall(
+            CountDownLatch start, CountDownLatch rest, String callId, String name, List<String> argChunks)
+            implements Reply {}
+
     /** Answers with an HTTP error. */
     public record Status(int code, String message) implements Reply {}
 
@@ -162,20 +170,17 @@ public final class ScriptedUpstream implements AutoCloseable {
                 }
                 case ToolCall c -> {
                     OutputStream out = startStream(ex);
-                    ObjectNode first = JSON.createObjectNode();
-                    ObjectNode call = first.putArray("tool_calls").addObject().put("index", 0);
-                    call.put("id", c.callId()).put("type", "function");
-                    call.putObject("function").put("name", c.name()).put("arguments", "");
-                    chunk(out, first, null, null);
-                    for (String a : c.argChunks()) {
-                        ObjectNode d = JSON.createObjectNode();
-                        d.putArray("tool_calls")
-                                .addObject()
-                                .put("index", 0)
-                                .putObject("function")
-                                .put("arguments", a);
-                        chunk(out, d, null, null);
-                    }
+                    callStart(out, c.callId(), c.name());
+                    for (String a : c.argChunks()) callArguments(out, a);
+                    finish(out, "tool_calls", usage(body.toString().length() / 4, 0, 1));
+                }
+                case GatedCall c -> {
+                    OutputStream out = startStream(ex);
+                    c.start().await();
+                    callStart(out, c.callId(), c.name());
+                    callArguments(out, c.argChunks().get(0));
+                    c.rest().await();
+                    for (String a : c.argChunks().subList(1, c.argChunks().size())) callArguments(out, a);
                     finish(out, "tool_calls", usage(body.toString().length() / 4, 0, 1));
                 }
             }
@@ -184,6 +189,24 @@ public final class ScriptedUpstream implements AutoCloseable {
         } catch (IOException e) {
             // the gateway went away (a cancel): nothing to do
         }
+    }
+
+    private static void callStart(OutputStream out, String callId, String name) throws IOException {
+        ObjectNode first = JSON.createObjectNode();
+        ObjectNode call = first.putArray("tool_calls").addObject().put("index", 0);
+        call.put("id", callId).put("type", "function");
+        call.putObject("function").put("name", name).put("arguments", "");
+        chunk(out, first, null, null);
+    }
+
+    private static void callArguments(OutputStream out, String arguments) throws IOException {
+        ObjectNode d = JSON.createObjectNode();
+        d.putArray("tool_calls")
+                .addObject()
+                .put("index", 0)
+                .putObject("function")
+                .put("arguments", arguments);
+        chunk(out, d, null, null);
     }
 
     private static OutputStream startStream(HttpExchange ex) throws IOException {

@@ -69,9 +69,16 @@ final class AnswerGrammar {
                 return null;
             }
             return Constraint.always(model, g.render());
+        } catch (IllegalArgumentException e) {
+            throw new ModelException(
+                    ModelException.Kind.INVALID_REQUEST, "the JSON schema cannot be held to: " + e.getMessage());
         } catch (LlamaException e) {
-            // The grammars are ours: a refusal is a bug, reported with what llama.cpp said.
-            throw new ModelException(ModelException.Kind.UNAVAILABLE, "cannot constrain the answer: " + e.getMessage());
+            // Tether's own rules always compile: a refusal comes from what a client's schema made
+            // of them, such as a $ref that refers to itself before any value (left recursion).
+            boolean clientSchema = type.equals("json_schema") || tools.stream().anyMatch(t -> t.parameters() != null);
+            throw new ModelException(
+                    clientSchema ? ModelException.Kind.INVALID_REQUEST : ModelException.Kind.UNAVAILABLE,
+                    "cannot constrain the answer to the schema: " + e.getMessage());
         }
     }
 

@@ -264,10 +264,9 @@ public final class EmbeddedBackend implements ModelBackend {
         lifecycle.readLock().lock();
         try {
             if (!closed) {
-                EngineGroup home = router.forget(sessionKey);
-                // Not remembered: it may still be resident somewhere, and its spill file must go.
-                for (EngineGroup g : home != null ? List.of(home) : groups)
-                    g.scheduler().forget(sessionKey);
+                router.forget(sessionKey);
+                // Every group: one the router no longer remembered may still hold the session.
+                for (EngineGroup g : groups) g.scheduler().forget(sessionKey);
             }
         } finally {
             lifecycle.readLock().unlock();

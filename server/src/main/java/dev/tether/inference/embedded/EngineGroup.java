@@ -103,9 +103,9 @@ record EngineGroup(LlamaContext ctx, TurnScheduler scheduler) {
             return home;
         }
 
-        /** The group {@code sessionKey} ran in, which forgets it now; null if none is known. */
-        synchronized EngineGroup forget(String sessionKey) {
-            return groups.size() == 1 ? groups.get(0) : homes.remove(sessionKey);
+        /** Forgets where {@code sessionKey} ran (its state is being dropped). */
+        synchronized void forget(String sessionKey) {
+            homes.remove(sessionKey);
         }
     }
 

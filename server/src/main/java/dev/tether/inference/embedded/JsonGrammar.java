@@ -15,7 +15,9 @@ import java.util.Map;
  * {@code additionalProperties} (an object without {@code properties} takes any keys, of the
  * given schema when there is one), {@code items} with {@code minItems} / {@code maxItems},
  * {@code enum}, {@code const}, {@code anyOf} / {@code oneOf}, string {@code minLength} /
- * {@code maxLength}, and local {@code $ref}s into {@code $defs} or {@code definitions}. Other
+ * {@code maxLength} (length and item bounds up to {@link #MAX_BOUND}), and local {@code $ref}s
+ * into {@code $defs} or {@code definitions}. A bound that is not a non-negative integer, a
+ * minimum above its maximum or an empty {@code enum} is refused ({@link IllegalArgumentException}). Other
  * keywords ({@code pattern}, {@code format}, {@code minimum}, {@code allOf}…) are not enforced:
  * the output is still JSON of the right shape, which is what a grammar can promise cheaply.
  *
@@ -51,6 +53,11 @@ final class JsonGrammar {
             Map.entry("array", List.of("space", "value")));
 
     private static final int MAX_DEPTH = 64;
+    /**
+     * Larger length and item bounds are not enforced: llama.cpp b4916 expands {@code {m,n}} into
+     * n rules, so a bound of a million would cost seconds and megabytes per request.
+     */
+    static final int MAX_BOUND = 1000;
 
     private final Map<String, String> rules = new LinkedHashMap<>();
     private final Map<String, String> refs = new HashMap<>();
@@ -202,8 +209,9 @@ final class JsonGrammar {
 
     private String array(JsonNode s, String hint, int depth) {
         String item = visit(s.get("items"), hint + "-item", depth + 1);
-        int min = Math.max(0, s.path("minItems").asInt(0));
-        int max = s.has("maxItems") ? s.get("maxItems").asInt() : -1;
+        int min = bound(s, "minItems", 0);
+        int max = bound(s, "maxItems", -1);
+        if (max >= 0 && min > max) throw new IllegalArgumentException("minItems " + min + " > maxItems " + max);
         use("space");
         String more = "(\",\" space " + item + ")";
         String list;
@@ -218,12 +226,29 @@ final class JsonGrammar {
     }
 
     private String string(JsonNode s, String hint) {
-        if (!s.has("minLength") && !s.has("maxLength")) return use("string");
+        int min = bound(s, "minLength", 0);
+        int maxLength = bound(s, "maxLength", -1);
+        if (maxLength >= 0 && min > maxLength) {
+            throw new IllegalArgumentException("minLength " + min + " > maxLength " + maxLength);
+        }
+        if (min == 0 && maxLength < 0) return use("string");
         use("char");
         use("space");
-        int min = Math.max(0, s.path("minLength").asInt(0));
-        String max = s.has("maxLength") ? String.valueOf(s.get("maxLength").asInt()) : "";
+        String max = maxLength >= 0 ? String.valueOf(maxLength) : "";
         return define(hint, "\"\\\"\" char{" + min + "," + max + "} \"\\\"\" space");
+    }
+
+    /**
+     * A length or item bound: {@code absent} when missing or above {@link #MAX_BOUND} (not
+     * enforced); refused when it is not a non-negative whole number.
+     */
+    private static int bound(JsonNode s, String keyword, int absent) {
+        JsonNode v = s.get(keyword);
+        if (v == null || v.isNull()) return absent;
+        if (!v.isIntegralNumber() || v.asLong() < 0) {
+            throw new IllegalArgumentException("'" + keyword + "' must be a non-negative integer, got " + v);
+        }
+        return v.asLong() > MAX_BOUND ? absent : v.asInt();
     }
 
     private String ref(String ref, int depth) {
@@ -249,7 +274,8 @@ final class JsonGrammar {
         use("space");
         List<String> out = new ArrayList<>();
         for (JsonNode v : values) out.add(literal(v.toString()));
-        return out.isEmpty() ? use("value") : "(" + String.join(" | ", out) + ") space";
+        if (out.isEmpty()) throw new IllegalArgumentException("an empty 'enum' allows no value");
+        return "(" + String.join(" | ", out) + ") space";
     }
 
     /** {@code s} as a JSON string literal, quotes included. */

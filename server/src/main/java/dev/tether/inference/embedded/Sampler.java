@@ -23,6 +23,9 @@ final class Sampler implements AutoCloseable {
     /** Null, or the grammar the answer must follow. */
     private final Constraint constraint;
 
+    /** The logits the last token was drawn from (shaped and masked), for its log-probability. */
+    private float[] sampledFrom;
+
     Sampler(double temperature, double topP, long seed) {
         this(temperature, topP, seed, null, null);
     }
@@ -64,11 +67,17 @@ final class Sampler implements AutoCloseable {
             }
             token = sample(logits);
         }
+        sampledFrom = logits;
         if (constraint != null) constraint.picked(token);
         return token;
     }
 
     /** Frees the grammar; idempotent. Called on the engine thread, which is the one using it. */
+    /** The logits {@link #sample(float[], int)} last drew from (after shaping and any mask). */
+    float[] sampledFrom() {
+        return sampledFrom;
+    }
+
     @Override
     public void close() {
         if (constraint != null) constraint.close();

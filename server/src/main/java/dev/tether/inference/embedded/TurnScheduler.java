@@ -281,8 +281,7 @@ final class TurnScheduler {
             t.pending = -1;
         }
         if (t.logitsIndex < 0) return;
-        float[] logits = ctx.logits(t.logitsIndex);
-        int token = t.sampler.sample(logits, t.generated);
+        int token = t.sampler.sample(ctx.logits(t.logitsIndex), t.generated);
         if (t.firstTokenNanos == 0) t.firstTokenNanos = System.nanoTime();
         Finish finish = null;
         if (token == Sampler.NO_TOKEN) {
@@ -302,7 +301,7 @@ final class TurnScheduler {
             finish = Finish.STOP;
         } else {
             t.generated++;
-            if (t.topLogprobs >= 0) t.logprob(Logprobs.of(logits, token, t.topLogprobs, model));
+            if (t.topLogprobs >= 0) t.logprob(Logprobs.of(t.sampler.sampledFrom(), token, t.topLogprobs, model));
             t.emit(t.text.add(model.piece(token)));
             if (t.text.stopped()) finish = Finish.STOP;
             else if (t.generated >= t.maxNew) finish = Finish.LENGTH;

@@ -165,6 +165,23 @@ class AnswerGrammarTest {
     }
 
     @Test
+    void schemasNoGrammarCanHoldAreTheClientsErrorAndHugeBoundsAreNotExpanded() throws Exception {
+        for (String schema : List.of(
+                "{\"type\": \"string\", \"maxLength\": -1}",
+                "{\"type\": \"array\", \"minItems\": 3, \"maxItems\": 2}",
+                "{\"enum\": []}",
+                "{\"$ref\": \"#/$defs/a\", \"$defs\": {\"a\": {\"$ref\": \"#/$defs/a\"}}}")) {
+            ModelRequest request = request(List.of(), null, format("json_schema", JSON.readTree(schema)));
+            ModelException e = assertThrows(ModelException.class, () -> AnswerGrammar.of(request, model), schema);
+            assertEquals(ModelException.Kind.INVALID_REQUEST, e.kind(), schema + ": " + e.getMessage());
+        }
+        String huge = JsonGrammar.forSchema(JSON.readTree("{\"type\": \"string\", \"maxLength\": 1000000}"));
+        assertFalse(huge.contains("1000000"), "a bound above 1000 is not expanded into rules: " + huge);
+        String kept = JsonGrammar.forSchema(JSON.readTree("{\"type\": \"string\", \"maxLength\": 40}"));
+        assertTrue(kept.contains("char{0,40}"), kept);
+    }
+
+    @Test
     void llamaCppRefusesABrokenGrammarWithItsReason() {
         LlamaException e =
                 assertThrows(LlamaException.class, () -> LlamaGrammar.compile(model, "root ::= undefined-rule"));
