@@ -72,12 +72,12 @@ final class Sampler implements AutoCloseable {
         return token;
     }
 
-    /** Frees the grammar; idempotent. Called on the engine thread, which is the one using it. */
     /** The logits {@link #sample(float[], int)} last drew from (after shaping and any mask). */
     float[] sampledFrom() {
         return sampledFrom;
     }
 
+    /** Frees the grammar; idempotent. Called on the engine thread, which is the one using it. */
     @Override
     public void close() {
         if (constraint != null) constraint.close();
