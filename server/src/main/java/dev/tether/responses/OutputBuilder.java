@@ -138,8 +138,7 @@ final class OutputBuilder implements ModelSink {
 
     /** Whether a tool call has started (whose output the client owes before any next turn). */
     boolean callsStarted() {
-        return !calls.isEmpty()
-                || items.stream().anyMatch(i -> i.path("type").asText().equals("function_call"));
+        return !calls.isEmpty(); // a started call stays there until finish() ends the run
     }
 
     /** The items so far (for a snapshot of an in-flight response). */

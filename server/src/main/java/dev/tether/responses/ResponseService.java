@@ -123,7 +123,7 @@ public final class ResponseService implements AutoCloseable {
      * {@code POST /v1/responses/input_tokens}: how many tokens the request's whole context (its
      * chain or conversation, instructions, tools and input) takes, without generating anything.
      * Exact for the embedded engine; a Chat Completions upstream has no way to count, so that is a
-     * 503 {@code not_configured} saying so rather than a guess.
+     * 503 {@code not_supported} saying so rather than a guess.
      */
     public CompletionStage<ObjectNode> inputTokens(ResponseParams p, String owner) {
         requireBackend();
@@ -141,8 +141,7 @@ public final class ResponseService implements AutoCloseable {
                             try {
                                 n = backend.countInputTokens(request);
                             } catch (dev.tether.inference.ModelException e) {
-                                throw new CompletionException(new Refusal(
-                                        Condition.UPSTREAM_FAILED, RunErrors.code(e.kind()), null, e.getMessage()));
+                                throw new CompletionException(RunErrors.refusal(e));
                             }
                             if (n == null) {
                                 throw new CompletionException(new Refusal(

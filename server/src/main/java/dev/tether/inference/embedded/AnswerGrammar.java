@@ -32,14 +32,8 @@ final class AnswerGrammar {
     /** The constraint for {@code request}, or null for free text. */
     static Constraint of(ModelRequest request, LlamaModel model) throws ModelException {
         JsonNode choice = request.toolChoice();
-        String mode = choice == null ? "auto" : choice.isTextual() ? choice.asText() : "function";
-        List<ToolSpec> tools = new ArrayList<>();
-        if (!mode.equals("none")) {
-            for (ToolSpec t : request.tools()) {
-                if (!mode.equals("function")
-                        || t.name().equals(choice.path("name").asText())) tools.add(t);
-            }
-        }
+        String mode = mode(choice);
+        List<ToolSpec> tools = callable(request);
         boolean forced = mode.equals("required") || mode.equals("function");
         if (forced && tools.isEmpty()) {
             throw new ModelException(
@@ -80,6 +74,27 @@ final class AnswerGrammar {
                     clientSchema ? ModelException.Kind.INVALID_REQUEST : ModelException.Kind.UNAVAILABLE,
                     "cannot constrain the answer to the schema: " + e.getMessage());
         }
+    }
+
+    /**
+     * The tools the answer may call under {@code tool_choice}: all offered ones, only the named
+     * one, or none for {@code "none"}.
+     */
+    static List<ToolSpec> callable(ModelRequest request) {
+        String mode = mode(request.toolChoice());
+        List<ToolSpec> tools = new ArrayList<>();
+        if (!mode.equals("none")) {
+            for (ToolSpec t : request.tools()) {
+                if (!mode.equals("function")
+                        || t.name().equals(request.toolChoice().path("name").asText())) tools.add(t);
+            }
+        }
+        return tools;
+    }
+
+    /** {@code auto}, {@code none}, {@code required}, or {@code function} for a named one. */
+    private static String mode(JsonNode choice) {
+        return choice == null ? "auto" : choice.isTextual() ? choice.asText() : "function";
     }
 
     /** One or more {@code <tool_call>} blocks (one when not parallel), then optional space. */

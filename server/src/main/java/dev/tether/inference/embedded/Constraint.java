@@ -14,35 +14,35 @@ import dev.tether.inference.embedded.llama.LlamaModel;
  */
 final class Constraint implements AutoCloseable {
     private final LlamaModel model;
-    private final String gbnf;
     private final String trigger;
     private final StringBuilder tail;
+    /** Compiled up front, so that a grammar llama.cpp refuses fails the request, not the engine step. */
     private LlamaGrammar grammar;
+    /** Whether the grammar decides the next token (from the start, or since the trigger). */
+    private boolean active;
     /** The trigger was seen mid-token: the grammar can no longer follow the answer. */
     private boolean abandoned;
 
-    private Constraint(LlamaModel model, String gbnf, String trigger, LlamaGrammar grammar) {
+    private Constraint(LlamaModel model, LlamaGrammar grammar, String trigger) {
         this.model = model;
-        this.gbnf = gbnf;
-        this.trigger = trigger;
         this.grammar = grammar;
+        this.trigger = trigger;
+        this.active = trigger == null;
         this.tail = trigger == null ? null : new StringBuilder();
     }
 
-    /** Compiled now, so that a grammar llama.cpp refuses fails the request, not the engine step. */
     static Constraint always(LlamaModel model, String gbnf) throws LlamaException {
-        return new Constraint(model, gbnf, null, LlamaGrammar.compile(model, gbnf));
+        return new Constraint(model, LlamaGrammar.compile(model, gbnf), null);
     }
 
-    /** {@code gbnf} describes what follows {@code trigger}; checked now, compiled when triggered. */
+    /** {@code gbnf} describes what follows {@code trigger}; it waits, fresh, until the trigger. */
     static Constraint afterTrigger(LlamaModel model, String gbnf, String trigger) throws LlamaException {
-        LlamaGrammar.compile(model, gbnf).close();
-        return new Constraint(model, gbnf, trigger, null);
+        return new Constraint(model, LlamaGrammar.compile(model, gbnf), trigger);
     }
 
     /** Whether the grammar decides the next token. */
     boolean active() {
-        return grammar != null;
+        return active;
     }
 
     /** See {@link LlamaGrammar#allows}. */
@@ -58,7 +58,7 @@ final class Constraint implements AutoCloseable {
     /** {@code token} was picked (and, when {@link #active()}, allowed). */
     void picked(int token) {
         if (model.isEndOfGeneration(token)) return;
-        if (grammar != null) {
+        if (active) {
             grammar.accept(token);
             return;
         }
@@ -68,11 +68,7 @@ final class Constraint implements AutoCloseable {
         if (at < 0) {
             if (tail.length() > 4 * trigger.length()) tail.delete(0, tail.length() - trigger.length());
         } else if (at + trigger.length() == tail.length()) {
-            try {
-                grammar = LlamaGrammar.compile(model, gbnf);
-            } catch (LlamaException e) {
-                abandoned = true; // checked at construction; cannot happen short of memory exhaustion
-            }
+            active = true;
         } else {
             abandoned = true;
         }

@@ -162,16 +162,14 @@ public final class EmbeddedBackend implements ModelBackend {
         } finally {
             lifecycle.readLock().unlock();
         }
-        boolean parseCalls = !request.tools().isEmpty()
-                && !(request.toolChoice() != null
-                        && request.toolChoice().asText().equals("none"));
-        ToolCallParser calls = parseCalls
-                ? new ToolCallParser(
+        List<dev.tether.inference.ToolSpec> callable = AnswerGrammar.callable(request);
+        ToolCallParser calls = callable.isEmpty()
+                ? null
+                : new ToolCallParser(
                         sink,
-                        request.tools().stream()
+                        callable.stream()
                                 .map(dev.tether.inference.ToolSpec::name)
-                                .collect(java.util.stream.Collectors.toSet()))
-                : null;
+                                .collect(java.util.stream.Collectors.toSet()));
         ModelSink out = calls != null ? calls : sink;
         try {
             while (true) {

@@ -62,10 +62,6 @@ final class Turn {
 
     int logitsIndex = -1;
 
-    Turn(String key, boolean persistent, int[] prompt, int maxNew, Sampler sampler, TextAssembler text) {
-        this(key, persistent, prompt, maxNew, sampler, text, -1);
-    }
-
     Turn(
             String key,
             boolean persistent,

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Timeout;
 /** The engine's mailbox: bounded, and the engine sleeps on it until there is something to do. */
 class EngineInboxTest {
     private static Turn turn(String key) {
-        return new Turn(key, true, new int[] {1, 2, 3}, 4, new Sampler(0, 1, 1), new TextAssembler(List.of()));
+        return new Turn(key, true, new int[] {1, 2, 3}, 4, new Sampler(0, 1, 1), new TextAssembler(List.of()), -1);
     }
 
     @Test
