@@ -140,6 +140,19 @@ class AnswerGrammarTest {
     }
 
     @Test
+    void toolChoiceDecidesWhichToolsAnAnswerMayCall() throws Exception {
+        assertEquals(2, AnswerGrammar.callable(request(tools(), null, null)).size(), "auto: every offered tool");
+        assertEquals(
+                List.of(),
+                AnswerGrammar.callable(request(tools(), JSON.getNodeFactory().textNode("none"), null)),
+                "none: no calls are parsed at all");
+        ModelRequest named = request(tools(), JSON.readTree("{\"type\": \"function\", \"name\": \"search\"}"), null);
+        assertEquals(
+                List.of("search"),
+                AnswerGrammar.callable(named).stream().map(ToolSpec::name).toList());
+    }
+
+    @Test
     void aToolChoiceNamingNoOfferedToolIsRefused() {
         ModelRequest request = request(
                 tools(),
