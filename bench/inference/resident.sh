@@ -58,23 +58,14 @@ if [ ! -f "$MODEL" ]; then
   "$TETHER" model generate --out "$MODEL" --size "$SIZE" >&2
 fi
 
-DATA="$(mktemp -d)"
-LOG="$DATA/server.log"
-cleanup() {
-  if [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; then wait "$PID" 2>/dev/null || true; fi
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-"$TETHER" serve --port 0 --data-dir "$DATA" --model "$MODEL" --kv-budget "$BUDGET" --context "$CONTEXT" \
-  --engine-groups "$ENGINE_GROUPS" >"$LOG" 2>&1 &
-PID=$!
-for _ in $(seq 1 600); do
-  grep -q "^Tether listening" "$LOG" && break
-  kill -0 "$PID" 2>/dev/null || { cat "$LOG" >&2; exit 1; }
-  sleep 0.2
-done
-URL="$(sed -n 's/^Tether listening on \(http:[^ ]*\).*/\1/p' "$LOG")"
-[ -n "$URL" ] || { echo "server did not start" >&2; cat "$LOG" >&2; exit 1; }
+log() { printf '[resident %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=../../scripts/lib/interop.sh
+. "$ROOT/scripts/lib/interop.sh"
+interop_workdir
+TETHER_SERVE="$TETHER serve"
+interop_start_tether --model "$MODEL" --kv-budget "$BUDGET" --context "$CONTEXT" --engine-groups "$ENGINE_GROUPS"
+URL="http://127.0.0.1:$TPORT"
+LOG="$WORK/tether.log"
 echo "Tether at $URL, model $MODEL, context $CONTEXT, KV budget $BUDGET bytes" >&2
 
 RAW="$HERE/results/raw"
@@ -82,7 +73,7 @@ NAME=resident
 [ "$ENGINE_GROUPS" = 1 ] || NAME="resident-groups$ENGINE_GROUPS"
 timeout 330 node "$HERE/resident.mjs" "$URL" --sessions "$SESSIONS" --reps "$REPS" \
   --history-words "$HISTORY_WORDS" --output "$OUTPUT" --bytes-per-token "$PER_TOKEN" \
-  --server-log "$LOG" --kv-dir "$DATA/kv" --json "$RAW/$NAME.json" --md "$HERE/results/$NAME.md" \
+  --server-log "$LOG" --kv-dir "$WORK/data/kv" --json "$RAW/$NAME.json" --md "$HERE/results/$NAME.md" \
   --command "$COMMAND" --rev "$(git -C "$ROOT" describe --always --dirty)" --size "$SIZE" \
   --context "$CONTEXT" --budget "$BUDGET"
 grep -E "INFO .*turn |WARNING|SEVERE|spill" "$LOG" > "$RAW/$NAME-server.log" || true
