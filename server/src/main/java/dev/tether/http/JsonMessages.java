@@ -5,7 +5,6 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import dev.tether.errors.Refusal;
-import io.vertx.core.buffer.Buffer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
@@ -105,22 +104,5 @@ final class JsonMessages {
         } else {
             p.finishToken();
         }
-    }
-
-    /** A read response: the messages as one JSON array. */
-    static Buffer array(List<byte[]> messages) {
-        int size = 2 + Math.max(0, messages.size() - 1);
-        for (byte[] m : messages) {
-            size += m.length;
-        }
-        Buffer out = Buffer.buffer(size);
-        out.appendByte((byte) '[');
-        for (int i = 0; i < messages.size(); i++) {
-            if (i > 0) {
-                out.appendByte((byte) ',');
-            }
-            out.appendBytes(messages.get(i));
-        }
-        return out.appendByte((byte) ']');
     }
 }

@@ -1,7 +1,6 @@
 package dev.tether.stream;
 
 import dev.tether.store.StoredMessage;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -11,6 +10,10 @@ import java.util.List;
  * newest message, whatever its size, unless the {@link MemoryBudget} needs the room: windows are
  * a cache, emptied least recently used first, and a reader that misses reads the store.
  *
+ * <p>The messages are a ring in position order, so a reader finds where it starts by binary search:
+ * the SSE fan-out reads the window once per subscriber per event, and a scan from the oldest
+ * message cost a pass over thousands of small messages each time.
+ *
  * <p>Thread-safe: the writer appends after each commit; readers copy out under the monitor; the
  * budget may empty it from any thread. Size changes are reported to the budget after the monitor
  * is released.
@@ -18,10 +21,8 @@ import java.util.List;
 final class RecentWindow {
     private final int capacityBytes;
     private final MemoryBudget budget;
-    private final ArrayDeque<StoredMessage> messages = new ArrayDeque<>();
+    private final Ring messages = new Ring();
     private long bytes;
-    /** The window is contiguous from here to the last message's end; -1 when empty. */
-    private long start = -1;
 
     private volatile long lastUsed;
 
@@ -39,22 +40,17 @@ final class RecentWindow {
         synchronized (this) {
             long before = bytes;
             for (StoredMessage m : committed) {
-                if (!messages.isEmpty() && messages.peekLast().end() != m.position()) {
+                if (messages.size() > 0 && messages.last().end() != m.position()) {
                     clearLocked();
                 }
-                if (messages.isEmpty()) {
-                    start = m.position();
-                }
-                messages.addLast(m);
+                messages.add(m);
                 bytes += m.data().length;
             }
             while (bytes > capacityBytes && messages.size() > 1) {
-                StoredMessage dropped = messages.removeFirst();
-                bytes -= dropped.data().length;
-                start = messages.peekFirst().position();
+                bytes -= messages.removeFirst().data().length;
             }
             delta = bytes - before;
-            budget.track(this, messages.isEmpty());
+            budget.track(this, messages.size() == 0);
         }
         lastUsed = budget.tick();
         budget.cachedChanged(delta);
@@ -62,7 +58,7 @@ final class RecentWindow {
 
     /** Where the window's last message ends, or -1 when it is empty. */
     synchronized long end() {
-        return messages.isEmpty() ? -1 : messages.peekLast().end();
+        return messages.size() == 0 ? -1 : messages.last().end();
     }
 
     void clear() {
@@ -78,7 +74,6 @@ final class RecentWindow {
     private void clearLocked() {
         messages.clear();
         bytes = 0;
-        start = -1;
     }
 
     /**
@@ -88,14 +83,14 @@ final class RecentWindow {
     List<StoredMessage> read(long from, long to, int maxBytes) {
         List<StoredMessage> out = new ArrayList<>();
         synchronized (this) {
-            if (start < 0 || from < start || messages.peekLast().end() < to) {
+            if (messages.size() == 0
+                    || from < messages.get(0).position()
+                    || messages.last().end() < to) {
                 return null;
             }
             long taken = 0;
-            for (StoredMessage m : messages) {
-                if (m.end() <= from) {
-                    continue;
-                }
+            for (int i = messages.holding(from); i < messages.size(); i++) {
+                StoredMessage m = messages.get(i);
                 if (m.position() >= to || taken >= maxBytes) {
                     break;
                 }
@@ -105,5 +100,66 @@ final class RecentWindow {
         }
         lastUsed = budget.tick();
         return out;
+    }
+
+    /** A growable ring of contiguous messages, oldest first. Not thread-safe: the window's monitor guards it. */
+    private static final class Ring {
+        private StoredMessage[] slots = new StoredMessage[8];
+        private int head;
+        private int size;
+
+        int size() {
+            return size;
+        }
+
+        StoredMessage get(int i) {
+            return slots[(head + i) & (slots.length - 1)];
+        }
+
+        StoredMessage last() {
+            return get(size - 1);
+        }
+
+        void add(StoredMessage m) {
+            if (size == slots.length) {
+                StoredMessage[] bigger = new StoredMessage[slots.length * 2];
+                for (int i = 0; i < size; i++) {
+                    bigger[i] = get(i);
+                }
+                slots = bigger;
+                head = 0;
+            }
+            slots[(head + size) & (slots.length - 1)] = m;
+            size++;
+        }
+
+        StoredMessage removeFirst() {
+            StoredMessage m = slots[head];
+            slots[head] = null;
+            head = (head + 1) & (slots.length - 1);
+            size--;
+            return m;
+        }
+
+        void clear() {
+            slots = new StoredMessage[8];
+            head = 0;
+            size = 0;
+        }
+
+        /** The index of the message holding {@code position}, which the ring covers. */
+        int holding(long position) {
+            int lo = 0;
+            int hi = size - 1;
+            while (lo < hi) {
+                int mid = (lo + hi + 1) >>> 1;
+                if (get(mid).position() <= position) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            return lo;
+        }
     }
 }

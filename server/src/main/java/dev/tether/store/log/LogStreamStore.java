@@ -15,12 +15,9 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
-import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.stream.Stream;
@@ -37,8 +34,8 @@ import java.util.stream.Stream;
  *
  * <p>Every {@link #CHECKPOINT_BYTES} of log, at a segment boundary, a {@link Checkpoint} of the
  * memory state is written, so recovery replays only the log after it, and the segments before it
- * that hold no message any stream still has (trimmed, deleted, expired) are deleted. Not yet:
- * zero-copy reads, shards.
+ * that hold no message any stream still has (trimmed, deleted, expired) are deleted. Reads: {@link LogReader}.
+ * Not yet: shards.
  *
  * <p>Thread-safety: {@link #commit} from one writer thread; {@link #sync} from one syncing thread
  * alongside it; {@link #read} from any thread.
@@ -57,6 +54,7 @@ public final class LogStreamStore implements StreamStore {
     private final NavigableMap<Long, Segment> segments = new ConcurrentSkipListMap<>();
     private final StoreState state = new StoreState();
     private final Map<Long, StreamIndex> indexes = new ConcurrentHashMap<>();
+    private final LogReader reader = new LogReader(segments, indexes);
     /**
      * An fdatasync at a roll failed: no later {@link #sync} may report success, since the kernel
      * may have dropped those pages and a later fsync still succeed (fsyncgate).
@@ -429,65 +427,9 @@ public final class LogStreamStore implements StreamStore {
         }
     }
 
-    /**
-     * Messages next to each other in the log (one stream's appends in a batch, or a stream written
-     * alone) are read with one positional read per run instead of one per message: a catch-up of
-     * 4,096 small messages is then a handful of system calls. A run ends where the next message
-     * is in another segment or more than {@link #RUN_GAP} bytes on.
-     */
     @Override
     public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException {
-        StreamIndex index = indexes.get(streamId);
-        List<StoredMessage> out = new ArrayList<>();
-        if (index == null) {
-            return out;
-        }
-        try {
-            List<StreamIndex.Entry> entries = index.range(from, to, maxBytes);
-            int runStart = 0;
-            for (int i = 1; i <= entries.size(); i++) {
-                if (i < entries.size() && continuesRun(entries.get(i - 1), entries.get(i))) {
-                    continue;
-                }
-                readRun(streamId, entries.subList(runStart, i), out);
-                runStart = i;
-            }
-            return out;
-        } catch (IOException e) {
-            throw new StoreException("reading the log failed: " + e.getMessage(), e, true);
-        }
-    }
-
-    /** The most bytes of other data one run may read over between two of its messages. */
-    static final int RUN_GAP = 4096;
-
-    private boolean continuesRun(StreamIndex.Entry previous, StreamIndex.Entry next) {
-        long end = previous.location() + previous.length();
-        return next.location() >= end
-                && next.location() - end <= RUN_GAP
-                && Objects.equals(segments.floorKey(previous.location()), segments.floorKey(next.location()));
-    }
-
-    private void readRun(long streamId, List<StreamIndex.Entry> run, List<StoredMessage> out)
-            throws IOException, StoreException {
-        StreamIndex.Entry first = run.get(0);
-        StreamIndex.Entry last = run.get(run.size() - 1);
-        long runEnd = last.location() + last.length();
-        var holder = segments.floorEntry(first.location());
-        if (holder == null || runEnd > holder.getValue().end()) {
-            throw new StoreException(
-                    "stream " + streamId + " at " + first.position() + " has been deleted", null, false);
-        }
-        Segment s = holder.getValue();
-        if (run.size() == 1) {
-            out.add(new StoredMessage(first.position(), s.read(first.location(), first.length())));
-            return;
-        }
-        byte[] span = s.read(first.location(), Math.toIntExact(runEnd - first.location()));
-        for (StreamIndex.Entry e : run) {
-            int at = (int) (e.location() - first.location());
-            out.add(new StoredMessage(e.position(), Arrays.copyOfRange(span, at, at + e.length())));
-        }
+        return reader.read(streamId, from, to, maxBytes);
     }
 
     @Override

@@ -85,6 +85,18 @@ final class Segment implements AutoCloseable {
         return b.array();
     }
 
+    /** Fills {@code into} (position to limit) from log offset {@code location}, and flips it. */
+    void read(long location, ByteBuffer into) throws IOException {
+        long at = location - base;
+        int start = into.position();
+        while (into.hasRemaining()) {
+            if (channel.read(into, at + into.position() - start) < 0) {
+                throw new IOException(file + " ends before offset " + (at + into.limit() - start));
+            }
+        }
+        into.flip().position(start);
+    }
+
     void force() throws IOException {
         long covered = size;
         channel.force(false); // fdatasync: the data and the size, not the mtime

@@ -347,7 +347,7 @@ class LogStreamStoreTest {
                 }
                 mutations.add(new Mutation.AppendMessages(1, mine));
                 // another stream's data between this stream's runs: small, or larger than a run may skip
-                int other = batch % 5 == 0 ? LogStreamStore.RUN_GAP + 1 : 17;
+                int other = batch % 5 == 0 ? LogReader.RUN_GAP + 1 : 17;
                 mutations.add(
                         new Mutation.AppendMessages(2, List.of(new StoredMessage(batch * 10_000L, new byte[other]))));
                 store.commit(Commit.unconditional(mutations));

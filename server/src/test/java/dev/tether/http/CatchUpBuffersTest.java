@@ -1,0 +1,58 @@
+package dev.tether.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.testing.TestServer;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A catch-up read is written from a pooled direct buffer ({@code ReadHandler}), which goes back to
+ * the pool once the response is written: reading a megabyte a hundred times must not hold a
+ * hundred megabytes of direct memory, and every read gets the stream's bytes.
+ */
+class CatchUpBuffersTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    @Timeout(60)
+    void catchUpReadsGiveTheirDirectBuffersBack() throws Exception {
+        try (TestServer server = TestServer.start(dir, c -> c)) {
+            assertEquals(201, server.put("/v1/stream/big", "text/plain").statusCode());
+            String chunk = "abcdefgh".repeat(32 * 1024); // 256 KiB
+            for (int i = 0; i < 4; i++) {
+                assertEquals(
+                        204, server.post("/v1/stream/big", "text/plain", chunk).statusCode());
+            }
+            String json = "[" + "{\"k\":1},".repeat(20_000) + "{\"k\":2}]";
+            assertEquals(201, server.put("/v1/stream/doc", "application/json").statusCode());
+            assertEquals(
+                    204, server.post("/v1/stream/doc", "application/json", json).statusCode());
+
+            ByteBufAllocatorMetricProvider pool = (ByteBufAllocatorMetricProvider) ByteBufAllocator.DEFAULT;
+            read(server, chunk, json); // the pool's first chunks
+            long before = pool.metric().usedDirectMemory();
+            for (int i = 0; i < 100; i++) {
+                read(server, chunk, json);
+            }
+            long grown = pool.metric().usedDirectMemory() - before;
+            assertTrue(grown < 32L << 20, "100 reads of 1 MiB left " + (grown >> 20) + " MiB of direct memory in use");
+        }
+    }
+
+    private static void read(TestServer server, String chunk, String json) throws Exception {
+        HttpResponse<String> text = server.get("/v1/stream/big?offset=-1");
+        assertEquals(200, text.statusCode());
+        assertEquals(chunk.repeat(4), text.body());
+        HttpResponse<String> array = server.get("/v1/stream/doc?offset=-1");
+        assertEquals(200, array.statusCode());
+        assertEquals(json, array.body());
+    }
+}
