@@ -40,11 +40,18 @@ final class LogFormat {
     /** A batch ready to write, and where in it each appended message's bytes start. */
     record Encoded(ByteBuffer bytes, List<long[]> dataOffsets) {}
 
+    /** The largest batch encoded into a reused buffer; a bigger one gets a buffer of its own. */
+    static final int REUSED_BYTES = 4 << 20;
+
     /**
      * Encodes {@code mutations} as one batch. {@code dataOffsets} gets, per appended message in
      * order, {@code {streamId, position, offset of its bytes within the batch, length}}.
+     *
+     * @param reuse a direct buffer to encode into when the batch fits (the writer's own, so a commit
+     *     allocates no batch-sized array and the file write needs no copy into a temporary direct
+     *     buffer), or null; the batch is only valid until the buffer is reused
      */
-    static Encoded encode(List<Mutation> mutations) {
+    static Encoded encode(List<Mutation> mutations, ByteBuffer reuse) {
         int size = HEADER + 4;
         List<byte[]> records = new ArrayList<>();
         for (Mutation m : mutations) {
@@ -67,7 +74,12 @@ final class LogFormat {
                 case Mutation.DropStream d -> size += 8;
             }
         }
-        ByteBuffer b = ByteBuffer.allocate(size);
+        ByteBuffer b = reuse != null && reuse.capacity() >= size
+                ? reuse.clear().limit(size)
+                : size <= REUSED_BYTES
+                        ? ByteBuffer.allocateDirect(Integer.highestOneBit(size - 1) << 1)
+                                .limit(size)
+                        : ByteBuffer.allocate(size);
         b.position(HEADER);
         b.putInt(mutations.size());
         List<long[]> offsets = new ArrayList<>();
@@ -101,7 +113,7 @@ final class LogFormat {
             }
         }
         CRC32C crc = new CRC32C();
-        crc.update(b.array(), HEADER, size - HEADER);
+        crc.update(b.duplicate().position(HEADER).limit(size));
         b.putInt(0, MAGIC).putInt(4, size - HEADER).putInt(8, (int) crc.getValue());
         b.flip();
         return new Encoded(b, offsets);

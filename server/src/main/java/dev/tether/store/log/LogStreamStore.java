@@ -55,6 +55,8 @@ public final class LogStreamStore implements StreamStore {
     private final StoreState state = new StoreState();
     private final Map<Long, StreamIndex> indexes = new ConcurrentHashMap<>();
     private final LogReader reader = new LogReader(segments, indexes);
+    /** Where batches are encoded ({@link LogFormat#encode}). Writer thread. */
+    private ByteBuffer encodeBuffer = ByteBuffer.allocateDirect(64 << 10);
     /**
      * An fdatasync at a roll failed: no later {@link #sync} may report success, since the kernel
      * may have dropped those pages and a later fsync still succeed (fsyncgate).
@@ -243,7 +245,10 @@ public final class LogStreamStore implements StreamStore {
         if (readOnly != null && !becameWritable()) {
             throw new StoreException(readOnly, null, true);
         }
-        LogFormat.Encoded batch = LogFormat.encode(commit.apply());
+        LogFormat.Encoded batch = LogFormat.encode(commit.apply(), encodeBuffer);
+        if (batch.bytes().isDirect() && batch.bytes().capacity() > encodeBuffer.capacity()) {
+            encodeBuffer = batch.bytes(); // grown: keep the larger one for the next batches
+        }
         if (maxBytes != Long.MAX_VALUE) {
             long held = 0;
             for (Segment seg : segments.values()) {

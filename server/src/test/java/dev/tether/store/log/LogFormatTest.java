@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 /** Every mutation, with every optional field set and unset, comes back from a batch as it went in. */
 class LogFormatTest {
     private static List<Mutation> roundTrip(List<Mutation> in) {
-        LogFormat.Encoded e = LogFormat.encode(in);
+        LogFormat.Encoded e = LogFormat.encode(in, null);
         ByteBuffer all = e.bytes();
         ByteBuffer header = all.duplicate().limit(LogFormat.HEADER);
         int length = LogFormat.payloadLength(header, all.remaining());
