@@ -24,7 +24,8 @@ import java.util.stream.Stream;
  * {@code tether aot-train}: the training run of the JDK's AOT cache (JEP 483/514/515). It starts a
  * server in this JVM on a scratch data directory and drives the paths that matter for latency —
  * creates, appends from many connections, catch-up reads, SSE and long-poll tails, JSON streams,
- * deletes — for a few seconds, then stops. Run under {@code -XX:AOTCacheOutput=FILE}, the JVM
+ * deletes — then agent turns through the Responses API ({@link AotResponsesTraining}) for a few
+ * seconds in all, then stops. Run under {@code -XX:AOTCacheOutput=FILE}, the JVM
  * writes at exit a cache of the classes it loaded and linked and the method profiles it gathered,
  * so a server started with {@code -XX:AOTCache=FILE} starts faster and reaches full speed sooner.
  * {@code ./tether} runs it after each build.
@@ -36,18 +37,20 @@ final class AotTraining {
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5))
             .build();
-    private final String base;
+    /** The share of the run spent on the streams paths; the rest goes to the Responses API. */
+    private static final double STREAMS_SHARE = 0.5;
+
+    private String base;
+    private long turns;
     /** Requests answered with anything but 2xx: training on errors would profile the wrong paths. */
     private final java.util.concurrent.atomic.AtomicLong failed = new java.util.concurrent.atomic.AtomicLong();
 
     private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
 
-    private AotTraining(String base) {
-        this.base = base;
-    }
+    private AotTraining() {}
 
     static int run(String[] args, PrintStream out, PrintStream err) {
-        double seconds = 8;
+        double seconds = 12;
         if (args.length == 3 && args[1].equals("--seconds")) {
             seconds = Double.parseDouble(args[2]);
         } else if (args.length != 1) {
@@ -57,22 +60,31 @@ final class AotTraining {
         Path dir = null;
         try {
             dir = Files.createTempDirectory("tether-aot-train");
-            ServerConfig config = ServerConfig.builder()
-                    .dataDir(dir)
-                    .port(0)
-                    .store(ServerConfig.StoreKind.LOG)
-                    .build();
-            AotTraining training;
-            try (TetherServer server = TetherServer.start(config)) {
-                training = new AotTraining("http://127.0.0.1:" + server.port());
-                training.drive(seconds);
+            AotTraining training = new AotTraining();
+            try (AotResponsesTraining responses =
+                    new AotResponsesTraining(training.http, training.requests, training.failed)) {
+                ServerConfig config = ServerConfig.builder()
+                        .dataDir(dir)
+                        .port(0)
+                        .store(ServerConfig.StoreKind.LOG)
+                        .upstream(responses.url())
+                        .build();
+                try (TetherServer server = TetherServer.start(config)) {
+                    String base = "http://127.0.0.1:" + server.port();
+                    long start = System.nanoTime();
+                    training.drive(base, seconds * STREAMS_SHARE);
+                    long before = training.requests.get();
+                    responses.drive(base, start + (long) (seconds * 1e9));
+                    training.turns = training.requests.get() - before;
+                }
             }
             if (training.failed.get() > 0) {
                 err.println("tether aot-train: " + training.failed.get() + " of " + training.requests.get()
                         + " requests failed");
                 return 1;
             }
-            out.println("tether aot-train: done (" + training.requests.get() + " requests)");
+            out.println("tether aot-train: done (" + training.requests.get() + " requests, " + training.turns
+                    + " of them Responses turns)");
             return 0;
         } catch (Exception e) {
             err.println("tether aot-train: " + e);
@@ -82,7 +94,8 @@ final class AotTraining {
         }
     }
 
-    private void drive(double seconds) throws Exception {
+    private void drive(String base, double seconds) throws Exception {
+        this.base = base;
         long until = System.nanoTime() + (long) (seconds * 1e9);
         List<String> streams = new ArrayList<>();
         for (int i = 0; i < 20; i++) {

@@ -157,6 +157,12 @@ class CliTest {
         int code = new Cli(new java.io.PrintStream(out), new java.io.PrintStream(err))
                 .run(new String[] {"aot-train", "--seconds", "1"});
         assertEquals(0, code, err.toString());
-        assertTrue(out.toString().matches("(?s)tether aot-train: done \\(\\d{3,} requests\\)\\s*"), out.toString());
+        var done = java.util.regex.Pattern.compile(
+                        "tether aot-train: done \\((\\d+) requests, (\\d+) of them Responses turns\\)")
+                .matcher(out.toString());
+        assertTrue(done.find(), out.toString());
+        assertTrue(Long.parseLong(done.group(1)) >= 50, out.toString());
+        // stateless, chained and WebSocket conversations of two turns each, every one completed
+        assertTrue(Long.parseLong(done.group(2)) >= 6, out.toString());
     }
 }
