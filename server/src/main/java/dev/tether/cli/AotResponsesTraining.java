@@ -230,9 +230,10 @@ final class AotResponsesTraining implements AutoCloseable {
                 String message = text.toString();
                 text.setLength(0);
                 try {
-                    String type = JSON.readTree(message).path("type").asText();
+                    JsonNode event = JSON.readTree(message);
+                    String type = event.path("type").asText();
                     if (type.equals("response.completed")) {
-                        turn.complete(JSON.readTree(message).path("response"));
+                        turn.complete(event.path("response"));
                     } else if (type.equals("error")
                             || type.equals("response.failed")
                             || type.equals("response.incomplete")) {
