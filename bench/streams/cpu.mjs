@@ -2,7 +2,8 @@
 // the server's (utime + stime of --server-pid from /proc/PID/stat, all its threads)
 // and this client process's own (process.cpuUsage(): the load generator side).
 // run.sh measures its wrk runs the same way in bash and writes the same shape:
-//   server_cpu: { cpu_s, user_s, sys_s, wall_s, cores }   (cores = cpu_s / wall_s)
+//   server_cpu: { cpu_s, user_s, sys_s, wall_s, cores, jit_s }   (cores = cpu_s / wall_s;
+//               jit_s: the JVM's C1/C2 compiler threads, null for a server without them)
 //   load_cpu:   { cpu_s, wall_s, cores, what }
 // Without --server-pid (or on a system without /proc) server_cpu is null.
 import fs from "node:fs";
@@ -23,6 +24,26 @@ export function procTicks(pid) {
 }
 
 /**
+ * utime + stime in clock ticks of the JIT compiler threads of process `pid` (the JVM's
+ * "C1 CompilerThread"/"C2 CompilerThread"), or null when it has none (Node's V8 compiles on
+ * threads it shares with other work, so it cannot be told apart there).
+ */
+export function jitTicks(pid) {
+  let ticks = null;
+  let tasks;
+  try { tasks = fs.readdirSync(`/proc/${pid}/task`); } catch { return null; }
+  for (const t of tasks) {
+    try {
+      if (!/^C[12] CompilerThre/.test(fs.readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8"))) continue;
+      const s = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+      const f = s.slice(s.lastIndexOf(")") + 1).trim().split(/\s+/);
+      ticks = (ticks ?? 0) + Number(f[14 - 3]) + Number(f[15 - 3]);
+    } catch { /* the thread ended */ }
+  }
+  return ticks;
+}
+
+/**
  * A CPU window from the flags --server-pid PID and --clk-tck HZ (getconf CLK_TCK).
  * Call begin() right before the measured work and end() right after it; end()
  * returns { server_cpu, load_cpu }.
@@ -30,10 +51,11 @@ export function procTicks(pid) {
 export function cpuWindow(f, what) {
   const pid = f["server-pid"] ? Number(f["server-pid"]) : null;
   const hz = Number(f["clk-tck"] ?? 100);
-  let t0, s0, c0;
+  let t0, s0, c0, j0;
   return {
     begin() {
       s0 = pid ? procTicks(pid) : null;
+      j0 = pid ? jitTicks(pid) : null;
       c0 = process.cpuUsage();
       t0 = performance.now();
     },
@@ -41,12 +63,14 @@ export function cpuWindow(f, what) {
       if (t0 === undefined) return { server_cpu: null, load_cpu: null }; // begin() never ran
       const wall = (performance.now() - t0) / 1000;
       const s1 = pid ? procTicks(pid) : null;
+      const j1 = pid ? jitTicks(pid) : null;
       const c = process.cpuUsage(c0);
       let server = null;
       if (s0 && s1 && wall > 0) {
         const user = (s1.utime - s0.utime) / hz, sys = (s1.stime - s0.stime) / hz;
         const cpu = (s1.utime - s0.utime + s1.stime - s0.stime) / hz;
-        server = { cpu_s: cpu, user_s: user, sys_s: sys, wall_s: wall, cores: cpu / wall };
+        const jit = j0 != null && j1 != null ? (j1 - j0) / hz : null;
+        server = { cpu_s: cpu, user_s: user, sys_s: sys, wall_s: wall, cores: cpu / wall, jit_s: jit };
       }
       const load = (c.user + c.system) / 1e6;
       return { server_cpu: server, load_cpu: { cpu_s: load, wall_s: wall, cores: wall > 0 ? load / wall : null, what } };

@@ -23,15 +23,18 @@ const load = (srv, scen) => {
 const R = {};
 for (const s of servers) {
   for (const sc of ["append", "verify", "noop", "sse", "catchup", "get", "log"]) R[`${s}.${sc}`] = load(s, sc);
-  // Appends acknowledged over both wrk runs against the append streams.
-  const w = load(s, "append-warmup"), a = R[`${s}.append`], v = R[`${s}.verify`];
-  const warmOk = meta.params.warmup === 0 ? 0 : w.error ? null : w.ok;
-  if (!v.error && !a.error && warmOk != null) {
+  // Appends acknowledged over every wrk run against the append streams (the server's
+  // warm-up, the phase's warm-up and the measured run).
+  const sw = load(s, "server-warmup"), w = load(s, "append-warmup"), a = R[`${s}.append`], v = R[`${s}.verify`];
+  R[`${s}.server-warmup`] = sw;
+  const runOk = (secs, r) => (!secs ? 0 : r.error ? null : r.ok);
+  const warmOk = runOk(meta.params.warmup, w), serverWarmOk = runOk(meta.params.server_warmup, sw);
+  if (!v.error && !a.error && warmOk != null && serverWarmOk != null) {
     const sockets = (r) => (r && !r.error ? Object.values(r.socket_errors).reduce((x, y) => x + y, 0) : 0);
-    v.acked = warmOk + a.ok;
+    v.acked = serverWarmOk + warmOk + a.ok;
     // wrk stops with up to -c requests in flight per run; the server may still
     // store those (and requests that got a socket error), unacknowledged.
-    v.slack = 2 * meta.params.conns + sockets(a) + sockets(w);
+    v.slack = 3 * meta.params.conns + sockets(a) + sockets(w) + sockets(sw);
     v.missing = Math.max(0, v.acked - v.stored_appends);
     v.extra = v.stored_appends - v.acked;
   } else if (!v.error) {
@@ -58,7 +61,7 @@ const rows = [
   ["append", "(a) Append errors (non-204 + socket)", "count", "=0", wrkErrors, 0],
   ["append", "(a) Server CPU used", "CPU-s (cores)", "ratio", cpuUsed, 2],
   ["append", "(a) Appends per server CPU-second", "appends/CPU-s", "up", perCpu((r) => r.ok), 0],
-  ["verify", "(a) Appends stored / acked (warm-up + measured)", "count", "info", (r) => `${r.stored_appends} / ${r.acked}`, 0],
+  ["verify", "(a) Appends stored / acked (warm-ups + measured)", "count", "info", (r) => `${r.stored_appends} / ${r.acked}`, 0],
   ["verify", "(a) Acked appends missing on read-back", "count", "=0", (r) => r.missing, 0],
   ["verify", "(a) Unacked appends stored beyond in-flight slack", "count", "=0", (r) => Math.max(0, r.extra - r.slack), 0],
   ["verify", "(a) Read-back content errors", "count", "=0", (r) => r.content_errors, 0],
@@ -138,6 +141,7 @@ for (const s of servers) {
 
 // CPU per measured phase: the server's, and the load generator's (wrk, or the node client).
 const phases = [
+  ["server-warmup", "server warm-up (untimed appends), wrk"],
   ["append", "(a) append, wrk"],
   ["sse", "(c) SSE, measured events (node client)"],
   ["noop", "(b) no-op, wrk"],
@@ -145,15 +149,16 @@ const phases = [
   ["get", "(d) wrk GET ?offset=-1"],
 ];
 const cpuCell = (c, key) => (c && typeof c[key] === "number" ? c[key].toFixed(2) : "n/a");
-const cpuTable = ["", "CPU per measured phase, in the order they ran (server: utime + stime of the server process; load generator: wrk's or the node client's own CPU; cores = CPU-s ÷ wall s):", ""];
+const cpuTable = ["", "CPU per measured phase, in the order they ran (server: utime + stime of the server process; of which JIT: the JVM's C1/C2 compiler threads, n/a for Node, whose V8 compiles on threads it shares with other work; load generator: wrk's or the node client's own CPU; cores = CPU-s ÷ wall s):", ""];
 {
-  const h = ["Phase", "Wall s", ...servers.flatMap((s) => [`${label[s]} server CPU-s`, `${label[s]} server cores`, `${label[s]} load gen. cores`])];
+  const h = ["Phase", "Wall s", ...servers.flatMap((s) => [`${label[s]} server CPU-s`, `${label[s]} of which JIT`, `${label[s]} server cores`, `${label[s]} load gen. cores`])];
   cpuTable.push(`| ${h.join(" | ")} |`, `|${h.map(() => "---").join("|")}|`);
   for (const [scen, name] of phases) {
-    const rs = servers.map((s) => R[`${s}.${scen}`]);
+    const rs = servers.map((s) => R[`${s}.${scen}`] ?? {});
+    if (rs.every((r) => !r.server_cpu && !r.load_cpu)) continue; // the phase did not run
     const wall = rs.map((r) => r.server_cpu?.wall_s ?? r.load_cpu?.wall_s).find((w) => typeof w === "number");
     cpuTable.push(`| ${[name, wall == null ? "n/a" : wall.toFixed(1),
-      ...rs.flatMap((r) => [cpuCell(r.server_cpu, "cpu_s"), cpuCell(r.server_cpu, "cores"), cpuCell(r.load_cpu, "cores")])].join(" | ")} |`);
+      ...rs.flatMap((r) => [cpuCell(r.server_cpu, "cpu_s"), cpuCell(r.server_cpu, "jit_s"), cpuCell(r.server_cpu, "cores"), cpuCell(r.load_cpu, "cores")])].join(" | ")} |`);
   }
   cpuTable.push("", meta.pin === "off"
     ? "Not pinned: server and load generator share all CPUs, so either may use more than one core, and they compete."
@@ -211,8 +216,8 @@ const rawRel = meta.raw_dir ? path.relative(path.dirname(path.resolve(f.out)), m
 const md = [
   `# Durable Streams benchmark: Tether vs. Node reference${meta.label ? ` — ${meta.label}` : ""}`,
   "",
-  ...(meta.params.duration < 10 || meta.params.warmup < 5
-    ? [`> **Short run** (${meta.params.warmup} s warm-up, ${meta.params.duration} s phases; full run: 5 s + 10 s): a smoke test of the harness, not a result.`, ""]
+  ...(meta.params.duration < 10 || meta.params.warmup < 5 || (meta.params.server_warmup ?? 30) < 30
+    ? [`> **Short run** (${meta.params.server_warmup ?? 0} s server warm-up, ${meta.params.warmup} s warm-up, ${meta.params.duration} s phases; full run: 30 s, then 5 s + 10 s): a smoke test of the harness, not a result.`, ""]
     : []),
   `- Date: ${meta.date} (run took ${meta.elapsed_s} s)`,
   `- Command: \`${cmdQuoted}\``,

@@ -6,6 +6,7 @@
 #                             [--only tether|node] [--out FILE] [--skip-install]
 #                             [--store log|sqlite|memory]  (Tether's store; default log, as shipped)
 #                             [--pin on|off] [--java-opts "JVM OPTIONS"] [--label TEXT]
+#                             [--server-warmup SECONDS]  (untimed appends before the first phase; default 30)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,6 +17,7 @@ STORE=log          # Tether's --store (the default store)
 DURATION=10        # seconds per measured phase (wrk runs, SSE writer, catch-up passes)
 WARMUP=5           # seconds of untimed load before each measured phase (wrk runs, catch-up passes)
 SSE_WARMUP=1       # SSE's own warm-up: events delivered and checked, latency not recorded
+SERVER_WARMUP=30   # untimed append load once per server, before the first phase (JIT settles)
 ONLY=""
 OUT=""             # default: results/latest.md (--pin on) or results/latest-unpinned.md (--pin off)
 SKIP_INSTALL=0
@@ -31,12 +33,13 @@ MESSAGES=10000     # catch-up stream size (256-byte binary appends)
 READY_TIMEOUT=90   # seconds to wait for a server to answer PUT /v1/stream/__ready__
 BUILD_TIMEOUT=900  # seconds allowed for ./tether to (re)build itself before the run
 
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --sse-warmup) SSE_WARMUP="$2"; shift 2 ;;
+    --server-warmup) SERVER_WARMUP="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --skip-install) SKIP_INSTALL=1; shift ;;
@@ -52,6 +55,7 @@ case "$ONLY" in ""|tether|node) ;; *) echo "--only must be tether or node" >&2; 
 [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 ]] || { echo "--duration must be a positive integer" >&2; exit 2; }
 [[ "$WARMUP" =~ ^[0-9]+$ ]] || { echo "--warmup must be a non-negative integer" >&2; exit 2; }
 [[ "$SSE_WARMUP" =~ ^[0-9]+$ ]] || { echo "--sse-warmup must be a non-negative integer" >&2; exit 2; }
+[[ "$SERVER_WARMUP" =~ ^[0-9]+$ ]] || { echo "--server-warmup must be a non-negative integer" >&2; exit 2; }
 case "$PIN" in on|off) ;; *) echo "--pin must be on or off" >&2; exit 2 ;; esac
 case "$STORE" in sqlite|log|memory) ;; *) echo "--store must be sqlite, log or memory" >&2; exit 2 ;; esac
 if [ -z "$OUT" ]; then
@@ -236,11 +240,25 @@ start_server() {
 # cpu_sample: sets CPU_WALL_US (wall clock, µs), CPU_SRV_UT / CPU_SRV_ST (utime / stime
 # of the server process, all its threads, in clock ticks; -1 if unreadable) and
 # CPU_LOAD_TICKS (cutime + cstime of this shell: the CPU of the children it has waited
-# for, i.e. the wrk runs). Bash builtins only, no fork, so a sample costs next to nothing.
+# for, i.e. the wrk runs) and CPU_SRV_JIT (utime + stime of the server's JIT compiler
+# threads, the JVM's "C1/C2 CompilerThread"s; -1 for a server without them, such as Node,
+# whose compiler shares its threads with other work). Bash builtins only, no fork, so a
+# sample costs next to nothing.
 cpu_sample() {
-  local line="" f
+  local line="" f t comm
   CPU_WALL_US="${EPOCHREALTIME/./}"
-  CPU_SRV_UT=-1; CPU_SRV_ST=-1
+  CPU_SRV_UT=-1; CPU_SRV_ST=-1; CPU_SRV_JIT=-1
+  if [ -n "$SERVER_PID" ]; then
+    for t in /proc/"$SERVER_PID"/task/*; do
+      { IFS= read -r comm <"$t/comm" && IFS= read -r -d '' line <"$t/stat"; } 2>/dev/null || [ -n "$line" ] || continue
+      case "$comm" in
+        "C1 CompilerThre"* | "C2 CompilerThre"*)
+          read -r -a f <<<"${line##*)}"
+          CPU_SRV_JIT=$(( (CPU_SRV_JIT < 0 ? 0 : CPU_SRV_JIT) + f[14-3] + f[15-3] )) ;;
+      esac
+      line=""
+    done
+  fi
   # Field 2 (comm) is in parentheses and may contain spaces: split after the last ')'.
   # The fields after it start with field 3, so field N is f[N-3].
   if [ -n "$SERVER_PID" ] && { IFS= read -r -d '' line <"/proc/$SERVER_PID/stat" || [ -n "$line" ]; } 2>/dev/null; then
@@ -252,19 +270,20 @@ cpu_sample() {
   read -r -a f <<<"${line##*)}"
   CPU_LOAD_TICKS=$(( f[16-3] + f[17-3] ))
 }
-# cpu_write NAME: adds server_cpu {cpu_s, user_s, sys_s, wall_s, cores} and load_cpu
+# cpu_write NAME: adds server_cpu {cpu_s, user_s, sys_s, wall_s, cores, jit_s} and load_cpu
 # {cpu_s, wall_s, cores, what} to $WORK/NAME.json for the window between the samples
 # CPU0 (before) and CPU1 (after) that run_wrk took around wrk (the same shape the
 # node clients report, see cpu.mjs).
 cpu_write() {
   CPU_FILE="$WORK/$1.json" HZ="$CLK_TCK" C0="${CPU0[*]}" C1="${CPU1[*]}" node -e '
     const fs = require("fs"), e = process.env;
-    const [w0, u0, s0, l0] = e.C0.split(" ").map(Number), [w1, u1, s1, l1] = e.C1.split(" ").map(Number);
+    const [w0, u0, s0, l0, j0] = e.C0.split(" ").map(Number), [w1, u1, s1, l1, j1] = e.C1.split(" ").map(Number);
     let r; try { r = JSON.parse(fs.readFileSync(e.CPU_FILE, "utf8")); } catch { r = { error: "no result" }; }
     const wall = (w1 - w0) / 1e6, hz = Number(e.HZ);
     if (u0 >= 0 && u1 >= 0 && wall > 0) {
       const user = (u1 - u0) / hz, sys = (s1 - s0) / hz, cpu = (u1 - u0 + s1 - s0) / hz;
-      r.server_cpu = { cpu_s: cpu, user_s: user, sys_s: sys, wall_s: wall, cores: cpu / wall };
+      const jit = j0 >= 0 && j1 >= 0 ? (j1 - j0) / hz : null;
+      r.server_cpu = { cpu_s: cpu, user_s: user, sys_s: sys, wall_s: wall, cores: cpu / wall, jit_s: jit };
     } else r.server_cpu = null;
     const load = (l1 - l0) / hz;
     r.load_cpu = { cpu_s: load, wall_s: wall, cores: wall > 0 ? load / wall : null, what: "wrk" };
@@ -276,10 +295,10 @@ cpu_write() {
 run_wrk() {
   local name="$1" secs="$2" conns="$3" lua="$4" path="$5"; shift 5
   local txt="$WORK/$name.txt" rc=0
-  cpu_sample; CPU0=("$CPU_WALL_US" "$CPU_SRV_UT" "$CPU_SRV_ST" "$CPU_LOAD_TICKS")
+  cpu_sample; CPU0=("$CPU_WALL_US" "$CPU_SRV_UT" "$CPU_SRV_ST" "$CPU_LOAD_TICKS" "$CPU_SRV_JIT")
   env "$@" BENCH_LUA_DIR="$HERE/wrk" timeout --kill-after=5 $((secs + 60)) \
     "${PIN_LOAD[@]}" wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s -s "$HERE/wrk/$lua" "$URL$path" >"$txt" 2>&1 || rc=$?
-  cpu_sample; CPU1=("$CPU_WALL_US" "$CPU_SRV_UT" "$CPU_SRV_ST" "$CPU_LOAD_TICKS")
+  cpu_sample; CPU1=("$CPU_WALL_US" "$CPU_SRV_UT" "$CPU_SRV_ST" "$CPU_LOAD_TICKS" "$CPU_SRV_JIT")
   if [ "$rc" -ne 0 ]; then
     log "wrk failed for $name: $(tail -3 "$txt" | tr '\n' ' ')"
     echo "{\"error\":\"wrk failed\"}" >"$WORK/$name.json"
@@ -347,6 +366,14 @@ bench_server() {
   timeout 120 "${PIN_LOAD[@]}" node "$HERE/setup-streams.mjs" --url "$URL" --count "$STREAMS" 2>"$WORK/$srv-setup.err" \
     || die "$srv: could not create the $STREAMS append streams: $(tail -2 "$WORK/$srv-setup.err" | tr '\n' ' ')"
 
+  # The server's own warm-up, once: a JVM compiles its hot paths during its first 15-20 s
+  # under load (on one pinned core the C2 compiler then takes a third of it), which is
+  # start-up, not steady state. The CPU table shows each phase's JIT CPU, so a phase still
+  # inside warm-up shows. Same load and length for both servers.
+  if [ "$SERVER_WARMUP" -gt 0 ]; then
+    log "$srv: server warm-up: ${SERVER_WARMUP}s of untimed appends"
+    run_wrk_measured "$srv-server-warmup" "$SERVER_WARMUP" "$CONNS" post.lua / BENCH_STREAMS="$STREAMS" BENCH_EXPECT=204
+  fi
   log "$srv: (a) append, ${WARMUP}s warm-up + ${DURATION}s"
   [ "$WARMUP" -eq 0 ] || run_wrk "$srv-append-warmup" "$WARMUP" "$CONNS" post.lua / BENCH_STREAMS="$STREAMS" BENCH_EXPECT=204
   run_wrk_measured "$srv-append" "$DURATION" "$CONNS" post.lua / BENCH_STREAMS="$STREAMS" BENCH_EXPECT=204
@@ -401,10 +428,10 @@ M_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
 M_KERNEL="$(uname -sr)" \
 M_VERSIONS="Tether git $tether_rev; $java_v; @durable-streams/server $ref_v; Node $(node -v); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
 M_FS="data dir on $TETHER_FS" \
-M_SHAPE="wrk -t1 -c$CONNS -d${DURATION}s (append: 256 B over $STREAMS streams; no-op: 256 B to /v1/noop), ${WARMUP}s warm-up (untimed) before each wrk run; SSE right after the append run (before the read-back and the no-op phase): $SUBSCRIBERS subscribers, 1 writer at $RATE events/s for ${SSE_WARMUP}s (its own warm-up, --sse-warmup: delivered and checked, latency not recorded) + ${DURATION}s; catch-up: $MESSAGES x 256 B binary appends, sequential catch-up passes for ${WARMUP}s (untimed) + ${DURATION}s, then wrk -t1 -c$GET_CONNS -d${DURATION}s GET ?offset=-1; server CPU: utime + stime of the server process from /proc/PID/stat (CLK_TCK $CLK_TCK) over each measured phase" \
+M_SHAPE="server warm-up: ${SERVER_WARMUP}s of untimed appends (as in (a)) once after start; wrk -t1 -c$CONNS -d${DURATION}s (append: 256 B over $STREAMS streams; no-op: 256 B to /v1/noop), ${WARMUP}s warm-up (untimed) before each wrk run; SSE right after the append run (before the read-back and the no-op phase): $SUBSCRIBERS subscribers, 1 writer at $RATE events/s for ${SSE_WARMUP}s (its own warm-up, --sse-warmup: delivered and checked, latency not recorded) + ${DURATION}s; catch-up: $MESSAGES x 256 B binary appends, sequential catch-up passes for ${WARMUP}s (untimed) + ${DURATION}s, then wrk -t1 -c$GET_CONNS -d${DURATION}s GET ?offset=-1; server CPU: utime + stime of the server process from /proc/PID/stat (CLK_TCK $CLK_TCK) over each measured phase" \
 M_SERVERS="[${servers_json%,}]" \
 M_ELAPSED="$SECONDS" \
-M_PARAMS="{\"conns\":$CONNS,\"streams\":$STREAMS,\"warmup\":$WARMUP,\"sse_warmup\":$SSE_WARMUP,\"duration\":$DURATION,\"subscribers\":$SUBSCRIBERS,\"rate\":$RATE,\"messages\":$MESSAGES}" \
+M_PARAMS="{\"conns\":$CONNS,\"streams\":$STREAMS,\"warmup\":$WARMUP,\"server_warmup\":$SERVER_WARMUP,\"sse_warmup\":$SSE_WARMUP,\"duration\":$DURATION,\"subscribers\":$SUBSCRIBERS,\"rate\":$RATE,\"messages\":$MESSAGES}" \
 M_PIN="$PIN" \
 M_STORE="$STORE" \
 M_JAVA_OPTS="$JAVA_OPTS" \
