@@ -143,7 +143,7 @@ for (const s of servers) {
 const phases = [
   ["server-warmup", "server warm-up (untimed appends), wrk"],
   ["append", "(a) append, wrk"],
-  ["sse", "(c) SSE, measured events (node client)"],
+  ["sse", `(c) SSE, measured events (${meta.params.sse_client === "c" ? "C" : "node"} client)`],
   ["noop", "(b) no-op, wrk"],
   ["catchup", "(d) catch-up passes (node client)"],
   ["get", "(d) wrk GET ?offset=-1"],
@@ -211,7 +211,7 @@ const storeText = {
 const javaOpts = meta.java_opts ? `TETHER_JAVA_OPTS=${JSON.stringify(meta.java_opts)} ` : "";
 const pinning = meta.pin === "off"
   ? `off (\`--pin off\`): no \`taskset\`; server and load generators (wrk / node clients) share all ${meta.nproc} CPUs, same for both servers`
-  : "on: server on CPU 0, load generator (wrk / node clients) on CPU 1 (`taskset`), same for both servers";
+  : "on: server on CPU 0, load generator (wrk / node and C clients) on CPU 1 (`taskset`), same for both servers";
 const rawRel = meta.raw_dir ? path.relative(path.dirname(path.resolve(f.out)), meta.raw_dir) || "." : "raw";
 const md = [
   `# Durable Streams benchmark: Tether vs. Node reference${meta.label ? ` — ${meta.label}` : ""}`,

@@ -7,6 +7,7 @@
 #                             [--store log|sqlite|memory]  (Tether's store; default log, as shipped)
 #                             [--pin on|off] [--java-opts "JVM OPTIONS"] [--label TEXT]
 #                             [--server-warmup SECONDS]  (untimed appends before the first phase; default 30)
+#                             [--sse-client c|node]  (the SSE fan-out client: ssefan/ssefan.c or sse-fanout.mjs)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,6 +19,7 @@ DURATION=10        # seconds per measured phase (wrk runs, SSE writer, catch-up 
 WARMUP=5           # seconds of untimed load before each measured phase (wrk runs, catch-up passes)
 SSE_WARMUP=1       # SSE's own warm-up: events delivered and checked, latency not recorded
 SERVER_WARMUP=30   # untimed append load once per server, before the first phase (JIT settles)
+SSE_CLIENT=c       # c: ssefan/ssefan (built with gcc, ~40% of the node client's CPU); node: sse-fanout.mjs
 ONLY=""
 OUT=""             # default: results/latest.md (--pin on) or results/latest-unpinned.md (--pin off)
 SKIP_INSTALL=0
@@ -33,13 +35,14 @@ MESSAGES=10000     # catch-up stream size (256-byte binary appends)
 READY_TIMEOUT=90   # seconds to wait for a server to answer PUT /v1/stream/__ready__
 BUILD_TIMEOUT=900  # seconds allowed for ./tether to (re)build itself before the run
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --sse-warmup) SSE_WARMUP="$2"; shift 2 ;;
     --server-warmup) SERVER_WARMUP="$2"; shift 2 ;;
+    --sse-client) SSE_CLIENT="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --skip-install) SKIP_INSTALL=1; shift ;;
@@ -57,6 +60,7 @@ case "$ONLY" in ""|tether|node) ;; *) echo "--only must be tether or node" >&2; 
 [[ "$SSE_WARMUP" =~ ^[0-9]+$ ]] || { echo "--sse-warmup must be a non-negative integer" >&2; exit 2; }
 [[ "$SERVER_WARMUP" =~ ^[0-9]+$ ]] || { echo "--server-warmup must be a non-negative integer" >&2; exit 2; }
 case "$PIN" in on|off) ;; *) echo "--pin must be on or off" >&2; exit 2 ;; esac
+case "$SSE_CLIENT" in c|node) ;; *) echo "--sse-client must be c or node" >&2; exit 2 ;; esac
 case "$STORE" in sqlite|log|memory) ;; *) echo "--store must be sqlite, log or memory" >&2; exit 2 ;; esac
 if [ -z "$OUT" ]; then
   if [ "$PIN" = on ]; then OUT="$HERE/results/latest.md"; else OUT="$HERE/results/latest-unpinned.md"; fi
@@ -89,6 +93,7 @@ install_deps() {
   [ "$PIN" = off ] || command -v taskset >/dev/null || { log "installing util-linux (taskset)"; apt_install util-linux; }
   command -v setsid >/dev/null || apt_install util-linux
   command -v curl >/dev/null || { log "installing curl (apt)"; apt_install curl; }
+  [ "$SSE_CLIENT" = node ] || command -v gcc >/dev/null || { log "installing gcc (apt), for the C SSE client"; apt_install gcc libc6-dev; }
   command -v node >/dev/null || die "node (>= 20) is required"
   # npm ci only when the lockfile changed since the last install.
   local stamp="$HERE/node_modules/.bench-lock.sha256" want
@@ -125,6 +130,16 @@ install_deps() {
   fi
 }
 [ "$SKIP_INSTALL" -eq 1 ] || install_deps
+
+# The SSE client: the C one is built (when its source is newer) and must pass its own
+# parser self-test (chunk and read boundaries anywhere) before it measures anything.
+SSE_SCRIPT=sse-fanout.mjs
+if [ "$SSE_CLIENT" = c ]; then
+  "$HERE/ssefan/build.sh" || die "could not build the C SSE client (use --sse-client node to run without it)"
+  "$HERE/ssefan/ssefan" --self-test >"$HERE/ssefan/.self-test.log" 2>&1 \
+    || die "the C SSE client failed its self-test: $(tail -2 "$HERE/ssefan/.self-test.log" | tr '\n' ' ')"
+  SSE_SCRIPT=ssefan/ssefan
+fi
 
 [ "$PIN" = off ] || [ "$(nproc)" -ge 2 ] || die "--pin on needs 2 CPUs (server on CPU 0, load on CPU 1); nproc=$(nproc)"
 SERVERS=()
@@ -313,14 +328,16 @@ run_wrk_measured() {
   cpu_write "$1"
 }
 
-# run_node OUTNAME SCRIPT ARGS...: a node client (on CPU 1 with --pin on); its last stdout
+# run_node OUTNAME SCRIPT ARGS...: a node client, or with a SCRIPT not ending in .mjs the
+# program HERE/SCRIPT (the C SSE client) (on CPU 1 with --pin on); its last stdout
 # line is the result. It gets the server's PID to measure the server's CPU time itself
 # over its measured window (see cpu.mjs).
 run_node() {
   local name="$1" script="$2"; shift 2
   local limit=$((DURATION * 3 + WARMUP + SSE_WARMUP + 420))   # catch-up populate may take minutes on slow disks
-  local rc=0 why
-  timeout --kill-after=5 "$limit" "${PIN_LOAD[@]}" node "$HERE/$script" --url "$URL" \
+  local rc=0 why cmd=(node "$HERE/$script")
+  [[ "$script" == *.mjs ]] || cmd=("$HERE/$script")
+  timeout --kill-after=5 "$limit" "${PIN_LOAD[@]}" "${cmd[@]}" --url "$URL" \
     --server-pid "$SERVER_PID" --clk-tck "$CLK_TCK" "$@" \
     >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
   tail -1 "$WORK/$name.out" >"$WORK/$name.json" 2>/dev/null || true
@@ -382,7 +399,7 @@ bench_server() {
   # SSE right after the append load (before the read-back and the no-op phase), so its
   # latency is that of a server that has just taken it; it has its own short warm-up.
   log "$srv: (c) SSE fan-out right after (a), $SUBSCRIBERS subscribers, $RATE events/s, ${SSE_WARMUP}s warm-up + ${DURATION}s"
-  run_node "$srv-sse" sse-fanout.mjs --subscribers "$SUBSCRIBERS" --rate "$RATE" --duration "$DURATION" --warmup "$SSE_WARMUP"
+  run_node "$srv-sse" "$SSE_SCRIPT" --subscribers "$SUBSCRIBERS" --rate "$RATE" --duration "$DURATION" --warmup "$SSE_WARMUP"
   still_up "$srv" "(c) SSE fan-out"
 
   log "$srv: (a) reading the $STREAMS append streams back (acked appends all stored?)"
@@ -428,10 +445,10 @@ M_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
 M_KERNEL="$(uname -sr)" \
 M_VERSIONS="Tether git $tether_rev; $java_v; @durable-streams/server $ref_v; Node $(node -v); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
 M_FS="data dir on $TETHER_FS" \
-M_SHAPE="server warm-up: ${SERVER_WARMUP}s of untimed appends (as in (a)) once after start; wrk -t1 -c$CONNS -d${DURATION}s (append: 256 B over $STREAMS streams; no-op: 256 B to /v1/noop), ${WARMUP}s warm-up (untimed) before each wrk run; SSE right after the append run (before the read-back and the no-op phase): $SUBSCRIBERS subscribers, 1 writer at $RATE events/s for ${SSE_WARMUP}s (its own warm-up, --sse-warmup: delivered and checked, latency not recorded) + ${DURATION}s; catch-up: $MESSAGES x 256 B binary appends, sequential catch-up passes for ${WARMUP}s (untimed) + ${DURATION}s, then wrk -t1 -c$GET_CONNS -d${DURATION}s GET ?offset=-1; server CPU: utime + stime of the server process from /proc/PID/stat (CLK_TCK $CLK_TCK) over each measured phase" \
+M_SHAPE="server warm-up: ${SERVER_WARMUP}s of untimed appends (as in (a)) once after start; wrk -t1 -c$CONNS -d${DURATION}s (append: 256 B over $STREAMS streams; no-op: 256 B to /v1/noop), ${WARMUP}s warm-up (untimed) before each wrk run; SSE right after the append run (before the read-back and the no-op phase), client $SSE_SCRIPT: $SUBSCRIBERS subscribers, 1 writer at $RATE events/s for ${SSE_WARMUP}s (its own warm-up, --sse-warmup: delivered and checked, latency not recorded) + ${DURATION}s; catch-up: $MESSAGES x 256 B binary appends, sequential catch-up passes for ${WARMUP}s (untimed) + ${DURATION}s, then wrk -t1 -c$GET_CONNS -d${DURATION}s GET ?offset=-1; server CPU: utime + stime of the server process from /proc/PID/stat (CLK_TCK $CLK_TCK) over each measured phase" \
 M_SERVERS="[${servers_json%,}]" \
 M_ELAPSED="$SECONDS" \
-M_PARAMS="{\"conns\":$CONNS,\"streams\":$STREAMS,\"warmup\":$WARMUP,\"server_warmup\":$SERVER_WARMUP,\"sse_warmup\":$SSE_WARMUP,\"duration\":$DURATION,\"subscribers\":$SUBSCRIBERS,\"rate\":$RATE,\"messages\":$MESSAGES}" \
+M_PARAMS="{\"conns\":$CONNS,\"streams\":$STREAMS,\"warmup\":$WARMUP,\"server_warmup\":$SERVER_WARMUP,\"sse_warmup\":$SSE_WARMUP,\"duration\":$DURATION,\"subscribers\":$SUBSCRIBERS,\"rate\":$RATE,\"messages\":$MESSAGES,\"sse_client\":\"$SSE_CLIENT\"}" \
 M_PIN="$PIN" \
 M_STORE="$STORE" \
 M_JAVA_OPTS="$JAVA_OPTS" \
