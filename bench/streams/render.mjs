@@ -27,6 +27,7 @@ for (const s of servers) {
   // warm-up, the phase's warm-up and the measured run).
   const sw = load(s, "server-warmup"), w = load(s, "append-warmup"), a = R[`${s}.append`], v = R[`${s}.verify`];
   R[`${s}.server-warmup`] = sw;
+  R[`${s}.server-warmup-sse`] = load(s, "server-warmup-sse");
   const runOk = (secs, r) => (!secs ? 0 : r.error ? null : r.ok);
   const warmOk = runOk(meta.params.warmup, w), serverWarmOk = runOk(meta.params.server_warmup, sw);
   if (!v.error && !a.error && warmOk != null && serverWarmOk != null) {
@@ -141,6 +142,7 @@ for (const s of servers) {
 
 // CPU per measured phase: the server's, and the load generator's (wrk, or the node client).
 const phases = [
+  ["server-warmup-sse", "server warm-up (untimed SSE fan-out)"],
   ["server-warmup", "server warm-up (untimed appends), wrk"],
   ["append", "(a) append, wrk"],
   ["sse", `(c) SSE, measured events (${meta.params.sse_client === "c" ? "C" : "node"} client)`],

@@ -18,7 +18,7 @@ STORE=log          # Tether's --store (the default store)
 DURATION=10        # seconds per measured phase (wrk runs, SSE writer, catch-up passes)
 WARMUP=5           # seconds of untimed load before each measured phase (wrk runs, catch-up passes)
 SSE_WARMUP=1       # SSE's own warm-up: events delivered and checked, latency not recorded
-SERVER_WARMUP=30   # untimed append load once per server, before the first phase (JIT settles)
+SERVER_WARMUP=30   # untimed load once per server before the first phase (JIT settles): SSE, then appends
 SSE_CLIENT=c       # c: ssefan/ssefan (built with gcc, ~40% of the node client's CPU); node: sse-fanout.mjs
 ONLY=""
 OUT=""             # default: results/latest.md (--pin on) or results/latest-unpinned.md (--pin off)
@@ -387,8 +387,12 @@ bench_server() {
   # under load (on one pinned core the C2 compiler then takes a third of it), which is
   # start-up, not steady state. The CPU table shows each phase's JIT CPU, so a phase still
   # inside warm-up shows. Same load and length for both servers.
+  # The SSE paths get their own untimed fan-out first (a third as long, on a stream of its
+  # own), so that (c), which follows the append load, does not compile them either.
   if [ "$SERVER_WARMUP" -gt 0 ]; then
-    log "$srv: server warm-up: ${SERVER_WARMUP}s of untimed appends"
+    local sse_warm=$(( (SERVER_WARMUP + 2) / 3 ))
+    log "$srv: server warm-up: ${sse_warm}s of an untimed SSE fan-out, then ${SERVER_WARMUP}s of untimed appends"
+    run_node "$srv-server-warmup-sse" "$SSE_SCRIPT" --subscribers "$SUBSCRIBERS" --rate "$RATE" --duration "$sse_warm" --warmup 0
     run_wrk_measured "$srv-server-warmup" "$SERVER_WARMUP" "$CONNS" post.lua / BENCH_STREAMS="$STREAMS" BENCH_EXPECT=204
   fi
   log "$srv: (a) append, ${WARMUP}s warm-up + ${DURATION}s"
@@ -445,7 +449,7 @@ M_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
 M_KERNEL="$(uname -sr)" \
 M_VERSIONS="Tether git $tether_rev; $java_v; @durable-streams/server $ref_v; Node $(node -v); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
 M_FS="data dir on $TETHER_FS" \
-M_SHAPE="server warm-up: ${SERVER_WARMUP}s of untimed appends (as in (a)) once after start; wrk -t1 -c$CONNS -d${DURATION}s (append: 256 B over $STREAMS streams; no-op: 256 B to /v1/noop), ${WARMUP}s warm-up (untimed) before each wrk run; SSE right after the append run (before the read-back and the no-op phase), client $SSE_SCRIPT: $SUBSCRIBERS subscribers, 1 writer at $RATE events/s for ${SSE_WARMUP}s (its own warm-up, --sse-warmup: delivered and checked, latency not recorded) + ${DURATION}s; catch-up: $MESSAGES x 256 B binary appends, sequential catch-up passes for ${WARMUP}s (untimed) + ${DURATION}s, then wrk -t1 -c$GET_CONNS -d${DURATION}s GET ?offset=-1; server CPU: utime + stime of the server process from /proc/PID/stat (CLK_TCK $CLK_TCK) over each measured phase" \
+M_SHAPE="server warm-up once after start: an untimed SSE fan-out for $(( (SERVER_WARMUP + 2) / 3 ))s (as in (c)), then ${SERVER_WARMUP}s of untimed appends (as in (a)); wrk -t1 -c$CONNS -d${DURATION}s (append: 256 B over $STREAMS streams; no-op: 256 B to /v1/noop), ${WARMUP}s warm-up (untimed) before each wrk run; SSE right after the append run (before the read-back and the no-op phase), client $SSE_SCRIPT: $SUBSCRIBERS subscribers, 1 writer at $RATE events/s for ${SSE_WARMUP}s (its own warm-up, --sse-warmup: delivered and checked, latency not recorded) + ${DURATION}s; catch-up: $MESSAGES x 256 B binary appends, sequential catch-up passes for ${WARMUP}s (untimed) + ${DURATION}s, then wrk -t1 -c$GET_CONNS -d${DURATION}s GET ?offset=-1; server CPU: utime + stime of the server process from /proc/PID/stat (CLK_TCK $CLK_TCK) over each measured phase" \
 M_SERVERS="[${servers_json%,}]" \
 M_ELAPSED="$SECONDS" \
 M_PARAMS="{\"conns\":$CONNS,\"streams\":$STREAMS,\"warmup\":$WARMUP,\"server_warmup\":$SERVER_WARMUP,\"sse_warmup\":$SSE_WARMUP,\"duration\":$DURATION,\"subscribers\":$SUBSCRIBERS,\"rate\":$RATE,\"messages\":$MESSAGES,\"sse_client\":\"$SSE_CLIENT\"}" \

@@ -57,7 +57,8 @@ public final class Metrics {
                 .publishPercentileHistogram()
                 .register(registry);
         this.fsync = Timer.builder("tether.store.fsync")
-                .description("time to make a committed batch durable (fdatasync of the log segment, or of SQLite's WAL)")
+                .description(
+                        "time to make a committed batch durable (fdatasync of the log segment, or of SQLite's WAL)")
                 .publishPercentileHistogram()
                 .minimumExpectedValue(Duration.ofNanos(50_000))
                 .maximumExpectedValue(Duration.ofSeconds(10))
