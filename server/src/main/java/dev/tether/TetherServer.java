@@ -5,6 +5,7 @@ import dev.tether.auth.Authenticator;
 import dev.tether.cluster.OwnerLease;
 import dev.tether.config.ServerConfig;
 import dev.tether.http.HttpApi;
+import dev.tether.http.UpstreamClient;
 import dev.tether.inference.ModelBackend;
 import dev.tether.inference.embedded.EmbeddedBackend;
 import dev.tether.inference.embedded.EmbeddedSettings;
@@ -136,15 +137,14 @@ public final class TetherServer implements AutoCloseable {
         if (config.upstreams().isEmpty()) {
             return embedded(config, metrics, clock);
         }
-        return new UpstreamBackend(
-                new UpstreamSettings(
-                        config.upstreams(),
-                        Duration.ofSeconds(10),
-                        config.upstreamTimeout(),
-                        config.upstreamTimeout(),
-                        config.upstreamApiKey(),
-                        config.upstreamModel()),
-                metrics);
+        UpstreamSettings settings = new UpstreamSettings(
+                config.upstreams(),
+                Duration.ofSeconds(10),
+                config.upstreamTimeout(),
+                config.upstreamTimeout(),
+                config.upstreamApiKey(),
+                config.upstreamModel());
+        return new UpstreamBackend(settings, UpstreamClient.create(settings.connectTimeout()), metrics);
     }
 
     private static ModelBackend embedded(ServerConfig config, Metrics metrics, InstantSource clock) throws Exception {

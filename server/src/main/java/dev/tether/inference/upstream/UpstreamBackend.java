@@ -13,13 +13,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -40,7 +38,7 @@ public final class UpstreamBackend implements ModelBackend {
 
     private final UpstreamSettings settings;
     private final Rendezvous rendezvous;
-    private final HttpClient http;
+    private final UpstreamTransport http;
     private final Metrics metrics;
     private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "tether-upstream-watchdog");
@@ -48,15 +46,15 @@ public final class UpstreamBackend implements ModelBackend {
         return t;
     });
 
-    /** @param metrics records latency and errors per replica, or null */
-    public UpstreamBackend(UpstreamSettings settings, Metrics metrics) {
+    /**
+     * @param transport the HTTP client (connect timeout already set); closed with this backend
+     * @param metrics   records latency and errors per replica, or null
+     */
+    public UpstreamBackend(UpstreamSettings settings, UpstreamTransport transport, Metrics metrics) {
         this.metrics = metrics;
         this.settings = settings;
         this.rendezvous = new Rendezvous(settings.replicas());
-        this.http = HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(settings.connectTimeout())
-                .build();
+        this.http = transport;
     }
 
     @Override
@@ -87,28 +85,35 @@ public final class UpstreamBackend implements ModelBackend {
                 ModelException.Kind.UNAVAILABLE, last.getMessage() + " (gave up after " + attempts + " attempts)");
     }
 
-    /** A request to {@code path} under the replica's base URL, with the timeout and the API key. */
-    private HttpRequest.Builder request(URI base, String path) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(
-                        URI.create(base.toString().replaceAll("/+$", "") + path))
-                .timeout(settings.firstByteTimeout());
-        if (settings.apiKey() != null) {
-            builder.header("Authorization", "Bearer " + settings.apiKey());
+    /** {@code path} under the replica's base URL. */
+    private static URI at(URI base, String path) {
+        String b = base.toString();
+        int end = b.length();
+        while (end > 0 && b.charAt(end - 1) == '/') {
+            end--;
         }
-        return builder;
+        return URI.create(b.substring(0, end) + path);
+    }
+
+    /** The headers of a request that accepts {@code accept}, with the API key. */
+    private Map<String, String> headers(String accept) {
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("Accept", accept);
+        if (settings.apiKey() != null) {
+            headers.put("Authorization", "Bearer " + settings.apiKey());
+        }
+        return headers;
     }
 
     private ModelResult exchange(URI base, byte[] body, ChunkReader reader)
             throws ModelException, InterruptedException, Retryable {
-        HttpRequest.Builder builder = request(base, "/chat/completions")
-                .header("Content-Type", "application/json")
-                .header("Accept", "text/event-stream")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body));
-        HttpResponse<InputStream> response;
+        Map<String, String> headers = headers("text/event-stream");
+        headers.put("Content-Type", "application/json");
+        UpstreamTransport.Answer response;
         long start = System.nanoTime();
         try {
-            response = http.send(builder.build(), HttpResponse.BodyHandlers.ofInputStream());
-        } catch (HttpTimeoutException e) {
+            response = http.send(at(base, "/chat/completions"), headers, body, settings.firstByteTimeout());
+        } catch (UpstreamTransport.Timeout e) {
             observe(base, start, "timeout");
             throw new Retryable("upstream " + base + " did not answer within "
                     + settings.firstByteTimeout().toSeconds() + " s");
@@ -116,7 +121,7 @@ public final class UpstreamBackend implements ModelBackend {
             observe(base, start, "unreachable");
             throw new Retryable("upstream " + base + " is unreachable: " + describe(e));
         }
-        observe(base, start, response.statusCode() == 200 ? "ok" : "http_" + response.statusCode());
+        observe(base, start, response.status() == 200 ? "ok" : "http_" + response.status());
         AtomicBoolean timedOut = new AtomicBoolean();
         Thread self = Thread.currentThread();
         IdleStream in = new IdleStream(response.body());
@@ -153,9 +158,9 @@ public final class UpstreamBackend implements ModelBackend {
         }
     }
 
-    private static ModelResult read(URI base, HttpResponse<InputStream> response, InputStream in, ChunkReader reader)
+    private static ModelResult read(URI base, UpstreamTransport.Answer response, InputStream in, ChunkReader reader)
             throws IOException, ModelException, Retryable {
-        int status = response.statusCode();
+        int status = response.status();
         if (status != 200) {
             String detail = errorDetail(in);
             String message = "upstream " + base + " answered HTTP " + status + ": " + detail;
@@ -173,8 +178,7 @@ public final class UpstreamBackend implements ModelBackend {
                     context ? ModelException.Kind.CONTEXT_LENGTH_EXCEEDED : ModelException.Kind.INVALID_REQUEST,
                     message);
         }
-        String type = response.headers().firstValue("Content-Type").orElse("");
-        if (type.startsWith("application/json")) {
+        if (response.contentType().startsWith("application/json")) {
             return reader.readWhole(ChatCodec.JSON.readTree(in));
         }
         return reader.readStream(new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)));
@@ -215,15 +219,12 @@ public final class UpstreamBackend implements ModelBackend {
         }
         String last = "no upstream configured";
         for (URI base : settings.replicas()) {
-            HttpRequest.Builder builder = request(base, "/models")
-                    .header("Accept", "application/json")
-                    .GET();
             try {
-                HttpResponse<InputStream> response =
-                        http.send(builder.build(), HttpResponse.BodyHandlers.ofInputStream());
+                UpstreamTransport.Answer response =
+                        http.send(at(base, "/models"), headers("application/json"), null, settings.firstByteTimeout());
                 try (InputStream in = response.body()) {
-                    if (response.statusCode() != 200) {
-                        last = "upstream " + base + " answered GET /models with HTTP " + response.statusCode() + ": "
+                    if (response.status() != 200) {
+                        last = "upstream " + base + " answered GET /models with HTTP " + response.status() + ": "
                                 + errorDetail(in);
                         continue;
                     }
@@ -254,8 +255,7 @@ public final class UpstreamBackend implements ModelBackend {
     @Override
     public void close() {
         watchdog.shutdownNow();
-        // close() would wait, without a limit, for exchanges still open; shutdown must not hang
-        http.shutdownNow();
+        http.close(); // drops the connections of exchanges still open
     }
 
     /** A failure before output, worth another attempt. */
