@@ -8,6 +8,9 @@ import dev.tether.inference.ChatMessage;
 import dev.tether.inference.ModelRequest;
 import dev.tether.inference.ToolCall;
 import dev.tether.inference.ToolSpec;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
  * Renders a {@link ModelRequest} as a Chat Completions request body. The serialization is
@@ -22,47 +25,78 @@ final class ChatCodec {
 
     private ChatCodec() {}
 
-    static byte[] requestBody(ModelRequest request, String model) {
-        ObjectNode body = JSON.createObjectNode();
-        body.put("model", model);
-        ArrayNode messages = body.putArray("messages");
-        for (ChatMessage m : request.messages()) {
-            messages.add(message(m));
-        }
+    /**
+     * The request body: {@code model}, {@code messages} (each message's JSON from {@code cache},
+     * serialized again only where it changed since the session's last turn), then the rest in a
+     * fixed order.
+     */
+    static byte[] requestBody(ModelRequest request, String model, PrefixCache cache) {
+        ObjectNode rest = JSON.createObjectNode();
         if (!request.tools().isEmpty()) {
-            ArrayNode tools = body.putArray("tools");
+            ArrayNode tools = rest.putArray("tools");
             for (ToolSpec t : request.tools()) {
                 tools.add(tool(t));
             }
             if (request.toolChoice() != null) {
-                body.set("tool_choice", toolChoice(request.toolChoice()));
+                rest.set("tool_choice", toolChoice(request.toolChoice()));
             }
             if (request.parallelToolCalls() != null) {
-                body.put("parallel_tool_calls", request.parallelToolCalls());
+                rest.put("parallel_tool_calls", request.parallelToolCalls());
             }
         }
         if (request.temperature() != null) {
-            body.put("temperature", request.temperature());
+            rest.put("temperature", request.temperature());
         }
         if (request.topP() != null) {
-            body.put("top_p", request.topP());
+            rest.put("top_p", request.topP());
         }
         if (request.maxOutputTokens() != null) {
-            body.put("max_tokens", request.maxOutputTokens());
+            rest.put("max_tokens", request.maxOutputTokens());
         }
         if (request.textFormat() != null) {
-            body.set("response_format", responseFormat(request.textFormat()));
+            rest.set("response_format", responseFormat(request.textFormat()));
         }
         if (request.topLogprobs() != null) {
-            body.put("logprobs", true);
-            if (request.topLogprobs() > 0) body.put("top_logprobs", request.topLogprobs());
+            rest.put("logprobs", true);
+            if (request.topLogprobs() > 0) rest.put("top_logprobs", request.topLogprobs());
         }
-        body.put("stream", true);
-        body.putObject("stream_options").put("include_usage", true);
+        rest.put("stream", true);
+        rest.putObject("stream_options").put("include_usage", true);
+        List<byte[]> messages = cache.render(request.sessionKey(), request.messages(), ChatCodec::messageJson);
+        byte[] tail = bytes(rest); // {"tools":…,"stream":true,…}: never empty
+        int size = tail.length + 64 + (model == null ? 4 : model.length() * 3);
+        for (byte[] m : messages) {
+            size += m.length + 1;
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream(size);
+        out.writeBytes(MODEL);
+        out.writeBytes(bytes(model));
+        out.writeBytes(MESSAGES);
+        for (int i = 0; i < messages.size(); i++) {
+            if (i > 0) {
+                out.write(',');
+            }
+            out.writeBytes(messages.get(i));
+        }
+        out.write(']');
+        out.write(',');
+        out.write(tail, 1, tail.length - 1);
+        return out.toByteArray();
+    }
+
+    private static final byte[] MODEL = "{\"model\":".getBytes(StandardCharsets.UTF_8);
+    private static final byte[] MESSAGES = ",\"messages\":[".getBytes(StandardCharsets.UTF_8);
+
+    static byte[] messageJson(ChatMessage m) {
+        return bytes(message(m));
+    }
+
+    /** A tree of plain nodes, or a string (null too), as JSON. */
+    private static byte[] bytes(Object value) {
         try {
-            return JSON.writeValueAsBytes(body);
+            return JSON.writeValueAsBytes(value);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException("cannot serialize a tree of plain nodes", e);
+            throw new IllegalStateException("cannot serialize plain JSON values", e);
         }
     }
 

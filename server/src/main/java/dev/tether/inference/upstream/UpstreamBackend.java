@@ -35,10 +35,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class UpstreamBackend implements ModelBackend {
     private static final System.Logger LOG = System.getLogger(UpstreamBackend.class.getName());
     private static final long BACKOFF_MILLIS = 200;
+    /** Heap for the sessions' serialized contexts ({@link PrefixCache}). */
+    private static final long PREFIX_BUDGET_BYTES = 32L << 20;
 
     private final UpstreamSettings settings;
     private final Rendezvous rendezvous;
     private final UpstreamTransport http;
+    private final PrefixCache prefixes = new PrefixCache(PREFIX_BUDGET_BYTES);
     private final Metrics metrics;
     private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "tether-upstream-watchdog");
@@ -60,7 +63,8 @@ public final class UpstreamBackend implements ModelBackend {
     @Override
     public ModelResult generate(ModelRequest request, ModelSink sink) throws ModelException, InterruptedException {
         List<URI> ranked = rendezvous.rank(request.sessionKey());
-        byte[] body = ChatCodec.requestBody(request, settings.model() != null ? settings.model() : request.model());
+        byte[] body =
+                ChatCodec.requestBody(request, settings.model() != null ? settings.model() : request.model(), prefixes);
         int attempts = Math.max(2, ranked.size() + 1);
         ModelException last = null;
         for (int attempt = 0; attempt < attempts; attempt++) {
@@ -245,6 +249,11 @@ public final class UpstreamBackend implements ModelBackend {
             }
         }
         throw new ModelException(ModelException.Kind.UNAVAILABLE, last + " (check --upstream)");
+    }
+
+    @Override
+    public void forget(String sessionKey) {
+        prefixes.forget(sessionKey);
     }
 
     @Override
