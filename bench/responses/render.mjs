@@ -91,6 +91,24 @@ for (const m of MODES) {
   rows.push(`| ${cells.join(" | ")} |`);
 }
 
+// ---- Tether's CPU per request (overhead phase) --------------------------------------------
+const cpuRows = [];
+for (const m of MODES) {
+  if (m === "direct") continue;
+  const runs = (modeOf(OV, m).runs ?? []).filter((r) => r.server_cpu_ms != null);
+  if (!runs.length) continue;
+  const requests = runs.reduce((a, r) => a + r.turn_ms.length, 0);
+  const cpu = runs.reduce((a, r) => a + r.server_cpu_ms, 0) / requests;
+  const jit = runs.some((r) => r.server_jit_ms == null) ? null : runs.reduce((a, r) => a + r.server_jit_ms, 0) / requests;
+  cpuRows.push(`| ${LABEL[m]} | ${ms(cpu, 3)} | ${jit == null ? "n/a" : ms(jit, 3)} | ${jit == null ? "n/a" : ms(cpu - jit, 3)} | ${overheadOf[m] ? ms(overheadOf[m].median, 3) : "n/a"} |`);
+}
+const cpuTable = cpuRows.length
+  ? ["", "## Tether's CPU per request (overhead phase, prefill 0)", "",
+    "| Mode | Server CPU per request | of which JIT compiler threads | without the JIT | Overhead per turn (median, from the table above) |",
+    "|---|---|---|---|---|", ...cpuRows, "",
+    "Server CPU = the running time of Tether's JVM threads (from /proc/PID/task/*/schedstat, in ns) over the measured replays of the mode, divided by their requests, the kernel's work for its sockets included. Only that mode's requests run during its replays. The JIT part is the JVM's C1/C2 compiler threads: it falls as the server warms up (`--warmup`), and what remains is the steady cost of a request. Tether has one pinned CPU, so this work lengthens a turn wherever it does not overlap the upstream's own work; the rest of the overhead is waiting (hand-offs between threads, the network)."]
+  : [];
+
 // ---- targets ----------------------------------------------------------------------------
 const verdict = (ok) => (ok == null ? "n/a" : ok ? "**met**" : "**not met**");
 const targets = ["", "## Targets", "", "| Target | This run | Verdict |", "|---|---|---|"];
@@ -194,6 +212,7 @@ const md = [
   ...rows,
   "",
   `Bytes are measured on the client's sockets (\`socket.bytesWritten\` / \`bytesRead\` over every socket of a replay: HTTP headers, chunked framing, WebSocket handshake and frame headers included; no HTTP compression, and WebSocket frames are compressed only in the permessage-deflate row), median over the wall-time replays. Each request is sent only after the previous response's HTTP body (or terminal WebSocket event) has been received in full. Wall time = first request (connection set-up included) → terminal event of the last turn, median over the wall-time replays. Overhead = median over turns of (this mode's per-turn median − direct's per-turn median), with p90 over turns, from the overhead phase.`,
+  ...cpuTable,
   ...targets,
   ...composition,
   ...up,

@@ -4,6 +4,7 @@
 //                   [--modes direct,stateless,chained,ws,ws-deflate] [--reps 5] [--warmup 2]
 //                   [--seed 42] [--turns 24] [--prefill-us-per-token 0] [--prefix-cache on|off]
 //                   [--label NAME] [--out FILE.json] [--turn-timeout-ms 60000]
+//                   [--server-pid PID]
 //
 // Modes (one "replay" = the whole trace, request 0..turns, on fresh connections):
 //   direct     POST {upstream}/chat/completions, stream:true, the full chat messages a gateway would send
@@ -30,6 +31,10 @@
 // item...) are counted as notes. Warm-up replays run first and are not recorded. Modes are
 // interleaved, and their order rotates every repetition.
 //
+// With --server-pid (Tether's JVM), each measured replay through Tether also records the
+// server's CPU over the replay (its threads' running time from /proc/PID/task/*/schedstat) and
+// the part of it in the JIT's compiler threads: server_cpu_ms, server_jit_ms.
+//
 // Writes one JSON document to --out (and a one-line summary per replay to stderr).
 // Exit code: 0 every mode ran clean, 1 some mode failed.
 import fs from "node:fs";
@@ -37,6 +42,7 @@ import http from "node:http";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { buildTrace, userItem, outputItem, fullInput, chatMessages, DEFAULT_SEED, DEFAULT_TURNS } from "./trace.mjs";
+import { threadNanos } from "../streams/cpu.mjs";
 
 // ---- flags ------------------------------------------------------------------------------
 const argv = process.argv.slice(2);
@@ -64,6 +70,7 @@ const cfg = {
   label: opt("label", "run"),
   out: opt("out", null),
   turnTimeoutMs: intOpt("turn-timeout-ms", 60000, 1000),
+  serverPid: opt("server-pid", null),
 };
 for (const m of cfg.modes) if (!["direct", "stateless", "chained", "ws", "ws-deflate"].includes(m)) throw new Error(`unknown mode ${m}`);
 if (!cfg.upstream) throw new Error("--upstream is required (base URL ending in /v1)");
@@ -454,6 +461,14 @@ async function replay(mode, notes) {
 }
 
 // ---- main ----------------------------------------------------------------------------------------
+/** Tether's CPU so far in ns (its threads, and its JIT compiler threads), or null without --server-pid. */
+function serverCpu() {
+  if (!cfg.serverPid) return null;
+  const t = threadNanos(cfg.serverPid);
+  if (!t) throw new Error(`cannot read /proc/${cfg.serverPid}/task (--server-pid)`);
+  return t;
+}
+
 async function main() {
   const st = await control("GET", "/_bench/stats");
   if (st.seed !== cfg.seed || st.turns !== cfg.turns) throw new Error(`upstream plays seed ${st.seed} / ${st.turns} turns, replay wants ${cfg.seed} / ${cfg.turns}`);
@@ -469,7 +484,13 @@ async function main() {
   const runOne = async (m, measured, rep) => {
     const n = new Notes();
     try {
+      const cpu = measured && m !== "direct" ? serverCpu() : null;
       const r = await replay(m, n);
+      if (cpu) {
+        const after = serverCpu();
+        r.server_cpu_ms = (after.total - cpu.total) / 1e6;
+        r.server_jit_ms = after.jit == null || cpu.jit == null ? null : (after.jit - cpu.jit) / 1e6;
+      }
       if (measured) { result.modes[m].runs.push(r); notes[m].merge(n); }
       const turns = [...r.turn_ms].sort((a, b) => a - b);
       log(`${cfg.label} ${measured ? "rep" : "warm-up"} ${rep} ${m.padEnd(9)} total ${r.total_ms.toFixed(1)} ms, median turn ${turns[turns.length >> 1].toFixed(2)} ms, out ${r.bytes_out} B, in ${r.bytes_in} B`);

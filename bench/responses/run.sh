@@ -147,7 +147,7 @@ UPSTREAM="$(wait_line "$!" "$WORK/upstream.log" 'http://127\.0\.0\.1:[0-9]+/v1' 
 log "upstream: pid ${PIDS[-1]}, $UPSTREAM"
 
 # ---- Tether ----------------------------------------------------------------------------------------
-TETHER_URL=""; TETHER_JAVA=""; TETHER_REV="not run"
+TETHER_URL=""; TETHER_JAVA=""; TETHER_JVM_PID=""; TETHER_REV="not run"
 if [ "$NEED_TETHER" -eq 1 ]; then
   # A launcher that builds itself on demand (./tether) does that here, outside the
   # readiness timeout, so a build is never mistaken for a slow start.
@@ -166,7 +166,7 @@ if [ "$NEED_TETHER" -eq 1 ]; then
   # Which JVM runs it (the launcher may exec java, or start it as a child).
   for p in "$TETHER_PID" $(pgrep -g "$TETHER_PID" 2>/dev/null || true); do
     exe="$(readlink "/proc/$p/exe" 2>/dev/null || true)"
-    case "$exe" in */java) TETHER_JAVA="$exe"; break ;; esac
+    case "$exe" in */java) TETHER_JAVA="$exe"; TETHER_JVM_PID="$p"; break ;; esac
   done
   tdir="$(dirname "$(readlink -f "${TETHER_CMD[0]}" 2>/dev/null || echo "${TETHER_CMD[0]}")")"
   TETHER_REV="git $(git -C "$tdir" describe --always --dirty 2>/dev/null || echo 'n/a') in $tdir"
@@ -185,7 +185,8 @@ run_phase() {
   local name="$1" rc=0; shift
   timeout --kill-after=5 "$PHASE_TIMEOUT" "${PIN_LOAD[@]}" node "$HERE/replay.mjs" \
     --upstream "$UPSTREAM" ${TETHER_URL:+--tether "$TETHER_URL"} --modes "$MODES" \
-    --seed "$SEED" --turns "$TURNS" --label "$name" --out "$WORK/$name.json" "$@" 2> >(tee "$WORK/$name.err" >&2) || rc=$?
+    --seed "$SEED" --turns "$TURNS" --label "$name" --out "$WORK/$name.json" \
+    ${TETHER_JVM_PID:+--server-pid "$TETHER_JVM_PID"} "$@" 2> >(tee "$WORK/$name.err" >&2) || rc=$?
   [ "$rc" -ne 124 ] || { log "$name phase timed out after ${PHASE_TIMEOUT}s"; echo "{\"error\":\"timed out after ${PHASE_TIMEOUT}s\"}" >"$WORK/$name.json"; }
   [ -s "$WORK/$name.json" ] || echo "{\"error\":\"replay.mjs wrote no result (exit $rc)\"}" >"$WORK/$name.json"
   still_up "$name phase"
