@@ -42,7 +42,7 @@ import http from "node:http";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { buildTrace, userItem, outputItem, fullInput, chatMessages, DEFAULT_SEED, DEFAULT_TURNS } from "./trace.mjs";
-import { threadNanos } from "../streams/cpu.mjs";
+import { threadNanos, threadNanosBetween } from "../streams/cpu.mjs";
 
 // ---- flags ------------------------------------------------------------------------------
 const argv = process.argv.slice(2);
@@ -461,7 +461,7 @@ async function replay(mode, notes) {
 }
 
 // ---- main ----------------------------------------------------------------------------------------
-/** Tether's CPU so far in ns (its threads, and its JIT compiler threads), or null without --server-pid. */
+/** Tether's threads' running time so far (threadNanos), or null without --server-pid. */
 function serverCpu() {
   if (!cfg.serverPid) return null;
   const t = threadNanos(cfg.serverPid);
@@ -487,9 +487,9 @@ async function main() {
       const cpu = measured && m !== "direct" ? serverCpu() : null;
       const r = await replay(m, n);
       if (cpu) {
-        const after = serverCpu();
-        r.server_cpu_ms = (after.total - cpu.total) / 1e6;
-        r.server_jit_ms = after.jit == null || cpu.jit == null ? null : (after.jit - cpu.jit) / 1e6;
+        const used = threadNanosBetween(cpu, serverCpu());
+        r.server_cpu_ms = used.total / 1e6;
+        r.server_jit_ms = used.jit == null ? null : used.jit / 1e6;
       }
       if (measured) { result.modes[m].runs.push(r); notes[m].merge(n); }
       const turns = [...r.turn_ms].sort((a, b) => a - b);

@@ -44,22 +44,37 @@ export function jitTicks(pid) {
 }
 
 /**
- * CPU time in nanoseconds of process `pid`'s live threads, from /proc/PID/task/TID/schedstat
- * (its first field: time spent running), in all and in the JIT compiler threads (jit: null when
- * it has none), or null if it cannot be read. Finer than the clock ticks of /proc/PID/stat, for
- * windows of a few milliseconds of CPU; threads that ended inside the window are not counted.
+ * The running time in nanoseconds of each live thread of process `pid`, from
+ * /proc/PID/task/TID/schedstat (its first field), finer than the clock ticks of
+ * /proc/PID/stat: a Map TID → { ns, jit } (jit: a JVM C1/C2 compiler thread), or null if
+ * it cannot be read. Compare two readings with threadNanosBetween.
  */
 export function threadNanos(pid) {
   let tasks;
   try { tasks = fs.readdirSync(`/proc/${pid}/task`); } catch { return null; }
-  let total = 0, jit = null;
+  const threads = new Map();
   for (const t of tasks) {
     try {
       const ns = Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
       if (!Number.isFinite(ns)) continue;
-      total += ns;
-      if (/^C[12] CompilerThre/.test(fs.readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8"))) jit = (jit ?? 0) + ns;
+      const jit = /^C[12] CompilerThre/.test(fs.readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8"));
+      threads.set(t, { ns, jit });
     } catch { /* the thread ended */ }
+  }
+  return threads;
+}
+
+/**
+ * CPU in ns between two threadNanos readings, in all and in the JIT compiler threads (jit:
+ * null when there are none): per thread, so a thread that ends in between (the JVM retires
+ * idle compiler threads) loses only its time inside the window, not all it ever ran.
+ */
+export function threadNanosBetween(before, after) {
+  let total = 0, jit = null;
+  for (const [tid, t] of after) {
+    const d = t.ns - (before.get(tid)?.ns ?? 0);
+    total += d;
+    if (t.jit) jit = (jit ?? 0) + d;
   }
   return { total, jit };
 }

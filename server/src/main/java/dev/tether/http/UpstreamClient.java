@@ -104,7 +104,7 @@ public final class UpstreamClient implements UpstreamTransport {
             abandon(head, request);
             throw e;
         } catch (ExecutionException e) {
-            throw failure(e.getCause());
+            throw asIOException(e.getCause());
         }
     }
 
@@ -123,7 +123,7 @@ public final class UpstreamClient implements UpstreamTransport {
         }
     }
 
-    private static IOException failure(Throwable cause) {
+    private static IOException asIOException(Throwable cause) {
         if (cause instanceof IOException io) {
             return io;
         }
@@ -224,7 +224,7 @@ public final class UpstreamClient implements UpstreamTransport {
                         throw new IOException("the body was closed");
                     }
                     if (failure != null) {
-                        throw failure(failure);
+                        throw asIOException(failure);
                     }
                     if (ended) {
                         return -1;

@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tether.testing.TestServer;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -25,24 +28,18 @@ class CatchUpBuffersTest {
     @Timeout(60)
     void catchUpReadsGiveTheirDirectBuffersBack() throws Exception {
         try (TestServer server = TestServer.start(dir, c -> c)) {
-            assertEquals(201, server.put("/v1/stream/big", "text/plain").statusCode());
-            String chunk = "abcdefgh".repeat(32 * 1024); // 256 KiB
-            for (int i = 0; i < 4; i++) {
-                assertEquals(
-                        204, server.post("/v1/stream/big", "text/plain", chunk).statusCode());
-            }
+            String chunk = bigStream(server);
             String json = "[" + "{\"k\":1},".repeat(20_000) + "{\"k\":2}]";
             assertEquals(201, server.put("/v1/stream/doc", "application/json").statusCode());
             assertEquals(
                     204, server.post("/v1/stream/doc", "application/json", json).statusCode());
 
-            ByteBufAllocatorMetricProvider pool = (ByteBufAllocatorMetricProvider) ByteBufAllocator.DEFAULT;
             read(server, chunk, json); // the pool's first chunks
-            long before = pool.metric().usedDirectMemory();
+            long before = usedDirectMemory();
             for (int i = 0; i < 100; i++) {
                 read(server, chunk, json);
             }
-            long grown = pool.metric().usedDirectMemory() - before;
+            long grown = usedDirectMemory() - before;
             assertTrue(grown < 32L << 20, "100 reads of 1 MiB left " + (grown >> 20) + " MiB of direct memory in use");
         }
     }
@@ -55,21 +52,15 @@ class CatchUpBuffersTest {
     @Timeout(120)
     void aReaderThatLeavesMidBodyStillGivesItsBufferBack() throws Exception {
         try (TestServer server = TestServer.start(dir, c -> c)) {
-            assertEquals(201, server.put("/v1/stream/big", "text/plain").statusCode());
-            String chunk = "abcdefgh".repeat(32 * 1024); // 256 KiB
-            for (int i = 0; i < 4; i++) {
-                assertEquals(
-                        204, server.post("/v1/stream/big", "text/plain", chunk).statusCode());
-            }
-            ByteBufAllocatorMetricProvider pool = (ByteBufAllocatorMetricProvider) ByteBufAllocator.DEFAULT;
+            String chunk = bigStream(server);
             abandon(server); // the pool's first chunks
-            waitForIdle(server);
-            long before = pool.metric().usedDirectMemory();
+            settle();
+            long before = usedDirectMemory();
             for (int i = 0; i < 100; i++) {
                 abandon(server);
             }
-            waitForIdle(server);
-            long grown = pool.metric().usedDirectMemory() - before;
+            settle();
+            long grown = usedDirectMemory() - before;
             assertTrue(
                     grown < 32L << 20,
                     "100 reads abandoned mid-body left " + (grown >> 20) + " MiB of direct memory in use");
@@ -82,26 +73,42 @@ class CatchUpBuffersTest {
      * buffer takes, so the server still holds some of it), takes the first bytes, then resets.
      */
     private static void abandon(TestServer server) throws Exception {
-        try (java.net.Socket s = new java.net.Socket()) {
+        try (Socket s = new Socket()) {
             s.setReceiveBufferSize(4096);
-            s.connect(new java.net.InetSocketAddress("127.0.0.1", server.port()), 5000);
+            s.connect(new InetSocketAddress("127.0.0.1", server.port()), 5000);
             s.setSoTimeout(5000);
             s.getOutputStream()
                     .write(("GET /v1/stream/big?offset=-1 HTTP/1.1\r\nHost: 127.0.0.1:" + server.port() + "\r\n\r\n")
                             .repeat(16)
-                            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                            .getBytes(StandardCharsets.US_ASCII));
             byte[] head = new byte[512];
             int n = s.getInputStream().read(head);
             assertTrue(n > 0, "no answer");
-            String answer = new String(head, 0, n, java.nio.charset.StandardCharsets.US_ASCII);
+            String answer = new String(head, 0, n, StandardCharsets.US_ASCII);
             assertTrue(answer.startsWith("HTTP/1.1 200"), answer);
             s.setSoLinger(true, 0); // close with a reset, not a graceful FIN
         }
     }
 
     /** Time for the server to see the resets: its pending writes fail, and complete. */
-    private static void waitForIdle(TestServer server) throws InterruptedException {
+    private static void settle() throws InterruptedException {
         Thread.sleep(1000);
+    }
+
+    /** Stream {@code big}: four appends of a 256 KiB chunk, which it returns. */
+    private static String bigStream(TestServer server) throws Exception {
+        assertEquals(201, server.put("/v1/stream/big", "text/plain").statusCode());
+        String chunk = "abcdefgh".repeat(32 * 1024);
+        for (int i = 0; i < 4; i++) {
+            assertEquals(204, server.post("/v1/stream/big", "text/plain", chunk).statusCode());
+        }
+        return chunk;
+    }
+
+    private static long usedDirectMemory() {
+        return ((ByteBufAllocatorMetricProvider) ByteBufAllocator.DEFAULT)
+                .metric()
+                .usedDirectMemory();
     }
 
     private static void read(TestServer server, String chunk, String json) throws Exception {

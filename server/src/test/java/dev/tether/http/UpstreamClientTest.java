@@ -18,9 +18,11 @@ import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -153,7 +155,7 @@ class UpstreamClientTest {
     @Test
     void closingABodyEarlyDropsItsConnectionAndTheNextRequestWorks() throws Exception {
         CompletableFuture<Throwable> firstEnded = new CompletableFuture<>();
-        java.util.concurrent.atomic.AtomicBoolean endlessSent = new java.util.concurrent.atomic.AtomicBoolean();
+        AtomicBoolean endlessSent = new AtomicBoolean();
         URI uri = serve((s, out) -> {
             if (endlessSent.compareAndSet(false, true)) {
                 head(out, 1L << 40);
@@ -238,7 +240,7 @@ class UpstreamClientTest {
             try (Socket s = server.accept()) {
                 byte[] buf = new byte[2048];
                 int n = s.getInputStream().read(buf);
-                hello.complete(java.util.Arrays.copyOf(buf, Math.max(n, 0)));
+                hello.complete(Arrays.copyOf(buf, Math.max(n, 0)));
             } catch (IOException e) {
                 hello.completeExceptionally(e);
             }
