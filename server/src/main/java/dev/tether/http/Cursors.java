@@ -14,13 +14,30 @@ final class Cursors {
     private static final int MAX_JITTER_INTERVALS = 180;
 
     private final InstantSource clock;
+    /** The current interval and its text, kept so that a hundred live tails do not format it a hundred times. */
+    private volatile Current last = new Current(Long.MIN_VALUE, "");
+
+    /** An interval number and its decimal text. */
+    record Current(long interval, String text) {}
 
     Cursors(InstantSource clock) {
         this.clock = clock;
     }
 
+    /** The cursor of the current interval (no client cursor to answer). */
+    Current current() {
+        long interval = (clock.millis() - EPOCH_MILLIS) / INTERVAL_MILLIS;
+        Current c = last;
+        if (c.interval() != interval) {
+            c = new Current(interval, Long.toString(interval));
+            last = c;
+        }
+        return c;
+    }
+
     String next(String clientCursor) {
-        long current = (clock.millis() - EPOCH_MILLIS) / INTERVAL_MILLIS;
+        Current now = current();
+        long current = now.interval();
         if (clientCursor != null) {
             try {
                 long client = Long.parseLong(clientCursor.trim());
@@ -32,6 +49,6 @@ final class Cursors {
                 // An unparseable cursor is treated as absent: it is only a cache hint.
             }
         }
-        return Long.toString(current);
+        return now.text();
     }
 }

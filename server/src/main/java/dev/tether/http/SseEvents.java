@@ -24,7 +24,11 @@ final class SseEvents {
 
     private record Cached(long streamId, long from, long next, Buffer event) {}
 
+    /** A small data event with the control event that follows it, as one write. */
+    private record Pair(long streamId, long from, long next, boolean upToDate, String cursor, Buffer events) {}
+
     private final AtomicReferenceArray<Cached> cache = new AtomicReferenceArray<>(SLOTS);
+    private final AtomicReferenceArray<Pair> pairs = new AtomicReferenceArray<>(SLOTS);
 
     /** The data event for a read; the first reader of a range encodes it, later ones share it. */
     Buffer data(ReadResult.Data d) {
@@ -39,6 +43,35 @@ final class SseEvents {
             cache.set(slot, new Cached(id, d.from(), d.next(), event));
         }
         return event;
+    }
+
+    /**
+     * The data event of a small read followed by its control event, as one buffer: live tails of
+     * one stream at the same offset and cursor (all of them, normally) share it, instead of each
+     * formatting its own control event and copying the pair together. Null when the data event is
+     * not small: it is then sent on its own, then the control event.
+     *
+     * @param smallBytes the largest data event sent together with its control event
+     */
+    Buffer dataAndControl(ReadResult.Data d, String cursor, int smallBytes) {
+        long id = d.stream().id();
+        int slot = (int) Math.floorMod(id, (long) SLOTS);
+        Pair p = pairs.get(slot);
+        if (p != null
+                && p.streamId() == id
+                && p.from() == d.from()
+                && p.next() == d.next()
+                && p.upToDate() == d.upToDate()
+                && p.cursor().equals(cursor)) {
+            return p.events();
+        }
+        Buffer data = data(d);
+        if (data.length() >= smallBytes) {
+            return null;
+        }
+        Buffer events = data.copy().appendBuffer(control(d.nextOffset(), cursor, d.upToDate(), false));
+        pairs.set(slot, new Pair(id, d.from(), d.next(), d.upToDate(), cursor, events));
+        return events;
     }
 
     static Buffer encode(ReadResult.Data d) {
