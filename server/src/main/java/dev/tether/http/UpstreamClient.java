@@ -52,10 +52,19 @@ public final class UpstreamClient implements UpstreamTransport {
 
     private final Vertx vertx;
     private final HttpClient client;
+    /**
+     * Where every request starts. Started from the caller's thread, the callbacks were attached
+     * there too; a caller descheduled between the two calls attached them to a future that had
+     * already completed, so they ran as a later task, by when a small body had ended: Vert.x then
+     * refuses the body handlers and the answer never came (seen once in CI as a 10 s timeout on
+     * {@code GET /v1/models}). Started on the loop, the callbacks are in place before any reply.
+     */
+    private final Context context;
 
     private UpstreamClient(Vertx vertx, HttpClient client) {
         this.vertx = vertx;
         this.client = client;
+        this.context = vertx.getOrCreateContext();
     }
 
     public static UpstreamTransport create(Duration connectTimeout) {
@@ -79,7 +88,7 @@ public final class UpstreamClient implements UpstreamTransport {
         headers.forEach(options::putHeader);
         CompletableFuture<Answer> head = new CompletableFuture<>();
         AtomicReference<HttpClientRequest> request = new AtomicReference<>();
-        client.request(options)
+        context.runOnContext(v -> client.request(options)
                 .compose(req -> {
                     request.set(req);
                     return body == null ? req.send() : req.send(Buffer.buffer(body));
@@ -94,7 +103,7 @@ public final class UpstreamClient implements UpstreamTransport {
                     if (!head.complete(new Answer(res.statusCode(), type == null ? "" : type, new Body(res)))) {
                         res.request().reset(); // the caller gave up already
                     }
-                });
+                }));
         try {
             return head.get(headTimeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
