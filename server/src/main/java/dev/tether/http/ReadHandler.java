@@ -75,7 +75,10 @@ final class ReadHandler {
     private void read(
             HttpServerRequest req, String path, ReadFrom from, boolean live, ReadFilter filter, boolean woken) {
         LoopExecutor.current()
-                .adapt(woken ? engine.follow(path, from) : engine.read(path, from))
+                .adapt(
+                        woken
+                                ? engine.follow(path, from)
+                                : live || filter != null ? engine.read(path, from) : engine.catchUp(path, from))
                 .onSuccess(result -> {
                     switch (result) {
                         case ReadResult.Data d
@@ -170,7 +173,11 @@ final class ReadHandler {
                 return;
             }
         }
-        endWithBody(res.setStatusCode(200), d.stream(), d.messages());
+        if (d.pieces() != null) {
+            PiecedBody.send(res.setStatusCode(200), d);
+        } else {
+            endWithBody(res.setStatusCode(200), d.stream(), d.messages());
+        }
     }
 
     /** The body of a read of {@code messages} (for SSE, which re-frames it). */
@@ -202,7 +209,7 @@ final class ReadHandler {
     private static int bodySize(StreamRecord stream, List<StoredMessage> messages) {
         int size = ContentTypes.isJson(stream.contentType()) ? 2 + Math.max(0, messages.size() - 1) : 0;
         for (StoredMessage m : messages) {
-            size += m.data().length;
+            size += m.length();
         }
         return size;
     }

@@ -115,8 +115,7 @@ final class SessionSocket implements TextSocket.Handler {
         }
         ReadResult.Data d = filter == null ? raw : filter.apply(raw);
         for (StoredMessage m : d.messages()) {
-            Buffer frame =
-                    withOffset(Buffer.buffer(m.data().length + 48), m.data(), engine.offsetOf(raw.stream(), m.end()));
+            Buffer frame = withOffset(Buffer.buffer(m.length() + 48), m.data(), engine.offsetOf(raw.stream(), m.end()));
             socket.sendOnLoop(frame); // through the writer now: the next read waits until it has room
         }
         ReadFrom next = new ReadFrom.At(raw.nextOffset());

@@ -14,6 +14,11 @@ public record StoredMessage(long position, byte[] data) {
         }
     }
 
+    /** How many bytes (and positions) it holds. */
+    public int length() {
+        return data.length;
+    }
+
     public long end() {
         return position + data.length;
     }

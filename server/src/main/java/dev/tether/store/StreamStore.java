@@ -1,5 +1,6 @@
 package dev.tether.store;
 
+import java.nio.ByteBuffer;
 import java.util.List;
 
 /**
@@ -38,6 +39,27 @@ public interface StreamStore extends AutoCloseable {
      * have been returned (always at least one row when any overlaps).
      */
     List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException;
+
+    /**
+     * {@link #read}, handing each row's bytes to {@code sink} instead of returning them: a store
+     * reading from files can pass a view of its read buffer, so a caller copying the bytes on
+     * (into a response) copies them once. May block, like {@link #read}.
+     */
+    default void scan(long streamId, long from, long to, int maxBytes, RowSink sink) throws StoreException {
+        for (StoredMessage m : read(streamId, from, to, maxBytes)) {
+            sink.row(m.position(), ByteBuffer.wrap(m.data()));
+        }
+    }
+
+    /**
+     * Where {@link #read} with the same arguments would end and how many rows it would return,
+     * answered from memory without reading any bytes (a caller then reads the range in pieces,
+     * sending each while it reads the next); null when no row overlaps or the store cannot tell
+     * without reading. Never blocks.
+     */
+    default ReadExtent extent(long streamId, long from, long to, int maxBytes) {
+        return null;
+    }
 
     /** Whether data survives a restart (false for the memory store). */
     boolean durable();

@@ -1,5 +1,6 @@
 package dev.tether.stream;
 
+import dev.tether.store.ReadExtent;
 import dev.tether.store.StoreException;
 import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamRecord;
@@ -23,6 +24,8 @@ final class CatchUpReads implements AutoCloseable {
     private final int chunkBytes;
     private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
     private final Semaphore permits;
+    /** A read planned for {@link Pieces} may cover this many chunks: memory holds a piece or two, not the read. */
+    static final int PIECED_CHUNKS = 4;
 
     CatchUpReads(StreamReader reader, EngineSettings settings) {
         this.reader = reader;
@@ -30,7 +33,12 @@ final class CatchUpReads implements AutoCloseable {
         this.permits = new Semaphore(settings.readThreads());
     }
 
-    CompletionStage<ReadResult> read(StreamRecord r, long start) {
+    /**
+     * @param pieced whether the caller can take a {@link Pieces} read: then a store read larger
+     *     than one piece, of up to {@link #PIECED_CHUNKS} chunks, is planned from the store's index
+     *     and read piece by piece instead of at once
+     */
+    CompletionStage<ReadResult> read(StreamRecord r, long start, boolean pieced) {
         if (start > r.tail()) {
             return done(new Rejection.Invalid(
                     "offset " + reader.offsetOf(r, start) + " is beyond the stream's tail " + Offset.tail(r)));
@@ -46,13 +54,20 @@ final class CatchUpReads implements AutoCloseable {
         if (fast != null) {
             return done(toData(r, start, fast));
         }
-        return CompletableFuture.supplyAsync(() -> readBlocking(r, start), threads);
+        if (pieced) {
+            ReadExtent e = reader.extent(r, start, r.tail(), PIECED_CHUNKS * chunkBytes);
+            if (e != null && e.end() - start > Pieces.PIECE_BYTES) {
+                return done(planned(r, start, e));
+            }
+        }
+        return CompletableFuture.supplyAsync(
+                () -> toData(r, start, readBlocking(r, start, r.tail(), chunkBytes)), threads);
     }
 
-    private ReadResult readBlocking(StreamRecord r, long start) {
+    private List<StoredMessage> readBlocking(StreamRecord r, long start, long end, int maxBytes) {
         permits.acquireUninterruptibly();
         try {
-            return toData(r, start, reader.readChainBlocking(r, start, r.tail(), chunkBytes));
+            return reader.readChainBlocking(r, start, end, maxBytes);
         } catch (StoreException e) {
             throw new CompletionException(e);
         } finally {
@@ -62,12 +77,68 @@ final class CatchUpReads implements AutoCloseable {
 
     private ReadResult toData(StreamRecord r, long start, List<StoredMessage> messages) {
         if (!messages.isEmpty() && messages.get(0).position() != start) {
-            return new Rejection.Invalid("offset " + reader.offsetOf(r, start)
-                    + " is not at a message boundary; use an offset returned by the server");
+            return notAtBoundary(r, start);
         }
         long next =
                 messages.isEmpty() ? start : messages.get(messages.size() - 1).end();
         return new ReadResult.Data(r, start, next, reader.offsetOf(r, next), messages, next == r.tail());
+    }
+
+    /** A read of {@code [start, e.end())} to be read in pieces. */
+    private ReadResult planned(StreamRecord r, long start, ReadExtent e) {
+        if (e.first() != start && ContentTypes.isJson(r.contentType())) {
+            return notAtBoundary(r, start); // a binary read may start inside a message: its first piece is cut
+        }
+        long end = e.end();
+        Pieces pieces = new Pieces() {
+            @Override
+            public int rows() {
+                return e.rows();
+            }
+
+            @Override
+            public CompletionStage<Long> read(long from, Sink sink) {
+                return CompletableFuture.supplyAsync(() -> readPiece(r, from, end, sink), threads);
+            }
+        };
+        return new ReadResult.Data(r, start, end, reader.offsetOf(r, end), List.of(), end == r.tail(), pieces);
+    }
+
+    /** One piece of a planned read: sized from the index, then scanned into {@code sink}. */
+    private long readPiece(StreamRecord r, long from, long end, Pieces.Sink sink) {
+        permits.acquireUninterruptibly();
+        try {
+            ReadExtent piece = reader.extent(r, from, end, Pieces.PIECE_BYTES);
+            if (piece == null || piece.first() > from) {
+                throw new StoreException(
+                        "the messages at " + from + " are gone since the read was planned", null, false);
+            }
+            long pieceEnd = piece.end();
+            long[] seen = {from};
+            sink.size(piece.rows(), pieceEnd - from);
+            reader.scanOwn(r, from, pieceEnd, Pieces.PIECE_BYTES, (position, bytes) -> {
+                if (position != seen[0]) {
+                    throw new StoreException(
+                            "the messages at " + seen[0] + " changed since the read was planned", null, false);
+                }
+                seen[0] += bytes.remaining();
+                sink.row(position, bytes);
+            });
+            if (seen[0] != pieceEnd) {
+                throw new StoreException(
+                        "the messages up to " + pieceEnd + " are gone since the read was planned", null, false);
+            }
+            return pieceEnd;
+        } catch (StoreException e) {
+            throw new CompletionException(e);
+        } finally {
+            permits.release();
+        }
+    }
+
+    private Rejection notAtBoundary(StreamRecord r, long start) {
+        return new Rejection.Invalid("offset " + reader.offsetOf(r, start)
+                + " is not at a message boundary; use an offset returned by the server");
     }
 
     private static CompletionStage<ReadResult> done(ReadResult result) {

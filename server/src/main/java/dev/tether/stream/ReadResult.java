@@ -14,6 +14,8 @@ public sealed interface ReadResult permits ReadResult.Data, Rejection {
      * @param stream     the stream's metadata as of the read
      * @param nextOffset {@code next} as the offset to hand out (Stream-Next-Offset)
      * @param upToDate   whether {@code next} is the stream's tail
+     * @param pieces     null when {@code messages} hold the read; else {@code messages} is empty and
+     *                   the caller reads {@code [from, next)} in pieces (see {@link StreamEngine#catchUp})
      */
     record Data(
             StreamRecord stream,
@@ -21,10 +23,24 @@ public sealed interface ReadResult permits ReadResult.Data, Rejection {
             long next,
             Offset nextOffset,
             List<StoredMessage> messages,
-            boolean upToDate)
+            boolean upToDate,
+            Pieces pieces)
             implements ReadResult {
         public Data {
             messages = List.copyOf(messages);
+            if (pieces != null && !messages.isEmpty()) {
+                throw new IllegalArgumentException("a read is either messages or pieces");
+            }
+        }
+
+        public Data(
+                StreamRecord stream,
+                long from,
+                long next,
+                Offset nextOffset,
+                List<StoredMessage> messages,
+                boolean upToDate) {
+            this(stream, from, next, nextOffset, messages, upToDate, null);
         }
 
         /** Whether the reader has reached the end of a closed stream. */

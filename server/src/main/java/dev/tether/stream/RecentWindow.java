@@ -44,10 +44,10 @@ final class RecentWindow {
                     clearLocked();
                 }
                 messages.add(m);
-                bytes += m.data().length;
+                bytes += m.length();
             }
             while (bytes > capacityBytes && messages.size() > 1) {
-                bytes -= messages.removeFirst().data().length;
+                bytes -= messages.removeFirst().length();
             }
             delta = bytes - before;
             budget.track(this, messages.size() == 0);
@@ -95,7 +95,7 @@ final class RecentWindow {
                     break;
                 }
                 out.add(m);
-                taken += m.data().length;
+                taken += m.length();
             }
         }
         lastUsed = budget.tick();

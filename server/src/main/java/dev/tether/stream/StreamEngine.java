@@ -170,7 +170,8 @@ public final class StreamEngine implements AutoCloseable {
      *             for the tail ("now")
      */
     public CompletionStage<ReadResult> read(String path, Long from) {
-        return read(path, from == null ? ReadFrom.START : from == Long.MAX_VALUE ? ReadFrom.TAIL : null, from, true);
+        return read(
+                path, from == null ? ReadFrom.START : from == Long.MAX_VALUE ? ReadFrom.TAIL : null, from, true, false);
     }
 
     /**
@@ -181,7 +182,16 @@ public final class StreamEngine implements AutoCloseable {
      * is 410: what it pointed at is gone, and the client should read again from {@code -1}.
      */
     public CompletionStage<ReadResult> read(String path, ReadFrom from) {
-        return read(path, from, null, true);
+        return read(path, from, null, true, false);
+    }
+
+    /**
+     * {@link #read(String, ReadFrom)} for a caller that sends the bytes on as they come (an HTTP
+     * catch-up GET): a read the store can plan from its index comes back as {@link Pieces}, larger
+     * than a buffered read could be, for the caller to read and send piece by piece.
+     */
+    public CompletionStage<ReadResult> catchUp(String path, ReadFrom from) {
+        return read(path, from, null, true, true);
     }
 
     /**
@@ -190,10 +200,11 @@ public final class StreamEngine implements AutoCloseable {
      * without looking the stream up in the shared store again (a first read uses {@link #read}).
      */
     public CompletionStage<ReadResult> follow(String path, ReadFrom from) {
-        return read(path, from, null, false);
+        return read(path, from, null, false, false);
     }
 
-    private CompletionStage<ReadResult> read(String path, ReadFrom from, Long position, boolean readThrough) {
+    private CompletionStage<ReadResult> read(
+            String path, ReadFrom from, Long position, boolean readThrough, boolean pieced) {
         Lookup lookup = lookup(path, readThrough || registry.byPath(path) == null);
         if (!(lookup instanceof Lookup.Found found)) {
             return CompletableFuture.completedFuture((Rejection) lookup);
@@ -212,7 +223,7 @@ public final class StreamEngine implements AutoCloseable {
             case null -> start = position;
         }
         touch(path); // the stream may have been deleted since the lookup: then there is nothing to renew
-        return reads.read(r, start);
+        return reads.read(r, start, pieced);
     }
 
     /** An offset that does not belong to {@code r}: never issued (400), or another incarnation's (410). */

@@ -1,5 +1,7 @@
 package dev.tether.stream;
 
+import dev.tether.store.ReadExtent;
+import dev.tether.store.RowSink;
 import dev.tether.store.StoreException;
 import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamRecord;
@@ -95,6 +97,35 @@ final class StreamReader {
         return rows == null ? null : clip(r, rows, from, to);
     }
 
+    /**
+     * What a store read of {@code [from, to)} would cover, from the store's index, when the
+     * range is this stream's own (not inherited from a fork source) and the store can tell; else null.
+     */
+    ReadExtent extent(StreamRecord r, long from, long to, int maxBytes) {
+        if (r.isFork() && from < r.forkPosition()) {
+            return null;
+        }
+        ReadExtent e = store.extent(r.id(), from, to, maxBytes);
+        return e == null || e.end() <= to ? e : new ReadExtent(e.first(), to, e.rows());
+    }
+
+    /**
+     * A store scan of this stream's own {@code [from, to)} (see {@link #extent}), each row cut to
+     * the range as {@link #readChainBlocking} would.
+     */
+    void scanOwn(StreamRecord r, long from, long to, int maxBytes, RowSink sink) throws StoreException {
+        store.scan(r.id(), from, to, maxBytes, (position, bytes) -> {
+            if (position < from) {
+                bytes.position(bytes.position() + (int) (from - position));
+                position = from;
+            }
+            if (position + bytes.remaining() > to) {
+                bytes.limit(bytes.position() + (int) (to - position));
+            }
+            sink.row(position, bytes);
+        });
+    }
+
     /** Reads {@code [from, to)} across the fork chain, at least one message when any exists. */
     List<StoredMessage> readChainBlocking(StreamRecord r, long from, long to, int maxBytes) throws StoreException {
         List<StoredMessage> out = new ArrayList<>();
@@ -107,7 +138,7 @@ final class StreamReader {
                 List<StoredMessage> inherited = readChainBlocking(source.record, at, end, maxBytes);
                 for (StoredMessage m : inherited) {
                     out.add(m);
-                    budget -= m.data().length;
+                    budget -= m.length();
                     at = m.end();
                 }
             }
@@ -119,6 +150,9 @@ final class StreamReader {
             List<StoredMessage> own = readFromMemory(r, at, to, (int) budget);
             if (own == null) {
                 own = store.read(r.id(), at, to, (int) budget);
+            }
+            if (out.isEmpty()) {
+                return clip(r, own, from, to);
             }
             out.addAll(own);
         }
@@ -134,13 +168,18 @@ final class StreamReader {
         if (rows.isEmpty()) {
             return rows;
         }
-        List<StoredMessage> out = new ArrayList<>(rows);
-        StoredMessage first = out.get(0);
-        if (first.position() < from && !ContentTypes.isJson(r.contentType())) {
-            int skip = (int) (from - first.position());
-            out.set(0, new StoredMessage(from, Arrays.copyOfRange(first.data(), skip, first.data().length)));
+        StoredMessage first = rows.get(0);
+        StoredMessage last = rows.get(rows.size() - 1);
+        boolean cutFirst = first.position() < from && !ContentTypes.isJson(r.contentType());
+        if (!cutFirst && last.end() <= to) {
+            return rows;
         }
-        StoredMessage last = out.get(out.size() - 1);
+        List<StoredMessage> out = new ArrayList<>(rows);
+        if (cutFirst) {
+            int skip = (int) (from - first.position());
+            out.set(0, new StoredMessage(from, Arrays.copyOfRange(first.data(), skip, first.length())));
+        }
+        last = out.get(out.size() - 1);
         if (last.end() > to) {
             out.set(out.size() - 1, new StoredMessage(last.position(), Arrays.copyOf(last.data(), (int)
                     (to - last.position()))));

@@ -287,7 +287,7 @@ final class WriteBatch {
         long n = 0;
         for (List<StoredMessage> rows : appended.values()) {
             for (StoredMessage m : rows) {
-                n += m.data().length;
+                n += m.length();
             }
         }
         return n;

@@ -60,7 +60,7 @@ final class LogFormat {
                 case Mutation.AppendMessages a -> {
                     size += 8 + 4;
                     for (StoredMessage msg : a.messages()) {
-                        size += 8 + 4 + msg.data().length;
+                        size += 8 + 4 + msg.length();
                     }
                 }
                 case Mutation.PutStream p -> {
@@ -89,8 +89,8 @@ final class LogFormat {
                 case Mutation.AppendMessages a -> {
                     b.put((byte) 1).putLong(a.streamId()).putInt(a.messages().size());
                     for (StoredMessage msg : a.messages()) {
-                        b.putLong(msg.position()).putInt(msg.data().length);
-                        offsets.add(new long[] {a.streamId(), msg.position(), b.position(), msg.data().length});
+                        b.putLong(msg.position()).putInt(msg.length());
+                        offsets.add(new long[] {a.streamId(), msg.position(), b.position(), msg.length()});
                         b.put(msg.data());
                     }
                 }

@@ -1,5 +1,6 @@
 package dev.tether.store.log;
 
+import dev.tether.store.RowSink;
 import dev.tether.store.StoreException;
 import dev.tether.store.StoredMessage;
 import java.io.IOException;
@@ -17,9 +18,10 @@ import java.util.concurrent.ArrayBlockingQueue;
  * calls. A run ends where the next message is in another segment or more than {@link #RUN_GAP}
  * bytes on.
  *
- * <p>A run is read into a reused direct buffer, then each message is copied out once. A heap
- * buffer would cost a megabyte-sized allocation per read (zeroed, and in G1 a humongous object)
- * plus the JDK's copy through its own temporary direct buffer.
+ * <p>A run is read into a reused direct buffer and each message handed on as a view of it
+ * ({@link #scan}); {@link #read} copies each one out once. A heap buffer would cost a
+ * megabyte-sized allocation per read (zeroed, and in G1 a humongous object) plus the JDK's copy
+ * through its own temporary direct buffer.
  *
  * <p>Thread-safe: reads run on any thread, concurrently with the writer.
  */
@@ -40,12 +42,22 @@ final class LogReader {
         this.indexes = indexes;
     }
 
-    /** See {@link dev.tether.store.StreamStore#read}. */
+    /** See {@link dev.tether.store.StreamStore#read}: {@link #scan}, copying each message out. */
     List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException {
-        StreamIndex index = indexes.get(streamId);
         List<StoredMessage> out = new ArrayList<>();
+        scan(streamId, from, to, maxBytes, (position, bytes) -> {
+            byte[] data = new byte[bytes.remaining()];
+            bytes.get(data);
+            out.add(new StoredMessage(position, data));
+        });
+        return out;
+    }
+
+    /** See {@link dev.tether.store.StreamStore#scan}. */
+    void scan(long streamId, long from, long to, int maxBytes, RowSink sink) throws StoreException {
+        StreamIndex index = indexes.get(streamId);
         if (index == null) {
-            return out;
+            return;
         }
         List<StreamIndex.Entry> entries = index.range(from, to, maxBytes);
         try {
@@ -57,10 +69,9 @@ final class LogReader {
                 while (runEnd < entries.size() && continues(entries.get(runEnd - 1), entries.get(runEnd), holder)) {
                     runEnd++;
                 }
-                readRun(holder, entries.subList(runStart, runEnd), out);
+                readRun(holder, entries.subList(runStart, runEnd), sink);
                 runStart = runEnd;
             }
-            return out;
         } catch (IOException e) {
             throw new StoreException("reading the log failed: " + e.getMessage(), e, true);
         }
@@ -82,21 +93,15 @@ final class LogReader {
                 && next.location() + next.length() <= holder.end();
     }
 
-    private void readRun(Segment s, List<StreamIndex.Entry> run, List<StoredMessage> out) throws IOException {
+    private void readRun(Segment s, List<StreamIndex.Entry> run, RowSink sink) throws IOException, StoreException {
         StreamIndex.Entry first = run.get(0);
-        if (run.size() == 1) {
-            out.add(new StoredMessage(first.position(), s.read(first.location(), first.length())));
-            return;
-        }
         StreamIndex.Entry last = run.get(run.size() - 1);
         int length = Math.toIntExact(last.location() + last.length() - first.location());
         ByteBuffer span = take(length);
         try {
             s.read(first.location(), span);
             for (StreamIndex.Entry e : run) {
-                byte[] data = new byte[e.length()];
-                span.get((int) (e.location() - first.location()), data);
-                out.add(new StoredMessage(e.position(), data));
+                sink.row(e.position(), span.slice((int) (e.location() - first.location()), e.length()));
             }
         } finally {
             give(span);

@@ -4,6 +4,8 @@ import dev.tether.store.Commit;
 import dev.tether.store.CommitResult;
 import dev.tether.store.Mutation;
 import dev.tether.store.Precondition;
+import dev.tether.store.ReadExtent;
+import dev.tether.store.RowSink;
 import dev.tether.store.StoreContents;
 import dev.tether.store.StoreException;
 import dev.tether.store.StoreState;
@@ -435,6 +437,17 @@ public final class LogStreamStore implements StreamStore {
     @Override
     public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException {
         return reader.read(streamId, from, to, maxBytes);
+    }
+
+    @Override
+    public void scan(long streamId, long from, long to, int maxBytes, RowSink sink) throws StoreException {
+        reader.scan(streamId, from, to, maxBytes, sink);
+    }
+
+    @Override
+    public ReadExtent extent(long streamId, long from, long to, int maxBytes) {
+        StreamIndex index = indexes.get(streamId);
+        return index == null ? null : index.extent(from, to, maxBytes);
     }
 
     @Override

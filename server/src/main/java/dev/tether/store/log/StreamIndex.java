@@ -1,5 +1,6 @@
 package dev.tether.store.log;
 
+import dev.tether.store.ReadExtent;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -53,23 +54,42 @@ final class StreamIndex {
      * following ones until {@code maxBytes} are covered (at least one when any overlaps).
      */
     synchronized List<Entry> range(long from, long to, int maxBytes) {
-        List<Entry> out = new ArrayList<>();
+        int i = firstOverlapping(from, to);
+        int stop = stop(i, to, maxBytes);
+        List<Entry> out = new ArrayList<>(stop - i);
+        for (int k = i; k < stop; k++) {
+            out.add(new Entry(positions[k], locations[k], lengths[k]));
+        }
+        return out;
+    }
+
+    /** What {@link #range} would cover, without listing it; null when it would be empty. */
+    synchronized ReadExtent extent(long from, long to, int maxBytes) {
+        int i = firstOverlapping(from, to);
+        int stop = stop(i, to, maxBytes);
+        return stop == i ? null : new ReadExtent(positions[i], positions[stop - 1] + lengths[stop - 1], stop - i);
+    }
+
+    /** The index of the first message overlapping {@code [from, to)}, or where it would be. */
+    private int firstOverlapping(long from, long to) {
         int i = Arrays.binarySearch(positions, first, end, from);
         if (i < 0) {
             i = Math.max(first, -i - 2); // the message starting before from, which may hold it
         }
-        long bytes = 0;
-        for (; i < end && positions[i] < to; i++) {
-            if (positions[i] + lengths[i] <= from) {
-                continue;
-            }
-            out.add(new Entry(positions[i], locations[i], lengths[i]));
-            bytes += lengths[i];
-            if (bytes >= maxBytes) {
-                break;
-            }
+        while (i < end && positions[i] < to && positions[i] + lengths[i] <= from) {
+            i++; // ends at or before from
         }
-        return out;
+        return i;
+    }
+
+    /** One past the last message of a range from index {@code i}: at least one, then up to maxBytes. */
+    private int stop(int i, long to, int maxBytes) {
+        int stop = i;
+        long bytes = 0;
+        while (stop < end && positions[stop] < to && (stop == i || bytes < maxBytes)) {
+            bytes += lengths[stop++];
+        }
+        return stop;
     }
 
     /** Writes the live entries (a checkpoint). */

@@ -83,7 +83,7 @@ public final class MemoryStreamStore implements StreamStore {
                 continue;
             }
             out.add(m);
-            bytes += m.data().length;
+            bytes += m.length();
             if (bytes >= maxBytes) {
                 break;
             }

@@ -202,7 +202,7 @@ public final class SqliteStreamStore implements StreamStore {
                         StoredMessage m = new StoredMessage(rs.getLong(1), rs.getBytes(2));
                         if (m.end() > from) {
                             out.add(m);
-                            bytes += m.data().length;
+                            bytes += m.length();
                         }
                     }
                 }

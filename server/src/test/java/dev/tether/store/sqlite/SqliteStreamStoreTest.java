@@ -43,7 +43,7 @@ class SqliteStreamStoreTest {
             var contents = store.load();
             assertEquals(3, contents.streams().get(0).tail(), "the stream row has the new tail");
             assertEquals(7, contents.producers().get(0).seq(), "producer state is stored with the data");
-            assertEquals(3, store.read(1, 0, 3, 1024).get(0).data().length);
+            assertEquals(3, store.read(1, 0, 3, 1024).get(0).length());
         }
     }
 

@@ -1,0 +1,64 @@
+package dev.tether.store.log;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import dev.tether.store.ReadExtent;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link StreamIndex#extent} answers what {@link StreamIndex#range} would cover without listing it:
+ * a reader plans a catch-up from it and then reads the range in pieces, so the two must agree.
+ */
+class StreamIndexTest {
+    /** Ten messages of 10, 20, ... 100 bytes at positions 0, 10, 30, 60, ... 450; the tail is 550. */
+    private static StreamIndex tenMessages() {
+        StreamIndex index = new StreamIndex();
+        long position = 0;
+        for (int i = 1; i <= 10; i++) {
+            index.add(position, 1000 + position, 10 * i);
+            position += 10 * i;
+        }
+        return index;
+    }
+
+    @Test
+    void extentAgreesWithRange() {
+        StreamIndex index = tenMessages();
+        long[] froms = {0, 5, 10, 29, 30, 31, 400, 449, 450, 550};
+        long[] tos = {1, 10, 31, 300, 549, 550, Long.MAX_VALUE};
+        int[] budgets = {0, 1, 10, 25, 60, 1000};
+        for (long from : froms) {
+            for (long to : tos) {
+                for (int budget : budgets) {
+                    List<StreamIndex.Entry> range = index.range(from, to, budget);
+                    ReadExtent extent = index.extent(from, to, budget);
+                    String at = "from " + from + " to " + to + " budget " + budget;
+                    if (range.isEmpty()) {
+                        assertNull(extent, at);
+                        continue;
+                    }
+                    StreamIndex.Entry last = range.get(range.size() - 1);
+                    assertEquals(
+                            new ReadExtent(range.get(0).position(), last.position() + last.length(), range.size()),
+                            extent,
+                            at);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aRangeStartsAtTheMessageHoldingFromAndCoversTheBudget() {
+        StreamIndex index = tenMessages();
+        // 35 is inside the message at 30 (30 bytes); a 50-byte budget takes it and the next (40 bytes).
+        assertEquals(new ReadExtent(30, 100, 2), index.extent(35, Long.MAX_VALUE, 50));
+        assertEquals(new ReadExtent(30, 60, 1), index.extent(30, Long.MAX_VALUE, 30));
+        assertEquals(new ReadExtent(30, 100, 2), index.extent(30, 61, 1000)); // to cuts the range, not the rows
+        assertEquals(new ReadExtent(450, 550, 1), index.extent(500, Long.MAX_VALUE, 1));
+        assertNull(index.extent(550, Long.MAX_VALUE, 100)); // at the tail
+        index.trim(60);
+        assertEquals(new ReadExtent(60, 100, 1), index.extent(0, Long.MAX_VALUE, 1)); // trimmed below
+    }
+}
