@@ -90,10 +90,7 @@ final class PiecedBody {
             return; // the reader left: read no more
         }
         boolean last = piece.end == read.next();
-        if (sent == 0) {
-            // Only now: if the first piece fails, the error's own body goes out with its own length.
-            res.putHeader("Content-Length", Long.toString(length));
-        }
+        boolean first = sent == 0;
         sent += piece.out.readableBytes();
         if (last) {
             if (json) {
@@ -105,6 +102,10 @@ final class PiecedBody {
                 ErrorResponses.send(res, new IllegalStateException("a catch-up read did not match its plan"));
                 return;
             }
+        }
+        if (first) {
+            // Only now: a failure before this point gets an error status with a length of its own.
+            res.putHeader("Content-Length", Long.toString(length));
         }
         // Read the following piece while this one is being sent.
         Future<Piece> following = last ? null : read(piece.end);

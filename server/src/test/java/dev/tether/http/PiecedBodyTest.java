@@ -71,7 +71,21 @@ class PiecedBodyTest {
     @Test
     @Timeout(30)
     void aFirstPieceThatFailsIsAnErrorStatus() throws Exception {
-        int port = serve(pieces(1, false));
+        String answer = errorAnswer(serve(pieces(1, false)));
+        assertTrue(answer.startsWith("HTTP/1.1 503"), answer);
+        assertTrue(answer.contains("trimmed since the plan"), answer);
+    }
+
+    /** A plan of one piece (one large message) that does not add up: the headers are not out yet either. */
+    @Test
+    @Timeout(30)
+    void aOnePiecePlanThatDoesNotAddUpIsAnErrorStatus() throws Exception {
+        String answer = errorAnswer(serve(pieces(BODY.length, 0, true)));
+        assertTrue(answer.startsWith("HTTP/1.1 500"), answer);
+    }
+
+    /** One GET on a connection the server closes: the whole answer, its length checked against its head. */
+    private static String errorAnswer(int port) throws IOException {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
             s.setSoTimeout(10_000);
@@ -84,12 +98,11 @@ class PiecedBodyTest {
             } catch (SocketTimeoutException e) {
                 throw new AssertionError("the reader was left waiting for the error's body", e);
             }
-            assertTrue(answer.startsWith("HTTP/1.1 503"), answer);
-            assertTrue(answer.contains("trimmed since the plan"), answer);
             String head = answer.substring(0, answer.indexOf("\r\n\r\n")).toLowerCase(Locale.ROOT);
             int at = head.indexOf("content-length: ") + "content-length: ".length();
             int announced = Integer.parseInt(head.substring(at).split("\r\n")[0].trim());
             assertEquals(answer.length() - head.length() - 4, announced, "the error's length, not the plan's");
+            return answer;
         }
     }
 
@@ -128,17 +141,21 @@ class PiecedBodyTest {
     }
 
     /**
-     * {@link #BODY} in pieces of {@link #PIECE} bytes, one message each.
+     * {@link #BODY} in pieces of {@link #PIECE} (or {@code pieceBytes}) bytes, one message each.
      *
      * @param failingRead the read that fails (1 is the first), or 0 for none
      * @param shortLast   whether the last piece holds one byte less than it claims to end at
      */
     private static Pieces pieces(int failingRead, boolean shortLast) {
+        return pieces(PIECE, failingRead, shortLast);
+    }
+
+    private static Pieces pieces(int pieceBytes, int failingRead, boolean shortLast) {
         AtomicInteger reads = new AtomicInteger();
         return new Pieces() {
             @Override
             public int rows() {
-                return BODY.length / PIECE;
+                return (BODY.length + pieceBytes - 1) / pieceBytes;
             }
 
             @Override
@@ -147,7 +164,7 @@ class PiecedBodyTest {
                     if (reads.incrementAndGet() == failingRead) {
                         throw new CompletionException(new StoreException("trimmed since the plan", null, false));
                     }
-                    int n = (int) Math.min(PIECE, BODY.length - from);
+                    int n = (int) Math.min(pieceBytes, BODY.length - from);
                     boolean last = from + n == BODY.length;
                     int given = shortLast && last ? n - 1 : n;
                     sink.size(1, given);
