@@ -21,10 +21,11 @@ import java.nio.ByteBuffer;
  * so it needs none of {@link BoundedWriter}'s slow-reader handling: a slow reader holds its two
  * pieces until it reads them or the connection's idle timeout ends it.
  *
- * <p>A first piece that cannot be read (its messages trimmed or deleted since the plan) is answered
- * with an error status, as a buffered read that failed would be. A later one, or a piece that does
- * not match the plan, resets the connection: after the headers no status can say so, and the
- * client sees a short body and reads again. Confined to the response's event loop.
+ * <p>A failure found before the first piece is written (it cannot be read because its messages
+ * were trimmed or deleted since the plan, or a plan of one piece does not add up) is answered with
+ * an error status, as a buffered read that failed would be. A later failure resets the connection:
+ * after the headers no status can say so, and the client sees a short body and reads again.
+ * Confined to the response's event loop.
  */
 final class PiecedBody {
     private final HttpServerResponse res;
