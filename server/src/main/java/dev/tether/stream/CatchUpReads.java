@@ -65,9 +65,19 @@ final class CatchUpReads implements AutoCloseable {
     }
 
     private List<StoredMessage> readBlocking(StreamRecord r, long start, long end, int maxBytes) {
+        return withPermit(() -> reader.readChainBlocking(r, start, end, maxBytes));
+    }
+
+    /** A store read that may block. */
+    private interface StoreRead<T> {
+        T run() throws StoreException;
+    }
+
+    /** Runs {@code read} as one of at most {@code readThreads} store reads; a failure completes the stage. */
+    private <T> T withPermit(StoreRead<T> read) {
         permits.acquireUninterruptibly();
         try {
-            return reader.readChainBlocking(r, start, end, maxBytes);
+            return read.run();
         } catch (StoreException e) {
             throw new CompletionException(e);
         } finally {
@@ -106,8 +116,7 @@ final class CatchUpReads implements AutoCloseable {
 
     /** One piece of a planned read: sized from the index, then scanned into {@code sink}. */
     private long readPiece(StreamRecord r, long from, long end, Pieces.Sink sink) {
-        permits.acquireUninterruptibly();
-        try {
+        return withPermit(() -> {
             ReadExtent piece = reader.extent(r, from, end, Pieces.PIECE_BYTES);
             if (piece == null || piece.first() > from) {
                 throw new StoreException(
@@ -129,11 +138,7 @@ final class CatchUpReads implements AutoCloseable {
                         "the messages up to " + pieceEnd + " are gone since the read was planned", null, false);
             }
             return pieceEnd;
-        } catch (StoreException e) {
-            throw new CompletionException(e);
-        } finally {
-            permits.release();
-        }
+        });
     }
 
     private Rejection notAtBoundary(StreamRecord r, long start) {
