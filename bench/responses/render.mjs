@@ -71,6 +71,28 @@ for (const m of MODES) {
   overheadOf[m] = { median: median(diffs), p90: pct(diffs, 90), diffs };
 }
 
+// ---- the overhead before the answer starts and while it streams (overhead phase) ----------------
+// Older raw files have no first_ms: the split is left out.
+const perTurnFirst = (runs) =>
+  runs?.length && runs.every((r) => Array.isArray(r.first_ms))
+    ? Array.from({ length: runs[0].first_ms.length }, (_, t) => median(runs.map((r) => r.first_ms[t])))
+    : null;
+const firstMed = {};
+for (const m of MODES) firstMed[m] = turnMed[m] ? perTurnFirst(modeOf(OV, m).runs) : null;
+const splitRows = [];
+for (const m of MODES) {
+  if (m === "direct" || !overheadOf[m] || !firstMed[m] || !firstMed.direct) continue;
+  const before = firstMed[m].map((v, t) => v - firstMed.direct[t]);
+  const during = turnMed[m].map((v, t) => (v - firstMed[m][t]) - (turnMed.direct[t] - firstMed.direct[t]));
+  splitRows.push(`| ${LABEL[m]} | ${ms(median(firstMed.direct), 3)} → ${ms(median(firstMed[m]), 3)} | ${ms(median(before), 3)} | ${ms(median(during), 3)} | ${ms(overheadOf[m].median, 3)} |`);
+}
+const splitTable = splitRows.length
+  ? ["", "## Where the overhead is: before the answer starts, and while it streams (overhead phase, prefill 0)", "",
+    "| Mode | Time to the first piece of the answer, median over turns (direct → this mode) | Overhead before it, median | Overhead while streaming, median | Whole turn, median (the table above) |",
+    "|---|---|---|---|---|", ...splitRows, "",
+    "The first piece of the answer is the first chunk with non-empty content or tool-call arguments from the upstream (direct), or the first `*.delta` event from Tether. The overhead before it is Tether's work on the request (parsing, the chain, the upstream request's body, the hand-offs to the upstream connection) and on the upstream's first chunk; the overhead while streaming is what the rest of the answer takes longer through Tether. Each is a median over turns of per-turn medians, so the two need not add up to the whole."]
+  : [];
+
 const stateless = wallOf.stateless?.bytes_out;
 const P = meta.params.prefill;
 const head = ["Mode", "Client→server bytes", "Ratio vs stateless", "% fewer than stateless", "Server→client bytes", `Wall time, whole trace (prefill ${P} µs/token)`, `Median turn (prefill ${P})`, "Tether overhead per turn vs direct, median / p90 (prefill 0)"];
@@ -213,6 +235,7 @@ const md = [
   "",
   `Bytes are measured on the client's sockets (\`socket.bytesWritten\` / \`bytesRead\` over every socket of a replay: HTTP headers, chunked framing, WebSocket handshake and frame headers included; no HTTP compression, and WebSocket frames are compressed only in the permessage-deflate row), median over the wall-time replays. Each request is sent only after the previous response's HTTP body (or terminal WebSocket event) has been received in full. Wall time = first request (connection set-up included) → terminal event of the last turn, median over the wall-time replays. Overhead = median over turns of (this mode's per-turn median − direct's per-turn median), with p90 over turns, from the overhead phase.`,
   ...cpuTable,
+  ...splitTable,
   ...targets,
   ...composition,
   ...up,

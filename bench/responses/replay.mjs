@@ -19,7 +19,10 @@
 //
 // Per turn: wall time from just before the request is written (or the frame sent) to the
 // arrival of the chunk holding the terminal event (response.completed, or data: [DONE] in
-// direct mode); events are parsed and checked after that, so the client's parsing is not
+// direct mode), and to the arrival of the first piece of the answer (the first chunk with
+// non-empty content or tool-call arguments in direct mode, the first *.delta event through
+// Tether), which splits Tether's overhead into what it adds before the answer starts and what
+// it adds while streaming; events are parsed and checked after that, so the client's parsing is not
 // timed. Per replay: client->server and server->client bytes measured on the sockets
 // (socket.bytesWritten / bytesRead of every socket the replay used: headers, chunked
 // framing, WebSocket framing and handshake included), and the upstream's counters.
@@ -139,6 +142,8 @@ const clip = (s, n = 1500) => (s.length > n ? s.slice(0, n) + `… (${s.length} 
 const TERMINAL = new Set(["response.completed", "response.failed", "response.incomplete", "error"]);
 const TERMINAL_RE = /"type"\s*:\s*"(response\.completed|response\.failed|response\.incomplete|error)"/;
 const FIRST_TYPE_RE = /^\s*\{\s*"type"\s*:\s*"([^"]*)"/;
+/** A Chat Completions chunk that carries part of the answer: non-empty content or tool-call arguments. */
+const ANSWER_CHUNK_RE = /"(content|arguments)"\s*:\s*"[^"]/;
 
 /** Name of the SSE event in a raw frame, from its event: line, else from its data. */
 function frameEvent(frame) {
@@ -151,11 +156,12 @@ function frameEvent(frame) {
 }
 
 /**
- * One POST with an SSE answer. Resolves {t0, tEnd, frames, status} where tEnd is the arrival time of
+ * One POST with an SSE answer. Resolves {t0, tFirst, tEnd, frames, status} where tFirst is the arrival
+ * time of the chunk holding the first frame isFirst(frame) accepts, and tEnd is the arrival time of
  * the chunk holding the terminal frame (isTerminal(frame) true). Rejects with BenchError on a
  * non-200 status, a socket error, a timeout or a stream that ends without a terminal frame.
  */
-function postSse(url, agent, sockets, body, isTerminal) {
+function postSse(url, agent, sockets, body, isFirst, isTerminal) {
   const payload = Buffer.from(JSON.stringify(body));
   const u = new URL(url);
   return new Promise((resolve, reject) => {
@@ -176,7 +182,7 @@ function postSse(url, agent, sockets, body, isTerminal) {
         return;
       }
       const frames = [];
-      let buf = "", tEnd = null;
+      let buf = "", tEnd = null, tFirst = null;
       res.on("data", (chunk) => {
         const t = performance.now();
         buf += chunk.includes("\r") ? chunk.replace(/\r\n/g, "\n") : chunk;
@@ -186,6 +192,7 @@ function postSse(url, agent, sockets, body, isTerminal) {
           from = i + 2;
           if (f.length === 0 || f.startsWith(":")) continue;
           frames.push(f);
+          if (tFirst === null && isFirst(f)) tFirst = t;
           if (tEnd === null && isTerminal(f)) tEnd = t;
         }
         buf = buf.slice(from);
@@ -196,7 +203,7 @@ function postSse(url, agent, sockets, body, isTerminal) {
         if (tEnd === null) {
           reject(new BenchError("stream ended without a terminal event", { status: 200, content_type: res.headers["content-type"], last_frames: frames.slice(-3).map((f) => clip(f, 800)) }));
         } else {
-          resolve({ t0, tEnd, frames, status: res.statusCode, contentType: res.headers["content-type"] });
+          resolve({ t0, tFirst: tFirst ?? tEnd, tEnd, frames, status: res.statusCode, contentType: res.headers["content-type"] });
         }
       });
     });
@@ -344,12 +351,12 @@ function openWs(deflate) {
     ws.once("error", (e) => reject(new BenchError(`WebSocket connect failed: ${e.message}`)));
   });
 }
-/** Sends one response.create and resolves {t0, tEnd, messages} at the terminal event. */
+/** Sends one response.create and resolves {t0, tFirst, tEnd, messages} at the terminal event. */
 function wsTurn(conn, frame) {
   const { ws } = conn;
   return new Promise((resolve, reject) => {
     const messages = [];
-    let done = false;
+    let done = false, tFirst = null;
     const finish = (fn) => { done = true; clearTimeout(timer); ws.off("message", onMsg); ws.off("close", onClose); fn(); };
     const timer = setTimeout(() => finish(() => reject(new BenchError(`no terminal event within ${cfg.turnTimeoutMs} ms`, { last_messages: messages.slice(-3).map((m) => clip(m, 800)) }))), cfg.turnTimeoutMs);
     const onMsg = (data, isBinary) => {
@@ -360,7 +367,8 @@ function wsTurn(conn, frame) {
       messages.push(s);
       const m = FIRST_TYPE_RE.exec(s);
       const type = m ? m[1] : TERMINAL_RE.exec(s)?.[1];
-      if (type && TERMINAL.has(type)) finish(() => resolve({ t0, tEnd: t, messages }));
+      if (tFirst === null && type?.endsWith(".delta")) tFirst = t;
+      if (type && TERMINAL.has(type)) finish(() => resolve({ t0, tFirst: tFirst ?? t, tEnd: t, messages }));
     };
     const onClose = (code, reason) => finish(() => reject(new BenchError(`WebSocket closed by the server before the terminal event (code ${code} ${reason})`, { last_messages: messages.slice(-3).map((x) => clip(x, 800)) })));
     ws.on("message", onMsg);
@@ -380,7 +388,7 @@ function closeWs(ws) {
 
 // ---- one replay ---------------------------------------------------------------------------------
 async function replay(mode, notes) {
-  const turnMs = [], usage = [];
+  const turnMs = [], firstMs = [], usage = [];
   const before = await control("GET", "/_bench/stats");
   await control("POST", "/_bench/reset-cache");
   const sockets = new Set();
@@ -401,13 +409,15 @@ async function replay(mode, notes) {
       const sentPrev = mode !== "direct" && mode !== "stateless" && k > 0 ? prevId : undefined;
       try {
         if (mode === "direct") {
-          const r = await postSse(cfg.upstream.replace(/\/$/, "") + "/chat/completions", agent, sockets, body, (f) => f === "data: [DONE]");
+          const r = await postSse(cfg.upstream.replace(/\/$/, "") + "/chat/completions", agent, sockets, body, (f) => ANSWER_CHUNK_RE.test(f), (f) => f === "data: [DONE]");
           turnMs.push(r.tEnd - r.t0);
+          firstMs.push(r.tFirst - r.t0);
           tLast = r.tEnd;
           usage.push(checkDirect(r.frames, k).usage);
         } else if (isWs) {
           const r = await wsTurn(conn, body);
           turnMs.push(r.tEnd - r.t0);
+          firstMs.push(r.tFirst - r.t0);
           tLast = r.tEnd;
           let events;
           try { events = r.messages.map((s) => JSON.parse(s)); } catch (e) { throw new BenchError(`a WebSocket frame is not JSON: ${e.message}`, { frames: r.messages.slice(0, 3).map((s) => clip(s, 400)) }); }
@@ -415,8 +425,9 @@ async function replay(mode, notes) {
           prevId = c.id;
           usage.push(c.usage);
         } else {
-          const r = await postSse(cfg.tether.replace(/\/$/, "") + "/v1/responses", agent, sockets, body, (f) => TERMINAL.has(frameEvent(f)));
+          const r = await postSse(cfg.tether.replace(/\/$/, "") + "/v1/responses", agent, sockets, body, (f) => frameEvent(f)?.endsWith(".delta"), (f) => TERMINAL.has(frameEvent(f)));
           turnMs.push(r.tEnd - r.t0);
+          firstMs.push(r.tFirst - r.t0);
           tLast = r.tEnd;
           if (!String(r.contentType).startsWith("text/event-stream")) notes.add("SSE response without Content-Type text/event-stream", `turn ${k}: ${r.contentType}`);
           const events = [];
@@ -449,6 +460,7 @@ async function replay(mode, notes) {
   const d = (k) => after[k] - before[k];
   return {
     turn_ms: turnMs,
+    first_ms: firstMs,
     total_ms: tLast - tStart,
     bytes_out: bytesOut,
     bytes_in: bytesIn,

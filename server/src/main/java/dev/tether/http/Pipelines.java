@@ -1,21 +1,26 @@
 package dev.tether.http;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.vertx.core.http.HttpConnection;
+import java.util.Map;
 
 /**
  * The one place that reaches below Vert.x into a connection's Netty channel. Vert.x has no public
- * hook for three things Tether needs: knowing when a channel closes (its connection close handler
+ * hook for four things Tether needs: knowing when a channel closes (its connection close handler
  * does not survive a WebSocket upgrade), settling the HTTP version before Vert.x answers 501
- * ({@link VersionGuard}), and checking close frames before Vert.x echoes them ({@link
- * CloseFrameGuard}). Should a Vert.x release change its connection class, each falls back to
- * Vert.x's own behaviour, and the failure is logged once; tests (ConnectionLimitsTest,
- * HttpHygieneTest, WebSocketProtocolTest) notice.
+ * ({@link VersionGuard}), checking close frames before Vert.x echoes them ({@link
+ * CloseFrameGuard}), and one flush per burst of WebSocket messages. Should a Vert.x release
+ * change its connection class, each falls back to Vert.x's own behaviour, and the failure is
+ * logged once; tests (ConnectionLimitsTest, HttpHygieneTest, WebSocketProtocolTest,
+ * FlushConsolidationTest) notice.
  *
  * <p>Stateless; call on the connection's event loop.
  */
 final class Pipelines {
     private static final System.Logger LOG = System.getLogger(Pipelines.class.getName());
+    private static final String FLUSHES = "tether-flushes";
     private static volatile boolean warned;
 
     private Pipelines() {}
@@ -56,11 +61,32 @@ final class Pipelines {
         }
     }
 
-    /** Puts a {@link CloseFrameGuard} behind an upgraded connection's WebSocket frame decoder. */
-    static void guardCloseFrames(HttpConnection conn) {
+    /**
+     * Readies an upgraded WebSocket connection: a {@link CloseFrameGuard} behind its frame decoder,
+     * and Netty's {@link FlushConsolidationHandler} in front of Vert.x's handler. Vert.x flushes
+     * every message it is given outside a read, so a burst of N small events (a batch of token
+     * deltas) cost N system calls; consolidated, the messages written in one event-loop task leave
+     * in one flush when the task is done.
+     */
+    static void upgraded(HttpConnection conn) {
         Channel channel = channel(conn);
-        if (channel != null) {
-            CloseFrameGuard.install(channel.pipeline());
+        if (channel == null) {
+            return;
+        }
+        CloseFrameGuard.install(channel.pipeline());
+        if (channel.pipeline().get(FLUSHES) != null) {
+            return;
+        }
+        for (Map.Entry<String, ChannelHandler> e : channel.pipeline()) {
+            if (e.getValue() instanceof io.vertx.core.net.impl.VertxHandler) {
+                channel.pipeline()
+                        .addBefore(
+                                e.getKey(),
+                                FLUSHES,
+                                new FlushConsolidationHandler(
+                                        FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
+                return;
+            }
         }
     }
 }

@@ -64,7 +64,7 @@ final class ResponsesRoutes {
                 checkHandshake(req);
                 req.toWebSocket()
                         .onSuccess(ws -> {
-                            Pipelines.guardCloseFrames(req.connection());
+                            Pipelines.upgraded(req.connection());
                             new ResponsesSocket(service, socketSettings, ws, principal).start();
                         })
                         .onFailure(e -> ApiErrors.send(req.response(), e));

@@ -69,7 +69,7 @@ final class SessionSocket implements TextSocket.Handler {
         boolean resuming = given != null && from instanceof ReadFrom.At;
         req.toWebSocket()
                 .onSuccess(ws -> {
-                    Pipelines.guardCloseFrames(req.connection());
+                    Pipelines.upgraded(req.connection());
                     TextSocket socket =
                             new TextSocket(ws, settings.maxMessageBytes(), settings.slowMillis(), settings.clock(), p);
                     new SessionSocket(socket, s, p, engine).start(from, resuming);

@@ -70,4 +70,12 @@ public interface ModelBackend extends AutoCloseable {
 
     @Override
     default void close() {}
+
+    /**
+     * Whether {@link #generate} calls {@link ModelSink#sent} once its request is under way. When
+     * it does not, the caller takes the request as under way when it calls {@link #generate}.
+     */
+    default boolean reportsSent() {
+        return false;
+    }
 }

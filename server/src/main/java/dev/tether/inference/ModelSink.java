@@ -6,6 +6,14 @@ package dev.tether.inference;
  */
 public interface ModelSink {
 
+    /**
+     * The request is under way: the upstream has it, or the engine has queued the turn. What the
+     * caller does from here on overlaps the model's own work, so a backend calls this as soon as it
+     * can, before it waits for the first token. It may come more than once (a retried upstream)
+     * or not at all; only the first call counts.
+     */
+    default void sent() {}
+
     /** A fragment of the assistant's text. */
     void text(String delta);
 

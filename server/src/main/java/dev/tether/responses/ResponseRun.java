@@ -46,6 +46,13 @@ public final class ResponseRun {
     private long lastOutputNanos;
     /** Automatic compaction before generating, or null; set before the run executes. */
     private Compactor.Before compactFirst;
+    /**
+     * The run's state when it started, until {@code response.created} and {@code
+     * response.in_progress} are out ({@link #announce}): they are sent once the request is on its
+     * way to the model, so their serialization and delivery overlap the model's first token
+     * instead of delaying the request.
+     */
+    private ResponseRecord unannounced;
 
     /** A steer stops the run at the next fragment boundary ({@code steered}), or after its first one. */
     private boolean steered;
@@ -141,10 +148,12 @@ public final class ResponseRun {
             worker = Thread.currentThread();
             startedNanos = System.nanoTime();
             status = ResponseStatus.IN_PROGRESS;
-            emit(OutputBuilder.event("response.created")
-                    .set("response", snapshot().toJson()));
-            emit(OutputBuilder.event("response.in_progress")
-                    .set("response", snapshot().toJson()));
+            unannounced = snapshot();
+            // Compaction is a model call of its own, before the turn's request; a backend that
+            // does not report its request sent has it under way from the call on.
+            if (compactFirst != null || backend == null || !backend.reportsSent()) {
+                announce();
+            }
         }
         if (!start.params().generate() || backend == null) {
             // WebSocket warm-up (generate:false): state is prepared, no output is produced.
@@ -279,6 +288,7 @@ public final class ResponseRun {
     }
 
     private void finish(ResponseStatus s, ObjectNode usage, ObjectNode error, String incomplete) {
+        announce(); // before the terminal event's sequence number is taken
         metrics.responseFinished(s.name().toLowerCase(java.util.Locale.ROOT));
         List<ObjectNode> output = out.finish(s == ResponseStatus.COMPLETED ? "completed" : "incomplete");
         status = s;
@@ -308,7 +318,21 @@ public final class ResponseRun {
                 start.owner());
     }
 
+    /**
+     * Sends {@code response.created} and {@code response.in_progress} if they are still due: when
+     * the backend reports the request sent, or right before any other event of the run.
+     */
+    private void announce() {
+        ResponseRecord at = unannounced;
+        if (at != null) {
+            unannounced = null;
+            emit(OutputBuilder.event("response.created").set("response", at.toJson()));
+            emit(OutputBuilder.event("response.in_progress").set("response", at.toJson()));
+        }
+    }
+
     private void emit(ObjectNode event) {
+        announce();
         int seq = events.size();
         String type = event.get("type").asText();
         event.put("sequence_number", seq);
@@ -414,6 +438,13 @@ public final class ResponseRun {
 
     /** Takes the run's lock for every fragment, so snapshots see a consistent state. */
     private final class LockedSink implements dev.tether.inference.ModelSink {
+        @Override
+        public void sent() {
+            synchronized (ResponseRun.this) {
+                announce();
+            }
+        }
+
         @Override
         public void text(String delta) {
             synchronized (ResponseRun.this) {

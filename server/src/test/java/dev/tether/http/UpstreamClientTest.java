@@ -100,6 +100,41 @@ class UpstreamClientTest {
     }
 
     @Test
+    void meanwhileRunsWhileTheRequestIsOutAndBeforeItsAnswer() throws Exception {
+        CompletableFuture<Void> release = new CompletableFuture<>();
+        AtomicBoolean answered = new AtomicBoolean();
+        URI uri = serve((s, out) -> {
+            try {
+                release.get(5, TimeUnit.SECONDS); // the answer waits for meanwhile (or 5 s)
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                // answer anyway: the assertions below say what went wrong
+            }
+            answered.set(true);
+            head(out, 2);
+            out.write("ok".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+        });
+        AtomicBoolean answeredBeforeMeanwhile = new AtomicBoolean(true);
+        long start = System.nanoTime();
+        UpstreamTransport.Answer answer = client.send(uri, Map.of(), null, HEAD, () -> {
+            answeredBeforeMeanwhile.set(answered.get());
+            release.complete(null);
+        });
+        try (InputStream body = answer.body()) {
+            assertEquals("ok", new String(body.readAllBytes(), StandardCharsets.US_ASCII));
+        }
+        assertFalse(answeredBeforeMeanwhile.get(), "meanwhile ran before the answer came");
+        assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(4), "and did not wait for it");
+
+        IllegalStateException thrown = assertThrows(
+                IllegalStateException.class,
+                () -> client.send(uri, Map.of(), null, HEAD, () -> {
+                    throw new IllegalStateException("the caller failed meanwhile");
+                }));
+        assertEquals("the caller failed meanwhile", thrown.getMessage());
+    }
+
+    @Test
     void aSlowReaderPausesTheConnectionAndStillGetsEveryByteInOrder() throws Exception {
         long total = 64L << 20;
         AtomicLong written = new AtomicLong();

@@ -162,6 +162,7 @@ public final class EmbeddedBackend implements ModelBackend {
         } finally {
             lifecycle.readLock().unlock();
         }
+        sink.sent();
         List<dev.tether.inference.ToolSpec> callable = AnswerGrammar.callable(request);
         ToolCallParser calls = callable.isEmpty()
                 ? null
@@ -217,6 +218,12 @@ public final class EmbeddedBackend implements ModelBackend {
                         AnswerGrammar.of(request, model)),
                 new TextAssembler(chat.stops()),
                 request.topLogprobs() == null ? -1 : request.topLogprobs());
+    }
+
+    /** Calls {@link ModelSink#sent} once its request is under way. */
+    @Override
+    public boolean reportsSent() {
+        return true;
     }
 
     @Override

@@ -40,6 +40,11 @@ final class ChunkReader {
         return emitted;
     }
 
+    /** The request went out: tells the sink, so its own work overlaps the upstream's. */
+    void sent() {
+        sink.sent();
+    }
+
     ModelResult readStream(BufferedReader lines) throws IOException, ModelException {
         String line;
         while ((line = lines.readLine()) != null) {

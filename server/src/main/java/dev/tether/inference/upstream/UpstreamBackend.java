@@ -116,7 +116,8 @@ public final class UpstreamBackend implements ModelBackend {
         UpstreamTransport.Answer response;
         long start = System.nanoTime();
         try {
-            response = http.send(at(base, "/chat/completions"), headers, body, settings.firstByteTimeout());
+            response =
+                    http.send(at(base, "/chat/completions"), headers, body, settings.firstByteTimeout(), reader::sent);
         } catch (UpstreamTransport.Timeout e) {
             observe(base, start, "timeout");
             throw new Retryable("upstream " + base + " did not answer within "
@@ -254,6 +255,12 @@ public final class UpstreamBackend implements ModelBackend {
     @Override
     public void forget(String sessionKey) {
         prefixes.forget(sessionKey);
+    }
+
+    /** Calls {@link ModelSink#sent} once its request is under way. */
+    @Override
+    public boolean reportsSent() {
+        return true;
     }
 
     @Override

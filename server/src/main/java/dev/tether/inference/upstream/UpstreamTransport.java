@@ -24,7 +24,17 @@ public interface UpstreamTransport extends AutoCloseable {
      * @throws IOException          when the upstream cannot be reached or drops the connection
      * @throws InterruptedException when the caller is interrupted (the request is abandoned)
      */
-    Answer send(URI uri, Map<String, String> headers, byte[] body, Duration headTimeout)
+    default Answer send(URI uri, Map<String, String> headers, byte[] body, Duration headTimeout)
+            throws IOException, InterruptedException {
+        return send(uri, headers, body, headTimeout, () -> {});
+    }
+
+    /**
+     * {@link #send(URI, Map, byte[], Duration)}, running {@code meanwhile} on the caller's thread
+     * once the request is on its way and before waiting for the head: work that can overlap the
+     * upstream's. An exception from it abandons the request and propagates.
+     */
+    Answer send(URI uri, Map<String, String> headers, byte[] body, Duration headTimeout, Runnable meanwhile)
             throws IOException, InterruptedException;
 
     /** Closes every connection; exchanges still open fail. */
