@@ -88,48 +88,36 @@ public final class UpstreamClient implements UpstreamTransport {
         headers.forEach(options::putHeader);
         CompletableFuture<Answer> head = new CompletableFuture<>();
         // Completes once the request is written (or could not be): what the caller does meanwhile
-        // must not hold the request back, and on a busy core it would, were it started first.
+        // starts only after that, so it does not compete with the write for the core.
         CompletableFuture<Void> out = new CompletableFuture<>();
         AtomicReference<HttpClientRequest> request = new AtomicReference<>();
         long deadline = System.nanoTime() + headTimeout.toNanos();
-        context.runOnContext(v -> {
-            client.request(options)
-                    .compose(req -> {
-                        request.set(req);
-                        (body == null ? req.end() : req.end(Buffer.buffer(body))).onComplete(w -> out.complete(null));
-                        return req.response();
-                    })
-                    .onComplete(ar -> {
-                        out.complete(null);
-                        if (ar.failed()) {
-                            head.completeExceptionally(ar.cause());
-                            return;
-                        }
-                        HttpClientResponse res = ar.result();
-                        String type = res.getHeader("Content-Type");
-                        if (!head.complete(new Answer(res.statusCode(), type == null ? "" : type, new Body(res)))) {
-                            res.request().reset(); // the caller gave up already
-                        }
-                    });
-        });
+        context.runOnContext(v -> client.request(options)
+                .compose(req -> {
+                    request.set(req);
+                    (body == null ? req.end() : req.end(Buffer.buffer(body))).onComplete(w -> out.complete(null));
+                    return req.response();
+                })
+                .onComplete(ar -> {
+                    out.complete(null);
+                    if (ar.failed()) {
+                        head.completeExceptionally(ar.cause());
+                        return;
+                    }
+                    HttpClientResponse res = ar.result();
+                    String type = res.getHeader("Content-Type");
+                    if (!head.complete(new Answer(res.statusCode(), type == null ? "" : type, new Body(res)))) {
+                        res.request().reset(); // the caller gave up already
+                    }
+                }));
         try {
-            out.get(headTimeout.toNanos(), TimeUnit.NANOSECONDS);
+            out.get(headTimeout.toNanos(), TimeUnit.NANOSECONDS); // completes normally, never with a failure
             meanwhile.run();
-        } catch (TimeoutException e) {
-            abandon(head, request);
-            throw new Timeout("no answer from " + uri + " within " + headTimeout.toMillis() + " ms");
-        } catch (InterruptedException | RuntimeException e) {
-            abandon(head, request);
-            throw e;
-        } catch (ExecutionException e) {
-            throw new IllegalStateException(e); // never: out only completes normally
-        }
-        try {
             return head.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             abandon(head, request);
             throw new Timeout("no answer from " + uri + " within " + headTimeout.toMillis() + " ms");
-        } catch (InterruptedException e) {
+        } catch (InterruptedException | RuntimeException e) {
             abandon(head, request);
             throw e;
         } catch (ExecutionException e) {
