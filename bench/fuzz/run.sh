@@ -9,19 +9,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 
-find_jdk() {
-  local c
-  for c in "${JAVA_HOME:-}" /usr/lib/jvm/*; do
-    [ -n "$c" ] && [ -x "$c/bin/javac" ] || continue
-    local props # read whole, then matched: no pipe for an early-exiting grep to break under pipefail
-    props="$("$c/bin/java" -XshowSettings:properties -version 2>&1 || true)"
-    if [[ "$props" =~ java\.specification\.version\ =\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge 25 ]; then
-      echo "$c"; return 0
-    fi
-  done
-  return 1
-}
-JAVA_HOME="$(find_jdk)" || { echo "fuzz: no JDK 25 or newer found (set JAVA_HOME)" >&2; exit 2; }
+# shellcheck source=../../scripts/lib/jdk.sh
+. "$ROOT/scripts/lib/jdk.sh"
+JAVA_HOME="$(tether_find_jdk 25)" || { echo "fuzz: no JDK 25 or newer found (set JAVA_HOME)" >&2; exit 2; }
 export JAVA_HOME
 
 # The fuzzer lives in the test sources: compile them and write the test class path once per change.

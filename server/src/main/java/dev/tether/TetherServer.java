@@ -194,7 +194,7 @@ public final class TetherServer implements AutoCloseable {
         return switch (config.store()) {
             case SQLITE -> SqliteStreamStore.open(config.dataDir(), config.maxStoreBytes());
             case MEMORY -> new MemoryStreamStore();
-            case LOG -> LogStreamStore.open(config.dataDir(), config.maxStoreBytes());
+            case LOG -> LogStreamStore.open(config.dataDir(), config.maxStoreBytes(), config.logPreallocate());
             case REDIS ->
                 RedisStreamStore.open(
                         config.redisUrl(),

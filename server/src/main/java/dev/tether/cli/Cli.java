@@ -41,6 +41,9 @@ public final class Cli {
               --long-poll-timeout D     how long a long-poll waits before 204 (default 30s; e.g. 500ms)
               --max-body SIZE           largest request body (default 16MiB; e.g. 512KiB)
               --max-store-size SIZE     cap on the store's size on disk; appends beyond it get 503
+              --log-preallocate on|off  the log store writes its next segment full of zeros ahead of
+                                        time, so a commit's fdatasync has no file size to commit
+                                        (default off; never on btrfs or ZFS)
               --retain-bytes SIZE       keep at most SIZE of each stream; older messages are dropped
                                         and reads below the new start get 410 (default: keep all)
               --event-loops N           HTTP event-loop threads (default: one per core)
@@ -157,6 +160,7 @@ public final class Cli {
                 case "--long-poll-timeout" -> c.longPollTimeout(Units.duration(value));
                 case "--max-body" -> c.maxBodyBytes(Units.bytes(value));
                 case "--max-store-size" -> c.maxStoreBytes(Units.bytes(value));
+                case "--log-preallocate" -> c.logPreallocate(onOff(flag, value));
                 case "--event-loops" -> c.eventLoops(integer(flag, value));
                 case "--retain-bytes" -> c.retainBytes(Units.bytes(value));
                 case "--upstream" -> c.upstream(upstream(value));
@@ -237,6 +241,14 @@ public final class Cli {
                     + " redis-sentinel://HOST:26379,HOST:26379#MASTER for Sentinel), got '" + value + "'");
         }
         return value;
+    }
+
+    private static boolean onOff(String flag, String value) {
+        return switch (value) {
+            case "on" -> true;
+            case "off" -> false;
+            default -> throw new IllegalArgumentException(flag + " must be on or off, got '" + value + "'");
+        };
     }
 
     private static StoreKind store(String value) {

@@ -19,6 +19,7 @@ import java.util.Objects;
  * @param sseMaxLifetime      SSE connections are closed after this long so CDNs can collapse (§5.8)
  * @param slowConsumerTimeout a reader whose socket stays full this long is disconnected
  * @param maxStoreBytes       optional cap on the database size (writes beyond it get 503)
+ * @param logPreallocate      the log store zero-fills its next segment ahead of time
  * @param eventLoops          HTTP event-loop threads
  * @param retainBytes         per-stream retention in bytes (older messages are dropped); 0 keeps all
  * @param upstreams           OpenAI-compatible Chat Completions base URLs (replicas of one model)
@@ -60,6 +61,7 @@ public record ServerConfig(
         Duration sseMaxLifetime,
         Duration slowConsumerTimeout,
         Long maxStoreBytes,
+        boolean logPreallocate,
         int eventLoops,
         long retainBytes,
         List<URI> upstreams,
@@ -237,6 +239,7 @@ public record ServerConfig(
         private Duration sseMaxLifetime = Duration.ofSeconds(60);
         private Duration slowConsumerTimeout = Duration.ofSeconds(10);
         private Long maxStoreBytes;
+        private boolean logPreallocate;
         private int eventLoops = Math.max(1, Runtime.getRuntime().availableProcessors());
         private long retainBytes;
         private final List<URI> upstreams = new ArrayList<>();
@@ -344,6 +347,11 @@ public record ServerConfig(
 
         public Builder maxStoreBytes(Long value) {
             maxStoreBytes = value;
+            return this;
+        }
+
+        public Builder logPreallocate(boolean value) {
+            logPreallocate = value;
             return this;
         }
 
@@ -479,6 +487,7 @@ public record ServerConfig(
                     sseMaxLifetime,
                     slowConsumerTimeout,
                     maxStoreBytes,
+                    logPreallocate,
                     eventLoops,
                     retainBytes,
                     upstreams,

@@ -1,6 +1,7 @@
 package dev.tether.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -24,6 +25,9 @@ class CliTest {
         assertEquals(4437, c.port());
         assertEquals(Path.of("data"), c.dataDir());
         assertEquals(Duration.ofSeconds(30), c.longPollTimeout());
+        assertFalse(c.logPreallocate());
+        assertTrue(Cli.parseServe(new String[] {"serve", "--log-preallocate", "on"})
+                .logPreallocate());
     }
 
     @Test
@@ -62,6 +66,7 @@ class CliTest {
         assertRejected("not a duration", "serve", "--long-poll-timeout", "soon");
         assertRejected("must be positive", "serve", "--long-poll-timeout", "0s");
         assertRejected("log, sqlite, memory or redis", "serve", "--store", "cassandra");
+        assertRejected("--log-preallocate must be on or off", "serve", "--log-preallocate", "yes");
         assertRejected("--store redis needs --redis", "serve", "--store", "redis");
         assertRejected("only for --store redis", "serve", "--redis", "redis://127.0.0.1:6379");
         assertRejected("--redis must be a URL", "serve", "--store", "redis", "--redis", "127.0.0.1:6379");

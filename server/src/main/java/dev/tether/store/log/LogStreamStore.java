@@ -37,7 +37,8 @@ import java.util.stream.Stream;
  * <p>Every {@link #CHECKPOINT_BYTES} of log, at a segment boundary, a {@link Checkpoint} of the
  * memory state is written, so recovery replays only the log after it, and the segments before it
  * that hold no message any stream still has (trimmed, deleted, expired) are deleted. Reads: {@link LogReader}.
- * Not yet: shards.
+ * With {@code --log-preallocate on}, segments after the first are zero-filled ahead of time
+ * ({@link Preallocator}), which makes each group commit's {@code fdatasync} cheaper. Not yet: shards.
  *
  * <p>Thread-safety: {@link #commit} from one writer thread; {@link #sync} from one syncing thread
  * alongside it; {@link #read} from any thread.
@@ -66,6 +67,15 @@ public final class LogStreamStore implements StreamStore {
     private volatile IOException rollFlushFailed;
 
     private volatile Segment active;
+    /** Makes the next segment, zero-filled, while this one fills ({@link Segment}). */
+    private final Preallocator preallocator;
+    /** The spare for the segment after {@link #active} was asked for. Writer thread. */
+    private boolean spareAsked;
+    /**
+     * On: each segment after the first is zero-filled ahead ({@code --log-preallocate on}; the
+     * package's own opens, for tests, have it on). Writer thread.
+     */
+    private boolean preallocate = true;
 
     /** The most bytes the segments may hold ({@code --max-store-size}), or {@link Long#MAX_VALUE}. */
     private final long maxBytes;
@@ -82,6 +92,7 @@ public final class LogStreamStore implements StreamStore {
         this.checkpointBytes = checkpointBytes;
         this.maxBytes = maxBytes;
         this.readOnly = readOnly;
+        this.preallocator = new Preallocator(dir, segmentBytes, () -> active == null ? 0 : active.size());
     }
 
     /** Opens (creating if needed) the log in {@code <dataDir>/log}, replaying it. */
@@ -97,7 +108,18 @@ public final class LogStreamStore implements StreamStore {
      * @param maxBytes the most bytes the segments may hold ({@code --max-store-size}), or null
      */
     public static LogStreamStore open(Path dataDir, Long maxBytes) throws StoreException {
-        return open(dataDir, SEGMENT_BYTES, CHECKPOINT_BYTES, maxBytes == null ? Long.MAX_VALUE : maxBytes);
+        return open(dataDir, maxBytes, false);
+    }
+
+    /**
+     * @param maxBytes the most bytes the segments may hold ({@code --max-store-size}), or null
+     * @param preallocate whether the next segment is zero-filled ahead ({@code --log-preallocate})
+     */
+    public static LogStreamStore open(Path dataDir, Long maxBytes, boolean preallocate) throws StoreException {
+        LogStreamStore store =
+                open(dataDir, SEGMENT_BYTES, CHECKPOINT_BYTES, maxBytes == null ? Long.MAX_VALUE : maxBytes);
+        store.preallocate = preallocate;
+        return store;
     }
 
     static LogStreamStore open(Path dataDir, long segmentBytes) throws StoreException {
@@ -132,6 +154,9 @@ public final class LogStreamStore implements StreamStore {
     }
 
     private void recover() throws IOException, StoreException {
+        if (readOnly == null) {
+            preallocator.discardLeftover();
+        }
         List<Long> bases;
         try (Stream<Path> files = Files.list(dir)) {
             bases = files.map(p -> p.getFileName().toString())
@@ -190,7 +215,11 @@ public final class LogStreamStore implements StreamStore {
         }
     }
 
-    /** Applies every intact batch of {@code s}; cuts a torn tail off the last segment. */
+    /**
+     * Applies every intact batch of {@code s}. The last segment's data ends at the first batch
+     * that does not check out: where its zero-filled tail starts (a preallocated segment), or at a
+     * torn batch, which is cleared.
+     */
     private void replay(Segment s, boolean last, long from) throws IOException, StoreException {
         long at = from;
         ByteBuffer header = ByteBuffer.allocate(LogFormat.HEADER);
@@ -209,20 +238,25 @@ public final class LogStreamStore implements StreamStore {
                             null,
                             false);
                 }
+                long dirtyEnd = s.dirtyEnd(at);
+                if (dirtyEnd == at) {
+                    s.endAt(at); // the zero tail of a preallocated segment
+                    return;
+                }
                 if (readOnly != null) {
                     tornTailAt = at;
+                    s.endAt(at);
                     LOG.log(
                             System.Logger.Level.WARNING,
-                            "ignoring " + (s.size() - at) + " bytes of an unfinished batch at the end of " + s.file
+                            "ignoring " + (dirtyEnd - at) + " bytes of an unfinished batch at the end of " + s.file
                                     + " (a crash mid-write); they are cut off once the disk is writable");
                     return;
                 }
                 LOG.log(
                         System.Logger.Level.WARNING,
-                        "cutting " + (s.size() - at) + " bytes of an unfinished batch off the end of " + s.file
+                        "cutting " + (dirtyEnd - at) + " bytes of an unfinished batch off the end of " + s.file
                                 + " (a crash mid-write; nothing in it was acknowledged)");
-                s.truncate(at);
-                s.force();
+                s.clearFrom(at, dirtyEnd);
                 return;
             }
             apply(LogFormat.decode(payload), s.base + at + LogFormat.HEADER, payload);
@@ -252,10 +286,7 @@ public final class LogStreamStore implements StreamStore {
             encodeBuffer = batch.bytes(); // grown: keep the larger one for the next batches
         }
         if (maxBytes != Long.MAX_VALUE) {
-            long held = 0;
-            for (Segment seg : segments.values()) {
-                held += seg.size();
-            }
+            long held = held();
             // Once full, the log stays full until a tenth of the cap is free again: otherwise the
             // last bytes would go to whichever small write comes first, and every API would not
             // answer "full" alike (a session entry slipping in where a response's record did not).
@@ -284,6 +315,7 @@ public final class LogStreamStore implements StreamStore {
         try {
             at = s.append(batch.bytes());
         } catch (IOException e) {
+            preallocator.discard(); // a full disk: the spare's space goes back to the log
             // Nothing is applied; cut what may have reached the file, or the next batch would follow garbage.
             try {
                 s.truncate(before);
@@ -292,6 +324,13 @@ public final class LogStreamStore implements StreamStore {
                         "a log write failed and its partial bytes could not be cut off " + s.file + ": " + cut, cut);
             }
             throw new StoreException("writing the log failed: " + e.getMessage(), e, true);
+        }
+        if (preallocate && !spareAsked) {
+            spareAsked = true;
+            // Under --max-store-size, only while the spare and this segment's zero tail fit too.
+            if (maxBytes == Long.MAX_VALUE || held() + 2 * segmentBytes <= maxBytes) {
+                preallocator.request();
+            }
         }
         for (long[] d : batch.dataOffsets()) {
             indexes.computeIfAbsent(d[0], id -> new StreamIndex()).add(d[1], at + d[2], (int) d[3]);
@@ -304,6 +343,15 @@ public final class LogStreamStore implements StreamStore {
         return CommitResult.COMMITTED;
     }
 
+    /** The bytes of data the segments hold. */
+    private long held() {
+        long held = 0;
+        for (Segment seg : segments.values()) {
+            held += seg.size();
+        }
+        return held;
+    }
+
     /**
      * A log opened on a read-only disk takes writes once the disk is writable again (remounted),
      * without a restart: the active segment is reopened for writing, its torn tail (if any) cut.
@@ -314,10 +362,13 @@ public final class LogStreamStore implements StreamStore {
         }
         try {
             Segment writable = Segment.open(dir, active.base, true);
-            if (tornTailAt >= 0) {
+            long end = tornTailAt >= 0 ? tornTailAt : active.size();
+            long dirtyEnd = writable.dirtyEnd(end);
+            if (dirtyEnd > end) {
                 LOG.log(System.Logger.Level.WARNING, "cutting the unfinished batch off the end of " + writable.file);
-                writable.truncate(tornTailAt);
-                writable.force();
+                writable.clearFrom(end, dirtyEnd);
+            } else {
+                writable.endAt(end);
             }
             Segment readOnlyActive = active;
             segments.put(writable.base, writable);
@@ -336,14 +387,19 @@ public final class LogStreamStore implements StreamStore {
         // The full segment is made durable before the next one exists. Otherwise a power loss
         // could keep a later segment's pages (the kernel writes pages back in any order) and lose
         // this one's unsynced tail: a gap that replay cannot tell from damage. So damage, or a
-        // gap, before the last segment is never a torn write, and start-up refuses it.
+        // gap, before the last segment is never a torn write, and start-up refuses it. Its zero
+        // tail (if it was preallocated) is cut first, so only the last segment ever has one.
         try {
-            active.force();
+            active.seal();
         } catch (IOException e) {
             rollFlushFailed = e;
             throw e;
         }
-        Segment next = Segment.open(dir, active.end());
+        Segment next = preallocator.take(dir, active.end());
+        if (next == null) {
+            next = Segment.open(dir, active.end());
+        }
+        spareAsked = false;
         segments.put(next.base, next);
         syncDirectory(); // the new file's name must survive a power loss too
         active = next;
@@ -465,8 +521,14 @@ public final class LogStreamStore implements StreamStore {
         return "log";
     }
 
+    /** Tests: waits until the spare segment asked for is written. */
+    void awaitSpare() throws InterruptedException {
+        preallocator.awaitMaking();
+    }
+
     @Override
     public void close() {
+        preallocator.close();
         for (Segment s : segments.values()) {
             try {
                 s.close();

@@ -3,30 +3,47 @@ package dev.tether.store.log;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 
 /**
  * One segment file of the log: the bytes from log offset {@link #base} on, named by that offset
  * ({@code 00000000000000000000.seg}), appended to by the writer and read positionally by anyone.
  *
+ * <p>A segment may be <em>preallocated</em>: its file written full of zeros (and synced) before it
+ * takes data ({@link Preallocator}). Its file is then longer than its data ({@link #size}), and an
+ * {@code fdatasync} of data written into it has no file size to commit, only the data, which on
+ * ext4 is cheaper (docs/benchmarks.md; PostgreSQL zero-fills its WAL segments for this). The
+ * invariant recovery relies on: past {@link #size}, the file holds only zeros
+ * ({@link #clearFrom}); a full segment is cut to its data when the next one starts ({@link #seal}).
+ *
  * <p>Thread-safety: {@link #size} is written by the writer thread and read by any; positional
  * reads and {@code force} are safe alongside writes ({@link FileChannel} guarantees it).
  */
 final class Segment implements AutoCloseable {
+    private static final int ZEROS = 1 << 20;
+
     final long base;
     final Path file;
     final FileChannel channel;
     private volatile long size;
     /** How much of the file the last {@link #force} covered: what a power loss cannot take. */
     private volatile long durableSize;
+    /** The file's length. Written by the writer thread (and recovery). */
+    private volatile long length;
+    /** The file length a power loss leaves: set by a sync, or by the file's preallocation. */
+    private volatile long durableLength;
 
-    private Segment(long base, Path file, FileChannel channel, long size) {
+    private Segment(long base, Path file, FileChannel channel, long size, long length) {
         this.base = base;
         this.file = file;
         this.channel = channel;
         this.size = size;
         this.durableSize = size;
+        this.length = length;
+        this.durableLength = length;
     }
 
     static String name(long base) {
@@ -43,7 +60,28 @@ final class Segment implements AutoCloseable {
         FileChannel channel = writable
                 ? FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)
                 : FileChannel.open(file, StandardOpenOption.READ);
-        return new Segment(base, file, channel, channel.size());
+        long length = channel.size();
+        return new Segment(base, file, channel, length, length);
+    }
+
+    /**
+     * Makes a zero-filled, synced file (a {@link Preallocator}'s spare) the segment starting at
+     * {@code base}: renamed into place, holding no data yet. The caller syncs the directory.
+     */
+    static Segment adopt(Path spare, Path dir, long base) throws IOException {
+        Path file = dir.resolve(name(base));
+        Files.move(spare, file, StandardCopyOption.ATOMIC_MOVE);
+        FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        return new Segment(base, file, channel, 0, channel.size());
+    }
+
+    /** Writes {@code bytes} zeros into {@code channel} from {@code from} on. */
+    static void writeZeros(FileChannel channel, long from, long bytes) throws IOException {
+        ByteBuffer zeros = ByteBuffer.allocateDirect((int) Math.min(ZEROS, Math.max(1, bytes)));
+        for (long at = from; at < from + bytes; ) {
+            zeros.clear().limit((int) Math.min(zeros.capacity(), from + bytes - at));
+            at += channel.write(zeros, at);
+        }
     }
 
     long size() {
@@ -62,6 +100,7 @@ final class Segment implements AutoCloseable {
         while (bytes.hasRemaining()) {
             written += channel.write(bytes, at + written);
         }
+        length = Math.max(length, at + written);
         size = at + written;
         return base + at;
     }
@@ -70,7 +109,59 @@ final class Segment implements AutoCloseable {
     void truncate(long length) throws IOException {
         channel.truncate(length);
         size = length;
+        this.length = length;
         durableSize = Math.min(durableSize, length);
+        durableLength = Math.min(durableLength, length);
+    }
+
+    /**
+     * Where the last byte that is not zero at or after {@code at} ends; {@code at} when the rest
+     * of the file is zeros (the untouched tail of a preallocated segment).
+     */
+    long dirtyEnd(long at) throws IOException {
+        long dirtyEnd = at;
+        ByteBuffer b = ByteBuffer.allocateDirect(ZEROS);
+        for (long pos = at; pos < length; pos += b.limit()) {
+            b.clear().limit((int) Math.min(ZEROS, length - pos));
+            while (b.hasRemaining() && channel.read(b, pos + b.position()) >= 0) {}
+            for (int i = b.position() - 1; i >= 0; i--) {
+                if (b.get(i) != 0) {
+                    dirtyEnd = pos + i + 1;
+                    break;
+                }
+            }
+        }
+        return dirtyEnd;
+    }
+
+    /** Recovery: the data ends at {@code at} (what follows is zeros, or is about to be cleared). */
+    void endAt(long at) {
+        size = at;
+        durableSize = at;
+    }
+
+    /**
+     * Recovery: the data ends at {@code at}, and the bytes up to {@code dirtyEnd} are not zeros (a
+     * batch torn by a crash, or one a power loss left behind a lost one). They are overwritten
+     * with zeros and synced, so no later append can end where a stale batch starts and bring it
+     * back. (The file keeps its length: a zero tail is what a preallocated segment has anyway.)
+     */
+    void clearFrom(long at, long dirtyEnd) throws IOException {
+        endAt(at);
+        writeZeros(channel, at, dirtyEnd - at);
+        force();
+    }
+
+    /** A full segment, before the next one starts: its zero tail cut, and its data and length synced. */
+    void seal() throws IOException {
+        if (length > size) {
+            channel.truncate(size);
+            length = size;
+        }
+        long covered = size;
+        channel.force(true); // the new length too, before a later segment can exist
+        durableSize = Math.max(durableSize, covered);
+        durableLength = covered;
     }
 
     /** Reads {@code length} bytes at log offset {@code location}. */
@@ -99,13 +190,27 @@ final class Segment implements AutoCloseable {
 
     void force() throws IOException {
         long covered = size;
+        long coveredLength = length;
         channel.force(false); // fdatasync: the data and the size, not the mtime
         durableSize = Math.max(durableSize, covered);
+        durableLength = Math.max(durableLength, coveredLength);
     }
 
-    /** Tests: a power loss, which takes every byte no {@link #force} covered. */
+    /**
+     * Tests: a power loss, which takes every byte no {@link #force} covered: the file goes back to
+     * its last synced length, and what was written into its zero-filled tail since is zeros again.
+     */
     void dropUnsynced() throws IOException {
-        truncate(durableSize);
+        long unsyncedFrom = durableSize;
+        long keep = Math.max(durableLength, unsyncedFrom);
+        if (length > keep) {
+            channel.truncate(keep);
+            length = keep;
+        }
+        if (size > unsyncedFrom) {
+            writeZeros(channel, unsyncedFrom, Math.min(size, length) - unsyncedFrom);
+        }
+        size = unsyncedFrom;
     }
 
     @Override

@@ -1,0 +1,173 @@
+package dev.tether.store.log;
+
+import dev.tether.store.Commit;
+import dev.tether.store.Mutation;
+import dev.tether.store.StoreException;
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StreamStoreContract;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Stream;
+
+/**
+ * The log store's group commit on its own, without HTTP: one thread commits batches of appends,
+ * another syncs them, the next batch written while the last one is being synced (the engine's
+ * pipeline, one batch deep). Rounds alternate between plain segments and zero-filled ones
+ * ({@code --log-preallocate}), each on a fresh log that is first filled past its first segment, so
+ * that every measured sync is in a segment of the kind being measured. Prints a markdown table.
+ * Run through {@code bench/storage/run.sh}.
+ */
+public final class GroupCommitBench {
+    private record Round(boolean preallocated, double appendsPerSecond, long[] syncNanos, long readBytes) {
+        double percentile(double p) {
+            return syncNanos[(int) Math.min(syncNanos.length - 1, Math.floor(syncNanos.length * p))] / 1e6;
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        int rounds = 6;
+        int seconds = 10;
+        int batch = 64;
+        int size = 256;
+        long pauseMicros = 0;
+        Path parent = Path.of(System.getProperty("java.io.tmpdir"));
+        for (int i = 0; i < args.length; i += 2) {
+            String value = args[i + 1];
+            switch (args[i]) {
+                case "--rounds" -> rounds = Integer.parseInt(value);
+                case "--seconds" -> seconds = Integer.parseInt(value);
+                case "--batch" -> batch = Integer.parseInt(value);
+                case "--size" -> size = Integer.parseInt(value);
+                case "--pause-us" -> pauseMicros = Long.parseLong(value);
+                case "--dir" -> parent = Path.of(value);
+                default -> throw new IllegalArgumentException("unknown option " + args[i]);
+            }
+        }
+        List<Round> done = new ArrayList<>();
+        for (int r = 0; r < rounds; r++) {
+            boolean preallocate = r % 2 == 1;
+            Round round = round(parent, preallocate, seconds, batch, size, pauseMicros);
+            done.add(round);
+            System.err.printf(
+                    Locale.ROOT,
+                    "round %d, %s: %.0f appends/s, sync p50 %.3f ms%n",
+                    r + 1,
+                    preallocate ? "zero-filled" : "plain",
+                    round.appendsPerSecond(),
+                    round.percentile(0.5));
+        }
+        System.out.println("| Round | Segments | Appends/s | Syncs | Sync p50 | p90 | p99 | max | Read from disk |");
+        System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        for (int r = 0; r < done.size(); r++) {
+            Round x = done.get(r);
+            System.out.printf(
+                    Locale.ROOT,
+                    "| %d | %s | %,.0f | %,d | %.3f ms | %.3f ms | %.3f ms | %.3f ms | %.1f MB |%n",
+                    r + 1,
+                    x.preallocated() ? "zero-filled" : "plain",
+                    x.appendsPerSecond(),
+                    x.syncNanos().length,
+                    x.percentile(0.5),
+                    x.percentile(0.9),
+                    x.percentile(0.99),
+                    x.percentile(1),
+                    x.readBytes() / 1e6);
+        }
+    }
+
+    private static Round round(Path parent, boolean preallocate, int seconds, int batch, int size, long pauseMicros)
+            throws Exception {
+        Path dir = Files.createTempDirectory(parent, "group-commit-bench");
+        ExecutorService syncer = Executors.newSingleThreadExecutor();
+        try (LogStreamStore store = LogStreamStore.open(dir, null, preallocate)) {
+            List<Mutation> creates = new ArrayList<>();
+            for (int s = 1; s <= 100; s++) {
+                creates.add(new Mutation.PutStream(StreamStoreContract.stream(s, "s" + s)));
+            }
+            store.commit(Commit.unconditional(creates));
+            long[] tails = new long[101];
+            byte[] data = new byte[size];
+            List<Long> syncs = new ArrayList<>();
+            Future<?> inFlight = CompletableFuture.completedFuture(null);
+            long measuredFrom = -1;
+            long readBefore = 0;
+            long end = Long.MAX_VALUE;
+            long appends = 0;
+            for (int k = 0; System.nanoTime() < end; ) {
+                if (measuredFrom < 0 && segments(dir) > 1) { // past the first segment: measure from here
+                    measuredFrom = System.nanoTime();
+                    readBefore = readBytes();
+                    end = measuredFrom + seconds * 1_000_000_000L;
+                }
+                List<Mutation> appendsOfBatch = new ArrayList<>(batch);
+                for (int i = 0; i < batch; i++, k++) {
+                    int s = 1 + k % 100;
+                    appendsOfBatch.add(new Mutation.AppendMessages(s, List.of(new StoredMessage(tails[s], data))));
+                    tails[s] += size;
+                }
+                store.commit(Commit.unconditional(appendsOfBatch));
+                inFlight.get();
+                boolean measured = measuredFrom >= 0;
+                appends += measured ? batch : 0;
+                inFlight = syncer.submit(() -> {
+                    long t = System.nanoTime();
+                    sync(store);
+                    if (measured) {
+                        synchronized (syncs) {
+                            syncs.add(System.nanoTime() - t);
+                        }
+                    }
+                });
+                if (pauseMicros > 0) {
+                    LockSupport.parkNanos(pauseMicros * 1000);
+                }
+            }
+            inFlight.get();
+            long[] sorted = syncs.stream().mapToLong(Long::longValue).toArray();
+            Arrays.sort(sorted);
+            return new Round(preallocate, appends / (double) seconds, sorted, readBytes() - readBefore);
+        } finally {
+            syncer.shutdown();
+            try (Stream<Path> files = Files.walk(dir)) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            }
+        }
+    }
+
+    private static void sync(LogStreamStore store) {
+        try {
+            store.sync();
+        } catch (StoreException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** What this process has read from the disk (not the page cache) so far: Linux's /proc/self/io. */
+    private static long readBytes() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/io"))) {
+            if (line.startsWith("read_bytes:")) {
+                return Long.parseLong(line.substring("read_bytes:".length()).trim());
+            }
+        }
+        return 0;
+    }
+
+    private static long segments(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir.resolve("log"))) {
+            return files.filter(p -> p.toString().endsWith(".seg")).count();
+        }
+    }
+}
