@@ -226,7 +226,7 @@ const md = [
   `- Machine: ${meta.nproc} CPUs (nproc), ${meta.cpu}, kernel ${meta.kernel}`,
   `- Pinning: ${pinning}`,
   `- Versions: ${meta.versions}`,
-  `- Tether: \`${javaOpts}./tether serve --port PORT --data-dir <fresh temp dir> --store ${store}\` (${meta.tether_fs}); ${storeText}`,
+  `- Tether: \`${javaOpts}./tether serve --port PORT --data-dir <fresh temp dir> --store ${store}${meta.server_args ? " " + meta.server_args : ""}\` (${meta.tether_fs}); ${storeText}`,
   `- Node ref: \`DurableStreamTestServer\` from @durable-streams/server, in-memory store, long-poll 30 s, compression off`,
   `- Shape: ${meta.shape}`,
   "",

@@ -8,6 +8,7 @@
 #                             [--pin on|off] [--java-opts "JVM OPTIONS"] [--label TEXT]
 #                             [--server-warmup SECONDS]  (untimed appends before the first phase; default 30)
 #                             [--sse-client c|node]  (the SSE fan-out client: ssefan/ssefan.c or sse-fanout.mjs)
+#                             [--server-arg ARG]...  (added to Tether's serve command, e.g. --log-preallocate on)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,6 +27,7 @@ SKIP_INSTALL=0
 PIN=on             # on: server on CPU 0, load generators on CPU 1 (taskset); off: no taskset
 JAVA_OPTS="${TETHER_JAVA_OPTS:-}"  # passed to ./tether as TETHER_JAVA_OPTS (--java-opts)
 LABEL=""           # appended to the table's title (--label)
+TETHER_ARGS=()     # more arguments for ./tether serve (--server-arg, repeatable)
 CONNS=64           # wrk connections for append / no-op
 GET_CONNS=16       # wrk connections for the catch-up GET (each response is ~2.5 MB)
 STREAMS=100        # append scenario: streams bench-1..bench-N
@@ -35,7 +37,7 @@ MESSAGES=10000     # catch-up stream size (256-byte binary appends)
 READY_TIMEOUT=90   # seconds to wait for a server to answer PUT /v1/stream/__ready__
 BUILD_TIMEOUT=900  # seconds allowed for ./tether to (re)build itself before the run
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
@@ -50,6 +52,7 @@ while [ $# -gt 0 ]; do
     --pin) PIN="$2"; shift 2 ;;
     --java-opts) JAVA_OPTS="$2"; shift 2 ;;
     --label) LABEL="$2"; shift 2 ;;
+    --server-arg) TETHER_ARGS+=("$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -213,7 +216,7 @@ start_server() {
     TETHER_FS="$(stat -f -c %T "$data")"
     # TETHER_JAVA_OPTS: ./tether puts it on the java command line, after its defaults.
     (cd "$ROOT" && export TETHER_JAVA_OPTS="$JAVA_OPTS" \
-      && exec setsid "${PIN_SERVER[@]}" ./tether serve --port "$port" --data-dir "$data" --store "$STORE") >"$logf" 2>&1 &
+      && exec setsid "${PIN_SERVER[@]}" ./tether serve --port "$port" --data-dir "$data" --store "$STORE" ${TETHER_ARGS[@]+"${TETHER_ARGS[@]}"}) >"$logf" 2>&1 &
   else
     (cd "$HERE" && exec setsid "${PIN_SERVER[@]}" node node-server.mjs --port "$port") >"$logf" 2>&1 &
   fi
@@ -457,6 +460,7 @@ M_PIN="$PIN" \
 M_STORE="$STORE" \
 M_JAVA_OPTS="$JAVA_OPTS" \
 M_LABEL="$LABEL" \
+M_SERVER_ARGS="${TETHER_ARGS[*]+${TETHER_ARGS[*]}}" \
 M_RAW="$RAW_DIR" \
 node -e '
   const e = process.env;
@@ -464,7 +468,7 @@ node -e '
     date: e.M_DATE, command: e.M_COMMAND, nproc: e.M_NPROC, cpu: e.M_CPU, kernel: e.M_KERNEL,
     versions: e.M_VERSIONS, tether_fs: e.M_FS, shape: e.M_SHAPE, servers: JSON.parse(e.M_SERVERS),
     elapsed_s: Number(e.M_ELAPSED), params: JSON.parse(e.M_PARAMS),
-    pin: e.M_PIN, store: e.M_STORE, java_opts: e.M_JAVA_OPTS, label: e.M_LABEL, raw_dir: e.M_RAW,
+    pin: e.M_PIN, store: e.M_STORE, java_opts: e.M_JAVA_OPTS, label: e.M_LABEL, server_args: e.M_SERVER_ARGS, raw_dir: e.M_RAW,
     noop: { tether: "POST /v1/noop → 204 (built into Tether: reads the body, stores nothing)",
             node: "POST /v1/noop → 204 (added by node-server.mjs to the same node:http server: reads the body, stores nothing)" },
   }));'

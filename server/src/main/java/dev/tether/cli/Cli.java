@@ -43,7 +43,7 @@ public final class Cli {
               --max-store-size SIZE     cap on the store's size on disk; appends beyond it get 503
               --log-preallocate on|off  the log store writes its next segment full of zeros ahead of
                                         time, so a commit's fdatasync has no file size to commit
-                                        (default off; never on btrfs or ZFS)
+                                        (default on; off on btrfs or ZFS)
               --retain-bytes SIZE       keep at most SIZE of each stream; older messages are dropped
                                         and reads below the new start get 410 (default: keep all)
               --event-loops N           HTTP event-loop threads (default: one per core)

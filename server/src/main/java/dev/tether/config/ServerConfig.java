@@ -239,7 +239,7 @@ public record ServerConfig(
         private Duration sseMaxLifetime = Duration.ofSeconds(60);
         private Duration slowConsumerTimeout = Duration.ofSeconds(10);
         private Long maxStoreBytes;
-        private boolean logPreallocate;
+        private boolean logPreallocate = true;
         private int eventLoops = Math.max(1, Runtime.getRuntime().availableProcessors());
         private long retainBytes;
         private final List<URI> upstreams = new ArrayList<>();

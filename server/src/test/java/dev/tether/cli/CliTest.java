@@ -25,8 +25,8 @@ class CliTest {
         assertEquals(4437, c.port());
         assertEquals(Path.of("data"), c.dataDir());
         assertEquals(Duration.ofSeconds(30), c.longPollTimeout());
-        assertFalse(c.logPreallocate());
-        assertTrue(Cli.parseServe(new String[] {"serve", "--log-preallocate", "on"})
+        assertTrue(c.logPreallocate());
+        assertFalse(Cli.parseServe(new String[] {"serve", "--log-preallocate", "off"})
                 .logPreallocate());
     }
 

@@ -37,8 +37,8 @@ import java.util.stream.Stream;
  * <p>Every {@link #CHECKPOINT_BYTES} of log, at a segment boundary, a {@link Checkpoint} of the
  * memory state is written, so recovery replays only the log after it, and the segments before it
  * that hold no message any stream still has (trimmed, deleted, expired) are deleted. Reads: {@link LogReader}.
- * With {@code --log-preallocate on}, segments after the first are zero-filled ahead of time
- * ({@link Preallocator}), which makes each group commit's {@code fdatasync} cheaper. Not yet: shards.
+ * Segments after the first are zero-filled ahead of time ({@link Preallocator}), which makes each
+ * group commit's {@code fdatasync} cheaper ({@code --log-preallocate off} turns it off). Not yet: shards.
  *
  * <p>Thread-safety: {@link #commit} from one writer thread; {@link #sync} from one syncing thread
  * alongside it; {@link #read} from any thread.
@@ -71,10 +71,7 @@ public final class LogStreamStore implements StreamStore {
     private final Preallocator preallocator;
     /** The spare for the segment after {@link #active} was asked for. Writer thread. */
     private boolean spareAsked;
-    /**
-     * On: each segment after the first is zero-filled ahead ({@code --log-preallocate on}; the
-     * package's own opens, for tests, have it on). Writer thread.
-     */
+    /** On: each segment after the first is zero-filled ahead ({@code --log-preallocate}). Writer thread. */
     private boolean preallocate = true;
 
     /** The most bytes the segments may hold ({@code --max-store-size}), or {@link Long#MAX_VALUE}. */
@@ -108,7 +105,7 @@ public final class LogStreamStore implements StreamStore {
      * @param maxBytes the most bytes the segments may hold ({@code --max-store-size}), or null
      */
     public static LogStreamStore open(Path dataDir, Long maxBytes) throws StoreException {
-        return open(dataDir, maxBytes, false);
+        return open(dataDir, maxBytes, true);
     }
 
     /**
