@@ -14,13 +14,8 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 JAVA_HOME="$(tether_find_jdk 25)" || { echo "fuzz: no JDK 25 or newer found (set JAVA_HOME)" >&2; exit 2; }
 export JAVA_HOME
 
-# The fuzzer lives in the test sources: compile them and write the test class path once per change.
-CP_FILE="$ROOT/server/target/fuzz.classpath"
-if [ ! -f "$CP_FILE" ] || [ -n "$(find "$ROOT/server/src" "$ROOT/server/pom.xml" -newer "$CP_FILE" -print -quit)" ]; then
-  echo "fuzz: compiling (sources changed)..." >&2
-  (cd "$ROOT" && ./mvnw -B -q -pl server test-compile dependency:build-classpath \
-    -Dmdep.outputFile="$CP_FILE" -Dmdep.includeScope=test -Dspotless.check.skip=true) >&2
-fi
+# The fuzzer lives in the test sources: compiled, and their class path written, once per change.
+TEST_CP="$(tether_test_classpath "$ROOT" "fuzz")"
 
 # shellcheck source=../../scripts/lib/native-deps.sh
 . "$ROOT/scripts/lib/native-deps.sh"
@@ -28,5 +23,5 @@ tether_check_libgomp # the tiny model runs on the embedded engine, which needs t
 
 exec "$JAVA_HOME/bin/java" -XX:+ExitOnOutOfMemoryError --enable-native-access=ALL-UNNAMED \
   --sun-misc-unsafe-memory-access=allow \
-  -cp "$ROOT/server/target/test-classes:$ROOT/server/target/classes:$(cat "$CP_FILE")" \
+  -cp "$TEST_CP" \
   dev.tether.fuzz.FuzzMain "$@"

@@ -30,12 +30,7 @@ done
 JAVA_HOME="$(tether_find_jdk 25)" || { echo "storage bench: no JDK 25 or newer found (set JAVA_HOME)" >&2; exit 2; }
 export JAVA_HOME
 
-CP_FILE="$ROOT/server/target/fuzz.classpath" # the test classpath, shared with bench/fuzz
-if [ ! -f "$CP_FILE" ] || [ -n "$(find "$ROOT/server/src" "$ROOT/server/pom.xml" -newer "$CP_FILE" -print -quit)" ]; then
-  echo "storage bench: compiling (sources changed)..." >&2
-  (cd "$ROOT" && ./mvnw -B -q -pl server test-compile dependency:build-classpath \
-    -Dmdep.outputFile="$CP_FILE" -Dmdep.includeScope=test -Dspotless.check.skip=true) >&2
-fi
+TEST_CP="$(tether_test_classpath "$ROOT" "storage bench")"
 
 PIN=()
 [ -n "$CPU" ] && PIN=(taskset -c "$CPU")
@@ -43,5 +38,5 @@ echo "- Command: \`${COMMAND% }\`"
 echo "- Date: $(date -u +%Y-%m-%dT%H:%M:%SZ); git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "?"); file system of the logs: $(df -T "$DIR" 2>/dev/null | awk 'NR==2{print $2}')"
 echo
 exec "${PIN[@]}" "$JAVA_HOME/bin/java" -XX:+ExitOnOutOfMemoryError \
-  -cp "$ROOT/server/target/test-classes:$ROOT/server/target/classes:$(cat "$CP_FILE")" \
+  -cp "$TEST_CP" \
   dev.tether.store.log.GroupCommitBench "${ARGS[@]}"

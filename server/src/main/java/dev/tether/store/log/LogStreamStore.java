@@ -71,8 +71,8 @@ public final class LogStreamStore implements StreamStore {
     private final Preallocator preallocator;
     /** The spare for the segment after {@link #active} was asked for. Writer thread. */
     private boolean spareAsked;
-    /** On: each segment after the first is zero-filled ahead ({@code --log-preallocate}). Writer thread. */
-    private boolean preallocate = true;
+    /** Each segment after the first is zero-filled ahead ({@code --log-preallocate}). */
+    private final boolean preallocate;
 
     /** The most bytes the segments may hold ({@code --max-store-size}), or {@link Long#MAX_VALUE}. */
     private final long maxBytes;
@@ -83,12 +83,14 @@ public final class LogStreamStore implements StreamStore {
     /** On a read-only disk: where the active segment's torn tail starts, cut once writable; else -1. */
     private long tornTailAt = -1;
 
-    private LogStreamStore(Path dir, long segmentBytes, long checkpointBytes, long maxBytes, String readOnly) {
+    private LogStreamStore(
+            Path dir, long segmentBytes, long checkpointBytes, long maxBytes, boolean preallocate, String readOnly) {
         this.dir = dir;
         this.segmentBytes = segmentBytes;
         this.checkpointBytes = checkpointBytes;
         this.maxBytes = maxBytes;
         this.readOnly = readOnly;
+        this.preallocate = preallocate;
         this.preallocator = new Preallocator(dir, segmentBytes, () -> active == null ? 0 : active.size());
     }
 
@@ -113,29 +115,28 @@ public final class LogStreamStore implements StreamStore {
      * @param preallocate whether the next segment is zero-filled ahead ({@code --log-preallocate})
      */
     public static LogStreamStore open(Path dataDir, Long maxBytes, boolean preallocate) throws StoreException {
-        LogStreamStore store =
-                open(dataDir, SEGMENT_BYTES, CHECKPOINT_BYTES, maxBytes == null ? Long.MAX_VALUE : maxBytes);
-        store.preallocate = preallocate;
-        return store;
+        return open(
+                dataDir, SEGMENT_BYTES, CHECKPOINT_BYTES, maxBytes == null ? Long.MAX_VALUE : maxBytes, preallocate);
     }
 
     static LogStreamStore open(Path dataDir, long segmentBytes) throws StoreException {
-        return open(dataDir, segmentBytes, Long.MAX_VALUE, Long.MAX_VALUE);
+        return open(dataDir, segmentBytes, Long.MAX_VALUE, Long.MAX_VALUE, true);
     }
 
     static LogStreamStore open(Path dataDir, long segmentBytes, long checkpointBytes) throws StoreException {
-        return open(dataDir, segmentBytes, checkpointBytes, Long.MAX_VALUE);
+        return open(dataDir, segmentBytes, checkpointBytes, Long.MAX_VALUE, true);
     }
 
     /** @param checkpointBytes how much the log grows between checkpoints */
-    private static LogStreamStore open(Path dataDir, long segmentBytes, long checkpointBytes, long maxBytes)
+    private static LogStreamStore open(
+            Path dataDir, long segmentBytes, long checkpointBytes, long maxBytes, boolean preallocate)
             throws StoreException {
         Path dir = dataDir.resolve("log");
         String readOnly = Files.isDirectory(dir) && !Files.isWritable(dir)
                 ? dir + " is not writable (a read-only disk?): reads are served, writes are refused until it is"
                         + " writable again"
                 : null;
-        LogStreamStore store = new LogStreamStore(dir, segmentBytes, checkpointBytes, maxBytes, readOnly);
+        LogStreamStore store = new LogStreamStore(dir, segmentBytes, checkpointBytes, maxBytes, preallocate, readOnly);
         try {
             if (readOnly == null) {
                 Files.createDirectories(store.dir);

@@ -3,10 +3,13 @@ package dev.tether.store.log;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.function.LongSupplier;
 
 /**
@@ -36,6 +39,9 @@ final class Preallocator implements AutoCloseable {
     private static final int CHUNK = 64 << 10;
     /** How far the spare may run ahead of 1.25 times the active segment's data. */
     private static final long LEAD = 1L << 20;
+    /** The spare is written afresh each time (an earlier one was taken, or deleted). */
+    private static final Set<OpenOption> CREATE_NEW =
+            Set.of(StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
 
     private final Path spare;
     private final long bytes;
@@ -78,22 +84,15 @@ final class Preallocator implements AutoCloseable {
     private void make() {
         boolean done = false;
         try {
-            long free = Files.getFileStore(spare.getParent()).getUsableSpace();
-            if (free < 2 * bytes) { // the log's own writes come first
+            FileStore disk = Files.getFileStore(spare.getParent());
+            if (disk.getUsableSpace() < 2 * bytes) { // the log's own writes come first
                 LOG.log(
                         System.Logger.Level.DEBUG,
-                        "not preallocating the next log segment: " + free + " bytes free on the disk");
+                        "not preallocating the next log segment: " + disk.getUsableSpace() + " bytes free on the disk");
                 return;
             }
-            try (FileChannel c = open(true)) {
-                zero(c, (int) Files.getFileStore(spare.getParent()).getBlockSize());
-            } catch (IOException | UnsupportedOperationException e) {
-                if (stop) {
-                    throw e;
-                }
-                try (FileChannel c = open(false)) { // no O_DIRECT here (tmpfs, some network file systems)
-                    zero(c, 1);
-                }
+            try (FileChannel c = openSpare()) {
+                zero(c, (int) disk.getBlockSize());
             }
             done = !stop;
         } catch (IOException | UnsupportedOperationException e) {
@@ -115,22 +114,22 @@ final class Preallocator implements AutoCloseable {
         }
     }
 
-    private FileChannel open(boolean direct) throws IOException {
-        return direct
-                ? FileChannel.open(
-                        spare,
-                        StandardOpenOption.CREATE,
-                        StandardOpenOption.TRUNCATE_EXISTING,
-                        StandardOpenOption.WRITE,
-                        directOption())
-                : FileChannel.open(
-                        spare,
-                        StandardOpenOption.CREATE,
-                        StandardOpenOption.TRUNCATE_EXISTING,
-                        StandardOpenOption.WRITE);
+    /** The spare, opened with {@code O_DIRECT} where the file system has it. */
+    private FileChannel openSpare() throws IOException {
+        Set<OpenOption> direct = new HashSet<>(CREATE_NEW);
+        try {
+            direct.add(directOption());
+            return FileChannel.open(spare, direct);
+        } catch (IOException | UnsupportedOperationException e) {
+            return FileChannel.open(spare, CREATE_NEW); // no O_DIRECT here (tmpfs, some network file systems)
+        }
     }
 
-    /** Writes the zeros in chunks, paced by the active segment's data, then syncs them. */
+    /**
+     * Writes the zeros in chunks, paced by the active segment's data, then syncs them.
+     *
+     * @param align the disk's block size: {@code O_DIRECT} writes must be aligned to it
+     */
     private void zero(FileChannel c, int align) throws IOException, InterruptedException {
         ByteBuffer zeros = ByteBuffer.allocateDirect(CHUNK + align).alignedSlice(align);
         long rounded = (bytes + align - 1) / align * align;
