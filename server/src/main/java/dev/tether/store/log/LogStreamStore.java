@@ -35,8 +35,10 @@ import java.util.stream.Stream;
  * flushed) fails its CRC and is cut off.
  *
  * <p>Every {@link #CHECKPOINT_BYTES} of log, at a segment boundary, a {@link Checkpoint} of the
- * memory state is written, so recovery replays only the log after it, and the segments before it
- * that hold no message any stream still has (trimmed, deleted, expired) are deleted. Reads: {@link LogReader}.
+ * metadata is written, so recovery replays only the log after it, and the segments before it
+ * that hold no message any stream still has (trimmed, deleted, expired) are deleted. Each sealed
+ * segment has an index file of its messages ({@link SegmentIndex}), from which recovery rebuilds
+ * the indexes of the segments before the checkpoint. Reads: {@link LogReader}.
  * Segments after the first are zero-filled ahead of time ({@link Preallocator}), which makes each
  * group commit's {@code fdatasync} cheaper ({@code --log-preallocate off} turns it off). Not yet: shards.
  *
@@ -53,6 +55,8 @@ public final class LogStreamStore implements StreamStore {
     private final long checkpointBytes;
     /** The log offset the current checkpoint covers up to (0: none yet). Writer thread. */
     private long checkpointed;
+    /** Checkpoints written since open (benchmarks). */
+    private volatile long checkpoints;
 
     private final NavigableMap<Long, Segment> segments = new ConcurrentSkipListMap<>();
     private final StoreState state = new StoreState();
@@ -67,6 +71,8 @@ public final class LogStreamStore implements StreamStore {
     private volatile IOException rollFlushFailed;
 
     private volatile Segment active;
+    /** The index file of {@link #active}, written as it fills. Writer thread. */
+    private SegmentIndex.Writer activeIndex;
     /** Makes the next segment, zero-filled, while this one fills ({@link Segment}). */
     private final Preallocator preallocator;
     /** The spare for the segment after {@link #active} was asked for. Writer thread. */
@@ -127,6 +133,11 @@ public final class LogStreamStore implements StreamStore {
         return open(dataDir, segmentBytes, checkpointBytes, Long.MAX_VALUE, true);
     }
 
+    static LogStreamStore open(Path dataDir, long segmentBytes, long checkpointBytes, boolean preallocate)
+            throws StoreException {
+        return open(dataDir, segmentBytes, checkpointBytes, Long.MAX_VALUE, preallocate);
+    }
+
     /** @param checkpointBytes how much the log grows between checkpoints */
     private static LogStreamStore open(
             Path dataDir, long segmentBytes, long checkpointBytes, long maxBytes, boolean preallocate)
@@ -156,17 +167,29 @@ public final class LogStreamStore implements StreamStore {
             preallocator.discardLeftover();
         }
         List<Long> bases;
+        List<String> indexFiles;
         try (Stream<Path> files = Files.list(dir)) {
-            bases = files.map(p -> p.getFileName().toString())
+            List<String> names = files.map(p -> p.getFileName().toString()).toList();
+            bases = names.stream()
                     .filter(n -> n.matches("[0-9]{20}\\.seg"))
                     .map(n -> Long.parseLong(n.substring(0, 20)))
                     .sorted()
                     .toList();
+            indexFiles = names.stream().filter(SegmentIndex::isIndexFile).toList();
+        }
+        if (readOnly == null) {
+            for (String name : indexFiles) { // unfinished, or left by a segment retention deleted
+                if (name.endsWith(".tmp") || !bases.contains(Long.parseLong(name.substring(0, 20)))) {
+                    Files.delete(dir.resolve(name));
+                }
+            }
         }
         Checkpoint.Loaded checkpoint = checkpoint(bases);
         if (checkpoint != null) {
             state.restore(checkpoint.contents());
-            indexes.putAll(checkpoint.indexes());
+            if (checkpoint.indexes() != null) {
+                indexes.putAll(checkpoint.indexes());
+            }
             checkpointed = checkpoint.offset();
         }
         long expected = checkpoint != null ? checkpoint.offset() : 0;
@@ -182,8 +205,22 @@ public final class LogStreamStore implements StreamStore {
             Segment s = Segment.open(dir, bases.get(i), readOnly == null);
             segments.put(s.base, s);
             expected = s.end();
+        }
+        if (checkpoint != null && checkpoint.kept() != null) {
+            rebuildIndexes(checkpoint.kept());
+        }
+        for (Segment s : segments.values()) {
             if (s.end() > checkpointed) { // what the checkpoint holds is not replayed again
-                replay(s, i == bases.size() - 1, Math.max(0, checkpointed - s.base));
+                boolean last = s == segments.lastEntry().getValue();
+                SegmentIndex.Writer index = SegmentIndex.Writer.open(dir, s.base);
+                replay(s, last, Math.max(0, checkpointed - s.base), index);
+                if (last) {
+                    activeIndex = index;
+                } else if (Files.exists(SegmentIndex.file(dir, s.base))) {
+                    index.abandon();
+                } else {
+                    index.finish(); // sealed before a crash that came before its index file was finished
+                }
             }
         }
         if (segments.isEmpty()) {
@@ -193,8 +230,82 @@ public final class LogStreamStore implements StreamStore {
             Segment first = Segment.open(dir, checkpointed);
             segments.put(first.base, first);
             syncDirectory();
+            activeIndex = SegmentIndex.Writer.open(dir, first.base);
         }
         active = segments.lastEntry().getValue();
+        if (activeIndex == null) { // the last segment starts at the checkpoint and holds nothing yet
+            activeIndex = SegmentIndex.Writer.open(dir, active.base);
+        }
+    }
+
+    /**
+     * Rebuilds the indexes of the segments before the checkpoint from their index files, keeping
+     * what the checkpoint says each stream kept. A segment whose index file is missing or damaged
+     * is scanned instead (and its file written again); if the total still disagrees with the
+     * checkpoint, every one is scanned.
+     */
+    private void rebuildIndexes(Map<Long, Checkpoint.Kept> kept) throws IOException, StoreException {
+        for (boolean scanAll : new boolean[] {false, true}) {
+            indexes.clear();
+            SegmentIndex.Entries keep = (streamId, position, location, length) -> {
+                Checkpoint.Kept k = kept.get(streamId);
+                if (k != null && position >= k.firstPosition() && location < checkpointed) {
+                    indexes.computeIfAbsent(streamId, id -> new StreamIndex()).add(position, location, length);
+                }
+            };
+            for (Segment s : segments.headMap(checkpointed).values()) {
+                String unusable = scanAll ? "checking every segment" : SegmentIndex.read(dir, s.base, keep);
+                if (unusable != null) {
+                    // Scanned once, written down for the next open (when the disk takes writes).
+                    SegmentIndex.Writer rewrite =
+                            !scanAll && readOnly == null ? SegmentIndex.Writer.open(dir, s.base) : null;
+                    if (rewrite != null) {
+                        LOG.log(System.Logger.Level.INFO, "scanning " + s.file + " for its index: " + unusable);
+                    }
+                    long end = batches(s, 0, (batch, payloadAt) -> {
+                        for (LogFormat.Decoded d : batch) {
+                            if (d instanceof LogFormat.Decoded.Append a) {
+                                long location = payloadAt + a.payloadOffset();
+                                keep.entry(a.streamId(), a.position(), location, a.length());
+                                if (rewrite != null) {
+                                    rewrite.add(a.streamId(), a.position(), location, a.length());
+                                }
+                            }
+                        }
+                    });
+                    if (end != s.size()) {
+                        throw damaged(s, end);
+                    }
+                    if (rewrite != null) {
+                        rewrite.finish();
+                    }
+                }
+            }
+            String disagreement = null;
+            for (Map.Entry<Long, Checkpoint.Kept> e : kept.entrySet()) {
+                StreamIndex index = indexes.get(e.getKey());
+                int found = index == null ? 0 : index.size();
+                if (found != e.getValue().count()) {
+                    disagreement = "stream " + e.getKey() + " kept "
+                            + e.getValue().count() + " messages at the" + " checkpoint, the log before it has " + found;
+                    break;
+                }
+            }
+            if (disagreement == null) {
+                return;
+            }
+            if (scanAll) {
+                throw new StoreException(
+                        dir + ": the log before the checkpoint does not hold what the checkpoint says (" + disagreement
+                                + "): restore the directory from a backup",
+                        null,
+                        false);
+            }
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "the index files disagree with the checkpoint (" + disagreement + "): scanning every segment"
+                            + " before it instead");
+        }
     }
 
     /** The checkpoint, or null; a damaged one is ignored when the whole log is still there to replay. */
@@ -214,11 +325,60 @@ public final class LogStreamStore implements StreamStore {
     }
 
     /**
-     * Applies every intact batch of {@code s}. The last segment's data ends at the first batch
-     * that does not check out: where its zero-filled tail starts (a preallocated segment), or at a
-     * torn batch, which is cleared.
+     * Applies every intact batch of {@code s}, writing its messages to {@code index}. The last
+     * segment's data ends at the first batch that does not check out: where its zero-filled tail
+     * starts (a preallocated segment), or at a torn batch, which is cleared.
      */
-    private void replay(Segment s, boolean last, long from) throws IOException, StoreException {
+    private void replay(Segment s, boolean last, long from, SegmentIndex.Writer index)
+            throws IOException, StoreException {
+        long at = batches(s, from, (batch, payloadAt) -> apply(batch, payloadAt, index));
+        if (at == s.size()) {
+            return;
+        }
+        if (!last) {
+            throw damaged(s, at);
+        }
+        long dirtyEnd = s.dirtyEnd(at);
+        if (dirtyEnd == at) {
+            s.endAt(at); // the zero tail of a preallocated segment
+            return;
+        }
+        if (readOnly != null) {
+            tornTailAt = at;
+            s.endAt(at);
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "ignoring " + (dirtyEnd - at) + " bytes of an unfinished batch at the end of " + s.file
+                            + " (a crash mid-write); they are cut off once the disk is writable");
+            return;
+        }
+        LOG.log(
+                System.Logger.Level.WARNING,
+                "cutting " + (dirtyEnd - at) + " bytes of an unfinished batch off the end of " + s.file
+                        + " (a crash mid-write; nothing in it was acknowledged)");
+        s.clearFrom(at, dirtyEnd);
+    }
+
+    private StoreException damaged(Segment s, long at) {
+        return new StoreException(
+                s.file + " is damaged at offset " + at + ", before the log's last segment: this is not"
+                        + " a torn write (restore it from a backup, or move it and later segments"
+                        + " away to start from what precedes it)",
+                null,
+                false);
+    }
+
+    /** One intact batch of a segment, decoded, and the log offset its payload starts at. */
+    private interface Batch {
+        void accept(List<LogFormat.Decoded> batch, long payloadAt);
+    }
+
+    /**
+     * Hands each intact batch of {@code s} from {@code from} on to {@code visit}, in order.
+     *
+     * @return where the intact batches end: the segment's size when all of it checks out
+     */
+    private static long batches(Segment s, long from, Batch visit) throws IOException {
         long at = from;
         ByteBuffer header = ByteBuffer.allocate(LogFormat.HEADER);
         while (at < s.size()) {
@@ -228,38 +388,12 @@ public final class LogStreamStore implements StreamStore {
             int length = LogFormat.payloadLength(header, s.size() - at);
             ByteBuffer payload = length < 0 ? null : ByteBuffer.wrap(s.read(s.base + at + LogFormat.HEADER, length));
             if (payload == null || !LogFormat.intact(header, payload)) {
-                if (!last) {
-                    throw new StoreException(
-                            s.file + " is damaged at offset " + at + ", before the log's last segment: this is not"
-                                    + " a torn write (restore it from a backup, or move it and later segments"
-                                    + " away to start from what precedes it)",
-                            null,
-                            false);
-                }
-                long dirtyEnd = s.dirtyEnd(at);
-                if (dirtyEnd == at) {
-                    s.endAt(at); // the zero tail of a preallocated segment
-                    return;
-                }
-                if (readOnly != null) {
-                    tornTailAt = at;
-                    s.endAt(at);
-                    LOG.log(
-                            System.Logger.Level.WARNING,
-                            "ignoring " + (dirtyEnd - at) + " bytes of an unfinished batch at the end of " + s.file
-                                    + " (a crash mid-write); they are cut off once the disk is writable");
-                    return;
-                }
-                LOG.log(
-                        System.Logger.Level.WARNING,
-                        "cutting " + (dirtyEnd - at) + " bytes of an unfinished batch off the end of " + s.file
-                                + " (a crash mid-write; nothing in it was acknowledged)");
-                s.clearFrom(at, dirtyEnd);
-                return;
+                return at;
             }
-            apply(LogFormat.decode(payload), s.base + at + LogFormat.HEADER, payload);
+            visit.accept(LogFormat.decode(payload), s.base + at + LogFormat.HEADER);
             at += LogFormat.HEADER + length;
         }
+        return at;
     }
 
     @Override
@@ -332,6 +466,7 @@ public final class LogStreamStore implements StreamStore {
         }
         for (long[] d : batch.dataOffsets()) {
             indexes.computeIfAbsent(d[0], id -> new StreamIndex()).add(d[1], at + d[2], (int) d[3]);
+            activeIndex.add(d[0], d[1], at + d[2], (int) d[3]);
         }
         for (Mutation m : commit.apply()) {
             if (!(m instanceof Mutation.AppendMessages)) {
@@ -393,14 +528,16 @@ public final class LogStreamStore implements StreamStore {
             rollFlushFailed = e;
             throw e;
         }
+        activeIndex.finish();
         Segment next = preallocator.take(dir, active.end());
         if (next == null) {
             next = Segment.open(dir, active.end());
         }
         spareAsked = false;
         segments.put(next.base, next);
-        syncDirectory(); // the new file's name must survive a power loss too
+        syncDirectory(); // the new file's name (and the index file's) must survive a power loss too
         active = next;
+        activeIndex = SegmentIndex.Writer.open(dir, next.base);
         return next;
     }
 
@@ -410,9 +547,19 @@ public final class LogStreamStore implements StreamStore {
      * checkpoint and the oldest message any stream still holds (retention, deletes, TTL).
      */
     private void checkpoint(long offset) throws IOException {
-        Checkpoint.write(dir, offset, state.contents(), indexes);
+        long started = System.nanoTime();
+        long bytes = Checkpoint.write(dir, offset, state.contents(), indexes);
         syncDirectory();
         checkpointed = offset;
+        checkpoints++;
+        LOG.log(
+                System.Logger.Level.INFO,
+                () -> String.format(
+                        java.util.Locale.ROOT,
+                        "checkpoint at log offset %d: %,d bytes in %.1f ms",
+                        offset,
+                        bytes,
+                        (System.nanoTime() - started) / 1e6));
         long keepFrom = offset;
         for (StreamIndex index : indexes.values()) {
             keepFrom = Math.min(keepFrom, index.lowestLocation());
@@ -423,6 +570,7 @@ public final class LogStreamStore implements StreamStore {
                 segments.remove(s.base);
                 s.close();
                 Files.delete(s.file);
+                Files.deleteIfExists(SegmentIndex.file(dir, s.base));
                 deleted = true;
             }
         }
@@ -438,12 +586,15 @@ public final class LogStreamStore implements StreamStore {
     }
 
     /** Replay: applies a decoded batch whose payload starts at log offset {@code payloadAt}. */
-    private void apply(List<LogFormat.Decoded> batch, long payloadAt, ByteBuffer payload) {
+    private void apply(List<LogFormat.Decoded> batch, long payloadAt, SegmentIndex.Writer index) {
         for (LogFormat.Decoded d : batch) {
             switch (d) {
-                case LogFormat.Decoded.Append a ->
+                case LogFormat.Decoded.Append a -> {
+                    long location = payloadAt + a.payloadOffset();
                     indexes.computeIfAbsent(a.streamId(), id -> new StreamIndex())
-                            .add(a.position(), payloadAt + a.payloadOffset(), a.length());
+                            .add(a.position(), location, a.length());
+                    index.add(a.streamId(), a.position(), location, a.length());
+                }
                 case LogFormat.Decoded.Other o -> applyOther(o.mutation());
             }
         }
@@ -519,6 +670,11 @@ public final class LogStreamStore implements StreamStore {
         return "log";
     }
 
+    /** Checkpoints written since open (benchmarks). */
+    long checkpoints() {
+        return checkpoints;
+    }
+
     /** Tests: waits until the spare segment asked for is written. */
     void awaitSpare() throws InterruptedException {
         preallocator.awaitMaking();
@@ -527,6 +683,9 @@ public final class LogStreamStore implements StreamStore {
     @Override
     public void close() {
         preallocator.close();
+        if (activeIndex != null) {
+            activeIndex.abandon(); // rewritten from the segment at the next open
+        }
         for (Segment s : segments.values()) {
             try {
                 s.close();

@@ -92,16 +92,17 @@ final class StreamIndex {
         return stop;
     }
 
-    /** Writes the live entries (a checkpoint). */
-    synchronized void writeTo(java.io.DataOutputStream out) throws java.io.IOException {
-        out.writeInt(end - first);
-        for (int i = first; i < end; i++) {
-            out.writeLong(positions[i]);
-            out.writeLong(locations[i]);
-            out.writeInt(lengths[i]);
-        }
+    /** What it keeps, for a checkpoint: its first position (none: the largest) and how many messages. */
+    synchronized Checkpoint.Kept kept() {
+        return new Checkpoint.Kept(first < end ? positions[first] : Long.MAX_VALUE, end - first);
     }
 
+    /** The number of messages it keeps. */
+    synchronized int size() {
+        return end - first;
+    }
+
+    /** Reads an index of a first-version checkpoint: {@code count:i32 (position:i64 location:i64 length:i32)*}. */
     static StreamIndex readFrom(java.io.DataInputStream in) throws java.io.IOException {
         StreamIndex index = new StreamIndex();
         int n = in.readInt();

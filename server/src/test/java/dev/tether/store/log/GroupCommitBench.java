@@ -25,13 +25,26 @@ import java.util.stream.Stream;
  * another syncs them, the next batch written while the last one is being synced (the engine's
  * pipeline, one batch deep). Rounds alternate between plain segments and zero-filled ones
  * ({@code --log-preallocate}), each on a fresh log that is first filled past its first segment, so
- * that every measured sync is in a segment of the kind being measured. Prints a markdown table.
- * Run through {@code bench/storage/run.sh}.
+ * that every measured sync is in a segment of the kind being measured ({@code --prefill-mb}: this much
+ * log first, untimed, so that the checkpoints in the window carry that much retained data). Besides
+ * the syncs it times each commit: the writer's own stalls (a roll, a checkpoint). Prints a markdown
+ * table. Run through {@code bench/storage/run.sh}.
  */
 public final class GroupCommitBench {
-    private record Round(boolean preallocated, double appendsPerSecond, long[] syncNanos, long readBytes) {
+    private record Round(
+            boolean preallocated,
+            double appendsPerSecond,
+            long[] syncNanos,
+            long[] commitNanos,
+            long checkpoints,
+            long readBytes,
+            double reopenMillis) {
         double percentile(double p) {
-            return syncNanos[(int) Math.min(syncNanos.length - 1, Math.floor(syncNanos.length * p))] / 1e6;
+            return percentile(syncNanos, p);
+        }
+
+        static double percentile(long[] sorted, double p) {
+            return sorted[(int) Math.min(sorted.length - 1, Math.floor(sorted.length * p))] / 1e6;
         }
     }
 
@@ -41,6 +54,8 @@ public final class GroupCommitBench {
         int batch = 64;
         int size = 256;
         long pauseMicros = 0;
+        long prefillBytes = 0;
+        String segments = "both";
         Path parent = Path.of(System.getProperty("java.io.tmpdir"));
         for (int i = 0; i < args.length; i += 2) {
             String value = args[i + 1];
@@ -51,13 +66,21 @@ public final class GroupCommitBench {
                 case "--size" -> size = Integer.parseInt(value);
                 case "--pause-us" -> pauseMicros = Long.parseLong(value);
                 case "--dir" -> parent = Path.of(value);
+                case "--prefill-mb" -> prefillBytes = Long.parseLong(value) << 20;
+                case "--segments" -> segments = value;
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
         List<Round> done = new ArrayList<>();
         for (int r = 0; r < rounds; r++) {
-            boolean preallocate = r % 2 == 1;
-            Round round = round(parent, preallocate, seconds, batch, size, pauseMicros);
+            boolean preallocate =
+                    switch (segments) {
+                        case "both" -> r % 2 == 1;
+                        case "plain" -> false;
+                        case "zero-filled" -> true;
+                        default -> throw new IllegalArgumentException("--segments is both, plain or zero-filled");
+                    };
+            Round round = round(parent, preallocate, seconds, batch, size, pauseMicros, prefillBytes);
             done.add(round);
             System.err.printf(
                     Locale.ROOT,
@@ -67,13 +90,16 @@ public final class GroupCommitBench {
                     round.appendsPerSecond(),
                     round.percentile(0.5));
         }
-        System.out.println("| Round | Segments | Appends/s | Syncs | Sync p50 | p90 | p99 | max | Read from disk |");
-        System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        System.out.println(
+                "| Round | Segments | Appends/s | Syncs | Sync p50 | p90 | p99 | max | Commit p99 | Commit max"
+                        + " | Checkpoints | Read from disk | Reopen |");
+        System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (int r = 0; r < done.size(); r++) {
             Round x = done.get(r);
             System.out.printf(
                     Locale.ROOT,
-                    "| %d | %s | %,.0f | %,d | %.3f ms | %.3f ms | %.3f ms | %.3f ms | %.1f MB |%n",
+                    "| %d | %s | %,.0f | %,d | %.3f ms | %.3f ms | %.3f ms | %.3f ms | %.3f ms | %.3f ms | %d | %.1f MB"
+                            + " | %.0f ms |%n",
                     r + 1,
                     x.preallocated() ? "zero-filled" : "plain",
                     x.appendsPerSecond(),
@@ -82,15 +108,22 @@ public final class GroupCommitBench {
                     x.percentile(0.9),
                     x.percentile(0.99),
                     x.percentile(1),
-                    x.readBytes() / 1e6);
+                    Round.percentile(x.commitNanos(), 0.99),
+                    Round.percentile(x.commitNanos(), 1),
+                    x.checkpoints(),
+                    x.readBytes() / 1e6,
+                    x.reopenMillis());
         }
     }
 
-    private static Round round(Path parent, boolean preallocate, int seconds, int batch, int size, long pauseMicros)
+    private static Round round(
+            Path parent, boolean preallocate, int seconds, int batch, int size, long pauseMicros, long prefillBytes)
             throws Exception {
         Path dir = Files.createTempDirectory(parent, "group-commit-bench");
         ExecutorService syncer = Executors.newSingleThreadExecutor();
-        try (LogStreamStore store = LogStreamStore.open(dir, null, preallocate)) {
+        Round round;
+        LogStreamStore store = LogStreamStore.open(dir, null, preallocate);
+        try {
             List<Mutation> creates = new ArrayList<>();
             for (int s = 1; s <= 100; s++) {
                 creates.add(new Mutation.PutStream(StreamStoreContract.stream(s, "s" + s)));
@@ -99,13 +132,18 @@ public final class GroupCommitBench {
             long[] tails = new long[101];
             byte[] data = new byte[size];
             List<Long> syncs = new ArrayList<>();
+            List<Long> commits = new ArrayList<>();
+            long checkpointsBefore = 0;
             Future<?> inFlight = CompletableFuture.completedFuture(null);
             long measuredFrom = -1;
             long readBefore = 0;
             long end = Long.MAX_VALUE;
             long appends = 0;
             for (int k = 0; System.nanoTime() < end; ) {
-                if (measuredFrom < 0 && segments(dir) > 1) { // past the first segment: measure from here
+                if (measuredFrom < 0
+                        && segments(dir) > 1 // past the first segment: measure from here
+                        && (long) k * size >= prefillBytes) {
+                    checkpointsBefore = store.checkpoints();
                     measuredFrom = System.nanoTime();
                     readBefore = readBytes();
                     end = measuredFrom + seconds * 1_000_000_000L;
@@ -116,9 +154,13 @@ public final class GroupCommitBench {
                     appendsOfBatch.add(new Mutation.AppendMessages(s, List.of(new StoredMessage(tails[s], data))));
                     tails[s] += size;
                 }
+                long started = System.nanoTime();
                 store.commit(Commit.unconditional(appendsOfBatch));
-                inFlight.get();
                 boolean measured = measuredFrom >= 0;
+                if (measured) {
+                    commits.add(System.nanoTime() - started);
+                }
+                inFlight.get();
                 appends += measured ? batch : 0;
                 inFlight = syncer.submit(() -> {
                     long t = System.nanoTime();
@@ -129,15 +171,33 @@ public final class GroupCommitBench {
                         }
                     }
                 });
-                if (pauseMicros > 0) {
+                if (pauseMicros > 0 && measured) {
                     LockSupport.parkNanos(pauseMicros * 1000);
                 }
             }
             inFlight.get();
-            long[] sorted = syncs.stream().mapToLong(Long::longValue).toArray();
-            Arrays.sort(sorted);
-            return new Round(preallocate, appends / (double) seconds, sorted, readBytes() - readBefore);
+            round = new Round(
+                    preallocate,
+                    appends / (double) seconds,
+                    sorted(syncs),
+                    sorted(commits),
+                    store.checkpoints() - checkpointsBefore,
+                    readBytes() - readBefore,
+                    0);
+            store.close();
+            long started = System.nanoTime(); // recovery with that much log (in the page cache)
+            LogStreamStore.open(dir, null, preallocate).close();
+            double reopenMillis = (System.nanoTime() - started) / 1e6;
+            return new Round(
+                    round.preallocated(),
+                    round.appendsPerSecond(),
+                    round.syncNanos(),
+                    round.commitNanos(),
+                    round.checkpoints(),
+                    round.readBytes(),
+                    reopenMillis);
         } finally {
+            store.close();
             syncer.shutdown();
             try (Stream<Path> files = Files.walk(dir)) {
                 for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
@@ -145,6 +205,12 @@ public final class GroupCommitBench {
                 }
             }
         }
+    }
+
+    private static long[] sorted(List<Long> nanos) {
+        long[] sorted = nanos.stream().mapToLong(Long::longValue).toArray();
+        Arrays.sort(sorted);
+        return sorted;
     }
 
     private static void sync(LogStreamStore store) {

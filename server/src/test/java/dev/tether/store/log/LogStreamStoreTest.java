@@ -194,10 +194,7 @@ class LogStreamStoreTest {
             store.commit(append(3, "two", 1));
             store.sync();
         }
-        Path first;
-        try (Stream<Path> files = Files.list(dir.resolve("log"))) {
-            first = files.sorted().findFirst().orElseThrow();
-        }
+        Path first = segmentFiles().get(0);
         try (FileChannel f = FileChannel.open(first, StandardOpenOption.WRITE)) {
             f.write(ByteBuffer.wrap(new byte[] {0, 0, 0, 0}), 0);
         }
