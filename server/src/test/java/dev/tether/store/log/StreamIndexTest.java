@@ -61,4 +61,55 @@ class StreamIndexTest {
         index.trim(60);
         assertEquals(new ReadExtent(60, 100, 1), index.extent(0, Long.MAX_VALUE, 1)); // trimmed below
     }
+
+    /**
+     * Across chunk boundaries, against a plain list: messages of random sizes appended, the prefix
+     * trimmed now and then (sometimes mid-chunk, sometimes everything), and every lookup compared.
+     */
+    @Test
+    void aLongStreamInChunksAnswersLikeAPlainList() {
+        java.util.Random random = new java.util.Random(14);
+        StreamIndex index = new StreamIndex();
+        List<StreamIndex.Entry> model = new java.util.ArrayList<>();
+        long position = 0;
+        for (int round = 0; round < 12; round++) {
+            int n = random.nextInt(StreamIndex.CHUNK * 2);
+            for (int i = 0; i < n; i++) {
+                int length = 1 + random.nextInt(300);
+                StreamIndex.Entry e = new StreamIndex.Entry(position, 7 * position + 3, length);
+                index.add(e.position(), e.location(), e.length());
+                model.add(e);
+                position += length;
+            }
+            long before = round % 5 == 4 ? position : (long) (position * random.nextDouble());
+            index.trim(before);
+            model.removeIf(e -> e.position() + e.length() <= before);
+            assertEquals(model.size(), index.size(), "round " + round);
+            assertEquals(model.isEmpty() ? Long.MAX_VALUE : model.get(0).location(), index.lowestLocation());
+            assertEquals(
+                    model.isEmpty() ? Long.MAX_VALUE : model.get(0).position(),
+                    index.kept().firstPosition());
+            for (int probe = 0; probe < 200; probe++) {
+                long from = model.isEmpty()
+                        ? position
+                        : model.get(0).position()
+                                + (long) (random.nextDouble()
+                                        * (position - model.get(0).position() + 10));
+                int budget = random.nextInt(5000);
+                List<StreamIndex.Entry> expected = new java.util.ArrayList<>();
+                long bytes = 0;
+                for (StreamIndex.Entry e : model) {
+                    if (e.position() + e.length() <= from) {
+                        continue;
+                    }
+                    if (!expected.isEmpty() && bytes >= budget) {
+                        break;
+                    }
+                    expected.add(e);
+                    bytes += e.length();
+                }
+                assertEquals(expected, index.range(from, Long.MAX_VALUE, budget), "round " + round + " from " + from);
+            }
+        }
+    }
 }
