@@ -8,6 +8,8 @@
 #   --dir DIR where the logs go (the temp dir: put it on the disk you mean to measure)
 #   --prefill-mb M of log first, untimed (the data a checkpoint in the window carries; 0)
 #   --segments both|plain|zero-filled (both: rounds alternate)
+#   --keep true leaves each round's log in place; --reopen DIR only opens such a log, timed, in a
+#     fresh JVM (recovery after a crash, files in the page cache)
 #   --cpu N pins the JVM to CPU N (taskset), as the server is in bench/streams
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,9 +22,9 @@ DIR="${TMPDIR:-/tmp}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --cpu) CPU="$2"; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --dir) DIR="$2"; ARGS+=("$1" "$2"); shift 2 ;;
-    --rounds|--seconds|--batch|--size|--pause-us|--prefill-mb|--segments) ARGS+=("$1" "$2"); shift 2 ;;
+    --rounds|--seconds|--batch|--size|--pause-us|--prefill-mb|--segments|--keep|--reopen) ARGS+=("$1" "$2"); shift 2 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -163,6 +163,7 @@ public final class LogStreamStore implements StreamStore {
     }
 
     private void recover() throws IOException, StoreException {
+        long started = System.nanoTime();
         if (readOnly == null) {
             preallocator.discardLeftover();
         }
@@ -209,11 +210,14 @@ public final class LogStreamStore implements StreamStore {
         if (checkpoint != null && checkpoint.kept() != null) {
             rebuildIndexes(checkpoint.kept());
         }
+        long indexed = System.nanoTime();
+        long replayed = 0;
         for (Segment s : segments.values()) {
             if (s.end() > checkpointed) { // what the checkpoint holds is not replayed again
                 boolean last = s == segments.lastEntry().getValue();
                 SegmentIndex.Writer index = SegmentIndex.Writer.open(dir, s.base);
                 replay(s, last, Math.max(0, checkpointed - s.base), index);
+                replayed += s.size() - Math.max(0, checkpointed - s.base);
                 if (last) {
                     activeIndex = index;
                 } else if (Files.exists(SegmentIndex.file(dir, s.base))) {
@@ -235,6 +239,25 @@ public final class LogStreamStore implements StreamStore {
         active = segments.lastEntry().getValue();
         if (activeIndex == null) { // the last segment starts at the checkpoint and holds nothing yet
             activeIndex = SegmentIndex.Writer.open(dir, active.base);
+        }
+        if (!segments.isEmpty() && (checkpointed > 0 || active.size() > 0)) {
+            long done = System.nanoTime();
+            long messages =
+                    indexes.values().stream().mapToLong(StreamIndex::size).sum();
+            long before = segments.headMap(checkpointed).size();
+            long replayedBytes = replayed;
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    () -> String.format(
+                            java.util.Locale.ROOT,
+                            "log opened in %.0f ms: %,d messages kept; the indexes of %d segments before the checkpoint"
+                                    + " in %.0f ms, %,d bytes of log after it replayed in %.0f ms",
+                            (done - started) / 1e6,
+                            messages,
+                            before,
+                            (indexed - started) / 1e6,
+                            replayedBytes,
+                            (done - indexed) / 1e6));
         }
     }
 

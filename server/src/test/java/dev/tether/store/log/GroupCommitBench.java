@@ -31,6 +31,9 @@ import java.util.stream.Stream;
  * table. Run through {@code bench/storage/run.sh}.
  */
 public final class GroupCommitBench {
+    /** Leave each round's log in place (its directory is printed), for {@code --reopen}. */
+    private static boolean keep;
+
     private record Round(
             boolean preallocated,
             double appendsPerSecond,
@@ -56,6 +59,7 @@ public final class GroupCommitBench {
         long pauseMicros = 0;
         long prefillBytes = 0;
         String segments = "both";
+        keep = false;
         Path parent = Path.of(System.getProperty("java.io.tmpdir"));
         for (int i = 0; i < args.length; i += 2) {
             String value = args[i + 1];
@@ -66,6 +70,16 @@ public final class GroupCommitBench {
                 case "--size" -> size = Integer.parseInt(value);
                 case "--pause-us" -> pauseMicros = Long.parseLong(value);
                 case "--dir" -> parent = Path.of(value);
+                case "--keep" -> keep = Boolean.parseBoolean(value);
+                case "--reopen" -> {
+                    // Recovery in a JVM that has run nothing else (a start after a crash): open a
+                    // log that --keep left, print the time, exit.
+                    long started = System.nanoTime();
+                    LogStreamStore.open(Path.of(value), null, true).close();
+                    System.out.printf(
+                            Locale.ROOT, "reopened %s in %.0f ms%n", value, (System.nanoTime() - started) / 1e6);
+                    return;
+                }
                 case "--prefill-mb" -> prefillBytes = Long.parseLong(value) << 20;
                 case "--segments" -> segments = value;
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
@@ -199,9 +213,13 @@ public final class GroupCommitBench {
         } finally {
             store.close();
             syncer.shutdown();
-            try (Stream<Path> files = Files.walk(dir)) {
-                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.delete(p);
+            if (keep) {
+                System.err.println("kept the log in " + dir);
+            } else {
+                try (Stream<Path> files = Files.walk(dir)) {
+                    for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                        Files.delete(p);
+                    }
                 }
             }
         }

@@ -269,6 +269,9 @@ class LogStreamStoreTest {
         assertTrue(
                 Files.notExists(dir.resolve("log").resolve(Segment.name(0))),
                 "the first segment (stream 2's data, stream 1's trimmed start) was deleted: " + segmentFiles());
+        assertTrue(
+                Files.notExists(SegmentIndex.file(dir.resolve("log"), 0)),
+                "and its index file with it, not at the next open");
         try (LogStreamStore store = LogStreamStore.open(dir, 256, 512)) {
             assertEquals(
                     kept, all(store), "exactly what retention kept, from the checkpoint's index and the log after it");
