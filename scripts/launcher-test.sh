@@ -75,7 +75,7 @@ grep -q '^npm run build --workspace @tether/app$' "$FAKE/npm-calls" || fail "and
 rm "$FAKE/npm-calls"
 serve --port 0
 [ ! -e "$FAKE/npm-calls" ] || fail "an up-to-date web app is not rebuilt: $(cat "$FAKE/npm-calls")"
-touch "$T/web/app/src/main.ts"
+touch -d "+2 seconds" "$T/web/app/src/main.ts" # newer than the last build's stamp, even within one clock tick
 serve --port 0 --web-root /srv/app
 [ "$(web_roots)" = 1 ] || fail "a --web-root given is not duplicated: $(tr '\n' ' ' < "$FAKE/args")"
 grep -qx /srv/app "$FAKE/args" || fail "the --web-root given is kept: $(tr '\n' ' ' < "$FAKE/args")"
@@ -83,7 +83,7 @@ grep -qx /srv/app "$FAKE/args" || fail "the --web-root given is kept: $(tr '\n' 
 serve --port 0
 [ "$(cat "$FAKE/npm-calls")" = "npm run build --workspace @tether/app" ] || fail "a changed source rebuilds (no npm ci): $(cat "$FAKE/npm-calls")"
 rm "$FAKE/npm-calls"
-touch "$T/web/app/src/main.ts"
+touch -d "+2 seconds" "$T/web/app/src/main.ts" # newer than the last build's stamp, even within one clock tick
 FAIL_BUILD=1 serve --port 0
 grep -q 'build failed' "$FAKE/serve-err" || fail "a failed build is reported: $(cat "$FAKE/serve-err")"
 rm -rf "$T/web/app/dist"
