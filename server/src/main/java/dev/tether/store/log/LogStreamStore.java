@@ -215,15 +215,16 @@ public final class LogStreamStore implements StreamStore {
         for (Segment s : segments.values()) {
             if (s.end() > checkpointed) { // what the checkpoint holds is not replayed again
                 boolean last = s == segments.lastEntry().getValue();
-                SegmentIndex.Writer index = SegmentIndex.Writer.open(dir, s.base);
+                // A sealed segment's index file is written again only if a crash (or a read-only disk) lost it.
+                SegmentIndex.Writer index = last || !Files.exists(SegmentIndex.file(dir, s.base))
+                        ? SegmentIndex.Writer.open(dir, s.base)
+                        : SegmentIndex.Writer.NONE;
                 replay(s, last, Math.max(0, checkpointed - s.base), index);
                 replayed += s.size() - Math.max(0, checkpointed - s.base);
                 if (last) {
                     activeIndex = index;
-                } else if (Files.exists(SegmentIndex.file(dir, s.base))) {
-                    index.abandon();
                 } else {
-                    index.finish(); // sealed before a crash that came before its index file was finished
+                    index.finish();
                 }
             }
         }
@@ -280,28 +281,17 @@ public final class LogStreamStore implements StreamStore {
                 String unusable = scanAll ? "checking every segment" : SegmentIndex.read(dir, s.base, keep);
                 if (unusable != null) {
                     // Scanned once, written down for the next open (when the disk takes writes).
-                    SegmentIndex.Writer rewrite =
-                            !scanAll && readOnly == null ? SegmentIndex.Writer.open(dir, s.base) : null;
-                    if (rewrite != null) {
+                    SegmentIndex.Writer rewrite = !scanAll && readOnly == null
+                            ? SegmentIndex.Writer.open(dir, s.base)
+                            : SegmentIndex.Writer.NONE;
+                    if (!scanAll) {
                         LOG.log(System.Logger.Level.INFO, "scanning " + s.file + " for its index: " + unusable);
                     }
-                    long end = batches(s, 0, (batch, payloadAt) -> {
-                        for (LogFormat.Decoded d : batch) {
-                            if (d instanceof LogFormat.Decoded.Append a) {
-                                long location = payloadAt + a.payloadOffset();
-                                keep.entry(a.streamId(), a.position(), location, a.length());
-                                if (rewrite != null) {
-                                    rewrite.add(a.streamId(), a.position(), location, a.length());
-                                }
-                            }
-                        }
+                    scanAppends(s, (streamId, position, location, length) -> {
+                        keep.entry(streamId, position, location, length);
+                        rewrite.add(streamId, position, location, length);
                     });
-                    if (end != s.size()) {
-                        throw damaged(s, end);
-                    }
-                    if (rewrite != null) {
-                        rewrite.finish();
-                    }
+                    rewrite.finish();
                 }
             }
             String disagreement = null;
@@ -380,6 +370,20 @@ public final class LogStreamStore implements StreamStore {
                 "cutting " + (dirtyEnd - at) + " bytes of an unfinished batch off the end of " + s.file
                         + " (a crash mid-write; nothing in it was acknowledged)");
         s.clearFrom(at, dirtyEnd);
+    }
+
+    /** Hands every message of {@code s}, a segment before the last, to {@code into}; refuses damage. */
+    private void scanAppends(Segment s, SegmentIndex.Entries into) throws IOException, StoreException {
+        long end = batches(s, 0, (batch, payloadAt) -> {
+            for (LogFormat.Decoded d : batch) {
+                if (d instanceof LogFormat.Decoded.Append a) {
+                    into.entry(a.streamId(), a.position(), payloadAt + a.payloadOffset(), a.length());
+                }
+            }
+        });
+        if (end != s.size()) {
+            throw damaged(s, end);
+        }
     }
 
     private StoreException damaged(Segment s, long at) {

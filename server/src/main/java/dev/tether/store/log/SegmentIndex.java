@@ -97,6 +97,9 @@ final class SegmentIndex {
             this.channel = channel;
         }
 
+        /** A writer that writes nothing: for a segment whose index file is already there. */
+        static final Writer NONE = new Writer(null, -1, null);
+
         /** A writer for the segment at {@code base}; one that writes nothing if the file cannot be made. */
         static Writer open(Path dir, long base) {
             try {
@@ -160,12 +163,12 @@ final class SegmentIndex {
                     channel.write(buffer);
                 }
                 channel.close();
-                channel = null;
                 Files.move(
                         unfinished(dir, base),
                         file(dir, base),
                         StandardCopyOption.ATOMIC_MOVE,
                         StandardCopyOption.REPLACE_EXISTING);
+                channel = null;
             } catch (IOException e) {
                 giveUp(e);
             }
@@ -177,6 +180,9 @@ final class SegmentIndex {
         }
 
         private void giveUp(IOException why) {
+            if (channel == null) {
+                return; // never made, or already finished or given up
+            }
             if (why != null) {
                 LOG.log(
                         System.Logger.Level.WARNING,
@@ -184,9 +190,7 @@ final class SegmentIndex {
                                 + " instead): " + why);
             }
             try {
-                if (channel != null) {
-                    channel.close();
-                }
+                channel.close();
                 Files.deleteIfExists(unfinished(dir, base));
             } catch (IOException e) {
                 // it is only a cache: an unfinished file left behind is deleted at the next open

@@ -318,4 +318,30 @@ class SegmentIndexTest {
             assertEquals(three + "after;", all(store, 3));
         }
     }
+
+    @Test
+    void aSealedSegmentAfterTheCheckpointGetsItsIndexFileBackOnlyIfItWasLost() throws Exception {
+        fill(dir, 60);
+        long checkpointed = Checkpoint.read(log(dir)).offset();
+        List<Long> after;
+        try (Stream<Path> files = Files.list(log(dir))) {
+            List<Long> bases = files.map(p -> p.getFileName().toString())
+                    .filter(n -> n.endsWith(".seg"))
+                    .map(n -> Long.parseLong(n.substring(0, 20)))
+                    .filter(base -> base >= checkpointed)
+                    .sorted()
+                    .toList();
+            after = bases.subList(0, bases.size() - 1); // sealed, replayed at open
+        }
+        assertTrue(!after.isEmpty(), "sealed segments after the checkpoint: " + after);
+        Path file = SegmentIndex.file(log(dir), after.get(0));
+        int entries = entries(after.get(0));
+        java.nio.file.attribute.FileTime old = java.nio.file.attribute.FileTime.fromMillis(0);
+        Files.setLastModifiedTime(file, old);
+        LogStreamStore.open(dir, 256, 512).close();
+        assertEquals(old, Files.getLastModifiedTime(file), "an index file still there is not written again");
+        Files.delete(file);
+        LogStreamStore.open(dir, 256, 512).close();
+        assertEquals(entries, entries(after.get(0)), "a lost one is written again from the replay");
+    }
 }
