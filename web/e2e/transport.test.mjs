@@ -69,3 +69,28 @@ test('transport: tool calls are provider-executed tool parts, and text after the
   assert.equal(chunks.filter((c) => c.type === 'text-delta' && c.id === last.id).map((c) => c.delta).join(''), 'It is 21C in Paris.');
   assert.equal(types.at(-1), 'finish');
 });
+
+test('transport: a page load resumes from the snapshot its history came from, so a run that ends in between shows once', async () => {
+  const view = await createSession();
+  const client = new TetherClient({ baseUrl: URL_BASE, token: await token('alice', { session: view.id }), WebSocket });
+  const { run } = await client.session(view.id).send('count to 15', { id: 'msg_ui3' });
+  const runs = async () => (await backend('GET', `/v1/sessions/${view.id}/snapshot`)).filter((e) => e.type === 'run');
+  await until(async () => (await runs()).at(-1)?.value.status === 'running', 5000, 'the run going');
+
+  const page = new TetherChatTransport({ client }); // a page loading while the run goes on
+  const initial = await page.initialMessages(view.id);
+  assert.deepEqual(initial.map((m) => [m.id, m.role]), [['msg_ui3', 'user']], 'an active run is not history: it is resumed');
+  await until(async () => (await runs()).at(-1)?.value.status === 'completed', 10000, 'the run ended');
+
+  const stream = await page.reconnectToStream({ chatId: view.id });
+  assert.ok(stream, 'the run active at the snapshot is resumed though it has ended since');
+  const chunks = await read(stream);
+  assert.equal(chunks[0].messageId, run.id);
+  assert.equal(textOf(chunks), counted(15), 'its whole text, once');
+  assert.equal(chunks.at(-1).type, 'finish');
+  assert.equal(await page.reconnectToStream({ chatId: view.id }), null, 'the snapshot serves one resume: later ones look again');
+
+  const later = await new TetherChatTransport({ client }).initialMessages(view.id);
+  assert.deepEqual(later.map((m) => m.role), ['user', 'assistant']);
+  assert.equal(later[1].parts[0].text, counted(15));
+});

@@ -7,6 +7,8 @@ export interface TetherChatTransportOptions {
   sessionId?: (chatId: string) => string;
 }
 
+type Snapshot = Awaited<ReturnType<Session["snapshot"]>>;
+
 /** How long opening the session subscription may take before sendMessages fails. */
 const OPEN_TIMEOUT_MS = 15_000;
 
@@ -33,6 +35,8 @@ export class TetherChatTransport<M extends UIMessage = UIMessage> implements Cha
   readonly resumeStreamIsReplay = true;
   /** The run each chat is streaming, for {@link stop}. */
   private readonly active = new Map<string, string>();
+  /** The snapshot {@link initialMessages} took, kept for the chat's next reconnectToStream. */
+  private readonly loaded = new Map<string, Snapshot>();
   private readonly client: TetherClient;
   private readonly sessionOf: (chatId: string) => string;
 
@@ -70,12 +74,33 @@ export class TetherChatTransport<M extends UIMessage = UIMessage> implements Cha
     }
   }
 
+  /**
+   * The chat's messages so far, for useChat's `messages`: the session's messages and its ended
+   * runs. The chat's next `reconnectToStream` resumes from the same snapshot, so a run that was
+   * active here and ends before the resume still shows, once and whole.
+   */
+  async initialMessages(chatId: string): Promise<M[]> {
+    const snapshot = await this.client.session(this.sessionOf(chatId)).snapshot();
+    this.loaded.set(chatId, snapshot);
+    const out: UIMessage[] = [];
+    for (const e of snapshot.entries as Entry[]) {
+      if (e.type === "message" && e.value) {
+        out.push({ id: e.value.id, role: e.value.role === "user" ? "user" : "assistant", parts: [{ type: "text", text: e.value.content }] });
+      } else if (e.type === "run" && e.value && !isActive(e.value)) {
+        out.push({ id: e.value.id, role: "assistant", parts: [{ type: "text", text: e.value.text ?? "" }] });
+      }
+    }
+    return out as M[];
+  }
+
   async reconnectToStream(
     options: Parameters<ChatTransport<M>["reconnectToStream"]>[0],
   ): Promise<ReadableStream<UIMessageChunk> | null> {
     const session = this.client.session(this.sessionOf(options.chatId));
-    // The snapshot holds the active run's chunks so far and the offset to continue from.
-    const { entries, offset } = await session.snapshot();
+    // The snapshot holds the active run's chunks so far and the offset to continue from: the one
+    // initialMessages took (once), else a new one.
+    const { entries, offset } = this.loaded.get(options.chatId) ?? (await session.snapshot());
+    this.loaded.delete(options.chatId);
     const rows = entries as Entry[];
     const run = rows.map((e) => (e.type === "run" ? (e.value as Run) : null)).find((r): r is Run => r !== null && isActive(r));
     if (!run) return null;

@@ -2,32 +2,14 @@
 // The sample useChat page: the Vercel AI SDK's React hook over a Tether session through
 // @tether/ai-transport. ?session=<id> opens a session (else one is created with ?model=, default
 // the app's last one or "demo"); #?token=… works as in the app.
-import { useMemo, useState } from "react";
+import { useState } from "react";
 import { createRoot } from "react-dom/client";
 import { useChat } from "@ai-sdk/react";
 import type { UIMessage } from "ai";
-import { isActive, type Entry, type Message, type Run } from "@tether/client";
 import { TetherChatTransport } from "@tether/ai-transport";
 import { client, currentToken } from "./api";
 
-/** The conversation so far as UI messages: user messages and finished runs (an active run is resumed by the transport). */
-async function history(sessionId: string): Promise<UIMessage[]> {
-  const { entries } = await client.session(sessionId).snapshot();
-  const out: UIMessage[] = [];
-  for (const e of entries as Entry[]) {
-    if (e.type === "message" && e.value) {
-      const m = e.value as Message;
-      out.push({ id: m.id, role: m.role === "user" ? "user" : "assistant", parts: [{ type: "text", text: m.content }] });
-    } else if (e.type === "run" && e.value && !isActive(e.value as Run)) {
-      const r = e.value as Run;
-      out.push({ id: r.id, role: "assistant", parts: [{ type: "text", text: r.text ?? "" }] });
-    }
-  }
-  return out;
-}
-
-function ChatPage({ sessionId, initial }: { sessionId: string; initial: UIMessage[] }) {
-  const transport = useMemo(() => new TetherChatTransport({ client }), []);
+function ChatPage({ sessionId, initial, transport }: { sessionId: string; initial: UIMessage[]; transport: TetherChatTransport }) {
   const { messages, sendMessage, status, stop, resumeStream } = useChat({ id: sessionId, messages: initial, transport, resume: true });
   const [input, setInput] = useState("");
   const busy = status === "submitted" || status === "streaming";
@@ -82,8 +64,10 @@ async function main() {
     sessionId = (await client.createSession({ agent: { model, instructions: "You are a helpful assistant." } })).id;
     rememberSession(sessionId);
   }
-  const initial = await history(sessionId);
-  createRoot(document.getElementById("root")!).render(<ChatPage sessionId={sessionId} initial={initial} />);
+  // The history and the resume of an active run come from one snapshot: nothing ends in between unseen.
+  const transport = new TetherChatTransport({ client });
+  const initial = await transport.initialMessages(sessionId);
+  createRoot(document.getElementById("root")!).render(<ChatPage sessionId={sessionId} initial={initial} transport={transport} />);
 }
 
 function rememberSession(sessionId: string) {

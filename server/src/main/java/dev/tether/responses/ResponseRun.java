@@ -26,6 +26,7 @@ public final class ResponseRun {
     private final ResponseRecord start;
     private final Persister persister;
     private final Consumer<ResponseRecord> beforeTerminal;
+    private final Consumer<ResponseRecord> retracted;
     private final java.time.InstantSource clock;
     private final List<Event> events = new ArrayList<>();
     private final List<ResponseListener> listeners = new ArrayList<>();
@@ -81,18 +82,23 @@ public final class ResponseRun {
 
     /**
      * @param persisters makes this run's persister, or is null for {@code store:false}
+     * @param beforeTerminal gets the final record once, before any client can see it
+     * @param retracted  gets the failed record that replaces a final one no client saw, when the
+     *     store refused the run only after it ended (the first hook is not called again)
      * @param clock      stamps {@code completed_at}
      */
     ResponseRun(
             ResponseRecord start,
             java.util.function.Function<ResponseRun, Persister> persisters,
             Consumer<ResponseRecord> beforeTerminal,
+            Consumer<ResponseRecord> retracted,
             java.time.InstantSource clock,
             Metrics metrics) {
         this.metrics = metrics;
         this.start = start;
         this.persister = persisters == null ? null : persisters.apply(this);
         this.beforeTerminal = beforeTerminal;
+        this.retracted = retracted;
         this.clock = clock;
         this.status = start.status();
     }
@@ -355,9 +361,28 @@ public final class ResponseRun {
         if (!persistenceFailed) {
             persistenceFailed = true;
             LOG.log(System.Logger.Level.WARNING, "response " + id() + " cannot be persisted: " + message);
-            abort(RunErrors.STORAGE_UNAVAILABLE, "the response could not be stored: " + message);
+            String why = "the response could not be stored: " + message;
+            if (terminal != null && visible <= terminalSeq) {
+                failUnseenEnd(RunErrors.error(RunErrors.STORAGE_UNAVAILABLE, why));
+            } else {
+                abort(RunErrors.STORAGE_UNAVAILABLE, why);
+            }
         }
         visibleUpTo(events.size());
+    }
+
+    /**
+     * The model finished before the store's refusal came (a fast model, a busy writer), and no
+     * client has seen the end, which waits to be durable: the response was not stored, so it ends
+     * failed, its output kept, as when the refusal comes first. The hook gets the new record.
+     */
+    private void failUnseenEnd(ObjectNode error) {
+        events.subList(terminalSeq, events.size()).clear();
+        status = ResponseStatus.FAILED;
+        terminal = with(ResponseStatus.FAILED, terminal.output(), terminal.usage(), error, null);
+        retracted.accept(terminal);
+        terminalSeq = events.size();
+        emit(OutputBuilder.event(status.terminalEvent()).set("response", terminal.toJson()));
     }
 
     /** Stops the run and ends it as failed with {@code code} (shutdown, storage failure). */

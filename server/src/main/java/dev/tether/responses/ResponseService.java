@@ -260,7 +260,12 @@ public final class ResponseService implements AutoCloseable {
                 null,
                 owner);
         ResponseRun run = new ResponseRun(
-                start, p.store() ? log::persister : null, record -> beforeTerminal(record, parent), clock, metrics);
+                start,
+                p.store() ? log::persister : null,
+                record -> beforeTerminal(record, parent),
+                cache::put,
+                clock,
+                metrics);
         Integer threshold = p.compactThreshold();
         if (threshold != null) {
             List<ObjectNode> context = parent.chain().append(input).items();

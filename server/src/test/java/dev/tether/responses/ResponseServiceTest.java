@@ -1,16 +1,27 @@
 package dev.tether.responses;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelResult;
 import dev.tether.metrics.Metrics;
+import dev.tether.store.Commit;
+import dev.tether.store.Mutation;
+import dev.tether.store.StoreException;
+import dev.tether.store.StreamStore;
 import dev.tether.store.memory.MemoryStreamStore;
 import dev.tether.stream.EngineSettings;
 import dev.tether.stream.StreamEngine;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -65,6 +76,100 @@ class ResponseServiceTest {
             });
             subscribed.countDown();
             assertEquals("started", next.get(5, TimeUnit.SECONDS));
+        }
+    }
+
+    @Test
+    void aRunThatEndsBeforeTheStoreRefusesItFailsInsteadOfCompleting() throws Exception {
+        // The response's streams are created; the store answers the append of its events only
+        // after the model has finished, and refuses it: the order a busy writer and a fast model
+        // give now and then.
+        Set<String> streams = ConcurrentHashMap.newKeySet();
+        CountDownLatch created = new CountDownLatch(1);
+        CountDownLatch ended = new CountDownLatch(1);
+        MemoryStreamStore memory = new MemoryStreamStore();
+        StreamStore refusing = (StreamStore) Proxy.newProxyInstance(
+                StreamStore.class.getClassLoader(), new Class<?>[] {StreamStore.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("commit")) {
+                        Commit commit = (Commit) args[0];
+                        if (streams.size() >= 2) { // both exist: this is an append of events
+                            ended.await(5, TimeUnit.SECONDS);
+                            throw new StoreException("the store is full", null, true);
+                        }
+                        Object result = memory.commit(commit);
+                        commit.apply().stream()
+                                .filter(m -> m instanceof Mutation.PutStream)
+                                .forEach(m -> streams.add(
+                                        ((Mutation.PutStream) m).record().path()));
+                        if (streams.size() >= 2) {
+                            created.countDown();
+                        }
+                        return result;
+                    }
+                    try {
+                        return method.invoke(memory, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        ModelBackend backend = new ModelBackend() {
+            @Override
+            public ModelResult generate(dev.tether.inference.ModelRequest request, dev.tether.inference.ModelSink sink)
+                    throws InterruptedException {
+                created.await(5, TimeUnit.SECONDS); // both streams exist before any event
+                sink.text("ok");
+                return new ModelResult(ModelResult.Finish.STOP, ModelResult.Usage.UNKNOWN);
+            }
+
+            @Override
+            public String describe() {
+                return "test";
+            }
+        };
+        try (StreamEngine engine = new StreamEngine(refusing, InstantSource.system(), EngineSettings.defaults());
+                ResponseService service = new ResponseService(
+                        engine, backend, InstantSource.system(), ResponseSettings.defaults(), new Metrics())) {
+            ResponseRun run = service.create(
+                            ParamsParser.parse(JSON.readTree("{\"model\":\"m\",\"input\":\"a\"}")), null, "anonymous")
+                    .toCompletableFuture()
+                    .get(5, TimeUnit.SECONDS);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (run.snapshot().status() != ResponseStatus.COMPLETED && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertEquals(ResponseStatus.COMPLETED, run.snapshot().status(), "the model finished first");
+            assertNull(run.finished(), "its end waits to be durable");
+            ended.countDown();
+
+            ResponseRecord result = run.done().toCompletableFuture().get(5, TimeUnit.SECONDS);
+            assertEquals(ResponseStatus.FAILED, result.status(), "not stored, so not completed");
+            assertEquals("storage_unavailable", result.error().path("code").asText());
+            assertEquals(
+                    "ok",
+                    result.output().get(0).path("content").path(0).path("text").asText(),
+                    "output kept");
+            List<String> types = new ArrayList<>();
+            run.subscribe(-1, new ResponseListener() {
+                @Override
+                public void onEvent(int sequence, String type, byte[] json) {
+                    types.add(type);
+                }
+
+                @Override
+                public void onEnd() {}
+            });
+            assertEquals("response.failed", types.getLast(), "the one terminal event is the failure: " + types);
+            assertEquals(
+                    0,
+                    types.stream().filter(t -> t.equals("response.completed")).count(),
+                    "no completion: " + types);
+            assertEquals(
+                    ResponseStatus.FAILED,
+                    service.get(run.id(), "anonymous")
+                            .toCompletableFuture()
+                            .get(5, TimeUnit.SECONDS)
+                            .status(),
+                    "GET says failed too");
         }
     }
 }

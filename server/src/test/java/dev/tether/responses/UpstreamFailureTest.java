@@ -99,7 +99,11 @@ class UpstreamFailureTest {
                 TestServer server = TestServer.start(
                         dir, c -> c.upstream(URI.create(a.url())).upstream(URI.create(b.url())))) {
             ResponsesClient api = new ResponsesClient(server);
-            for (int chain = 0; chain < 8; chain++) {
+            // A chain's replica follows from its random root id: chains go on until both replicas
+            // have had some (64 chains all on one replica would be a 1 in 2^63 chance).
+            for (int chain = 0;
+                    chain < 64 && (a.requests().isEmpty() || b.requests().isEmpty());
+                    chain++) {
                 String prev = api.post("/v1/responses", "{\"model\":\"m\",\"input\":\"start\"}")
                         .body()
                         .path("id")
