@@ -13,16 +13,13 @@ import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamStore;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.stream.Stream;
 
 /**
  * The log store: every commit is one batch appended to an append-only log of segment files
@@ -31,8 +28,8 @@ import java.util.stream.Stream;
  * store. {@link #sync} is one {@code fdatasync} for every batch written since the last one (group
  * commit). The state needed to serve — stream records, producers, and a per-stream index of where
  * each message's bytes are ({@link StreamIndex}) — lives in memory and is rebuilt at open by
- * replaying the log; a torn batch at the tail (a crash mid-write, or writes the page cache never
- * flushed) fails its CRC and is cut off.
+ * replaying the log ({@link LogRecovery}); a torn batch at the tail (a crash mid-write, or writes
+ * the page cache never flushed) fails its CRC and is cut off.
  *
  * <p>Every {@link #CHECKPOINT_BYTES} of log, at a segment boundary, a {@link Checkpoint} of the
  * metadata is written, so recovery replays only the log after it, and the segments before it
@@ -163,264 +160,14 @@ public final class LogStreamStore implements StreamStore {
     }
 
     private void recover() throws IOException, StoreException {
-        long started = System.nanoTime();
         if (readOnly == null) {
             preallocator.discardLeftover();
         }
-        List<Long> bases;
-        List<String> indexFiles;
-        try (Stream<Path> files = Files.list(dir)) {
-            List<String> names = files.map(p -> p.getFileName().toString()).toList();
-            bases = names.stream()
-                    .filter(n -> n.matches("[0-9]{20}\\.seg"))
-                    .map(n -> Long.parseLong(n.substring(0, 20)))
-                    .sorted()
-                    .toList();
-            indexFiles = names.stream().filter(SegmentIndex::isIndexFile).toList();
-        }
-        if (readOnly == null) {
-            for (String name : indexFiles) { // unfinished, or left by a segment retention deleted
-                if (name.endsWith(".tmp") || !bases.contains(Long.parseLong(name.substring(0, 20)))) {
-                    Files.delete(dir.resolve(name));
-                }
-            }
-        }
-        Checkpoint.Loaded checkpoint = checkpoint(bases);
-        if (checkpoint != null) {
-            state.restore(checkpoint.contents());
-            if (checkpoint.indexes() != null) {
-                indexes.putAll(checkpoint.indexes());
-            }
-            checkpointed = checkpoint.offset();
-        }
-        long expected = checkpoint != null ? checkpoint.offset() : 0;
-        for (int i = 0; i < bases.size(); i++) {
-            if (i == 0 ? bases.get(0) > expected : bases.get(i) != expected) {
-                throw new StoreException(
-                        dir + " is missing log data: the next segment should start at offset " + expected
-                                + " but the first one there starts at " + bases.get(i) + " (a segment deleted or"
-                                + " not copied?): restore the directory from a backup",
-                        null,
-                        false);
-            }
-            Segment s = Segment.open(dir, bases.get(i), readOnly == null);
-            segments.put(s.base, s);
-            expected = s.end();
-        }
-        if (checkpoint != null && checkpoint.kept() != null) {
-            rebuildIndexes(checkpoint.kept());
-        }
-        long indexed = System.nanoTime();
-        long replayed = 0;
-        for (Segment s : segments.values()) {
-            if (s.end() > checkpointed) { // what the checkpoint holds is not replayed again
-                boolean last = s == segments.lastEntry().getValue();
-                // A sealed segment's index file is written again only if a crash (or a read-only disk) lost it.
-                SegmentIndex.Writer index = last || !Files.exists(SegmentIndex.file(dir, s.base))
-                        ? SegmentIndex.Writer.open(dir, s.base)
-                        : SegmentIndex.Writer.NONE;
-                replay(s, last, Math.max(0, checkpointed - s.base), index);
-                replayed += s.size() - Math.max(0, checkpointed - s.base);
-                if (last) {
-                    activeIndex = index;
-                } else {
-                    index.finish();
-                }
-            }
-        }
-        if (segments.isEmpty()) {
-            if (readOnly != null) {
-                throw new StoreException(dir + " holds no log segment and is not writable", null, true);
-            }
-            Segment first = Segment.open(dir, checkpointed);
-            segments.put(first.base, first);
-            syncDirectory();
-            activeIndex = SegmentIndex.Writer.open(dir, first.base);
-        }
+        LogRecovery.Recovered r = LogRecovery.run(dir, readOnly, segments, state, indexes);
+        checkpointed = r.checkpointed();
+        activeIndex = r.activeIndex();
+        tornTailAt = r.tornTailAt();
         active = segments.lastEntry().getValue();
-        if (activeIndex == null) { // the last segment starts at the checkpoint and holds nothing yet
-            activeIndex = SegmentIndex.Writer.open(dir, active.base);
-        }
-        if (!segments.isEmpty() && (checkpointed > 0 || active.size() > 0)) {
-            long done = System.nanoTime();
-            long messages =
-                    indexes.values().stream().mapToLong(StreamIndex::size).sum();
-            long before = segments.headMap(checkpointed).size();
-            long replayedBytes = replayed;
-            LOG.log(
-                    System.Logger.Level.INFO,
-                    () -> String.format(
-                            java.util.Locale.ROOT,
-                            "log opened in %.0f ms: %,d messages kept; the indexes of %d segments before the checkpoint"
-                                    + " in %.0f ms, %,d bytes of log after it replayed in %.0f ms",
-                            (done - started) / 1e6,
-                            messages,
-                            before,
-                            (indexed - started) / 1e6,
-                            replayedBytes,
-                            (done - indexed) / 1e6));
-        }
-    }
-
-    /**
-     * Rebuilds the indexes of the segments before the checkpoint from their index files, keeping
-     * what the checkpoint says each stream kept. A segment whose index file is missing or damaged
-     * is scanned instead (and its file written again); if the total still disagrees with the
-     * checkpoint, every one is scanned.
-     */
-    private void rebuildIndexes(Map<Long, Checkpoint.Kept> kept) throws IOException, StoreException {
-        for (boolean scanAll : new boolean[] {false, true}) {
-            indexes.clear();
-            SegmentIndex.Entries keep = (streamId, position, location, length) -> {
-                Checkpoint.Kept k = kept.get(streamId);
-                if (k != null && position >= k.firstPosition() && location < checkpointed) {
-                    indexes.computeIfAbsent(streamId, id -> new StreamIndex()).add(position, location, length);
-                }
-            };
-            for (Segment s : segments.headMap(checkpointed).values()) {
-                String unusable = scanAll ? "checking every segment" : SegmentIndex.read(dir, s.base, keep);
-                if (unusable != null) {
-                    // Scanned once, written down for the next open (when the disk takes writes).
-                    SegmentIndex.Writer rewrite = !scanAll && readOnly == null
-                            ? SegmentIndex.Writer.open(dir, s.base)
-                            : SegmentIndex.Writer.NONE;
-                    if (!scanAll) {
-                        LOG.log(System.Logger.Level.INFO, "scanning " + s.file + " for its index: " + unusable);
-                    }
-                    scanAppends(s, (streamId, position, location, length) -> {
-                        keep.entry(streamId, position, location, length);
-                        rewrite.add(streamId, position, location, length);
-                    });
-                    rewrite.finish();
-                }
-            }
-            String disagreement = null;
-            for (Map.Entry<Long, Checkpoint.Kept> e : kept.entrySet()) {
-                StreamIndex index = indexes.get(e.getKey());
-                int found = index == null ? 0 : index.size();
-                if (found != e.getValue().count()) {
-                    disagreement = "stream " + e.getKey() + " kept "
-                            + e.getValue().count() + " messages at the" + " checkpoint, the log before it has " + found;
-                    break;
-                }
-            }
-            if (disagreement == null) {
-                return;
-            }
-            if (scanAll) {
-                throw new StoreException(
-                        dir + ": the log before the checkpoint does not hold what the checkpoint says (" + disagreement
-                                + "): restore the directory from a backup",
-                        null,
-                        false);
-            }
-            LOG.log(
-                    System.Logger.Level.WARNING,
-                    "the index files disagree with the checkpoint (" + disagreement + "): scanning every segment"
-                            + " before it instead");
-        }
-    }
-
-    /** The checkpoint, or null; a damaged one is ignored when the whole log is still there to replay. */
-    private Checkpoint.Loaded checkpoint(List<Long> bases) throws IOException, StoreException {
-        try {
-            return Checkpoint.read(dir);
-        } catch (Checkpoint.Damaged e) {
-            if (!bases.isEmpty() && bases.get(0) != 0) {
-                throw new StoreException(
-                        e.getMessage() + ", and the log before it has been deleted: restore " + dir + " from a backup",
-                        e,
-                        false);
-            }
-            LOG.log(System.Logger.Level.WARNING, e.getMessage() + "; replaying the whole log instead");
-            return null;
-        }
-    }
-
-    /**
-     * Applies every intact batch of {@code s}, writing its messages to {@code index}. The last
-     * segment's data ends at the first batch that does not check out: where its zero-filled tail
-     * starts (a preallocated segment), or at a torn batch, which is cleared.
-     */
-    private void replay(Segment s, boolean last, long from, SegmentIndex.Writer index)
-            throws IOException, StoreException {
-        long at = batches(s, from, (batch, payloadAt) -> apply(batch, payloadAt, index));
-        if (at == s.size()) {
-            return;
-        }
-        if (!last) {
-            throw damaged(s, at);
-        }
-        long dirtyEnd = s.dirtyEnd(at);
-        if (dirtyEnd == at) {
-            s.endAt(at); // the zero tail of a preallocated segment
-            return;
-        }
-        if (readOnly != null) {
-            tornTailAt = at;
-            s.endAt(at);
-            LOG.log(
-                    System.Logger.Level.WARNING,
-                    "ignoring " + (dirtyEnd - at) + " bytes of an unfinished batch at the end of " + s.file
-                            + " (a crash mid-write); they are cut off once the disk is writable");
-            return;
-        }
-        LOG.log(
-                System.Logger.Level.WARNING,
-                "cutting " + (dirtyEnd - at) + " bytes of an unfinished batch off the end of " + s.file
-                        + " (a crash mid-write; nothing in it was acknowledged)");
-        s.clearFrom(at, dirtyEnd);
-    }
-
-    /** Hands every message of {@code s}, a segment before the last, to {@code into}; refuses damage. */
-    private void scanAppends(Segment s, SegmentIndex.Entries into) throws IOException, StoreException {
-        long end = batches(s, 0, (batch, payloadAt) -> {
-            for (LogFormat.Decoded d : batch) {
-                if (d instanceof LogFormat.Decoded.Append a) {
-                    into.entry(a.streamId(), a.position(), payloadAt + a.payloadOffset(), a.length());
-                }
-            }
-        });
-        if (end != s.size()) {
-            throw damaged(s, end);
-        }
-    }
-
-    private StoreException damaged(Segment s, long at) {
-        return new StoreException(
-                s.file + " is damaged at offset " + at + ", before the log's last segment: this is not"
-                        + " a torn write (restore it from a backup, or move it and later segments"
-                        + " away to start from what precedes it)",
-                null,
-                false);
-    }
-
-    /** One intact batch of a segment, decoded, and the log offset its payload starts at. */
-    private interface Batch {
-        void accept(List<LogFormat.Decoded> batch, long payloadAt);
-    }
-
-    /**
-     * Hands each intact batch of {@code s} from {@code from} on to {@code visit}, in order.
-     *
-     * @return where the intact batches end: the segment's size when all of it checks out
-     */
-    private static long batches(Segment s, long from, Batch visit) throws IOException {
-        long at = from;
-        ByteBuffer header = ByteBuffer.allocate(LogFormat.HEADER);
-        while (at < s.size()) {
-            header.clear();
-            s.channel.read(header, at);
-            header.flip();
-            int length = LogFormat.payloadLength(header, s.size() - at);
-            ByteBuffer payload = length < 0 ? null : ByteBuffer.wrap(s.read(s.base + at + LogFormat.HEADER, length));
-            if (payload == null || !LogFormat.intact(header, payload)) {
-                return at;
-            }
-            visit.accept(LogFormat.decode(payload), s.base + at + LogFormat.HEADER);
-            at += LogFormat.HEADER + length;
-        }
-        return at;
     }
 
     @Override
@@ -562,7 +309,7 @@ public final class LogStreamStore implements StreamStore {
         }
         spareAsked = false;
         segments.put(next.base, next);
-        syncDirectory(); // the new file's name (and the index file's) must survive a power loss too
+        Segment.syncDirectory(dir); // the new file's name (and the index file's) must survive a power loss too
         active = next;
         activeIndex = SegmentIndex.Writer.open(dir, next.base);
         return next;
@@ -576,7 +323,7 @@ public final class LogStreamStore implements StreamStore {
     private void checkpoint(long offset) throws IOException {
         long started = System.nanoTime();
         long bytes = Checkpoint.write(dir, offset, state.contents(), indexes);
-        syncDirectory();
+        Segment.syncDirectory(dir);
         checkpointed = offset;
         checkpoints++;
         LOG.log(
@@ -602,32 +349,16 @@ public final class LogStreamStore implements StreamStore {
             }
         }
         if (deleted) {
-            syncDirectory();
-        }
-    }
-
-    private void syncDirectory() throws IOException {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        }
-    }
-
-    /** Replay: applies a decoded batch whose payload starts at log offset {@code payloadAt}. */
-    private void apply(List<LogFormat.Decoded> batch, long payloadAt, SegmentIndex.Writer index) {
-        for (LogFormat.Decoded d : batch) {
-            switch (d) {
-                case LogFormat.Decoded.Append a -> {
-                    long location = payloadAt + a.payloadOffset();
-                    indexes.computeIfAbsent(a.streamId(), id -> new StreamIndex())
-                            .add(a.position(), location, a.length());
-                    index.add(a.streamId(), a.position(), location, a.length());
-                }
-                case LogFormat.Decoded.Other o -> applyOther(o.mutation());
-            }
+            Segment.syncDirectory(dir);
         }
     }
 
     private void applyOther(Mutation m) {
+        applyOther(state, indexes, m);
+    }
+
+    /** A mutation other than an append, applied to the state and the indexes (commit and replay). */
+    static void applyOther(StoreState state, Map<Long, StreamIndex> indexes, Mutation m) {
         state.apply(m);
         switch (m) {
             case Mutation.TrimMessages t -> {

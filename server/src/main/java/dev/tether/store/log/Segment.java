@@ -46,6 +46,13 @@ final class Segment implements AutoCloseable {
         this.durableLength = length;
     }
 
+    /** Makes the directory's entries (a new segment's or index file's name, a deletion) durable. */
+    static void syncDirectory(Path dir) throws IOException {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        }
+    }
+
     static String name(long base) {
         return String.format("%020d.seg", base);
     }
