@@ -149,6 +149,10 @@ final class LogRecovery {
         if (activeIndex == null) { // the last segment starts at the checkpoint and holds nothing yet
             activeIndex = SegmentIndex.Writer.open(dir, active.base);
         }
+        for (Segment s : segments.headMap(active.base).values()) { // what --max-store-size counts
+            Path file = SegmentIndex.file(dir, s.base);
+            s.indexBytes(Files.exists(file) ? Files.size(file) : 0);
+        }
         if (checkpointed > 0 || active.size() > 0) {
             long done = System.nanoTime();
             long messages =

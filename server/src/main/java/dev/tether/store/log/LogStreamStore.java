@@ -136,7 +136,7 @@ public final class LogStreamStore implements StreamStore {
     }
 
     /** @param checkpointBytes how much the log grows between checkpoints */
-    private static LogStreamStore open(
+    static LogStreamStore open(
             Path dataDir, long segmentBytes, long checkpointBytes, long maxBytes, boolean preallocate)
             throws StoreException {
         Path dir = dataDir.resolve("log");
@@ -250,11 +250,11 @@ public final class LogStreamStore implements StreamStore {
         return CommitResult.COMMITTED;
     }
 
-    /** The bytes of data the segments hold. */
+    /** What the log takes on disk: its segments and their index files. Writer thread. */
     private long held() {
-        long held = 0;
+        long held = activeIndex.bytes();
         for (Segment seg : segments.values()) {
-            held += seg.size();
+            held += seg.size() + seg.indexBytes();
         }
         return held;
     }
@@ -303,6 +303,7 @@ public final class LogStreamStore implements StreamStore {
             throw e;
         }
         activeIndex.finish();
+        active.indexBytes(activeIndex.bytes());
         Segment next = preallocator.take(dir, active.end());
         if (next == null) {
             next = Segment.open(dir, active.end());

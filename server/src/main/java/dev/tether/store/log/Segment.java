@@ -31,6 +31,8 @@ final class Segment implements AutoCloseable {
     private volatile long size;
     /** How much of the file the last {@link #force} covered: what a power loss cannot take. */
     private volatile long durableSize;
+    /** The size of the segment's index file once sealed ({@link SegmentIndex}). Writer thread (and recovery). */
+    private long indexBytes;
     /** The file's length. Written by the writer thread (and recovery). */
     private volatile long length;
     /** The file length a power loss leaves: set by a sync, or by the file's preallocation. */
@@ -89,6 +91,14 @@ final class Segment implements AutoCloseable {
             zeros.clear().limit((int) Math.min(zeros.capacity(), from + bytes - at));
             at += channel.write(zeros, at);
         }
+    }
+
+    long indexBytes() {
+        return indexBytes;
+    }
+
+    void indexBytes(long bytes) {
+        indexBytes = bytes;
     }
 
     long size() {

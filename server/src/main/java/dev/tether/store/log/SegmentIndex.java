@@ -90,6 +90,10 @@ final class SegmentIndex {
         private final CRC32C crc = new CRC32C();
         private FileChannel channel;
         private int count;
+        /** The file is finished under its name, or the writer gave it up (no file). */
+        private boolean finished;
+
+        private boolean gaveUp;
 
         private Writer(Path dir, long base, FileChannel channel) {
             this.dir = dir;
@@ -169,9 +173,18 @@ final class SegmentIndex {
                         StandardCopyOption.ATOMIC_MOVE,
                         StandardCopyOption.REPLACE_EXISTING);
                 channel = null;
+                finished = true;
             } catch (IOException e) {
                 giveUp(e);
             }
+        }
+
+        /** The bytes its file takes (what {@code --max-store-size} counts): 0 when there is none. */
+        long bytes() {
+            if (gaveUp || (channel == null && !finished)) {
+                return 0;
+            }
+            return (long) count * ENTRY + (finished ? TRAILER : 0);
         }
 
         /** Closes and deletes the unfinished file (the log is closing, or the index file is not wanted). */
@@ -189,6 +202,7 @@ final class SegmentIndex {
                         "giving up the index file of the segment at " + base + " (recovery will scan the segment"
                                 + " instead): " + why);
             }
+            gaveUp = true;
             try {
                 channel.close();
                 Files.deleteIfExists(unfinished(dir, base));

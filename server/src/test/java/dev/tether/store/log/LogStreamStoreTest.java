@@ -405,4 +405,60 @@ class LogStreamStoreTest {
             store.sync();
         }
     }
+
+    @Test
+    void theCapCountsTheIndexFilesToo() throws Exception {
+        long cap = 64 * 1024;
+        // Small segments, so sealed ones have finished index files; one-byte messages, so the
+        // index files (28 bytes a message) are a large part of what the log takes.
+        try (LogStreamStore store = LogStreamStore.open(dir, 4096, Long.MAX_VALUE, cap, false)) {
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            long at = 0;
+            StoreException full = null;
+            for (int i = 0; i < 1000 && full == null; i++) {
+                List<StoredMessage> messages = new ArrayList<>();
+                for (int k = 0; k < 50; k++) {
+                    messages.add(new StoredMessage(at + k, new byte[] {'x'}));
+                }
+                try {
+                    store.commit(Commit.unconditional(List.of(
+                            new Mutation.AppendMessages(1, messages), new Mutation.PutStream(S.withTail(at + 50)))));
+                    at += 50;
+                } catch (StoreException e) {
+                    full = e;
+                }
+            }
+            assertTrue(full != null && full.getMessage().contains("--max-store-size"), String.valueOf(full));
+            long segmentBytes = 0;
+            long indexBytes = 0;
+            try (Stream<Path> files = Files.list(dir.resolve("log"))) {
+                for (Path f : files.toList()) {
+                    String name = f.getFileName().toString();
+                    if (name.endsWith(".seg")) {
+                        segmentBytes += Files.size(f);
+                    } else if (name.endsWith(".idx")) {
+                        indexBytes += Files.size(f);
+                    }
+                }
+            }
+            assertTrue(indexBytes > cap / 4, "the index files matter here: " + indexBytes);
+            assertTrue(
+                    segmentBytes + indexBytes <= cap,
+                    "segments " + segmentBytes + " + index files " + indexBytes + " fit under the cap " + cap);
+            assertEquals(at, store.read(1, 0, Long.MAX_VALUE, Integer.MAX_VALUE).size(), "every accepted message kept");
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir, 4096, Long.MAX_VALUE, cap, false)) {
+            long tail = store.load().streams().getFirst().tail();
+            List<StoredMessage> messages = new ArrayList<>();
+            for (int k = 0; k < 50; k++) {
+                messages.add(new StoredMessage(tail + k, new byte[] {'x'}));
+            }
+            StoreException full = assertThrows(
+                    StoreException.class,
+                    () -> store.commit(Commit.unconditional(List.of(
+                            new Mutation.AppendMessages(1, messages), new Mutation.PutStream(S.withTail(tail + 50))))),
+                    "still full after a restart: the sealed segments' index files are counted again");
+            assertTrue(full.getMessage().contains("--max-store-size"), full.getMessage());
+        }
+    }
 }
