@@ -29,14 +29,13 @@ import org.junit.jupiter.api.Test;
 class ResponseServiceTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @Test
-    void aClientThatSeesTheEndCanContinueAtOnce() throws Exception {
-        CountDownLatch subscribed = new CountDownLatch(1);
-        ModelBackend backend = new ModelBackend() {
+    /** A backend that answers "ok" once {@code ready} is counted down. */
+    private static ModelBackend answersOkAfter(CountDownLatch ready) {
+        return new ModelBackend() {
             @Override
             public ModelResult generate(dev.tether.inference.ModelRequest request, dev.tether.inference.ModelSink sink)
                     throws InterruptedException {
-                subscribed.await();
+                ready.await(5, TimeUnit.SECONDS);
                 sink.text("ok");
                 return new ModelResult(ModelResult.Finish.STOP, ModelResult.Usage.UNKNOWN);
             }
@@ -46,6 +45,12 @@ class ResponseServiceTest {
                 return "test";
             }
         };
+    }
+
+    @Test
+    void aClientThatSeesTheEndCanContinueAtOnce() throws Exception {
+        CountDownLatch subscribed = new CountDownLatch(1);
+        ModelBackend backend = answersOkAfter(subscribed);
         try (StreamEngine engine =
                         new StreamEngine(new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults());
                 ResponseService service = new ResponseService(
@@ -112,20 +117,7 @@ class ResponseServiceTest {
                         throw e.getCause();
                     }
                 });
-        ModelBackend backend = new ModelBackend() {
-            @Override
-            public ModelResult generate(dev.tether.inference.ModelRequest request, dev.tether.inference.ModelSink sink)
-                    throws InterruptedException {
-                created.await(5, TimeUnit.SECONDS); // both streams exist before any event
-                sink.text("ok");
-                return new ModelResult(ModelResult.Finish.STOP, ModelResult.Usage.UNKNOWN);
-            }
-
-            @Override
-            public String describe() {
-                return "test";
-            }
-        };
+        ModelBackend backend = answersOkAfter(created); // both streams exist before any event
         try (StreamEngine engine = new StreamEngine(refusing, InstantSource.system(), EngineSettings.defaults());
                 ResponseService service = new ResponseService(
                         engine, backend, InstantSource.system(), ResponseSettings.defaults(), new Metrics())) {
