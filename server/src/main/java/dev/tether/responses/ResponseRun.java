@@ -295,7 +295,6 @@ public final class ResponseRun {
 
     private void finish(ResponseStatus s, ObjectNode usage, ObjectNode error, String incomplete) {
         announce(); // before the terminal event's sequence number is taken
-        metrics.responseFinished(s.name().toLowerCase(java.util.Locale.ROOT));
         List<ObjectNode> output = out.finish(s == ResponseStatus.COMPLETED ? "completed" : "incomplete");
         status = s;
         ResponseRecord record = with(s, output, usage, error, incomplete);
@@ -409,6 +408,8 @@ public final class ResponseRun {
         if (terminalSeq >= 0 && visible > terminalSeq && !done.isDone()) {
             // done first: a client that saw the end may continue at once, and must find the run finished
             done.complete(terminal);
+            // counted as clients see it: once, after a storage failure may have turned it into one
+            metrics.responseFinished(terminal.status().name().toLowerCase(java.util.Locale.ROOT));
             listeners.forEach(ResponseListener::onEnd);
             listeners.clear();
         }

@@ -1,7 +1,9 @@
 package dev.tether.responses;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tether.inference.ModelBackend;
@@ -118,9 +120,10 @@ class ResponseServiceTest {
                     }
                 });
         ModelBackend backend = answersOkAfter(created); // both streams exist before any event
+        Metrics metrics = new Metrics();
         try (StreamEngine engine = new StreamEngine(refusing, InstantSource.system(), EngineSettings.defaults());
                 ResponseService service = new ResponseService(
-                        engine, backend, InstantSource.system(), ResponseSettings.defaults(), new Metrics())) {
+                        engine, backend, InstantSource.system(), ResponseSettings.defaults(), metrics)) {
             ResponseRun run = service.create(
                             ParamsParser.parse(JSON.readTree("{\"model\":\"m\",\"input\":\"a\"}")), null, "anonymous")
                     .toCompletableFuture()
@@ -162,6 +165,9 @@ class ResponseServiceTest {
                             .get(5, TimeUnit.SECONDS)
                             .status(),
                     "GET says failed too");
+            String scraped = metrics.scrape();
+            assertTrue(scraped.contains("tether_responses_total{status=\"failed\"} 1.0"), scraped);
+            assertFalse(scraped.contains("status=\"completed\""), "counted once, as failed: " + scraped);
         }
     }
 }
