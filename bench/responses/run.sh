@@ -16,7 +16,7 @@ COMMAND="${TETHER_SERVE:+TETHER_SERVE=\"$TETHER_SERVE\" }bench/responses/run.sh$
 LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)"
 
 REPS=5            # overhead phase (prefill 0): measured replays per mode
-WARMUP=10         # untimed replays per mode before the overhead phase (the JVM needs ~10 to settle)
+WARMUP=40         # untimed replays per mode before the overhead phase (JIT warm-up; see the README)
 WALL_REPS=3       # wall-time phase (prefill P): measured replays per mode
 WALL_WARMUP=1     # untimed replays per mode before the wall-time phase (fresh client process)
 PREFILL=20        # µs per uncached prompt token in the wall-time phase
