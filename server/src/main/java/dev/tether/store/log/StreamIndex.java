@@ -8,26 +8,24 @@ import java.util.List;
 /**
  * Where one stream's messages are in the log: for each message, its position in the stream, the
  * log offset of its bytes and their length, in position order (appends only ever add at the end).
- * Three parallel primitive arrays, about 20 bytes a message, in chunks of {@link #CHUNK} messages
- * once a stream has that many (the first chunk grows from 4 by doubling, so a small stream stays
- * small). A chunk, once full, is never copied again: a long stream's index used to be one array
- * doubled as it grew, so each append phase left large young arrays for the collector to copy, and
- * copied everything kept at every doubling. Trimming drops a prefix, and whole chunks with it.
+ * Kept in chunks of {@link #CHUNK} messages (the first grows from 4 by doubling, so a small stream
+ * stays small); a chunk, once full, is never copied again, and trimming drops a prefix, and whole
+ * chunks with it. Within a chunk, positions and log offsets are kept as ints relative to its
+ * first message's, about 12 bytes a message; a chunk whose messages span more than an int's range
+ * (very large messages, or a quiet stream among busy ones) switches to longs for that field.
  *
  * <p>Thread-safety: guarded by its monitor; the writer adds and trims, readers look up.
  */
 final class StreamIndex {
     private static final int CHUNK_SHIFT = 12;
-    /** Messages per chunk: 32 KiB of positions, well below G1's humongous objects at any region size. */
+    /** Messages per chunk: 16 KiB of each field, well below G1's humongous objects at any region size. */
     static final int CHUNK = 1 << CHUNK_SHIFT;
 
     private static final int MASK = CHUNK - 1;
 
-    private long[][] positions = {new long[4]};
-    private long[][] locations = {new long[4]};
-    private int[][] lengths = {new int[4]};
+    private Chunk[] chunks = new Chunk[1];
     /** Chunks in use. */
-    private int chunks = 1;
+    private int used;
     /** Message {@code i} is at {@code [i >>> CHUNK_SHIFT][i & MASK]}; those from first to end are kept. */
     private int first;
 
@@ -39,39 +37,29 @@ final class StreamIndex {
     synchronized void add(long position, long location, int length) {
         int c = end >>> CHUNK_SHIFT;
         int at = end & MASK;
-        if (c == chunks) {
-            if (chunks == positions.length) {
-                int table = positions.length * 2;
-                positions = Arrays.copyOf(positions, table);
-                locations = Arrays.copyOf(locations, table);
-                lengths = Arrays.copyOf(lengths, table);
+        if (c == used) {
+            if (used == chunks.length) {
+                chunks = Arrays.copyOf(chunks, used * 2);
             }
-            positions[c] = new long[CHUNK];
-            locations[c] = new long[CHUNK];
-            lengths[c] = new int[CHUNK];
-            chunks++;
-        } else if (at == positions[c].length) { // the first chunk, still growing towards CHUNK
-            int capacity = Math.min(CHUNK, at * 2);
-            positions[c] = Arrays.copyOf(positions[c], capacity);
-            locations[c] = Arrays.copyOf(locations[c], capacity);
-            lengths[c] = Arrays.copyOf(lengths[c], capacity);
+            chunks[c] = new Chunk(position, location, c == 0 ? 4 : CHUNK);
+            used++;
+        } else if (at == chunks[c].capacity()) { // the first chunk, still growing towards CHUNK
+            chunks[c].grow(Math.min(CHUNK, at * 2));
         }
-        positions[c][at] = position;
-        locations[c][at] = location;
-        lengths[c][at] = length;
+        chunks[c].set(at, position, location, length);
         end++;
     }
 
     private long position(int i) {
-        return positions[i >>> CHUNK_SHIFT][i & MASK];
+        return chunks[i >>> CHUNK_SHIFT].positions.get(i & MASK);
     }
 
     private long location(int i) {
-        return locations[i >>> CHUNK_SHIFT][i & MASK];
+        return chunks[i >>> CHUNK_SHIFT].locations.get(i & MASK);
     }
 
     private int length(int i) {
-        return lengths[i >>> CHUNK_SHIFT][i & MASK];
+        return chunks[i >>> CHUNK_SHIFT].lengths[i & MASK];
     }
 
     /** Forgets the messages wholly below {@code before} (retention), and the chunks that held only those. */
@@ -79,16 +67,12 @@ final class StreamIndex {
         while (first < end && position(first) + length(first) <= before) {
             first++;
         }
-        int drop = Math.min(first >>> CHUNK_SHIFT, chunks);
+        int drop = Math.min(first >>> CHUNK_SHIFT, used);
         if (drop > 0) {
-            int kept = chunks - drop;
-            System.arraycopy(positions, drop, positions, 0, kept);
-            System.arraycopy(locations, drop, locations, 0, kept);
-            System.arraycopy(lengths, drop, lengths, 0, kept);
-            Arrays.fill(positions, kept, chunks, null);
-            Arrays.fill(locations, kept, chunks, null);
-            Arrays.fill(lengths, kept, chunks, null);
-            chunks = kept;
+            int kept = used - drop;
+            System.arraycopy(chunks, drop, chunks, 0, kept);
+            Arrays.fill(chunks, kept, used, null);
+            used = kept;
             first -= drop << CHUNK_SHIFT;
             end -= drop << CHUNK_SHIFT;
         }
@@ -168,5 +152,74 @@ final class StreamIndex {
     /** Log offsets below this one hold none of this stream's live messages (for segment retention). */
     synchronized long lowestLocation() {
         return first < end ? location(first) : Long.MAX_VALUE; // appends reach the log in position order
+    }
+
+    /** Up to {@link #CHUNK} consecutive messages. */
+    private static final class Chunk {
+        final Offsets positions;
+        final Offsets locations;
+        int[] lengths;
+
+        Chunk(long firstPosition, long firstLocation, int capacity) {
+            positions = new Offsets(firstPosition, capacity);
+            locations = new Offsets(firstLocation, capacity);
+            lengths = new int[capacity];
+        }
+
+        int capacity() {
+            return lengths.length;
+        }
+
+        void grow(int capacity) {
+            positions.grow(capacity);
+            locations.grow(capacity);
+            lengths = Arrays.copyOf(lengths, capacity);
+        }
+
+        void set(int at, long position, long location, int length) {
+            positions.set(at, position);
+            locations.set(at, location);
+            lengths[at] = length;
+        }
+    }
+
+    /** One field of a chunk: ints relative to its first message's value while they fit, else longs. */
+    private static final class Offsets {
+        private final long base;
+        private int[] relative;
+        private long[] absolute;
+
+        Offsets(long base, int capacity) {
+            this.base = base;
+            this.relative = new int[capacity];
+        }
+
+        long get(int at) {
+            return relative != null ? base + relative[at] : absolute[at];
+        }
+
+        void set(int at, long value) {
+            long delta = value - base;
+            if (relative != null && delta == (int) delta) {
+                relative[at] = (int) delta;
+                return;
+            }
+            if (relative != null) { // the first value that does not fit: this chunk keeps longs
+                absolute = new long[relative.length];
+                for (int k = 0; k < at; k++) {
+                    absolute[k] = base + relative[k];
+                }
+                relative = null;
+            }
+            absolute[at] = value;
+        }
+
+        void grow(int capacity) {
+            if (relative != null) {
+                relative = Arrays.copyOf(relative, capacity);
+            } else {
+                absolute = Arrays.copyOf(absolute, capacity);
+            }
+        }
     }
 }

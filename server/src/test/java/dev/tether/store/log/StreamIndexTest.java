@@ -68,15 +68,32 @@ class StreamIndexTest {
      */
     @Test
     void aLongStreamInChunksAnswersLikeAPlainList() {
-        java.util.Random random = new java.util.Random(14);
+        answersLikeAPlainList(14, false);
+    }
+
+    /**
+     * The same with offsets a chunk cannot keep as ints: now and then a message of over a GiB
+     * (positions), or gigabytes of other streams' data between two messages (log offsets).
+     */
+    @Test
+    void chunksWhoseOffsetsOutgrowAnIntAnswerLikeAPlainListToo() {
+        answersLikeAPlainList(15, true);
+    }
+
+    private static void answersLikeAPlainList(long seed, boolean wide) {
+        java.util.Random random = new java.util.Random(seed);
         StreamIndex index = new StreamIndex();
         List<StreamIndex.Entry> model = new java.util.ArrayList<>();
         long position = 0;
+        long location = 3;
         for (int round = 0; round < 12; round++) {
             int n = random.nextInt(StreamIndex.CHUNK * 2);
             for (int i = 0; i < n; i++) {
-                int length = 1 + random.nextInt(300);
-                StreamIndex.Entry e = new StreamIndex.Entry(position, 7 * position + 3, length);
+                int length = wide && random.nextInt(3000) == 0
+                        ? (1 << 30) + random.nextInt(1 << 29)
+                        : 1 + random.nextInt(300);
+                location += wide && random.nextInt(2000) == 0 ? 3L << 30 : 7L * random.nextInt(50);
+                StreamIndex.Entry e = new StreamIndex.Entry(position, location, length);
                 index.add(e.position(), e.location(), e.length());
                 model.add(e);
                 position += length;
@@ -95,7 +112,7 @@ class StreamIndexTest {
                         : model.get(0).position()
                                 + (long) (random.nextDouble()
                                         * (position - model.get(0).position() + 10));
-                int budget = random.nextInt(5000);
+                int budget = wide && random.nextBoolean() ? Integer.MAX_VALUE : random.nextInt(5000);
                 List<StreamIndex.Entry> expected = new java.util.ArrayList<>();
                 long bytes = 0;
                 for (StreamIndex.Entry e : model) {
