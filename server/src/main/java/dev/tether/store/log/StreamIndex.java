@@ -86,8 +86,11 @@ final class StreamIndex {
         int i = firstOverlapping(from, to);
         int stop = stop(i, to, maxBytes);
         List<Entry> out = new ArrayList<>(stop - i);
-        for (int k = i; k < stop; k++) {
-            out.add(new Entry(position(k), location(k), length(k)));
+        for (int k = i; k < stop; ) { // a chunk at a time: its arrays looked up once, not per message
+            Chunk c = chunks[k >>> CHUNK_SHIFT];
+            for (int at = k & MASK, last = Math.min(CHUNK, at + stop - k); at < last; at++, k++) {
+                out.add(new Entry(c.positions.get(at), c.locations.get(at), c.lengths[at]));
+            }
         }
         return out;
     }
@@ -123,8 +126,14 @@ final class StreamIndex {
     private int stop(int i, long to, int maxBytes) {
         int stop = i;
         long bytes = 0;
-        while (stop < end && position(stop) < to && (stop == i || bytes < maxBytes)) {
-            bytes += length(stop++);
+        while (stop < end) { // a chunk at a time, as in range
+            Chunk c = chunks[stop >>> CHUNK_SHIFT];
+            for (int at = stop & MASK, last = Math.min(CHUNK, at + end - stop); at < last; at++, stop++) {
+                if (c.positions.get(at) >= to || (stop != i && bytes >= maxBytes)) {
+                    return stop;
+                }
+                bytes += c.lengths[at];
+            }
         }
         return stop;
     }
