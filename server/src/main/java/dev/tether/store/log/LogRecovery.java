@@ -101,41 +101,12 @@ final class LogRecovery {
             }
             checkpointed = checkpoint.offset();
         }
-        long expected = checkpoint != null ? checkpoint.offset() : 0;
-        for (int i = 0; i < bases.size(); i++) {
-            if (i == 0 ? bases.get(0) > expected : bases.get(i) != expected) {
-                throw new StoreException(
-                        dir + " is missing log data: the next segment should start at offset " + expected
-                                + " but the first one there starts at " + bases.get(i) + " (a segment deleted or"
-                                + " not copied?): restore the directory from a backup",
-                        null,
-                        false);
-            }
-            Segment s = Segment.open(dir, bases.get(i), readOnly == null);
-            segments.put(s.base, s);
-            expected = s.end();
-        }
+        openSegments(bases, checkpointed);
         if (checkpoint != null && checkpoint.kept() != null) {
             rebuildIndexes(checkpoint.kept());
         }
         long indexed = System.nanoTime();
-        long replayed = 0;
-        for (Segment s : segments.values()) {
-            if (s.end() > checkpointed) { // what the checkpoint holds is not replayed again
-                boolean last = s == segments.lastEntry().getValue();
-                // A sealed segment's index file is written again only if a crash (or a read-only disk) lost it.
-                SegmentIndex.Writer index = last || !Files.exists(SegmentIndex.file(dir, s.base))
-                        ? SegmentIndex.Writer.open(dir, s.base)
-                        : SegmentIndex.Writer.NONE;
-                replay(s, last, Math.max(0, checkpointed - s.base), index);
-                replayed += s.size() - Math.max(0, checkpointed - s.base);
-                if (last) {
-                    activeIndex = index;
-                } else {
-                    index.finish();
-                }
-            }
-        }
+        long replayed = replayAfterCheckpoint();
         if (segments.isEmpty()) {
             if (readOnly != null) {
                 throw new StoreException(dir + " holds no log segment and is not writable", null, true);
@@ -154,25 +125,73 @@ final class LogRecovery {
             s.indexBytes(Files.exists(file) ? Files.size(file) : 0);
         }
         if (checkpointed > 0 || active.size() > 0) {
-            long done = System.nanoTime();
-            long messages =
-                    indexes.values().stream().mapToLong(StreamIndex::size).sum();
-            long before = segments.headMap(checkpointed).size();
-            long replayedBytes = replayed;
-            LOG.log(
-                    System.Logger.Level.INFO,
-                    () -> String.format(
-                            java.util.Locale.ROOT,
-                            "log opened in %.0f ms: %,d messages kept; the indexes of %d segments before the checkpoint"
-                                    + " in %.0f ms, %,d bytes of log after it replayed in %.0f ms",
-                            (done - started) / 1e6,
-                            messages,
-                            before,
-                            (indexed - started) / 1e6,
-                            replayedBytes,
-                            (done - indexed) / 1e6));
+            logOpened(started, indexed, replayed);
         }
         return new Recovered(checkpointed, activeIndex, tornTailAt);
+    }
+
+    /** Opens the segments at {@code bases}, which must follow each other from {@code expected} on. */
+    private void openSegments(List<Long> bases, long expected) throws IOException, StoreException {
+        for (int i = 0; i < bases.size(); i++) {
+            if (i == 0 ? bases.get(0) > expected : bases.get(i) != expected) {
+                throw new StoreException(
+                        dir + " is missing log data: the next segment should start at offset " + expected
+                                + " but the first one there starts at " + bases.get(i) + " (a segment deleted or"
+                                + " not copied?): restore the directory from a backup",
+                        null,
+                        false);
+            }
+            Segment s = Segment.open(dir, bases.get(i), readOnly == null);
+            segments.put(s.base, s);
+            expected = s.end();
+        }
+    }
+
+    /**
+     * Replays the log after the checkpoint (what the checkpoint holds is not replayed again); the
+     * last segment's index writer stays open as the active one.
+     *
+     * @return the bytes of log replayed
+     */
+    private long replayAfterCheckpoint() throws IOException, StoreException {
+        long replayed = 0;
+        for (Segment s : segments.values()) {
+            if (s.end() <= checkpointed) {
+                continue;
+            }
+            boolean last = s == segments.lastEntry().getValue();
+            // A sealed segment's index file is written again only if a crash (or a read-only disk) lost it.
+            SegmentIndex.Writer index = last || !Files.exists(SegmentIndex.file(dir, s.base))
+                    ? SegmentIndex.Writer.open(dir, s.base)
+                    : SegmentIndex.Writer.NONE;
+            long from = Math.max(0, checkpointed - s.base);
+            replay(s, last, from, index);
+            replayed += s.size() - from;
+            if (last) {
+                activeIndex = index;
+            } else {
+                index.finish();
+            }
+        }
+        return replayed;
+    }
+
+    private void logOpened(long started, long indexed, long replayed) {
+        long done = System.nanoTime();
+        long messages = indexes.values().stream().mapToLong(StreamIndex::size).sum();
+        long before = segments.headMap(checkpointed).size();
+        LOG.log(
+                System.Logger.Level.INFO,
+                () -> String.format(
+                        java.util.Locale.ROOT,
+                        "log opened in %.0f ms: %,d messages kept; the indexes of %d segments before the checkpoint"
+                                + " in %.0f ms, %,d bytes of log after it replayed in %.0f ms",
+                        (done - started) / 1e6,
+                        messages,
+                        before,
+                        (indexed - started) / 1e6,
+                        replayed,
+                        (done - indexed) / 1e6));
     }
 
     /**

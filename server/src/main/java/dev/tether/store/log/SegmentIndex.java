@@ -90,10 +90,8 @@ final class SegmentIndex {
         private final CRC32C crc = new CRC32C();
         private FileChannel channel;
         private int count;
-        /** The file is finished under its name, or the writer gave it up (no file). */
+        /** The file is finished under its name (else, with no channel, there is no file). */
         private boolean finished;
-
-        private boolean gaveUp;
 
         private Writer(Path dir, long base, FileChannel channel) {
             this.dir = dir;
@@ -181,7 +179,7 @@ final class SegmentIndex {
 
         /** The bytes its file takes (what {@code --max-store-size} counts): 0 when there is none. */
         long bytes() {
-            if (gaveUp || (channel == null && !finished)) {
+            if (channel == null && !finished) { // never made, or given up
                 return 0;
             }
             return (long) count * ENTRY + (finished ? TRAILER : 0);
@@ -202,7 +200,6 @@ final class SegmentIndex {
                         "giving up the index file of the segment at " + base + " (recovery will scan the segment"
                                 + " instead): " + why);
             }
-            gaveUp = true;
             try {
                 channel.close();
                 Files.deleteIfExists(unfinished(dir, base));

@@ -83,10 +83,9 @@ public final class GroupCommitBench {
                             .getUsed();
                     System.out.printf(
                             Locale.ROOT,
-                            "reopened %s in %.0f ms (%s); heap in use with it open, after a full collection: %.1f MB%n",
+                            "reopened %s in %.0f ms; heap in use with it open, after a full collection: %.1f MB%n",
                             value,
                             millis,
-                            store.describe(),
                             heap / 1e6);
                     store.close();
                     return;
