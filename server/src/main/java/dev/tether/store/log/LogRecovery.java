@@ -145,6 +145,20 @@ final class LogRecovery {
             segments.put(s.base, s);
             expected = s.end();
         }
+        // A roll makes the next segment durable before it writes the checkpoint there.
+        if (checkpointed > 0 && !segments.containsKey(checkpointed)) {
+            throw new StoreException(
+                    dir + " is missing log data: the checkpoint is at offset " + checkpointed
+                            + " but no segment starts there ("
+                            + (segments.isEmpty()
+                                    ? "there is none"
+                                    : "the log ends at "
+                                            + segments.lastEntry().getValue().end())
+                            + "; segments deleted or not copied?): restore"
+                            + " the directory from a backup",
+                    null,
+                    false);
+        }
     }
 
     /**

@@ -230,6 +230,18 @@ class LogStreamStoreTest {
         assertTrue(refused.getMessage().contains("missing log data"), refused.getMessage());
     }
 
+    @Test
+    void aLogThatEndsBeforeItsCheckpointIsRefused() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir, 64, 64)) { // a segment per batch, a checkpoint each roll
+            writeThree(store);
+            store.sync();
+        }
+        List<Path> segments = segmentFiles();
+        Files.delete(segments.getLast()); // the segment the checkpoint points at: a copy that stopped short
+        StoreException refused = assertThrows(StoreException.class, () -> LogStreamStore.open(dir, 64, 64));
+        assertTrue(refused.getMessage().contains("missing log data"), refused.getMessage());
+    }
+
     private List<Path> segmentFiles() throws IOException {
         try (Stream<Path> files = Files.list(dir.resolve("log"))) {
             return files.filter(p -> p.toString().endsWith(".seg")).sorted().toList();
