@@ -116,7 +116,9 @@ public final class ResponseService implements AutoCloseable {
                 ? p
                 : p.withMetadata(backend.responseMetadata())
                         .withDefaultMaxOutputTokens(backend.defaultMaxOutputTokens());
-        return continuations.parent(params, local, owner).thenCompose(parent -> start(params, parent, owner));
+        return continuations
+                .parent(params, local, owner)
+                .thenCompose(parent -> start(params, parent, owner, local != null));
     }
 
     /**
@@ -232,7 +234,9 @@ public final class ResponseService implements AutoCloseable {
         }
     }
 
-    private CompletionStage<ResponseRun> start(ResponseParams p, Continuations.Parent parent, String owner) {
+    /** @param onConnection the request came over a WebSocket, whose own cache may continue it */
+    private CompletionStage<ResponseRun> start(
+            ResponseParams p, Continuations.Parent parent, String owner, boolean onConnection) {
         String id = Ids.response();
         String root = parent.root() != null ? parent.root() : id;
         List<ObjectNode> input = Items.resolveReferences(p.input(), parent.chain());
@@ -272,6 +276,12 @@ public final class ResponseService implements AutoCloseable {
             run.compactFirst(turn -> compactor.ifOver(threshold, p, turn, context));
         }
         if (!p.store()) {
+            if (!onConnection && parent.root() == null && backend != null) {
+                // Nothing can continue it: a store:false response is found only by its own
+                // connection. Its session's state (KV cache, serialized prefix) would only push
+                // out the state of sessions that do continue, so the backend drops it at the end.
+                run.done().whenComplete((r, e) -> backend.forget(root));
+            }
             return CompletableFuture.completedFuture(launch(run, request));
         }
         // The streams are created by the writer before any event is appended (one queue, in

@@ -230,6 +230,34 @@ class EmbeddedResponsesTest {
     }
 
     /**
+     * A store:false response over HTTP can never be continued, so its session's KV state is
+     * dropped when it ends instead of waiting to be evicted; a stored one stays resident.
+     */
+    @Test
+    void aResponseNothingCanContinueLeavesNoKvStateBehind() throws Exception {
+        try (TestServer server = TestServer.start(dir, b -> b.model(TestModels.tiny()))) {
+            ResponsesClient api = new ResponsesClient(server);
+            String resident = "tether_kv_bytes{where=\"resident\"}";
+            Reply stored =
+                    api.post("/v1/responses", "{\"model\":\"tiny\",\"input\":\"Hello\",\"max_output_tokens\":4}");
+            assertEquals(200, stored.status(), stored.body().toString());
+            Scrapes.await(server, resident, 1);
+            double before = Scrapes.sample(server.get("/metrics").body(), resident);
+            Reply oneShot = api.post(
+                    "/v1/responses",
+                    "{\"model\":\"tiny\",\"input\":\"Hi there\",\"max_output_tokens\":4,\"store\":false}");
+            assertEquals(200, oneShot.status(), oneShot.body().toString());
+            for (int i = 0; i < 100 && Scrapes.sample(server.get("/metrics").body(), resident) != before; i++) {
+                Thread.sleep(100);
+            }
+            assertEquals(
+                    before,
+                    Scrapes.sample(server.get("/metrics").body(), resident),
+                    "only the stored chain's KV state is resident");
+        }
+    }
+
+    /**
      * Retention: deleting a response forgets its chain's KV state (its tokens must not outlive it,
      * in memory or in a spill file), and the KV gauges on /metrics show it.
      */

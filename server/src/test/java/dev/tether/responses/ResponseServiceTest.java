@@ -49,6 +49,70 @@ class ResponseServiceTest {
         };
     }
 
+    /** Answers "ok" at once and records the sessions it is told to forget. */
+    private static ModelBackend answersOkAndRecordsForgets(List<String> forgotten) {
+        return new ModelBackend() {
+            @Override
+            public ModelResult generate(
+                    dev.tether.inference.ModelRequest request, dev.tether.inference.ModelSink sink) {
+                sink.text("ok");
+                return new ModelResult(ModelResult.Finish.STOP, ModelResult.Usage.UNKNOWN);
+            }
+
+            @Override
+            public void forget(String sessionKey) {
+                forgotten.add(sessionKey);
+            }
+
+            @Override
+            public String describe() {
+                return "test";
+            }
+        };
+    }
+
+    @Test
+    void theBackendDropsTheSessionOfAResponseNothingCanContinue() throws Exception {
+        List<String> forgotten = java.util.Collections.synchronizedList(new ArrayList<>());
+        try (StreamEngine engine =
+                        new StreamEngine(new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults());
+                ResponseService service = new ResponseService(
+                        engine,
+                        answersOkAndRecordsForgets(forgotten),
+                        InstantSource.system(),
+                        ResponseSettings.defaults(),
+                        new Metrics())) {
+            ResponseService.LocalChains socket = id -> null;
+            ResponseRecord oneShot = finish(service, "{\"model\":\"m\",\"input\":\"a\",\"store\":false}", null);
+            ResponseRecord stored = finish(service, "{\"model\":\"m\",\"input\":\"a\"}", null);
+            ResponseRecord onSocket = finish(service, "{\"model\":\"m\",\"input\":\"a\",\"store\":false}", socket);
+            ResponseRecord continuing = finish(
+                    service,
+                    "{\"model\":\"m\",\"input\":\"b\",\"store\":false,\"previous_response_id\":\"" + stored.id()
+                            + "\"}",
+                    null);
+            assertEquals(ResponseStatus.COMPLETED, continuing.status());
+            assertEquals(stored.id(), continuing.rootId(), "it continues the stored chain");
+            // The forget follows the end; the last response ended after the first one's.
+            assertEquals(
+                    List.of(oneShot.id()),
+                    forgotten,
+                    "only the store:false response over HTTP that starts a chain is forgotten (not "
+                            + stored.id() + ", " + onSocket.id() + " or the chain continued by " + continuing.id()
+                            + ")");
+        }
+    }
+
+    private static ResponseRecord finish(ResponseService service, String body, ResponseService.LocalChains local)
+            throws Exception {
+        return service.create(ParamsParser.parse(JSON.readTree(body)), local, "anonymous")
+                .toCompletableFuture()
+                .get(5, TimeUnit.SECONDS)
+                .done()
+                .toCompletableFuture()
+                .get(5, TimeUnit.SECONDS);
+    }
+
     @Test
     void aClientThatSeesTheEndCanContinueAtOnce() throws Exception {
         CountDownLatch subscribed = new CountDownLatch(1);

@@ -1,14 +1,17 @@
 package dev.tether.store.log;
 
+import dev.tether.store.Mutation;
 import dev.tether.store.StoreException;
 import dev.tether.store.StoreState;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.Set;
 import java.util.stream.Stream;
 
 /**
@@ -87,8 +90,9 @@ final class LogRecovery {
             indexFiles = names.stream().filter(SegmentIndex::isIndexFile).toList();
         }
         if (readOnly == null) {
+            Set<Long> kept = new HashSet<>(bases);
             for (String name : indexFiles) { // unfinished, or left by a segment retention deleted
-                if (name.endsWith(".tmp") || !bases.contains(Long.parseLong(name.substring(0, 20)))) {
+                if (name.endsWith(".tmp") || !kept.contains(Long.parseLong(name.substring(0, 20)))) {
                     Files.delete(dir.resolve(name));
                 }
             }
@@ -379,8 +383,25 @@ final class LogRecovery {
                             .add(a.position(), location, a.length());
                     index.add(a.streamId(), a.position(), location, a.length());
                 }
-                case LogFormat.Decoded.Other o -> LogStreamStore.applyOther(state, indexes, o.mutation());
+                case LogFormat.Decoded.Other o -> applyOther(state, indexes, o.mutation());
             }
+        }
+    }
+
+    /** A mutation other than an append, applied to the state and the indexes (commit and replay). */
+    static void applyOther(StoreState state, Map<Long, StreamIndex> indexes, Mutation m) {
+        state.apply(m);
+        switch (m) {
+            case Mutation.TrimMessages t -> {
+                StreamIndex index = indexes.get(t.streamId());
+                if (index != null) {
+                    index.trim(t.beforePosition());
+                }
+            }
+            case Mutation.DropStream d -> indexes.remove(d.streamId());
+            case Mutation.PutStream p -> {}
+            case Mutation.PutProducer p -> {}
+            case Mutation.AppendMessages a -> throw new IllegalStateException("appends are indexed, not applied");
         }
     }
 }

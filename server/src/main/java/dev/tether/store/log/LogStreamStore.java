@@ -355,24 +355,7 @@ public final class LogStreamStore implements StreamStore {
     }
 
     private void applyOther(Mutation m) {
-        applyOther(state, indexes, m);
-    }
-
-    /** A mutation other than an append, applied to the state and the indexes (commit and replay). */
-    static void applyOther(StoreState state, Map<Long, StreamIndex> indexes, Mutation m) {
-        state.apply(m);
-        switch (m) {
-            case Mutation.TrimMessages t -> {
-                StreamIndex index = indexes.get(t.streamId());
-                if (index != null) {
-                    index.trim(t.beforePosition());
-                }
-            }
-            case Mutation.DropStream d -> indexes.remove(d.streamId());
-            case Mutation.PutStream p -> {}
-            case Mutation.PutProducer p -> {}
-            case Mutation.AppendMessages a -> throw new IllegalStateException("appends are indexed, not applied");
-        }
+        LogRecovery.applyOther(state, indexes, m);
     }
 
     @Override
