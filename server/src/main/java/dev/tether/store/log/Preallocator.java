@@ -147,7 +147,7 @@ final class Preallocator implements AutoCloseable {
         c.force(true);
     }
 
-    private static OpenOption directOption() {
+    static OpenOption directOption() {
         try { // O_DIRECT: not in the standard options; jdk.unsupported's ExtendedOpenOption.DIRECT
             return (OpenOption) Class.forName("com.sun.nio.file.ExtendedOpenOption")
                     .getField("DIRECT")

@@ -24,6 +24,11 @@ import java.nio.file.StandardOpenOption;
  */
 final class Segment implements AutoCloseable {
     private static final int ZEROS = 1 << 20;
+    /** The page size the kernel caches files in (and a multiple of the file system's block). */
+    static final int PAGE = 4096;
+
+    private static final ByteBuffer PAGE_OF_ZEROS =
+            ByteBuffer.allocateDirect(PAGE).asReadOnlyBuffer();
 
     final long base;
     final Path file;
@@ -110,15 +115,33 @@ final class Segment implements AutoCloseable {
         return base + size;
     }
 
-    /** Appends {@code bytes} at the end; returns the log offset where they start. */
+    /**
+     * Appends {@code bytes} at the end; returns the log offset where they start.
+     *
+     * <p>In a preallocated segment the write also covers the zeros up to the next page boundary
+     * ({@link #PAGE}): its zeros went to disk with {@code O_DIRECT}, so none of its pages is in
+     * the page cache, and a write into part of such a page makes the kernel read the page from
+     * disk first, synchronously, on the writer's path (seen as one disk read per 4 KiB of log,
+     * docs/benchmarks.md). A write that fills the page to its end needs no read, and the next
+     * write starts in a page that is now cached. The zeros written are zeros already there.
+     */
     long append(ByteBuffer bytes) throws IOException {
         long at = size;
-        long written = 0;
-        while (bytes.hasRemaining()) {
-            written += channel.write(bytes, at + written);
+        long end = at + bytes.remaining();
+        int pad = (int) (Math.min((end + PAGE - 1) / PAGE * PAGE, length) - end);
+        if (pad <= 0) {
+            for (long written = 0; bytes.hasRemaining(); ) {
+                written += channel.write(bytes, at + written);
+            }
+        } else {
+            ByteBuffer[] both = {bytes, PAGE_OF_ZEROS.duplicate().limit(pad)};
+            channel.position(at);
+            while (both[1].hasRemaining()) {
+                channel.write(both);
+            }
         }
-        length = Math.max(length, at + written);
-        size = at + written;
+        length = Math.max(length, end);
+        size = end;
         return base + at;
     }
 

@@ -69,6 +69,58 @@ class LogPreallocationTest {
     }
 
     /**
+     * A spare's zeros go to disk with O_DIRECT, so none of its pages is cached, and a write into
+     * part of such a page makes the kernel read the page from disk first, on the writer's path.
+     * Appends into a spare fill each page they start to its end instead (with the zeros already
+     * there): 400 appends of 100 bytes read nothing from the disk, and leave only zeros after
+     * the data, in a file as long as before.
+     */
+    @Test
+    void appendsIntoASpareReadNothingFromTheDisk() throws Exception {
+        Path io = Path.of("/proc/thread-self/io");
+        assumeTrue(Files.isReadable(io), "needs per-thread I/O accounting (/proc/thread-self/io)");
+        Path spare = dir.resolve("spare");
+        int block = (int) Files.getFileStore(dir).getBlockSize();
+        int bytes = 64 << 10;
+        try (FileChannel c = FileChannel.open(
+                spare, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, Preallocator.directOption())) {
+            ByteBuffer zeros = ByteBuffer.allocateDirect(bytes + block).alignedSlice(block);
+            zeros.limit(bytes);
+            while (zeros.hasRemaining()) {
+                c.write(zeros, zeros.position());
+            }
+            c.force(true);
+        } catch (IOException | UnsupportedOperationException e) {
+            assumeTrue(false, "needs O_DIRECT on the test directory's file system: " + e);
+        }
+        byte[] record = new byte[100];
+        java.util.Arrays.fill(record, (byte) 'x');
+        try (Segment s = Segment.adopt(spare, dir, 0)) {
+            long before = readBytes(io);
+            for (int i = 0; i < 400; i++) {
+                s.append(ByteBuffer.wrap(record));
+            }
+            assertEquals(0, readBytes(io) - before, "bytes this thread read from the disk while appending");
+            assertEquals(40_000, s.size());
+            assertEquals(bytes, s.channel.size(), "the file keeps its length");
+            ByteBuffer file = ByteBuffer.allocate(bytes);
+            while (file.hasRemaining() && s.channel.read(file, file.position()) >= 0) {}
+            for (int i = 0; i < bytes; i++) {
+                assertEquals(i < 40_000 ? 'x' : 0, file.get(i), "byte " + i);
+            }
+        }
+    }
+
+    private static long readBytes(Path io) throws IOException {
+        for (String line : Files.readAllLines(io)) {
+            if (line.startsWith("read_bytes:")) {
+                return Long.parseLong(line.substring("read_bytes:".length()).trim());
+            }
+        }
+        throw new IOException(io + " has no read_bytes");
+    }
+
+    /**
      * Fills the first segment past half (the spare is asked for), waits for the spare, and appends
      * until the log has rolled into it; returns the store, open.
      */
