@@ -16,7 +16,8 @@ package dev.tether.inference.embedded;
  * @param residentSessions sessions holding a sequence now
  * @param residentTokens   tokens those sessions hold
  * @param cells            KV cache size in tokens
- * @param forgets          sessions forgotten because their chain was deleted or expired
+ * @param forgets          sessions forgotten: their chain was deleted or expired, or nothing
+ *                         could continue them (a store:false response over HTTP)
  * @param spillFiles       spill files on disk now
  * @param spillBytes       bytes of those files
  * @param spillsOverBudget spill files deleted (least recently used first) to keep the disk budget

@@ -20,7 +20,8 @@ import java.nio.file.StandardOpenOption;
  * ({@link #clearFrom}); a full segment is cut to its data when the next one starts ({@link #seal}).
  *
  * <p>Thread-safety: {@link #size} is written by the writer thread and read by any; positional
- * reads and {@code force} are safe alongside writes ({@link FileChannel} guarantees it).
+ * reads and {@code force} are safe alongside writes ({@link FileChannel} guarantees it). {@link
+ * #append} moves the channel's position, so only the writer thread may use the position.
  */
 final class Segment implements AutoCloseable {
     private static final int ZEROS = 1 << 20;
@@ -123,12 +124,14 @@ final class Segment implements AutoCloseable {
      * the page cache, and a write into part of such a page makes the kernel read the page from
      * disk first, synchronously, on the writer's path (seen as one disk read per 4 KiB of log,
      * docs/benchmarks.md). A write that fills the page to its end needs no read, and the next
-     * write starts in a page that is now cached. The zeros written are zeros already there.
+     * write starts in a page that is now cached. The zeros written are zeros already there. Only
+     * a write that ends in a page it did not start in partway (one no earlier write touched) pads.
      */
     long append(ByteBuffer bytes) throws IOException {
         long at = size;
         long end = at + bytes.remaining();
-        int pad = (int) (Math.min((end + PAGE - 1) / PAGE * PAGE, length) - end);
+        boolean newPage = end % PAGE != 0 && (at % PAGE == 0 || end / PAGE != at / PAGE);
+        int pad = newPage ? (int) (Math.min((end / PAGE + 1) * PAGE, length) - end) : 0;
         if (pad <= 0) {
             for (long written = 0; bytes.hasRemaining(); ) {
                 written += channel.write(bytes, at + written);

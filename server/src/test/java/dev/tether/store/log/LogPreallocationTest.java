@@ -70,20 +70,49 @@ class LogPreallocationTest {
 
     /**
      * A spare's zeros go to disk with O_DIRECT, so none of its pages is cached, and a write into
-     * part of such a page makes the kernel read the page from disk first, on the writer's path.
-     * Appends into a spare fill each page they start to its end instead (with the zeros already
-     * there): 400 appends of 100 bytes read nothing from the disk, and leave only zeros after
-     * the data, in a file as long as before.
+     * part of such a page makes the kernel read the page from disk first, on the writer's path
+     * (the control: one plain write proves this file system does that). Appends into a spare fill
+     * each new page they end in to its end instead (with the zeros already there): 700 appends of
+     * 100 bytes, running past the spare's end, read nothing from the disk and leave the data,
+     * then zeros up to the spare's length, then nothing.
      */
     @Test
     void appendsIntoASpareReadNothingFromTheDisk() throws Exception {
         Path io = Path.of("/proc/thread-self/io");
         assumeTrue(Files.isReadable(io), "needs per-thread I/O accounting (/proc/thread-self/io)");
-        Path spare = dir.resolve("spare");
-        int block = (int) Files.getFileStore(dir).getBlockSize();
         int bytes = 64 << 10;
+        byte[] record = new byte[100];
+        java.util.Arrays.fill(record, (byte) 'x');
+        try (FileChannel control = FileChannel.open(zeroed("control", bytes), StandardOpenOption.WRITE)) {
+            long before = readBytes(io);
+            control.write(ByteBuffer.wrap(record), 100);
+            assumeTrue(readBytes(io) > before, "needs a file system that reads a page before a partial write");
+        }
+        try (Segment warm = Segment.adopt(zeroed("warm", bytes), dir, 1L << 40)) {
+            warm.append(ByteBuffer.wrap(record)); // loads what a first padded write needs
+        }
+        try (Segment s = Segment.adopt(zeroed("spare", bytes), dir, 0)) {
+            long before = readBytes(io);
+            for (int i = 0; i < 700; i++) {
+                s.append(ByteBuffer.wrap(record));
+            }
+            assertEquals(0, readBytes(io) - before, "bytes this thread read from the disk while appending");
+            assertEquals(70_000, s.size());
+            assertEquals(70_000, s.channel.size(), "the file grows only past the spare's end");
+            ByteBuffer file = ByteBuffer.allocate(70_000);
+            while (file.hasRemaining() && s.channel.read(file, file.position()) >= 0) {}
+            for (int i = 0; i < 70_000; i++) {
+                assertEquals('x', file.get(i), "byte " + i);
+            }
+        }
+    }
+
+    /** A file of {@code bytes} zeros written with O_DIRECT (so none of it is cached), synced. */
+    private Path zeroed(String name, int bytes) throws IOException {
+        Path file = dir.resolve(name);
+        int block = (int) Files.getFileStore(dir).getBlockSize();
         try (FileChannel c = FileChannel.open(
-                spare, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, Preallocator.directOption())) {
+                file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, Preallocator.directOption())) {
             ByteBuffer zeros = ByteBuffer.allocateDirect(bytes + block).alignedSlice(block);
             zeros.limit(bytes);
             while (zeros.hasRemaining()) {
@@ -93,22 +122,7 @@ class LogPreallocationTest {
         } catch (IOException | UnsupportedOperationException e) {
             assumeTrue(false, "needs O_DIRECT on the test directory's file system: " + e);
         }
-        byte[] record = new byte[100];
-        java.util.Arrays.fill(record, (byte) 'x');
-        try (Segment s = Segment.adopt(spare, dir, 0)) {
-            long before = readBytes(io);
-            for (int i = 0; i < 400; i++) {
-                s.append(ByteBuffer.wrap(record));
-            }
-            assertEquals(0, readBytes(io) - before, "bytes this thread read from the disk while appending");
-            assertEquals(40_000, s.size());
-            assertEquals(bytes, s.channel.size(), "the file keeps its length");
-            ByteBuffer file = ByteBuffer.allocate(bytes);
-            while (file.hasRemaining() && s.channel.read(file, file.position()) >= 0) {}
-            for (int i = 0; i < bytes; i++) {
-                assertEquals(i < 40_000 ? 'x' : 0, file.get(i), "byte " + i);
-            }
-        }
+        return file;
     }
 
     private static long readBytes(Path io) throws IOException {
