@@ -33,28 +33,16 @@ class ResponseServiceTest {
 
     /** A backend that answers "ok" once {@code ready} is counted down. */
     private static ModelBackend answersOkAfter(CountDownLatch ready) {
+        return answersOk(ready, new ArrayList<>());
+    }
+
+    /** Answers "ok" once {@code ready} is counted down, and records the sessions it is told to forget. */
+    private static ModelBackend answersOk(CountDownLatch ready, List<String> forgotten) {
         return new ModelBackend() {
             @Override
             public ModelResult generate(dev.tether.inference.ModelRequest request, dev.tether.inference.ModelSink sink)
                     throws InterruptedException {
                 ready.await(5, TimeUnit.SECONDS);
-                sink.text("ok");
-                return new ModelResult(ModelResult.Finish.STOP, ModelResult.Usage.UNKNOWN);
-            }
-
-            @Override
-            public String describe() {
-                return "test";
-            }
-        };
-    }
-
-    /** Answers "ok" at once and records the sessions it is told to forget. */
-    private static ModelBackend answersOkAndRecordsForgets(List<String> forgotten) {
-        return new ModelBackend() {
-            @Override
-            public ModelResult generate(
-                    dev.tether.inference.ModelRequest request, dev.tether.inference.ModelSink sink) {
                 sink.text("ok");
                 return new ModelResult(ModelResult.Finish.STOP, ModelResult.Usage.UNKNOWN);
             }
@@ -71,6 +59,14 @@ class ResponseServiceTest {
         };
     }
 
+    /** Waits up to 5 s for {@code condition}; the assertion after it says what was expected. */
+    private static void within5s(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!condition.getAsBoolean() && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+    }
+
     @Test
     void theBackendDropsTheSessionOfAResponseNothingCanContinue() throws Exception {
         List<String> forgotten = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -78,7 +74,7 @@ class ResponseServiceTest {
                         new StreamEngine(new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults());
                 ResponseService service = new ResponseService(
                         engine,
-                        answersOkAndRecordsForgets(forgotten),
+                        answersOk(new CountDownLatch(0), forgotten),
                         InstantSource.system(),
                         ResponseSettings.defaults(),
                         new Metrics())) {
@@ -95,10 +91,7 @@ class ResponseServiceTest {
             assertEquals(ResponseStatus.COMPLETED, continuing.status());
             assertEquals(stored.id(), continuing.rootId(), "it continues the stored chain");
             // A forget follows its run's end, maybe just after this thread saw the end: wait for two.
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (forgotten.size() < 2 && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
+            within5s(() -> forgotten.size() >= 2);
             assertEquals(
                     List.of(oneShot.id(), lastOneShot.id()),
                     forgotten,
@@ -197,10 +190,7 @@ class ResponseServiceTest {
                             ParamsParser.parse(JSON.readTree("{\"model\":\"m\",\"input\":\"a\"}")), null, "anonymous")
                     .toCompletableFuture()
                     .get(5, TimeUnit.SECONDS);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (run.snapshot().status() != ResponseStatus.COMPLETED && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
+            within5s(() -> run.snapshot().status() == ResponseStatus.COMPLETED);
             assertEquals(ResponseStatus.COMPLETED, run.snapshot().status(), "the model finished first");
             assertNull(run.finished(), "its end waits to be durable");
             ended.countDown();

@@ -77,7 +77,7 @@ public final class LogStreamStore implements StreamStore {
     /** Each segment after the first is zero-filled ahead ({@code --log-preallocate}). */
     private final boolean preallocate;
 
-    /** The most bytes the segments may hold ({@code --max-store-size}), or {@link Long#MAX_VALUE}. */
+    /** The most bytes the log may take on disk ({@code --max-store-size}), or {@link Long#MAX_VALUE}. */
     private final long maxBytes;
     /** A commit was refused for {@link #maxBytes}, and not enough has been freed since. Writer thread. */
     private boolean full;
@@ -107,14 +107,14 @@ public final class LogStreamStore implements StreamStore {
      * for reading: reads are served and every commit is refused as unavailable until the disk is
      * writable again.
      *
-     * @param maxBytes the most bytes the segments may hold ({@code --max-store-size}), or null
+     * @param maxBytes the most bytes the log may take on disk, segments and their index files ({@code --max-store-size}), or null
      */
     public static LogStreamStore open(Path dataDir, Long maxBytes) throws StoreException {
         return open(dataDir, maxBytes, true);
     }
 
     /**
-     * @param maxBytes the most bytes the segments may hold ({@code --max-store-size}), or null
+     * @param maxBytes the most bytes the log may take on disk, segments and their index files ({@code --max-store-size}), or null
      * @param preallocate whether the next segment is zero-filled ahead ({@code --log-preallocate})
      */
     public static LogStreamStore open(Path dataDir, Long maxBytes, boolean preallocate) throws StoreException {
