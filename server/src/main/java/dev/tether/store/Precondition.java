@@ -27,6 +27,14 @@ public sealed interface Precondition {
     }
 
     /**
+     * No node recorded a TTL-renewing access to stream {@code streamId} later than
+     * {@code atMillis} ({@link SharedStreamStore#renew}): what a decision that the stream expired
+     * rests on. A one-node store keeps renewals in the stream's record, which {@link StreamIs}
+     * covers, so there it always holds.
+     */
+    record NotRenewedAfter(long streamId, long atMillis) implements Precondition {}
+
+    /**
      * Producer {@code producerId} of stream {@code streamId} has last accepted {@code expected}'s
      * (epoch, seq); {@code expected} null means the producer has no state yet.
      */

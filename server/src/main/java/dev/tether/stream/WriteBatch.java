@@ -53,6 +53,7 @@ final class WriteBatch {
     private final Map<Long, Precondition> expectedStreams = new LinkedHashMap<>();
     private final Set<String> expectedFreePaths = new LinkedHashSet<>();
     private final Map<String, Precondition> expectedProducers = new LinkedHashMap<>();
+    private final Map<Long, Precondition> expectedRenewals = new LinkedHashMap<>();
     private long lastId;
 
     WriteBatch(StreamRegistry registry, RegistrySync sync, WriteBatch parent, long lastId, long now) {
@@ -110,6 +111,7 @@ final class WriteBatch {
         });
         expectedFreePaths.forEach(path -> out.add(new Precondition.PathFree(path)));
         out.addAll(expectedProducers.values());
+        out.addAll(expectedRenewals.values());
         return out;
     }
 
@@ -173,11 +175,22 @@ final class WriteBatch {
         return base() != null ? base().byId(id) : recordOf(registry.byId(id));
     }
 
-    /** Whether the stream has expired, counting reads that renewed it in memory. */
+    /**
+     * Whether the stream has expired, counting reads that renewed it in memory. In cluster mode a
+     * yes on its TTL rests on no node having renewed it since this node last heard: a read on
+     * another node may have renewed it after this node refreshed its view, and the store refuses
+     * the batch then (the retry refreshes it first).
+     */
     boolean expired(StreamRecord r) {
-        StreamState s = registry.byId(r.id());
-        long lastAccess = s == null ? r.lastAccessMillis() : Math.max(s.lastAccess, r.lastAccessMillis());
-        return StreamState.expired(r, lastAccess, now);
+        long lastAccess = lastAccessOf(r);
+        if (!StreamState.expired(r, lastAccess, now)) {
+            return false;
+        }
+        boolean byTtl = r.expiresAtMillis() == null || now < r.expiresAtMillis();
+        if (sync != null && byTtl) {
+            expectedRenewals.put(r.id(), new Precondition.NotRenewedAfter(r.id(), lastAccess));
+        }
+        return true;
     }
 
     /** The last access to persist with a record, so read renewals survive a restart too. */

@@ -9,6 +9,7 @@ import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamRecord;
 import dev.tether.store.StreamRecord.ProducerTuple;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -18,6 +19,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -164,6 +166,35 @@ class ClusterEngineTest {
             assertEquals("a" + i + ";", fromA.get(i), "one node's appends keep their order");
         }
         assertEquals(read, messages(a, "s"), "both nodes read the same log");
+    }
+
+    @Test
+    void aNodeDoesNotExpireAStreamAnotherNodeRenewedAfterItLooked() throws Exception {
+        // Node C's clock runs 2.5 s ahead of the stream's creation; its view has no renewal.
+        long created = System.currentTimeMillis() - 1000;
+        AtomicLong clockC = new AtomicLong(created);
+        try (StreamEngine c =
+                new StreamEngine(shared.node(), () -> Instant.ofEpochMilli(clockC.get()), EngineSettings.defaults())) {
+            assertInstanceOf(
+                    CreateResult.Created.class,
+                    get(c.create(new CreateRequest("ttl", "text/plain", 2L, null, false, List.of(), null))));
+            clockC.set(created + 2500);
+            // C's sweep has refreshed its view and found the stream expired; before its commit
+            // reaches the store, a read on node B renews the stream.
+            CountDownLatch renewed = new CountDownLatch(1);
+            shared.beforeNextCommit = () -> {
+                try {
+                    assertInstanceOf(ReadResult.Data.class, get(b.read("ttl", ReadFrom.TAIL)));
+                    renewed.countDown();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            };
+            assertEquals(0, get(c.sweepExpired()), "the sweep expired nothing");
+            assertTrue(renewed.await(0, TimeUnit.SECONDS), "B's read ran between C's decision and its commit");
+            assertInstanceOf(Lookup.Found.class, a.lookup("ttl"), "the stream B renewed is still there");
+            assertInstanceOf(Lookup.Found.class, c.lookup("ttl"), "and C sees B's renewal now");
+        }
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.tether.stream;
 import dev.tether.store.Commit;
 import dev.tether.store.CommitResult;
 import dev.tether.store.Mutation;
+import dev.tether.store.Precondition;
 import dev.tether.store.ProducerRecord;
 import dev.tether.store.SharedStreamStore;
 import dev.tether.store.StoreContents;
@@ -32,6 +33,9 @@ public final class SharedMemoryStore {
     private final List<Consumer<List<SharedStreamStore.Change>>> listeners = new CopyOnWriteArrayList<>();
     private long maxId;
     volatile boolean loseNotifications;
+    /** Runs once, just before the next commit of any node reaches the store (to interleave another node's step). */
+    volatile Runnable beforeNextCommit;
+
     private final Map<String, String> leases = new ConcurrentHashMap<>();
 
     /** Every lease lapses at once, as when their holders were paused past them. */
@@ -67,8 +71,17 @@ public final class SharedMemoryStore {
         public CommitResult commit(Commit commit) {
             CommitResult result;
             List<Change> changes = new ArrayList<>();
+            Runnable before = beforeNextCommit;
+            beforeNextCommit = null;
+            if (before != null) {
+                before.run();
+            }
             synchronized (SharedMemoryStore.this) {
-                result = store.commit(commit);
+                List<Precondition> renewed = commit.expect().stream()
+                        .filter(p -> p instanceof Precondition.NotRenewedAfter n
+                                && renewals.getOrDefault(n.streamId(), 0L) > n.atMillis())
+                        .toList();
+                result = renewed.isEmpty() ? store.commit(commit) : new CommitResult.Conflict(renewed);
                 if (result instanceof CommitResult.Committed) {
                     Map<Long, StreamRecord> now = new HashMap<>();
                     store.load().streams().forEach(r -> now.put(r.id(), r));
@@ -78,6 +91,7 @@ public final class SharedMemoryStore {
                             changes.add(new Change(
                                     p.record().id(), now.get(p.record().id())));
                         } else if (m instanceof Mutation.DropStream d) {
+                            renewals.remove(d.streamId());
                             changes.add(new Change(d.streamId(), null));
                         }
                     }
@@ -140,7 +154,11 @@ public final class SharedMemoryStore {
 
         @Override
         public void renew(long streamId, long atMillis) {
-            renewals.merge(streamId, atMillis, Math::max);
+            synchronized (SharedMemoryStore.this) {
+                if (store.load().streams().stream().anyMatch(r -> r.id() == streamId)) {
+                    renewals.merge(streamId, atMillis, Math::max);
+                }
+            }
         }
 
         @Override

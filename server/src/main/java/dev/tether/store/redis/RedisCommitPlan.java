@@ -63,6 +63,11 @@ final class RedisCommitPlan {
                         .put("rec", record(json, s.expected()));
             case Precondition.PathFree f ->
                 json.createObjectNode().put("t", "path").put("path", f.path());
+            case Precondition.NotRenewedAfter n ->
+                json.createObjectNode()
+                        .put("t", "renewed")
+                        .put("id", Long.toString(n.streamId()))
+                        .put("at", n.atMillis());
             case Precondition.ProducerIs q -> {
                 ObjectNode o = json.createObjectNode()
                         .put("t", "prod")

@@ -343,11 +343,13 @@ public final class RedisStreamStore implements SharedStreamStore {
     @Override
     public void renew(long streamId, long atMillis) throws StoreException {
         try {
+            // Not for a stream already gone: its entry would outlive it (a drop removes the entry).
             redis.eval(
-                    "if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') < tonumber(ARGV[2]) then "
+                    "if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 "
+                            + "and tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') < tonumber(ARGV[2]) then "
                             + "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 0",
                     ScriptOutputType.INTEGER,
-                    new byte[][] {key("access")},
+                    new byte[][] {key("access"), key("streams")},
                     RedisScripts.bytes(Long.toString(streamId)),
                     RedisScripts.bytes(Long.toString(atMillis)));
         } catch (RedisException e) {

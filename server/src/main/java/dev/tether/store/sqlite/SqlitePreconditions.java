@@ -60,6 +60,7 @@ final class SqlitePreconditions {
                     }
                 }
             }
+            case Precondition.NotRenewedAfter n -> true; // renewals here live in the records
         };
     }
 }

@@ -28,6 +28,8 @@ for i, e in ipairs(plan.expect) do
     ok = redis.call('HGET', p .. 'streams', e.id) == e.rec
   elseif e.t == 'path' then
     ok = redis.call('HEXISTS', p .. 'paths', e.path) == 0
+  elseif e.t == 'renewed' then
+    ok = tonumber(redis.call('HGET', p .. 'access', e.id) or '0') <= e.at
   else -- 'prod': e.v is "epoch:seq", or false for "no state"
     local now = redis.call('HGET', p .. 'prod:' .. e.id, e.p)
     if e.v == false then ok = (now == false) else ok = (now == e.v) end

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.store.Commit;
+import dev.tether.store.CommitResult;
 import dev.tether.store.Mutation;
+import dev.tether.store.Precondition;
 import dev.tether.store.ProducerRecord;
 import dev.tether.store.StoreContents;
 import dev.tether.store.StoreException;
@@ -70,6 +72,29 @@ class RedisStreamStoreTest {
             store.commit(Commit.unconditional(List.of(new Mutation.DropStream(1))));
             assertEquals(List.of(), store.read(1, 0, 6000, Integer.MAX_VALUE));
             assertEquals(List.of(), store.load().streams());
+        }
+    }
+
+    @Test
+    void anExpiryDecidedBeforeARenewalIsRefusedAndAGoneStreamIsNotRenewed() throws Exception {
+        try (RedisServer redis = new RedisServer(dir);
+                RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", "n1", false)) {
+            StreamRecord s = StreamStoreContract.stream(1, "a");
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(s))));
+            store.renew(1, 5_000);
+            Precondition stale = new Precondition.NotRenewedAfter(1, 4_999);
+            assertEquals(
+                    new CommitResult.Conflict(List.of(stale)),
+                    store.commit(new Commit(List.of(stale), List.of(new Mutation.DropStream(1)))),
+                    "a node that decided on a view without the renewal at 5000 loses");
+            assertEquals(
+                    CommitResult.COMMITTED,
+                    store.commit(new Commit(
+                            List.of(new Precondition.NotRenewedAfter(1, 5_000)), List.of(new Mutation.DropStream(1)))),
+                    "one that saw it wins");
+            store.renew(1, 6_000); // a read that looked the stream up just before it went
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(s))));
+            assertEquals(0, store.stream(1).renewedAtMillis(), "the renewal of the gone stream was not kept");
         }
     }
 
