@@ -198,6 +198,25 @@ class ClusterEngineTest {
     }
 
     @Test
+    void anAppendOnOneNodeFindsAStreamKeptAliveByReadsOnAnother() throws Exception {
+        long created = System.currentTimeMillis() - 1500;
+        AtomicLong clockC = new AtomicLong(created);
+        try (StreamEngine c =
+                new StreamEngine(shared.node(), () -> Instant.ofEpochMilli(clockC.get()), EngineSettings.defaults())) {
+            assertInstanceOf(
+                    CreateResult.Created.class,
+                    get(c.create(new CreateRequest("kept", "text/plain", 2L, null, false, List.of(), null))));
+            assertInstanceOf(ReadResult.Data.class, get(b.read("kept", ReadFrom.TAIL)), "B's read renews it");
+            clockC.set(created + 2500); // past the TTL as C last saw it, within it since B's read
+            assertInstanceOf(
+                    AppendResult.Appended.class,
+                    append(c, "kept", "still here", null),
+                    "C's append is decided again on the renewal, not refused on its stale view");
+            assertEquals(List.of("still here"), messages(a, "kept"));
+        }
+    }
+
+    @Test
     void aReaderWaitingOnOneNodeWakesWhenTheOtherAppends() throws Exception {
         create(a, "s");
         assertWakes(() -> append(b, "s", "hello", null));
