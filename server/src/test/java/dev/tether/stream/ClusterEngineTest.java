@@ -168,16 +168,22 @@ class ClusterEngineTest {
         assertEquals(read, messages(a, "s"), "both nodes read the same log");
     }
 
+    /** A third node, on a clock of the test's, that creates {@code path} with a TTL of 2 s. */
+    private StreamEngine createdWithTtl(AtomicLong clock, String path) throws Exception {
+        StreamEngine c =
+                new StreamEngine(shared.node(), () -> Instant.ofEpochMilli(clock.get()), EngineSettings.defaults());
+        assertInstanceOf(
+                CreateResult.Created.class,
+                get(c.create(new CreateRequest(path, "text/plain", 2L, null, false, List.of(), null))));
+        return c;
+    }
+
     @Test
     void aNodeDoesNotExpireAStreamAnotherNodeRenewedAfterItLooked() throws Exception {
         // Node C's clock runs 2.5 s ahead of the stream's creation; its view has no renewal.
         long created = System.currentTimeMillis() - 1000;
         AtomicLong clockC = new AtomicLong(created);
-        try (StreamEngine c =
-                new StreamEngine(shared.node(), () -> Instant.ofEpochMilli(clockC.get()), EngineSettings.defaults())) {
-            assertInstanceOf(
-                    CreateResult.Created.class,
-                    get(c.create(new CreateRequest("ttl", "text/plain", 2L, null, false, List.of(), null))));
+        try (StreamEngine c = createdWithTtl(clockC, "ttl")) {
             clockC.set(created + 2500);
             // C's sweep has refreshed its view and found the stream expired; before its commit
             // reaches the store, a read on node B renews the stream.
@@ -201,11 +207,7 @@ class ClusterEngineTest {
     void anAppendOnOneNodeFindsAStreamKeptAliveByReadsOnAnother() throws Exception {
         long created = System.currentTimeMillis() - 1500;
         AtomicLong clockC = new AtomicLong(created);
-        try (StreamEngine c =
-                new StreamEngine(shared.node(), () -> Instant.ofEpochMilli(clockC.get()), EngineSettings.defaults())) {
-            assertInstanceOf(
-                    CreateResult.Created.class,
-                    get(c.create(new CreateRequest("kept", "text/plain", 2L, null, false, List.of(), null))));
+        try (StreamEngine c = createdWithTtl(clockC, "kept")) {
             assertInstanceOf(ReadResult.Data.class, get(b.read("kept", ReadFrom.TAIL)), "B's read renews it");
             clockC.set(created + 2500); // past the TTL as C last saw it, within it since B's read
             assertInstanceOf(
