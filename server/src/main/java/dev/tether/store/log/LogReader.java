@@ -66,7 +66,8 @@ final class LogReader {
                 readRun(holder, entries.subList(runStart, runEnd), sink);
                 runStart = runEnd;
             }
-        } catch (IOException e) {
+        } catch (IOException
+                | InternalError e) { // InternalError: the JVM's form of a disk fault (SIGBUS) under a mapped read
             throw new StoreException("reading the log failed: " + e.getMessage(), e, true);
         }
     }
