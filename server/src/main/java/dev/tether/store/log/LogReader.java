@@ -66,8 +66,7 @@ final class LogReader {
                 readRun(holder, entries.subList(runStart, runEnd), sink);
                 runStart = runEnd;
             }
-        } catch (IOException
-                | InternalError e) { // InternalError: the JVM's form of a disk fault (SIGBUS) under a mapped read
+        } catch (IOException e) {
             throw new StoreException("reading the log failed: " + e.getMessage(), e, true);
         }
     }

@@ -13,8 +13,7 @@ import java.nio.file.StandardOpenOption;
 
 /**
  * One segment file of the log: the bytes from log offset {@link #base} on, named by that offset
- * ({@code 00000000000000000000.seg}), appended to by the writer and read by anyone: through a
- * read-only mapping ({@link #view}), or positionally by recovery.
+ * ({@code 00000000000000000000.seg}), appended to by the writer and read positionally by anyone.
  *
  * <p>A segment may be <em>preallocated</em>: its file written full of zeros (and synced) before it
  * takes data ({@link Preallocator}). Its file is then longer than its data ({@link #size}), and an
@@ -25,9 +24,7 @@ import java.nio.file.StandardOpenOption;
  *
  * <p>Thread-safety: {@link #size} is written by the writer thread and read by any; positional
  * reads and {@code force} are safe alongside writes ({@link FileChannel} guarantees it). {@link
- * #append} moves the channel's position, so only the writer thread may use the position. The
- * mapping, and every change of the file's length, are guarded by the segment's monitor, so a
- * mapping is never made of a file being cut.
+ * #append} moves the channel's position, so only the writer thread may use the position.
  */
 final class Segment implements AutoCloseable {
     private static final int ZEROS = 1 << 20;
@@ -159,7 +156,7 @@ final class Segment implements AutoCloseable {
     }
 
     /** Cuts the file back to {@code length} bytes (a torn tail, or a write that failed halfway). */
-    synchronized void truncate(long length) throws IOException {
+    void truncate(long length) throws IOException {
         unmap();
         channel.truncate(length);
         size = length;
@@ -209,11 +206,8 @@ final class Segment implements AutoCloseable {
     /** A full segment, before the next one starts: its zero tail cut, and its data and length synced. */
     void seal() throws IOException {
         if (length > size) {
-            synchronized (this) {
-                unmap();
-                channel.truncate(size);
-                length = size;
-            }
+            channel.truncate(size);
+            length = size;
         }
         long covered = size;
         channel.force(true); // the new length too, before a later segment can exist
@@ -270,14 +264,8 @@ final class Segment implements AutoCloseable {
         if (mapping == null || mapping.bytes.byteSize() < end) {
             Arena arena = Arena.ofShared();
             MemorySegment bytes;
-            // From a channel of its own, opened read-only: mapping through a writable channel
-            // would lengthen a file shorter than the mapping instead of refusing.
-            try (FileChannel reading = FileChannel.open(file, StandardOpenOption.READ)) {
-                long fileSize = reading.size();
-                if (fileSize < end) {
-                    throw new IOException(file + " ends before offset " + end);
-                }
-                bytes = reading.map(FileChannel.MapMode.READ_ONLY, 0, fileSize, arena);
+            try {
+                bytes = channel.map(FileChannel.MapMode.READ_ONLY, 0, length, arena);
             } catch (IOException | RuntimeException e) {
                 arena.close();
                 throw e;
@@ -285,10 +273,9 @@ final class Segment implements AutoCloseable {
             unmap();
             mapping = new Mapping(arena, bytes);
         }
-        ByteBuffer view = mapping.bytes.asSlice(at, count).asByteBuffer();
         mapping.uses++;
         held[0] = mapping;
-        return view;
+        return mapping.bytes.asSlice(at, count).asByteBuffer();
     }
 
     /** Ends a read's use of a mapping {@link #view} handed out. */
@@ -298,10 +285,7 @@ final class Segment implements AutoCloseable {
         }
     }
 
-    /**
-     * Gives up the segment's own use of its mapping (the file is closing or getting shorter, or a
-     * larger mapping replaces it); reads still holding it keep it until they release it.
-     */
+    /** Gives up the segment's own use of its mapping (the file is closing, or getting shorter). */
     private synchronized void unmap() {
         if (mapping != null) {
             release(mapping);
@@ -321,7 +305,7 @@ final class Segment implements AutoCloseable {
      * Tests: a power loss, which takes every byte no {@link #force} covered: the file goes back to
      * its last synced length, and what was written into its zero-filled tail since is zeros again.
      */
-    synchronized void dropUnsynced() throws IOException {
+    void dropUnsynced() throws IOException {
         long unsyncedFrom = durableSize;
         long keep = Math.max(durableLength, unsyncedFrom);
         if (length > keep) {

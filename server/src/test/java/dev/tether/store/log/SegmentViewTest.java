@@ -6,11 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -44,23 +42,6 @@ class SegmentViewTest {
             assertEquals(" world", text(s.view(second, 6, held)), "read past the first mapping's end");
             s.release(held[0]);
             assertThrows(IOException.class, () -> s.view(second, 7, held), "a read past the file's end");
-        }
-    }
-
-    @Test
-    void mappingNeverLengthensAFileCutShorterMeanwhile() throws IOException {
-        Path spare = dir.resolve("spare");
-        Files.write(spare, new byte[64 << 10]); // a preallocated segment: its file is longer than its data
-        try (Segment s = Segment.adopt(spare, dir, 0)) {
-            long at = s.append(bytes("data"));
-            // As seal() does to a full segment, here between a reader's look at the length and its map.
-            try (FileChannel cut = FileChannel.open(s.file, StandardOpenOption.WRITE)) {
-                cut.truncate(Segment.PAGE);
-            }
-            Segment.Mapping[] held = new Segment.Mapping[1];
-            assertEquals("data", text(s.view(at, 4, held)));
-            s.release(held[0]);
-            assertEquals(Segment.PAGE, Files.size(s.file), "the mapping did not grow the file back");
         }
     }
 
