@@ -19,7 +19,7 @@ import java.util.NavigableMap;
  *
  * <p>The sink's one copy of a message reads straight from the page cache. A positional read
  * into a buffer of our own, as before, cost a read call and a second copy of every byte: on a
- * catch-up of 10,000 messages of 256 bytes the server spent a seventh to a fifth less CPU per byte sent
+ * catch-up of 10,000 messages of 256 bytes the server spent about a fifth less CPU per byte sent
  * with the mapping. {@link #read} copies each message out once.
  *
  * <p>Thread-safe: reads run on any thread, concurrently with the writer.
