@@ -1,10 +1,7 @@
 package dev.tether.store.log;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,10 +43,6 @@ final class Segment implements AutoCloseable {
     private volatile long length;
     /** The file length a power loss leaves: set by a sync, or by the file's preallocation. */
     private volatile long durableLength;
-    /** The file mapped for reads, or null; replaced by a larger one when a read needs more. Guarded by this. */
-    private Mapping mapping;
-    /** Guarded by this. */
-    private boolean closed;
 
     private Segment(long base, Path file, FileChannel channel, long size, long length) {
         this.base = base;
@@ -157,7 +150,6 @@ final class Segment implements AutoCloseable {
 
     /** Cuts the file back to {@code length} bytes (a torn tail, or a write that failed halfway). */
     void truncate(long length) throws IOException {
-        unmap();
         channel.truncate(length);
         size = length;
         this.length = length;
@@ -227,70 +219,16 @@ final class Segment implements AutoCloseable {
         return b.array();
     }
 
-    /**
-     * A read-only mapping of the file, for reads that hand bytes on ({@link LogReader#scan}): a
-     * reader copies straight from the page cache, with no read call and no buffer of its own in
-     * between. Counted: the segment holds one use while the mapping is its current one, and each
-     * read one more until {@link #release}; the last release unmaps it. Unmapping when no read
-     * holds it, rather than when the GC finds it unreachable, gives a deleted segment's disk
-     * space back at once and keeps every copy out of unmapped memory.
-     */
-    static final class Mapping {
-        private final Arena arena;
-        private final MemorySegment bytes;
-        private int uses = 1;
-
-        private Mapping(Arena arena, MemorySegment bytes) {
-            this.arena = arena;
-            this.bytes = bytes;
-        }
-    }
-
-    /**
-     * The {@code count} bytes at log offset {@code location}, as a view of the mapped file that
-     * stays valid until {@code held} is passed to {@link #release}. Maps the file at the first
-     * read, and again (larger) when a read needs bytes written since (a segment that was not
-     * preallocated grows).
-     */
-    synchronized ByteBuffer view(long location, int count, Mapping[] held) throws IOException {
-        if (closed) {
-            throw new ClosedChannelException();
-        }
+    /** Fills {@code into} (position to limit) from log offset {@code location}, and flips it. */
+    void read(long location, ByteBuffer into) throws IOException {
         long at = location - base;
-        long end = at + count;
-        if (end > length) {
-            throw new IOException(file + " ends before offset " + end);
-        }
-        if (mapping == null || mapping.bytes.byteSize() < end) {
-            Arena arena = Arena.ofShared();
-            MemorySegment bytes;
-            try {
-                bytes = channel.map(FileChannel.MapMode.READ_ONLY, 0, length, arena);
-            } catch (IOException | RuntimeException e) {
-                arena.close();
-                throw e;
+        int start = into.position();
+        while (into.hasRemaining()) {
+            if (channel.read(into, at + into.position() - start) < 0) {
+                throw new IOException(file + " ends before offset " + (at + into.limit() - start));
             }
-            unmap();
-            mapping = new Mapping(arena, bytes);
         }
-        mapping.uses++;
-        held[0] = mapping;
-        return mapping.bytes.asSlice(at, count).asByteBuffer();
-    }
-
-    /** Ends a read's use of a mapping {@link #view} handed out. */
-    synchronized void release(Mapping m) {
-        if (--m.uses == 0) {
-            m.arena.close();
-        }
-    }
-
-    /** Gives up the segment's own use of its mapping (the file is closing, or getting shorter). */
-    private synchronized void unmap() {
-        if (mapping != null) {
-            release(mapping);
-            mapping = null;
-        }
+        into.flip().position(start);
     }
 
     void force() throws IOException {
@@ -309,7 +247,6 @@ final class Segment implements AutoCloseable {
         long unsyncedFrom = durableSize;
         long keep = Math.max(durableLength, unsyncedFrom);
         if (length > keep) {
-            unmap();
             channel.truncate(keep);
             length = keep;
         }
@@ -321,10 +258,6 @@ final class Segment implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        synchronized (this) {
-            closed = true;
-            unmap();
-        }
         channel.close();
     }
 }
