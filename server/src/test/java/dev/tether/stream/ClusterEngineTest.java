@@ -184,9 +184,9 @@ class ClusterEngineTest {
         long created = System.currentTimeMillis() - 1000;
         AtomicLong clockC = new AtomicLong(created);
         try (StreamEngine c = createdWithTtl(clockC, "ttl")) {
-            clockC.set(created + 2500);
-            // C's sweep has refreshed its view and found the stream expired; before its commit
-            // reaches the store, a read on node B renews the stream.
+            // C's sweep (its own, once a second, or the one asked for below) refreshes its view and
+            // finds the stream expired; before its commit reaches the store, a read on node B renews
+            // the stream. The hook is set before C's clock moves, so whichever sweep commits meets it.
             CountDownLatch renewed = new CountDownLatch(1);
             shared.beforeNextCommit = () -> {
                 try {
@@ -196,6 +196,7 @@ class ClusterEngineTest {
                     throw new IllegalStateException(e);
                 }
             };
+            clockC.set(created + 2500);
             assertEquals(0, get(c.sweepExpired()), "the sweep expired nothing");
             assertTrue(renewed.await(0, TimeUnit.SECONDS), "B's read ran between C's decision and its commit");
             assertInstanceOf(Lookup.Found.class, a.lookup("ttl"), "the stream B renewed is still there");
