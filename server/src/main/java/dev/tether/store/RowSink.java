@@ -7,7 +7,9 @@ import java.nio.ByteBuffer;
 public interface RowSink {
     /**
      * One row: its position and its bytes, from the buffer's position to its limit. The buffer is
-     * the sink's to consume, but its contents are valid only during the call (the store reuses it).
+     * the sink's to consume, but only during the call: it may be a view of a mapped file that is
+     * unmapped after it (the log store), and a copy from it then, through its raw address as
+     * Netty copies, would crash the JVM. Copy the bytes before returning.
      */
     void row(long position, ByteBuffer bytes) throws StoreException;
 }

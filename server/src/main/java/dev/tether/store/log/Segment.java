@@ -1,7 +1,10 @@
 package dev.tether.store.log;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,7 +13,8 @@ import java.nio.file.StandardOpenOption;
 
 /**
  * One segment file of the log: the bytes from log offset {@link #base} on, named by that offset
- * ({@code 00000000000000000000.seg}), appended to by the writer and read positionally by anyone.
+ * ({@code 00000000000000000000.seg}), appended to by the writer and read by anyone: through a
+ * read-only mapping ({@link #view}), or positionally by recovery.
  *
  * <p>A segment may be <em>preallocated</em>: its file written full of zeros (and synced) before it
  * takes data ({@link Preallocator}). Its file is then longer than its data ({@link #size}), and an
@@ -21,7 +25,9 @@ import java.nio.file.StandardOpenOption;
  *
  * <p>Thread-safety: {@link #size} is written by the writer thread and read by any; positional
  * reads and {@code force} are safe alongside writes ({@link FileChannel} guarantees it). {@link
- * #append} moves the channel's position, so only the writer thread may use the position.
+ * #append} moves the channel's position, so only the writer thread may use the position. The
+ * mapping, and every change of the file's length, are guarded by the segment's monitor, so a
+ * mapping is never made of a file being cut.
  */
 final class Segment implements AutoCloseable {
     private static final int ZEROS = 1 << 20;
@@ -43,6 +49,10 @@ final class Segment implements AutoCloseable {
     private volatile long length;
     /** The file length a power loss leaves: set by a sync, or by the file's preallocation. */
     private volatile long durableLength;
+    /** The file mapped for reads, or null; replaced by a larger one when a read needs more. Guarded by this. */
+    private Mapping mapping;
+    /** Guarded by this. */
+    private boolean closed;
 
     private Segment(long base, Path file, FileChannel channel, long size, long length) {
         this.base = base;
@@ -149,7 +159,8 @@ final class Segment implements AutoCloseable {
     }
 
     /** Cuts the file back to {@code length} bytes (a torn tail, or a write that failed halfway). */
-    void truncate(long length) throws IOException {
+    synchronized void truncate(long length) throws IOException {
+        unmap();
         channel.truncate(length);
         size = length;
         this.length = length;
@@ -198,8 +209,11 @@ final class Segment implements AutoCloseable {
     /** A full segment, before the next one starts: its zero tail cut, and its data and length synced. */
     void seal() throws IOException {
         if (length > size) {
-            channel.truncate(size);
-            length = size;
+            synchronized (this) {
+                unmap();
+                channel.truncate(size);
+                length = size;
+            }
         }
         long covered = size;
         channel.force(true); // the new length too, before a later segment can exist
@@ -219,16 +233,80 @@ final class Segment implements AutoCloseable {
         return b.array();
     }
 
-    /** Fills {@code into} (position to limit) from log offset {@code location}, and flips it. */
-    void read(long location, ByteBuffer into) throws IOException {
-        long at = location - base;
-        int start = into.position();
-        while (into.hasRemaining()) {
-            if (channel.read(into, at + into.position() - start) < 0) {
-                throw new IOException(file + " ends before offset " + (at + into.limit() - start));
-            }
+    /**
+     * A read-only mapping of the file, for reads that hand bytes on ({@link LogReader#scan}): a
+     * reader copies straight from the page cache, with no read call and no buffer of its own in
+     * between. Counted: the segment holds one use while the mapping is its current one, and each
+     * read one more until {@link #release}; the last release unmaps it. Unmapping when no read
+     * holds it, rather than when the GC finds it unreachable, gives a deleted segment's disk
+     * space back at once and keeps every copy out of unmapped memory.
+     */
+    static final class Mapping {
+        private final Arena arena;
+        private final MemorySegment bytes;
+        private int uses = 1;
+
+        private Mapping(Arena arena, MemorySegment bytes) {
+            this.arena = arena;
+            this.bytes = bytes;
         }
-        into.flip().position(start);
+    }
+
+    /**
+     * The {@code count} bytes at log offset {@code location}, as a view of the mapped file that
+     * stays valid until {@code held} is passed to {@link #release}. Maps the file at the first
+     * read, and again (larger) when a read needs bytes written since (a segment that was not
+     * preallocated grows).
+     */
+    synchronized ByteBuffer view(long location, int count, Mapping[] held) throws IOException {
+        if (closed) {
+            throw new ClosedChannelException();
+        }
+        long at = location - base;
+        long end = at + count;
+        if (end > length) {
+            throw new IOException(file + " ends before offset " + end);
+        }
+        if (mapping == null || mapping.bytes.byteSize() < end) {
+            Arena arena = Arena.ofShared();
+            MemorySegment bytes;
+            // From a channel of its own, opened read-only: mapping through a writable channel
+            // would lengthen a file shorter than the mapping instead of refusing.
+            try (FileChannel reading = FileChannel.open(file, StandardOpenOption.READ)) {
+                long fileSize = reading.size();
+                if (fileSize < end) {
+                    throw new IOException(file + " ends before offset " + end);
+                }
+                bytes = reading.map(FileChannel.MapMode.READ_ONLY, 0, fileSize, arena);
+            } catch (IOException | RuntimeException e) {
+                arena.close();
+                throw e;
+            }
+            unmap();
+            mapping = new Mapping(arena, bytes);
+        }
+        ByteBuffer view = mapping.bytes.asSlice(at, count).asByteBuffer();
+        mapping.uses++;
+        held[0] = mapping;
+        return view;
+    }
+
+    /** Ends a read's use of a mapping {@link #view} handed out. */
+    synchronized void release(Mapping m) {
+        if (--m.uses == 0) {
+            m.arena.close();
+        }
+    }
+
+    /**
+     * Gives up the segment's own use of its mapping (the file is closing or getting shorter, or a
+     * larger mapping replaces it); reads still holding it keep it until they release it.
+     */
+    private synchronized void unmap() {
+        if (mapping != null) {
+            release(mapping);
+            mapping = null;
+        }
     }
 
     void force() throws IOException {
@@ -243,10 +321,11 @@ final class Segment implements AutoCloseable {
      * Tests: a power loss, which takes every byte no {@link #force} covered: the file goes back to
      * its last synced length, and what was written into its zero-filled tail since is zeros again.
      */
-    void dropUnsynced() throws IOException {
+    synchronized void dropUnsynced() throws IOException {
         long unsyncedFrom = durableSize;
         long keep = Math.max(durableLength, unsyncedFrom);
         if (length > keep) {
+            unmap();
             channel.truncate(keep);
             length = keep;
         }
@@ -258,6 +337,10 @@ final class Segment implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        synchronized (this) {
+            closed = true;
+            unmap();
+        }
         channel.close();
     }
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The server's CPU per byte of catch-up, for A/B runs of two builds (Tether only, no Node).
+# Starts `TREE/tether serve` on CPU 0 on a fresh data dir, then, with the load on CPU 1:
+#   default: fills one stream with 10,000 x 256 B (catchup.mjs) and runs `wrk -t1 -c16` GETs of
+#            it from ?offset=-1: 25 s untimed, then SECONDS measured.
+#   --mixed: a stream read while it is written, its messages between other streams' in the log's
+#            first segment (not preallocated, growing): `wrk -t1 -c2` appends over bench-1..10 and
+#            `wrk -t1 -c4` GETs of bench-1?offset=-1 at once: 15 s untimed, then SECONDS measured.
+# Prints wrk's rates and the server's utime + stime (/proc/PID/stat) over the measured run. With
+# PERF=FILE it also records a perf profile of the server into FILE over it (for Java frames, set
+# TETHER_JAVA_OPTS="-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer").
+#
+# Usage: bench/streams/catchup-cpu.sh [--mixed] [SECONDS] [TREE]   (defaults: 12, this checkout)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+MIXED=0
+if [ "${1:-}" = "--mixed" ]; then MIXED=1; shift; fi
+SECS="${1:-12}"
+TREE="${2:-$(cd "$HERE/../.." && pwd)}"
+DATA="$(mktemp -d)"
+SERVER=""
+cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$DATA" "$DATA".*; }
+trap cleanup EXIT
+
+(cd "$TREE" && exec taskset -c 0 ./tether serve --port 0 --data-dir "$DATA") >"$DATA.out" 2>&1 &
+PORT=""
+for _ in $(seq 1 600); do
+  PORT="$(sed -n 's|^Tether listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$DATA.out")"
+  [ -n "$PORT" ] && break
+  sleep 0.2
+done
+[ -n "$PORT" ] || { cat "$DATA.out" >&2; echo "the server did not start" >&2; exit 1; }
+SERVER="$(pgrep -f "dev.tether.Main serve --port 0 --data-dir $DATA")"
+URL="http://127.0.0.1:$PORT"
+
+get() { # SECONDS CONNECTIONS PATH
+  BENCH_PATH="$3?offset=-1" BENCH_LUA_DIR="$HERE/wrk" \
+    taskset -c 1 wrk -t1 -c"$2" -d"$1"s -s "$HERE/wrk/get.lua" "$URL/" >"$DATA.get" 2>&1
+}
+if [ "$MIXED" = 1 ]; then
+  taskset -c 1 node "$HERE/setup-streams.mjs" --url "$URL" --count 10 >/dev/null 2>&1
+  load() { # SECONDS: appends and catch-up GETs at once
+    BENCH_STREAMS=10 BENCH_EXPECT=204 BENCH_LUA_DIR="$HERE/wrk" \
+      taskset -c 1 wrk -t1 -c2 -d"$1"s -s "$HERE/wrk/post.lua" "$URL/" >"$DATA.post" 2>&1 &
+    local appends=$!
+    get "$1" 4 /v1/stream/bench-1
+    wait "$appends"
+  }
+  WARMUP=15
+else
+  RESULT="$(taskset -c 1 node "$HERE/catchup.mjs" --url "$URL" --messages 10000 --duration 1 2>/dev/null | tail -1)"
+  STREAM="$(echo "$RESULT" | sed -n 's|.*"stream":"\([^"]*\)".*|\1|p')"
+  [ -n "$STREAM" ] || { echo "filling the stream failed: $RESULT" >&2; exit 1; }
+  load() { get "$1" 16 "$STREAM"; }
+  WARMUP=25
+fi
+
+load "$WARMUP" # untimed: the JIT settles
+T0="$(awk '{print $14 + $15}' "/proc/$SERVER/stat")"
+if [ -n "${PERF:-}" ]; then
+  load "$SECS" &
+  sleep 1
+  perf record -F 2999 -g -p "$SERVER" -o "$PERF" -- sleep $((SECS - 2)) >/dev/null 2>&1
+  wait $!
+else
+  load "$SECS"
+fi
+T1="$(awk '{print $14 + $15}' "/proc/$SERVER/stat")"
+[ "$MIXED" = 1 ] && echo "appends: $(grep Requests/sec "$DATA.post" | tr -s ' ')"
+echo "catch-up GETs: $(grep -E 'Requests/sec|Transfer/sec' "$DATA.get" | tr -s ' ' | tr '\n' ' ')"
+echo "server CPU: $((T1 - T0)) ticks of 1/$(getconf CLK_TCK) s in ${SECS} s"
