@@ -52,8 +52,11 @@ export const counted = (n) => Array.from({ length: n }, (_, i) => i + 1).join(' 
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `check` (async, truthy = done) every 50 ms for up to `ms`. */
-export async function until(check, ms = 10000, what = 'condition') {
+/**
+ * Polls `check` (async, truthy = done) every 50 ms for up to `ms`. On a timeout, `state` (async),
+ * when given, says what was there instead.
+ */
+export async function until(check, ms = 10000, what = 'condition', state) {
   const end = Date.now() + ms;
   let last;
   while (Date.now() < end) {
@@ -61,7 +64,8 @@ export async function until(check, ms = 10000, what = 'condition') {
     if (last) return last;
     await sleep(50);
   }
-  throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+  const seen = state ? await state().catch((e) => `(unreadable: ${e.message})`) : last;
+  throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${JSON.stringify(seen)})`);
 }
 
 /**

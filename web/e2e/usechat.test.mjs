@@ -33,13 +33,17 @@ test('useChat: sendMessages streams the run; a reload mid-answer resumes it once
   await page.getByTestId('chat-status').filter({ hasText: 'ready' }).waitFor();
 
   await send(page, 'count to 80');
-  await until(async () => ((await assistantTexts(page)).at(-1) ?? '').split(' ').length > 10, 10000, 'streaming');
+  // the second answer's own words: the first one has more than 10 already
+  await until(async () => {
+    const t = await assistantTexts(page);
+    return t.length === 2 && t[1].split(' ').length > 10;
+  }, 10000, 'the second answer streaming');
   await page.reload();
   await page.getByTestId('ui-input').waitFor();
   const texts = await until(async () => {
     const t = await assistantTexts(page);
     return t.at(-1) === counted(80) ? t : null;
-  }, 15000, 'the resumed answer');
+  }, 15000, 'the resumed answer', async () => ({ shown: await assistantTexts(page), status: await page.getByTestId('chat-status').textContent(), runs: await runsOf(view.id) }));
   assert.deepEqual(texts, [counted(20), counted(80)], 'history, then the resumed run once');
   const runs = await until(async () => {
     const r = await runsOf(view.id);
