@@ -207,7 +207,7 @@ const cmdQuoted = meta.command;
 const store = meta.store ?? "sqlite";
 const storeText = {
   sqlite: "durable SQLite store (WAL; the WAL is fdatasynced before an append is acked; pipelined group commit)",
-  log: "log store (append-only segment files; one fdatasync per group commit before an append is acked; in development)",
+  log: "log store (append-only segment files; one fdatasync per group commit before an append is acked; the default)",
   memory: "in-memory store (nothing kept on exit, no fsync)",
 }[store] ?? `store ${store}`;
 const javaOpts = meta.java_opts ? `TETHER_JAVA_OPTS=${JSON.stringify(meta.java_opts)} ` : "";
