@@ -53,17 +53,16 @@ final class LogReader {
         if (index == null) {
             return;
         }
-        List<StreamIndex.Entry> entries = index.range(from, to, maxBytes);
+        StreamIndex.Range range = index.range(from, to, maxBytes);
         try {
             int runStart = 0;
-            while (runStart < entries.size()) {
-                StreamIndex.Entry first = entries.get(runStart);
-                Segment holder = holder(streamId, first);
+            while (runStart < range.size()) {
+                Segment holder = holder(streamId, range, runStart);
                 int runEnd = runStart + 1;
-                while (runEnd < entries.size() && continues(entries.get(runEnd - 1), entries.get(runEnd), holder)) {
+                while (runEnd < range.size() && continues(range, runEnd, holder)) {
                     runEnd++;
                 }
-                readRun(holder, entries.subList(runStart, runEnd), sink);
+                readRun(holder, range, runStart, runEnd, sink);
                 runStart = runEnd;
             }
         } catch (IOException
@@ -72,31 +71,40 @@ final class LogReader {
         }
     }
 
-    /** The segment holding {@code e}'s bytes. */
-    private Segment holder(long streamId, StreamIndex.Entry e) throws StoreException {
-        Map.Entry<Long, Segment> holder = segments.floorEntry(e.location());
-        if (holder == null || e.location() + e.length() > holder.getValue().end()) {
-            throw new StoreException("stream " + streamId + " at " + e.position() + " has been deleted", null, false);
+    /** The segment holding the bytes of the range's i-th message. */
+    private Segment holder(long streamId, StreamIndex.Range range, int i) throws StoreException {
+        Map.Entry<Long, Segment> holder = segments.floorEntry(range.location(i));
+        if (holder == null
+                || range.location(i) + range.length(i) > holder.getValue().end()) {
+            throw new StoreException(
+                    "stream " + streamId + " at " + range.position(i) + " has been deleted", null, false);
         }
         return holder.getValue();
     }
 
-    private static boolean continues(StreamIndex.Entry previous, StreamIndex.Entry next, Segment holder) {
-        long end = previous.location() + previous.length();
-        return next.location() >= end
-                && next.location() - end <= RUN_GAP
-                && next.location() + next.length() <= holder.end();
+    /** Whether the range's i-th message is in the same run as the one before it. */
+    private static boolean continues(StreamIndex.Range range, int i, Segment holder) {
+        long end = range.location(i - 1) + range.length(i - 1);
+        long next = range.location(i);
+        return next >= end && next - end <= RUN_GAP && next + range.length(i) <= holder.end();
     }
 
-    private void readRun(Segment s, List<StreamIndex.Entry> run, RowSink sink) throws IOException, StoreException {
-        StreamIndex.Entry first = run.get(0);
-        StreamIndex.Entry last = run.get(run.size() - 1);
-        int length = Math.toIntExact(last.location() + last.length() - first.location());
+    /**
+     * Messages {@code [start, end)} of the range, one run of a segment: one view of the mapping,
+     * each message handed on as that view's position and limit moved over it (the sink may move
+     * them too, during its call).
+     */
+    private void readRun(Segment s, StreamIndex.Range range, int start, int end, RowSink sink)
+            throws IOException, StoreException {
+        long base = range.location(start);
+        int length = Math.toIntExact(range.location(end - 1) + range.length(end - 1) - base);
         Segment.Mapping[] held = new Segment.Mapping[1];
-        ByteBuffer span = s.view(first.location(), length, held);
+        ByteBuffer span = s.view(base, length, held);
         try {
-            for (StreamIndex.Entry e : run) {
-                sink.row(e.position(), span.slice((int) (e.location() - first.location()), e.length()));
+            for (int i = start; i < end; i++) {
+                int at = (int) (range.location(i) - base);
+                span.limit(span.capacity()).position(at).limit(at + range.length(i));
+                sink.row(range.position(i), span);
             }
         } finally {
             s.release(held[0]);

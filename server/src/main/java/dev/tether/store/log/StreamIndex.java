@@ -34,6 +34,47 @@ final class StreamIndex {
     /** One message: its position, the log offset of its bytes, their length. */
     record Entry(long position, long location, int length) {}
 
+    /**
+     * Messages {@link #range} listed: the i-th one's position, log offset and length, in arrays
+     * rather than an object each (a catch-up lists thousands per read).
+     */
+    static final class Range {
+        private final long[] positions;
+        private final long[] locations;
+        private final int[] lengths;
+
+        private Range(int size) {
+            positions = new long[size];
+            locations = new long[size];
+            lengths = new int[size];
+        }
+
+        int size() {
+            return lengths.length;
+        }
+
+        long position(int i) {
+            return positions[i];
+        }
+
+        long location(int i) {
+            return locations[i];
+        }
+
+        int length(int i) {
+            return lengths[i];
+        }
+
+        /** Tests: the same messages as entries. */
+        List<Entry> entries() {
+            List<Entry> out = new ArrayList<>(size());
+            for (int i = 0; i < size(); i++) {
+                out.add(new Entry(positions[i], locations[i], lengths[i]));
+            }
+            return out;
+        }
+    }
+
     synchronized void add(long position, long location, int length) {
         int c = end >>> CHUNK_SHIFT;
         int at = end & MASK;
@@ -82,14 +123,16 @@ final class StreamIndex {
      * The messages overlapping {@code [from, to)}: the one holding {@code from} first, then
      * following ones until {@code maxBytes} are covered (at least one when any overlaps).
      */
-    synchronized List<Entry> range(long from, long to, int maxBytes) {
+    synchronized Range range(long from, long to, int maxBytes) {
         int i = firstOverlapping(from, to);
         int stop = stop(i, to, maxBytes);
-        List<Entry> out = new ArrayList<>(stop - i);
+        Range out = new Range(stop - i);
         for (int k = i; k < stop; ) { // a chunk at a time: its arrays looked up once, not per message
             Chunk c = chunks[k >>> CHUNK_SHIFT];
             for (int at = k & MASK, last = Math.min(CHUNK, at + stop - k); at < last; at++, k++) {
-                out.add(new Entry(c.positions.get(at), c.locations.get(at), c.lengths[at]));
+                out.positions[k - i] = c.positions.get(at);
+                out.locations[k - i] = c.locations.get(at);
+                out.lengths[k - i] = c.lengths[at];
             }
         }
         return out;

@@ -32,7 +32,8 @@ class StreamIndexTest {
         for (long from : froms) {
             for (long to : tos) {
                 for (int budget : budgets) {
-                    List<StreamIndex.Entry> range = index.range(from, to, budget);
+                    List<StreamIndex.Entry> range =
+                            index.range(from, to, budget).entries();
                     ReadExtent extent = index.extent(from, to, budget);
                     String at = "from " + from + " to " + to + " budget " + budget;
                     if (range.isEmpty()) {
@@ -125,7 +126,10 @@ class StreamIndexTest {
                     expected.add(e);
                     bytes += e.length();
                 }
-                assertEquals(expected, index.range(from, Long.MAX_VALUE, budget), "round " + round + " from " + from);
+                assertEquals(
+                        expected,
+                        index.range(from, Long.MAX_VALUE, budget).entries(),
+                        "round " + round + " from " + from);
             }
         }
     }
