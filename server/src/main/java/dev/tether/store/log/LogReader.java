@@ -14,8 +14,10 @@ import java.util.NavigableMap;
  * Reads one stream's messages out of the log. Messages next to each other in the log (one
  * stream's appends in a batch, or a stream written alone) are taken as one run: one view of the
  * segment's file, mapped read-only ({@link Segment#view}), held while the run's messages are
- * handed on as views of it ({@link #scan}). A run ends where the next message is in another
- * segment or more than {@link #RUN_GAP} bytes on.
+ * handed on through it, its position and limit moved from one to the next ({@link #scan}). A run
+ * ends where the next message is in another segment or more than {@link #RUN_GAP} bytes on. The
+ * messages of a read are listed from the index in arrays ({@link StreamIndex.Range}): a catch-up
+ * of thousands of messages makes no object per message.
  *
  * <p>The sink's one copy of a message reads straight from the page cache. A positional read
  * into a buffer of our own, as before, cost a read call and a second copy of every byte: on a
