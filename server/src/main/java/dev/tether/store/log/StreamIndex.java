@@ -1,9 +1,7 @@
 package dev.tether.store.log;
 
 import dev.tether.store.ReadExtent;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * Where one stream's messages are in the log: for each message, its position in the stream, the
@@ -30,9 +28,6 @@ final class StreamIndex {
     private int first;
 
     private int end;
-
-    /** One message: its position, the log offset of its bytes, their length. */
-    record Entry(long position, long location, int length) {}
 
     /**
      * Messages {@link #range} listed: the i-th one's position, log offset and length, in arrays
@@ -63,15 +58,6 @@ final class StreamIndex {
 
         int length(int i) {
             return lengths[i];
-        }
-
-        /** Tests: the same messages as entries. */
-        List<Entry> entries() {
-            List<Entry> out = new ArrayList<>(size());
-            for (int i = 0; i < size(); i++) {
-                out.add(new Entry(positions[i], locations[i], lengths[i]));
-            }
-            return out;
         }
     }
 

@@ -12,6 +12,17 @@ import org.junit.jupiter.api.Test;
  * a reader plans a catch-up from it and then reads the range in pieces, so the two must agree.
  */
 class StreamIndexTest {
+    /** One message of a model list: its position, the log offset of its bytes, their length. */
+    private record Entry(long position, long location, int length) {}
+
+    private static List<Entry> entries(StreamIndex.Range range) {
+        List<Entry> out = new java.util.ArrayList<>();
+        for (int i = 0; i < range.size(); i++) {
+            out.add(new Entry(range.position(i), range.location(i), range.length(i)));
+        }
+        return out;
+    }
+
     /** Ten messages of 10, 20, ... 100 bytes at positions 0, 10, 30, 60, ... 450; the tail is 550. */
     private static StreamIndex tenMessages() {
         StreamIndex index = new StreamIndex();
@@ -32,15 +43,14 @@ class StreamIndexTest {
         for (long from : froms) {
             for (long to : tos) {
                 for (int budget : budgets) {
-                    List<StreamIndex.Entry> range =
-                            index.range(from, to, budget).entries();
+                    List<Entry> range = entries(index.range(from, to, budget));
                     ReadExtent extent = index.extent(from, to, budget);
                     String at = "from " + from + " to " + to + " budget " + budget;
                     if (range.isEmpty()) {
                         assertNull(extent, at);
                         continue;
                     }
-                    StreamIndex.Entry last = range.get(range.size() - 1);
+                    Entry last = range.get(range.size() - 1);
                     assertEquals(
                             new ReadExtent(range.get(0).position(), last.position() + last.length(), range.size()),
                             extent,
@@ -84,7 +94,7 @@ class StreamIndexTest {
     private static void answersLikeAPlainList(long seed, boolean wide) {
         java.util.Random random = new java.util.Random(seed);
         StreamIndex index = new StreamIndex();
-        List<StreamIndex.Entry> model = new java.util.ArrayList<>();
+        List<Entry> model = new java.util.ArrayList<>();
         long position = 0;
         long location = 3;
         for (int round = 0; round < 12; round++) {
@@ -94,7 +104,7 @@ class StreamIndexTest {
                         ? (1 << 30) + random.nextInt(1 << 29)
                         : 1 + random.nextInt(300);
                 location += wide && random.nextInt(2000) == 0 ? 3L << 30 : 7L * random.nextInt(50);
-                StreamIndex.Entry e = new StreamIndex.Entry(position, location, length);
+                Entry e = new Entry(position, location, length);
                 index.add(e.position(), e.location(), e.length());
                 model.add(e);
                 position += length;
@@ -114,9 +124,9 @@ class StreamIndexTest {
                                 + (long) (random.nextDouble()
                                         * (position - model.get(0).position() + 10));
                 int budget = wide && random.nextBoolean() ? Integer.MAX_VALUE : random.nextInt(5000);
-                List<StreamIndex.Entry> expected = new java.util.ArrayList<>();
+                List<Entry> expected = new java.util.ArrayList<>();
                 long bytes = 0;
-                for (StreamIndex.Entry e : model) {
+                for (Entry e : model) {
                     if (e.position() + e.length() <= from) {
                         continue;
                     }
@@ -128,7 +138,7 @@ class StreamIndexTest {
                 }
                 assertEquals(
                         expected,
-                        index.range(from, Long.MAX_VALUE, budget).entries(),
+                        entries(index.range(from, Long.MAX_VALUE, budget)),
                         "round " + round + " from " + from);
             }
         }
