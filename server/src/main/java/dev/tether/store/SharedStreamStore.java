@@ -24,8 +24,17 @@ public interface SharedStreamStore extends StreamStore {
      */
     Map<String, StoredStream> streams(Collection<String> paths, boolean withProducers) throws StoreException;
 
+    /**
+     * The streams with these ids in any lifecycle, without producer state, by id, read together (a
+     * sweep checks every stream it would expire in one round trip, or one per thousand streams in
+     * Redis); an id no stream has is absent.
+     */
+    Map<Long, StoredStream> streamsById(Collection<Long> ids) throws StoreException;
+
     /** The stream with this id in any lifecycle, without producer state, or null. */
-    StoredStream stream(long id) throws StoreException;
+    default StoredStream stream(long id) throws StoreException {
+        return streamsById(List.of(id)).get(id);
+    }
 
     /** The current records of these streams; the ids of streams that are gone are absent. */
     Map<Long, StreamRecord> records(Collection<Long> ids) throws StoreException;

@@ -141,15 +141,24 @@ final class RegistrySync implements AutoCloseable {
      */
     private void refreshExpiring() throws StoreException {
         long now = clock.millis();
-        for (StreamState s : List.copyOf(registry.all())) {
-            if (!s.expired(now)) {
-                continue;
+        List<StreamState> expiring = new ArrayList<>();
+        for (StreamState s : registry.all()) {
+            if (s.expired(now)) {
+                expiring.add(s);
             }
-            StoredStream stored = store.stream(s.record.id());
-            if (stored == null) {
+        }
+        if (expiring.isEmpty()) {
+            return;
+        }
+        List<Long> ids = new ArrayList<>(expiring.size());
+        expiring.forEach(s -> ids.add(s.record.id()));
+        Map<Long, StoredStream> stored = store.streamsById(ids); // one round trip for them all
+        for (StreamState s : expiring) {
+            StoredStream fresh = stored.get(s.record.id());
+            if (fresh == null) {
                 forget(s);
             } else {
-                adopt(stored, true);
+                adopt(fresh, true);
             }
         }
     }

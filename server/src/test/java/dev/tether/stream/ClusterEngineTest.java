@@ -205,6 +205,30 @@ class ClusterEngineTest {
     }
 
     @Test
+    void aSweepReadsEveryStreamItWouldExpireInOneRoundTrip() throws Exception {
+        long created = System.currentTimeMillis() - 1500;
+        AtomicLong clockC = new AtomicLong(created);
+        try (StreamEngine c = createdWithTtl(clockC, "t0")) {
+            for (int i = 1; i < 5; i++) {
+                get(c.create(new CreateRequest("t" + i, "text/plain", 2L, null, false, List.of(), null)));
+            }
+            for (int i = 0; i < 3; i++) {
+                assertInstanceOf(ReadResult.Data.class, get(b.read("t" + i, ReadFrom.TAIL)), "B's read renews t" + i);
+            }
+            clockC.set(created + 2500); // all five look expired to C; t0..t2 are not, since B's reads
+            get(c.sweepExpired()); // or C's own sweep, once a second, did it first
+            assertTrue(
+                    shared.byIdReads.contains(5), "one read for the five streams, not one each: " + shared.byIdReads);
+            for (int i = 0; i < 3; i++) {
+                assertInstanceOf(Lookup.Found.class, a.lookup("t" + i), "t" + i + " was renewed on B");
+            }
+            for (int i = 3; i < 5; i++) {
+                assertInstanceOf(Rejection.class, a.lookup("t" + i), "t" + i + " expired");
+            }
+        }
+    }
+
+    @Test
     void anAppendOnOneNodeFindsAStreamKeptAliveByReadsOnAnother() throws Exception {
         long created = System.currentTimeMillis() - 1500;
         AtomicLong clockC = new AtomicLong(created);

@@ -35,6 +35,8 @@ public final class SharedMemoryStore {
     volatile boolean loseNotifications;
     /** Runs once, just before the next commit of any node reaches the store (to interleave another node's step). */
     volatile Runnable beforeNextCommit;
+    /** How many ids each call of streamsById asked for (a call is one round trip in Redis). */
+    final List<Integer> byIdReads = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private final Map<String, String> leases = new ConcurrentHashMap<>();
 
@@ -121,13 +123,16 @@ public final class SharedMemoryStore {
         }
 
         @Override
-        public StoredStream stream(long id) {
+        public Map<Long, StoredStream> streamsById(Collection<Long> ids) {
+            byIdReads.add(ids.size());
             StoreContents all = contents();
-            return all.streams().stream()
-                    .filter(r -> r.id() == id)
-                    .findFirst()
-                    .map(r -> stored(all, r, false))
-                    .orElse(null);
+            Map<Long, StoredStream> out = new HashMap<>();
+            for (StreamRecord r : all.streams()) {
+                if (ids.contains(r.id())) {
+                    out.put(r.id(), stored(all, r, false));
+                }
+            }
+            return out;
         }
 
         @Override

@@ -66,6 +66,9 @@ public final class RedisStreamStore implements SharedStreamStore {
     private static final RedisScripts COMMIT = new RedisScripts("commit.lua");
     private static final RedisScripts READ = new RedisScripts("read.lua");
     private static final int PAGE = 256;
+    /** Stream ids read by one script call ({@link #streamsById}). */
+    private static final int IDS_PER_READ = 1000;
+
     private static final java.time.Duration COMMAND_TIMEOUT = java.time.Duration.ofSeconds(5);
     private static final java.time.Duration REPLICA_TIMEOUT = java.time.Duration.ofSeconds(1);
 
@@ -249,9 +252,22 @@ public final class RedisStreamStore implements SharedStreamStore {
     }
 
     @Override
-    public StoredStream stream(long id) throws StoreException {
-        List<StoredStream> found = readStreams("id", List.of(RedisScripts.bytes(Long.toString(id))), false);
-        return found.isEmpty() ? null : found.get(0);
+    public Map<Long, StoredStream> streamsById(Collection<Long> ids) throws StoreException {
+        Map<Long, StoredStream> out = new HashMap<>();
+        if (ids.isEmpty()) {
+            return out;
+        }
+        List<byte[]> names = new ArrayList<>(ids.size());
+        ids.forEach(id -> names.add(RedisScripts.bytes(Long.toString(id))));
+        // A script call per thousand ids: one round trip for a usual sweep, and no single call
+        // that holds Redis for long when very many streams expire at once.
+        for (int from = 0; from < names.size(); from += IDS_PER_READ) {
+            List<byte[]> part = names.subList(from, Math.min(names.size(), from + IDS_PER_READ));
+            for (StoredStream s : readStreams("id", part, false)) {
+                out.put(s.record().id(), s);
+            }
+        }
+        return out;
     }
 
     @SuppressWarnings("unchecked")

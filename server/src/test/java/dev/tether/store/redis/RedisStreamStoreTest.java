@@ -99,6 +99,31 @@ class RedisStreamStoreTest {
     }
 
     @Test
+    void streamsAreReadByIdManyAtOnceAndAnIdNoStreamHasIsLeftOut() throws Exception {
+        try (RedisServer redis = new RedisServer(dir);
+                RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", "n1", false)) {
+            store.commit(Commit.unconditional(List.of(
+                    new Mutation.PutStream(StreamStoreContract.stream(1, "a")),
+                    new Mutation.PutStream(StreamStoreContract.stream(2, "b")),
+                    new Mutation.PutStream(StreamStoreContract.stream(3, "c")))));
+            store.renew(2, 7_000);
+            java.util.Map<Long, dev.tether.store.StoredStream> found = store.streamsById(List.of(3L, 9L, 1L, 2L));
+            assertEquals(java.util.Set.of(1L, 2L, 3L), found.keySet(), "9 is no stream's id");
+            assertEquals("c", found.get(3L).record().path());
+            assertEquals(7_000, found.get(2L).renewedAtMillis());
+            assertEquals(java.util.Map.of(), store.streamsById(List.of()));
+            List<Mutation> many = new java.util.ArrayList<>();
+            List<Long> ids = new java.util.ArrayList<>();
+            for (long id = 10; id < 2_510; id++) { // more ids than one script call takes
+                many.add(new Mutation.PutStream(StreamStoreContract.stream(id, "many/" + id)));
+                ids.add(id);
+            }
+            store.commit(Commit.unconditional(many));
+            assertEquals(new java.util.HashSet<>(ids), store.streamsById(ids).keySet(), "every one of 2,500");
+        }
+    }
+
+    @Test
     void aSecondProcessWithTheSameNodeIdIsRefusedUntilTheFirstLetsGoAndOtherNodesAreWelcome() throws Exception {
         try (RedisServer redis = new RedisServer(dir)) {
             RedisStreamStore first = RedisStreamStore.open(redis.uri(), "t:", "n1", false);
