@@ -188,14 +188,14 @@ class ClusterEngineTest {
             // finds the stream expired; before its commit reaches the store, a read on node B renews
             // the stream. The hook is set before C's clock moves, so whichever sweep commits meets it.
             CountDownLatch renewed = new CountDownLatch(1);
-            shared.beforeNextCommit = () -> {
+            shared.beforeNextCommit.set(() -> {
                 try {
                     assertInstanceOf(ReadResult.Data.class, get(b.read("ttl", ReadFrom.TAIL)));
                     renewed.countDown();
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
-            };
+            });
             clockC.set(created + 2500);
             assertEquals(0, get(c.sweepExpired()), "the sweep expired nothing");
             assertTrue(renewed.await(0, TimeUnit.SECONDS), "B's read ran between C's decision and its commit");

@@ -34,7 +34,8 @@ public final class SharedMemoryStore {
     private long maxId;
     volatile boolean loseNotifications;
     /** Runs once, just before the next commit of any node reaches the store (to interleave another node's step). */
-    volatile Runnable beforeNextCommit;
+    final java.util.concurrent.atomic.AtomicReference<Runnable> beforeNextCommit =
+            new java.util.concurrent.atomic.AtomicReference<>();
     /** How many ids each call of streamsById asked for (a call is one round trip in Redis). */
     final List<Integer> byIdReads = new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -73,8 +74,7 @@ public final class SharedMemoryStore {
         public CommitResult commit(Commit commit) {
             CommitResult result;
             List<Change> changes = new ArrayList<>();
-            Runnable before = beforeNextCommit;
-            beforeNextCommit = null;
+            Runnable before = beforeNextCommit.getAndSet(null); // runs once, even with commits racing
             if (before != null) {
                 before.run();
             }
