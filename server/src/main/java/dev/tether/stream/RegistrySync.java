@@ -150,9 +150,8 @@ final class RegistrySync implements AutoCloseable {
         if (expiring.isEmpty()) {
             return;
         }
-        List<Long> ids = new ArrayList<>(expiring.size());
-        expiring.forEach(s -> ids.add(s.record.id()));
-        Map<Long, StoredStream> stored = store.streamsById(ids); // one round trip for them all
+        Map<Long, StoredStream> stored =
+                store.streamsById(expiring.stream().map(s -> s.record.id()).toList()); // one round trip for them all
         for (StreamState s : expiring) {
             StoredStream fresh = stored.get(s.record.id());
             if (fresh == null) {

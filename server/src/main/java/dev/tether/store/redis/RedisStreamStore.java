@@ -66,8 +66,8 @@ public final class RedisStreamStore implements SharedStreamStore {
     private static final RedisScripts COMMIT = new RedisScripts("commit.lua");
     private static final RedisScripts READ = new RedisScripts("read.lua");
     private static final int PAGE = 256;
-    /** Stream ids read by one script call ({@link #streamsById}). */
-    private static final int IDS_PER_READ = 1000;
+    /** Paths or ids read by one script call ({@link #readStreams}). */
+    private static final int NAMES_PER_READ = 1000;
 
     private static final java.time.Duration COMMAND_TIMEOUT = java.time.Duration.ofSeconds(5);
     private static final java.time.Duration REPLICA_TIMEOUT = java.time.Duration.ofSeconds(1);
@@ -254,24 +254,32 @@ public final class RedisStreamStore implements SharedStreamStore {
     @Override
     public Map<Long, StoredStream> streamsById(Collection<Long> ids) throws StoreException {
         Map<Long, StoredStream> out = new HashMap<>();
-        if (ids.isEmpty()) {
-            return out;
+        for (StoredStream s : readStreams(
+                "id",
+                ids.stream().map(id -> RedisScripts.bytes(Long.toString(id))).toList(),
+                false)) {
+            out.put(s.record().id(), s);
         }
-        List<byte[]> names = new ArrayList<>(ids.size());
-        ids.forEach(id -> names.add(RedisScripts.bytes(Long.toString(id))));
-        // A script call per thousand ids: one round trip for a usual sweep, and no single call
-        // that holds Redis for long when very many streams expire at once.
-        for (int from = 0; from < names.size(); from += IDS_PER_READ) {
-            List<byte[]> part = names.subList(from, Math.min(names.size(), from + IDS_PER_READ));
-            for (StoredStream s : readStreams("id", part, false)) {
-                out.put(s.record().id(), s);
-            }
+        return out;
+    }
+
+    /**
+     * The streams with these paths or ids ({@code by}), a script call per thousand: one round trip
+     * for a usual batch or sweep, and no single call that holds Redis for long when very many
+     * streams are read at once.
+     */
+    private List<StoredStream> readStreams(String by, List<byte[]> names, boolean withProducers) throws StoreException {
+        List<StoredStream> out = new ArrayList<>(names.size());
+        for (int from = 0; from < names.size(); from += NAMES_PER_READ) {
+            out.addAll(readStreamsOnce(
+                    by, names.subList(from, Math.min(names.size(), from + NAMES_PER_READ)), withProducers));
         }
         return out;
     }
 
     @SuppressWarnings("unchecked")
-    private List<StoredStream> readStreams(String by, List<byte[]> names, boolean withProducers) throws StoreException {
+    private List<StoredStream> readStreamsOnce(String by, List<byte[]> names, boolean withProducers)
+            throws StoreException {
         byte[][] args = new byte[names.size() + 2][];
         args[0] = RedisScripts.bytes(by);
         args[1] = RedisScripts.bytes(withProducers ? "1" : "0");
