@@ -210,7 +210,9 @@ class ClusterEngineTest {
         AtomicLong clockC = new AtomicLong(created);
         try (StreamEngine c = createdWithTtl(clockC, "t0")) {
             for (int i = 1; i < 5; i++) {
-                get(c.create(new CreateRequest("t" + i, "text/plain", 2L, null, false, List.of(), null)));
+                assertInstanceOf(
+                        CreateResult.Created.class,
+                        get(c.create(new CreateRequest("t" + i, "text/plain", 2L, null, false, List.of(), null))));
             }
             for (int i = 0; i < 3; i++) {
                 assertInstanceOf(ReadResult.Data.class, get(b.read("t" + i, ReadFrom.TAIL)), "B's read renews t" + i);
