@@ -2,6 +2,7 @@ package dev.tether.http;
 
 import dev.tether.inference.upstream.UpstreamTransport;
 import io.vertx.core.Context;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
@@ -12,21 +13,17 @@ import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
+import io.vertx.core.parsetools.RecordParser;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InterruptedIOException;
 import java.net.URI;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.Map;
-import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 
 /**
  * The upstream transport on Vert.x's HTTP client. It replaced the JDK's {@code HttpClient},
@@ -43,10 +40,6 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Thread-safe.
  */
 public final class UpstreamClient implements UpstreamTransport {
-    /** Body bytes queued for a slow reader before the connection is paused, and resumed below. */
-    private static final int HIGH_WATER = 1 << 20;
-
-    private static final int LOW_WATER = 256 << 10;
     /** Connections per upstream: a turn holds one for its whole answer, so this is the turn limit. */
     private static final int MAX_CONNECTIONS = 4096;
 
@@ -80,7 +73,13 @@ public final class UpstreamClient implements UpstreamTransport {
     }
 
     @Override
-    public Answer send(URI uri, Map<String, String> headers, byte[] body, Duration headTimeout, Runnable meanwhile)
+    public Answer send(
+            URI uri,
+            Map<String, String> headers,
+            byte[] body,
+            Duration headTimeout,
+            Runnable meanwhile,
+            Consumer<Answer> atHead)
             throws IOException, InterruptedException {
         RequestOptions options = new RequestOptions()
                 .setAbsoluteURI(uri.toString())
@@ -106,8 +105,10 @@ public final class UpstreamClient implements UpstreamTransport {
                     }
                     HttpClientResponse res = ar.result();
                     String type = res.getHeader("Content-Type");
-                    if (!head.complete(new Answer(res.statusCode(), type == null ? "" : type, new Body(res)))) {
-                        res.request().reset(); // the caller gave up already
+                    Answer answer = new Answer(res.statusCode(), type == null ? "" : type, new Body(res));
+                    atHead.accept(answer);
+                    if (!head.complete(answer)) {
+                        answer.body().close(); // the caller gave up already
                     }
                 }));
         try {
@@ -128,11 +129,7 @@ public final class UpstreamClient implements UpstreamTransport {
     /** The caller stops waiting: the request is reset, or the answer that just came closed. */
     private static void abandon(CompletableFuture<Answer> head, AtomicReference<HttpClientRequest> request) {
         if (!head.cancel(false) && !head.isCompletedExceptionally()) {
-            try {
-                head.join().body().close();
-            } catch (IOException | RuntimeException ignored) {
-                // closing resets the connection; nothing to report to a caller that left
-            }
+            head.join().body().close(); // resets the connection
         }
         HttpClientRequest req = request.get();
         if (req != null) {
@@ -160,140 +157,162 @@ public final class UpstreamClient implements UpstreamTransport {
     }
 
     /**
-     * An answer's body as a blocking stream, fed by the event loop. Chunks queue up to
-     * {@link #HIGH_WATER} bytes, then the connection is paused until the reader catches up.
+     * An answer's body, paused until its reader says how it takes it ({@link #read} or
+     * {@link #lines}); from then on every chunk is handled where it arrives, on the event loop.
      */
-    private static final class Body extends InputStream {
+    private static final class Body implements UpstreamTransport.Body {
         private final HttpClientResponse res;
         private final Context context;
-        private final ReentrantLock lock = new ReentrantLock();
-        private final Condition ready = lock.newCondition();
-        private final ArrayDeque<Buffer> chunks = new ArrayDeque<>();
-        private int offset;
-        private long queued;
-        private boolean paused;
+        private volatile long lastActivity = System.nanoTime();
+        private volatile boolean closed;
+        // on the event loop:
+        private Handler<Buffer> data;
+        private Handler<Throwable> end;
         private boolean ended;
-        private boolean closed;
         private Throwable failure;
 
         /** On the event loop, before any of the body arrives. */
         Body(HttpClientResponse res) {
             this.res = res;
             this.context = Vertx.currentContext();
-            res.handler(this::arrived);
+            res.pause();
+            res.handler(chunk -> {
+                lastActivity = System.nanoTime();
+                if (!closed) {
+                    data.handle(chunk);
+                }
+            });
             res.exceptionHandler(this::ended);
             res.endHandler(v -> ended(null));
         }
 
-        private void arrived(Buffer chunk) {
-            lock.lock();
-            try {
-                if (closed) {
-                    return;
-                }
-                chunks.add(chunk);
-                queued += chunk.length();
-                if (queued > HIGH_WATER && !paused) {
-                    paused = true;
-                    res.pause();
-                }
-                ready.signal();
-            } finally {
-                lock.unlock();
-            }
-        }
-
-        /** The end of the body (null) or a broken connection. */
+        /** The end of the body (null) or a broken connection, whichever comes first. */
         private void ended(Throwable cause) {
-            lock.lock();
-            try {
-                if (!ended && failure == null) {
-                    if (cause == null) {
-                        ended = true;
-                    } else {
-                        failure = cause;
-                    }
-                }
-                ready.signal();
-            } finally {
-                lock.unlock();
+            if (ended) {
+                return;
+            }
+            ended = true;
+            failure = cause;
+            if (end != null) {
+                end.handle(cause);
             }
         }
 
         @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        public long lastActivity() {
+            return lastActivity;
         }
 
         @Override
-        public int read(byte[] dst, int off, int len) throws IOException {
-            Objects.checkFromIndexSize(off, len, dst.length);
-            if (len == 0) {
-                return 0;
-            }
-            int n;
-            boolean resume = false;
-            lock.lock();
-            try {
-                while (chunks.isEmpty()) {
-                    if (closed) {
-                        throw new IOException("the body was closed");
-                    }
-                    if (failure != null) {
-                        throw asIOException(failure);
-                    }
-                    if (ended) {
-                        return -1;
-                    }
-                    try {
-                        ready.await();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        throw new InterruptedIOException("interrupted while waiting for the upstream");
-                    }
+        public CompletableFuture<byte[]> read(int maxBytes) {
+            CompletableFuture<byte[]> whole = new CompletableFuture<>();
+            Buffer acc = Buffer.buffer();
+            take(
+                    whole,
+                    chunk -> {
+                        if (acc.length() + chunk.length() > maxBytes) {
+                            whole.completeExceptionally(new IOException("the answer is over " + maxBytes + " bytes"));
+                            drop();
+                        } else {
+                            acc.appendBuffer(chunk);
+                        }
+                    },
+                    cause -> {
+                        if (cause == null) {
+                            whole.complete(acc.getBytes());
+                        } else {
+                            whole.completeExceptionally(asIOException(cause));
+                        }
+                    });
+            return whole;
+        }
+
+        @Override
+        public CompletableFuture<Void> lines(int maxLine, Consumer<String> lines) {
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            RecordParser parser = RecordParser.newDelimited("\n", record -> {
+                int n = record.length();
+                if (n > 0 && record.getByte(n - 1) == '\r') {
+                    n--;
                 }
-                Buffer first = chunks.peekFirst();
-                n = Math.min(len, first.length() - offset);
-                first.getBytes(offset, offset + n, dst, off);
-                offset += n;
-                queued -= n;
-                if (offset == first.length()) {
-                    chunks.pollFirst();
-                    offset = 0;
-                }
-                if (paused && queued < LOW_WATER) {
-                    paused = false;
-                    resume = true;
-                }
-            } finally {
-                lock.unlock();
+                lines.accept(record.getString(0, n, "UTF-8"));
+            });
+            parser.maxRecordSize(maxLine);
+            parser.exceptionHandler(t -> {
+                done.completeExceptionally(new IOException("a line of the answer is over " + maxLine + " bytes"));
+                drop();
+            });
+            boolean[] open = {false}; // whether the last byte so far ended a line
+            take(
+                    done,
+                    chunk -> {
+                        if (chunk.length() > 0) {
+                            open[0] = chunk.getByte(chunk.length() - 1) != '\n';
+                            parser.handle(chunk);
+                        }
+                    },
+                    cause -> {
+                        if (cause != null) {
+                            done.completeExceptionally(asIOException(cause));
+                            return;
+                        }
+                        if (open[0]) {
+                            parser.handle(Buffer.buffer("\n")); // a last line without its end is a line
+                        }
+                        done.complete(null);
+                    });
+            return done;
+        }
+
+        /**
+         * Starts the body's flow into {@code onData}, and {@code onEnd} after it (once): at once on
+         * the event loop (from {@code atHead}), else as its next task.
+         */
+        private void take(CompletableFuture<?> result, Handler<Buffer> onData, Handler<Throwable> onEnd) {
+            if (Vertx.currentContext() == context) {
+                start(result, onData, onEnd);
+            } else {
+                context.runOnContext(v -> start(result, onData, onEnd));
             }
-            if (resume) {
-                context.runOnContext(v -> res.resume());
+        }
+
+        private void start(CompletableFuture<?> result, Handler<Buffer> onData, Handler<Throwable> onEnd) {
+            if (data != null || closed) {
+                result.completeExceptionally(
+                        data != null
+                                ? new IllegalStateException("the body was taken already")
+                                : new IOException("the body was closed"));
+                return;
             }
-            return n;
+            data = onData;
+            end = cause -> {
+                if (!result.isDone()) {
+                    onEnd.handle(cause);
+                }
+            };
+            res.resume(); // hands on what came before (queued while paused)
+            if (ended) {
+                // the connection broke while the body was paused: its failure comes after the
+                // chunks that did arrive, which resume's own task hands on first
+                Throwable cause = failure;
+                context.runOnContext(v -> end.handle(cause));
+            }
+        }
+
+        /** On the event loop: the rest of the body is not wanted. */
+        private void drop() {
+            closed = true;
+            if (!ended) {
+                res.request().reset();
+            }
         }
 
         /** Before the end, the connection is reset: it cannot carry another request. */
         @Override
         public void close() {
-            boolean early;
-            lock.lock();
-            try {
-                if (closed) {
-                    return;
-                }
+            if (!closed) {
                 closed = true;
-                early = !ended && failure == null;
-                chunks.clear();
-                queued = 0;
-                ready.signalAll();
-            } finally {
-                lock.unlock();
-            }
-            if (early) {
-                context.runOnContext(v -> res.request().reset());
+                context.runOnContext(v -> drop());
             }
         }
     }

@@ -17,7 +17,8 @@ public interface ModelBackend extends AutoCloseable {
      * Generates one assistant turn.
      *
      * @param request the whole context, serialized canonically by the backend
-     * @param sink    receives text and tool-call fragments as they arrive, in order
+     * @param sink    receives text and tool-call fragments as they arrive, in order (not
+     *                necessarily on the calling thread; see {@link ModelSink}); none after this returns
      * @return how the turn ended and what it cost
      * @throws ModelException       when the backend cannot answer (its message says why)
      * @throws InterruptedException when the calling thread was interrupted (a cancel)

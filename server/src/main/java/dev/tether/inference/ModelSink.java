@@ -1,8 +1,11 @@
 package dev.tether.inference;
 
 /**
- * Receives one assistant turn as it is generated. Calls arrive in order on the generating
- * thread. Tool calls are numbered from 0 in the order the model started them.
+ * Receives one assistant turn as it is generated. Calls arrive in order and one at a time, each
+ * happening-before the next and before {@link ModelBackend#generate} returns; they may come from
+ * a thread other than the caller's (an upstream's answer is handed on from the transport's event
+ * loop), so a sink neither blocks nor relies on the calling thread. Tool calls are numbered from
+ * 0 in the order the model started them.
  */
 public interface ModelSink {
 

@@ -1,6 +1,5 @@
 package dev.tether.http;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -10,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tether.inference.upstream.UpstreamTransport;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -19,8 +17,11 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -116,75 +117,173 @@ class UpstreamClientTest {
         });
         AtomicBoolean answeredBeforeMeanwhile = new AtomicBoolean(true);
         long start = System.nanoTime();
-        UpstreamTransport.Answer answer = client.send(uri, Map.of(), null, HEAD, () -> {
-            answeredBeforeMeanwhile.set(answered.get());
-            release.complete(null);
-        });
-        try (InputStream body = answer.body()) {
-            assertEquals("ok", new String(body.readAllBytes(), StandardCharsets.US_ASCII));
+        UpstreamTransport.Answer answer = client.send(
+                uri,
+                Map.of(),
+                null,
+                HEAD,
+                () -> {
+                    answeredBeforeMeanwhile.set(answered.get());
+                    release.complete(null);
+                },
+                a -> {});
+        try (UpstreamTransport.Body body = answer.body()) {
+            assertEquals("ok", new String(body.read(100).get(10, TimeUnit.SECONDS), StandardCharsets.US_ASCII));
         }
         assertFalse(answeredBeforeMeanwhile.get(), "meanwhile ran before the answer came");
         assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(4), "and did not wait for it");
 
         IllegalStateException thrown = assertThrows(
                 IllegalStateException.class,
-                () -> client.send(uri, Map.of(), null, HEAD, () -> {
-                    throw new IllegalStateException("the caller failed meanwhile");
-                }));
+                () -> client.send(
+                        uri,
+                        Map.of(),
+                        null,
+                        HEAD,
+                        () -> {
+                            throw new IllegalStateException("the caller failed meanwhile");
+                        },
+                        a -> {}));
         assertEquals("the caller failed meanwhile", thrown.getMessage());
     }
 
     @Test
-    void aSlowReaderPausesTheConnectionAndStillGetsEveryByteInOrder() throws Exception {
-        long total = 64L << 20;
+    void aBodyNobodyTookHoldsTheConnectionBackThenItsLinesArriveInOrder() throws Exception {
+        int count = 4_000_000; // "line <i>\n": about 50 MB, far more than the socket buffers hold
         AtomicLong written = new AtomicLong();
         URI uri = serve((s, out) -> {
-            head(out, total);
-            byte[] block = new byte[64 << 10];
-            for (long sent = 0; sent < total; sent += block.length) {
-                for (int i = 0; i < block.length; i++) {
-                    block[i] = pattern(sent + i);
+            out.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            StringBuilder block = new StringBuilder();
+            for (int i = 0; i < count; i++) {
+                block.append("line ").append(i).append(i % 3 == 0 ? "\r\n" : "\n");
+                if (block.length() > 60_000 || i == count - 1) {
+                    byte[] bytes = block.toString().getBytes(StandardCharsets.US_ASCII);
+                    out.write((Integer.toHexString(bytes.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+                    out.write(bytes);
+                    out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+                    written.addAndGet(bytes.length);
+                    block.setLength(0);
                 }
-                out.write(block);
-                written.addAndGet(block.length);
             }
+            out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             out.flush();
         });
         UpstreamTransport.Answer answer = client.send(uri, Map.of(), null, HEAD);
         assertEquals(200, answer.status());
-        assertEquals("text/plain", answer.contentType());
-        Thread.sleep(1500); // nothing is read: the client must stop taking bytes, so the server blocks
+        assertEquals("text/event-stream", answer.contentType());
+        Thread.sleep(1500); // the body is not taken yet: the client must stop reading, so the server blocks
         assertTrue(
-                written.get() < total / 2,
-                "the server wrote " + written.get() + " bytes to a reader that read none: no back-pressure");
-        try (InputStream in = answer.body()) {
-            byte[] buf = new byte[100_000];
-            long at = 0;
-            int n;
-            while ((n = in.read(buf)) >= 0) {
-                for (int i = 0; i < n; i++) {
-                    if (buf[i] != pattern(at + i)) {
-                        throw new AssertionError("byte " + (at + i) + " differs");
-                    }
-                }
-                at += n;
-            }
-            assertEquals(total, at);
+                written.get() < 10L << 20,
+                "the server wrote " + written.get() + " bytes before the body was taken: no back-pressure");
+        AtomicLong next = new AtomicLong();
+        CompletableFuture<String> wrong = new CompletableFuture<>();
+        try (UpstreamTransport.Body body = answer.body()) {
+            body.lines(1024, line -> {
+                        if (!line.equals("line " + next.getAndIncrement())) {
+                            wrong.complete("line " + (next.get() - 1) + " came as '" + line + "'");
+                        }
+                    })
+                    .get(60, TimeUnit.SECONDS);
         }
+        assertFalse(wrong.isDone(), wrong.getNow(""));
+        assertEquals(count, next.get());
     }
 
     @Test
-    void aConnectionDroppedMidBodyIsAnErrorAfterTheBytesThatCame() throws Exception {
+    void linesTakenAtTheHeadComeOnTheTransportsThreadWithTheirEnd() throws Exception {
+        URI uri = serve((s, out) -> {
+            out.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 6\r\n\r\na\nb\nc\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+        });
+        List<String> lines = new CopyOnWriteArrayList<>();
+        List<Thread> threads = new CopyOnWriteArrayList<>();
+        CompletableFuture<CompletableFuture<Void>> taken = new CompletableFuture<>();
+        UpstreamTransport.Answer answer = client.send(uri, Map.of(), null, HEAD, () -> {}, a -> {
+            threads.add(Thread.currentThread());
+            taken.complete(a.body().lines(1024, line -> {
+                threads.add(Thread.currentThread());
+                lines.add(line);
+            }));
+        });
+        try (UpstreamTransport.Body body = answer.body()) {
+            taken.get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
+            ExecutionException twice =
+                    assertThrows(ExecutionException.class, () -> body.read(100).get(10, TimeUnit.SECONDS));
+            assertInstanceOf(IllegalStateException.class, twice.getCause(), "a body can be taken once");
+        }
+        assertEquals(List.of("a", "b", "c"), lines);
+        assertEquals(4, threads.size());
+        assertTrue(threads.stream().allMatch(t -> t == threads.getFirst()), "the calls came on different threads");
+        assertFalse(threads.contains(Thread.currentThread()), "the head was handled on the caller's thread");
+    }
+
+    @Test
+    void aLineSplitAcrossWritesIsOneLineAndALastLineWithoutItsEndCounts() throws Exception {
+        byte[] e = "\u00e9".getBytes(StandardCharsets.UTF_8); // two bytes, sent apart
+        URI uri = serve((s, out) -> {
+            out.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 12\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.write(new byte[] {'d', 'a', ':', e[0]});
+            out.flush();
+            Thread.sleep(200);
+            out.write(new byte[] {e[1], '\r', '\n', '\r', '\n', 'e', 'n', 'd'});
+            out.flush();
+        });
+        List<String> lines = new CopyOnWriteArrayList<>();
+        try (UpstreamTransport.Body body =
+                client.send(uri, Map.of(), null, HEAD).body()) {
+            body.lines(1024, lines::add).get(10, TimeUnit.SECONDS);
+        }
+        assertEquals(List.of("da:\u00e9", "", "end"), lines);
+    }
+
+    @Test
+    void aConnectionDroppedMidBodyIsAnErrorAfterTheLinesThatCame() throws Exception {
         URI uri = serve((s, out) -> {
             head(out, 100);
-            out.write("0123456789".getBytes(StandardCharsets.US_ASCII));
+            out.write("first\nsecond\nthi".getBytes(StandardCharsets.US_ASCII));
             out.flush();
             s.close();
         });
-        UpstreamTransport.Answer answer = client.send(uri, Map.of(), null, HEAD);
-        InputStream in = answer.body();
-        assertArrayEquals("0123456789".getBytes(StandardCharsets.US_ASCII), in.readNBytes(10));
-        assertThrows(IOException.class, in::read, "a truncated body must not read as its end");
+        List<String> lines = new CopyOnWriteArrayList<>();
+        UpstreamTransport.Body streamed = client.send(uri, Map.of(), null, HEAD).body();
+        Thread.sleep(300); // the connection breaks before the body is taken, while it is paused
+        ExecutionException e = assertThrows(
+                ExecutionException.class, () -> streamed.lines(1024, lines::add).get(10, TimeUnit.SECONDS));
+        assertInstanceOf(IOException.class, e.getCause(), "a truncated body must not read as its end");
+        assertEquals(List.of("first", "second"), lines, "a line cut off is not a line");
+
+        UpstreamTransport.Body whole = client.send(uri, Map.of(), null, HEAD).body();
+        e = assertThrows(ExecutionException.class, () -> whole.read(1000).get(10, TimeUnit.SECONDS));
+        assertInstanceOf(IOException.class, e.getCause(), "a truncated body must not read as its end");
+    }
+
+    @Test
+    void aBodyOrALineOverItsLimitFailsAndDropsTheConnection() throws Exception {
+        CompletableFuture<Throwable> dropped = new CompletableFuture<>();
+        URI uri = serve((s, out) -> {
+            head(out, 1L << 40);
+            try {
+                while (true) {
+                    out.write(new byte[8192]); // no line ends
+                    Thread.sleep(1);
+                }
+            } catch (IOException e) {
+                dropped.complete(e);
+                throw e;
+            }
+        });
+        UpstreamTransport.Body lines = client.send(uri, Map.of(), null, HEAD).body();
+        ExecutionException e = assertThrows(
+                ExecutionException.class, () -> lines.lines(100_000, l -> {}).get(10, TimeUnit.SECONDS));
+        assertEquals("a line of the answer is over 100000 bytes", e.getCause().getMessage());
+        assertInstanceOf(IOException.class, dropped.get(10, TimeUnit.SECONDS), "the connection was not dropped");
+
+        UpstreamTransport.Body whole = client.send(uri, Map.of(), null, HEAD).body();
+        e = assertThrows(ExecutionException.class, () -> whole.read(100_000).get(10, TimeUnit.SECONDS));
+        assertEquals("the answer is over 100000 bytes", e.getCause().getMessage());
     }
 
     @Test
@@ -196,7 +295,7 @@ class UpstreamClientTest {
                 head(out, 1L << 40);
                 try {
                     while (true) {
-                        out.write(new byte[8192]);
+                        out.write("data: x\n".getBytes(StandardCharsets.US_ASCII));
                         Thread.sleep(1);
                     }
                 } catch (IOException e) {
@@ -209,42 +308,18 @@ class UpstreamClientTest {
             out.flush();
         });
         UpstreamTransport.Answer first = client.send(uri, Map.of(), null, HEAD);
-        assertEquals(8192, first.body().readNBytes(8192).length);
+        CompletableFuture<Void> some = new CompletableFuture<>();
+        first.body().lines(1024, line -> some.complete(null));
+        some.get(10, TimeUnit.SECONDS);
         first.body().close();
         assertInstanceOf(
                 IOException.class,
                 firstEnded.get(10, TimeUnit.SECONDS),
                 "the endless body's connection was not dropped");
         UpstreamTransport.Answer second = client.send(uri, Map.of(), "x".getBytes(StandardCharsets.US_ASCII), HEAD);
-        try (InputStream in = second.body()) {
-            assertEquals("fine", new String(in.readAllBytes(), StandardCharsets.US_ASCII));
+        try (UpstreamTransport.Body body = second.body()) {
+            assertEquals("fine", new String(body.read(100).get(10, TimeUnit.SECONDS), StandardCharsets.US_ASCII));
         }
-    }
-
-    @Test
-    void anInterruptEndsABlockedReadAndLeavesTheThreadInterrupted() throws Exception {
-        URI uri = serve((s, out) -> {
-            head(out, 100);
-            out.write('a');
-            out.flush();
-            Thread.sleep(60_000);
-        });
-        UpstreamTransport.Answer answer = client.send(uri, Map.of(), null, HEAD);
-        CompletableFuture<Object[]> outcome = new CompletableFuture<>();
-        Thread reader = Thread.ofVirtual().start(() -> {
-            try (InputStream in = answer.body()) {
-                in.read();
-                in.read(); // blocks: the server sends nothing more
-                outcome.complete(new Object[] {"returned", false});
-            } catch (IOException e) {
-                outcome.complete(new Object[] {e, Thread.currentThread().isInterrupted()});
-            }
-        });
-        Thread.sleep(300);
-        reader.interrupt();
-        Object[] r = outcome.get(10, TimeUnit.SECONDS);
-        assertInstanceOf(InterruptedIOException.class, r[0]);
-        assertTrue((Boolean) r[1], "the interrupt flag was swallowed");
     }
 
     @Test

@@ -5,20 +5,24 @@ import dev.tether.inference.ModelException;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
 import dev.tether.inference.TokenLogprob;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Reads a Chat Completions stream ({@code data: chunk} lines, then {@code data: [DONE]}) and
  * forwards text and tool-call fragments to a {@link ModelSink}. Also accepts a non-streamed
  * {@code chat.completion} body from upstreams that ignore {@code stream:true}.
  *
- * <p>Confined to the generating thread.
+ * <p>A stream's lines are fed in as they arrive ({@link #line}, {@link #ended}), on the
+ * transport's thread, so a fragment reaches the sink without a hand-off to the generating thread;
+ * {@link #outcome} completes at the answer's end or its first failure. Thread-safe: every call
+ * takes the reader's lock, so once {@link #stop} has returned no sink call is running or will
+ * start, and what the reader did happens-before the caller's next step.
  */
 final class ChunkReader {
     private final ModelSink sink;
@@ -26,9 +30,12 @@ final class ChunkReader {
     /** Upstream tool-call index → ours (order of first appearance). */
     private final Map<Integer, PendingCall> calls = new HashMap<>();
 
+    private final CompletableFuture<ModelResult> outcome = new CompletableFuture<>();
+
     private ModelResult.Finish finish;
     private ModelResult.Usage usage = ModelResult.Usage.UNKNOWN;
     private boolean emitted;
+    private boolean stopped;
 
     ChunkReader(ModelSink sink, String upstream) {
         this.sink = sink;
@@ -36,38 +43,76 @@ final class ChunkReader {
     }
 
     /** Whether anything reached the sink (after which a retry would duplicate output). */
-    boolean emitted() {
+    synchronized boolean emitted() {
         return emitted;
     }
 
     /** The request went out: tells the sink, so its own work overlaps the upstream's. */
-    void sent() {
-        sink.sent();
+    synchronized void sent() {
+        if (!stopped) {
+            sink.sent();
+        }
     }
 
-    ModelResult readStream(BufferedReader lines) throws IOException, ModelException {
-        String line;
-        while ((line = lines.readLine()) != null) {
-            if (!line.startsWith("data:")) {
-                continue; // comments, event: lines, blank separators
-            }
-            String data = line.substring(5).trim();
+    /**
+     * How a streamed answer ends: its result at {@code data: [DONE]} (or a clean end after a
+     * finish reason), a {@link ModelException} for an error chunk or an end before the answer's,
+     * an {@link IOException} when the connection broke.
+     */
+    CompletableFuture<ModelResult> outcome() {
+        return outcome;
+    }
+
+    /** One line of the stream; nothing once the outcome is known or the reader was stopped. */
+    synchronized void line(String line) {
+        if (stopped || !line.startsWith("data:")) {
+            return; // comments, event: lines, blank separators
+        }
+        String data = line.substring(5).trim();
+        try {
             if (data.equals("[DONE]")) {
-                return result();
-            }
-            if (!data.isEmpty()) {
+                settle(result(), null);
+            } else if (!data.isEmpty()) {
                 chunk(ChatCodec.JSON.readTree(data));
             }
+        } catch (IOException | ModelException | RuntimeException e) {
+            settle(null, e);
         }
-        if (finish == null) {
-            throw new ModelException(
-                    ModelException.Kind.UNAVAILABLE,
-                    "upstream " + upstream + " closed the stream before the end of the answer");
-        }
-        return result();
     }
 
-    ModelResult readWhole(JsonNode completion) throws ModelException {
+    /** The stream's end: {@code failure} null for a clean one, else the broken connection. */
+    synchronized void ended(IOException failure) {
+        if (failure != null) {
+            settle(null, failure);
+        } else if (finish == null) {
+            settle(
+                    null,
+                    new ModelException(
+                            ModelException.Kind.UNAVAILABLE,
+                            "upstream " + upstream + " closed the stream before the end of the answer"));
+        } else {
+            settle(result(), null);
+        }
+    }
+
+    /** No sink call after this returns (the caller gave up, or the outcome is in). */
+    synchronized void stop() {
+        stopped = true;
+    }
+
+    private void settle(ModelResult result, Exception failure) {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
+        if (failure != null) {
+            outcome.completeExceptionally(failure);
+        } else {
+            outcome.complete(result);
+        }
+    }
+
+    synchronized ModelResult readWhole(JsonNode completion) throws ModelException {
         JsonNode choice = completion.path("choices").path(0);
         JsonNode message = choice.path("message");
         logprobs(choice.path("logprobs"));

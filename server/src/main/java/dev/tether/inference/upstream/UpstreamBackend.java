@@ -7,22 +7,17 @@ import dev.tether.inference.ModelRequest;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
 import dev.tether.metrics.Metrics;
-import java.io.BufferedReader;
-import java.io.FilterInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Any OpenAI-compatible Chat Completions endpoint, possibly several replicas of it. A chain
@@ -30,24 +25,27 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * before anything was streamed, the next one is tried, and a replica already tried again only
  * after an exponential backoff. Once output has reached the client nothing is retried.
  *
- * <p>Thread-safe: each call runs on its caller's (virtual) thread.
+ * <p>A streamed answer is parsed where it arrives, on the transport's thread, and handed to the
+ * sink from there; the caller's (virtual) thread sends the request, waits for the answer's end
+ * (or an idle timeout, or its own interrupt) and retries. Thread-safe.
  */
 public final class UpstreamBackend implements ModelBackend {
     private static final System.Logger LOG = System.getLogger(UpstreamBackend.class.getName());
     private static final long BACKOFF_MILLIS = 200;
     /** Heap for the sessions' serialized contexts ({@link PrefixCache}). */
     private static final long PREFIX_BUDGET_BYTES = 32L << 20;
+    /** A whole (non-streamed) answer or model list, at most. */
+    private static final int MAX_BODY_BYTES = 64 << 20;
+    /** One line of a streamed answer (one chunk), at most. */
+    private static final int MAX_LINE_BYTES = 16 << 20;
+    /** An error answer, at most: what it says goes into the error message. */
+    private static final int MAX_ERROR_BYTES = 64 << 10;
 
     private final UpstreamSettings settings;
     private final Rendezvous rendezvous;
     private final UpstreamTransport http;
     private final PrefixCache prefixes = new PrefixCache(PREFIX_BUDGET_BYTES);
     private final Metrics metrics;
-    private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "tether-upstream-watchdog");
-        t.setDaemon(true);
-        return t;
-    });
 
     /**
      * @param transport the HTTP client (connect timeout already set); closed with this backend
@@ -116,45 +114,43 @@ public final class UpstreamBackend implements ModelBackend {
         UpstreamTransport.Answer response;
         long start = System.nanoTime();
         try {
-            response =
-                    http.send(at(base, "/chat/completions"), headers, body, settings.firstByteTimeout(), reader::sent);
-        } catch (UpstreamTransport.Timeout e) {
-            observe(base, start, "timeout");
-            throw new Retryable("upstream " + base + " did not answer within "
-                    + settings.firstByteTimeout().toSeconds() + " s");
-        } catch (IOException e) {
-            observe(base, start, "unreachable");
-            throw new Retryable("upstream " + base + " is unreachable: " + describe(e));
-        }
-        observe(base, start, response.status() == 200 ? "ok" : "http_" + response.status());
-        AtomicBoolean timedOut = new AtomicBoolean();
-        Thread self = Thread.currentThread();
-        IdleStream in = new IdleStream(response.body());
-        long idleNanos = settings.idleTimeout().toNanos();
-        ScheduledFuture<?> dog = watchdog.scheduleAtFixedRate(
-                () -> {
-                    if (System.nanoTime() - in.lastActivity > idleNanos && timedOut.compareAndSet(false, true)) {
-                        self.interrupt();
-                    }
-                },
-                idleNanos / 4,
-                idleNanos / 4,
-                TimeUnit.NANOSECONDS);
-        try (in) {
-            return read(base, response, in, reader);
-        } catch (IOException e) {
-            if (timedOut.get()) {
-                Thread.interrupted();
-                throw new Retryable("upstream " + base + " sent nothing for "
-                        + settings.idleTimeout().toSeconds() + " s (idle timeout)");
+            try {
+                response = http.send(
+                        at(base, "/chat/completions"),
+                        headers,
+                        body,
+                        settings.firstByteTimeout(),
+                        reader::sent,
+                        answer -> {
+                            // parsed where it arrives: the first fragment reaches the sink with no hand-off
+                            if (streamed(answer)) {
+                                answer.body()
+                                        .lines(MAX_LINE_BYTES, reader::line)
+                                        .whenComplete((end, failure) -> reader.ended(ioFailure(failure)));
+                            }
+                        });
+            } catch (UpstreamTransport.Timeout e) {
+                observe(base, start, "timeout");
+                throw new Retryable("upstream " + base + " did not answer within "
+                        + settings.firstByteTimeout().toSeconds() + " s");
+            } catch (IOException e) {
+                observe(base, start, "unreachable");
+                throw new Retryable("upstream " + base + " is unreachable: " + describe(e));
             }
-            if (Thread.interrupted()) {
-                throw new InterruptedException("cancelled");
+            observe(base, start, response.status() == 200 ? "ok" : "http_" + response.status());
+            try (UpstreamTransport.Body answer = response.body()) {
+                return read(base, response, answer, reader);
+            } catch (IOException e) {
+                throw new Retryable("upstream " + base + " broke the connection: " + describe(e));
             }
-            throw new Retryable("upstream " + base + " broke the connection: " + describe(e));
         } finally {
-            dog.cancel(false);
+            reader.stop(); // before a retry looks at what it emitted: nothing reaches the sink from here on
         }
+    }
+
+    /** Whether an answer is a stream of chunks (anything but a whole JSON completion or an error). */
+    private static boolean streamed(UpstreamTransport.Answer answer) {
+        return answer.status() == 200 && !answer.contentType().startsWith("application/json");
     }
 
     private void observe(URI replica, long startNanos, String outcome) {
@@ -163,11 +159,12 @@ public final class UpstreamBackend implements ModelBackend {
         }
     }
 
-    private static ModelResult read(URI base, UpstreamTransport.Answer response, InputStream in, ChunkReader reader)
-            throws IOException, ModelException, Retryable {
+    private ModelResult read(
+            URI base, UpstreamTransport.Answer response, UpstreamTransport.Body body, ChunkReader reader)
+            throws IOException, ModelException, InterruptedException, Retryable {
         int status = response.status();
         if (status != 200) {
-            String detail = errorDetail(in);
+            String detail = errorDetail(base, body);
             String message = "upstream " + base + " answered HTTP " + status + ": " + detail;
             if (status == 408 || status == 409 || status == 429 || status >= 500) {
                 throw new Retryable(message);
@@ -183,16 +180,51 @@ public final class UpstreamBackend implements ModelBackend {
                     context ? ModelException.Kind.CONTEXT_LENGTH_EXCEEDED : ModelException.Kind.INVALID_REQUEST,
                     message);
         }
-        if (response.contentType().startsWith("application/json")) {
-            return reader.readWhole(ChatCodec.JSON.readTree(in));
+        if (!streamed(response)) {
+            return reader.readWhole(ChatCodec.JSON.readTree(await(body.read(MAX_BODY_BYTES), body, base)));
         }
-        return reader.readStream(new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)));
+        return await(reader.outcome(), body, base); // the lines were taken at the head
     }
 
-    private static String errorDetail(InputStream in) {
+    /**
+     * Waits for {@code result} while the body keeps coming: an upstream that sends nothing for
+     * the idle timeout is given up on (a retryable failure).
+     */
+    private <T> T await(CompletableFuture<T> result, UpstreamTransport.Body body, URI base)
+            throws IOException, ModelException, InterruptedException, Retryable {
+        long idle = settings.idleTimeout().toNanos();
+        while (true) {
+            long wait = body.lastActivity() + idle - System.nanoTime();
+            if (wait <= 0) {
+                throw new Retryable("upstream " + base + " sent nothing for "
+                        + settings.idleTimeout().toSeconds() + " s (idle timeout)");
+            }
+            try {
+                return result.get(wait, TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                // bytes may have come meanwhile: the loop looks again
+            } catch (ExecutionException e) {
+                switch (e.getCause()) {
+                    case IOException io -> throw io;
+                    case ModelException m -> throw m;
+                    case RuntimeException r -> throw r;
+                    default -> throw new IllegalStateException(e.getCause());
+                }
+            }
+        }
+    }
+
+    /** How a body's end failed, as the reader takes it: null for a clean end. */
+    private static IOException ioFailure(Throwable failure) {
+        if (failure == null || failure instanceof IOException) {
+            return (IOException) failure;
+        }
+        return new IOException(failure.getMessage() != null ? failure.getMessage() : failure.toString(), failure);
+    }
+
+    private String errorDetail(URI base, UpstreamTransport.Body body) throws InterruptedException {
         try {
-            byte[] bytes = in.readNBytes(4096);
-            String text = new String(bytes, StandardCharsets.UTF_8).strip();
+            String text = new String(await(body.read(MAX_ERROR_BYTES), body, base), StandardCharsets.UTF_8).strip();
             try {
                 var node = ChatCodec.JSON.readTree(text);
                 String message = node.path("error").path("message").asText(null);
@@ -203,7 +235,7 @@ public final class UpstreamBackend implements ModelBackend {
                 // fall through to the raw text
             }
             return text.isEmpty() ? "(empty body)" : text;
-        } catch (IOException e) {
+        } catch (IOException | ModelException | Retryable e) {
             return "(body unreadable: " + e.getMessage() + ")";
         }
     }
@@ -227,14 +259,16 @@ public final class UpstreamBackend implements ModelBackend {
             try {
                 UpstreamTransport.Answer response =
                         http.send(at(base, "/models"), headers("application/json"), null, settings.firstByteTimeout());
-                try (InputStream in = response.body()) {
+                try (UpstreamTransport.Body body = response.body()) {
                     if (response.status() != 200) {
                         last = "upstream " + base + " answered GET /models with HTTP " + response.status() + ": "
-                                + errorDetail(in);
+                                + errorDetail(base, body);
                         continue;
                     }
                     List<ModelInfo> out = new ArrayList<>();
-                    for (var m : ChatCodec.JSON.readTree(in).path("data")) {
+                    for (var m : ChatCodec.JSON
+                            .readTree(await(body.read(MAX_BODY_BYTES), body, base))
+                            .path("data")) {
                         String id = m.path("id").asText(null);
                         if (id != null) {
                             out.add(new ModelInfo(
@@ -245,6 +279,8 @@ public final class UpstreamBackend implements ModelBackend {
                     }
                     return out;
                 }
+            } catch (Retryable e) {
+                last = e.getMessage();
             } catch (IOException e) {
                 last = "upstream " + base + " could not be asked for its models: " + describe(e);
             }
@@ -270,7 +306,6 @@ public final class UpstreamBackend implements ModelBackend {
 
     @Override
     public void close() {
-        watchdog.shutdownNow();
         http.close(); // drops the connections of exchanges still open
     }
 
@@ -280,29 +315,6 @@ public final class UpstreamBackend implements ModelBackend {
 
         Retryable(String message) {
             super(message, null, false, false);
-        }
-    }
-
-    /** Records when bytes last arrived, for the idle watchdog. */
-    private static final class IdleStream extends FilterInputStream {
-        volatile long lastActivity = System.nanoTime();
-
-        IdleStream(InputStream in) {
-            super(in);
-        }
-
-        @Override
-        public int read() throws IOException {
-            int b = super.read();
-            lastActivity = System.nanoTime();
-            return b;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            int n = super.read(b, off, len);
-            lastActivity = System.nanoTime();
-            return n;
         }
     }
 }

@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.tether.inference.ModelException;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
-import java.io.BufferedReader;
-import java.io.StringReader;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -33,8 +31,18 @@ class ChunkReaderTest {
         }
     }
 
+    /** Feeds the lines, then a clean end; the outcome's failure is thrown as itself. */
     private static ModelResult read(Recorder sink, String... lines) throws Exception {
-        return new ChunkReader(sink, "u").readStream(new BufferedReader(new StringReader(String.join("\n", lines))));
+        ChunkReader reader = new ChunkReader(sink, "u");
+        for (String line : lines) {
+            reader.line(line);
+        }
+        reader.ended(null);
+        try {
+            return reader.outcome().getNow(null);
+        } catch (java.util.concurrent.CompletionException e) {
+            throw (Exception) e.getCause();
+        }
     }
 
     @Test
@@ -72,5 +80,34 @@ class ChunkReaderTest {
         ModelException e = assertThrows(
                 ModelException.class, () -> read(new Recorder(), "data: {\"error\":{\"message\":\"overloaded\"}}"));
         assertEquals("upstream u failed mid-answer: overloaded", e.getMessage());
+    }
+
+    @Test
+    void nothingReachesTheSinkAfterDoneOrStop() {
+        Recorder sink = new Recorder();
+        ChunkReader reader = new ChunkReader(sink, "u");
+        reader.line("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}");
+        reader.line("data: [DONE]");
+        reader.line("data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}");
+        assertEquals(List.of("text:a"), sink.calls, "a line after [DONE] was handed on");
+        assertEquals(ModelResult.Finish.STOP, reader.outcome().join().finish());
+
+        Recorder other = new Recorder();
+        ChunkReader stopped = new ChunkReader(other, "u");
+        stopped.stop();
+        stopped.line("data: {\"choices\":[{\"delta\":{\"content\":\"c\"}}]}");
+        assertEquals(List.of(), other.calls, "a line after stop was handed on");
+    }
+
+    @Test
+    void aBrokenConnectionIsTheOutcomeAsItCame() {
+        ChunkReader reader = new ChunkReader(new Recorder(), "u");
+        java.io.IOException broken = new java.io.IOException("reset");
+        reader.ended(broken);
+        assertEquals(
+                broken,
+                assertThrows(java.util.concurrent.CompletionException.class, () -> reader.outcome()
+                                .join())
+                        .getCause());
     }
 }

@@ -1,0 +1,125 @@
+package dev.tether.inference.upstream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.http.UpstreamClient;
+import dev.tether.inference.ChatMessage;
+import dev.tether.inference.ModelRequest;
+import dev.tether.inference.ModelResult;
+import dev.tether.inference.ModelSink;
+import dev.tether.testing.ScriptedUpstream;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The upstream backend on the real transport, against a scripted upstream. */
+class UpstreamBackendTest {
+    private ScriptedUpstream upstream;
+    private UpstreamBackend backend;
+
+    @BeforeEach
+    void start() throws Exception {
+        upstream = ScriptedUpstream.start();
+        UpstreamSettings settings = new UpstreamSettings(
+                List.of(URI.create(upstream.url())),
+                Duration.ofSeconds(5),
+                Duration.ofSeconds(10),
+                Duration.ofSeconds(10),
+                null,
+                null);
+        backend = new UpstreamBackend(settings, UpstreamClient.create(settings.connectTimeout()), null);
+    }
+
+    @AfterEach
+    void stop() {
+        backend.close();
+        upstream.close();
+    }
+
+    private static ModelRequest request() {
+        return new ModelRequest(
+                "m",
+                "s",
+                false,
+                List.of(new ChatMessage.User("hi")),
+                List.of(),
+                null,
+                null,
+                null,
+                null,
+                null,
+                null,
+                null);
+    }
+
+    /** Records each fragment with the thread it came on. */
+    private static final class Recorder implements ModelSink {
+        final List<String> texts = new CopyOnWriteArrayList<>();
+        final List<Thread> threads = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void text(String delta) {
+            texts.add(delta);
+            threads.add(Thread.currentThread());
+        }
+
+        @Override
+        public void toolCall(int index, String callId, String name) {}
+
+        @Override
+        public void toolArguments(int index, String delta) {}
+    }
+
+    @Test
+    void fragmentsReachTheSinkFromTheTransportNotThroughTheGeneratingThread() throws Exception {
+        upstream.then(ScriptedUpstream.text("one ", "two ", "three"));
+        Recorder sink = new Recorder();
+        CompletableFuture<Thread> generating = new CompletableFuture<>();
+        CompletableFuture<ModelResult> result = new CompletableFuture<>();
+        Thread.ofVirtual().start(() -> {
+            generating.complete(Thread.currentThread());
+            try {
+                result.complete(backend.generate(request(), sink));
+            } catch (Exception e) {
+                result.completeExceptionally(e);
+            }
+        });
+        assertEquals(ModelResult.Finish.STOP, result.get(10, TimeUnit.SECONDS).finish());
+        assertEquals(List.of("one ", "two ", "three"), sink.texts);
+        assertFalse(
+                sink.threads.contains(generating.get()),
+                "a fragment was handed to the generating thread before the sink");
+        assertTrue(sink.threads.stream().allMatch(t -> t == sink.threads.getFirst()));
+    }
+
+    @Test
+    void anInterruptEndsAStreamThatStalledAndNothingReachesTheSinkAfterwards() throws Exception {
+        upstream.then(new ScriptedUpstream.HangAfter(List.of("partial")));
+        Recorder sink = new Recorder();
+        CompletableFuture<Object> outcome = new CompletableFuture<>();
+        Thread worker = Thread.ofVirtual().start(() -> {
+            try {
+                outcome.complete(backend.generate(request(), sink));
+            } catch (Exception e) {
+                outcome.complete(e);
+            }
+        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (sink.texts.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(List.of("partial"), sink.texts);
+        worker.interrupt();
+        assertInstanceOf(InterruptedException.class, outcome.get(5, TimeUnit.SECONDS));
+        assertEquals(List.of("partial"), sink.texts);
+    }
+}
