@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -73,10 +74,14 @@ class UpstreamBackendTest {
         }
 
         @Override
-        public void toolCall(int index, String callId, String name) {}
+        public void toolCall(int index, String callId, String name) {
+            texts.add("call:" + name);
+        }
 
         @Override
-        public void toolArguments(int index, String delta) {}
+        public void toolArguments(int index, String delta) {
+            texts.add("args:" + delta);
+        }
     }
 
     @Test
@@ -103,7 +108,9 @@ class UpstreamBackendTest {
 
     @Test
     void anInterruptEndsAStreamThatStalledAndNothingReachesTheSinkAfterwards() throws Exception {
-        upstream.then(new ScriptedUpstream.HangAfter(List.of("partial")));
+        CountDownLatch start = new CountDownLatch(0);
+        CountDownLatch rest = new CountDownLatch(1);
+        upstream.then(new ScriptedUpstream.GatedCall(start, rest, "call_1", "f", List.of("{\"a\"", ":1}")));
         Recorder sink = new Recorder();
         CompletableFuture<Object> outcome = new CompletableFuture<>();
         Thread worker = Thread.ofVirtual().start(() -> {
@@ -114,12 +121,14 @@ class UpstreamBackendTest {
             }
         });
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (sink.texts.isEmpty() && System.nanoTime() < deadline) {
+        while (sink.texts.size() < 2 && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
-        assertEquals(List.of("partial"), sink.texts);
+        assertEquals(List.of("call:f", "args:{\"a\""), sink.texts);
         worker.interrupt();
         assertInstanceOf(InterruptedException.class, outcome.get(5, TimeUnit.SECONDS));
-        assertEquals(List.of("partial"), sink.texts);
+        rest.countDown(); // the upstream sends the rest of the answer now
+        Thread.sleep(500);
+        assertEquals(List.of("call:f", "args:{\"a\""), sink.texts, "a fragment reached the sink after generate ended");
     }
 }
