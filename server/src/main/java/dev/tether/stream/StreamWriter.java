@@ -58,6 +58,8 @@ final class StreamWriter {
     private long lastSweep;
     /** Commands taken from the queue and not yet answered or staged into a batch. */
     private final List<WriteCommand> pending;
+    /** The writer thread's scheduling policy, following its load. Writer thread only. */
+    private final BatchScheduling scheduling = new BatchScheduling();
     /** Batches handed to the syncer and not yet published, oldest first. */
     private final ArrayDeque<WriteBatch> inFlight = new ArrayDeque<>();
 
@@ -187,6 +189,7 @@ final class StreamWriter {
                 if (first != null) {
                     pending.add(first);
                     queue.drainTo(pending, maxBatch - 1);
+                    scheduling.took(pending.size());
                     runBatches(pending);
                 }
             } catch (InterruptedException e) {

@@ -29,6 +29,7 @@ final class RecordingStore implements StreamStore {
     private final Set<String> syncThreads = ConcurrentHashMap.newKeySet();
     private final Set<String> failedSyncThreads = ConcurrentHashMap.newKeySet();
     private volatile Runnable beforeSync = () -> {};
+    private volatile Runnable beforeCommit = () -> {};
     private volatile boolean failSyncs;
     private volatile Error commitError;
     private volatile Error syncError;
@@ -42,6 +43,11 @@ final class RecordingStore implements StreamStore {
     /** Runs at the start of every sync, on the syncing thread, before anything is flushed. */
     void beforeSync(Runnable hook) {
         this.beforeSync = hook;
+    }
+
+    /** Runs at the start of every commit, on the writer thread, before anything is written. */
+    void beforeCommit(Runnable hook) {
+        this.beforeCommit = hook;
     }
 
     /** Every later sync throws, as fsync does when the kernel lost dirty pages. */
@@ -91,6 +97,7 @@ final class RecordingStore implements StreamStore {
 
     @Override
     public CommitResult commit(Commit commit) throws StoreException {
+        beforeCommit.run();
         List<Mutation> batch = commit.apply();
         Error error = commitError;
         if (error != null) {

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The append load's thread hand-offs, for A/B runs of two builds or JVM options (Tether only).
+# Starts `TREE/tether serve` on CPU 0 on a fresh data dir (TETHER_JAVA_OPTS passes through),
+# makes 100 streams, runs `wrk -t1 -c64` appends of 256 B over them on CPU 1 for WARMUP s untimed,
+# then SECONDS measured, and prints: wrk's rate, the server's CPU (utime + stime of every thread,
+# /proc/PID/task/*/stat), the fdatasync calls the server made over 5 s of it (`perf stat` of the
+# syscalls tracepoint, when perf can), and per thread its voluntary and involuntary context
+# switches (/proc/PID/task/*/status) and CPU ticks over the measured run, busiest first.
+#
+# Usage: bench/streams/switches.sh [SECONDS] [TREE] [WARMUP]   (defaults: 10, this checkout, 20)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SECS="${1:-10}"
+TREE="${2:-$(cd "$HERE/../.." && pwd)}"
+WARMUP="${3:-20}"
+DATA="$(mktemp -d)"
+SERVER=""
+cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$DATA" "$DATA".*; }
+trap cleanup EXIT
+
+(cd "$TREE" && exec taskset -c 0 ./tether serve --port 0 --data-dir "$DATA") >"$DATA.out" 2>&1 &
+PORT=""
+for _ in $(seq 1 600); do
+  PORT="$(sed -n 's|^Tether listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$DATA.out")"
+  [ -n "$PORT" ] && break
+  sleep 0.2
+done
+[ -n "$PORT" ] || { cat "$DATA.out" >&2; echo "the server did not start" >&2; exit 1; }
+SERVER="$(pgrep -f "dev.tether.Main serve --port 0 --data-dir $DATA")"
+URL="http://127.0.0.1:$PORT"
+taskset -c 1 node "$HERE/setup-streams.mjs" --url "$URL" --count 100 >/dev/null 2>&1
+
+post() { # SECONDS
+  BENCH_STREAMS=100 BENCH_EXPECT=204 BENCH_LUA_DIR="$HERE/wrk" \
+    taskset -c 1 wrk -t1 -c64 -d"$1"s -s "$HERE/wrk/post.lua" "$URL/" >"$DATA.post" 2>&1
+}
+# One line per thread: tid, voluntary and involuntary switches, utime + stime, name.
+threads() {
+  for task in /proc/"$SERVER"/task/*; do
+    local vol invol ticks name
+    vol="$(awk '/^voluntary_ctxt_switches/ {print $2}' "$task/status" 2>/dev/null)" || continue
+    invol="$(awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$task/status" 2>/dev/null)" || continue
+    ticks="$(sed 's/.*) //' "$task/stat" 2>/dev/null | awk '{print $12 + $13}')" || continue
+    name="$(tr ' ' '_' <"$task/comm" 2>/dev/null)" || continue
+    if [ -n "$vol" ]; then echo "${task##*/} $vol $invol $ticks $name"; fi
+  done | sort
+}
+
+post "$WARMUP" # untimed: the JIT settles
+threads >"$DATA.t0"
+post "$SECS" &
+LOAD=$!
+if command -v perf >/dev/null && [ "$SECS" -ge 7 ]; then
+  sleep 1
+  perf stat -x, -e syscalls:sys_enter_fdatasync -p "$SERVER" -- sleep 5 2>"$DATA.perf" >/dev/null || true
+fi
+wait "$LOAD"
+threads >"$DATA.t1"
+
+echo "appends: $(grep Requests/sec "$DATA.post" | tr -s ' ')"
+if [ -s "$DATA.perf" ]; then echo "fdatasync calls in 5 s: $(grep sys_enter_fdatasync "$DATA.perf" | cut -d, -f1)"; fi
+join "$DATA.t0" "$DATA.t1" | awk -v secs="$SECS" '
+  { vol = $6 - $2; invol = $7 - $3; ticks = $8 - $4; total += ticks
+    if (vol + invol >= 100 || ticks >= 3) printf "%-26s voluntary %8d  involuntary %8d  CPU ticks %5d\n", $5, vol, invol, ticks }
+  END { printf "server CPU ticks (1/100 s) in %s s: %d\n", secs, total }' | sort -t' ' -k1,1 -s
