@@ -2,7 +2,10 @@ package dev.tether.http;
 
 import dev.tether.inference.upstream.UpstreamTransport;
 import io.vertx.core.Context;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
 import io.vertx.core.Handler;
+import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
@@ -17,11 +20,14 @@ import io.vertx.core.parsetools.RecordParser;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
@@ -33,9 +39,11 @@ import java.util.function.Consumer;
  * <p>{@code https://} upstreams get TLS with the JVM's trusted certificates, host name
  * verification, and the host name sent (SNI) for fully qualified names, as the JDK client did.
  *
- * <p>It has its own Vert.x instance with one event loop, closed with the model backend: the
- * response service ends the runs still streaming at shutdown before their connections go,
- * after the HTTP API has stopped.
+ * <p>It has its own Vert.x instance, closed with the model backend: the response service ends
+ * the runs still streaming at shutdown before their connections go, after the HTTP API has
+ * stopped. It has an event loop per core, and requests take them in turn: a turn's answer is
+ * parsed on the loop its request started on, so many concurrent turns are not bound to one
+ * thread.
  *
  * <p>Thread-safe.
  */
@@ -46,30 +54,61 @@ public final class UpstreamClient implements UpstreamTransport {
     private final Vertx vertx;
     private final HttpClient client;
     /**
-     * Where every request starts. Started from the caller's thread, the callbacks were attached
-     * there too; a caller descheduled between the two calls attached them to a future that had
-     * already completed, so they ran as a later task, by when a small body had ended: Vert.x then
-     * refuses the body handlers and the answer never came (seen once in CI as a 10 s timeout on
-     * {@code GET /v1/models}). Started on the loop, the callbacks are in place before any reply.
+     * Where requests start, one context per event loop, taken in turn. Started from the caller's
+     * thread, the callbacks were attached there too; a caller descheduled between the two calls
+     * attached them to a future that had already completed, so they ran as a later task, by when
+     * a small body had ended: Vert.x then refuses the body handlers and the answer never came
+     * (seen once in CI as a 10 s timeout on {@code GET /v1/models}). Started on a loop, the
+     * callbacks are in place before any reply.
      */
-    private final Context context;
+    private final List<Context> contexts;
 
-    private UpstreamClient(Vertx vertx, HttpClient client) {
+    private final AtomicInteger nextContext = new AtomicInteger();
+
+    private UpstreamClient(Vertx vertx, HttpClient client, List<Context> contexts) {
         this.vertx = vertx;
         this.client = client;
-        this.context = vertx.getOrCreateContext();
+        this.contexts = contexts;
     }
 
-    public static UpstreamTransport create(Duration connectTimeout) {
-        Vertx vertx = Vertx.vertx(
-                new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(1).setInternalBlockingPoolSize(1));
-        HttpClient client = vertx.createHttpClient(
-                new HttpClientOptions()
-                        .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
-                        .setKeepAlive(true)
-                        .setMaxInitialLineLength(16_384),
-                new PoolOptions().setHttp1MaxSize(MAX_CONNECTIONS));
-        return new UpstreamClient(vertx, client);
+    /** An event loop per core. */
+    public static UpstreamTransport create(Duration connectTimeout) throws Exception {
+        return create(connectTimeout, Runtime.getRuntime().availableProcessors());
+    }
+
+    static UpstreamTransport create(Duration connectTimeout, int loops) throws Exception {
+        Vertx vertx = Vertx.vertx(new VertxOptions()
+                .setEventLoopPoolSize(loops)
+                .setWorkerPoolSize(1)
+                .setInternalBlockingPoolSize(1));
+        try {
+            HttpClient client = vertx.createHttpClient(
+                    new HttpClientOptions()
+                            .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
+                            .setKeepAlive(true)
+                            .setMaxInitialLineLength(16_384),
+                    new PoolOptions().setHttp1MaxSize(MAX_CONNECTIONS));
+            return new UpstreamClient(vertx, client, contexts(vertx, loops));
+        } catch (Exception e) {
+            vertx.close();
+            throw e;
+        }
+    }
+
+    /** A context on each event loop: each instance of a deployment gets the next loop. */
+    private static List<Context> contexts(Vertx vertx, int loops) throws Exception {
+        List<Context> contexts = new CopyOnWriteArrayList<>();
+        vertx.deployVerticle(
+                        () -> new VerticleBase() {
+                            @Override
+                            public Future<?> start() {
+                                contexts.add(context);
+                                return Future.succeededFuture();
+                            }
+                        },
+                        new DeploymentOptions().setInstances(loops))
+                .await(30, TimeUnit.SECONDS);
+        return List.copyOf(contexts);
     }
 
     @Override
@@ -91,6 +130,7 @@ public final class UpstreamClient implements UpstreamTransport {
         CompletableFuture<Void> out = new CompletableFuture<>();
         AtomicReference<HttpClientRequest> request = new AtomicReference<>();
         long deadline = System.nanoTime() + headTimeout.toNanos();
+        Context context = contexts.get(Math.floorMod(nextContext.getAndIncrement(), contexts.size()));
         context.runOnContext(v -> client.request(options)
                 .compose(req -> {
                     request.set(req);

@@ -37,7 +37,7 @@ class UpstreamClientTest {
     private ServerSocket server;
 
     @BeforeEach
-    void open() {
+    void open() throws Exception {
         client = UpstreamClient.create(Duration.ofSeconds(5));
     }
 
@@ -217,6 +217,37 @@ class UpstreamClientTest {
         assertEquals(4, threads.size());
         assertTrue(threads.stream().allMatch(t -> t == threads.getFirst()), "the calls came on different threads");
         assertFalse(threads.contains(Thread.currentThread()), "the head was handled on the caller's thread");
+    }
+
+    @Test
+    void requestsTakeTheEventLoopsInTurnSoConcurrentAnswersAreNotParsedOnOneThread() throws Exception {
+        URI uri = serve((s, out) -> {
+            out.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 2\r\n\r\na\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+        });
+        try (UpstreamTransport three = UpstreamClient.create(Duration.ofSeconds(5), 3)) {
+            List<String> threads = new CopyOnWriteArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                CompletableFuture<CompletableFuture<Void>> taken = new CompletableFuture<>();
+                UpstreamTransport.Answer answer = three.send(
+                        uri,
+                        Map.of(),
+                        null,
+                        HEAD,
+                        () -> {},
+                        a -> taken.complete(a.body()
+                                .lines(
+                                        1024,
+                                        line -> threads.add(
+                                                Thread.currentThread().getName()))));
+                taken.get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
+                answer.body().close();
+            }
+            assertEquals(6, threads.size(), "every answer's line arrived");
+            assertEquals(3, threads.stream().distinct().count(), "three loops parsed the six answers: " + threads);
+            assertEquals(threads.subList(0, 3), threads.subList(3, 6), "the loops are taken in turn: " + threads);
+        }
     }
 
     @Test
