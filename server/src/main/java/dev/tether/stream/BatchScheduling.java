@@ -18,7 +18,7 @@ import java.util.Locale;
  * event loop to finish what it is doing instead of cutting in, so the loop reads the rest of its
  * ready requests first, the next group commit takes more of them, and the two threads stop
  * switching back and forth. With the server on one core under the append load, that meant a fifth
- * to a quarter fewer {@code fdatasync}s, a sixth of the event loop's preemptions and, in most
+ * to a third fewer {@code fdatasync}s, a sixth of the event loop's preemptions and, in most
  * runs, 6–12% more appends for the same CPU (docs/benchmarks.md). Under a light load the writer is under {@code
  * SCHED_OTHER}, as any thread: always under {@code SCHED_BATCH}, a woken writer waited for the
  * running thread's time slice, and a lone append's p99 doubled.
