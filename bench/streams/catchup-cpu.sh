@@ -18,21 +18,9 @@ MIXED=0
 if [ "${1:-}" = "--mixed" ]; then MIXED=1; shift; fi
 SECS="${1:-12}"
 TREE="${2:-$(cd "$HERE/../.." && pwd)}"
-DATA="$(mktemp -d)"
-SERVER=""
-cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$DATA" "$DATA".*; }
-trap cleanup EXIT
-
-(cd "$TREE" && exec taskset -c 0 ./tether serve --port 0 --data-dir "$DATA") >"$DATA.out" 2>&1 &
-PORT=""
-for _ in $(seq 1 600); do
-  PORT="$(sed -n 's|^Tether listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$DATA.out")"
-  [ -n "$PORT" ] && break
-  sleep 0.2
-done
-[ -n "$PORT" ] || { cat "$DATA.out" >&2; echo "the server did not start" >&2; exit 1; }
-SERVER="$(pgrep -f "dev.tether.Main serve --port 0 --data-dir $DATA")"
-URL="http://127.0.0.1:$PORT"
+# shellcheck source=bench/streams/pinned-server.sh
+. "$HERE/pinned-server.sh"
+start_pinned_server "$TREE"
 
 get() { # SECONDS CONNECTIONS PATH
   BENCH_PATH="$3?offset=-1" BENCH_LUA_DIR="$HERE/wrk" \

@@ -14,21 +14,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SECS="${1:-10}"
 TREE="${2:-$(cd "$HERE/../.." && pwd)}"
 WARMUP="${3:-20}"
-DATA="$(mktemp -d)"
-SERVER=""
-cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$DATA" "$DATA".*; }
-trap cleanup EXIT
-
-(cd "$TREE" && exec taskset -c 0 ./tether serve --port 0 --data-dir "$DATA") >"$DATA.out" 2>&1 &
-PORT=""
-for _ in $(seq 1 600); do
-  PORT="$(sed -n 's|^Tether listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$DATA.out")"
-  [ -n "$PORT" ] && break
-  sleep 0.2
-done
-[ -n "$PORT" ] || { cat "$DATA.out" >&2; echo "the server did not start" >&2; exit 1; }
-SERVER="$(pgrep -f "dev.tether.Main serve --port 0 --data-dir $DATA")"
-URL="http://127.0.0.1:$PORT"
+# shellcheck source=bench/streams/pinned-server.sh
+. "$HERE/pinned-server.sh"
+start_pinned_server "$TREE"
 taskset -c 1 node "$HERE/setup-streams.mjs" --url "$URL" --count 100 >/dev/null 2>&1
 
 post() { # SECONDS
@@ -60,7 +48,8 @@ threads >"$DATA.t1"
 
 echo "appends: $(grep Requests/sec "$DATA.post" | tr -s ' ')"
 if [ -s "$DATA.perf" ]; then echo "fdatasync calls in 5 s: $(grep sys_enter_fdatasync "$DATA.perf" | cut -d, -f1)"; fi
-join "$DATA.t0" "$DATA.t1" | awk -v secs="$SECS" '
-  { vol = $6 - $2; invol = $7 - $3; ticks = $8 - $4; total += ticks
-    if (vol + invol >= 100 || ticks >= 3) printf "%-26s voluntary %8d  involuntary %8d  CPU ticks %5d\n", $5, vol, invol, ticks }
-  END { printf "server CPU ticks (1/100 s) in %s s: %d\n", secs, total }' | sort -t' ' -k1,1 -s
+join "$DATA.t0" "$DATA.t1" | awk '
+  { vol = $6 - $2; invol = $7 - $3; ticks = $8 - $4
+    if (vol + invol >= 100 || ticks >= 3) printf "%-26s voluntary %8d  involuntary %8d  CPU ticks %5d\n", $5, vol, invol, ticks }' |
+  sort -k8,8nr
+echo "server CPU ticks (1/100 s) in ${SECS} s: $(join "$DATA.t0" "$DATA.t1" | awk '{ total += $8 - $4 } END { print total }')"

@@ -17,11 +17,15 @@ import java.util.Locale;
  * more commands), the writer is under {@code SCHED_BATCH}: a flush that completes waits for the
  * event loop to finish what it is doing instead of cutting in, so the loop reads the rest of its
  * ready requests first, the next group commit takes more of them, and the two threads stop
- * switching back and forth. With the server on one core under the append load, that meant a fifth
- * to a third fewer {@code fdatasync}s, a sixth of the event loop's preemptions and, in most
- * runs, 6–12% more appends for the same CPU (docs/benchmarks.md). Under a light load the writer is under {@code
- * SCHED_OTHER}, as any thread: always under {@code SCHED_BATCH}, a woken writer waited for the
- * running thread's time slice, and a lone append's p99 doubled.
+ * switching back and forth. With the server on one core under the append load, that meant a
+ * fifth to a third fewer {@code fdatasync}s, a sixth of the event loop's preemptions and, in
+ * most runs, 6–12% more appends for the same CPU (docs/benchmarks.md).
+ *
+ * <p>Under a light load the writer is under {@code SCHED_OTHER}, as any thread. Always under
+ * {@code SCHED_BATCH}, a woken writer waited for the running thread's time slice, and a lone
+ * append's p99 doubled. The policy follows the group commit the writer has just taken, so the
+ * first lone write after a busy spell is the one that may still wait: for the event loop to get
+ * back to its sockets, or for a time slice if something else keeps the core.
  *
  * <p>With a core to spare, a woken thread runs there at once under either policy. Elsewhere than
  * on Linux, or once a call has failed, nothing changes. Off with {@code
@@ -53,11 +57,6 @@ final class BatchScheduling {
                 failed = true; // not again on every batch
             }
         }
-    }
-
-    /** Whether the thread is under {@code SCHED_BATCH} now. */
-    boolean batch() {
-        return batch;
     }
 
     private static boolean set(int policy) {
