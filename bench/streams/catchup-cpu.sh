@@ -10,7 +10,8 @@
 # PERF=FILE it also records a perf profile of the server into FILE over it (for Java frames, set
 # TETHER_JAVA_OPTS="-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer").
 #
-# Usage: bench/streams/catchup-cpu.sh [--mixed] [SECONDS] [TREE]   (defaults: 12, this checkout)
+# Usage: [PIN=off] bench/streams/catchup-cpu.sh [--mixed] [SECONDS] [TREE]   (defaults: 12, this checkout;
+# PIN=off: no taskset for the server or the load)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,20 +25,20 @@ start_pinned_server "$TREE"
 
 get() { # SECONDS CONNECTIONS PATH
   BENCH_PATH="$3?offset=-1" BENCH_LUA_DIR="$HERE/wrk" \
-    taskset -c 1 wrk -t1 -c"$2" -d"$1"s -s "$HERE/wrk/get.lua" "$URL/" >"$DATA.get" 2>&1
+    ${LOAD[@]+"${LOAD[@]}"} wrk -t1 -c"$2" -d"$1"s -s "$HERE/wrk/get.lua" "$URL/" >"$DATA.get" 2>&1
 }
 if [ "$MIXED" = 1 ]; then
-  taskset -c 1 node "$HERE/setup-streams.mjs" --url "$URL" --count 10 >/dev/null 2>&1
+  ${LOAD[@]+"${LOAD[@]}"} node "$HERE/setup-streams.mjs" --url "$URL" --count 10 >/dev/null 2>&1
   load() { # SECONDS: appends and catch-up GETs at once
     BENCH_STREAMS=10 BENCH_EXPECT=204 BENCH_LUA_DIR="$HERE/wrk" \
-      taskset -c 1 wrk -t1 -c2 -d"$1"s -s "$HERE/wrk/post.lua" "$URL/" >"$DATA.post" 2>&1 &
+      ${LOAD[@]+"${LOAD[@]}"} wrk -t1 -c2 -d"$1"s -s "$HERE/wrk/post.lua" "$URL/" >"$DATA.post" 2>&1 &
     local appends=$!
     get "$1" 4 /v1/stream/bench-1
     wait "$appends"
   }
   WARMUP=15
 else
-  RESULT="$(taskset -c 1 node "$HERE/catchup.mjs" --url "$URL" --messages 10000 --duration 1 2>/dev/null | tail -1)"
+  RESULT="$(${LOAD[@]+"${LOAD[@]}"} node "$HERE/catchup.mjs" --url "$URL" --messages 10000 --duration 1 2>/dev/null | tail -1)"
   STREAM="$(echo "$RESULT" | sed -n 's|.*"stream":"\([^"]*\)".*|\1|p')"
   [ -n "$STREAM" ] || { echo "filling the stream failed: $RESULT" >&2; exit 1; }
   load() { get "$1" 16 "$STREAM"; }

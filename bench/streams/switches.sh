@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The append load's thread hand-offs, for A/B runs of two builds or JVM options (Tether only).
 # Starts `TREE/tether serve` on CPU 0 on a fresh data dir (TETHER_JAVA_OPTS passes through),
-# makes 100 streams, runs `wrk -t1 -c64` appends of 256 B over them on CPU 1 for WARMUP s untimed,
-# then SECONDS measured, and prints: wrk's rate, the server's CPU (utime + stime of every thread,
-# /proc/PID/task/*/stat), the fdatasync calls the server made over 5 s of it (`perf stat` of the
-# syscalls tracepoint, when perf can), and per thread its voluntary and involuntary context
-# switches (/proc/PID/task/*/status) and CPU ticks over the measured run, busiest first.
+# makes 100 streams, runs `wrk -t1 -c64` appends of 256 B over them on CPU 1 (PIN=off: no
+# taskset for either) for WARMUP s untimed, then SECONDS measured, and prints: wrk's rate, the
+# server's CPU (utime + stime of every thread, /proc/PID/task/*/stat), the fdatasync calls the
+# server made over 5 s of it (`perf stat` of the syscalls tracepoint, when perf can), and per
+# thread its voluntary and involuntary context switches (/proc/PID/task/*/status) and CPU ticks
+# over the measured run, busiest first.
 #
-# Usage: bench/streams/switches.sh [SECONDS] [TREE] [WARMUP]   (defaults: 10, this checkout, 20)
+# Usage: [PIN=off] bench/streams/switches.sh [SECONDS] [TREE] [WARMUP]   (defaults: 10, this checkout, 20)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,11 +18,11 @@ WARMUP="${3:-20}"
 # shellcheck source=bench/streams/pinned-server.sh
 . "$HERE/pinned-server.sh"
 start_pinned_server "$TREE"
-taskset -c 1 node "$HERE/setup-streams.mjs" --url "$URL" --count 100 >/dev/null 2>&1
+${LOAD[@]+"${LOAD[@]}"} node "$HERE/setup-streams.mjs" --url "$URL" --count 100 >/dev/null 2>&1
 
 post() { # SECONDS
   BENCH_STREAMS=100 BENCH_EXPECT=204 BENCH_LUA_DIR="$HERE/wrk" \
-    taskset -c 1 wrk -t1 -c64 -d"$1"s -s "$HERE/wrk/post.lua" "$URL/" >"$DATA.post" 2>&1
+    ${LOAD[@]+"${LOAD[@]}"} wrk -t1 -c64 -d"$1"s -s "$HERE/wrk/post.lua" "$URL/" >"$DATA.post" 2>&1
 }
 # One line per thread: tid, voluntary and involuntary switches, utime + stime, name.
 threads() {
@@ -38,12 +39,12 @@ threads() {
 post "$WARMUP" # untimed: the JIT settles
 threads >"$DATA.t0"
 post "$SECS" &
-LOAD=$!
+RUN=$!
 if command -v perf >/dev/null && [ "$SECS" -ge 7 ]; then
   sleep 1
   perf stat -x, -e syscalls:sys_enter_fdatasync -p "$SERVER" -- sleep 5 2>"$DATA.perf" >/dev/null || true
 fi
-wait "$LOAD"
+wait "$RUN"
 threads >"$DATA.t1"
 
 echo "appends: $(grep Requests/sec "$DATA.post" | tr -s ' ')"
