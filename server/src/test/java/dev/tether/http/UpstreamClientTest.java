@@ -96,6 +96,14 @@ class UpstreamClientTest {
         out.flush();
     }
 
+    /** A whole answer: its head, with the body's length, and the body. */
+    private static void answer(OutputStream out, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        head(out, bytes.length);
+        out.write(bytes);
+        out.flush();
+    }
+
     private static byte pattern(long i) {
         return (byte) (i * 31 + (i >>> 11));
     }
@@ -192,11 +200,7 @@ class UpstreamClientTest {
 
     @Test
     void linesTakenAtTheHeadComeOnTheTransportsThreadWithTheirEnd() throws Exception {
-        URI uri = serve((s, out) -> {
-            out.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 6\r\n\r\na\nb\nc\n"
-                    .getBytes(StandardCharsets.US_ASCII));
-            out.flush();
-        });
+        URI uri = serve((s, out) -> answer(out, "a\nb\nc\n"));
         List<String> lines = new CopyOnWriteArrayList<>();
         List<Thread> threads = new CopyOnWriteArrayList<>();
         CompletableFuture<CompletableFuture<Void>> taken = new CompletableFuture<>();
@@ -221,11 +225,7 @@ class UpstreamClientTest {
 
     @Test
     void requestsTakeTheEventLoopsInTurnSoConcurrentAnswersAreNotParsedOnOneThread() throws Exception {
-        URI uri = serve((s, out) -> {
-            out.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 2\r\n\r\na\n"
-                    .getBytes(StandardCharsets.US_ASCII));
-            out.flush();
-        });
+        URI uri = serve((s, out) -> answer(out, "a\n"));
         try (UpstreamTransport three = UpstreamClient.create(Duration.ofSeconds(5), 3)) {
             List<String> threads = new CopyOnWriteArrayList<>();
             for (int i = 0; i < 6; i++) {
@@ -254,8 +254,7 @@ class UpstreamClientTest {
     void aLineSplitAcrossWritesIsOneLineAndALastLineWithoutItsEndCounts() throws Exception {
         byte[] e = "\u00e9".getBytes(StandardCharsets.UTF_8); // two bytes, sent apart
         URI uri = serve((s, out) -> {
-            out.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 12\r\n\r\n"
-                    .getBytes(StandardCharsets.US_ASCII));
+            head(out, 12);
             out.write(new byte[] {'d', 'a', ':', e[0]});
             out.flush();
             Thread.sleep(200);

@@ -10,8 +10,8 @@ import java.util.function.Consumer;
 /**
  * One HTTP/1.1 exchange with an upstream, for {@link UpstreamBackend}: the request goes out, the
  * caller's (virtual) thread waits for the answer's head, then takes the body whole or has its
- * lines handed on as they arrive. The
- * implementation lives with the rest of the HTTP stack ({@code dev.tether.http}).
+ * lines handed on as they arrive. The implementation lives with the rest of the HTTP stack
+ * ({@code dev.tether.http}).
  *
  * <p>Thread-safe.
  */
