@@ -11,7 +11,7 @@
 # TETHER_JAVA_OPTS="-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer").
 #
 # Usage: [PIN=off] bench/streams/catchup-cpu.sh [--mixed] [SECONDS] [TREE]   (defaults: 12, this checkout;
-# PIN=off: no taskset for the server or the load)
+# PIN=off: no taskset for the server or the load; SERVER_ARGS: more serve flags)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

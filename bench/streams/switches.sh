@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The append load's thread hand-offs, for A/B runs of two builds or JVM options (Tether only).
-# Starts `TREE/tether serve` on CPU 0 on a fresh data dir (TETHER_JAVA_OPTS passes through),
+# Starts `TREE/tether serve` on CPU 0 on a fresh data dir (TETHER_JAVA_OPTS and SERVER_ARGS pass through),
 # makes 100 streams, runs `wrk -t1 -c64` appends of 256 B over them on CPU 1 (PIN=off: no
 # taskset for either) for WARMUP s untimed, then SECONDS measured, and prints: wrk's rate, the
 # server's CPU (utime + stime of every thread, /proc/PID/task/*/stat), the fdatasync calls the
@@ -8,7 +8,7 @@
 # thread its voluntary and involuntary context switches (/proc/PID/task/*/status) and CPU ticks
 # over the measured run, busiest first.
 #
-# Usage: [PIN=off] bench/streams/switches.sh [SECONDS] [TREE] [WARMUP]   (defaults: 10, this checkout, 20)
+# Usage: [PIN=off] [SERVER_ARGS='--event-loops 1'] bench/streams/switches.sh [SECONDS] [TREE] [WARMUP]   (defaults: 10, this checkout, 20)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -20,7 +20,7 @@ import java.util.Objects;
  * @param slowConsumerTimeout a reader whose socket stays full this long is disconnected
  * @param maxStoreBytes       optional cap on the database size (writes beyond it get 503)
  * @param logPreallocate      the log store zero-fills its next segment ahead of time
- * @param eventLoops          HTTP event-loop threads
+ * @param eventLoops          HTTP event-loop threads (default: {@link #defaultEventLoops})
  * @param retainBytes         per-stream retention in bytes (older messages are dropped); 0 keeps all
  * @param upstreams           OpenAI-compatible Chat Completions base URLs (replicas of one model)
  * @param upstreamModel       model name sent upstream instead of the client's, or null
@@ -226,6 +226,18 @@ public record ServerConfig(
         return new Builder();
     }
 
+    /**
+     * The default number of HTTP event loops: one per core, less one, and at least one. Every
+     * write also runs on the stream engine's writer and sync threads, which this leaves a core;
+     * with a loop on every core they share the cores with the loops. On two cores, one
+     * loop did up to half again as many appends per server CPU-second as two, with a third fewer
+     * {@code fdatasync}s (docs/benchmarks.md, 2026-12-05); the cost is that a fan-out to many
+     * readers is written by fewer threads.
+     */
+    static int defaultEventLoops(int cores) {
+        return Math.max(1, cores - 1);
+    }
+
     /** Collects settings; {@link #build()} validates them. Not thread-safe. */
     public static final class Builder {
         private String host = "127.0.0.1";
@@ -240,7 +252,7 @@ public record ServerConfig(
         private Duration slowConsumerTimeout = Duration.ofSeconds(10);
         private Long maxStoreBytes;
         private boolean logPreallocate = true;
-        private int eventLoops = Math.max(1, Runtime.getRuntime().availableProcessors());
+        private int eventLoops = defaultEventLoops(Runtime.getRuntime().availableProcessors());
         private long retainBytes;
         private final List<URI> upstreams = new ArrayList<>();
         private String upstreamModel;
