@@ -109,9 +109,11 @@ final class StreamState {
     }
 
     static boolean expired(StreamRecord r, long lastAccess, long now) {
-        if (r.expiresAtMillis() != null && now >= r.expiresAtMillis()) {
-            return true;
-        }
-        return r.ttlSeconds() != null && now >= lastAccess + r.ttlSeconds() * 1000L;
+        return pastExpiresAt(r, now) || r.ttlSeconds() != null && now >= lastAccess + r.ttlSeconds() * 1000L;
+    }
+
+    /** Past its absolute {@code Stream-Expires-At}, which no read renews. */
+    static boolean pastExpiresAt(StreamRecord r, long now) {
+        return r.expiresAtMillis() != null && now >= r.expiresAtMillis();
     }
 }

@@ -186,8 +186,7 @@ final class WriteBatch {
         if (!StreamState.expired(r, lastAccess, now)) {
             return false;
         }
-        boolean byTtl = r.expiresAtMillis() == null || now < r.expiresAtMillis();
-        if (sync != null && byTtl) {
+        if (sync != null && !StreamState.pastExpiresAt(r, now)) { // expired by its TTL, which a read renews
             expectedRenewals.put(r.id(), new Precondition.NotRenewedAfter(r.id(), lastAccess));
         }
         return true;
