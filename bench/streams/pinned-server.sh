@@ -10,7 +10,8 @@ start_pinned_server() {
   DATA="$(mktemp -d)"
   SERVER=""
   trap 'if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null; fi; rm -rf "$DATA" "$DATA".*' EXIT
-  (cd "$tree" && exec ${server[@]+"${server[@]}"} ./tether serve --port 0 --data-dir "$DATA" ${SERVER_ARGS:-}) >"$DATA.out" 2>&1 & # SERVER_ARGS split on purpose
+  # shellcheck disable=SC2086 # SERVER_ARGS is split into flags on purpose
+  (cd "$tree" && exec ${server[@]+"${server[@]}"} ./tether serve --port 0 --data-dir "$DATA" ${SERVER_ARGS:-}) >"$DATA.out" 2>&1 &
   for _ in $(seq 1 600); do
     port="$(sed -n 's|^Tether listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$DATA.out")"
     [ -n "$port" ] && break
