@@ -5,9 +5,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Appends a run's events to its stream with at most one append in flight: events emitted while
- * one is being committed go out together in the next append. Appends therefore complete in
- * order, and a fast token stream costs few transactions.
+ * Appends a run's events to its stream with at most one append in flight. The events one step of
+ * the run emits (a fragment's item, part and delta; an end's closing events) are offered, then
+ * flushed together; events flushed while an append is being committed go out together in the next
+ * one. Appends therefore complete in order, a fast token stream costs few transactions, and no
+ * event waits for the durability of another event of its own step.
  *
  * <p>Thread-safe.
  */
@@ -27,18 +29,24 @@ final class BatchingPersister implements ResponseRun.Persister {
     }
 
     @Override
-    public void offer(byte[] event, boolean last) {
+    public synchronized void offer(byte[] event, boolean last) {
+        pending.add(event);
+        closePending |= last;
+        offered++;
+    }
+
+    @Override
+    public void flush() {
         Batch batch;
         synchronized (this) {
-            pending.add(event);
-            closePending |= last;
-            offered++;
             if (inFlight) {
-                return;
+                return; // sent when the append in flight completes
             }
             batch = take();
         }
-        send(batch);
+        if (batch != null) {
+            send(batch);
+        }
     }
 
     /** Takes what is pending as the next append; null (and idle) when nothing is. Under the lock. */

@@ -75,9 +75,17 @@ public final class ResponseRun {
         CALLING
     }
 
-    /** Where a stored run's events go; {@code null} for {@code store:false}. */
+    /**
+     * Where a stored run's events go; {@code null} for {@code store:false}. Events are offered one
+     * by one as they are emitted, then flushed once per step of the run (the announcement, a
+     * fragment, the end), so that the events of one step are made durable together.
+     */
     interface Persister {
+        /** Takes the next event; {@code last} for the terminal one. Under the run's lock. */
         void offer(byte[] event, boolean last);
+
+        /** Starts making the offered events durable (now, or after the append in flight). */
+        void flush();
     }
 
     /**
@@ -134,6 +142,7 @@ public final class ResponseRun {
     synchronized void queued() {
         status = ResponseStatus.QUEUED;
         emit(OutputBuilder.event("response.queued").set("response", snapshot().toJson()));
+        persist();
     }
 
     /** Compacts the context first when it is over the threshold ({@code context_management}); before {@link #execute}. */
@@ -159,6 +168,7 @@ public final class ResponseRun {
             // does not report its request sent has it under way from the call on.
             if (compactFirst != null || backend == null || !backend.reportsSent()) {
                 announce();
+                persist();
             }
         }
         if (!start.params().generate() || backend == null) {
@@ -171,6 +181,7 @@ public final class ResponseRun {
             if (compacted != null) {
                 synchronized (this) {
                     out.item(compacted.item());
+                    persist();
                 }
             }
             ModelResult result = generate(backend, compacted == null ? request : compacted.request());
@@ -302,6 +313,7 @@ public final class ResponseRun {
         terminal = record;
         terminalSeq = events.size();
         emit(OutputBuilder.event(s.terminalEvent()).set("response", record.toJson()));
+        persist();
     }
 
     private ResponseRecord with(
@@ -347,6 +359,17 @@ public final class ResponseRun {
             visibleUpTo(events.size());
         } else {
             persister.offer(json, seq == terminalSeq);
+        }
+    }
+
+    /**
+     * Hands what was emitted since the last call to the persister as one append: after each step
+     * that emits (the announcement, a fragment, the end). {@link #finish} ends with it, so the
+     * terminal event is never left unsent. Under the lock.
+     */
+    private void persist() {
+        if (persister != null && !persistenceFailed) {
+            persister.flush();
         }
     }
 
@@ -468,6 +491,7 @@ public final class ResponseRun {
         public void sent() {
             synchronized (ResponseRun.this) {
                 announce();
+                persist();
             }
         }
 
@@ -480,6 +504,7 @@ public final class ResponseRun {
                 timeOutput();
                 out.text(delta);
                 afterFragment();
+                persist();
             }
         }
 
@@ -492,6 +517,7 @@ public final class ResponseRun {
                 timeOutput();
                 out.toolCall(index, callId, name);
                 afterFragment();
+                persist();
             }
         }
 
@@ -504,6 +530,7 @@ public final class ResponseRun {
                 timeOutput();
                 out.toolArguments(index, delta);
                 afterFragment();
+                persist();
             }
         }
 

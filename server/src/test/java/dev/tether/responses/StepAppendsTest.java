@@ -1,0 +1,129 @@
+package dev.tether.responses;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tether.inference.ModelBackend;
+import dev.tether.inference.ModelRequest;
+import dev.tether.inference.ModelResult;
+import dev.tether.inference.ModelSink;
+import dev.tether.metrics.Metrics;
+import dev.tether.store.memory.MemoryStreamStore;
+import dev.tether.stream.EngineObserver;
+import dev.tether.stream.EngineSettings;
+import dev.tether.stream.StreamEngine;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A stored run makes the events of one step durable in one append: the announcement's two, a
+ * first fragment's item, part and delta, an end's closing events and terminal event. A step's
+ * delta must not wait for the durability of its own item first (on a disk that is one more
+ * flush, plus the hand-offs to the writer and back, before the client sees the first token).
+ */
+class StepAppendsTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * Steps through a turn, waiting after each step until its events are visible (durable), so
+     * that no step's events can join an append in flight for the step before.
+     */
+    private static final class SteppingBackend implements ModelBackend {
+        final CountDownLatch subscribed = new CountDownLatch(1);
+        final AtomicInteger visible = new AtomicInteger();
+
+        @Override
+        public ModelResult generate(ModelRequest request, ModelSink sink) throws InterruptedException {
+            assertTrue(subscribed.await(5, TimeUnit.SECONDS));
+            sink.sent(); // created, in_progress
+            awaitVisible(2);
+            sink.text("hi"); // output_item.added, content_part.added, output_text.delta
+            awaitVisible(5);
+            sink.text(" there"); // output_text.delta
+            awaitVisible(6);
+            return new ModelResult(ModelResult.Finish.STOP, ModelResult.Usage.UNKNOWN);
+        }
+
+        private void awaitVisible(int n) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (visible.get() < n) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("events not visible: " + visible.get() + " of " + n);
+                }
+                Thread.sleep(1);
+            }
+        }
+
+        @Override
+        public boolean reportsSent() {
+            return true;
+        }
+
+        @Override
+        public String describe() {
+            return "stepping";
+        }
+    }
+
+    @Test
+    void eachStepOfAStoredRunIsOneAppend() throws Exception {
+        // Two creates (the input record and the events stream), then one append per step:
+        // the announcement, each fragment, and the end.
+        assertEquals(2 + 4, appendsOfATurn(new SteppingBackend()));
+    }
+
+    /** Commands committed for one stored turn, after checking the turn's events. */
+    private static int appendsOfATurn(SteppingBackend backend) throws Exception {
+        AtomicInteger appends = new AtomicInteger();
+        EngineObserver counting = new EngineObserver() {
+            @Override
+            public void committed(int commands) {
+                appends.addAndGet(commands);
+            }
+        };
+        List<String> types = new CopyOnWriteArrayList<>();
+        try (StreamEngine engine = new StreamEngine(
+                        new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults(), counting);
+                ResponseService service = new ResponseService(
+                        engine, backend, InstantSource.system(), ResponseSettings.defaults(), new Metrics())) {
+            ResponseRun run = service.create(
+                            ParamsParser.parse(JSON.readTree("{\"model\":\"m\",\"input\":\"a\",\"store\":true}")),
+                            null,
+                            "anonymous")
+                    .toCompletableFuture()
+                    .get(5, TimeUnit.SECONDS);
+            run.subscribe(-1, new ResponseListener() {
+                @Override
+                public void onEvent(int sequence, String type, byte[] json) {
+                    types.add(type);
+                    backend.visible.incrementAndGet();
+                }
+
+                @Override
+                public void onEnd() {}
+            });
+            backend.subscribed.countDown();
+            run.done().toCompletableFuture().get(5, TimeUnit.SECONDS);
+        }
+        assertEquals(
+                List.of(
+                        "response.created",
+                        "response.in_progress",
+                        "response.output_item.added",
+                        "response.content_part.added",
+                        "response.output_text.delta",
+                        "response.output_text.delta",
+                        "response.output_text.done",
+                        "response.content_part.done",
+                        "response.output_item.done",
+                        "response.completed"),
+                types);
+        return appends.get();
+    }
+}
