@@ -31,4 +31,13 @@ public interface ModelSink {
      * when the request asked for them ({@link ModelRequest#topLogprobs}) and the backend can.
      */
     default void logprobs(java.util.List<TokenLogprob> tokens) {}
+
+    /**
+     * The answer is complete, and {@code result} is what {@link ModelBackend#generate} will
+     * return. A backend that knows it before it can return (an upstream's stream ends on the
+     * transport's thread, and the caller's thread has yet to wake) says so there, after the last
+     * fragment, so that the sink can end the turn without waiting for that wake-up. At most once,
+     * and never for an answer that fails.
+     */
+    default void answered(ModelResult result) {}
 }

@@ -55,6 +55,9 @@ public final class ResponseRun {
      */
     private ResponseRecord unannounced;
 
+    /** The model's answer has been taken ({@link #answered}). */
+    private boolean answered;
+
     /** A steer stops the run at the next fragment boundary ({@code steered}), or after its first one. */
     private boolean steered;
 
@@ -185,14 +188,9 @@ public final class ResponseRun {
                 }
             }
             ModelResult result = generate(backend, compacted == null ? request : compacted.request());
-            ModelResult.Usage u = compacted == null ? result.usage() : Compactor.sum(result.usage(), compacted.usage());
-            metrics.tokens(u.inputTokens(), u.cachedTokens(), u.outputTokens());
-            ObjectNode usage = ResponseJson.usage(u.inputTokens(), u.cachedTokens(), u.outputTokens());
-            switch (result.finish()) {
-                case LENGTH -> end(ResponseStatus.INCOMPLETE, usage, null, "max_output_tokens");
-                case CONTENT_FILTER -> end(ResponseStatus.INCOMPLETE, usage, null, "content_filter");
-                case STOP, TOOL_CALLS -> end(ResponseStatus.COMPLETED, usage, null, null);
-            }
+            answered(
+                    result.finish(),
+                    compacted == null ? result.usage() : Compactor.sum(result.usage(), compacted.usage()));
         } catch (InterruptedException e) {
             ObjectNode abort = abortError();
             if (abort != null) {
@@ -233,6 +231,24 @@ public final class ResponseRun {
                 }
                 attempt = shorter;
             }
+        }
+    }
+
+    /**
+     * Ends the run as the model's answer says: once, from whichever comes first, the backend's
+     * word on its own thread ({@link LockedSink#answered}) or {@link #generate}'s return.
+     */
+    private synchronized void answered(ModelResult.Finish finish, ModelResult.Usage u) {
+        if (answered) {
+            return;
+        }
+        answered = true;
+        metrics.tokens(u.inputTokens(), u.cachedTokens(), u.outputTokens());
+        ObjectNode usage = ResponseJson.usage(u.inputTokens(), u.cachedTokens(), u.outputTokens());
+        switch (finish) {
+            case LENGTH -> end(ResponseStatus.INCOMPLETE, usage, null, "max_output_tokens");
+            case CONTENT_FILTER -> end(ResponseStatus.INCOMPLETE, usage, null, "content_filter");
+            case STOP, TOOL_CALLS -> end(ResponseStatus.COMPLETED, usage, null, null);
         }
     }
 
@@ -531,6 +547,20 @@ public final class ResponseRun {
                 out.toolArguments(index, delta);
                 afterFragment();
                 persist();
+            }
+        }
+
+        /**
+         * The answer is in, on the backend's thread: the run ends here. Not after a compaction
+         * (its usage is added on the generating thread) nor once a cancel or abort is under way
+         * (the generating thread ends those).
+         */
+        @Override
+        public void answered(ModelResult result) {
+            synchronized (ResponseRun.this) {
+                if (compactFirst == null && !cancelRequested && abortError == null) {
+                    ResponseRun.this.answered(result.finish(), result.usage());
+                }
             }
         }
 

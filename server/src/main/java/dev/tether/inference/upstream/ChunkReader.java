@@ -20,7 +20,8 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>A stream's lines are fed in as they arrive ({@link #line}, {@link #ended}), on the
  * transport's thread, so a fragment reaches the sink without a hand-off to the generating thread;
- * {@link #outcome} completes at the answer's end or its first failure. Thread-safe: every call
+ * {@link #outcome} completes at the answer's end (after the sink has heard it, {@link
+ * ModelSink#answered}) or its first failure. Thread-safe: every call
  * takes the reader's lock, so once {@link #stop} has returned no sink call is running or will
  * start, and what the reader did happens-before the caller's next step.
  */
@@ -107,7 +108,11 @@ final class ChunkReader {
         stopped = true;
         if (failure != null) {
             outcome.completeExceptionally(failure);
-        } else {
+            return;
+        }
+        try {
+            sink.answered(result); // here, on the transport's thread: the caller's wake-up is not waited for
+        } finally {
             outcome.complete(result);
         }
     }

@@ -29,6 +29,11 @@ class ChunkReaderTest {
         public void toolArguments(int index, String delta) {
             calls.add("args:" + index + ":" + delta);
         }
+
+        @Override
+        public void answered(ModelResult result) {
+            calls.add("answered:" + result.finish());
+        }
     }
 
     /** Feeds the lines, then a clean end; the outcome's failure is thrown as itself. */
@@ -60,9 +65,10 @@ class ChunkReaderTest {
                         + "\"prompt_tokens_details\":{\"cached_tokens\":64}}}",
                 "data: [DONE]");
         assertEquals(
-                List.of("text:Hi", "call:0:call_9:f", "args:0:{\"a\"", "args:0::1}"),
+                List.of("text:Hi", "call:0:call_9:f", "args:0:{\"a\"", "args:0::1}", "answered:TOOL_CALLS"),
                 sink.calls,
-                "arguments that arrive before the name are held back, upstream index 3 becomes our 0");
+                "arguments that arrive before the name are held back, upstream index 3 becomes our 0;"
+                        + " the end is told once, after the last fragment");
         assertEquals(ModelResult.Finish.TOOL_CALLS, r.finish());
         assertEquals(new ModelResult.Usage(100, 64, 7), r.usage());
     }
@@ -73,6 +79,7 @@ class ChunkReaderTest {
         ModelException e = assertThrows(
                 ModelException.class, () -> read(sink, "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}"));
         assertEquals(ModelException.Kind.UNAVAILABLE, e.kind());
+        assertEquals(List.of("text:Hi"), sink.calls, "a failed answer is not told as answered");
     }
 
     @Test
@@ -89,7 +96,7 @@ class ChunkReaderTest {
         reader.line("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}");
         reader.line("data: [DONE]");
         reader.line("data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}");
-        assertEquals(List.of("text:a"), sink.calls, "a line after [DONE] was handed on");
+        assertEquals(List.of("text:a", "answered:STOP"), sink.calls, "a line after [DONE] was handed on");
         assertEquals(ModelResult.Finish.STOP, reader.outcome().join().finish());
 
         Recorder other = new Recorder();

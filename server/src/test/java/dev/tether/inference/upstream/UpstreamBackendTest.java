@@ -82,6 +82,12 @@ class UpstreamBackendTest {
         public void toolArguments(int index, String delta) {
             texts.add("args:" + delta);
         }
+
+        @Override
+        public void answered(ModelResult result) {
+            texts.add("answered:" + result.finish());
+            threads.add(Thread.currentThread());
+        }
     }
 
     @Test
@@ -99,10 +105,13 @@ class UpstreamBackendTest {
             }
         });
         assertEquals(ModelResult.Finish.STOP, result.get(10, TimeUnit.SECONDS).finish());
-        assertEquals(List.of("one ", "two ", "three"), sink.texts);
+        assertEquals(
+                List.of("one ", "two ", "three", "answered:STOP"),
+                sink.texts,
+                "the answer's end is told where it arrives, after its last fragment");
         assertFalse(
                 sink.threads.contains(generating.get()),
-                "a fragment was handed to the generating thread before the sink");
+                "a fragment or the end was handed to the generating thread before the sink");
         assertTrue(sink.threads.stream().allMatch(t -> t == sink.threads.getFirst()));
     }
 
