@@ -79,4 +79,13 @@ public interface ModelBackend extends AutoCloseable {
     default boolean reportsSent() {
         return false;
     }
+
+    /**
+     * Whether turns with the same session key run at the same time, the key only steering caches
+     * and routing. When not (the embedded engine runs a session's turns one after another on its
+     * KV state), the caller gives unrelated requests keys of their own.
+     */
+    default boolean sessionsRunConcurrently() {
+        return false;
+    }
 }

@@ -5,6 +5,7 @@ import dev.tether.auth.Operation;
 import dev.tether.auth.Principal;
 import dev.tether.errors.Condition;
 import dev.tether.errors.Refusal;
+import dev.tether.inference.ChatMessage;
 import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelRequest;
 import dev.tether.metrics.Metrics;
@@ -137,8 +138,7 @@ public final class ResponseService implements AutoCloseable {
                                     p,
                                     parent.root() != null ? parent.root() : "input_tokens",
                                     false,
-                                    parent.chain(),
-                                    Items.resolveReferences(p.input(), parent.chain()));
+                                    context(p, parent.chain(), Items.resolveReferences(p.input(), parent.chain())));
                             Integer n;
                             try {
                                 n = backend.countInputTokens(request);
@@ -205,14 +205,19 @@ public final class ResponseService implements AutoCloseable {
                         workers);
     }
 
-    /** What the backend sees for a turn of {@code p} after {@code chain}: the whole context, assembled. */
+    /** The whole context of a turn of {@code p} after {@code chain}, assembled. */
+    private static List<ChatMessage> context(ResponseParams p, Chain chain, List<ObjectNode> input) {
+        return ContextAssembler.assemble(p.instructions(), chain.append(input).items());
+    }
+
+    /** What the backend sees for a turn of {@code p} with its whole {@code context}. */
     private static ModelRequest modelRequest(
-            ResponseParams p, String sessionKey, boolean persistent, Chain chain, List<ObjectNode> input) {
+            ResponseParams p, String sessionKey, boolean persistent, List<ChatMessage> context) {
         return new ModelRequest(
                 p.model(),
                 sessionKey,
                 persistent,
-                ContextAssembler.assemble(p.instructions(), chain.append(input).items()),
+                context,
                 p.toolSpecs(),
                 p.toolChoice(),
                 p.parallelToolCalls(),
@@ -221,6 +226,23 @@ public final class ResponseService implements AutoCloseable {
                 p.maxOutputTokens(),
                 p.textFormat(),
                 p.topLogprobs());
+    }
+
+    /**
+     * The session key of a turn that nothing can continue by id (stateless HTTP: {@code
+     * store:false}, no {@code previous_response_id} or conversation): its owner, model and the head
+     * of its context (the first two messages, the instructions and the first item, as the model
+     * sees them: without the ids items are given). Such a client sends the whole history every
+     * turn, so its next turn has the same head and lands on this turn's session: the upstream
+     * replica whose prefix cache holds the context, and the serialized messages ({@code
+     * PrefixCache}), reused only as far as the new context starts with the old. Two conversations
+     * that open alike share a session; that costs them reuse, never correctness. Only for a
+     * backend whose turns of one session do not wait for each other ({@link
+     * ModelBackend#sessionsRunConcurrently}): many identical requests at once must not queue.
+     */
+    static String contentKey(String model, List<ChatMessage> context, String owner) {
+        int head = java.util.Objects.hash(model, context.subList(0, Math.min(2, context.size())));
+        return "stateless/" + owner + "/" + Integer.toHexString(head);
     }
 
     private void requireBackend() {
@@ -240,7 +262,13 @@ public final class ResponseService implements AutoCloseable {
         String id = Ids.response();
         String root = parent.root() != null ? parent.root() : id;
         List<ObjectNode> input = Items.resolveReferences(p.input(), parent.chain());
-        ModelRequest request = modelRequest(p, root, p.store() && parent.stored(), parent.chain(), input);
+        // Nothing can continue a store:false response by id but its own connection.
+        boolean orphan = !p.store() && parent.root() == null && !onConnection;
+        List<ChatMessage> messages = context(p, parent.chain(), input);
+        String sessionKey = orphan && backend != null && backend.sessionsRunConcurrently()
+                ? contentKey(p.model(), messages, owner)
+                : root;
+        ModelRequest request = modelRequest(p, sessionKey, p.store() && parent.stored(), messages);
         if (inFlight.incrementAndGet() > settings.maxInFlight()) {
             inFlight.decrementAndGet();
             throw new Refusal(
@@ -276,10 +304,10 @@ public final class ResponseService implements AutoCloseable {
             run.compactFirst(turn -> compactor.ifOver(threshold, p, turn, context));
         }
         if (!p.store()) {
-            if (!onConnection && parent.root() == null && backend != null) {
-                // Nothing can continue it: a store:false response is found only by its own
-                // connection. Its session's state (KV cache, serialized prefix) would only push
-                // out the state of sessions that do continue, so the backend drops it at the end.
+            if (orphan && backend != null && sessionKey.equals(root)) {
+                // A session of its own, which nothing continues: its state (KV cache, serialized
+                // prefix) would only push out the state of sessions that do continue, so the
+                // backend drops it at the end.
                 run.done().whenComplete((r, e) -> backend.forget(root));
             }
             return CompletableFuture.completedFuture(launch(run, request));

@@ -92,6 +92,51 @@ class UpstreamFailureTest {
         }
     }
 
+    /**
+     * A stateless client resends the whole history each turn: its turns still go to one replica
+     * (the one whose prefix cache holds the conversation), found from the conversation's head.
+     */
+    @Test
+    void statelessConversationsStickToOneReplica() throws Exception {
+        try (ScriptedUpstream a = ScriptedUpstream.start();
+                ScriptedUpstream b = ScriptedUpstream.start();
+                TestServer server = TestServer.start(
+                        dir, c -> c.upstream(URI.create(a.url())).upstream(URI.create(b.url())))) {
+            ResponsesClient api = new ResponsesClient(server);
+            // 64 conversations all on one replica would be a 1 in 2^63 chance; 8 turns of one
+            // conversation on one replica by chance, 1 in 2^7.
+            for (int conversation = 0;
+                    conversation < 64 && (a.requests().isEmpty() || b.requests().isEmpty());
+                    conversation++) {
+                int beforeA = a.requests().size();
+                int beforeB = b.requests().size();
+                StringBuilder history =
+                        new StringBuilder("{\"role\":\"user\",\"content\":\"task " + conversation + "\"}");
+                for (int turn = 0; turn < 8; turn++) {
+                    Reply r = api.post(
+                            "/v1/responses",
+                            "{\"model\":\"m\",\"store\":false,\"instructions\":\"be brief\",\"input\":[" + history
+                                    + "]}");
+                    assertEquals(200, r.status(), r.body().toString());
+                    history.append(",{\"role\":\"assistant\",\"content\":")
+                            .append(r.body()
+                                    .path("output")
+                                    .path(0)
+                                    .path("content")
+                                    .path(0)
+                                    .path("text"))
+                            .append("},{\"role\":\"user\",\"content\":\"more\"}");
+                }
+                int toA = a.requests().size() - beforeA;
+                int toB = b.requests().size() - beforeB;
+                assertTrue(
+                        toA == 0 || toB == 0,
+                        "all turns of a stateless conversation go to one replica (a=" + toA + ", b=" + toB + ")");
+            }
+            assertTrue(a.requests().size() > 0 && b.requests().size() > 0, "conversations spread over both replicas");
+        }
+    }
+
     @Test
     void chainsStickToOneReplicaAndFailOverWhenItIsDown() throws Exception {
         try (ScriptedUpstream a = ScriptedUpstream.start();

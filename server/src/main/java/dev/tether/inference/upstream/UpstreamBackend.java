@@ -299,6 +299,12 @@ public final class UpstreamBackend implements ModelBackend {
         return true;
     }
 
+    /** A session key only picks the replica and the cached serialization: turns never wait for each other. */
+    @Override
+    public boolean sessionsRunConcurrently() {
+        return true;
+    }
+
     @Override
     public String describe() {
         return "upstream " + settings.replicas();
