@@ -240,7 +240,7 @@ public final class ResponseService implements AutoCloseable {
      * backend whose turns of one session do not wait for each other ({@link
      * ModelBackend#sessionsRunConcurrently}): many identical requests at once must not queue.
      */
-    static String contentKey(String model, List<ChatMessage> context, String owner) {
+    private static String contentKey(String model, List<ChatMessage> context, String owner) {
         int head = java.util.Objects.hash(model, context.subList(0, Math.min(2, context.size())));
         return "stateless/" + owner + "/" + Integer.toHexString(head);
     }

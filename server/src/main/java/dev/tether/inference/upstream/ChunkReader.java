@@ -20,10 +20,10 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>A stream's lines are fed in as they arrive ({@link #line}, {@link #ended}), on the
  * transport's thread, so a fragment reaches the sink without a hand-off to the generating thread;
- * {@link #outcome} completes at the answer's end (after the sink has heard it, {@link
- * ModelSink#answered}) or its first failure. Thread-safe: every call
- * takes the reader's lock, so once {@link #stop} has returned no sink call is running or will
- * start, and what the reader did happens-before the caller's next step.
+ * {@link #outcome} completes at the answer's end (after the sink has heard of it, {@link
+ * ModelSink#answered}) or its first failure. Thread-safe: every call takes the reader's lock, so
+ * once {@link #stop} has returned no sink call is running or will start, and what the reader did
+ * happens-before the caller's next step.
  */
 final class ChunkReader {
     private final ModelSink sink;
