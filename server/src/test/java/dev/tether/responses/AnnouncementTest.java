@@ -10,10 +10,8 @@ import dev.tether.inference.ModelRequest;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
 import dev.tether.metrics.Metrics;
-import dev.tether.store.memory.MemoryStreamStore;
-import dev.tether.stream.EngineSettings;
+import dev.tether.stream.EngineObserver;
 import dev.tether.stream.StreamEngine;
-import java.time.InstantSource;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -70,37 +68,26 @@ class AnnouncementTest {
     private record Run(ResponseRun run, List<String> types, List<JsonNode> events) {}
 
     private static Run start(ResponseService service) throws Exception {
-        ResponseRun run = service.create(
-                        ParamsParser.parse(JSON.readTree("{\"model\":\"m\",\"input\":\"a\",\"store\":false}")),
-                        null,
-                        "anonymous")
-                .toCompletableFuture()
-                .get(5, TimeUnit.SECONDS);
+        ResponseRun run = Runs.start(service, "{\"model\":\"m\",\"input\":\"a\",\"store\":false}");
         List<String> types = new CopyOnWriteArrayList<>();
         List<JsonNode> events = new CopyOnWriteArrayList<>();
-        run.subscribe(-1, new ResponseListener() {
-            @Override
-            public void onEvent(int sequence, String type, byte[] json) {
-                types.add(type);
-                try {
-                    events.add(JSON.readTree(json));
-                } catch (java.io.IOException e) {
-                    throw new AssertionError(e);
-                }
+        Runs.watch(run, (type, json) -> {
+            types.add(type);
+            try {
+                events.add(JSON.readTree(json));
+            } catch (java.io.IOException e) {
+                throw new AssertionError(e);
             }
-
-            @Override
-            public void onEnd() {}
         });
         return new Run(run, types, events);
     }
 
     private static ResponseService service(StreamEngine engine, ModelBackend backend) {
-        return new ResponseService(engine, backend, InstantSource.system(), ResponseSettings.defaults(), new Metrics());
+        return Runs.service(engine, backend, new Metrics());
     }
 
     private static StreamEngine engine() throws Exception {
-        return new StreamEngine(new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults());
+        return Runs.memoryEngine(EngineObserver.NONE);
     }
 
     private static void assertOrdered(Run r) throws Exception {

@@ -10,10 +10,8 @@ import dev.tether.inference.ModelRequest;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
 import dev.tether.metrics.Metrics;
-import dev.tether.store.memory.MemoryStreamStore;
-import dev.tether.stream.EngineSettings;
+import dev.tether.stream.EngineObserver;
 import dev.tether.stream.StreamEngine;
-import java.time.InstantSource;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -28,7 +26,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the client's terminal event does not wait for the generating thread to wake up.
  */
 class AnswerEndTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Runs.JSON;
 
     /** Answers "hi", says so, then keeps its generating thread until released. */
     private static final class SlowToReturn implements ModelBackend {
@@ -67,32 +65,18 @@ class AnswerEndTest {
         Metrics metrics = new Metrics();
         List<String> types = new CopyOnWriteArrayList<>();
         List<JsonNode> terminals = new CopyOnWriteArrayList<>();
-        try (StreamEngine engine =
-                        new StreamEngine(new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults());
-                ResponseService service = new ResponseService(
-                        engine, backend, InstantSource.system(), ResponseSettings.defaults(), metrics)) {
-            ResponseRun run = service.create(
-                            ParamsParser.parse(
-                                    JSON.readTree("{\"model\":\"m\",\"input\":\"a\",\"store\":" + store + "}")),
-                            null,
-                            "anonymous")
-                    .toCompletableFuture()
-                    .get(5, TimeUnit.SECONDS);
-            run.subscribe(-1, new ResponseListener() {
-                @Override
-                public void onEvent(int sequence, String type, byte[] json) {
-                    types.add(type);
-                    if (type.equals("response.completed")) {
-                        try {
-                            terminals.add(JSON.readTree(json));
-                        } catch (java.io.IOException e) {
-                            throw new AssertionError(e);
-                        }
+        try (StreamEngine engine = Runs.memoryEngine(EngineObserver.NONE);
+                ResponseService service = Runs.service(engine, backend, metrics)) {
+            ResponseRun run = Runs.start(service, "{\"model\":\"m\",\"input\":\"a\",\"store\":" + store + "}");
+            Runs.watch(run, (type, json) -> {
+                types.add(type);
+                if (type.equals("response.completed")) {
+                    try {
+                        terminals.add(JSON.readTree(json));
+                    } catch (java.io.IOException e) {
+                        throw new AssertionError(e);
                     }
                 }
-
-                @Override
-                public void onEnd() {}
             });
             // The generating thread is still inside generate: the end must not wait for it.
             ResponseRecord done = run.done().toCompletableFuture().get(5, TimeUnit.SECONDS);
@@ -146,16 +130,9 @@ class AnswerEndTest {
                 return "late";
             }
         };
-        try (StreamEngine engine =
-                        new StreamEngine(new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults());
-                ResponseService service = new ResponseService(
-                        engine, late, InstantSource.system(), ResponseSettings.defaults(), new Metrics())) {
-            ResponseRun run = service.create(
-                            ParamsParser.parse(JSON.readTree("{\"model\":\"m\",\"input\":\"a\",\"store\":false}")),
-                            null,
-                            "anonymous")
-                    .toCompletableFuture()
-                    .get(5, TimeUnit.SECONDS);
+        try (StreamEngine engine = Runs.memoryEngine(EngineObserver.NONE);
+                ResponseService service = Runs.service(engine, late, new Metrics())) {
+            ResponseRun run = Runs.start(service, "{\"model\":\"m\",\"input\":\"a\",\"store\":false}");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
             while (run.visibleCount() < 5 && System.nanoTime() < deadline) {
                 Thread.sleep(5);

@@ -3,17 +3,13 @@ package dev.tether.responses;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelRequest;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
 import dev.tether.metrics.Metrics;
-import dev.tether.store.memory.MemoryStreamStore;
 import dev.tether.stream.EngineObserver;
-import dev.tether.stream.EngineSettings;
 import dev.tether.stream.StreamEngine;
-import java.time.InstantSource;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -28,8 +24,6 @@ import org.junit.jupiter.api.Test;
  * flush, plus the hand-offs to the writer and back, before the client sees the first token).
  */
 class StepAppendsTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     /**
      * Steps through a turn, waiting after each step until its events are visible (durable), so
      * that no step's events can join an append in flight for the step before.
@@ -88,42 +82,17 @@ class StepAppendsTest {
             }
         };
         List<String> types = new CopyOnWriteArrayList<>();
-        try (StreamEngine engine = new StreamEngine(
-                        new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults(), counting);
-                ResponseService service = new ResponseService(
-                        engine, backend, InstantSource.system(), ResponseSettings.defaults(), new Metrics())) {
-            ResponseRun run = service.create(
-                            ParamsParser.parse(JSON.readTree("{\"model\":\"m\",\"input\":\"a\",\"store\":true}")),
-                            null,
-                            "anonymous")
-                    .toCompletableFuture()
-                    .get(5, TimeUnit.SECONDS);
-            run.subscribe(-1, new ResponseListener() {
-                @Override
-                public void onEvent(int sequence, String type, byte[] json) {
-                    types.add(type);
-                    backend.visible.incrementAndGet();
-                }
-
-                @Override
-                public void onEnd() {}
+        try (StreamEngine engine = Runs.memoryEngine(counting);
+                ResponseService service = Runs.service(engine, backend, new Metrics())) {
+            ResponseRun run = Runs.start(service, "{\"model\":\"m\",\"input\":\"a\",\"store\":true}");
+            Runs.watch(run, (type, json) -> {
+                types.add(type);
+                backend.visible.incrementAndGet();
             });
             backend.subscribed.countDown();
             run.done().toCompletableFuture().get(5, TimeUnit.SECONDS);
         }
-        assertEquals(
-                List.of(
-                        "response.created",
-                        "response.in_progress",
-                        "response.output_item.added",
-                        "response.content_part.added",
-                        "response.output_text.delta",
-                        "response.output_text.delta",
-                        "response.output_text.done",
-                        "response.content_part.done",
-                        "response.output_item.done",
-                        "response.completed"),
-                types);
+        assertEquals(Runs.TWO_FRAGMENT_TEXT, types);
         return appends.get();
     }
 }
