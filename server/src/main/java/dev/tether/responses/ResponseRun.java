@@ -55,8 +55,8 @@ public final class ResponseRun {
      */
     private ResponseRecord unannounced;
 
-    /** The model's answer has been taken ({@link #answered}). */
-    private boolean answered;
+    /** The model's answer has been taken ({@link #endAsAnswered}). */
+    private boolean answerTaken;
 
     /** A steer stops the run at the next fragment boundary ({@code steered}), or after its first one. */
     private boolean steered;
@@ -188,7 +188,7 @@ public final class ResponseRun {
                 }
             }
             ModelResult result = generate(backend, compacted == null ? request : compacted.request());
-            answered(
+            endAsAnswered(
                     result.finish(),
                     compacted == null ? result.usage() : Compactor.sum(result.usage(), compacted.usage()));
         } catch (InterruptedException e) {
@@ -238,11 +238,11 @@ public final class ResponseRun {
      * Ends the run as the model's answer says: once, from whichever comes first, the backend's
      * word on its own thread ({@link LockedSink#answered}) or {@link #generate}'s return.
      */
-    private synchronized void answered(ModelResult.Finish finish, ModelResult.Usage u) {
-        if (answered) {
+    private synchronized void endAsAnswered(ModelResult.Finish finish, ModelResult.Usage u) {
+        if (answerTaken) {
             return;
         }
-        answered = true;
+        answerTaken = true;
         metrics.tokens(u.inputTokens(), u.cachedTokens(), u.outputTokens());
         ObjectNode usage = ResponseJson.usage(u.inputTokens(), u.cachedTokens(), u.outputTokens());
         switch (finish) {
@@ -559,7 +559,7 @@ public final class ResponseRun {
         public void answered(ModelResult result) {
             synchronized (ResponseRun.this) {
                 if (compactFirst == null && !cancelRequested && abortError == null) {
-                    ResponseRun.this.answered(result.finish(), result.usage());
+                    endAsAnswered(result.finish(), result.usage());
                 }
             }
         }

@@ -15,6 +15,7 @@ import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -241,7 +242,7 @@ public final class ResponseService implements AutoCloseable {
      * ModelBackend#sessionsRunConcurrently}): many identical requests at once must not queue.
      */
     private static String contentKey(String model, List<ChatMessage> context, String owner) {
-        int head = java.util.Objects.hash(model, context.subList(0, Math.min(2, context.size())));
+        int head = Objects.hash(model, context.subList(0, Math.min(2, context.size())));
         return "stateless/" + owner + "/" + Integer.toHexString(head);
     }
 

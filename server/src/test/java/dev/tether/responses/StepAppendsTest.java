@@ -67,13 +67,7 @@ class StepAppendsTest {
 
     @Test
     void eachStepOfAStoredRunIsOneAppend() throws Exception {
-        // Two creates (the input record and the events stream), then one append per step:
-        // the announcement, each fragment, and the end.
-        assertEquals(2 + 4, appendsOfATurn(new SteppingBackend()));
-    }
-
-    /** Commands committed for one stored turn, after checking the turn's events. */
-    private static int appendsOfATurn(SteppingBackend backend) throws Exception {
+        SteppingBackend backend = new SteppingBackend();
         AtomicInteger appends = new AtomicInteger();
         EngineObserver counting = new EngineObserver() {
             @Override
@@ -93,6 +87,8 @@ class StepAppendsTest {
             run.done().toCompletableFuture().get(5, TimeUnit.SECONDS);
         }
         assertEquals(Runs.TWO_FRAGMENT_TEXT, types);
-        return appends.get();
+        // Two creates (the input record and the events stream), then one append per step:
+        // the announcement, each fragment, and the end.
+        assertEquals(2 + 4, appends.get(), "commands committed");
     }
 }
