@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The server's CPU per byte of catch-up, for A/B runs of two builds (Tether only, no Node).
 # Starts `TREE/tether serve` on CPU 0 on a fresh data dir, then, with the load on CPU 1:
-#   default: fills one stream with 10,000 x 256 B (catchup.mjs) and runs `wrk -t1 -c16` GETs of
-#            it from ?offset=-1: 25 s untimed, then SECONDS measured.
+#   default: fills one stream with 10,000 x 256 B (catchup.mjs) and reads it from ?offset=-1 again
+#            and again: 25 s untimed, then SECONDS measured. The reader is the C catch-up client
+#            (catchupc: sequential passes on one connection, the server sets the pace); with
+#            CLIENT=wrk, `wrk -t1 -c16` GETs (wrk's 8 KiB reads make wrk the bound on two cores).
 #   --mixed: a stream read while it is written, its messages between other streams' in the log's
 #            first segment (not preallocated, growing): `wrk -t1 -c2` appends over bench-1..10 and
 #            `wrk -t1 -c4` GETs of bench-1?offset=-1 at once: 15 s untimed, then SECONDS measured.
-# Prints wrk's rates and the server's utime + stime (/proc/PID/stat) over the measured run. With
+# Prints the client's rates and the server's utime + stime (/proc/PID/stat) over the measured run. With
 # PERF=FILE it also records a perf profile of the server into FILE over it (for Java frames, set
 # TETHER_JAVA_OPTS="-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer").
 #
@@ -41,7 +43,14 @@ else
   RESULT="$(${LOAD[@]+"${LOAD[@]}"} node "$HERE/catchup.mjs" --url "$URL" --messages 10000 --duration 1 2>/dev/null | tail -1)"
   STREAM="$(echo "$RESULT" | sed -n 's|.*"stream":"\([^"]*\)".*|\1|p')"
   [ -n "$STREAM" ] || { echo "filling the stream failed: $RESULT" >&2; exit 1; }
-  load() { get "$1" 16 "$STREAM"; }
+  if [ "${CLIENT:-c}" = wrk ]; then
+    load() { get "$1" 16 "$STREAM"; }
+  else
+    "$HERE/build-c.sh" catchupc/catchupc
+    load() { # SECONDS: catch-up passes; the result line into $DATA.get
+      ${LOAD[@]+"${LOAD[@]}"} "$HERE/catchupc/catchupc" --url "$URL" --path "$STREAM" --duration "$1" >"$DATA.get" 2>&1
+    }
+  fi
   WARMUP=25
 fi
 
@@ -57,5 +66,9 @@ else
 fi
 T1="$(awk '{print $14 + $15}' "/proc/$SERVER/stat")"
 [ "$MIXED" = 1 ] && echo "appends: $(grep Requests/sec "$DATA.post" | tr -s ' ')"
-echo "catch-up GETs: $(grep -E 'Requests/sec|Transfer/sec' "$DATA.get" | tr -s ' ' | tr '\n' ' ')"
+if [ "$MIXED" = 1 ] || [ "${CLIENT:-c}" = wrk ]; then
+  echo "catch-up GETs: $(grep -E 'Requests/sec|Transfer/sec' "$DATA.get" | tr -s ' ' | tr '\n' ' ')"
+else
+  echo "catch-up passes (catchupc): $(tail -1 "$DATA.get")"
+fi
 echo "server CPU: $((T1 - T0)) ticks of 1/$(getconf CLK_TCK) s in ${SECS} s"

@@ -96,7 +96,7 @@ install_deps() {
   [ "$PIN" = off ] || command -v taskset >/dev/null || { log "installing util-linux (taskset)"; apt_install util-linux; }
   command -v setsid >/dev/null || apt_install util-linux
   command -v curl >/dev/null || { log "installing curl (apt)"; apt_install curl; }
-  [ "$SSE_CLIENT" = node ] || command -v gcc >/dev/null || { log "installing gcc (apt), for the C SSE client"; apt_install gcc libc6-dev; }
+  command -v gcc >/dev/null || { log "installing gcc (apt), for the C clients (catch-up, SSE)"; apt_install gcc libc6-dev; }
   command -v node >/dev/null || die "node (>= 20) is required"
   # npm ci only when the lockfile changed since the last install.
   local stamp="$HERE/node_modules/.bench-lock.sha256" want
@@ -136,9 +136,10 @@ install_deps() {
 
 # The SSE client: the C one is built (when its source is newer) and must pass its own
 # parser self-test (chunk and read boundaries anywhere) before it measures anything.
+"$HERE/build-c.sh" catchupc/catchupc || die "could not build the C catch-up client"
 SSE_SCRIPT=sse-fanout.mjs
 if [ "$SSE_CLIENT" = c ]; then
-  "$HERE/ssefan/build.sh" || die "could not build the C SSE client (use --sse-client node to run without it)"
+  "$HERE/build-c.sh" ssefan/ssefan || die "could not build the C SSE client (use --sse-client node to run without it)"
   "$HERE/ssefan/ssefan" --self-test >"$HERE/ssefan/.self-test.log" 2>&1 \
     || die "the C SSE client failed its self-test: $(tail -2 "$HERE/ssefan/.self-test.log" | tr '\n' ' ')"
   SSE_SCRIPT=ssefan/ssefan
@@ -288,12 +289,12 @@ cpu_sample() {
   read -r -a f <<<"${line##*)}"
   CPU_LOAD_TICKS=$(( f[16-3] + f[17-3] ))
 }
-# cpu_write NAME: adds server_cpu {cpu_s, user_s, sys_s, wall_s, cores, jit_s} and load_cpu
+# cpu_write NAME [WHAT]: adds server_cpu {cpu_s, user_s, sys_s, wall_s, cores, jit_s} and load_cpu
 # {cpu_s, wall_s, cores, what} to $WORK/NAME.json for the window between the samples
 # CPU0 (before) and CPU1 (after) that run_wrk took around wrk (the same shape the
 # node clients report, see cpu.mjs).
 cpu_write() {
-  CPU_FILE="$WORK/$1.json" HZ="$CLK_TCK" C0="${CPU0[*]}" C1="${CPU1[*]}" node -e '
+  WHAT="${2:-wrk}" CPU_FILE="$WORK/$1.json" HZ="$CLK_TCK" C0="${CPU0[*]}" C1="${CPU1[*]}" node -e '
     const fs = require("fs"), e = process.env;
     const [w0, u0, s0, l0, j0] = e.C0.split(" ").map(Number), [w1, u1, s1, l1, j1] = e.C1.split(" ").map(Number);
     let r; try { r = JSON.parse(fs.readFileSync(e.CPU_FILE, "utf8")); } catch { r = { error: "no result" }; }
@@ -304,7 +305,7 @@ cpu_write() {
       r.server_cpu = { cpu_s: cpu, user_s: user, sys_s: sys, wall_s: wall, cores: cpu / wall, jit_s: jit };
     } else r.server_cpu = null;
     const load = (l1 - l0) / hz;
-    r.load_cpu = { cpu_s: load, wall_s: wall, cores: wall > 0 ? load / wall : null, what: "wrk" };
+    r.load_cpu = { cpu_s: load, wall_s: wall, cores: wall > 0 ? load / wall : null, what: e.WHAT };
     fs.writeFileSync(e.CPU_FILE, JSON.stringify(r) + "\n");'
 }
 
@@ -329,6 +330,25 @@ run_wrk() {
 run_wrk_measured() {
   run_wrk "$@"
   cpu_write "$1"
+}
+
+# run_catchupc OUTNAME SECONDS: catch-up passes of the C client (catchupc/catchupc.c) over
+# $CATCHUP_STREAM for SECONDS, with the server's and the client's CPU time around them in
+# $WORK/OUTNAME.json (as run_wrk_measured; the client checks the stream's bytes in one
+# pass before its timed ones, inside that window: one pass in thousands).
+run_catchupc() {
+  local name="$1" secs="$2" rc=0
+  cpu_sample; CPU0=("$CPU_WALL_US" "$CPU_SRV_UT" "$CPU_SRV_ST" "$CPU_LOAD_TICKS" "$CPU_SRV_JIT")
+  timeout --kill-after=5 $((secs + 60)) "${PIN_LOAD[@]}" "$HERE/catchupc/catchupc" --url "$URL" \
+    --path "$CATCHUP_STREAM" --messages "$MESSAGES" --duration "$secs" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+  cpu_sample; CPU1=("$CPU_WALL_US" "$CPU_SRV_UT" "$CPU_SRV_ST" "$CPU_LOAD_TICKS" "$CPU_SRV_JIT")
+  tail -1 "$WORK/$name.out" >"$WORK/$name.json" 2>/dev/null || true
+  if [ "$rc" -ne 0 ] || ! node -e 'JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"))' "$WORK/$name.json" 2>/dev/null; then
+    log "catchupc failed for $name (exit $rc): $(tail -c 300 "$WORK/$name.json" 2>/dev/null)"
+    node -e 'try { JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")) } catch { process.exit(1) }' "$WORK/$name.json" 2>/dev/null \
+      || printf '{"error":"catchupc produced no result (exit %s)"}\n' "$rc" >"$WORK/$name.json"
+  fi
+  cpu_write "$name" "catch-up client (C)"
 }
 
 # run_node OUTNAME SCRIPT ARGS...: a node client, or with a SCRIPT not ending in .mjs the
@@ -423,10 +443,17 @@ bench_server() {
   local stream
   stream="$(node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));process.stdout.write(r.stream||"")' "$WORK/$srv-catchup.json")"
   if [ -n "$stream" ]; then
+    # The same passes from the C client, which costs a fraction of the node client's CPU,
+    # so that the server sets the pace (the node client's own ceiling: README).
+    CATCHUP_STREAM="$stream"
+    log "$srv: (d) catch-up passes from the C client, ${WARMUP}s warm-up + ${DURATION}s"
+    [ "$WARMUP" -eq 0 ] || run_catchupc "$srv-catchupc-warmup" "$WARMUP"
+    run_catchupc "$srv-catchupc" "$DURATION"
     [ "$WARMUP" -eq 0 ] || run_wrk "$srv-get-warmup" "$WARMUP" "$GET_CONNS" get.lua "$stream?offset=-1" BENCH_PATH="$stream?offset=-1"
     run_wrk_measured "$srv-get" "$DURATION" "$GET_CONNS" get.lua "$stream?offset=-1" BENCH_PATH="$stream?offset=-1"
   else
     echo '{"error":"catch-up stream was not created"}' >"$WORK/$srv-get.json"
+    echo '{"error":"catch-up stream was not created"}' >"$WORK/$srv-catchupc.json"
   fi
   still_up "$srv" "(d) catch-up"
   stop_server
@@ -452,7 +479,7 @@ M_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
 M_KERNEL="$(uname -sr)" \
 M_VERSIONS="Tether git $tether_rev; $java_v; @durable-streams/server $ref_v; Node $(node -v); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
 M_FS="data dir on $TETHER_FS" \
-M_SHAPE="server warm-up once after start: an untimed SSE fan-out for $(( (SERVER_WARMUP + 2) / 3 ))s (as in (c)), then ${SERVER_WARMUP}s of untimed appends (as in (a)); wrk -t1 -c$CONNS -d${DURATION}s (append: 256 B over $STREAMS streams; no-op: 256 B to /v1/noop), ${WARMUP}s warm-up (untimed) before each wrk run; SSE right after the append run (before the read-back and the no-op phase), client $SSE_SCRIPT: $SUBSCRIBERS subscribers, 1 writer at $RATE events/s for ${SSE_WARMUP}s (its own warm-up, --sse-warmup: delivered and checked, latency not recorded) + ${DURATION}s; catch-up: $MESSAGES x 256 B binary appends, sequential catch-up passes for ${WARMUP}s (untimed) + ${DURATION}s, then wrk -t1 -c$GET_CONNS -d${DURATION}s GET ?offset=-1; server CPU: utime + stime of the server process from /proc/PID/stat (CLK_TCK $CLK_TCK) over each measured phase" \
+M_SHAPE="server warm-up once after start: an untimed SSE fan-out for $(( (SERVER_WARMUP + 2) / 3 ))s (as in (c)), then ${SERVER_WARMUP}s of untimed appends (as in (a)); wrk -t1 -c$CONNS -d${DURATION}s (append: 256 B over $STREAMS streams; no-op: 256 B to /v1/noop), ${WARMUP}s warm-up (untimed) before each wrk run; SSE right after the append run (before the read-back and the no-op phase), client $SSE_SCRIPT: $SUBSCRIBERS subscribers, 1 writer at $RATE events/s for ${SSE_WARMUP}s (its own warm-up, --sse-warmup: delivered and checked, latency not recorded) + ${DURATION}s; catch-up: $MESSAGES x 256 B binary appends, sequential catch-up passes for ${WARMUP}s (untimed) + ${DURATION}s from the node client (catchup.mjs), then the same from the C client (catchupc), then wrk -t1 -c$GET_CONNS -d${DURATION}s GET ?offset=-1; server CPU: utime + stime of the server process from /proc/PID/stat (CLK_TCK $CLK_TCK) over each measured phase" \
 M_SERVERS="[${servers_json%,}]" \
 M_ELAPSED="$SECONDS" \
 M_PARAMS="{\"conns\":$CONNS,\"streams\":$STREAMS,\"warmup\":$WARMUP,\"server_warmup\":$SERVER_WARMUP,\"sse_warmup\":$SSE_WARMUP,\"duration\":$DURATION,\"subscribers\":$SUBSCRIBERS,\"rate\":$RATE,\"messages\":$MESSAGES,\"sse_client\":\"$SSE_CLIENT\"}" \

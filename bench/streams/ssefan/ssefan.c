@@ -32,7 +32,7 @@
  * also prints the split (read() syscall vs parsing), reads and bytes per
  * subscriber per event, and epoll_wait calls per event.
  *
- * Build: ./build.sh (gcc -O2 -Wall -Wextra -o ssefan ssefan.c). Linux, C11, libc only.
+ * Build: ../build-c.sh ssefan/ssefan (gcc -O2 -Wall -Wextra -o ssefan ssefan.c). Linux, C11, libc only.
  * Usage: ssefan --url http://127.0.0.1:PORT [--subscribers 100] [--rate 50]
  *               [--duration 10] [--warmup 0] [--server-pid PID] [--clk-tck 100]
  *        ssefan --self-test          parser tests from built-in strings, exit 0/1
