@@ -61,6 +61,17 @@ public interface StreamStore extends AutoCloseable {
         return null;
     }
 
+    /**
+     * Whether a {@link #scan} with the same arguments would read memory only: every byte it would
+     * hand on is resident in memory (for a store of files, in the page cache), so the scan cannot
+     * wait for a disk and may run on a thread that must never block. A hint, checked without
+     * reading: a page evicted right after the check costs that scan a disk read. False when the
+     * store cannot tell. Never blocks.
+     */
+    default boolean resident(long streamId, long from, long to, int maxBytes) {
+        return false;
+    }
+
     /** Whether data survives a restart (false for the memory store). */
     boolean durable();
 

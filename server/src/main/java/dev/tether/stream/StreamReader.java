@@ -110,6 +110,14 @@ final class StreamReader {
     }
 
     /**
+     * Whether {@link #scanOwn} with the same arguments would read memory only (see {@link
+     * dev.tether.store.StreamStore#resident}); false for a range inherited from a fork source.
+     */
+    boolean resident(StreamRecord r, long from, long to, int maxBytes) {
+        return (!r.isFork() || from >= r.forkPosition()) && store.resident(r.id(), from, to, maxBytes);
+    }
+
+    /**
      * A store scan of this stream's own {@code [from, to)} (see {@link #extent}), each row cut to
      * the range as {@link #readChainBlocking} would.
      */

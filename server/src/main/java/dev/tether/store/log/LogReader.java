@@ -73,6 +73,36 @@ final class LogReader {
         }
     }
 
+    /**
+     * See {@link dev.tether.store.StreamStore#resident}: whether the log span of the scan's
+     * messages is mapped already and all in the page cache ({@link Segment#resident}). A span of
+     * more than {@link #RESIDENT_SPAN_LIMIT} (a stream's messages spread thinly between other
+     * streams') is not checked: it would mostly test other streams' pages.
+     */
+    boolean resident(long streamId, long from, long to, int maxBytes) {
+        StreamIndex index = indexes.get(streamId);
+        long[] span = index == null ? null : index.span(from, to, maxBytes);
+        if (span == null || span[1] - span[0] > RESIDENT_SPAN_LIMIT) {
+            return false;
+        }
+        for (long at = span[0]; at < span[1]; ) {
+            Map.Entry<Long, Segment> holder = segments.floorEntry(at);
+            if (holder == null) {
+                return false;
+            }
+            Segment s = holder.getValue();
+            long end = Math.min(span[1], s.end());
+            if (end <= at || !s.resident(at, end - at)) {
+                return false;
+            }
+            at = end;
+        }
+        return true;
+    }
+
+    /** The largest log span {@link #resident} checks (a catch-up piece is 512 KiB of messages). */
+    static final long RESIDENT_SPAN_LIMIT = 2L << 20;
+
     /** The segment holding the bytes of the range's i-th message. */
     private Segment holder(long streamId, StreamIndex.Range range, int i) throws StoreException {
         Map.Entry<Long, Segment> holder = segments.floorEntry(range.location(i));

@@ -392,6 +392,11 @@ public final class LogStreamStore implements StreamStore {
     }
 
     @Override
+    public boolean resident(long streamId, long from, long to, int maxBytes) {
+        return reader.resident(streamId, from, to, maxBytes);
+    }
+
+    @Override
     public ReadExtent extent(long streamId, long from, long to, int maxBytes) {
         StreamIndex index = indexes.get(streamId);
         return index == null ? null : index.extent(from, to, maxBytes);

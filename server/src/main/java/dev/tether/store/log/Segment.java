@@ -291,6 +291,21 @@ final class Segment implements AutoCloseable {
         return view;
     }
 
+    /**
+     * Whether the {@code count} bytes at log offset {@code location} are in the current mapping
+     * and all resident in memory ({@code mincore}): a {@link #view} of them and a copy out of it
+     * then read no disk. False when the file is not mapped yet or the mapping ends before them
+     * (the read that maps it may block). Never blocks.
+     */
+    synchronized boolean resident(long location, long count) {
+        long at = location - base;
+        return !closed
+                && mapping != null
+                && at >= 0
+                && at + count <= mapping.bytes.byteSize()
+                && mapping.bytes.asSlice(at, count).isLoaded();
+    }
+
     /** Ends a read's use of a mapping {@link #view} handed out. */
     synchronized void release(Mapping m) {
         if (--m.uses == 0) {

@@ -131,6 +131,18 @@ final class StreamIndex {
         return stop == i ? null : new ReadExtent(position(i), position(stop - 1) + length(stop - 1), stop - i);
     }
 
+    /**
+     * Where in the log {@link #range} would read: from its first message's log offset to the end
+     * of its last one's, as {@code {start, end}}; null when it would be empty. A stream's messages
+     * are in the log in position order, so this span holds them all (and whatever other streams
+     * wrote between them).
+     */
+    synchronized long[] span(long from, long to, int maxBytes) {
+        int i = firstOverlapping(from, to);
+        int stop = stop(i, to, maxBytes);
+        return stop == i ? null : new long[] {location(i), location(stop - 1) + length(stop - 1)};
+    }
+
     /** The index of the first message overlapping {@code [from, to)}, or where it would be. */
     private int firstOverlapping(long from, long to) {
         int i = first; // the last message starting at or before from, which may hold it

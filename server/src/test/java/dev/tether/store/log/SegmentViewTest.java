@@ -1,7 +1,9 @@
 package dev.tether.store.log;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -61,6 +63,29 @@ class SegmentViewTest {
             assertEquals("data", text(s.view(at, 4, held)));
             s.release(held[0]);
             assertEquals(Segment.PAGE, Files.size(s.file), "the mapping did not grow the file back");
+        }
+    }
+
+    @Test
+    void residentOnlyWhereMappedAndInMemory() throws IOException {
+        Path spare = dir.resolve("spare");
+        try (FileChannel sparse = FileChannel.open(spare, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            sparse.write(ByteBuffer.allocate(1), (64L << 20) - 1); // 64 MiB, all a hole but its last byte
+        }
+        Segment s = Segment.adopt(spare, dir, 0);
+        try {
+            long at = s.append(bytes("written"));
+            assertFalse(s.resident(at, 7), "not mapped yet: the read that maps it may block");
+            Segment.Mapping[] held = new Segment.Mapping[1];
+            assertEquals("written", text(s.view(at, 7, held)));
+            s.release(held[0]);
+            assertTrue(s.resident(at, 7), "just written and read: in the page cache");
+            assertFalse(s.resident(48L << 20, 4096), "a hole far from anything read: mapped, but in no page");
+            assertFalse(s.resident((64L << 20) - 10, 20), "past the mapping's end");
+            s.close();
+            assertFalse(s.resident(at, 7), "closed");
+        } finally {
+            s.close();
         }
     }
 
