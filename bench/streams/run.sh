@@ -134,9 +134,10 @@ install_deps() {
 }
 [ "$SKIP_INSTALL" -eq 1 ] || install_deps
 
+# The C catch-up client, built when its source is newer than its binary.
+"$HERE/build-c.sh" catchupc/catchupc || die "could not build the C catch-up client"
 # The SSE client: the C one is built (when its source is newer) and must pass its own
 # parser self-test (chunk and read boundaries anywhere) before it measures anything.
-"$HERE/build-c.sh" catchupc/catchupc || die "could not build the C catch-up client"
 SSE_SCRIPT=sse-fanout.mjs
 if [ "$SSE_CLIENT" = c ]; then
   "$HERE/build-c.sh" ssefan/ssefan || die "could not build the C SSE client (use --sse-client node to run without it)"

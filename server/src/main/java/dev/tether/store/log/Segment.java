@@ -49,10 +49,13 @@ final class Segment implements AutoCloseable {
     private volatile long length;
     /** The file length a power loss leaves: set by a sync, or by the file's preallocation. */
     private volatile long durableLength;
-    /** The file mapped for reads, or null; replaced by a larger one when a read needs more. Guarded by this. */
-    private Mapping mapping;
-    /** Guarded by this. */
-    private boolean closed;
+    /**
+     * The file mapped for reads, or null; replaced by a larger one when a read needs more. Written
+     * under this object's lock; volatile for {@link #resident}, which reads it without the lock.
+     */
+    private volatile Mapping mapping;
+    /** Written under this object's lock; volatile as {@link #mapping}. */
+    private volatile boolean closed;
 
     private Segment(long base, Path file, FileChannel channel, long size, long length) {
         this.base = base;
@@ -295,15 +298,21 @@ final class Segment implements AutoCloseable {
      * Whether the {@code count} bytes at log offset {@code location} are in the current mapping
      * and all resident in memory ({@code mincore}): a {@link #view} of them and a copy out of it
      * then read no disk. False when the file is not mapped yet or the mapping ends before them
-     * (the read that maps it may block). Never blocks.
+     * (the read that maps it may block). Never blocks: it takes no lock, so an event loop asking
+     * never waits for a writer sealing the segment or a reader mapping it; a mapping unmapped
+     * meanwhile answers false.
      */
-    synchronized boolean resident(long location, long count) {
+    boolean resident(long location, long count) {
+        Mapping m = mapping;
         long at = location - base;
-        return !closed
-                && mapping != null
-                && at >= 0
-                && at + count <= mapping.bytes.byteSize()
-                && mapping.bytes.asSlice(at, count).isLoaded();
+        if (closed || m == null || at < 0 || at + count > m.bytes.byteSize()) {
+            return false;
+        }
+        try {
+            return m.bytes.asSlice(at, count).isLoaded();
+        } catch (IllegalStateException unmapped) { // its arena closed since we read the field
+            return false;
+        }
     }
 
     /** Ends a read's use of a mapping {@link #view} handed out. */
