@@ -61,15 +61,18 @@ final class CatchUpReads implements AutoCloseable {
                 return done(planned(r, start, e));
             }
         }
-        if (reader.resident(r, start, r.tail(), chunkBytes)) {
-            return inMemory(() -> toData(r, start, reader.readChainBlocking(r, start, r.tail(), chunkBytes)));
-        }
-        return CompletableFuture.supplyAsync(
-                () -> toData(r, start, readBlocking(r, start, r.tail(), chunkBytes)), threads);
+        return storeRead(
+                reader.resident(r, start, r.tail(), chunkBytes),
+                () -> toData(r, start, reader.readChainBlocking(r, start, r.tail(), chunkBytes)));
     }
 
-    private List<StoredMessage> readBlocking(StreamRecord r, long start, long end, int maxBytes) {
-        return withPermit(() -> reader.readChainBlocking(r, start, end, maxBytes));
+    /**
+     * Runs a store read where it belongs: on the calling thread when its bytes are all in memory
+     * ({@code resident}, see {@link #inMemory}), else on a virtual thread, as one of at most
+     * {@code readThreads} store reads ({@link #withPermit}).
+     */
+    private <T> CompletionStage<T> storeRead(boolean resident, StoreRead<T> read) {
+        return resident ? inMemory(read) : CompletableFuture.supplyAsync(() -> withPermit(read), threads);
     }
 
     /** A store read that may block. */
@@ -112,10 +115,8 @@ final class CatchUpReads implements AutoCloseable {
 
             @Override
             public CompletionStage<Long> read(long from, Sink sink) {
-                if (reader.resident(r, from, end, Pieces.PIECE_BYTES)) {
-                    return inMemory(() -> readPiece(r, from, end, sink));
-                }
-                return CompletableFuture.supplyAsync(() -> withPermit(() -> readPiece(r, from, end, sink)), threads);
+                return storeRead(
+                        reader.resident(r, from, end, Pieces.PIECE_BYTES), () -> readPiece(r, from, end, sink));
             }
         };
         return new ReadResult.Data(r, start, end, reader.offsetOf(r, end), List.of(), end == r.tail(), pieces);

@@ -54,8 +54,8 @@ final class Segment implements AutoCloseable {
      * under this object's lock; volatile for {@link #resident}, which reads it without the lock.
      */
     private volatile Mapping mapping;
-    /** Written under this object's lock; volatile as {@link #mapping}. */
-    private volatile boolean closed;
+    /** Guarded by this. */
+    private boolean closed;
 
     private Segment(long base, Path file, FileChannel channel, long size, long length) {
         this.base = base;
@@ -305,7 +305,7 @@ final class Segment implements AutoCloseable {
     boolean resident(long location, long count) {
         Mapping m = mapping;
         long at = location - base;
-        if (closed || m == null || at < 0 || at + count > m.bytes.byteSize()) {
+        if (m == null || at < 0 || at + count > m.bytes.byteSize()) { // closing unmaps: null
             return false;
         }
         try {
