@@ -125,8 +125,9 @@ final class CatchUpReads implements AutoCloseable {
     /**
      * A store read whose bytes are all in memory ({@link StreamReader#resident}), run on the
      * calling thread (a request's event loop): no hand-off to a reading thread and back (context
-     * switches, wake-ups), which on catch-ups of 2.5 MB from the page cache took 4-7% of the
-     * server's CPU per byte. Not counted against {@code readThreads}: it holds no thread.
+     * switches, wake-ups), which on catch-ups of 2.5 MB from the page cache took 4-13% of the
+     * server's CPU per byte in eight of nine A/B pairs (docs/benchmarks.md, 2026-12-06). Not
+     * counted against {@code readThreads}: it holds no thread.
      */
     private static <T> CompletionStage<T> inMemory(StoreRead<T> read) {
         try {
