@@ -56,6 +56,9 @@ public final class Cli {
               --idle-timeout D          an idle keep-alive connection is closed after D (default 60s)
               --body-timeout D          a request body must arrive within D of its headers (default 120s)
               --log-format text|json    one line per event (default) or one JSON object per line
+              --jit-nice N              nice value for the JVM's JIT compiler threads, 0-19: on a busy
+                                        core requests run before compilations (default %d; 0 leaves
+                                        them at the server's own priority)
               --response-ttl D          stored responses and conversations (and their KV spill files)
                                         expire after D without use (default: kept until deleted)
               --web-root DIR            serve the built web app from DIR at / (./tether serve passes
@@ -95,7 +98,7 @@ public final class Cli {
               --ws-max-age D            Responses WebSocket connection lifetime (default 60m)
               --ws-cache-ttl D          how long a connection keeps its latest response (default 60m)
             """
-                    .formatted(ServerConfig.DEFAULT_PORT);
+                    .formatted(ServerConfig.DEFAULT_PORT, ServerConfig.DEFAULT_JIT_NICE);
 
     private final PrintStream out;
     private final PrintStream err;
@@ -186,6 +189,7 @@ public final class Cli {
                 case "--redis" -> c.redisUrl(redis(value));
                 case "--node-id" -> c.nodeId(value);
                 case "--redis-replicas" -> c.redisReplicas(integer(flag, value));
+                case "--jit-nice" -> c.jitNice(integer(flag, value));
                 default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
             };
         }
@@ -261,6 +265,7 @@ public final class Cli {
 
     private int serve(ServerConfig config) {
         LogSetup.install(config.logFormat());
+        JitPriority.lower(config.jitNice());
         TetherServer server;
         try {
             server = TetherServer.start(config);

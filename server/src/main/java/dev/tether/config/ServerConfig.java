@@ -50,6 +50,8 @@ import java.util.Objects;
  * @param redisReplicas       replicas a Redis commit must reach ({@code WAIT}) before it is acknowledged
  * @param nodeId              this node's name among the nodes sharing that Redis (letters, digits,
  *                            {@code . _ -}), or null for a random one
+ * @param jitNice             the nice value {@code tether serve} gives the JVM's JIT compiler
+ *                            threads (0-19; 0 leaves them as they are)
  */
 public record ServerConfig(
         String host,
@@ -89,9 +91,12 @@ public record ServerConfig(
         Path webRoot,
         String redisUrl,
         int redisReplicas,
-        String nodeId) {
+        String nodeId,
+        int jitNice) {
 
     public static final int DEFAULT_PORT = 4437;
+    /** The JIT's compiler threads yield to any other thread on a busy core (cli.JitPriority). */
+    public static final int DEFAULT_JIT_NICE = 19;
 
     private static final java.util.regex.Pattern LOOPBACK_V4 = java.util.regex.Pattern.compile("127(\\.[0-9]{1,3}){3}");
 
@@ -179,6 +184,9 @@ public record ServerConfig(
         }
         if (responseTtl != null && (responseTtl.isNegative() || responseTtl.toSeconds() < 1)) {
             throw new IllegalArgumentException("--response-ttl must be at least 1s");
+        }
+        if (jitNice < 0 || jitNice > 19) {
+            throw new IllegalArgumentException("--jit-nice must be between 0 and 19, got " + jitNice);
         }
     }
 
@@ -282,6 +290,7 @@ public record ServerConfig(
         private String redisUrl;
         private int redisReplicas;
         private String nodeId;
+        private int jitNice = DEFAULT_JIT_NICE;
 
         private Builder() {}
 
@@ -488,6 +497,11 @@ public record ServerConfig(
             return this;
         }
 
+        public Builder jitNice(int value) {
+            jitNice = value;
+            return this;
+        }
+
         public ServerConfig build() {
             return new ServerConfig(
                     host,
@@ -527,7 +541,8 @@ public record ServerConfig(
                     webRoot,
                     redisUrl,
                     redisReplicas,
-                    nodeId);
+                    nodeId,
+                    jitNice);
         }
     }
 }

@@ -28,6 +28,9 @@ class CliTest {
         assertTrue(c.logPreallocate());
         assertFalse(Cli.parseServe(new String[] {"serve", "--log-preallocate", "off"})
                 .logPreallocate());
+        assertEquals(19, c.jitNice());
+        assertEquals(
+                0, Cli.parseServe(new String[] {"serve", "--jit-nice", "0"}).jitNice());
     }
 
     @Test
@@ -80,6 +83,8 @@ class CliTest {
                 "redis://127.0.0.1:6379",
                 "--node-id",
                 "a b");
+        assertRejected("--jit-nice must be between 0 and 19, got 20", "serve", "--jit-nice", "20");
+        assertRejected("--jit-nice must be between 0 and 19, got -1", "serve", "--jit-nice", "-1");
         assertRejected("unknown option", "serve", "--colour", "blue");
         assertRejected("needs a value", "serve", "--port");
         assertRejected("unknown command", "start");
