@@ -1,13 +1,12 @@
 package dev.tether.cli;
 
+import dev.tether.os.Libc;
 import java.io.IOException;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.stream.Stream;
 
 /**
@@ -45,11 +44,15 @@ final class JitPriority {
      * {@code nice} is 0 or the platform does not allow it.
      */
     static int lower(int nice) {
-        if (nice == 0
-                || !System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux")) {
-            return 0;
-        }
-        MethodHandle setPriority = setPriority();
+        MethodHandle setPriority = nice == 0
+                ? null
+                : Libc.linux(
+                        "setpriority",
+                        FunctionDescriptor.of(
+                                ValueLayout.JAVA_INT,
+                                ValueLayout.JAVA_INT,
+                                ValueLayout.JAVA_INT,
+                                ValueLayout.JAVA_INT));
         if (setPriority == null) {
             return 0;
         }
@@ -86,25 +89,6 @@ final class JitPriority {
         } catch (Throwable t) {
             LOG.log(System.Logger.Level.DEBUG, "setpriority unavailable: " + t);
             return false;
-        }
-    }
-
-    private static MethodHandle setPriority() {
-        try {
-            Linker linker = Linker.nativeLinker();
-            return linker.defaultLookup()
-                    .find("setpriority")
-                    .map(f -> linker.downcallHandle(
-                            f,
-                            FunctionDescriptor.of(
-                                    ValueLayout.JAVA_INT,
-                                    ValueLayout.JAVA_INT,
-                                    ValueLayout.JAVA_INT,
-                                    ValueLayout.JAVA_INT)))
-                    .orElse(null);
-        } catch (RuntimeException | LinkageError e) {
-            LOG.log(System.Logger.Level.DEBUG, "setpriority unavailable: " + e);
-            return null;
         }
     }
 }

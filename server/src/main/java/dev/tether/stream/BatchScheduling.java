@@ -1,12 +1,11 @@
 package dev.tether.stream;
 
+import dev.tether.os.Libc;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.util.Locale;
 
 /**
  * Moves the writer thread between Linux's {@code SCHED_OTHER} and {@code SCHED_BATCH} policies
@@ -41,8 +40,13 @@ final class BatchScheduling {
     /** The policies' numbers in {@code <sched.h>}. */
     private static final int SCHED_OTHER = 0, SCHED_BATCH = 3;
 
-    private static final MethodHandle SET_SCHEDULER =
-            Boolean.parseBoolean(System.getProperty("tether.batchScheduling", "true")) ? setScheduler() : null;
+    private static final MethodHandle SET_SCHEDULER = Boolean.parseBoolean(
+                    System.getProperty("tether.batchScheduling", "true"))
+            ? Libc.linux(
+                    "sched_setscheduler",
+                    FunctionDescriptor.of(
+                            ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS))
+            : null;
 
     private boolean batch;
     private boolean failed = SET_SCHEDULER == null;
@@ -73,28 +77,6 @@ final class BatchScheduling {
         } catch (Throwable t) {
             LOG.log(System.Logger.Level.DEBUG, "sched_setscheduler unavailable: " + t);
             return false;
-        }
-    }
-
-    private static MethodHandle setScheduler() {
-        if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux")) {
-            return null;
-        }
-        try {
-            Linker linker = Linker.nativeLinker();
-            return linker.defaultLookup()
-                    .find("sched_setscheduler")
-                    .map(f -> linker.downcallHandle(
-                            f,
-                            FunctionDescriptor.of(
-                                    ValueLayout.JAVA_INT,
-                                    ValueLayout.JAVA_INT,
-                                    ValueLayout.JAVA_INT,
-                                    ValueLayout.ADDRESS)))
-                    .orElse(null);
-        } catch (RuntimeException | LinkageError e) {
-            LOG.log(System.Logger.Level.DEBUG, "sched_setscheduler unavailable: " + e);
-            return null;
         }
     }
 }
