@@ -57,8 +57,9 @@ public final class Cli {
               --body-timeout D          a request body must arrive within D of its headers (default 120s)
               --log-format text|json    one line per event (default) or one JSON object per line
               --jit-nice N              nice value for the JVM's JIT compiler threads, 0-19: on a busy
-                                        core requests run before compilations (default %d; 0 leaves
-                                        them at the server's own priority)
+                                        core requests run before compilations, but a server saturated
+                                        from its start stays slow until the JIT catches up (default %d:
+                                        the server's own priority)
               --response-ttl D          stored responses and conversations (and their KV spill files)
                                         expire after D without use (default: kept until deleted)
               --web-root DIR            serve the built web app from DIR at / (./tether serve passes

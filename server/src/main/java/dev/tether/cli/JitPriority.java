@@ -10,22 +10,23 @@ import java.nio.file.Path;
 import java.util.stream.Stream;
 
 /**
- * Lowers the CPU priority (raises the nice value) of the JVM's JIT compiler threads, so that on a
- * busy core a request's thread runs before a compilation does, and the compiler gets the time the
- * server leaves idle.
+ * Lowers the CPU priority (raises the nice value) of the JVM's JIT compiler threads when {@code
+ * --jit-nice} asks for it, so that on a busy core a request's thread runs before a compilation
+ * does, and the compiler gets the time the server leaves idle.
  *
- * <p>Why: the JIT compiles a path when it turns hot, and on a small machine under load that is
- * when the server needs the core. Under Linux's fair scheduler a compiler thread at the same
- * priority as an event loop shares the core with it, and an event that arrives during a
- * compilation waits for a time slice. With the server on one core and the JIT at nice 19, the
- * SSE delivery p99 right after an append phase fell from 4.1–6.1 ms to 2.7–4.5 ms in five
- * alternating pairs (docs/benchmarks.md). The cost: while the core is saturated the JIT gets a
- * small share of it, so code stays in its profiled tiers longer; the append load in a fresh
- * server's first 45 s ran 3–7% slower in four of those pairs.
+ * <p>What it buys: the JIT compiles a path when it turns hot, and on a small machine that is when
+ * the server needs the core. With the server on one core and the JIT at nice 19, the SSE delivery
+ * p99 right after an append phase was lower in nine pairs of eleven (docs/benchmarks.md).
  *
- * <p>Raising one's own nice value needs no privilege. A compiler thread the JVM adds later is
- * started by a compiler thread, and inherits its nice value. Elsewhere than on Linux, or when
- * {@code setpriority} fails, nothing changes.
+ * <p>Why it is off by default: while the core stays saturated the JIT gets about 1.5% of it at
+ * nice 19, so code stays in its profiled tiers. A fresh server pinned to one core and saturated
+ * from its start with empty POSTs did 65–72 k requests/s for a whole minute at nice 19, against
+ * 137–147 k at nice 0 after its first 10 s. Use it where the cores have headroom.
+ *
+ * <p>Raising one's own nice value needs no privilege, but lowering it again does, so it is set
+ * once, at start. A compiler thread the JVM adds later is started by a compiler thread, and
+ * inherits its nice value. Elsewhere than on Linux, or when {@code setpriority} fails, nothing
+ * changes.
  *
  * <p>Thread-safety: stateless; {@link #lower} may be called from any thread.
  */

@@ -28,9 +28,9 @@ class CliTest {
         assertTrue(c.logPreallocate());
         assertFalse(Cli.parseServe(new String[] {"serve", "--log-preallocate", "off"})
                 .logPreallocate());
-        assertEquals(19, c.jitNice());
+        assertEquals(0, c.jitNice(), "the JIT keeps the server's priority unless asked");
         assertEquals(
-                0, Cli.parseServe(new String[] {"serve", "--jit-nice", "0"}).jitNice());
+                19, Cli.parseServe(new String[] {"serve", "--jit-nice", "19"}).jitNice());
     }
 
     @Test
