@@ -61,7 +61,7 @@ final class SessionRoutes {
         if (rest.isEmpty() || rest.equals("/")) {
             if (m == HttpMethod.POST) {
                 principal.require(SessionService.RESOURCE + "*", Operation.CREATE);
-                withBody(req, 201, body -> sessions.create(principal.id(), body).thenApply(this::view));
+                withBody(req, 201, body -> sessions.create(principal.id(), body).thenCompose(this::view));
             } else if (m == HttpMethod.GET) {
                 list(req, principal);
             } else {
@@ -76,7 +76,7 @@ final class SessionRoutes {
             switch (m.name()) {
                 case "GET" -> {
                     principal.require(resource, Operation.READ);
-                    reply(req, 200, sessions.get(id).thenApply(this::view));
+                    reply(req, 200, sessions.get(id).thenCompose(this::view));
                 }
                 case "DELETE" -> {
                     principal.require(resource, Operation.DELETE);
@@ -152,12 +152,17 @@ final class SessionRoutes {
         };
     }
 
-    private ObjectNode view(Session s) {
+    /**
+     * The session's view, answered once everything in it is durable. {@code next_offset} is the
+     * log's tail when the view is taken, so it is at or before the view's last entry: reading the
+     * events from it may repeat entries the view has (upserts), never skip one.
+     */
+    private CompletionStage<ObjectNode> view(Session s) {
         ObjectNode v = s.view();
         if (engine.lookup(s.path()) instanceof Lookup.Found f) {
             v.put("next_offset", Offset.tail(f.stream()).toString());
         }
-        return v;
+        return s.written().thenApply(durable -> v);
     }
 
     /**
@@ -178,7 +183,7 @@ final class SessionRoutes {
         }
         List<CompletableFuture<ObjectNode>> views = ids.stream()
                 .map(id -> sessions.get(id)
-                        .thenApply(this::view)
+                        .thenCompose(this::view)
                         .toCompletableFuture()
                         .exceptionally(gone -> null))
                 .toList();

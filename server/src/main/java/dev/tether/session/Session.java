@@ -32,6 +32,8 @@ public final class Session {
     private final Floor floor = new Floor(this);
     private final Runnable onBroken;
     private boolean ended;
+    /** The latest append to the log (see {@link #written}); written under the session's lock. */
+    private CompletionStage<Void> lastWrite = CompletableFuture.completedFuture(null);
 
     Session(String id, SessionContext ctx, SessionPolicy policy, ObjectNode agent, Runnable onBroken) {
         this.id = id;
@@ -105,20 +107,35 @@ public final class Session {
             apply(e);
             encoded.add(e.encode());
         }
-        return ctx.docs().append(path(), encoded, false).whenComplete((ok, failure) -> {
-            if (failure != null) {
-                // The state already holds entries the log may not: this object stops (its model
-                // turns too), and the session is loaded again from its log on next use.
-                LOG.log(System.Logger.Level.WARNING, "session " + id + ": a write failed: " + failure.getMessage());
-                synchronized (this) {
-                    if (!ended) {
-                        runs.abandon();
-                        ended = true;
+        CompletionStage<Void> appended = ctx.docs()
+                .append(path(), encoded, false)
+                .whenComplete((ok, failure) -> {
+                    if (failure != null) {
+                        // The state already holds entries the log may not: this object stops (its model
+                        // turns too), and the session is loaded again from its log on next use.
+                        LOG.log(
+                                System.Logger.Level.WARNING,
+                                "session " + id + ": a write failed: " + failure.getMessage());
+                        synchronized (this) {
+                            if (!ended) {
+                                runs.abandon();
+                                ended = true;
+                            }
+                        }
+                        onBroken.run();
                     }
-                }
-                onBroken.run();
-            }
-        });
+                });
+        lastWrite = appended;
+        return appended;
+    }
+
+    /**
+     * Completes once every entry applied so far is durable, or fails if a write did: appends to the
+     * session's log complete in order, so the latest one covers all before it. The state is applied
+     * before its write is durable, so a view of it waits for this.
+     */
+    public synchronized CompletionStage<Void> written() {
+        return lastWrite;
     }
 
     CompletionStage<Void> write(Entry... entries) {
@@ -426,7 +443,11 @@ public final class Session {
         return ended;
     }
 
-    /** The materialised state for {@code GET /v1/sessions/<id>}. */
+    /**
+     * The materialised state for {@code GET /v1/sessions/<id>}, as applied so far: answer it only
+     * once {@link #written} completes, so a client never sees what a crash could still take back
+     * (a run shown as ended whose final record is not yet in the log).
+     */
     public synchronized ObjectNode view() {
         ObjectNode s = state.get("session", id).deepCopy();
         s.put("id", id);

@@ -1,0 +1,121 @@
+package dev.tether.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tether.metrics.Metrics;
+import dev.tether.store.Commit;
+import dev.tether.store.CommitResult;
+import dev.tether.store.StoreContents;
+import dev.tether.store.StoreException;
+import dev.tether.store.StoredMessage;
+import dev.tether.store.StreamStore;
+import dev.tether.store.memory.MemoryStreamStore;
+import dev.tether.stream.EngineSettings;
+import dev.tether.stream.StreamEngine;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A session applies an entry to its state before the entry's write is durable; its view ({@code
+ * GET /v1/sessions/<id>}) is answered only once {@link Session#written} completes, so it never shows
+ * what a crash could still take back. Here the store's flush is held while a participant joins.
+ */
+class SessionViewDurabilityTest {
+    /** A durable-looking memory store whose flush waits for a permit while {@link #hold} is set. */
+    private static final class HeldFlushStore implements StreamStore {
+        private final MemoryStreamStore inner = new MemoryStreamStore();
+        private final Semaphore released = new Semaphore(0);
+        volatile boolean hold;
+
+        @Override
+        public StoreContents load() throws StoreException {
+            return inner.load();
+        }
+
+        @Override
+        public CommitResult commit(Commit commit) throws StoreException {
+            return inner.commit(commit);
+        }
+
+        @Override
+        public void sync() {
+            if (hold) {
+                released.acquireUninterruptibly();
+            }
+        }
+
+        void release() {
+            hold = false;
+            released.release(1000);
+        }
+
+        @Override
+        public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException {
+            return inner.read(streamId, from, to, maxBytes);
+        }
+
+        @Override
+        public boolean durable() {
+            return true;
+        }
+
+        @Override
+        public String describe() {
+            return "held flush";
+        }
+
+        @Override
+        public String kind() {
+            return "memory";
+        }
+
+        @Override
+        public void close() {
+            inner.close();
+        }
+    }
+
+    @Test
+    @Timeout(30)
+    void theStateRunsAheadOfTheLogAndWrittenSaysWhenItIsDurable() throws Exception {
+        HeldFlushStore store = new HeldFlushStore();
+        try (StreamEngine engine = new StreamEngine(store, InstantSource.system(), EngineSettings.defaults())) {
+            SessionService sessions = new SessionService(engine, null, InstantSource.system(), new Metrics());
+            try {
+                sessions.start();
+                Session s = sessions.create("alice", null).toCompletableFuture().get(10, TimeUnit.SECONDS);
+                s.written().toCompletableFuture().get(10, TimeUnit.SECONDS);
+
+                store.hold = true;
+                CompletableFuture<?> joined = s.join("bob", Role.USER, "Bob").toCompletableFuture();
+                Thread.sleep(200); // the join's write reaches the held flush
+                JsonNode view = s.view();
+                assertTrue(
+                        view.path("participants").findValuesAsText("id").contains("bob"),
+                        "the state already has the join: " + view);
+                CompletableFuture<Void> written = s.written().toCompletableFuture();
+                assertFalse(joined.isDone(), "the join is not durable yet");
+                assertFalse(written.isDone(), "so the view of that state must wait");
+
+                store.release();
+                written.get(10, TimeUnit.SECONDS);
+                assertEquals(
+                        "Bob",
+                        joined.get(10, TimeUnit.SECONDS) instanceof JsonNode j
+                                ? j.path("name").asText()
+                                : null);
+            } finally {
+                store.release();
+                sessions.close();
+            }
+        }
+    }
+}
