@@ -2,10 +2,20 @@ package dev.tether.session;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tether.config.ServerConfig;
+import dev.tether.http.HttpApi;
+import dev.tether.inference.ModelBackend;
+import dev.tether.inference.ModelRequest;
+import dev.tether.inference.ModelResult;
+import dev.tether.inference.ModelSink;
 import dev.tether.metrics.Metrics;
+import dev.tether.responses.ResponseService;
+import dev.tether.responses.ResponseSettings;
 import dev.tether.store.Commit;
 import dev.tether.store.CommitResult;
 import dev.tether.store.StoreContents;
@@ -15,18 +25,24 @@ import dev.tether.store.StreamStore;
 import dev.tether.store.memory.MemoryStreamStore;
 import dev.tether.stream.EngineSettings;
 import dev.tether.stream.StreamEngine;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
  * A session applies an entry to its state before the entry's write is durable; its view ({@code
  * GET /v1/sessions/<id>}) is answered only once {@link Session#written} completes, so it never shows
- * what a crash could still take back. Here the store's flush is held while a participant joins.
+ * what a crash could still take back. Here the store's flush is held while a participant joins:
+ * once at the session object, once through the HTTP route.
  */
 class SessionViewDurabilityTest {
     /** A durable-looking memory store whose flush waits for a permit while {@link #hold} is set. */
@@ -115,6 +131,80 @@ class SessionViewDurabilityTest {
             } finally {
                 store.release();
                 sessions.close();
+            }
+        }
+    }
+
+    @Test
+    @Timeout(30)
+    void getSessionAnswersOnlyOnceWhatItShowsIsDurable() throws Exception {
+        HeldFlushStore store = new HeldFlushStore();
+        ModelBackend none = new ModelBackend() {
+            @Override
+            public ModelResult generate(ModelRequest request, ModelSink sink) {
+                throw new UnsupportedOperationException("no model in this test");
+            }
+
+            @Override
+            public String describe() {
+                return "none";
+            }
+        };
+        Metrics metrics = new Metrics();
+        ServerConfig config = ServerConfig.builder()
+                .port(0)
+                .store(ServerConfig.StoreKind.MEMORY)
+                .build();
+        try (StreamEngine engine = new StreamEngine(store, InstantSource.system(), EngineSettings.defaults())) {
+            ResponseService responses =
+                    new ResponseService(engine, none, InstantSource.system(), ResponseSettings.defaults(), metrics);
+            SessionService sessions = new SessionService(engine, responses, InstantSource.system(), metrics);
+            HttpApi http = null;
+            try {
+                sessions.start();
+                http = HttpApi.start(engine, responses, sessions, config, InstantSource.system(), null, metrics, null);
+                URI base = URI.create("http://127.0.0.1:" + http.port());
+                HttpClient client = HttpClient.newHttpClient();
+                HttpResponse<String> created = client.send(
+                        HttpRequest.newBuilder(base.resolve("/v1/sessions"))
+                                .POST(HttpRequest.BodyPublishers.noBody())
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals(201, created.statusCode(), created.body());
+                String id =
+                        new ObjectMapper().readTree(created.body()).path("id").asText();
+                HttpRequest view = HttpRequest.newBuilder(base.resolve("/v1/sessions/" + id))
+                        .GET()
+                        .build();
+
+                store.hold = true;
+                CompletableFuture<HttpResponse<String>> join = client.sendAsync(
+                        HttpRequest.newBuilder(base.resolve("/v1/sessions/" + id + "/participants"))
+                                .header("Content-Type", "application/json")
+                                .POST(HttpRequest.BodyPublishers.ofString("{\"role\":\"user\",\"name\":\"Bob\"}"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+                Thread.sleep(200); // the join is applied, its write waits at the held flush
+                CompletableFuture<HttpResponse<String>> seen =
+                        client.sendAsync(view, HttpResponse.BodyHandlers.ofString());
+                assertThrows(
+                        TimeoutException.class,
+                        () -> seen.get(500, TimeUnit.MILLISECONDS),
+                        "no view while the join it would show is not durable");
+                assertFalse(join.isDone(), "nor the join's own answer");
+
+                store.release();
+                HttpResponse<String> answered = seen.get(10, TimeUnit.SECONDS);
+                assertEquals(200, answered.statusCode(), answered.body());
+                assertTrue(answered.body().contains("\"Bob\""), "the view shows the durable join: " + answered.body());
+                assertEquals(201, join.get(10, TimeUnit.SECONDS).statusCode());
+            } finally {
+                store.release();
+                if (http != null) {
+                    http.close();
+                }
+                sessions.close();
+                responses.close();
             }
         }
     }
