@@ -6,14 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tether.store.Commit;
 import dev.tether.store.CommitResult;
-import dev.tether.store.StoreContents;
 import dev.tether.store.StoreException;
-import dev.tether.store.StoredMessage;
-import dev.tether.store.StreamStore;
 import dev.tether.store.memory.MemoryStreamStore;
 import dev.tether.stream.EngineSettings;
 import dev.tether.stream.StreamDocs;
 import dev.tether.stream.StreamEngine;
+import dev.tether.testing.MemoryStoreWrapper;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -28,13 +26,11 @@ class ConversationDurabilityTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** A memory store whose commits fail while {@link #refusing} is set (a full or broken disk). */
-    private static final class FlakyStore implements StreamStore {
-        private final MemoryStreamStore inner = new MemoryStreamStore();
+    private static final class FlakyStore extends MemoryStoreWrapper {
         volatile boolean refusing;
 
-        @Override
-        public StoreContents load() throws StoreException {
-            return inner.load();
+        FlakyStore() {
+            super(false);
         }
 
         @Override
@@ -42,32 +38,7 @@ class ConversationDurabilityTest {
             if (refusing) {
                 throw new StoreException("disk full (test)", null, true);
             }
-            return inner.commit(commit);
-        }
-
-        @Override
-        public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException {
-            return inner.read(streamId, from, to, maxBytes);
-        }
-
-        @Override
-        public boolean durable() {
-            return inner.durable();
-        }
-
-        @Override
-        public String describe() {
-            return "flaky";
-        }
-
-        @Override
-        public String kind() {
-            return "memory";
-        }
-
-        @Override
-        public void close() {
-            inner.close();
+            return super.commit(commit);
         }
     }
 

@@ -16,21 +16,14 @@ import dev.tether.inference.ModelSink;
 import dev.tether.metrics.Metrics;
 import dev.tether.responses.ResponseService;
 import dev.tether.responses.ResponseSettings;
-import dev.tether.store.Commit;
-import dev.tether.store.CommitResult;
-import dev.tether.store.StoreContents;
-import dev.tether.store.StoreException;
-import dev.tether.store.StoredMessage;
-import dev.tether.store.StreamStore;
-import dev.tether.store.memory.MemoryStreamStore;
 import dev.tether.stream.EngineSettings;
 import dev.tether.stream.StreamEngine;
+import dev.tether.testing.MemoryStoreWrapper;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.InstantSource;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -46,19 +39,12 @@ import org.junit.jupiter.api.Timeout;
  */
 class SessionViewDurabilityTest {
     /** A durable-looking memory store whose flush waits for a permit while {@link #hold} is set. */
-    private static final class HeldFlushStore implements StreamStore {
-        private final MemoryStreamStore inner = new MemoryStreamStore();
+    private static final class HeldFlushStore extends MemoryStoreWrapper {
         private final Semaphore released = new Semaphore(0);
         volatile boolean hold;
 
-        @Override
-        public StoreContents load() throws StoreException {
-            return inner.load();
-        }
-
-        @Override
-        public CommitResult commit(Commit commit) throws StoreException {
-            return inner.commit(commit);
+        HeldFlushStore() {
+            super(true);
         }
 
         @Override
@@ -71,31 +57,6 @@ class SessionViewDurabilityTest {
         void release() {
             hold = false;
             released.release(1000);
-        }
-
-        @Override
-        public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException {
-            return inner.read(streamId, from, to, maxBytes);
-        }
-
-        @Override
-        public boolean durable() {
-            return true;
-        }
-
-        @Override
-        public String describe() {
-            return "held flush";
-        }
-
-        @Override
-        public String kind() {
-            return "memory";
-        }
-
-        @Override
-        public void close() {
-            inner.close();
         }
     }
 
