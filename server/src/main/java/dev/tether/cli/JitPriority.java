@@ -40,11 +40,8 @@ final class JitPriority {
 
     private JitPriority() {}
 
-    /**
-     * Sets every compiler thread of this process to {@code nice}; returns how many it set, 0 when
-     * {@code nice} is 0 or the platform does not allow it.
-     */
-    static int lower(int nice) {
+    /** Sets every compiler thread of this process to {@code nice}; nothing when it is 0 or the platform does not allow it. */
+    static void lower(int nice) {
         MethodHandle setPriority = nice == 0
                 ? null
                 : Libc.linux(
@@ -55,20 +52,17 @@ final class JitPriority {
                                 ValueLayout.JAVA_INT,
                                 ValueLayout.JAVA_INT));
         if (setPriority == null) {
-            return 0;
+            return;
         }
-        int set = 0;
         try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
             for (Path task : tasks.toList()) {
-                if (compiler(task)
-                        && set(setPriority, Integer.parseInt(task.getFileName().toString()), nice)) {
-                    set++;
+                if (compiler(task)) {
+                    set(setPriority, Integer.parseInt(task.getFileName().toString()), nice);
                 }
             }
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.DEBUG, "compiler threads not found: " + e);
         }
-        return set;
     }
 
     private static boolean compiler(Path task) {
@@ -80,16 +74,13 @@ final class JitPriority {
         }
     }
 
-    private static boolean set(MethodHandle setPriority, int tid, int nice) {
+    private static void set(MethodHandle setPriority, int tid, int nice) {
         try {
-            int rc = (int) setPriority.invokeExact(PRIO_PROCESS, tid, nice);
-            if (rc != 0) {
+            if ((int) setPriority.invokeExact(PRIO_PROCESS, tid, nice) != 0) {
                 LOG.log(System.Logger.Level.DEBUG, "setpriority({0}, {1}) failed", tid, nice);
             }
-            return rc == 0;
         } catch (Throwable t) {
             LOG.log(System.Logger.Level.DEBUG, "setpriority unavailable: " + t);
-            return false;
         }
     }
 }
