@@ -239,8 +239,8 @@ public record ServerConfig(
 
     /**
      * The default number of HTTP event loops: one per core, less one, and at least one. Every
-     * write also runs on the stream engine's writer and sync threads, which this leaves a core;
-     * with a loop on every core they share the cores with the loops. On two cores, one
+     * write also runs on the stream engine's writer thread, which this leaves a core; with a
+     * loop on every core it shares the cores with the loops. On two cores, one
      * loop did up to half again as many appends per server CPU-second as two, with a third fewer
      * {@code fdatasync}s (docs/benchmarks.md, 2026-12-05); the cost is that a fan-out to many
      * readers is written by fewer threads.

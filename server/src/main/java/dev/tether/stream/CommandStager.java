@@ -45,7 +45,6 @@ final class CommandStager {
                 int expired = sweep(batch, registry.all());
                 batch.onCommit(() -> s.result().complete(expired));
             }
-            case WriteCommand.Synced s -> throw new IllegalStateException("sync results are never staged");
         }
     }
 

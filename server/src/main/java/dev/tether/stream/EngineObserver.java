@@ -2,7 +2,7 @@ package dev.tether.stream;
 
 /**
  * What the engine reports as it writes, for metrics: every method has an empty default, and the
- * engine calls them on its writer and syncer threads, so an implementation must return at once.
+ * engine calls them on its writer thread, so an implementation must return at once.
  */
 public interface EngineObserver {
     EngineObserver NONE = new EngineObserver() {};

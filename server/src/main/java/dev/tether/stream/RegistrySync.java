@@ -116,7 +116,6 @@ final class RegistrySync implements AutoCloseable {
                 // Deleting decides on the fork count, which no precondition covers: always fresh.
                 case WriteCommand.Delete delete -> paths.add(delete.path());
                 case WriteCommand.Sweep s -> sweep = true;
-                case WriteCommand.Synced s -> {}
             }
         }
         if (!paths.isEmpty()) {

@@ -14,16 +14,21 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The single writer: drains every queued command into one batch, stages them over the
- * registry (and over earlier batches not yet durable), commits the batch to the store in one
- * transaction, and hands it to the {@link StoreSyncer}. Once a flush has made it durable, the
- * writer publishes it and completes the callers, in commit order: an append is acknowledged,
- * and readers see it, only after it is on disk. One fsync covers every batch committed while
- * the previous one ran (group commit, pipelined).
+ * The single writer: takes up to {@code maxBatch} queued commands, stages them over the registry
+ * (and over the batches committed before them and not yet durable), commits them to the store
+ * (as one batch, or several where a fork must see what precedes it committed), then makes them
+ * durable with one {@link StreamStore#sync} and publishes them, completing the callers in commit
+ * order: an append is acknowledged, and readers see it, only after it is on disk. Whatever
+ * arrives during a flush waits in the queue and shares the next one (group commit).
  *
- * <p>If the writer or the syncer thread dies (an {@link Error} such as OutOfMemoryError), every
- * command it held fails, {@link #health} reports {@link StorageHealth.State#FAILED}, and later
- * writes are refused at once: nothing waits on a thread that will never answer.
+ * <p>The flush runs on this thread. A second thread flushing while this one committed the next
+ * batch (pipelined group commit, until 2026-12-06) did more appends per fdatasync, but its two
+ * extra hand-offs per batch cost more than the overlap saved: on 2 cores, inline flushes made
+ * 11% more appends/s and 20% more per CPU-second (docs/benchmarks.md).
+ *
+ * <p>If the writer thread dies (an {@link Error} such as OutOfMemoryError), every command it held
+ * fails, {@link #health} reports {@link StorageHealth.State#FAILED}, and later writes are refused
+ * at once: nothing waits on a thread that will never answer.
  *
  * <p>Thread-safety: {@link #submit} and {@link #health} from any thread; everything else runs on
  * the writer thread.
@@ -45,7 +50,6 @@ final class StreamWriter {
     private final BlockingQueue<WriteCommand> queue;
     private final int maxBatch;
     private final Thread thread;
-    private final StoreSyncer syncer;
     private final WriterHealth health;
     /** Cluster mode's link to the shared store, or null on one node. */
     private final RegistrySync sync;
@@ -60,7 +64,7 @@ final class StreamWriter {
     private final List<WriteCommand> pending;
     /** The writer thread's scheduling policy, following its load. Writer thread only. */
     private final BatchScheduling scheduling = new BatchScheduling();
-    /** Batches handed to the syncer and not yet published, oldest first. */
+    /** Batches committed and not yet flushed and published, oldest first. */
     private final ArrayDeque<WriteBatch> inFlight = new ArrayDeque<>();
 
     StreamWriter(
@@ -84,11 +88,9 @@ final class StreamWriter {
         this.lastId = lastId;
         this.health = new WriterHealth(clock);
         this.thread = Thread.ofPlatform().name("tether-writer").unstarted(this::run);
-        this.syncer = new StoreSyncer(store, this::synced, observer);
     }
 
     void start() {
-        syncer.start();
         thread.start();
         started = true;
     }
@@ -133,14 +135,10 @@ final class StreamWriter {
                 WriteRejectedException.Reason.SHUTTING_DOWN, "the server is shutting down", null);
     }
 
-    /** Fails the health for good once a thread the write path needs has ended while accepting writes. */
+    /** Fails the health for good once the writer thread has ended while accepting writes. */
     private void checkThreads() {
-        if (started && accepting) {
-            if (!thread.isAlive()) {
-                health.fail("the writer thread has stopped", null);
-            } else if (!syncer.isAlive()) {
-                health.fail("the sync thread has stopped", null);
-            }
+        if (started && accepting && !thread.isAlive()) {
+            health.fail("the writer thread has stopped", null);
         }
     }
 
@@ -149,16 +147,6 @@ final class StreamWriter {
         accepting = false;
         thread.join();
         drainAndFail(shuttingDown()); // a command offered as the writer exited is answered too
-        syncer.shutdown();
-    }
-
-    /** Called on the syncer thread; the writer picks the result up from its queue. */
-    private void synced(WriteCommand.Synced result) {
-        try {
-            queue.put(result);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     private void run() {
@@ -175,16 +163,8 @@ final class StreamWriter {
     }
 
     private void loop() {
-        while (accepting || !queue.isEmpty() || !inFlight.isEmpty()) {
+        while (accepting || !queue.isEmpty()) {
             try {
-                if (!inFlight.isEmpty() && !syncer.isAlive()) {
-                    health.fail("the sync thread has stopped", null);
-                    // What the syncer flushed before it stopped is answered as done; the rest fails.
-                    queue.drainTo(pending);
-                    runBatches(pending);
-                    pending.clear();
-                    publish(List.copyOf(inFlight), new StoreException("the sync thread has stopped", null, true));
-                }
                 WriteCommand first = queue.poll(200, TimeUnit.MILLISECONDS);
                 if (first != null) {
                     pending.add(first);
@@ -201,33 +181,20 @@ final class StreamWriter {
             }
             pending.clear(); // not on an Error: run() must still answer them
             maybeSweep();
+            flush();
         }
     }
 
     private void drainAndFail(WriteRejectedException refusal) {
         List<WriteCommand> left = new ArrayList<>();
         queue.drainTo(left);
-        for (WriteCommand c : left) {
-            if (c instanceof WriteCommand.Synced s) {
-                s.batches().forEach(b -> b.commands().forEach(x -> x.fail(refusal)));
-            } else {
-                c.fail(refusal);
-            }
-        }
+        left.forEach(c -> c.fail(refusal));
     }
 
     /** Splits at commands that must see committed state, committing before each of them. */
     private void runBatches(List<WriteCommand> commands) {
-        for (WriteCommand c : commands) {
-            if (c instanceof WriteCommand.Synced done) {
-                publish(done.batches(), done.failure()); // acknowledgements first: they never depend on what follows
-            }
-        }
         List<WriteCommand> batch = new ArrayList<>(commands.size());
         for (WriteCommand c : commands) {
-            if (c instanceof WriteCommand.Synced) {
-                continue;
-            }
             if (c.needsCommittedState() && !batch.isEmpty()) {
                 commit(batch);
                 batch.clear();
@@ -321,14 +288,10 @@ final class StreamWriter {
             observer.committed(commands.size());
         }
         lastId = batch.lastId();
-        if (sync != null || inFlight.isEmpty() && (!store.durable() || queue.isEmpty())) {
-            // Nothing to pipeline with: flushing here saves two thread hand-offs of latency. A
-            // shared store's commit is already durable, and the next batch must see this one.
-            syncInline(batch);
-            return;
-        }
         inFlight.addLast(batch);
-        syncer.submit(batch);
+        if (sync != null) {
+            flush(); // a shared store's commit is already durable, and the next batch must see this one
+        }
     }
 
     private void failCommit(List<WriteCommand> commands, StoreException e) {
@@ -358,9 +321,13 @@ final class StreamWriter {
         commands.forEach(c -> c.fail(failure));
     }
 
-    private void syncInline(WriteBatch batch) {
+    /** Makes every committed batch durable with one {@link StreamStore#sync}, then publishes them. */
+    private void flush() {
+        if (inFlight.isEmpty()) {
+            return;
+        }
         StoreException failure = null;
-        if (!batch.isEmpty()) {
+        if (inFlight.stream().anyMatch(b -> !b.isEmpty())) {
             try {
                 long start = System.nanoTime();
                 store.sync();
@@ -369,7 +336,7 @@ final class StreamWriter {
                 failure = e;
             }
         }
-        publish(List.of(batch), failure);
+        publish(List.copyOf(inFlight), failure);
     }
 
     /**

@@ -1,7 +1,5 @@
 package dev.tether.stream;
 
-import dev.tether.store.StoreException;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /** A unit of work for the single writer. */
@@ -45,17 +43,6 @@ sealed interface WriteCommand {
         @Override
         public void fail(Throwable cause) {
             result.completeExceptionally(cause);
-        }
-    }
-
-    /**
-     * Internal: the syncer made these batches durable (or failed to). Never staged; the writer
-     * publishes the batches in order.
-     */
-    record Synced(List<WriteBatch> batches, StoreException failure) implements WriteCommand {
-        @Override
-        public void fail(Throwable cause) {
-            // Not a client request: nothing to answer.
         }
     }
 }

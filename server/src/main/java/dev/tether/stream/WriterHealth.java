@@ -7,8 +7,8 @@ import java.time.InstantSource;
  * The writer's {@link StorageHealth} and, once it has failed for good, the refusal every later
  * write gets: immediately, never by waiting on a thread that will not answer.
  *
- * <p>Thread-safe: changed by the writer and syncer threads (and by a submitter that finds the
- * writer thread dead), read by anyone.
+ * <p>Thread-safe: changed by the writer thread (and by a submitter that finds it dead), read by
+ * anyone.
  */
 final class WriterHealth {
     private static final System.Logger LOG = System.getLogger(WriterHealth.class.getName());

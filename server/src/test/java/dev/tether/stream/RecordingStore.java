@@ -10,8 +10,8 @@ import dev.tether.store.StreamStore;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -19,15 +19,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * message (by its text), and which commits each returned {@link #sync} made durable. A sync can
  * run a hook first (to inspect or hold the engine at that moment) and can be made to fail.
  *
- * <p>Thread-safe: the engine commits on its writer thread and syncs on the writer or syncer thread.
+ * <p>Thread-safe: the engine commits and syncs on its writer thread; tests read from theirs.
  */
 final class RecordingStore implements StreamStore {
     private final StreamStore delegate;
     private final AtomicLong committed = new AtomicLong();
     private final AtomicLong durable = new AtomicLong();
     private final Map<String, Long> commitOfMessage = new ConcurrentHashMap<>();
-    private final Set<String> syncThreads = ConcurrentHashMap.newKeySet();
-    private final Set<String> failedSyncThreads = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger syncs = new AtomicInteger();
+    private final AtomicInteger failedSyncs = new AtomicInteger();
     private volatile Runnable beforeSync = () -> {};
     private volatile Runnable beforeCommit = () -> {};
     private volatile boolean failSyncs;
@@ -75,13 +75,14 @@ final class RecordingStore implements StreamStore {
         return durable.get();
     }
 
-    /** Names of the threads that called {@link #sync}: the writer (inline) and/or the syncer (pipelined). */
-    Set<String> syncThreads() {
-        return syncThreads;
+    /** How many times {@link #sync} was called. */
+    int syncs() {
+        return syncs.get();
     }
 
-    Set<String> failedSyncThreads() {
-        return failedSyncThreads;
+    /** How many calls of {@link #sync} failed as injected by {@link #failSyncs}. */
+    int failedSyncs() {
+        return failedSyncs.get();
     }
 
     @Override
@@ -130,7 +131,7 @@ final class RecordingStore implements StreamStore {
 
     @Override
     public void sync() throws StoreException {
-        syncThreads.add(Thread.currentThread().getName());
+        syncs.incrementAndGet();
         long covers = committed.get();
         beforeSync.run();
         Error error = syncError;
@@ -139,7 +140,7 @@ final class RecordingStore implements StreamStore {
             throw error;
         }
         if (failSyncs) {
-            failedSyncThreads.add(Thread.currentThread().getName());
+            failedSyncs.incrementAndGet();
             throw new StoreException("injected fsync failure (EIO)", null, true);
         }
         delegate.sync();

@@ -22,8 +22,8 @@ import java.util.stream.Stream;
 
 /**
  * The log store's group commit on its own, without HTTP: one thread commits batches of appends,
- * another syncs them, the next batch written while the last one is being synced (the engine's
- * pipeline, one batch deep). Rounds alternate between plain segments and zero-filled ones
+ * another syncs them, the next batch written while the last one is being synced (a pipeline one
+ * batch deep, as the engine ran until 2026-12-06; it now flushes on its writer thread). Rounds alternate between plain segments and zero-filled ones
  * ({@code --log-preallocate}), each on a fresh log that is first filled past its first segment, so
  * that every measured sync is in a segment of the kind being measured ({@code --prefill-mb}: this much
  * log first, untimed, so that the checkpoints in the window carry that much retained data). Besides
