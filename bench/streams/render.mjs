@@ -211,7 +211,7 @@ if (servers.includes("tether")) {
 const cmdQuoted = meta.command;
 const store = meta.store ?? "sqlite";
 const storeText = {
-  sqlite: "durable SQLite store (WAL; the WAL is fdatasynced before an append is acked; pipelined group commit)",
+  sqlite: "durable SQLite store (WAL; the WAL is fdatasynced before an append is acked; group commit)",
   log: "log store (append-only segment files; one fdatasync per group commit before an append is acked; the default)",
   memory: "in-memory store (nothing kept on exit, no fsync)",
 }[store] ?? `store ${store}`;
