@@ -23,12 +23,13 @@ import java.util.stream.Stream;
 /**
  * The log store's group commit on its own, without HTTP: one thread commits batches of appends,
  * another syncs them, the next batch written while the last one is being synced (a pipeline one
- * batch deep, as the engine ran until 2026-12-06; it now flushes on its writer thread). Rounds alternate between plain segments and zero-filled ones
- * ({@code --log-preallocate}), each on a fresh log that is first filled past its first segment, so
- * that every measured sync is in a segment of the kind being measured ({@code --prefill-mb}: this much
- * log first, untimed, so that the checkpoints in the window carry that much retained data). Besides
- * the syncs it times each commit: the writer's own stalls (a roll, a checkpoint). Prints a markdown
- * table. Run through {@code bench/storage/run.sh}.
+ * batch deep, as the engine ran until 2026-12-06; it now flushes on its writer thread). Rounds
+ * alternate between plain segments and zero-filled ones ({@code --log-preallocate}), each on a
+ * fresh log that is first filled past its first segment, so that every measured sync is in a
+ * segment of the kind being measured ({@code --prefill-mb}: this much log first, untimed, so that
+ * the checkpoints in the window carry that much retained data). Besides the syncs it times each
+ * commit: the writer's own stalls (a roll, a checkpoint). Prints a markdown table. Run through
+ * {@code bench/storage/run.sh}.
  */
 public final class GroupCommitBench {
     /** Leave each round's log in place (its directory is printed), for {@code --reopen}. */
