@@ -10,11 +10,11 @@ import java.util.List;
  * <p>Contract: {@link #commit} checks a batch's preconditions and applies it atomically (producer
  * state always commits with the data it describes), or applies none of it when a precondition
  * fails, and makes it visible to {@link #read}; {@link #sync} then makes every
- * batch committed before it durable. Splitting the two lets the engine pipeline: the next
- * batch commits while the previous one is being flushed, and one flush covers many batches.
- * {@link #commit} is called by one writer thread at a time, {@link #sync} by one syncing
- * thread at a time, concurrently with it; {@link #read} may be called from any thread and
- * never blocks the writer.
+ * batch committed before it durable. Splitting the two lets one flush cover many batches: the
+ * engine commits what it has taken, then syncs once. {@link #commit} is called by one writer
+ * thread at a time, {@link #sync} by one thread at a time, which may run concurrently with a
+ * commit (the engine calls both from its writer thread; {@code GroupCommitBench} overlaps them);
+ * {@link #read} may be called from any thread and never blocks the writer.
  */
 public interface StreamStore extends AutoCloseable {
 
@@ -71,9 +71,6 @@ public interface StreamStore extends AutoCloseable {
     default boolean resident(long streamId, long from, long to, int maxBytes) {
         return false;
     }
-
-    /** Whether data survives a restart (false for the memory store). */
-    boolean durable();
 
     /** A human-readable location, e.g. the database file (for logs and the CLI, not for HTTP bodies). */
     String describe();

@@ -7,7 +7,10 @@ import dev.tether.store.StreamStore;
 import java.time.InstantSource;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -60,7 +63,7 @@ final class StreamWriter {
     private volatile long lastId;
 
     private long lastSweep;
-    /** Commands taken from the queue and not yet answered or staged into a batch. */
+    /** The commands of the current drain; those in a committed batch are answered when it is published. */
     private final List<WriteCommand> pending;
     /** The writer thread's scheduling policy, following its load. Writer thread only. */
     private final BatchScheduling scheduling = new BatchScheduling();
@@ -177,12 +180,23 @@ final class StreamWriter {
                 return;
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.ERROR, "writer batch failed", e);
-                pending.forEach(c -> c.fail(e));
+                failUncommitted(e);
             }
             pending.clear(); // not on an Error: run() must still answer them
             maybeSweep();
             flush();
         }
+    }
+
+    /**
+     * A bug stopped a drain part-way: fails its commands that no committed batch holds. The
+     * batches committed before it are flushed and published as usual, so theirs are answered then
+     * (failing them now would answer an error for a write that is stored).
+     */
+    private void failUncommitted(RuntimeException e) {
+        Set<WriteCommand> committed = Collections.newSetFromMap(new IdentityHashMap<>());
+        inFlight.forEach(b -> committed.addAll(b.commands()));
+        pending.stream().filter(c -> !committed.contains(c)).forEach(c -> c.fail(e));
     }
 
     private void drainAndFail(WriteRejectedException refusal) {
@@ -283,12 +297,12 @@ final class StreamWriter {
     }
 
     private void committed(List<WriteCommand> commands, WriteBatch batch) {
+        lastId = batch.lastId();
+        inFlight.addLast(batch); // first: the store holds it now, so it must be flushed and published
         if (!batch.isEmpty()) {
             health.committed();
             observer.committed(commands.size());
         }
-        lastId = batch.lastId();
-        inFlight.addLast(batch);
         if (sync != null) {
             flush(); // a shared store's commit is already durable, and the next batch must see this one
         }
@@ -352,17 +366,18 @@ final class StreamWriter {
             health.fail("flushing to disk failed (" + flushFailure.getMessage() + ")", flushFailure);
         }
         for (WriteBatch batch : batches) {
-            inFlight.remove(batch);
             if (flushFailed) {
                 batch.commands().forEach(c -> c.fail(health.refusal()));
-                continue;
+            } else {
+                try {
+                    batch.publish();
+                    observer.published(batch.appendedMessages(), batch.appendedBytes());
+                } catch (RuntimeException e) { // a bug in a listener must not strand the batches after it
+                    LOG.log(System.Logger.Level.ERROR, "publishing a durable batch failed", e);
+                }
             }
-            try {
-                batch.publish();
-                observer.published(batch.appendedMessages(), batch.appendedBytes());
-            } catch (RuntimeException e) { // a bug in a listener must not strand the batches after it
-                LOG.log(System.Logger.Level.ERROR, "publishing a durable batch failed", e);
-            }
+            // Only now: if an Error ends the thread inside publish, run() still answers this batch.
+            inFlight.remove(batch);
         }
     }
 

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The HTTP event loops leave a core to the writer and sync threads, but there is always one. */
+/** The HTTP event loops leave a core to the writer thread, but there is always one. */
 class DefaultEventLoopsTest {
     @TempDir
     Path dir;

@@ -29,10 +29,6 @@ class ConversationDurabilityTest {
     private static final class FlakyStore extends MemoryStoreWrapper {
         volatile boolean refusing;
 
-        FlakyStore() {
-            super(false);
-        }
-
         @Override
         public CommitResult commit(Commit commit) throws StoreException {
             if (refusing) {

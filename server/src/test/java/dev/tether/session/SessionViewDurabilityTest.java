@@ -38,14 +38,10 @@ import org.junit.jupiter.api.Timeout;
  * once at the session object, once through the HTTP route.
  */
 class SessionViewDurabilityTest {
-    /** A durable-looking memory store whose flush waits for a permit while {@link #hold} is set. */
+    /** A memory store whose flush waits for a permit while {@link #hold} is set. */
     private static final class HeldFlushStore extends MemoryStoreWrapper {
         private final Semaphore released = new Semaphore(0);
         volatile boolean hold;
-
-        HeldFlushStore() {
-            super(true);
-        }
 
         @Override
         public void sync() {

@@ -26,15 +26,15 @@ final class RecordingStore implements StreamStore {
     private final AtomicLong committed = new AtomicLong();
     private final AtomicLong durable = new AtomicLong();
     private final Map<String, Long> commitOfMessage = new ConcurrentHashMap<>();
-    private final AtomicInteger syncs = new AtomicInteger();
     private final AtomicInteger failedSyncs = new AtomicInteger();
+    private final AtomicLong mostCommitsPerSync = new AtomicLong();
     private volatile Runnable beforeSync = () -> {};
     private volatile Runnable beforeCommit = () -> {};
     private volatile boolean failSyncs;
     private volatile Error commitError;
     private volatile Error syncError;
     private volatile String failCommitOf;
-    private volatile StoreException commitFailure;
+    private volatile Exception commitFailure;
 
     RecordingStore(StreamStore delegate) {
         this.delegate = delegate;
@@ -75,9 +75,9 @@ final class RecordingStore implements StreamStore {
         return durable.get();
     }
 
-    /** How many times {@link #sync} was called. */
-    int syncs() {
-        return syncs.get();
+    /** The most commits one successful {@link #sync} made durable. */
+    long mostCommitsPerSync() {
+        return mostCommitsPerSync.get();
     }
 
     /** How many calls of {@link #sync} failed as injected by {@link #failSyncs}. */
@@ -96,6 +96,12 @@ final class RecordingStore implements StreamStore {
         this.commitFailure = failure;
     }
 
+    /** The commit of a batch appending {@code message} throws {@code bug} instead (a bug, not a store failure). */
+    void failCommitOf(String message, RuntimeException bug) {
+        this.failCommitOf = message;
+        this.commitFailure = bug;
+    }
+
     @Override
     public CommitResult commit(Commit commit) throws StoreException {
         beforeCommit.run();
@@ -110,7 +116,10 @@ final class RecordingStore implements StreamStore {
                 if (m instanceof Mutation.AppendMessages a
                         && a.messages().stream()
                                 .anyMatch(msg -> new String(msg.data(), StandardCharsets.UTF_8).equals(failCommitOf))) {
-                    throw commitFailure;
+                    if (commitFailure instanceof StoreException e) {
+                        throw e;
+                    }
+                    throw (RuntimeException) commitFailure;
                 }
             }
         }
@@ -131,7 +140,6 @@ final class RecordingStore implements StreamStore {
 
     @Override
     public void sync() throws StoreException {
-        syncs.incrementAndGet();
         long covers = committed.get();
         beforeSync.run();
         Error error = syncError;
@@ -144,17 +152,13 @@ final class RecordingStore implements StreamStore {
             throw new StoreException("injected fsync failure (EIO)", null, true);
         }
         delegate.sync();
-        durable.accumulateAndGet(covers, Math::max);
+        long before = durable.getAndAccumulate(covers, Math::max);
+        mostCommitsPerSync.accumulateAndGet(covers - before, Math::max);
     }
 
     @Override
     public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException {
         return delegate.read(streamId, from, to, maxBytes);
-    }
-
-    @Override
-    public boolean durable() {
-        return delegate.durable();
     }
 
     @Override

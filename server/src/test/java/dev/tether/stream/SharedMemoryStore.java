@@ -193,11 +193,6 @@ public final class SharedMemoryStore {
         }
 
         @Override
-        public boolean durable() {
-            return false;
-        }
-
-        @Override
         public String describe() {
             return "shared memory (test)";
         }

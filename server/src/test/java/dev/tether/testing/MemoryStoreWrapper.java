@@ -11,16 +11,10 @@ import java.util.List;
 
 /**
  * A memory store to wrap in a fault: every call goes to a {@link MemoryStreamStore}, and a test
- * overrides the one it breaks (a commit that fails, a flush that waits). {@link #durable} is the
- * constructor's, so a wrapper can make the engine flush as it would on disk.
+ * overrides the one it breaks (a commit that fails, a flush that waits).
  */
 public class MemoryStoreWrapper implements StreamStore {
     private final MemoryStreamStore inner = new MemoryStreamStore();
-    private final boolean durable;
-
-    public MemoryStoreWrapper(boolean durable) {
-        this.durable = durable;
-    }
 
     @Override
     public StoreContents load() throws StoreException {
@@ -35,11 +29,6 @@ public class MemoryStoreWrapper implements StreamStore {
     @Override
     public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) throws StoreException {
         return inner.read(streamId, from, to, maxBytes);
-    }
-
-    @Override
-    public boolean durable() {
-        return durable;
     }
 
     @Override

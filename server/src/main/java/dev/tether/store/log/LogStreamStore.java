@@ -39,8 +39,9 @@ import java.util.concurrent.ConcurrentSkipListMap;
  * Segments after the first are zero-filled ahead of time ({@link Preallocator}), which makes each
  * group commit's {@code fdatasync} cheaper ({@code --log-preallocate off} turns it off). Not yet: shards.
  *
- * <p>Thread-safety: {@link #commit} from one writer thread; {@link #sync} from one syncing thread
- * alongside it; {@link #read} from any thread.
+ * <p>Thread-safety: {@link #commit} from one writer thread; {@link #sync} from one thread, which
+ * may run alongside a commit (the engine calls both from its writer thread); {@link #read} from
+ * any thread.
  */
 public final class LogStreamStore implements StreamStore {
     private static final System.Logger LOG = System.getLogger(LogStreamStore.class.getName());
@@ -400,11 +401,6 @@ public final class LogStreamStore implements StreamStore {
     public ReadExtent extent(long streamId, long from, long to, int maxBytes) {
         StreamIndex index = indexes.get(streamId);
         return index == null ? null : index.extent(from, to, maxBytes);
-    }
-
-    @Override
-    public boolean durable() {
-        return true;
     }
 
     @Override

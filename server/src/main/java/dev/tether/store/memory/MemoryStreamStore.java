@@ -92,11 +92,6 @@ public final class MemoryStreamStore implements StreamStore {
     }
 
     @Override
-    public boolean durable() {
-        return false;
-    }
-
-    @Override
     public String kind() {
         return "memory";
     }

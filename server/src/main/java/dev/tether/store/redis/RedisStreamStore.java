@@ -483,11 +483,6 @@ public final class RedisStreamStore implements SharedStreamStore {
     }
 
     @Override
-    public boolean durable() {
-        return true;
-    }
-
-    @Override
     public String describe() {
         return uri + " (keys " + prefixText + "*)";
     }

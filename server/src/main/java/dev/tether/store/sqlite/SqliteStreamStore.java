@@ -41,7 +41,7 @@ public final class SqliteStreamStore implements StreamStore {
     private SqliteCheckpointer checkpointer;
     /** Set by the checkpointer when the WAL should be rewound; see {@link SqliteCheckpointer}. */
     private volatile boolean rewindWanted;
-    /** The WAL file, opened by the syncing thread on its first sync. */
+    /** The WAL file, opened on the first sync. */
     private java.nio.channels.FileChannel wal;
 
     private volatile SqliteReaders readers;
@@ -240,11 +240,6 @@ public final class SqliteStreamStore implements StreamStore {
 
     private static StoreException failure(String op, SQLException e) {
         return new StoreException("SQLite " + op + " failed: " + e.getMessage(), e, SqliteSchema.isUnavailable(e));
-    }
-
-    @Override
-    public boolean durable() {
-        return true;
     }
 
     @Override
