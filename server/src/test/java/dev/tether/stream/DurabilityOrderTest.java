@@ -20,7 +20,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -77,33 +76,41 @@ class DurabilityOrderTest {
     @Test
     void aFlushedBatchIsAcknowledgedEvenWhenALaterCommitsOutcomeIsUnknown() throws Exception {
         open();
+        store.failCommitOf("B", StoreException.outcomeUnknown("injected: the commit's fate is unknown", null));
+        Drain d = appendThenForkBehindAHeldFlush();
+        ExecutionException refused = assertThrows(ExecutionException.class, () -> d.b().get(10, TimeUnit.SECONDS));
+        assertTrue(String.valueOf(refused.getCause().getMessage()).contains("may or may not"), refused.toString());
+        assertInstanceOf(AppendResult.Appended.class, d.c().get(10, TimeUnit.SECONDS));
+        assertInstanceOf(
+                AppendResult.Appended.class,
+                d.a().get(10, TimeUnit.SECONDS),
+                "A was committed before B failed and its flush succeeded: it is on disk and acknowledged");
+    }
+
+    /** C, then A (an append) and B (a fork of another stream, with one message "B"). */
+    private record Drain(
+            CompletableFuture<AppendResult> c, CompletableFuture<AppendResult> a, CompletableFuture<CreateResult> b) {}
+
+    /**
+     * C's flush holds the writer until A and B are queued, so the writer takes A and B in one
+     * drain after it, and commits B apart from A: a fork must see what precedes it committed.
+     */
+    private Drain appendThenForkBehindAHeldFlush() {
         CountDownLatch firstFlushing = new CountDownLatch(1);
         CountDownLatch queued = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
-        AtomicInteger syncs = new AtomicInteger();
+        AtomicBoolean first = new AtomicBoolean(true);
         store.beforeSync(() -> {
-            int n = syncs.incrementAndGet();
-            if (n == 1) { // C's flush holds the writer until A and B are queued
+            if (first.compareAndSet(true, false)) {
                 firstFlushing.countDown();
                 await(queued);
-            } else if (n == 2) { // A's flush, after B's commit, waits until B has been refused
-                await(release);
             }
         });
-        store.failCommitOf("B", StoreException.outcomeUnknown("injected: the commit's fate is unknown", null));
         CompletableFuture<AppendResult> c = append(0, "C");
         await(firstFlushing);
         CompletableFuture<AppendResult> a = append(1, "A");
         CompletableFuture<CreateResult> b = fork("fork", 2, "B");
         queued.countDown();
-        ExecutionException refused = assertThrows(ExecutionException.class, () -> b.get(10, TimeUnit.SECONDS));
-        assertTrue(String.valueOf(refused.getCause().getMessage()).contains("may or may not"), refused.toString());
-        release.countDown();
-        assertInstanceOf(AppendResult.Appended.class, c.get(10, TimeUnit.SECONDS));
-        assertInstanceOf(
-                AppendResult.Appended.class,
-                a.get(10, TimeUnit.SECONDS),
-                "A was committed before B failed and its flush succeeded: it is on disk and acknowledged");
+        return new Drain(c, a, b);
     }
 
     private CompletableFuture<AppendResult> append(int stream, String message) {
@@ -191,27 +198,14 @@ class DurabilityOrderTest {
     @Test
     void aBugInALaterBatchOfADrainFailsOnlyThatBatch() throws Exception {
         open();
-        CountDownLatch firstFlushing = new CountDownLatch(1);
-        CountDownLatch queued = new CountDownLatch(1);
-        AtomicBoolean first = new AtomicBoolean(true);
-        store.beforeSync(() -> {
-            if (first.compareAndSet(true, false)) { // C's flush holds the writer until A and B are queued
-                firstFlushing.countDown();
-                await(queued);
-            }
-        });
         store.failCommitOf("B", new IllegalStateException("injected: a bug while committing"));
-        CompletableFuture<AppendResult> c = append(0, "C");
-        await(firstFlushing);
-        CompletableFuture<AppendResult> a = append(1, "A");
-        CompletableFuture<CreateResult> b = fork("fork", 2, "B");
-        queued.countDown();
-        ExecutionException bug = assertThrows(ExecutionException.class, () -> b.get(10, TimeUnit.SECONDS));
+        Drain d = appendThenForkBehindAHeldFlush();
+        ExecutionException bug = assertThrows(ExecutionException.class, () -> d.b().get(10, TimeUnit.SECONDS));
         assertInstanceOf(IllegalStateException.class, bug.getCause());
-        assertInstanceOf(AppendResult.Appended.class, c.get(10, TimeUnit.SECONDS));
+        assertInstanceOf(AppendResult.Appended.class, d.c().get(10, TimeUnit.SECONDS));
         assertInstanceOf(
                 AppendResult.Appended.class,
-                a.get(10, TimeUnit.SECONDS),
+                d.a().get(10, TimeUnit.SECONDS),
                 "A was committed before B's bug: it is flushed and acknowledged");
         assertTrue(store.commitOf("A") <= store.durableCommits(), "A is durable");
     }
