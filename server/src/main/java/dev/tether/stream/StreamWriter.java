@@ -350,22 +350,23 @@ final class StreamWriter {
                 failure = e;
             }
         }
-        publish(List.copyOf(inFlight), failure);
+        publish(failure);
     }
 
     /**
-     * Publishes durable batches in commit order, or fails them if their flush failed. After one
-     * failed flush no later one is trusted: the kernel may have dropped the pages and a later
+     * Publishes the batches in flight in commit order, or fails them if their flush failed. After
+     * one failed flush no later one is trusted: the kernel may have dropped the pages and a later
      * fsync still succeed (the PostgreSQL "fsyncgate" lesson), so only a restart, which re-reads
      * the store, knows what is on disk. A batch whose flush succeeded is answered as done even if
      * writing has failed for another reason since (an unknown commit outcome): it is on disk.
      */
-    private void publish(List<WriteBatch> batches, StoreException flushFailure) {
+    private void publish(StoreException flushFailure) {
         if (flushFailure != null) {
             flushFailed = true;
             health.fail("flushing to disk failed (" + flushFailure.getMessage() + ")", flushFailure);
         }
-        for (WriteBatch batch : batches) {
+        while (!inFlight.isEmpty()) {
+            WriteBatch batch = inFlight.peekFirst();
             if (flushFailed) {
                 batch.commands().forEach(c -> c.fail(health.refusal()));
             } else {
@@ -377,7 +378,7 @@ final class StreamWriter {
                 }
             }
             // Only now: if an Error ends the thread inside publish, run() still answers this batch.
-            inFlight.remove(batch);
+            inFlight.removeFirst();
         }
     }
 
