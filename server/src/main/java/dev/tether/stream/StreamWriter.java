@@ -165,27 +165,42 @@ final class StreamWriter {
         }
     }
 
+    /**
+     * Group commits until shutdown. Each is a method of its own: the JIT compiles a method once it
+     * has been called often, while a loop in one method waits for an on-stack replacement, which
+     * this loop, one pass per flush, had not earned after 47 s of load (docs/benchmarks.md).
+     */
     private void loop() {
-        while (accepting || !queue.isEmpty()) {
-            try {
-                WriteCommand first = queue.poll(200, TimeUnit.MILLISECONDS);
-                if (first != null) {
-                    pending.add(first);
-                    queue.drainTo(pending, maxBatch - 1);
-                    scheduling.took(pending.size());
-                    runBatches(pending);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.ERROR, "writer batch failed", e);
-                failUncommitted(e);
-            }
-            pending.clear(); // not on an Error: run() must still answer them
-            maybeSweep();
-            flush();
+        boolean running = true;
+        while (running && (accepting || !queue.isEmpty())) {
+            running = groupCommit();
         }
+    }
+
+    /**
+     * Takes what is queued (waiting up to 200 ms for the first command), commits it, then flushes
+     * and publishes everything committed. False when the thread was interrupted.
+     */
+    private boolean groupCommit() {
+        try {
+            WriteCommand first = queue.poll(200, TimeUnit.MILLISECONDS);
+            if (first != null) {
+                pending.add(first);
+                queue.drainTo(pending, maxBatch - 1);
+                scheduling.took(pending.size());
+                runBatches(pending);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "writer batch failed", e);
+            failUncommitted(e);
+        }
+        pending.clear(); // not on an Error: run() must still answer them
+        maybeSweep();
+        flush();
+        return true;
     }
 
     /**
