@@ -35,13 +35,8 @@ final class Preallocator implements AutoCloseable {
     /** The spare's name: not a segment's ({@code [0-9]{20}.seg}), so recovery never reads it. */
     static final String SPARE = "next-segment.zeroed";
 
-    /**
-     * One write of zeros: small, so that the log's own flush never waits behind much of the
-     * spare; not smaller, because each write is a disk request of its own, with its interrupt and
-     * its extent update, on the server's CPU. 256 KiB made a quarter of the 64 KiB writes, and
-     * more appends per server CPU-second unpinned (docs/benchmarks.md).
-     */
-    static final int CHUNK = 256 << 10;
+    /** One write of zeros: small, so that the log's own flush never waits behind much of the spare. */
+    private static final int CHUNK = 64 << 10;
     /** How far the spare may run ahead of 1.25 times the active segment's data. */
     private static final long LEAD = 1L << 20;
     /** The spare is written afresh each time (an earlier one was taken, or deleted). */
