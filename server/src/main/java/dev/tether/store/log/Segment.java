@@ -18,8 +18,10 @@ import java.nio.file.StandardOpenOption;
  *
  * <p>A segment may be <em>preallocated</em>: its file written full of zeros (and synced) before it
  * takes data ({@link Preallocator}). Its file is then longer than its data ({@link #size}), and an
- * {@code fdatasync} of data written into it has no file size to commit, only the data, which on
- * ext4 is cheaper (docs/benchmarks.md; PostgreSQL zero-fills its WAL segments for this). The
+ * {@code fdatasync} of data written into it has no file size or blocks to commit, only the data
+ * (and, on ext4 without a journal, the inode's block after a write changed the modification
+ * time), which on ext4 is cheaper (docs/benchmarks.md; PostgreSQL zero-fills its WAL segments for
+ * this). The
  * invariant recovery relies on: past {@link #size}, the file holds only zeros
  * ({@link #clearFrom}); a full segment is cut to its data when the next one starts ({@link #seal}).
  *
