@@ -21,8 +21,7 @@ import java.nio.file.StandardOpenOption;
  * {@code fdatasync} of data written into it has no file size or blocks to commit, only the data
  * (and, on ext4 without a journal, the inode's block after a write changed the modification
  * time), which on ext4 is cheaper (docs/benchmarks.md; PostgreSQL zero-fills its WAL segments for
- * this). The
- * invariant recovery relies on: past {@link #size}, the file holds only zeros
+ * this). The invariant recovery relies on: past {@link #size}, the file holds only zeros
  * ({@link #clearFrom}); a full segment is cut to its data when the next one starts ({@link #seal}).
  *
  * <p>Thread-safety: {@link #size} is written by the writer thread and read by any; positional
