@@ -45,8 +45,11 @@ def main():
     ap.add_argument("--pause-ms", type=float, default=0, help="pause after each flush")
     ap.add_argument("--rounds", type=int, default=2, help="rounds, each way once per round")
     a = ap.parse_args()
-    if not 1 <= a.flushes <= FILE_BYTES // len(WRITE) - 14:
-        ap.error(f"--flushes must be 1..{FILE_BYTES // len(WRITE) - 14}: the writes must stay inside the 16 MiB file")
+    most = FILE_BYTES // len(WRITE)  # each way writes from the file's start: all of them inside it
+    if not 1 <= a.flushes <= most:
+        ap.error(f"--flushes must be 1..{most}: the writes must stay inside the 16 MiB file")
+    if a.pause_ms < 0 or a.rounds < 1:
+        ap.error("--pause-ms must be 0 or more, --rounds 1 or more")
     os.makedirs(a.dir, exist_ok=True)
     device = device_of(a.dir)
     made = []
