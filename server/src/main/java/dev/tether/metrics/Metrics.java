@@ -1,6 +1,7 @@
 package dev.tether.metrics;
 
 import dev.tether.stream.EngineObserver;
+import dev.tether.stream.EngineSettings;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -55,6 +56,10 @@ public final class Metrics {
         this.batchCommands = DistributionSummary.builder("tether.store.batch.commands")
                 .description("write commands committed together in one transaction (group commit)")
                 .publishPercentileHistogram()
+                // Bounded, or the histogram has a bucket for every size up to Long.MAX_VALUE
+                // (276 lines per scrape); a larger batch lands in +Inf.
+                .minimumExpectedValue(1.0)
+                .maximumExpectedValue((double) EngineSettings.DEFAULT_MAX_BATCH)
                 .register(registry);
         this.fsync = Timer.builder("tether.store.fsync")
                 .description(

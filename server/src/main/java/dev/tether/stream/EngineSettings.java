@@ -33,9 +33,12 @@ public record EngineSettings(
         }
     }
 
+    /** The default {@link #maxBatch}. */
+    public static final int DEFAULT_MAX_BATCH = 2_048;
+
     /** The memory budget defaults to {@link MemoryBudget#defaultLimit()}: half the maximum heap. */
     public static EngineSettings defaults() {
-        return new EngineSettings(16_384, 2_048, 1 << 20, 64 * 1024, 4, 0, MemoryBudget.defaultLimit());
+        return new EngineSettings(16_384, DEFAULT_MAX_BATCH, 1 << 20, 64 * 1024, 4, 0, MemoryBudget.defaultLimit());
     }
 
     public EngineSettings withMaxBatch(int commands) {

@@ -52,6 +52,12 @@ class MetricsTest {
             assertTrue(sample(m, "tether_store_fsync_seconds_count") >= 1, "every acknowledged write was flushed");
             assertTrue(m.contains("tether_store_fsync_seconds_bucket{le="), "fsync latency is a histogram");
             assertTrue(sample(m, "tether_store_batch_commands_count") >= 1);
+            long batchBuckets = m.lines()
+                    .filter(l -> l.startsWith("tether_store_batch_commands_bucket{"))
+                    .count();
+            assertTrue(
+                    batchBuckets > 10 && batchBuckets < 64,
+                    "batch sizes up to the writer's bound, not up to Long.MAX_VALUE: " + batchBuckets + " buckets");
         }
     }
 
