@@ -6,7 +6,8 @@
 # server's CPU (utime + stime of every thread, /proc/PID/task/*/stat), the fdatasync calls the
 # server made over 5 s of it (`perf stat` of the syscalls tracepoint, when perf can), and per
 # thread its voluntary and involuntary context switches (/proc/PID/task/*/status) and CPU ticks
-# over the measured run, busiest first.
+# over the measured run, busiest first; and the group commits over the measured run, from the
+# server's /metrics: flushes a second, commands per flush, the mean fdatasync.
 #
 # Usage: [PIN=off] [SERVER_ARGS='--event-loops 1'] bench/streams/switches.sh [SECONDS] [TREE] [WARMUP]   (defaults: 10, this checkout, 20)
 set -euo pipefail
@@ -36,8 +37,16 @@ threads() {
   done | sort
 }
 
+# The group commits so far: flushes, seconds in them, commands committed.
+commits() {
+  curl -fsS "$URL/metrics" | awk '
+    /^tether_store_fsync_seconds_count / { n = $2 } /^tether_store_fsync_seconds_sum / { s = $2 }
+    /^tether_store_batch_commands_sum / { c = $2 } END { print n, s, c }'
+}
+
 post "$WARMUP" # untimed: the JIT settles
 threads >"$DATA.t0"
+commits >"$DATA.c0"
 post "$SECS" &
 RUN=$!
 if command -v perf >/dev/null && [ "$SECS" -ge 7 ]; then
@@ -46,6 +55,7 @@ if command -v perf >/dev/null && [ "$SECS" -ge 7 ]; then
 fi
 wait "$RUN"
 threads >"$DATA.t1"
+commits >"$DATA.c1"
 
 echo "appends: $(grep Requests/sec "$DATA.post" | tr -s ' ')"
 if [ -s "$DATA.perf" ]; then echo "fdatasync calls in 5 s: $(grep sys_enter_fdatasync "$DATA.perf" | cut -d, -f1)"; fi
@@ -54,3 +64,5 @@ join "$DATA.t0" "$DATA.t1" | awk '
     if (vol + invol >= 100 || ticks >= 3) printf "%-26s voluntary %8d  involuntary %8d  CPU ticks %5d\n", $5, vol, invol, ticks }' |
   sort -k8,8nr
 echo "server CPU ticks (1/100 s) in ${SECS} s: $(join "$DATA.t0" "$DATA.t1" | awk '{ total += $8 - $4 } END { print total }')"
+paste -d' ' "$DATA.c0" "$DATA.c1" | awk -v secs="$SECS" '{ n = $4 - $1
+  if (n > 0) printf "group commits: %.0f flushes/s, %.1f commands per flush, fdatasync mean %.0f us\n", n / secs, ($6 - $3) / n, ($5 - $2) / n * 1e6 }'
