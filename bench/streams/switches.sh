@@ -37,11 +37,13 @@ threads() {
   done | sort
 }
 
-# The group commits so far: flushes, seconds in them, commands committed.
+# The group commits so far: flushes, seconds in them, commands committed; "-" when /metrics does
+# not answer them (a server with --auth-config, or one that died), so the rest still prints.
 commits() {
-  curl -fsS "$URL/metrics" | awk '
+  { curl -fsS "$URL/metrics" 2>/dev/null || true; } | awk '
     /^tether_store_fsync_seconds_count / { n = $2 } /^tether_store_fsync_seconds_sum / { s = $2 }
-    /^tether_store_batch_commands_sum / { c = $2 } END { print n, s, c }'
+    /^tether_store_batch_commands_sum / { c = $2 }
+    END { if (n == "" || s == "" || c == "") print "-"; else print n, s, c }'
 }
 
 post "$WARMUP" # untimed: the JIT settles
@@ -65,4 +67,6 @@ join "$DATA.t0" "$DATA.t1" | awk '
   sort -k8,8nr
 echo "server CPU ticks (1/100 s) in ${SECS} s: $(join "$DATA.t0" "$DATA.t1" | awk '{ total += $8 - $4 } END { print total }')"
 paste -d' ' "$DATA.c0" "$DATA.c1" | awk -v secs="$SECS" '{ n = $4 - $1
-  if (n > 0) printf "group commits: %.0f flushes/s, %.1f commands per flush, fdatasync mean %.0f us\n", n / secs, ($6 - $3) / n, ($5 - $2) / n * 1e6 }'
+  if (NF != 6) print "group commits: n/a (the server'"'"'s /metrics did not answer)"
+  else if (n > 0) printf "group commits: %.0f flushes/s, %.1f commands per flush, fdatasync mean %.0f us\n", n / secs, ($6 - $3) / n, ($5 - $2) / n * 1e6
+  else print "group commits: none in the measured run" }'

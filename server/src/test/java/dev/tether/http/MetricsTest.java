@@ -4,12 +4,14 @@ import static dev.tether.testing.Scrapes.sample;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tether.stream.EngineSettings;
 import dev.tether.testing.AuthFixture;
 import dev.tether.testing.ScriptedUpstream;
 import dev.tether.testing.TestServer;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -52,12 +54,28 @@ class MetricsTest {
             assertTrue(sample(m, "tether_store_fsync_seconds_count") >= 1, "every acknowledged write was flushed");
             assertTrue(m.contains("tether_store_fsync_seconds_bucket{le="), "fsync latency is a histogram");
             assertTrue(sample(m, "tether_store_batch_commands_count") >= 1);
-            long batchBuckets = m.lines()
-                    .filter(l -> l.startsWith("tether_store_batch_commands_bucket{"))
-                    .count();
-            assertTrue(
-                    batchBuckets > 10 && batchBuckets < 64,
-                    "batch sizes up to the writer's bound, not up to Long.MAX_VALUE: " + batchBuckets + " buckets");
+        }
+    }
+
+    @Test
+    void theBatchSizeHistogramEndsAtTheWritersBatchLimit() throws Exception {
+        try (TestServer server = TestServer.start(dir, c -> c)) {
+            assertEquals(201, server.put("/v1/stream/m", "text/plain").statusCode());
+            assertEquals(204, server.post("/v1/stream/m", "text/plain", "12345").statusCode());
+            List<String> bounds = server.get("/metrics")
+                    .body()
+                    .lines()
+                    .filter(l -> l.startsWith("tether_store_batch_commands_bucket{le=\""))
+                    .map(l -> l.substring(l.indexOf('"') + 1, l.indexOf('"', l.indexOf('"') + 1)))
+                    .toList();
+            String seen = bounds.size() + " buckets, the last three "
+                    + bounds.subList(Math.max(0, bounds.size() - 3), bounds.size());
+            assertEquals("+Inf", bounds.getLast(), seen);
+            List<String> finite = bounds.subList(0, bounds.size() - 1);
+            // Unbounded, Micrometer gave it a bucket for every size up to about Long.MAX_VALUE: 276 lines.
+            assertEquals((double) EngineSettings.DEFAULT_MAX_BATCH, Double.parseDouble(finite.getLast()), seen);
+            assertEquals(1.0, Double.parseDouble(finite.getFirst()), seen);
+            assertTrue(bounds.size() < 64, seen);
         }
     }
 
