@@ -121,6 +121,14 @@ final class LogRecovery {
             activeIndex = SegmentIndex.Writer.open(dir, first.base);
         }
         Segment active = segments.lastEntry().getValue();
+        if (readOnly == null) {
+            // What a killed process wrote and never flushed is still in the page cache, and was
+            // just replayed like the rest: made durable before any of it is served, or a power
+            // loss could take back what readers saw (and a producer's retry, acknowledged as a
+            // duplicate of it). A read-only disk cannot be flushed; its log is flushed when it
+            // becomes writable.
+            active.force();
+        }
         if (activeIndex == null) { // the last segment starts at the checkpoint and holds nothing yet
             activeIndex = SegmentIndex.Writer.open(dir, active.base);
         }
@@ -146,6 +154,9 @@ final class LogRecovery {
                         false);
             }
             Segment s = Segment.open(dir, bases.get(i), readOnly == null);
+            if (i < bases.size() - 1) {
+                s.sealedBefore();
+            }
             segments.put(s.base, s);
             expected = s.end();
         }

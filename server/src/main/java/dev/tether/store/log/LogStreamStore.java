@@ -63,10 +63,12 @@ public final class LogStreamStore implements StreamStore {
     /** Where batches are encoded ({@link LogFormat#encode}). Writer thread. */
     private ByteBuffer encodeBuffer = ByteBuffer.allocateDirect(64 << 10);
     /**
-     * An fdatasync at a roll failed: no later {@link #sync} may report success, since the kernel
-     * may have dropped those pages and a later fsync still succeed (fsyncgate).
+     * A roll failed: the log takes no more writes until it is reopened, and no later {@link #sync}
+     * reports success. After a failed fdatasync the kernel may have dropped the pages and a second
+     * one succeed (fsyncgate); after a spare was renamed into place but not opened, a second roll
+     * would take that file of zeros for data and append after it. Recovery copes with both.
      */
-    private volatile IOException rollFlushFailed;
+    private volatile IOException rollFailed;
 
     private volatile Segment active;
     /** The index file of {@link #active}, written as it fills. Writer thread. */
@@ -188,6 +190,13 @@ public final class LogStreamStore implements StreamStore {
         if (readOnly != null && !becameWritable()) {
             throw new StoreException(readOnly, null, true);
         }
+        if (rollFailed != null) {
+            throw new StoreException(
+                    "the log takes no writes since starting its next segment failed (" + rollFailed.getMessage()
+                            + "); restart the server to recover it",
+                    rollFailed,
+                    true);
+        }
         LogFormat.Encoded batch = LogFormat.encode(commit.apply(), encodeBuffer);
         if (batch.bytes().isDirect() && batch.bytes().capacity() > encodeBuffer.capacity()) {
             encodeBuffer = batch.bytes(); // grown: keep the larger one for the next batches
@@ -277,6 +286,7 @@ public final class LogStreamStore implements StreamStore {
                 writable.clearFrom(end, dirtyEnd);
             } else {
                 writable.endAt(end);
+                writable.force(); // what a crash left in the page cache, before it is served writable (LogRecovery)
             }
             Segment readOnlyActive = active;
             segments.put(writable.base, writable);
@@ -299,22 +309,22 @@ public final class LogStreamStore implements StreamStore {
         // tail (if it was preallocated) is cut first, so only the last segment ever has one.
         try {
             active.seal();
+            activeIndex.finish();
+            active.indexBytes(activeIndex.bytes());
+            Segment next = preallocator.take(dir, active.end());
+            if (next == null) {
+                next = Segment.open(dir, active.end());
+            }
+            spareAsked = false;
+            segments.put(next.base, next);
+            Segment.syncDirectory(dir); // the new file's name (and the index file's) must survive a power loss too
+            active = next;
+            activeIndex = SegmentIndex.Writer.open(dir, next.base);
         } catch (IOException e) {
-            rollFlushFailed = e;
+            rollFailed = e;
             throw e;
         }
-        activeIndex.finish();
-        active.indexBytes(activeIndex.bytes());
-        Segment next = preallocator.take(dir, active.end());
-        if (next == null) {
-            next = Segment.open(dir, active.end());
-        }
-        spareAsked = false;
-        segments.put(next.base, next);
-        Segment.syncDirectory(dir); // the new file's name (and the index file's) must survive a power loss too
-        active = next;
-        activeIndex = SegmentIndex.Writer.open(dir, next.base);
-        return next;
+        return active;
     }
 
     /**
@@ -363,8 +373,8 @@ public final class LogStreamStore implements StreamStore {
     public void sync() throws StoreException {
         // Only the active segment: a full one was flushed before the next was created (roll).
         try {
-            if (rollFlushFailed != null) {
-                throw rollFlushFailed;
+            if (rollFailed != null) {
+                throw rollFailed;
             }
             active.force();
         } catch (IOException e) {

@@ -42,7 +42,10 @@ final class Segment implements AutoCloseable {
     final Path file;
     final FileChannel channel;
     private volatile long size;
-    /** How much of the file the last {@link #force} covered: what a power loss cannot take. */
+    /**
+     * How much of the file the last {@link #force} covered: what a power loss cannot take. Only
+     * {@link #dropUnsynced} reads it (and {@link #durableLength}): they model the disk for tests.
+     */
     private volatile long durableSize;
     /** The size of the segment's index file once sealed ({@link SegmentIndex}). Writer thread (and recovery). */
     private long indexBytes;
@@ -83,14 +86,31 @@ final class Segment implements AutoCloseable {
         return open(dir, base, true);
     }
 
-    /** @param writable false on a read-only disk: the file must exist and is only read */
+    /**
+     * Opens (or creates) the segment file at {@code base}. None of what it holds counts as durable
+     * yet: after a crash of the process, not of the machine, the bytes it wrote but never flushed
+     * are still in the page cache, and read back like the rest. Recovery says what is durable:
+     * a segment before the last was synced when it was sealed ({@link #sealedBefore}); the last is
+     * flushed before it is served ({@link #force}).
+     *
+     * @param writable false on a read-only disk: the file must exist and is only read
+     */
     static Segment open(Path dir, long base, boolean writable) throws IOException {
         Path file = dir.resolve(name(base));
         FileChannel channel = writable
                 ? FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)
                 : FileChannel.open(file, StandardOpenOption.READ);
         long length = channel.size();
-        return new Segment(base, file, channel, length, length);
+        Segment s = new Segment(base, file, channel, length, length);
+        s.durableSize = 0;
+        s.durableLength = 0;
+        return s;
+    }
+
+    /** Recovery: a segment before the last was cut to its data and synced before the next began ({@link #seal}). */
+    void sealedBefore() {
+        durableSize = size;
+        durableLength = length;
     }
 
     /**
@@ -195,7 +215,7 @@ final class Segment implements AutoCloseable {
     /** Recovery: the data ends at {@code at} (what follows is zeros, or is about to be cleared). */
     void endAt(long at) {
         size = at;
-        durableSize = at;
+        durableSize = Math.min(durableSize, at);
     }
 
     /**

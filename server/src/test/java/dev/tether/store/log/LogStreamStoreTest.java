@@ -172,6 +172,56 @@ class LogStreamStoreTest {
     }
 
     @Test
+    void whatAKilledProcessLeftUnflushedIsFlushedByTheNextStartBeforeItIsServed() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            long at = 0;
+            for (int i = 0; i < 30; i++) { // across several segments
+                store.commit(append(at, "x" + i + ";", i));
+                at += ("x" + i + ";").length();
+            }
+            // No sync: the process is killed here. Closing flushes nothing, as a kill would not.
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
+            assertTrue(all(store).endsWith("x29;"), "the restart reads the last batches back from the page cache");
+            store.dropUnsynced(); // the power goes out after the restart has served them
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
+            String text = all(store);
+            assertTrue(text.startsWith("x0;x1;") && text.endsWith("x29;"), "what the restart served survived: " + text);
+            assertEquals(
+                    List.of(new ProducerRecord(1, "p", 0, 29)), store.load().producers());
+        }
+    }
+
+    @Test
+    void aFailedRollStopsWritesUntilTheLogIsReopened() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir, 64, Long.MAX_VALUE, false)) { // a segment per batch
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            store.commit(append(0, "one", 0));
+            store.sync();
+            // The next segment's file name is taken (by a directory): starting that segment fails.
+            Path last = onlySegment();
+            long end = Long.parseLong(last.getFileName().toString().substring(0, 20)) + Files.size(last);
+            Path blocker = dir.resolve("log").resolve(String.format("%020d.seg", end));
+            Files.createDirectory(blocker);
+            assertThrows(StoreException.class, () -> store.commit(append(3, "two", 1)));
+            Files.delete(blocker);
+            // A second roll could take a half-made segment for data (a spare renamed into place but
+            // not opened), or trust an fdatasync after a failed one: none is tried.
+            StoreException refused = assertThrows(StoreException.class, () -> store.commit(append(3, "two", 1)));
+            assertTrue(refused.getMessage().contains("restart the server"), refused.getMessage());
+            assertThrows(StoreException.class, store::sync);
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir, 64, Long.MAX_VALUE, false)) {
+            assertEquals("one", all(store));
+            store.commit(append(3, "two", 1));
+            store.sync();
+            assertEquals("onetwo", all(store), "reopened, the log takes writes again");
+        }
+    }
+
+    @Test
     void aFlippedBitInTheLastBatchFailsItsCrc() throws Exception {
         long synced = threeSynced();
         try (FileChannel f = FileChannel.open(onlySegment(), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
