@@ -88,6 +88,8 @@ public final class LogStreamStore implements StreamStore {
     private String readOnly;
     /** On a read-only disk: where the active segment's torn tail starts, cut once writable; else -1. */
     private long tornTailAt = -1;
+    /** Held while the log takes writes (not on a read-only disk, until it becomes writable). */
+    private DirectoryLock lock;
 
     private LogStreamStore(
             Path dir, long segmentBytes, long checkpointBytes, long maxBytes, boolean preallocate, String readOnly) {
@@ -151,6 +153,7 @@ public final class LogStreamStore implements StreamStore {
         try {
             if (readOnly == null) {
                 Files.createDirectories(store.dir);
+                store.lock = DirectoryLock.take(store.dir);
             } else {
                 LOG.log(System.Logger.Level.WARNING, readOnly);
             }
@@ -159,6 +162,9 @@ public final class LogStreamStore implements StreamStore {
         } catch (IOException e) {
             store.close();
             throw new StoreException("cannot open the log in " + store.dir + ": " + e.getMessage(), e, true);
+        } catch (StoreException | RuntimeException e) {
+            store.close();
+            throw e;
         }
     }
 
@@ -278,6 +284,9 @@ public final class LogStreamStore implements StreamStore {
             return false;
         }
         try {
+            if (lock == null) {
+                lock = DirectoryLock.take(dir);
+            }
             Segment writable = Segment.open(dir, active.base, true);
             long end = tornTailAt >= 0 ? tornTailAt : active.size();
             long dirtyEnd = writable.dirtyEnd(end);
@@ -445,6 +454,9 @@ public final class LogStreamStore implements StreamStore {
             } catch (IOException e) {
                 // closing: nothing left to do with it
             }
+        }
+        if (lock != null) {
+            lock.close();
         }
     }
 }

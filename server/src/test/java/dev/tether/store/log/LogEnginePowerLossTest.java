@@ -60,6 +60,7 @@ class LogEnginePowerLossTest {
                 acknowledged.add(ok.stream().tail());
             }
             store.dropUnsynced(); // the power goes out right after the last acknowledgement
+            engine.close(); // and the process with it: it holds the log no longer (closing flushes nothing)
 
             try (LogStreamStore after = LogStreamStore.open(dir, 4096)) {
                 long end = 0;

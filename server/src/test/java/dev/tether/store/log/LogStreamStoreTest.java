@@ -222,6 +222,21 @@ class LogStreamStoreTest {
     }
 
     @Test
+    void aSecondWriterOnTheSameLogIsRefusedWhileTheFirstHasIt() throws Exception {
+        try (LogStreamStore first = LogStreamStore.open(dir)) {
+            writeThree(first);
+            first.sync();
+            StoreException refused = assertThrows(StoreException.class, () -> LogStreamStore.open(dir));
+            assertTrue(refused.getMessage().contains("is in use"), refused.getMessage());
+            first.commit(append(11, "four", 3)); // the refused open took nothing from the first
+            first.sync();
+        }
+        try (LogStreamStore again = LogStreamStore.open(dir)) { // closed: free again
+            assertEquals("onetwothreefour", all(again));
+        }
+    }
+
+    @Test
     void aFlippedBitInTheLastBatchFailsItsCrc() throws Exception {
         long synced = threeSynced();
         try (FileChannel f = FileChannel.open(onlySegment(), StandardOpenOption.READ, StandardOpenOption.WRITE)) {

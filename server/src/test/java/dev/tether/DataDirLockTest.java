@@ -1,0 +1,31 @@
+package dev.tether;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.testing.ServerProcess;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Two servers on one data directory: the second is refused at start, and the first keeps it. */
+class DataDirLockTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    @Timeout(120)
+    void aSecondServerOnTheSameDataDirIsRefusedAtStart() throws Exception {
+        Path data = dir.resolve("data");
+        try (ServerProcess first = ServerProcess.start(data)) {
+            IllegalStateException refused = assertThrows(
+                    IllegalStateException.class, () -> ServerProcess.start(data).close());
+            assertTrue(refused.getMessage().contains("is in use by another process"), refused.getMessage());
+            assertTrue(first.isAlive(), "the first server runs on");
+        }
+        try (ServerProcess again = ServerProcess.start(data)) { // the first stopped: free again
+            assertTrue(again.isAlive());
+        }
+    }
+}
