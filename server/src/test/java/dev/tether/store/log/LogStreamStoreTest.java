@@ -80,6 +80,27 @@ class LogStreamStoreTest {
         store.commit(append(6, "three", 2));
     }
 
+    /** Creates stream 1 and appends "x0;" to "x29;" (seq 0 to 29) across several 256-byte segments, unsynced; returns its tail. */
+    private static long writeThirty(LogStreamStore store) throws StoreException {
+        store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+        long at = 0;
+        for (int i = 0; i < 30; i++) {
+            store.commit(append(at, "x" + i + ";", i));
+            at += ("x" + i + ";").length();
+        }
+        return at;
+    }
+
+    /** The log of 256-byte segments, reopened, holds all of {@link #writeThirty} and its producer state. */
+    private void assertThirty(String what) throws StoreException {
+        try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
+            String text = all(store);
+            assertTrue(text.startsWith("x0;x1;") && text.endsWith("x29;"), what + ": " + text);
+            assertEquals(
+                    List.of(new ProducerRecord(1, "p", 0, 29)), store.load().producers());
+        }
+    }
+
     /** Writes "one", "two", "three" (seq 0, 1, 2), synced; returns the log's size then. */
     private long threeSynced() throws Exception {
         try (LogStreamStore store = LogStreamStore.open(dir)) {
@@ -153,45 +174,25 @@ class LogStreamStoreTest {
     @Test
     void aSyncMakesEveryBatchBeforeItSurviveAPowerLossAndOnlyThose() throws Exception {
         try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
-            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
-            long at = 0;
-            for (int i = 0; i < 30; i++) { // across several segments
-                store.commit(append(at, "x" + i + ";", i));
-                at += ("x" + i + ";").length();
-            }
+            long at = writeThirty(store);
             store.sync();
             store.commit(append(at, "lost", 30));
             store.dropUnsynced();
         }
-        try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
-            String text = all(store);
-            assertTrue(text.startsWith("x0;x1;") && text.endsWith("x29;"), "every synced batch survived: " + text);
-            assertEquals(
-                    List.of(new ProducerRecord(1, "p", 0, 29)), store.load().producers());
-        }
+        assertThirty("every synced batch survived");
     }
 
     @Test
     void whatAKilledProcessLeftUnflushedIsFlushedByTheNextStartBeforeItIsServed() throws Exception {
         try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
-            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
-            long at = 0;
-            for (int i = 0; i < 30; i++) { // across several segments
-                store.commit(append(at, "x" + i + ";", i));
-                at += ("x" + i + ";").length();
-            }
+            writeThirty(store);
             // No sync: the process is killed here. Closing flushes nothing, as a kill would not.
         }
         try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
             assertTrue(all(store).endsWith("x29;"), "the restart reads the last batches back from the page cache");
             store.dropUnsynced(); // the power goes out after the restart has served them
         }
-        try (LogStreamStore store = LogStreamStore.open(dir, 256)) {
-            String text = all(store);
-            assertTrue(text.startsWith("x0;x1;") && text.endsWith("x29;"), "what the restart served survived: " + text);
-            assertEquals(
-                    List.of(new ProducerRecord(1, "p", 0, 29)), store.load().producers());
-        }
+        assertThirty("what the restart served survived");
     }
 
     @Test
