@@ -343,6 +343,9 @@ final class StreamWriter {
                     "storage failed while committing and the write may or may not have been stored; "
                             + "read the stream after the server restarts (or retry with producer headers)",
                     e);
+        } else if (e.needsRestart()) {
+            health.fail(e.getMessage(), e); // these writes were not stored; none will be until a restart
+            failure = health.refusal();
         } else {
             health.unavailable(e);
             failure = unavailable(e);

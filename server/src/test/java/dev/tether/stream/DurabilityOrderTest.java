@@ -196,6 +196,25 @@ class DurabilityOrderTest {
      * acknowledged, not answered with an error for a write that is stored.
      */
     @Test
+    void aStoreThatTakesNoMoreWritesUntilARestartFailsTheWritersHealth() throws Exception {
+        open();
+        store.failCommitOf(
+                "X", StoreException.needsRestart("injected: the log could not start its next segment", null));
+        ExecutionException refused =
+                assertThrows(ExecutionException.class, () -> append(0, "X").get(10, TimeUnit.SECONDS));
+        assertTrue(
+                String.valueOf(refused.getCause().getMessage()).contains("until the server restarts"),
+                refused.toString());
+        assertEquals(
+                StorageHealth.State.FAILED,
+                engine.health().state(),
+                "failed, not degraded: it does not recover by itself");
+        ExecutionException next =
+                assertThrows(ExecutionException.class, () -> append(1, "Y").get(10, TimeUnit.SECONDS));
+        assertTrue(String.valueOf(next.getCause().getMessage()).contains("until the server restarts"), next.toString());
+    }
+
+    @Test
     void aBugInALaterBatchOfADrainFailsOnlyThatBatch() throws Exception {
         open();
         store.failCommitOf("B", new IllegalStateException("injected: a bug while committing"));

@@ -4,8 +4,12 @@ import dev.tether.store.StoreException;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.HashSet;
 import java.util.Set;
 
@@ -13,31 +17,44 @@ import java.util.Set;
  * The exclusive lock a store holds on its log directory while it writes there. Two writers on one
  * log would each append where they think the log ends, over the other's batches, and each one's
  * recovery would cut the other's unflushed tail. The lock is the kernel's, on the file {@link
- * #NAME} ({@link FileChannel#tryLock}), so a killed process leaves none behind.
+ * #NAME} ({@link FileChannel#tryLock}), so a killed process leaves none behind. On a file system
+ * without locks (some network mounts) the store runs unlocked, with a warning.
  *
- * <p>Within this JVM the directories already locked are also kept in a set, checked first: the
+ * <p>Within this JVM the lock files already held are also kept in a set, by the file's identity
+ * (device and inode, whatever path leads there), and checked before the file is opened: the
  * kernel's locks belong to the process, and closing any descriptor of the file (a second store
  * finding it locked) would release the first store's lock.
  *
  * <p>Thread-safety: the set is guarded by its own monitor; an instance is owned by its store.
  */
 final class DirectoryLock implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(DirectoryLock.class.getName());
     /** Not a segment's or an index file's name, so recovery never reads it. */
     static final String NAME = ".lock";
 
-    private static final Set<Path> HELD = new HashSet<>();
+    private static final Set<Object> HELD = new HashSet<>();
 
-    private final Path dir;
+    private final Object key;
+    /** Null when the file system has no locks. */
     private final FileChannel channel;
 
-    private DirectoryLock(Path dir, FileChannel channel) {
-        this.dir = dir;
+    private boolean released;
+
+    private DirectoryLock(Object key, FileChannel channel) {
+        this.key = key;
         this.channel = channel;
     }
 
     /** Locks {@code dir} for writing, or says who holds it. */
     static DirectoryLock take(Path dir) throws IOException, StoreException {
-        Path key = dir.toRealPath();
+        Path file = dir.resolve(NAME);
+        try {
+            Files.createFile(file); // a new file: no lock can be held on it yet
+        } catch (FileAlreadyExistsException e) {
+            // as usual: made by an earlier start
+        }
+        Object identity = Files.readAttributes(file, BasicFileAttributes.class).fileKey(); // no descriptor
+        Object key = identity != null ? identity : file.toRealPath();
         synchronized (HELD) {
             if (!HELD.add(key)) {
                 throw inUse(dir, "a store in this process");
@@ -45,8 +62,19 @@ final class DirectoryLock implements AutoCloseable {
         }
         FileChannel channel = null;
         try {
-            channel = FileChannel.open(dir.resolve(NAME), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            FileLock lock = channel.tryLock();
+            channel = FileChannel.open(file, StandardOpenOption.WRITE);
+            FileLock lock;
+            try {
+                lock = channel.tryLock();
+            } catch (OverlappingFileLockException e) { // cannot happen with the set; refused all the same
+                throw inUse(dir, "a store in this process");
+            } catch (IOException e) { // no locks here (ENOLCK): run unlocked rather than not at all
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "cannot lock " + file + " (" + e.getMessage() + "): make sure no other server uses " + dir);
+                channel.close();
+                return new DirectoryLock(key, null);
+            }
             if (lock == null) {
                 throw inUse(dir, "another process");
             }
@@ -70,16 +98,23 @@ final class DirectoryLock implements AutoCloseable {
                 false);
     }
 
-    /** Releases the lock (closing the file releases it). */
+    /** Releases the lock (closing the file releases it); again, nothing. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (released) {
+            return;
+        }
+        released = true;
         try {
-            channel.close();
+            if (channel != null) {
+                channel.close();
+            }
         } catch (IOException e) {
             // the lock goes with the descriptor either way
-        }
-        synchronized (HELD) {
-            HELD.remove(dir);
+        } finally {
+            synchronized (HELD) {
+                HELD.remove(key);
+            }
         }
     }
 }

@@ -63,12 +63,17 @@ public final class LogStreamStore implements StreamStore {
     /** Where batches are encoded ({@link LogFormat#encode}). Writer thread. */
     private ByteBuffer encodeBuffer = ByteBuffer.allocateDirect(64 << 10);
     /**
-     * A roll failed: the log takes no more writes until it is reopened, and no later {@link #sync}
-     * reports success. After a failed fdatasync the kernel may have dropped the pages and a second
-     * one succeed (fsyncgate); after a spare was renamed into place but not opened, a second roll
-     * would take that file of zeros for data and append after it. Recovery copes with both.
+     * A roll failed: the log takes no more writes until it is reopened. After a failed fdatasync
+     * the kernel may have dropped the pages and a second one succeed (fsyncgate); after a spare was
+     * renamed into place but not opened, a second roll would take that file of zeros for data and
+     * append after it. Recovery copes with both.
      */
     private volatile IOException rollFailed;
+    /**
+     * The fdatasync of a roll's full segment failed: no later {@link #sync} reports success. (A
+     * roll that failed after it had flushed leaves the batches before it durable, and says so.)
+     */
+    private volatile IOException rollFlushFailed;
 
     private volatile Segment active;
     /** The index file of {@link #active}, written as it fills. Writer thread. */
@@ -197,11 +202,9 @@ public final class LogStreamStore implements StreamStore {
             throw new StoreException(readOnly, null, true);
         }
         if (rollFailed != null) {
-            throw new StoreException(
-                    "the log takes no writes since starting its next segment failed (" + rollFailed.getMessage()
-                            + "); restart the server to recover it",
-                    rollFailed,
-                    true);
+            throw StoreException.needsRestart(
+                    "the log takes no writes since starting its next segment failed (" + rollFailed.getMessage() + ")",
+                    rollFailed);
         }
         LogFormat.Encoded batch = LogFormat.encode(commit.apply(), encodeBuffer);
         if (batch.bytes().isDirect() && batch.bytes().capacity() > encodeBuffer.capacity()) {
@@ -222,15 +225,20 @@ public final class LogStreamStore implements StreamStore {
             }
         }
         Segment s = active;
-        try {
-            if (s.size() > 0 && s.size() + batch.bytes().remaining() > segmentBytes) {
+        if (s.size() > 0 && s.size() + batch.bytes().remaining() > segmentBytes) {
+            try {
                 s = roll();
-                if (s.base - checkpointed >= checkpointBytes) {
+            } catch (IOException e) {
+                throw StoreException.needsRestart(
+                        "cannot start a new log segment in " + dir + ": " + e.getMessage(), e);
+            }
+            if (s.base - checkpointed >= checkpointBytes) {
+                try {
                     checkpoint(s.base);
+                } catch (IOException e) {
+                    throw new StoreException("cannot write a checkpoint in " + dir + ": " + e.getMessage(), e, true);
                 }
             }
-        } catch (IOException e) {
-            throw new StoreException("cannot start a new log segment in " + dir + ": " + e.getMessage(), e, true);
         }
         long before = s.size();
         long at;
@@ -317,7 +325,12 @@ public final class LogStreamStore implements StreamStore {
         // gap, before the last segment is never a torn write, and start-up refuses it. Its zero
         // tail (if it was preallocated) is cut first, so only the last segment ever has one.
         try {
-            active.seal();
+            try {
+                active.seal();
+            } catch (IOException e) {
+                rollFlushFailed = e;
+                throw e;
+            }
             activeIndex.finish();
             active.indexBytes(activeIndex.bytes());
             Segment next = preallocator.take(dir, active.end());
@@ -382,8 +395,8 @@ public final class LogStreamStore implements StreamStore {
     public void sync() throws StoreException {
         // Only the active segment: a full one was flushed before the next was created (roll).
         try {
-            if (rollFailed != null) {
-                throw rollFailed;
+            if (rollFlushFailed != null) {
+                throw rollFlushFailed;
             }
             active.force();
         } catch (IOException e) {
@@ -444,19 +457,23 @@ public final class LogStreamStore implements StreamStore {
 
     @Override
     public void close() {
-        preallocator.close();
-        if (activeIndex != null) {
-            activeIndex.abandon(); // rewritten from the segment at the next open
-        }
-        for (Segment s : segments.values()) {
-            try {
-                s.close();
-            } catch (IOException e) {
-                // closing: nothing left to do with it
+        try {
+            preallocator.close();
+            if (activeIndex != null) {
+                activeIndex.abandon(); // rewritten from the segment at the next open
             }
-        }
-        if (lock != null) {
-            lock.close();
+            for (Segment s : segments.values()) {
+                try {
+                    s.close();
+                } catch (IOException e) {
+                    // closing: nothing left to do with it
+                }
+            }
+        } finally {
+            if (lock != null) {
+                lock.close();
+                lock = null;
+            }
         }
     }
 }
