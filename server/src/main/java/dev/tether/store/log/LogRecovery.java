@@ -126,10 +126,8 @@ final class LogRecovery {
             // just replayed like the rest: made durable before any of it is served, or a power
             // loss could take back what readers saw (and a producer's retry, acknowledged as a
             // duplicate of it). A read-only disk cannot be flushed; its log is flushed when it
-            // becomes writable. The directory too: a roll killed before its directory sync left
-            // the newest segment's name unsynced, and the log is about to write there.
-            active.force();
-            Segment.syncDirectory(dir);
+            // becomes writable.
+            active.flushRecovered();
         }
         if (activeIndex == null) { // the last segment starts at the checkpoint and holds nothing yet
             activeIndex = SegmentIndex.Writer.open(dir, active.base);

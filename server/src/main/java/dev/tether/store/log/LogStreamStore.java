@@ -303,8 +303,8 @@ public final class LogStreamStore implements StreamStore {
                 writable.clearFrom(end, dirtyEnd);
             } else {
                 writable.endAt(end);
-                writable.force(); // what a crash left in the page cache, before it is served writable (LogRecovery)
             }
+            writable.flushRecovered(); // what a crash left in the page cache, as at an open (LogRecovery)
             Segment readOnlyActive = active;
             segments.put(writable.base, writable);
             active = writable;

@@ -61,14 +61,13 @@ final class Segment implements AutoCloseable {
     /** Guarded by this. */
     private boolean closed;
 
-    private Segment(long base, Path file, FileChannel channel, long size, long length) {
+    private Segment(long base, Path file, FileChannel channel, long size, long length, long durableLength) {
         this.base = base;
         this.file = file;
         this.channel = channel;
         this.size = size;
-        this.durableSize = size;
         this.length = length;
-        this.durableLength = length;
+        this.durableLength = durableLength;
     }
 
     /** Makes the directory's entries (a new segment's or index file's name, a deletion) durable. */
@@ -101,16 +100,23 @@ final class Segment implements AutoCloseable {
                 ? FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)
                 : FileChannel.open(file, StandardOpenOption.READ);
         long length = channel.size();
-        Segment s = new Segment(base, file, channel, length, length);
-        s.durableSize = 0;
-        s.durableLength = 0;
-        return s;
+        return new Segment(base, file, channel, length, length, 0);
     }
 
     /** Recovery: a segment before the last was cut to its data and synced before the next began ({@link #seal}). */
     void sealedBefore() {
         durableSize = size;
         durableLength = length;
+    }
+
+    /**
+     * Recovery, on the last segment of a writable log, once its data's end is known: makes what
+     * it holds durable, and its name with it (a roll killed before its directory sync left the
+     * name unsynced), before any of it is served or written after.
+     */
+    void flushRecovered() throws IOException {
+        force();
+        syncDirectory(file.getParent());
     }
 
     /**
@@ -121,7 +127,8 @@ final class Segment implements AutoCloseable {
         Path file = dir.resolve(name(base));
         Files.move(spare, file, StandardCopyOption.ATOMIC_MOVE);
         FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
-        return new Segment(base, file, channel, 0, channel.size());
+        long length = channel.size();
+        return new Segment(base, file, channel, 0, length, length); // the spare's zeros were synced
     }
 
     /** Writes {@code bytes} zeros into {@code channel} from {@code from} on. */
