@@ -29,6 +29,11 @@ public final class StoreState {
         return new StoreContents(List.copyOf(streams.values()), all, maxId, 0);
     }
 
+    /** The record of stream {@code id}, or null. */
+    public StreamRecord stream(long id) {
+        return streams.get(id);
+    }
+
     /** The preconditions that do not hold now (empty: all do). */
     public List<Precondition> failed(List<Precondition> expect) {
         List<Precondition> failed = new ArrayList<>();

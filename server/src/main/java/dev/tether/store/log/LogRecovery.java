@@ -3,6 +3,7 @@ package dev.tether.store.log;
 import dev.tether.store.Mutation;
 import dev.tether.store.StoreException;
 import dev.tether.store.StoreState;
+import dev.tether.store.StreamRecord;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -393,6 +394,14 @@ final class LogRecovery {
                     indexes.computeIfAbsent(a.streamId(), id -> new StreamIndex())
                             .add(a.position(), location, a.length());
                     index.add(a.streamId(), a.position(), location, a.length());
+                }
+                case LogFormat.Decoded.TailMoved t -> {
+                    StreamRecord before = state.stream(t.streamId());
+                    if (before == null) { // an intact batch is never written so: a bug, not damage
+                        throw new IllegalStateException(
+                                "a tail moved for stream " + t.streamId() + ", which the log has no record of");
+                    }
+                    applyOther(state, indexes, t.over(before));
                 }
                 case LogFormat.Decoded.Other o -> applyOther(state, indexes, o.mutation());
             }

@@ -206,7 +206,7 @@ public final class LogStreamStore implements StreamStore {
                     "the log takes no writes since starting its next segment failed (" + rollFailed.getMessage() + ")",
                     rollFailed);
         }
-        LogFormat.Encoded batch = LogFormat.encode(commit.apply(), encodeBuffer);
+        LogFormat.Encoded batch = LogFormat.encode(commit.apply(), state::stream, encodeBuffer);
         if (batch.bytes().isDirect() && batch.bytes().capacity() > encodeBuffer.capacity()) {
             encodeBuffer = batch.bytes(); // grown: keep the larger one for the next batches
         }

@@ -130,6 +130,32 @@ class LogStreamStoreTest {
     }
 
     @Test
+    void aRecordThatAppendsMovedIsReplayedWholeAcrossSegmentsAndACheckpoint() throws Exception {
+        // Each append's record differs from the one before only in its tail and last access (a
+        // TailMoved in the log, LogFormat); the last also sets a Stream-Seq (written whole).
+        StreamRecord r = S;
+        try (LogStreamStore store = LogStreamStore.open(dir, 256, 512)) {
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(r))));
+            for (int i = 0; i < 40; i++) {
+                byte[] data = ("m" + i + ";").getBytes(StandardCharsets.UTF_8);
+                StoredMessage m = new StoredMessage(r.tail(), data);
+                r = r.withTail(r.tail() + data.length).withLastAccess(r.lastAccessMillis() + 1000 + i);
+                if (i == 39) { // the last batch is always replayed, never in a checkpoint
+                    r = r.withLastStreamSeq("seq-39");
+                }
+                store.commit(Commit.unconditional(
+                        List.of(new Mutation.AppendMessages(1, List.of(m)), new Mutation.PutStream(r))));
+            }
+            store.sync();
+            assertTrue(store.checkpoints() > 0, "the replay starts from a checkpoint");
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir, 256, 512)) {
+            assertEquals(List.of(r), store.load().streams(), "tail, last access and Stream-Seq as last committed");
+            assertTrue(all(store).endsWith("m39;"));
+        }
+    }
+
+    @Test
     void aTornBatchAtTheTailIsCutOffAndTheLogGoesOnFromThere() throws Exception {
         long synced = threeSynced();
         try (LogStreamStore store = LogStreamStore.open(dir)) {
