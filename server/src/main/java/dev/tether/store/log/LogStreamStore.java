@@ -63,15 +63,10 @@ public final class LogStreamStore implements StreamStore {
     /** Where batches are encoded ({@link LogFormat#encode}). Writer thread. */
     private ByteBuffer encodeBuffer = ByteBuffer.allocateDirect(64 << 10);
     /**
-     * A roll failed: the log takes no more writes until it is reopened. After a failed fdatasync
-     * the kernel may have dropped the pages and a second one succeed (fsyncgate); after a spare was
-     * renamed into place but not opened, a second roll would take that file of zeros for data and
-     * append after it. Recovery copes with both.
-     */
-    private volatile IOException rollFailed;
-    /**
-     * The fdatasync of a roll's full segment failed: no later {@link #sync} reports success. (A
-     * roll that failed after it had flushed leaves the batches before it durable, and says so.)
+     * The fdatasync of a roll's full segment failed: the log takes no more writes until it is
+     * reopened, and no later {@link #sync} reports success. After a failed fdatasync the kernel
+     * may have dropped the pages and a second one succeed (fsyncgate); recovery re-reads what is on
+     * disk. (A roll that failed after its flush is tried again by the next commit.)
      */
     private volatile IOException rollFlushFailed;
 
@@ -201,10 +196,11 @@ public final class LogStreamStore implements StreamStore {
         if (readOnly != null && !becameWritable()) {
             throw new StoreException(readOnly, null, true);
         }
-        if (rollFailed != null) {
+        if (rollFlushFailed != null) {
             throw StoreException.needsRestart(
-                    "the log takes no writes since starting its next segment failed (" + rollFailed.getMessage() + ")",
-                    rollFailed);
+                    "the log takes no writes since flushing a full segment failed (" + rollFlushFailed.getMessage()
+                            + ")",
+                    rollFlushFailed);
         }
         LogFormat.Encoded batch = LogFormat.encode(commit.apply(), state::stream, encodeBuffer);
         if (batch.bytes().isDirect() && batch.bytes().capacity() > encodeBuffer.capacity()) {
@@ -229,8 +225,14 @@ public final class LogStreamStore implements StreamStore {
             try {
                 s = roll();
             } catch (IOException e) {
-                throw StoreException.needsRestart(
-                        "cannot start a new log segment in " + dir + ": " + e.getMessage(), e);
+                if (rollFlushFailed != null) {
+                    throw StoreException.needsRestart(
+                            "flushing the full log segment " + active.file + " failed: " + e.getMessage(), e);
+                }
+                throw new StoreException(
+                        "cannot start a new log segment in " + dir + " (the next write tries again): " + e.getMessage(),
+                        e,
+                        true);
             }
             if (s.base - checkpointed >= checkpointBytes) {
                 try {
@@ -325,27 +327,37 @@ public final class LogStreamStore implements StreamStore {
         // gap, before the last segment is never a torn write, and start-up refuses it. Its zero
         // tail (if it was preallocated) is cut first, so only the last segment ever has one.
         try {
-            try {
-                active.seal();
-            } catch (IOException e) {
-                rollFlushFailed = e;
-                throw e;
-            }
-            activeIndex.finish();
-            active.indexBytes(activeIndex.bytes());
-            Segment next = preallocator.take(dir, active.end());
-            if (next == null) {
-                next = Segment.open(dir, active.end());
-            }
-            spareAsked = false;
-            segments.put(next.base, next);
-            Segment.syncDirectory(dir); // the new file's name (and the index file's) must survive a power loss too
-            active = next;
-            activeIndex = SegmentIndex.Writer.open(dir, next.base);
+            active.seal();
         } catch (IOException e) {
-            rollFailed = e;
+            rollFlushFailed = e;
             throw e;
         }
+        activeIndex.finish();
+        active.indexBytes(activeIndex.bytes());
+        // Past the flush, a failure (no file descriptor left, a full directory) changes nothing
+        // the log serves, and the next commit rolls again. What a failed attempt made of the next
+        // segment holds no data (nothing is appended to it before this returns), so it goes first:
+        // reopened, a spare renamed into place would have its zeros taken for data.
+        long base = active.end();
+        Segment.removeUnused(dir, base);
+        Segment next = preallocator.take(dir, base);
+        if (next == null) {
+            next = Segment.open(dir, base);
+        }
+        try {
+            Segment.syncDirectory(dir); // the new file's name (and the index file's) must survive a power loss too
+        } catch (IOException e) {
+            try {
+                next.close();
+            } catch (IOException close) {
+                e.addSuppressed(close);
+            }
+            throw e;
+        }
+        spareAsked = false;
+        segments.put(next.base, next);
+        active = next;
+        activeIndex = SegmentIndex.Writer.open(dir, next.base);
         return active;
     }
 

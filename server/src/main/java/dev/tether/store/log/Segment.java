@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -117,6 +118,17 @@ final class Segment implements AutoCloseable {
     void flushRecovered() throws IOException {
         force();
         syncDirectory(file.getParent());
+    }
+
+    /**
+     * Removes the file of the segment at {@code base}, which a roll that failed part-way made and
+     * never wrote to (a spare renamed into place, or a new empty file). Not a directory or a link.
+     */
+    static void removeUnused(Path dir, long base) throws IOException {
+        Path file = dir.resolve(name(base));
+        if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+            Files.delete(file);
+        }
     }
 
     /**
