@@ -69,6 +69,12 @@ public final class LogStreamStore implements StreamStore {
      * disk. (A roll that failed after its flush is tried again by the next commit.)
      */
     private volatile IOException rollFlushFailed;
+    /**
+     * A roll sealed the active segment and then failed: the next commit rolls again, whatever its
+     * size, since nothing may follow the sealed data (its index file is finished, and what the
+     * failed attempt left at the next segment's name must stay past the segment's end). Writer thread.
+     */
+    private boolean rollPending;
 
     private volatile Segment active;
     /** The index file of {@link #active}, written as it fills. Writer thread. */
@@ -221,7 +227,7 @@ public final class LogStreamStore implements StreamStore {
             }
         }
         Segment s = active;
-        if (s.size() > 0 && s.size() + batch.bytes().remaining() > segmentBytes) {
+        if (rollPending || s.size() > 0 && s.size() + batch.bytes().remaining() > segmentBytes) {
             try {
                 s = roll();
             } catch (IOException e) {
@@ -332,6 +338,7 @@ public final class LogStreamStore implements StreamStore {
             rollFlushFailed = e;
             throw e;
         }
+        rollPending = true;
         activeIndex.finish();
         active.indexBytes(activeIndex.bytes());
         // Past the flush, a failure (no file descriptor left, a full directory) changes nothing
@@ -355,6 +362,7 @@ public final class LogStreamStore implements StreamStore {
             throw e;
         }
         spareAsked = false;
+        rollPending = false;
         segments.put(next.base, next);
         active = next;
         activeIndex = SegmentIndex.Writer.open(dir, next.base);

@@ -132,7 +132,8 @@ class LogStreamStoreTest {
     @Test
     void aRecordThatAppendsMovedIsReplayedWholeAcrossSegmentsAndACheckpoint() throws Exception {
         // Each append's record differs from the one before only in its tail and last access (a
-        // TailMoved in the log, LogFormat); the last also sets a Stream-Seq (written whole).
+        // TailMoved in the log, LogFormat); the one before the last also sets a Stream-Seq (written
+        // whole), so the last batch's TailMoved is replayed over a record from the log, not the checkpoint.
         StreamRecord r = S;
         try (LogStreamStore store = LogStreamStore.open(dir, 256, 512)) {
             store.commit(Commit.unconditional(List.of(new Mutation.PutStream(r))));
@@ -140,8 +141,8 @@ class LogStreamStoreTest {
                 byte[] data = ("m" + i + ";").getBytes(StandardCharsets.UTF_8);
                 StoredMessage m = new StoredMessage(r.tail(), data);
                 r = r.withTail(r.tail() + data.length).withLastAccess(r.lastAccessMillis() + 1000 + i);
-                if (i == 39) { // the last batch is always replayed, never in a checkpoint
-                    r = r.withLastStreamSeq("seq-39");
+                if (i == 38) { // the last batches are always replayed, never in a checkpoint
+                    r = r.withLastStreamSeq("seq-38");
                 }
                 store.commit(Commit.unconditional(
                         List.of(new Mutation.AppendMessages(1, List.of(m)), new Mutation.PutStream(r))));
@@ -223,7 +224,7 @@ class LogStreamStoreTest {
 
     @Test
     void aRollThatFailedAfterItsFlushIsTriedAgainByTheNextCommitOverWhatItLeft() throws Exception {
-        try (LogStreamStore store = LogStreamStore.open(dir, 64, Long.MAX_VALUE, false)) { // a segment per batch
+        try (LogStreamStore store = LogStreamStore.open(dir, 400, Long.MAX_VALUE, false)) {
             store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
             store.commit(append(0, "one", 0));
             store.sync();
@@ -232,20 +233,24 @@ class LogStreamStoreTest {
             long end = Long.parseLong(last.getFileName().toString().substring(0, 20)) + Files.size(last);
             Path next = dir.resolve("log").resolve(String.format("%020d.seg", end));
             Files.createDirectory(next);
-            StoreException failed = assertThrows(StoreException.class, () -> store.commit(append(3, "two", 1)));
+            String big = "x".repeat(300); // does not fit in the segment: rolls
+            StoreException failed = assertThrows(StoreException.class, () -> store.commit(append(3, big, 1)));
             assertTrue(failed.unavailable() && !failed.needsRestart(), failed.getMessage());
             store.sync(); // what came before the failed roll is durable (its segment was sealed): a sync says so
             // What a roll that failed between renaming a spare into place and opening it leaves:
             // a file of zeros under the next segment's name. The retry must not take them for data.
             Files.delete(next);
             Files.write(next, new byte[4096]);
+            // This batch (99 bytes) would fit in the sealed segment (190 of 400); it must go after the
+            // roll all the same, or that leftover file would lie inside the sealed segment's range.
             store.commit(append(3, "two", 1));
             store.sync();
             assertEquals("onetwo", all(store));
             store.dropUnsynced(); // and a power loss now keeps what the retry acknowledged
         }
-        try (LogStreamStore store = LogStreamStore.open(dir, 64, Long.MAX_VALUE, false)) {
+        try (LogStreamStore store = LogStreamStore.open(dir, 400, Long.MAX_VALUE, false)) {
             assertEquals("onetwo", all(store), "the retried roll's batch survived the reopen");
+            assertEquals(2, segmentFiles().size(), "\"two\" went into a segment of its own: " + segmentFiles());
         }
     }
 
