@@ -14,10 +14,12 @@ import dev.tether.store.StreamStore;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 
@@ -426,11 +428,23 @@ public final class LogStreamStore implements StreamStore {
 
     /**
      * Fault injection for tests: what a power loss would leave — every segment cut back to what
-     * its last {@code fdatasync} covered. Only files change; reopen the log to see the result.
+     * its last {@code fdatasync} covered, and every file of the log whose directory entry (its
+     * name, for that file) no directory sync covered gone: a new segment, index file or checkpoint
+     * whose name was never synced. (A deleted file whose deletion was not synced stays deleted.)
+     * The lock file is left alone. Only files change; reopen the log to see the result.
      */
     void dropUnsynced() throws IOException {
         for (Segment s : segments.values()) {
             s.dropUnsynced();
+        }
+        Map<String, Object> synced = Segment.syncedEntries(dir);
+        for (Map.Entry<String, Object> e : Segment.entries(dir).entrySet()) {
+            Path file = dir.resolve(e.getKey());
+            if (!e.getKey().equals(DirectoryLock.NAME)
+                    && !Objects.equals(synced.get(e.getKey()), e.getValue())
+                    && Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+                Files.delete(file);
+            }
         }
     }
 

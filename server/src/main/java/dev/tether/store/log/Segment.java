@@ -6,11 +6,17 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One segment file of the log: the bytes from log offset {@link #base} on, named by that offset
@@ -71,11 +77,43 @@ final class Segment implements AutoCloseable {
         this.durableLength = durableLength;
     }
 
+    /**
+     * The entries each directory's last {@link #syncDirectory} made durable: every file's name and
+     * identity (inode). Only {@link LogStreamStore#dropUnsynced} reads it: the disk model of tests,
+     * in which a power loss takes every file whose entry no directory sync covered.
+     */
+    private static final Map<Path, Map<String, Object>> SYNCED_ENTRIES = new ConcurrentHashMap<>();
+
     /** Makes the directory's entries (a new segment's or index file's name, a deletion) durable. */
     static void syncDirectory(Path dir) throws IOException {
+        Map<String, Object> entries = entries(dir);
         try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
             d.force(true);
         }
+        SYNCED_ENTRIES.put(dir.toAbsolutePath().normalize(), entries);
+    }
+
+    /** Each file in {@code dir} by name, with its identity. */
+    static Map<String, Object> entries(Path dir) throws IOException {
+        Map<String, Object> entries = new HashMap<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+            for (Path f : files) {
+                try {
+                    entries.put(
+                            f.getFileName().toString(),
+                            Files.readAttributes(f, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+                                    .fileKey());
+                } catch (NoSuchFileException gone) {
+                    // deleted while listed (a spare discarded): not an entry
+                }
+            }
+        }
+        return entries;
+    }
+
+    /** Tests: the entries of {@code dir} as its last directory sync left them (empty: never synced). */
+    static Map<String, Object> syncedEntries(Path dir) {
+        return SYNCED_ENTRIES.getOrDefault(dir.toAbsolutePath().normalize(), Map.of());
     }
 
     static String name(long base) {

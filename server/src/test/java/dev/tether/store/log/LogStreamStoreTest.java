@@ -223,6 +223,28 @@ class LogStreamStoreTest {
     }
 
     @Test
+    void theNameOfASegmentThatAKilledRollLeftUnsyncedIsSyncedByTheNextStart() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir, 400, Long.MAX_VALUE, false)) {
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            store.commit(append(0, "one", 0));
+            store.sync();
+        }
+        // A roll killed after it sealed that segment and created the next one, before it synced
+        // the directory: the new, empty segment's name is not durable.
+        Path last = onlySegment();
+        long end = Long.parseLong(last.getFileName().toString().substring(0, 20)) + Files.size(last);
+        Files.createFile(dir.resolve("log").resolve(String.format("%020d.seg", end)));
+        try (LogStreamStore store = LogStreamStore.open(dir, 400, Long.MAX_VALUE, false)) {
+            store.commit(append(3, "two", 1));
+            store.sync();
+            store.dropUnsynced(); // acknowledged, in a segment whose name only the start synced
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir, 400, Long.MAX_VALUE, false)) {
+            assertEquals("onetwo", all(store));
+        }
+    }
+
+    @Test
     void aRollThatFailedAfterItsFlushIsTriedAgainByTheNextCommitOverWhatItLeft() throws Exception {
         try (LogStreamStore store = LogStreamStore.open(dir, 400, Long.MAX_VALUE, false)) {
             store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
@@ -368,6 +390,7 @@ class LogStreamStoreTest {
                 }
             }
             store.sync();
+            store.dropUnsynced(); // and the power goes out: the checkpoint and the segments keep their names
         }
         return kept.toString();
     }
