@@ -16,12 +16,14 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
-import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.stream.Stream;
 
 /**
  * The log store: every commit is one batch appended to an append-only log of segment files
@@ -160,7 +162,7 @@ public final class LogStreamStore implements StreamStore {
         LogStreamStore store = new LogStreamStore(dir, segmentBytes, checkpointBytes, maxBytes, preallocate, readOnly);
         try {
             if (readOnly == null) {
-                Files.createDirectories(store.dir);
+                createDurably(store.dir);
                 store.lock = DirectoryLock.take(store.dir);
             } else {
                 LOG.log(System.Logger.Level.WARNING, readOnly);
@@ -173,6 +175,30 @@ public final class LogStreamStore implements StreamStore {
         } catch (StoreException | RuntimeException e) {
             store.close();
             throw e;
+        }
+    }
+
+    /**
+     * Creates {@code dir} and whatever of its parents is missing, syncing the directory that holds
+     * each new one: on a first start the log directory's own name (and a new data directory's)
+     * must survive a power loss as much as the first segment's data. A parent that cannot be
+     * synced (no read permission on it) is only warned about.
+     */
+    private static void createDurably(Path dir) throws IOException {
+        List<Path> missing = new ArrayList<>();
+        for (Path p = dir.toAbsolutePath(); p != null && !Files.exists(p); p = p.getParent()) {
+            missing.add(p);
+        }
+        Files.createDirectories(dir);
+        for (Path made : missing) {
+            try {
+                Segment.syncDirectory(made.getParent());
+            } catch (IOException e) {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "could not sync " + made.getParent() + " after creating " + made
+                                + " in it: a power loss right after this first start could lose it (" + e + ")");
+            }
         }
     }
 
@@ -427,25 +453,39 @@ public final class LogStreamStore implements StreamStore {
     }
 
     /**
-     * Fault injection for tests: what a power loss would leave — every segment cut back to what
-     * its last {@code fdatasync} covered, and every file of the log whose directory entry (its
-     * name, for that file) no directory sync covered gone: a new segment, index file or checkpoint
-     * whose name was never synced. (A deleted file whose deletion was not synced stays deleted.)
-     * The lock file is left alone. Only files change; reopen the log to see the result.
+     * Fault injection for tests: one state a power loss could leave. Every segment is cut back to
+     * what its last {@code fdatasync} covered. Every file of the log whose name no directory sync
+     * covered is gone, and so is the whole log when its
+     * own entry in the data directory was never synced. The model's limits: a deletion is
+     * durable at once (nothing deleted comes back), a file renamed over a synced name is kept, an
+     * index file's contents are kept whole, and the lock file is left alone. Only files change;
+     * reopen the log to see the result. Needs {@link Segment#MODEL_DIRECTORY_ENTRIES}.
      */
     void dropUnsynced() throws IOException {
         for (Segment s : segments.values()) {
             s.dropUnsynced();
         }
-        Map<String, Object> synced = Segment.syncedEntries(dir);
-        for (Map.Entry<String, Object> e : Segment.entries(dir).entrySet()) {
-            Path file = dir.resolve(e.getKey());
-            if (!e.getKey().equals(DirectoryLock.NAME)
-                    && !Objects.equals(synced.get(e.getKey()), e.getValue())
+        if (!synced(dir.getParent(), dir.getFileName().toString())) {
+            try (Stream<Path> files = Files.walk(dir)) {
+                for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            return;
+        }
+        for (String name : Segment.names(dir)) {
+            Path file = dir.resolve(name);
+            if (!name.equals(DirectoryLock.NAME)
+                    && !synced(dir, name)
                     && Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-                Files.delete(file);
+                Files.deleteIfExists(file);
             }
         }
+    }
+
+    /** Tests: whether a sync of {@code dir} covered the name {@code name} (for this file or one renamed over it). */
+    private static boolean synced(Path dir, String name) {
+        return Segment.syncedNames(dir).contains(name);
     }
 
     @Override

@@ -223,6 +223,19 @@ class LogStreamStoreTest {
     }
 
     @Test
+    void aFirstStartMakesTheNamesOfTheDirectoriesItCreatesDurable() throws Exception {
+        Path dataDir = dir.resolve("new").resolve("data"); // neither exists yet
+        try (LogStreamStore store = LogStreamStore.open(dataDir)) {
+            writeThree(store);
+            store.sync();
+            store.dropUnsynced(); // without the log directory's name synced, the whole log is gone
+        }
+        try (LogStreamStore store = LogStreamStore.open(dataDir)) {
+            assertThree(store);
+        }
+    }
+
+    @Test
     void theNameOfASegmentThatAKilledRollLeftUnsyncedIsSyncedByTheNextStart() throws Exception {
         try (LogStreamStore store = LogStreamStore.open(dir, 400, Long.MAX_VALUE, false)) {
             store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
