@@ -2,15 +2,13 @@ package dev.tether.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tether.testing.TestServer;
-import java.io.IOException;
+import dev.tether.testing.Tmpfs;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,11 +31,9 @@ class StorageFailureTest {
 
     @Test
     void appendsFailWith503WhenTheDiskIsFullAndReadsKeepWorking() throws Exception {
-        Path mount = tmpfs("size=1m");
-        try (TestServer server = TestServer.start(mount, c -> c)) {
+        try (Tmpfs disk = Tmpfs.mount(dir.resolve("disk"), "size=1m");
+                TestServer server = TestServer.start(disk.path(), c -> c)) {
             fillUntilRejected(server);
-        } finally {
-            run("umount", mount.toString());
         }
     }
 
@@ -47,21 +43,21 @@ class StorageFailureTest {
      */
     @Test
     void aReadOnlyDiskServesReadsFailsAppendsWith503AndRecoversWhenWritable() throws Exception {
-        Path mount = tmpfs("size=16m");
-        try {
+        try (Tmpfs disk = Tmpfs.mount(dir.resolve("disk"), "size=16m")) {
+            Path mount = disk.path();
             try (TestServer server = TestServer.start(mount, c -> c)) {
                 assertEquals(201, server.put("/v1/stream/ro", "text/plain").statusCode());
                 assertEquals(
                         204,
                         server.post("/v1/stream/ro", "text/plain", "before;").statusCode());
             }
-            assertEquals(0, run("mount", "-o", "remount,ro", mount.toString()), "remount read-only");
+            disk.readOnly();
             try (TestServer server = TestServer.start(mount, c -> c)) {
                 assertEquals("before;", server.get("/v1/stream/ro").body(), "reads work on a read-only disk");
                 assertStorageUnavailable(server.post("/v1/stream/ro", "text/plain", "during;"));
                 assertStorageUnavailable(server.put("/v1/stream/other", "text/plain"));
                 assertEquals(503, server.get("/health").statusCode(), "health reports the store as unavailable");
-                assertEquals(0, run("mount", "-o", "remount,rw", mount.toString()), "remount writable");
+                disk.writable();
                 assertEquals(
                         204,
                         server.post("/v1/stream/ro", "text/plain", "after;").statusCode(),
@@ -73,9 +69,6 @@ class StorageFailureTest {
             try (TestServer server = TestServer.start(mount, c -> c)) {
                 assertEquals("before;after;", server.get("/v1/stream/ro").body(), "the recovered append is durable");
             }
-        } finally {
-            run("mount", "-o", "remount,rw", mount.toString());
-            run("umount", mount.toString());
         }
     }
 
@@ -86,8 +79,8 @@ class StorageFailureTest {
      */
     @Test
     void aFullDiskNeverLiesAboutAWriteAndRecoversWhenSpaceIsFreed() throws Exception {
-        Path mount = tmpfs("size=2m");
-        try {
+        try (Tmpfs disk = Tmpfs.mount(dir.resolve("disk"), "size=2m")) {
+            Path mount = disk.path();
             // Half the disk: once freed, there is room for the checkpoint to copy everything the
             // WAL holds into the database file (about as much again), so the WAL can be reused.
             Path filler = mount.resolve("filler");
@@ -106,8 +99,6 @@ class StorageFailureTest {
                 fill.on(server).assertEveryAnswerMatchesWhatIsStored("after a restart");
                 fill.assertEveryStreamTakesAnAppendAgain();
             }
-        } finally {
-            run("umount", mount.toString());
         }
     }
 
@@ -144,27 +135,5 @@ class StorageFailureTest {
         assertEquals(503, res.statusCode(), "a full or read-only store is a 503, not a crash: " + res.body());
         assertTrue(res.body().contains("\"storage_unavailable\""), "the error code names the cause: " + res.body());
         assertTrue(res.headers().firstValue("Retry-After").isPresent(), "clients are told to retry later");
-    }
-
-    private Path tmpfs(String options) throws Exception {
-        Path mount = Files.createDirectory(dir.resolve("disk"));
-        boolean mounted;
-        try {
-            mounted = run("mount", "-t", "tmpfs", "-o", options, "tmpfs", mount.toString()) == 0;
-        } catch (IOException e) {
-            mounted = false;
-        }
-        assumeTrue(mounted, "mounting a tmpfs needs root; this environment cannot, so the disk test is skipped");
-        return mount;
-    }
-
-    private static int run(String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
-        if (!p.waitFor(20, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            return -1;
-        }
-        return p.exitValue();
     }
 }

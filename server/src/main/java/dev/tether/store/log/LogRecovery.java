@@ -38,6 +38,8 @@ final class LogRecovery {
     private SegmentIndex.Writer activeIndex;
     /** On a read-only disk: where the last segment's torn tail starts; else -1. */
     private long tornTailAt = -1;
+    /** On a read-only disk: where the last segment's torn tail ends (its last byte that is not zero). */
+    private long tornTailEnd = -1;
 
     /**
      * What the store takes over after recovery; its last segment is the active one.
@@ -45,8 +47,9 @@ final class LogRecovery {
      * @param checkpointed the log offset the checkpoint covers up to (0: none)
      * @param activeIndex the index file of the last segment, open for its next messages
      * @param tornTailAt on a read-only disk, where the last segment's torn tail starts; else -1
+     * @param tornTailEnd on a read-only disk, where that torn tail ends; else -1
      */
-    record Recovered(long checkpointed, SegmentIndex.Writer activeIndex, long tornTailAt) {}
+    record Recovered(long checkpointed, SegmentIndex.Writer activeIndex, long tornTailAt, long tornTailEnd) {}
 
     private LogRecovery(
             Path dir,
@@ -77,17 +80,22 @@ final class LogRecovery {
         return new LogRecovery(dir, readOnly, segments, state, indexes).recover();
     }
 
+    /** The bases of the segment files among {@code names}, in order. */
+    static List<Long> bases(List<String> names) {
+        return names.stream()
+                .filter(n -> n.matches("[0-9]{20}\\.seg"))
+                .map(n -> Long.parseLong(n.substring(0, 20)))
+                .sorted()
+                .toList();
+    }
+
     private Recovered recover() throws IOException, StoreException {
         long started = System.nanoTime();
         List<Long> bases;
         List<String> indexFiles;
         try (Stream<Path> files = Files.list(dir)) {
             List<String> names = files.map(p -> p.getFileName().toString()).toList();
-            bases = names.stream()
-                    .filter(n -> n.matches("[0-9]{20}\\.seg"))
-                    .map(n -> Long.parseLong(n.substring(0, 20)))
-                    .sorted()
-                    .toList();
+            bases = bases(names);
             indexFiles = names.stream().filter(SegmentIndex::isIndexFile).toList();
         }
         if (readOnly == null) {
@@ -140,7 +148,7 @@ final class LogRecovery {
         if (checkpointed > 0 || active.size() > 0) {
             logOpened(started, indexed, replayed);
         }
-        return new Recovered(checkpointed, activeIndex, tornTailAt);
+        return new Recovered(checkpointed, activeIndex, tornTailAt, tornTailEnd);
     }
 
     /** Opens the segments at {@code bases}, which must follow each other from {@code expected} on. */
@@ -320,6 +328,7 @@ final class LogRecovery {
         }
         if (readOnly != null) {
             tornTailAt = at;
+            tornTailEnd = dirtyEnd;
             s.endAt(at);
             LOG.log(
                     System.Logger.Level.WARNING,

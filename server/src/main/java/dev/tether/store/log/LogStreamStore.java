@@ -98,6 +98,14 @@ public final class LogStreamStore implements StreamStore {
     private String readOnly;
     /** On a read-only disk: where the active segment's torn tail starts, cut once writable; else -1. */
     private long tornTailAt = -1;
+    /** On a read-only disk: where that torn tail ended when the log was opened; else -1. */
+    private long tornTailEnd = -1;
+    /**
+     * The log was opened on a read-only disk and changed on disk before it became writable
+     * (another server wrote to it): what this store holds in memory is stale, and it takes no
+     * writes until it is opened again. Writer thread.
+     */
+    private String changedWhileReadOnly;
     /** Held while the log takes writes (not on a read-only disk, until it becomes writable). */
     private DirectoryLock lock;
 
@@ -210,6 +218,7 @@ public final class LogStreamStore implements StreamStore {
         checkpointed = r.checkpointed();
         activeIndex = r.activeIndex();
         tornTailAt = r.tornTailAt();
+        tornTailEnd = r.tornTailEnd();
         active = segments.lastEntry().getValue();
     }
 
@@ -324,6 +333,9 @@ public final class LogStreamStore implements StreamStore {
      * without a restart: the active segment is reopened for writing, its torn tail (if any) cut.
      */
     private boolean becameWritable() throws StoreException {
+        if (changedWhileReadOnly != null) {
+            throw StoreException.needsRestart(changedWhileReadOnly, null);
+        }
         if (!Files.isWritable(dir)) {
             return false;
         }
@@ -334,6 +346,15 @@ public final class LogStreamStore implements StreamStore {
             Segment writable = Segment.open(dir, active.base, true);
             long end = tornTailAt >= 0 ? tornTailAt : active.size();
             long dirtyEnd = writable.dirtyEnd(end);
+            if (changedSinceOpen(dirtyEnd)) {
+                writable.close();
+                lock.close(); // the server that is to restart need not hold the directory meanwhile
+                lock = null;
+                changedWhileReadOnly = dir + " changed on disk while this server had it read-only (another server"
+                        + " wrote to it?): it takes no writes until it restarts and reads the log again";
+                LOG.log(System.Logger.Level.ERROR, changedWhileReadOnly);
+                throw StoreException.needsRestart(changedWhileReadOnly, null);
+            }
             if (dirtyEnd > end) {
                 LOG.log(System.Logger.Level.WARNING, "cutting the unfinished batch off the end of " + writable.file);
                 writable.clearFrom(end, dirtyEnd);
@@ -352,6 +373,23 @@ public final class LogStreamStore implements StreamStore {
         readOnly = null;
         tornTailAt = -1;
         return true;
+    }
+
+    /**
+     * Whether the log on disk is no longer the one this read-only store recovered: a segment file
+     * came or went, or the active segment's bytes past its data end elsewhere than the torn tail
+     * (if any) seen at open. Cutting them as a torn tail would erase another server's batches.
+     */
+    private boolean changedSinceOpen(long dirtyEnd) throws IOException {
+        long seen = tornTailAt >= 0 ? tornTailEnd : active.size();
+        if (dirtyEnd != seen) {
+            return true;
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            List<Long> onDisk =
+                    LogRecovery.bases(files.map(p -> p.getFileName().toString()).toList());
+            return !onDisk.equals(List.copyOf(segments.keySet()));
+        }
     }
 
     private Segment roll() throws IOException {

@@ -10,6 +10,7 @@ import dev.tether.store.StoreException;
 import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamRecord;
 import dev.tether.store.StreamStoreContract;
+import dev.tether.testing.Tmpfs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -285,11 +286,9 @@ class LogPreallocationTest {
 
     @Test
     void onAFullDiskTheSpareGivesItsSpaceBackToTheLog() throws Exception {
-        Path mount = Files.createDirectory(dir.resolve("disk"));
-        assumeTrue(
-                run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount.toString()) == 0,
-                "mounting a tmpfs needs root; skipped here");
-        try (LogStreamStore store = LogStreamStore.open(mount, 256 << 10)) {
+        try (Tmpfs disk = Tmpfs.mount(dir.resolve("disk"), "size=1m");
+                LogStreamStore store = LogStreamStore.open(disk.path(), 256 << 10)) {
+            Path mount = disk.path();
             store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
             append(store, "first;");
             store.awaitSpare();
@@ -318,15 +317,7 @@ class LogPreallocationTest {
             append(store, "fits-again;");
             store.sync();
             assertEquals(written.toString(), all(store));
-        } finally {
-            run("umount", mount.toString());
         }
-    }
-
-    private static int run(String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
-        return p.waitFor(20, java.util.concurrent.TimeUnit.SECONDS) ? p.exitValue() : -1;
     }
 
     @Test

@@ -12,6 +12,7 @@ import dev.tether.store.StoreException;
 import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamRecord;
 import dev.tether.store.StreamStoreContract;
+import dev.tether.testing.Tmpfs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -232,6 +233,50 @@ class LogStreamStoreTest {
         }
         try (LogStreamStore store = LogStreamStore.open(dataDir)) {
             assertThree(store);
+        }
+    }
+
+    @Test
+    void aLogAnotherServerWroteWhileThisOneHadItReadOnlyIsNotCutWhenTheDiskBecomesWritable() throws Exception {
+        // Into the active segment, past where this store saw its data end.
+        anotherServerWritesWhileThisOneHasTheLogReadOnly("two");
+    }
+
+    @Test
+    void aLogAnotherServerRolledWhileThisOneHadItReadOnlyIsNotWrittenOver() throws Exception {
+        // Too large for what is left of the segment: the other server rolls to a new one first,
+        // leaving nothing past the old segment's data.
+        anotherServerWritesWhileThisOneHasTheLogReadOnly("x".repeat(300_000));
+    }
+
+    private void anotherServerWritesWhileThisOneHasTheLogReadOnly(String written) throws Exception {
+        try (Tmpfs disk = Tmpfs.mount(dir.resolve("disk"), "size=16m")) {
+            Path data = disk.path();
+            try (LogStreamStore store = LogStreamStore.open(data, 256 << 10)) {
+                store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+                store.commit(append(0, "one", 0));
+                store.sync();
+            }
+            disk.readOnly();
+            try (LogStreamStore readOnly = LogStreamStore.open(data, 256 << 10)) { // reads only, holds no lock
+                assertEquals("one", all(readOnly));
+                disk.writable();
+                try (LogStreamStore other = LogStreamStore.open(data, 256 << 10)) { // another server
+                    other.commit(append(3, written, 1));
+                    other.sync();
+                }
+                // Taken for a torn tail, the other's batch would be cut, or written over.
+                StoreException refused =
+                        assertThrows(StoreException.class, () -> readOnly.commit(append(3, "three", 1)));
+                assertTrue(refused.needsRestart(), refused.getMessage());
+                assertTrue(
+                        assertThrows(StoreException.class, () -> readOnly.commit(append(3, "three", 1)))
+                                .needsRestart(),
+                        "and it stays refused");
+            }
+            try (LogStreamStore store = LogStreamStore.open(data, 256 << 10)) {
+                assertEquals("one" + written, all(store), "the other server's batch is still there");
+            }
         }
     }
 
