@@ -378,20 +378,28 @@ final class LogRecovery {
      */
     private static long batches(Segment s, long from, Batch visit) throws IOException {
         long at = from;
-        ByteBuffer header = ByteBuffer.allocate(LogFormat.HEADER);
         while (at < s.size()) {
-            header.clear();
-            s.channel.read(header, at);
-            header.flip();
-            int length = LogFormat.payloadLength(header, s.size() - at);
-            ByteBuffer payload = length < 0 ? null : ByteBuffer.wrap(s.read(s.base + at + LogFormat.HEADER, length));
-            if (payload == null || !LogFormat.intact(header, payload)) {
+            ByteBuffer payload = intactPayloadAt(s, at);
+            if (payload == null) {
                 return at;
             }
             visit.accept(LogFormat.decode(payload), s.base + at + LogFormat.HEADER);
-            at += LogFormat.HEADER + length;
+            at += LogFormat.HEADER + payload.remaining();
         }
         return at;
+    }
+
+    /** The payload of the batch at offset {@code at} of {@code s} when it is intact (magic, length, CRC), else null. */
+    static ByteBuffer intactPayloadAt(Segment s, long at) throws IOException {
+        ByteBuffer header = ByteBuffer.allocate(LogFormat.HEADER);
+        s.channel.read(header, at);
+        header.flip();
+        int length = LogFormat.payloadLength(header, s.size() - at);
+        if (length < 0) {
+            return null;
+        }
+        ByteBuffer payload = ByteBuffer.wrap(s.read(s.base + at + LogFormat.HEADER, length));
+        return LogFormat.intact(header, payload) ? payload : null;
     }
 
     /** Replay: applies a decoded batch whose payload starts at log offset {@code payloadAt}. */

@@ -13,6 +13,7 @@ import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamStore;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -201,7 +202,7 @@ public final class LogStreamStore implements StreamStore {
         for (Path made : missing) {
             try {
                 Segment.syncDirectory(made.getParent());
-            } catch (IOException e) {
+            } catch (AccessDeniedException e) {
                 LOG.log(
                         System.Logger.Level.WARNING,
                         "could not sync " + made.getParent() + " after creating " + made
@@ -339,21 +340,20 @@ public final class LogStreamStore implements StreamStore {
         if (!Files.isWritable(dir)) {
             return false;
         }
+        Segment writable = null;
         try {
             if (lock == null) {
                 lock = DirectoryLock.take(dir);
             }
-            Segment writable = Segment.open(dir, active.base, true);
+            // With the lock held nobody else writes: is the log still the one this store read?
+            if (!segmentFilesUnchanged()) {
+                throw changedWhileReadOnly();
+            }
+            writable = Segment.open(dir, active.base, true);
             long end = tornTailAt >= 0 ? tornTailAt : active.size();
             long dirtyEnd = writable.dirtyEnd(end);
-            if (changedSinceOpen(dirtyEnd)) {
-                writable.close();
-                lock.close(); // the server that is to restart need not hold the directory meanwhile
-                lock = null;
-                changedWhileReadOnly = dir + " changed on disk while this server had it read-only (another server"
-                        + " wrote to it?): it takes no writes until it restarts and reads the log again";
-                LOG.log(System.Logger.Level.ERROR, changedWhileReadOnly);
-                throw StoreException.needsRestart(changedWhileReadOnly, null);
+            if (writtenPast(writable, end, dirtyEnd)) {
+                throw changedWhileReadOnly();
             }
             if (dirtyEnd > end) {
                 LOG.log(System.Logger.Level.WARNING, "cutting the unfinished batch off the end of " + writable.file);
@@ -368,6 +368,14 @@ public final class LogStreamStore implements StreamStore {
             readOnlyActive.close(); // a read racing this one fails and is retried by its client
         } catch (IOException e) {
             throw new StoreException("the log became writable but reopening it failed: " + e.getMessage(), e, true);
+        } finally {
+            if (writable != null && writable != active) {
+                try {
+                    writable.close();
+                } catch (IOException e) {
+                    // not taken into use: nothing more to do with it
+                }
+            }
         }
         LOG.log(System.Logger.Level.INFO, dir + " is writable again: taking writes");
         readOnly = null;
@@ -375,21 +383,37 @@ public final class LogStreamStore implements StreamStore {
         return true;
     }
 
-    /**
-     * Whether the log on disk is no longer the one this read-only store recovered: a segment file
-     * came or went, or the active segment's bytes past its data end elsewhere than the torn tail
-     * (if any) seen at open. Cutting them as a torn tail would erase another server's batches.
-     */
-    private boolean changedSinceOpen(long dirtyEnd) throws IOException {
-        long seen = tornTailAt >= 0 ? tornTailEnd : active.size();
-        if (dirtyEnd != seen) {
-            return true;
-        }
+    /** Whether the log's segment files are still the ones this read-only store recovered. */
+    private boolean segmentFilesUnchanged() throws IOException {
         try (Stream<Path> files = Files.list(dir)) {
             List<Long> onDisk =
                     LogRecovery.bases(files.map(p -> p.getFileName().toString()).toList());
-            return !onDisk.equals(List.copyOf(segments.keySet()));
+            return onDisk.equals(List.copyOf(segments.keySet()));
         }
+    }
+
+    /**
+     * Whether something was written to the active segment past its data ({@code end}) since this
+     * read-only store recovered it. Nothing past the data is no change (another server may have
+     * cut the torn tail this store saw, and written nothing). Bytes past it are a change unless
+     * they are that torn tail: the same extent, and no intact batch where the data ends (another
+     * server's batch of the same length, written after cutting it, would be one).
+     */
+    private boolean writtenPast(Segment writable, long end, long dirtyEnd) throws IOException {
+        if (dirtyEnd == end) {
+            return false;
+        }
+        return tornTailAt < 0 || dirtyEnd != tornTailEnd || LogRecovery.intactPayloadAt(writable, end) != null;
+    }
+
+    /** Refuses writes until a restart: the log changed on disk while this store had it read-only. */
+    private StoreException changedWhileReadOnly() {
+        changedWhileReadOnly = dir + " changed on disk while this server had it read-only (another server wrote"
+                + " to it?): it takes no writes until it restarts and reads the log again";
+        LOG.log(System.Logger.Level.ERROR, changedWhileReadOnly);
+        lock.close(); // the server that is to restart need not hold the directory meanwhile
+        lock = null;
+        return StoreException.needsRestart(changedWhileReadOnly, null);
     }
 
     private Segment roll() throws IOException {
@@ -496,14 +520,16 @@ public final class LogStreamStore implements StreamStore {
      * covered is gone, and so is the whole log when its
      * own entry in the data directory was never synced. The model's limits: a deletion is
      * durable at once (nothing deleted comes back), a file renamed over a synced name is kept, an
-     * index file's contents are kept whole, and the lock file is left alone. Only files change;
+     * index file's contents are kept whole, and the lock file is left alone unless the whole log goes. Only files change;
      * reopen the log to see the result. Needs {@link Segment#MODEL_DIRECTORY_ENTRIES}.
      */
     void dropUnsynced() throws IOException {
         for (Segment s : segments.values()) {
             s.dropUnsynced();
         }
-        if (!synced(dir.getParent(), dir.getFileName().toString())) {
+        Path absolute = dir.toAbsolutePath();
+        if (!synced(absolute.getParent(), absolute.getFileName().toString())) {
+            preallocator.close(); // no spare is made in a directory that is being removed
             try (Stream<Path> files = Files.walk(dir)) {
                 for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
                     Files.deleteIfExists(f);
@@ -555,6 +581,11 @@ public final class LogStreamStore implements StreamStore {
     @Override
     public String kind() {
         return "log";
+    }
+
+    /** Tests: the active segment's file. */
+    Path activeFile() {
+        return active.file;
     }
 
     /** Checkpoints written since open (benchmarks). */

@@ -73,6 +73,20 @@ class LogStreamStoreTest {
         return n;
     }
 
+    /** Creates stream 1 and appends "one" (seq 0), synced. */
+    private static void createAndWriteOne(LogStreamStore store) throws StoreException {
+        store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+        store.commit(append(0, "one", 0));
+        store.sync();
+    }
+
+    /** The file name of the segment after the newest one, as the next roll makes it. */
+    private Path nextSegment() throws IOException {
+        Path last = onlySegment();
+        long end = Long.parseLong(last.getFileName().toString().substring(0, 20)) + Files.size(last);
+        return dir.resolve("log").resolve(Segment.name(end));
+    }
+
     /** Creates stream 1 and appends "one", "two", "three" (seq 0, 1, 2), unsynced. */
     private static void writeThree(LogStreamStore store) throws StoreException {
         store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
@@ -249,13 +263,71 @@ class LogStreamStoreTest {
         anotherServerWritesWhileThisOneHasTheLogReadOnly("x".repeat(300_000));
     }
 
+    @Test
+    void aBatchAnotherServerWroteOverTheTornTailThisOneSawIsNotTakenForIt() throws Exception {
+        // The other server cuts the torn tail and writes a batch of exactly its length there.
+        int batch = LogFormat.encode(append(3, "two", 1).apply(), id -> S.withTail(3), null)
+                .bytes()
+                .remaining();
+        try (Tmpfs disk = Tmpfs.mount(dir.resolve("disk"), "size=16m")) {
+            Path data = disk.path();
+            writeOneThenATornTail(data, batch);
+            disk.readOnly();
+            try (LogStreamStore readOnly = LogStreamStore.open(data, 256 << 10)) {
+                disk.writable();
+                try (LogStreamStore other = LogStreamStore.open(data, 256 << 10)) {
+                    other.commit(append(3, "two", 1));
+                    other.sync();
+                }
+                StoreException refused =
+                        assertThrows(StoreException.class, () -> readOnly.commit(append(3, "three", 1)));
+                assertTrue(refused.needsRestart(), refused.getMessage());
+            }
+            try (LogStreamStore store = LogStreamStore.open(data, 256 << 10)) {
+                assertEquals("onetwo", all(store), "the other server's batch is still there");
+            }
+        }
+    }
+
+    @Test
+    void aTornTailAnotherServerOnlyCutIsNoChange() throws Exception {
+        try (Tmpfs disk = Tmpfs.mount(dir.resolve("disk"), "size=16m")) {
+            Path data = disk.path();
+            writeOneThenATornTail(data, 40);
+            disk.readOnly();
+            try (LogStreamStore readOnly = LogStreamStore.open(data, 256 << 10)) {
+                disk.writable();
+                try (LogStreamStore other = LogStreamStore.open(data, 256 << 10)) {
+                    assertEquals("one", all(other)); // its start cut the torn tail; it wrote nothing
+                }
+                readOnly.commit(append(3, "three", 1));
+                readOnly.sync();
+            }
+            try (LogStreamStore store = LogStreamStore.open(data, 256 << 10)) {
+                assertEquals("onethree", all(store));
+            }
+        }
+    }
+
+    /** Writes "one" to a new log in {@code data}, then {@code bytes} of a torn batch after it (a crash mid-write). */
+    private static void writeOneThenATornTail(Path data, int bytes) throws Exception {
+        Path segment;
+        try (LogStreamStore store = LogStreamStore.open(data, 256 << 10)) {
+            createAndWriteOne(store);
+            segment = store.activeFile();
+        }
+        byte[] torn = new byte[bytes];
+        java.util.Arrays.fill(torn, (byte) 0x55);
+        try (FileChannel c = FileChannel.open(segment, StandardOpenOption.WRITE)) {
+            c.write(ByteBuffer.wrap(torn), c.size());
+        }
+    }
+
     private void anotherServerWritesWhileThisOneHasTheLogReadOnly(String written) throws Exception {
         try (Tmpfs disk = Tmpfs.mount(dir.resolve("disk"), "size=16m")) {
             Path data = disk.path();
             try (LogStreamStore store = LogStreamStore.open(data, 256 << 10)) {
-                store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
-                store.commit(append(0, "one", 0));
-                store.sync();
+                createAndWriteOne(store);
             }
             disk.readOnly();
             try (LogStreamStore readOnly = LogStreamStore.open(data, 256 << 10)) { // reads only, holds no lock
@@ -283,15 +355,11 @@ class LogStreamStoreTest {
     @Test
     void theNameOfASegmentThatAKilledRollLeftUnsyncedIsSyncedByTheNextStart() throws Exception {
         try (LogStreamStore store = LogStreamStore.open(dir, 400, Long.MAX_VALUE, false)) {
-            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
-            store.commit(append(0, "one", 0));
-            store.sync();
+            createAndWriteOne(store);
         }
         // A roll killed after it sealed that segment and created the next one, before it synced
         // the directory: the new, empty segment's name is not durable.
-        Path last = onlySegment();
-        long end = Long.parseLong(last.getFileName().toString().substring(0, 20)) + Files.size(last);
-        Files.createFile(dir.resolve("log").resolve(String.format("%020d.seg", end)));
+        Files.createFile(nextSegment());
         try (LogStreamStore store = LogStreamStore.open(dir, 400, Long.MAX_VALUE, false)) {
             store.commit(append(3, "two", 1));
             store.sync();
@@ -305,13 +373,9 @@ class LogStreamStoreTest {
     @Test
     void aRollThatFailedAfterItsFlushIsTriedAgainByTheNextCommitOverWhatItLeft() throws Exception {
         try (LogStreamStore store = LogStreamStore.open(dir, 400, Long.MAX_VALUE, false)) {
-            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
-            store.commit(append(0, "one", 0));
-            store.sync();
+            createAndWriteOne(store);
             // The next segment's file name is taken (by a directory): starting that segment fails.
-            Path last = onlySegment();
-            long end = Long.parseLong(last.getFileName().toString().substring(0, 20)) + Files.size(last);
-            Path next = dir.resolve("log").resolve(String.format("%020d.seg", end));
+            Path next = nextSegment();
             Files.createDirectory(next);
             String big = "x".repeat(300); // does not fit in the segment: rolls
             StoreException failed = assertThrows(StoreException.class, () -> store.commit(append(3, big, 1)));
