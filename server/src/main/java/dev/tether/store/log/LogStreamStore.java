@@ -365,7 +365,11 @@ public final class LogStreamStore implements StreamStore {
             Segment readOnlyActive = active;
             segments.put(writable.base, writable);
             active = writable;
-            readOnlyActive.close(); // a read racing this one fails and is retried by its client
+            try {
+                readOnlyActive.close(); // a read racing this one fails and is retried by its client
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "closing the read-only view of " + readOnlyActive.file + ": " + e);
+            }
         } catch (IOException e) {
             throw new StoreException("the log became writable but reopening it failed: " + e.getMessage(), e, true);
         } finally {
@@ -393,13 +397,16 @@ public final class LogStreamStore implements StreamStore {
     }
 
     /**
-     * Whether something was written to the active segment past its data ({@code end}) since this
+     * Whether the active segment was cut short, or something was written to it past its data ({@code end}), since this
      * read-only store recovered it. Nothing past the data is no change (another server may have
      * cut the torn tail this store saw, and written nothing). Bytes past it are a change unless
      * they are that torn tail: the same extent, and no intact batch where the data ends (another
      * server's batch of the same length, written after cutting it, would be one).
      */
     private boolean writtenPast(Segment writable, long end, long dirtyEnd) throws IOException {
+        if (writable.size() < end) {
+            return true; // cut short since: data this store indexed is gone
+        }
         if (dirtyEnd == end) {
             return false;
         }

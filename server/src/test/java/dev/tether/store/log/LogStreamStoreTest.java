@@ -309,6 +309,26 @@ class LogStreamStoreTest {
         }
     }
 
+    @Test
+    void anActiveSegmentCutShortWhileThisStoreHadItReadOnlyIsAChange() throws Exception {
+        try (Tmpfs disk = Tmpfs.mount(dir.resolve("disk"), "size=16m")) {
+            Path data = disk.path();
+            try (LogStreamStore store = LogStreamStore.open(data, 256 << 10)) {
+                createAndWriteOne(store);
+            }
+            disk.readOnly();
+            try (LogStreamStore readOnly = LogStreamStore.open(data, 256 << 10)) {
+                disk.writable();
+                try (FileChannel c = FileChannel.open(readOnly.activeFile(), StandardOpenOption.WRITE)) {
+                    c.truncate(10); // something outside Tether cut the file
+                }
+                StoreException refused =
+                        assertThrows(StoreException.class, () -> readOnly.commit(append(3, "three", 1)));
+                assertTrue(refused.needsRestart(), "not an append after a hole: " + refused.getMessage());
+            }
+        }
+    }
+
     /** Writes "one" to a new log in {@code data}, then {@code bytes} of a torn batch after it (a crash mid-write). */
     private static void writeOneThenATornTail(Path data, int bytes) throws Exception {
         Path segment;
