@@ -80,22 +80,13 @@ final class LogRecovery {
         return new LogRecovery(dir, readOnly, segments, state, indexes).recover();
     }
 
-    /** The bases of the segment files among {@code names}, in order. */
-    static List<Long> bases(List<String> names) {
-        return names.stream()
-                .filter(n -> n.matches("[0-9]{20}\\.seg"))
-                .map(n -> Long.parseLong(n.substring(0, 20)))
-                .sorted()
-                .toList();
-    }
-
     private Recovered recover() throws IOException, StoreException {
         long started = System.nanoTime();
         List<Long> bases;
         List<String> indexFiles;
         try (Stream<Path> files = Files.list(dir)) {
             List<String> names = files.map(p -> p.getFileName().toString()).toList();
-            bases = bases(names);
+            bases = LogDirectory.segmentBases(names);
             indexFiles = names.stream().filter(SegmentIndex::isIndexFile).toList();
         }
         if (readOnly == null) {
@@ -126,7 +117,7 @@ final class LogRecovery {
             }
             Segment first = Segment.open(dir, checkpointed);
             segments.put(first.base, first);
-            Segment.syncDirectory(dir);
+            LogDirectory.sync(dir);
             activeIndex = SegmentIndex.Writer.open(dir, first.base);
         }
         Segment active = segments.lastEntry().getValue();

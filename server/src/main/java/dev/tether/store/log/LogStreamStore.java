@@ -13,18 +13,13 @@ import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamStore;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.stream.Stream;
 
 /**
  * The log store: every commit is one batch appended to an append-only log of segment files
@@ -171,7 +166,7 @@ public final class LogStreamStore implements StreamStore {
         LogStreamStore store = new LogStreamStore(dir, segmentBytes, checkpointBytes, maxBytes, preallocate, readOnly);
         try {
             if (readOnly == null) {
-                createDurably(store.dir);
+                LogDirectory.createDurably(store.dir);
                 store.lock = DirectoryLock.take(store.dir);
             } else {
                 LOG.log(System.Logger.Level.WARNING, readOnly);
@@ -184,30 +179,6 @@ public final class LogStreamStore implements StreamStore {
         } catch (StoreException | RuntimeException e) {
             store.close();
             throw e;
-        }
-    }
-
-    /**
-     * Creates {@code dir} and whatever of its parents is missing, syncing the directory that holds
-     * each new one: on a first start the log directory's own name (and a new data directory's)
-     * must survive a power loss as much as the first segment's data. A parent that cannot be
-     * synced (no read permission on it) is only warned about.
-     */
-    private static void createDurably(Path dir) throws IOException {
-        List<Path> missing = new ArrayList<>();
-        for (Path p = dir.toAbsolutePath(); p != null && !Files.exists(p); p = p.getParent()) {
-            missing.add(p);
-        }
-        Files.createDirectories(dir);
-        for (Path made : missing) {
-            try {
-                Segment.syncDirectory(made.getParent());
-            } catch (AccessDeniedException e) {
-                LOG.log(
-                        System.Logger.Level.WARNING,
-                        "could not sync " + made.getParent() + " after creating " + made
-                                + " in it: a power loss right after this first start could lose it (" + e + ")");
-            }
         }
     }
 
@@ -389,11 +360,7 @@ public final class LogStreamStore implements StreamStore {
 
     /** Whether the log's segment files are still the ones this read-only store recovered. */
     private boolean segmentFilesUnchanged() throws IOException {
-        try (Stream<Path> files = Files.list(dir)) {
-            List<Long> onDisk =
-                    LogRecovery.bases(files.map(p -> p.getFileName().toString()).toList());
-            return onDisk.equals(List.copyOf(segments.keySet()));
-        }
+        return LogDirectory.segmentBases(dir).equals(List.copyOf(segments.keySet()));
     }
 
     /**
@@ -449,7 +416,7 @@ public final class LogStreamStore implements StreamStore {
             next = Segment.open(dir, base);
         }
         try {
-            Segment.syncDirectory(dir); // the new file's name (and the index file's) must survive a power loss too
+            LogDirectory.sync(dir); // the new file's name (and the index file's) must survive a power loss too
         } catch (IOException e) {
             try {
                 next.close();
@@ -474,7 +441,7 @@ public final class LogStreamStore implements StreamStore {
     private void checkpoint(long offset) throws IOException {
         long started = System.nanoTime();
         long bytes = Checkpoint.write(dir, offset, state.contents(), indexes);
-        Segment.syncDirectory(dir);
+        LogDirectory.sync(dir);
         checkpointed = offset;
         checkpoints++;
         LOG.log(
@@ -500,7 +467,7 @@ public final class LogStreamStore implements StreamStore {
             }
         }
         if (deleted) {
-            Segment.syncDirectory(dir);
+            LogDirectory.sync(dir);
         }
     }
 
@@ -528,35 +495,13 @@ public final class LogStreamStore implements StreamStore {
      * own entry in the data directory was never synced. The model's limits: a deletion is
      * durable at once (nothing deleted comes back), a file renamed over a synced name is kept, an
      * index file's contents are kept whole, and the lock file is left alone unless the whole log goes. Only files change;
-     * reopen the log to see the result. Needs {@link Segment#MODEL_DIRECTORY_ENTRIES}.
+     * reopen the log to see the result. Needs {@link LogDirectory#MODEL_DIRECTORY_ENTRIES}.
      */
     void dropUnsynced() throws IOException {
         for (Segment s : segments.values()) {
             s.dropUnsynced();
         }
-        Path absolute = dir.toAbsolutePath();
-        if (!synced(absolute.getParent(), absolute.getFileName().toString())) {
-            preallocator.close(); // no spare is made in a directory that is being removed
-            try (Stream<Path> files = Files.walk(dir)) {
-                for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(f);
-                }
-            }
-            return;
-        }
-        for (String name : Segment.names(dir)) {
-            Path file = dir.resolve(name);
-            if (!name.equals(DirectoryLock.NAME)
-                    && !synced(dir, name)
-                    && Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-                Files.deleteIfExists(file);
-            }
-        }
-    }
-
-    /** Tests: whether a sync of {@code dir} covered the name {@code name} (for this file or one renamed over it). */
-    private static boolean synced(Path dir, String name) {
-        return Segment.syncedNames(dir).contains(name);
+        LogDirectory.dropUnsyncedNames(dir, preallocator::close);
     }
 
     @Override

@@ -6,16 +6,11 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.HashSet;
-import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One segment file of the log: the bytes from log offset {@link #base} on, named by that offset
@@ -76,63 +71,6 @@ final class Segment implements AutoCloseable {
         this.durableLength = durableLength;
     }
 
-    /**
-     * Tests: whether directory syncs record the entries they cover, for the power-loss model of
-     * {@link LogStreamStore#dropUnsynced}. Off in production (the build's test run sets
-     * {@code -Dtether.log.modelDirectoryEntries=true}).
-     */
-    static final boolean MODEL_DIRECTORY_ENTRIES = Boolean.getBoolean("tether.log.modelDirectoryEntries");
-
-    /**
-     * Tests: the names each directory's last {@link #syncDirectory} made durable, when
-     * {@link #MODEL_DIRECTORY_ENTRIES}.
-     */
-    private static final Map<Path, Set<String>> SYNCED_NAMES = new ConcurrentHashMap<>();
-
-    /** Makes the directory's entries (a new segment's or index file's name, a deletion) durable. */
-    static void syncDirectory(Path dir) throws IOException {
-        Set<String> listed = MODEL_DIRECTORY_ENTRIES ? listedForTheModel(dir) : null;
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        }
-        if (listed != null) {
-            SYNCED_NAMES.put(dir.toAbsolutePath().normalize(), listed);
-        }
-    }
-
-    /**
-     * The names a sync is about to cover (listed first: one made during the sync counts as not
-     * covered, the stricter reading), or null when listing failed: the model must never stand in
-     * the way of the sync itself.
-     */
-    private static Set<String> listedForTheModel(Path dir) {
-        try {
-            return names(dir);
-        } catch (IOException | RuntimeException e) {
-            return null;
-        }
-    }
-
-    /** The names in {@code dir}. */
-    static Set<String> names(Path dir) throws IOException {
-        Set<String> names = new HashSet<>();
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
-            for (Path f : files) {
-                names.add(f.getFileName().toString());
-            }
-        }
-        return names;
-    }
-
-    /** Tests: the names in {@code dir} as its last directory sync left them (empty: never synced). */
-    static Set<String> syncedNames(Path dir) {
-        if (!MODEL_DIRECTORY_ENTRIES) {
-            throw new IllegalStateException(
-                    "the power-loss model needs -Dtether.log.modelDirectoryEntries=true (the build's tests set it)");
-        }
-        return SYNCED_NAMES.getOrDefault(dir.toAbsolutePath().normalize(), Set.of());
-    }
-
     static String name(long base) {
         return String.format("%020d.seg", base);
     }
@@ -172,7 +110,7 @@ final class Segment implements AutoCloseable {
      */
     void flushRecovered() throws IOException {
         force();
-        syncDirectory(file.getParent());
+        LogDirectory.sync(file.getParent());
     }
 
     /**
