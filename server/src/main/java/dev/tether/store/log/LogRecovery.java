@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /**
  * Opens a log directory into a {@link LogStreamStore}'s memory: reads the checkpoint (metadata and
@@ -82,13 +81,10 @@ final class LogRecovery {
 
     private Recovered recover() throws IOException, StoreException {
         long started = System.nanoTime();
-        List<Long> bases;
-        List<String> indexFiles;
-        try (Stream<Path> files = Files.list(dir)) {
-            List<String> names = files.map(p -> p.getFileName().toString()).toList();
-            bases = LogDirectory.segmentBases(names);
-            indexFiles = names.stream().filter(SegmentIndex::isIndexFile).toList();
-        }
+        Set<String> names = LogDirectory.names(dir);
+        List<Long> bases = LogDirectory.segmentBases(names);
+        List<String> indexFiles =
+                names.stream().filter(SegmentIndex::isIndexFile).toList();
         if (readOnly == null) {
             Set<Long> kept = new HashSet<>(bases);
             for (String name : indexFiles) { // unfinished, or left by a segment retention deleted
@@ -115,9 +111,8 @@ final class LogRecovery {
             if (readOnly != null) {
                 throw new StoreException(dir + " holds no log segment and is not writable", null, true);
             }
-            Segment first = Segment.open(dir, checkpointed);
+            Segment first = Segment.open(dir, checkpointed); // its name is synced by the flush below
             segments.put(first.base, first);
-            LogDirectory.sync(dir);
             activeIndex = SegmentIndex.Writer.open(dir, first.base);
         }
         Segment active = segments.lastEntry().getValue();
