@@ -215,6 +215,11 @@ public final class TetherServer implements AutoCloseable {
         return engine.storeDescription();
     }
 
+    /** The network transport under the HTTP API's event loops: {@code epoll} or {@code nio}. */
+    public String transport() {
+        return http.transport();
+    }
+
     @Override
     public synchronized void close() {
         if (closed) {

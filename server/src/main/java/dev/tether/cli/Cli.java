@@ -287,7 +287,8 @@ public final class Cli {
         String data = config.store() == StoreKind.MEMORY
                 ? "in memory, not kept after exit"
                 : config.store().name().toLowerCase(Locale.ROOT) + " store, " + server.storeDescription();
-        out.println("Tether listening on http://" + config.host() + ":" + server.port() + " (data: " + data + ")");
+        out.println("Tether listening on http://" + config.host() + ":" + server.port() + " (data: " + data
+                + "; network: " + server.transport() + ")");
         out.println("Responses API: http://" + config.host() + ":" + server.port() + "/v1/responses (model backend: "
                 + server.backendDescription() + ")");
         out.println(authLine(config));

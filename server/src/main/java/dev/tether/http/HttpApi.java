@@ -58,7 +58,7 @@ public final class HttpApi implements AutoCloseable {
             Metrics metrics,
             java.util.function.Supplier<dev.tether.cluster.OwnerLease.Route> owner)
             throws Exception {
-        Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()));
+        Vertx vertx = EventLoops.create(config.eventLoops(), new VertxOptions());
         try {
             HttpMetrics.register(vertx, metrics);
             HttpRoutes routes = new HttpRoutes(
@@ -105,6 +105,11 @@ public final class HttpApi implements AutoCloseable {
 
     public int port() {
         return port;
+    }
+
+    /** The network transport under the event loops: {@code epoll} or {@code nio}. */
+    public String transport() {
+        return EventLoops.describe(vertx);
     }
 
     /** Stops accepting connections, lets in-flight requests finish for a few seconds, then closes. */

@@ -77,10 +77,8 @@ public final class UpstreamClient implements UpstreamTransport {
     }
 
     static UpstreamTransport create(Duration connectTimeout, int loops) throws Exception {
-        Vertx vertx = Vertx.vertx(new VertxOptions()
-                .setEventLoopPoolSize(loops)
-                .setWorkerPoolSize(1)
-                .setInternalBlockingPoolSize(1));
+        Vertx vertx =
+                EventLoops.create(loops, new VertxOptions().setWorkerPoolSize(1).setInternalBlockingPoolSize(1));
         try {
             HttpClient client = vertx.createHttpClient(
                     new HttpClientOptions()

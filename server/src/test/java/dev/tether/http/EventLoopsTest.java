@@ -1,0 +1,82 @@
+package dev.tether.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.tether.testing.ServerProcess;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The transport under the event loops: native epoll by default on Linux x86-64 (the machines
+ * Tether ships for, whose native library is a dependency), JDK NIO when asked, a clear refusal
+ * for a value that names neither, and the start-up line saying which.
+ */
+class EventLoopsTest {
+    @TempDir
+    Path dir;
+
+    private static void assumeLinuxX64() {
+        assumeTrue(System.getProperty("os.name").startsWith("Linux"), "epoll is Linux's");
+        assumeTrue(System.getProperty("os.arch").equals("amd64"), "the native library on the class path is x86-64's");
+    }
+
+    @Test
+    @Timeout(60)
+    void nativeEpollIsTheDefault() throws Exception {
+        assumeLinuxX64();
+        for (String value : new String[] {null, "native", " EPOLL "}) {
+            Vertx vertx = EventLoops.create(1, new VertxOptions(), value);
+            try {
+                assertTrue(
+                        vertx.isNativeTransportEnabled(),
+                        "value " + value + ": " + vertx.unavailableNativeTransportCause());
+                assertEquals("epoll", EventLoops.describe(vertx));
+            } finally {
+                vertx.close().await(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void nioWhenAskedFor() throws Exception {
+        Vertx vertx = EventLoops.create(1, new VertxOptions(), "nio");
+        try {
+            assertFalse(vertx.isNativeTransportEnabled());
+            assertEquals("nio", EventLoops.describe(vertx));
+        } finally {
+            vertx.close().await(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aValueThatNamesNoTransportIsRefused() {
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> EventLoops.create(1, new VertxOptions(), "kqueue"));
+        assertTrue(e.getMessage().contains("-Dtether.transport=kqueue"), e.getMessage());
+        assertTrue(e.getMessage().contains("native (the default) or nio"), e.getMessage());
+    }
+
+    /** The server's start-up line names its transport, and the property reaches a real server. */
+    @Test
+    @Timeout(120)
+    void theStartUpLineNamesTheTransport() throws Exception {
+        assumeLinuxX64();
+        try (ServerProcess server = ServerProcess.start(dir.resolve("a"))) {
+            assertTrue(server.output().contains("; network: epoll)"), server.output());
+        }
+        try (ServerProcess server = ServerProcess.start(dir.resolve("b"), List.of("-Dtether.transport=nio"))) {
+            assertTrue(server.output().contains("; network: nio)"), server.output());
+        }
+    }
+}
