@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Tests of the launcher's native-library check (run by scripts/test.sh): it must find libgomp
+# Tests of the launcher's class path and native-library check (run by scripts/test.sh): the build
+# leaves only the current dependencies' jars in server/target/lib; the launcher must find libgomp
 # every time (a pipeline under pipefail once failed 10 times in 200), also when /usr/sbin is
 # not on PATH, and a normal start must never call the package manager. Then the web app's
 # build on serve (on a copy of the launcher with a recording java and npm: no JVM, no npm
@@ -16,6 +17,15 @@ for tool in apt-get apt dpkg; do
   printf '#!/bin/sh\necho "%s $*" >> "%s/calls"\nexit 1\n' "$tool" "$FAKE" > "$FAKE/$tool"
   chmod +x "$FAKE/$tool"
 done
+
+# server/target/lib is copied afresh on every package: a jar that a dependency's older version left
+# there shares the class path with the new one (two Netty versions at once, after a bump, closed
+# keep-alive connections mid-request).
+STALE="$ROOT/server/target/lib/netty-buffer-4.0.0.Final.jar"
+touch "$STALE"
+(cd "$ROOT" && ./mvnw -B -q -pl server package -DskipTests -Dspotless.check.skip=true) >/dev/null \
+  || fail "./mvnw package failed"
+[ ! -e "$STALE" ] || { rm -f "$STALE"; fail "a package left a jar no dependency names in server/target/lib"; }
 
 found="$(tether_find_libgomp)" || fail "libgomp.so.1 not found on this machine"
 [ -e "$found" ] || fail "tether_find_libgomp printed '$found', which does not exist"

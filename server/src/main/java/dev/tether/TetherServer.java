@@ -75,6 +75,7 @@ public final class TetherServer implements AutoCloseable {
         if (config.authConfig() != null) {
             AuthConfig.load(config.authConfig()); // a bad file fails the start before anything is opened
         }
+        HttpApi.checkSettings(); // so does a bad -Dtether.transport
         EngineSettings engineSettings = EngineSettings.defaults().withRetainBytes(config.retainBytes());
         if (config.maxMemoryBytes() > 0) {
             engineSettings = engineSettings.withMaxMemoryBytes(config.maxMemoryBytes());

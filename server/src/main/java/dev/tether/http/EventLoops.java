@@ -43,6 +43,11 @@ final class EventLoops {
         return vertx;
     }
 
+    /** Refuses a {@value #PROPERTY} value that names no transport, before anything is opened. */
+    static void check() {
+        preferNative(System.getProperty(PROPERTY));
+    }
+
     /** The transport {@code vertx} runs on, as {@code epoll} or {@code nio} (for the start-up line). */
     static String describe(Vertx vertx) {
         return vertx.isNativeTransportEnabled() ? "epoll" : "nio";

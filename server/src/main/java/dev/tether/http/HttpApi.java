@@ -37,6 +37,16 @@ public final class HttpApi implements AutoCloseable {
         this.guard = guard;
     }
 
+    /**
+     * Checks the settings read from system properties ({@code -Dtether.transport}), so that a bad
+     * value stops the start before the store is opened.
+     *
+     * @throws IllegalArgumentException saying what is wrong
+     */
+    public static void checkSettings() {
+        EventLoops.check();
+    }
+
     /** Connections open now, and the limit. */
     public int openConnections() {
         return guard.open();

@@ -67,6 +67,19 @@ class EventLoopsTest {
         assertTrue(e.getMessage().contains("native (the default) or nio"), e.getMessage());
     }
 
+    /** A bad value stops the start with its message, before the store or the demo model is made. */
+    @Test
+    @Timeout(120)
+    void aServerWithABadValueDoesNotStart() throws Exception {
+        Path data = dir.resolve("bad");
+        IllegalStateException e = assertThrows(
+                IllegalStateException.class, () -> ServerProcess.start(data, List.of("-Dtether.transport=kqueue"))
+                        .close());
+        assertTrue(e.getMessage().contains("-Dtether.transport=kqueue names no network transport"), e.getMessage());
+        assertFalse(java.nio.file.Files.exists(data.resolve("log")), "the store was opened");
+        assertFalse(java.nio.file.Files.exists(data.resolve("models")), "the demo model was made");
+    }
+
     /** The server's start-up line names its transport, and the property reaches a real server. */
     @Test
     @Timeout(120)
