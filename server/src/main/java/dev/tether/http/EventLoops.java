@@ -7,8 +7,9 @@ import java.util.Locale;
 /**
  * Tether's Vert.x instances (the HTTP API's and the upstream client's) and the network transport
  * under their event loops: Netty's native epoll on Linux, where it loads, JDK NIO elsewhere or
- * when {@value #PROPERTY}{@code =nio} asks for it. On the append load epoll gave 4–23% more
- * appends per server CPU-second than NIO (docs/benchmarks.md, "the native epoll transport").
+ * when {@value #PROPERTY}{@code =nio} asks for it. On the append load, one build on epoll and on
+ * NIO came within the spread of each other (docs/benchmarks.md, "the native epoll transport"):
+ * epoll is the default as Netty's own transport for Linux, not for a measured gain.
  *
  * <p>Stateless.
  */
