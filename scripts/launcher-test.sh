@@ -22,9 +22,12 @@ done
 # there shares the class path with the new one (two Netty versions at once, after a bump, closed
 # keep-alive connections mid-request).
 STALE="$ROOT/server/target/lib/netty-buffer-4.0.0.Final.jar"
+mkdir -p "$ROOT/server/target/lib"
 touch "$STALE"
-(cd "$ROOT" && ./mvnw -B -q -pl server package -DskipTests -Dspotless.check.skip=true) >/dev/null \
-  || fail "./mvnw package failed"
+if ! (cd "$ROOT" && ./mvnw -B -q -pl server package -DskipTests -Dspotless.check.skip=true) >"$FAKE/package.log" 2>&1; then
+  rm -f "$STALE"
+  fail "./mvnw package failed: $(tail -20 "$FAKE/package.log")"
+fi
 [ ! -e "$STALE" ] || { rm -f "$STALE"; fail "a package left a jar no dependency names in server/target/lib"; }
 
 found="$(tether_find_libgomp)" || fail "libgomp.so.1 not found on this machine"

@@ -62,8 +62,8 @@ final class EventLoops {
             case "native", "epoll" -> true;
             case "nio" -> false;
             default ->
-                throw new IllegalArgumentException(
-                        "-D" + PROPERTY + "=" + value + " names no network transport: use native (the default) or nio");
+                throw new IllegalArgumentException("-D" + PROPERTY + "=" + value
+                        + " is not a network transport Tether offers: use native (the default; also epoll) or nio");
         };
     }
 }

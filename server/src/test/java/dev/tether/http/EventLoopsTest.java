@@ -64,7 +64,7 @@ class EventLoopsTest {
         IllegalArgumentException e =
                 assertThrows(IllegalArgumentException.class, () -> EventLoops.create(1, new VertxOptions(), "kqueue"));
         assertTrue(e.getMessage().contains("-Dtether.transport=kqueue"), e.getMessage());
-        assertTrue(e.getMessage().contains("native (the default) or nio"), e.getMessage());
+        assertTrue(e.getMessage().contains("use native (the default; also epoll) or nio"), e.getMessage());
     }
 
     /** A bad value stops the start with its message, before the store or the demo model is made. */
@@ -75,7 +75,7 @@ class EventLoopsTest {
         IllegalStateException e = assertThrows(
                 IllegalStateException.class, () -> ServerProcess.start(data, List.of("-Dtether.transport=kqueue"))
                         .close());
-        assertTrue(e.getMessage().contains("-Dtether.transport=kqueue names no network transport"), e.getMessage());
+        assertTrue(e.getMessage().contains("-Dtether.transport=kqueue is not a network transport"), e.getMessage());
         assertFalse(java.nio.file.Files.exists(data.resolve("log")), "the store was opened");
         assertFalse(java.nio.file.Files.exists(data.resolve("models")), "the demo model was made");
     }
