@@ -3,6 +3,7 @@ package dev.tether.http;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import java.util.Locale;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Tether's Vert.x instances (the HTTP API's and the upstream client's) and the network transport
@@ -19,11 +20,14 @@ final class EventLoops {
 
     private static final System.Logger LOG = System.getLogger(EventLoops.class.getName());
 
+    /** The fallback is said once, though both instances fall back. */
+    private static final AtomicBoolean WARNED = new AtomicBoolean();
+
     private EventLoops() {}
 
     /**
      * A Vert.x instance with {@code loops} event loops and {@code options}' other settings, on the
-     * chosen transport; logs why when native was asked for and could not load.
+     * chosen transport; logs why, once, when native was asked for and could not load.
      *
      * @throws IllegalArgumentException when {@value #PROPERTY} names no transport
      */
@@ -35,7 +39,7 @@ final class EventLoops {
     static Vertx create(int loops, VertxOptions options, String transport) {
         boolean preferNative = preferNative(transport);
         Vertx vertx = Vertx.vertx(options.setEventLoopPoolSize(loops).setPreferNativeTransport(preferNative));
-        if (preferNative && !vertx.isNativeTransportEnabled()) {
+        if (preferNative && !vertx.isNativeTransportEnabled() && WARNED.compareAndSet(false, true)) {
             Throwable cause = vertx.unavailableNativeTransportCause();
             LOG.log(
                     System.Logger.Level.WARNING,

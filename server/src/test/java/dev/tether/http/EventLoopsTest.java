@@ -67,6 +67,25 @@ class EventLoopsTest {
         assertTrue(e.getMessage().contains("use native (the default; also epoll) or nio"), e.getMessage());
     }
 
+    /**
+     * Where the native library cannot load (here: Netty told not to), both instances run on NIO,
+     * the start-up line says so, and the server says why once.
+     */
+    @Test
+    @Timeout(120)
+    void withoutTheNativeLibraryTheServerRunsOnNioAndSaysWhyOnce() throws Exception {
+        try (ServerProcess server = ServerProcess.start(
+                dir.resolve("fallback"),
+                List.of("-Dio.netty.transport.noNative=true"),
+                "--upstream",
+                "http://127.0.0.1:9/v1")) {
+            String out = server.output();
+            assertTrue(out.contains("; network: nio)"), out);
+            int warnings = out.split("the native network transport could not load, using JDK NIO", -1).length - 1;
+            assertEquals(1, warnings, out);
+        }
+    }
+
     /** A bad value stops the start with its message, before the store or the demo model is made. */
     @Test
     @Timeout(120)
