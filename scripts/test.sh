@@ -44,6 +44,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The servers' long-poll timeout, which is also their SSE keep-alive interval, and the suite's
+# matching setting. At 500 ms a client read delayed by half a second (a loaded machine) saw the
+# keep-alive's control event beside the first one, failing a test that counts them; at 1 s it takes
+# a delay twice as long, for about a second more per suite run.
+LONG_POLL_MS=1000
+
 # Starts one server in the background (`$1` names its log, then serve options); sets NODE_PID and NODE_PORT.
 start_node() {
   local name="$1" out="$WORK/server-$1.log" i
@@ -51,7 +57,7 @@ start_node() {
   NODE_PORT=""
   : >"$out" # exists before the first look at it, however the background start is scheduled
   "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$ROOT/server/target/classes:$ROOT/server/target/lib/*" \
-    dev.tether.Main serve --port 0 --long-poll-timeout 500ms "$@" >"$out" 2>&1 &
+    dev.tether.Main serve --port 0 --long-poll-timeout "${LONG_POLL_MS}ms" "$@" >"$out" 2>&1 &
   NODE_PID=$!
   SERVER_PIDS+=("$NODE_PID")
   for i in $(seq 1 300); do
@@ -75,7 +81,7 @@ stop_nodes() {
 conformance() { # $1 = what runs it (for the log), $2 = the URL
   local status=0
   log "conformance against $1 at $2"
-  (cd "$CONF" && CONFORMANCE_TEST_URL="$2" LONG_POLL_TIMEOUT_MS=500 \
+  (cd "$CONF" && CONFORMANCE_TEST_URL="$2" LONG_POLL_TIMEOUT_MS="$LONG_POLL_MS" \
     NO_COLOR=1 timeout 600 npx vitest run --reporter=default) || status=$?
   if [ "$status" -ne 0 ]; then
     local f

@@ -33,7 +33,7 @@ tether_find_jdk() {
 # dependency list is kept in server/target/fuzz.classpath). $2 names the caller in its progress line.
 tether_test_classpath() {
   local root="$1" cp_file="$1/server/target/fuzz.classpath"
-  if [ ! -f "$cp_file" ] || [ -n "$(find "$root/server/src" "$root/server/pom.xml" -newer "$cp_file" -print -quit)" ]; then
+  if [ ! -f "$cp_file" ] || [ -n "$(find "$root/server/src" "$root/server/pom.xml" "$root/pom.xml" -newer "$cp_file" -print -quit)" ]; then
     echo "$2: compiling (sources changed)..." >&2
     (cd "$root" && ./mvnw -B -q -pl server test-compile dependency:build-classpath \
       -Dmdep.outputFile="$cp_file" -Dmdep.includeScope=test -Dspotless.check.skip=true) >&2

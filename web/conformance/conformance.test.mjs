@@ -8,5 +8,5 @@ if (!baseUrl) throw new Error("set CONFORMANCE_TEST_URL to the server's origin, 
 
 runConformanceTests({
   baseUrl,
-  longPollTimeoutMs: Number(process.env.LONG_POLL_TIMEOUT_MS ?? 500),
+  longPollTimeoutMs: Number(process.env.LONG_POLL_TIMEOUT_MS ?? 1000), // the server's --long-poll-timeout (scripts/test.sh)
 })

@@ -35,27 +35,56 @@ public final class StreamEngine implements AutoCloseable {
         this(store, clock, settings, EngineObserver.NONE);
     }
 
-    /** @param observer hears of commits, flushes and published appends (metrics) */
+    /**
+     * The engine takes {@code store} over: {@link #close} closes it, and so does this constructor
+     * when it fails (a store that cannot load), so a failed start leaves no file, lock or
+     * connection open.
+     *
+     * @param observer hears of commits, flushes and published appends (metrics)
+     */
     public StreamEngine(StreamStore store, InstantSource clock, EngineSettings settings, EngineObserver observer)
             throws StoreException {
         this.store = store;
         this.clock = clock;
         this.memory = new MemoryBudget(settings.maxMemoryBytes());
         this.registry = new StreamRegistry(settings.recentWindowBytes(), memory);
-        var contents = store.load();
-        registry.load(contents, clock.millis());
-        this.reader = new StreamReader(registry, store);
-        this.sync = store instanceof SharedStreamStore shared
-                ? new RegistrySync(shared, registry, clock, settings.recentWindowBytes())
-                : null;
-        this.writer = new StreamWriter(
-                store, registry, reader, clock, firstIdBase(contents, clock), sync, settings, observer);
-        this.reads = new CatchUpReads(reader, settings);
-        if (sync != null) {
-            sync.start();
+        RegistrySync started = null;
+        CatchUpReads madeReads = null;
+        try {
+            var contents = store.load();
+            registry.load(contents, clock.millis());
+            this.reader = new StreamReader(registry, store);
+            this.sync = store instanceof SharedStreamStore shared
+                    ? new RegistrySync(shared, registry, clock, settings.recentWindowBytes())
+                    : null;
+            this.writer = new StreamWriter(
+                    store, registry, reader, clock, firstIdBase(contents, clock), sync, settings, observer);
+            madeReads = new CatchUpReads(reader, settings);
+            this.reads = madeReads;
+            if (sync != null) {
+                sync.start();
+                started = sync;
+            }
+            writer.start();
+        } catch (StoreException | RuntimeException | Error e) {
+            closeAfterFailedStart(started, madeReads, e);
+            throw e;
         }
-        writer.start();
         LOG.log(System.Logger.Level.DEBUG, "loaded " + registry.size() + " streams from " + store.describe());
+    }
+
+    private void closeAfterFailedStart(RegistrySync started, CatchUpReads madeReads, Throwable failure) {
+        try {
+            if (madeReads != null) {
+                madeReads.close();
+            }
+            if (started != null) {
+                started.close();
+            }
+            store.close();
+        } catch (RuntimeException e) {
+            failure.addSuppressed(e);
+        }
     }
 
     /**
