@@ -46,44 +46,49 @@ public final class StreamEngine implements AutoCloseable {
             throws StoreException {
         this.store = store;
         this.clock = clock;
-        this.memory = new MemoryBudget(settings.maxMemoryBytes());
-        this.registry = new StreamRegistry(settings.recentWindowBytes(), memory);
-        RegistrySync started = null;
+        RegistrySync madeSync = null;
         CatchUpReads madeReads = null;
         try {
+            this.memory = new MemoryBudget(settings.maxMemoryBytes());
+            this.registry = new StreamRegistry(settings.recentWindowBytes(), memory);
             var contents = store.load();
             registry.load(contents, clock.millis());
             this.reader = new StreamReader(registry, store);
-            this.sync = store instanceof SharedStreamStore shared
+            madeSync = store instanceof SharedStreamStore shared
                     ? new RegistrySync(shared, registry, clock, settings.recentWindowBytes())
                     : null;
+            this.sync = madeSync;
             this.writer = new StreamWriter(
                     store, registry, reader, clock, firstIdBase(contents, clock), sync, settings, observer);
             madeReads = new CatchUpReads(reader, settings);
             this.reads = madeReads;
             if (sync != null) {
                 sync.start();
-                started = sync;
             }
             writer.start();
+            LOG.log(System.Logger.Level.DEBUG, "loaded " + registry.size() + " streams from " + store.describe());
         } catch (StoreException | RuntimeException | Error e) {
-            closeAfterFailedStart(started, madeReads, e);
+            closeAfterFailedStart(madeReads, madeSync, e);
             throw e;
         }
-        LOG.log(System.Logger.Level.DEBUG, "loaded " + registry.size() + " streams from " + store.describe());
     }
 
-    private void closeAfterFailedStart(RegistrySync started, CatchUpReads madeReads, Throwable failure) {
-        try {
-            if (madeReads != null) {
-                madeReads.close();
+    /** Closes what a failed constructor made and the store it was given, each whatever the others do. */
+    private void closeAfterFailedStart(CatchUpReads madeReads, RegistrySync madeSync, Throwable failure) {
+        List<Runnable> closes = new java.util.ArrayList<>();
+        if (madeReads != null) {
+            closes.add(madeReads::close);
+        }
+        if (madeSync != null) {
+            closes.add(madeSync::close);
+        }
+        closes.add(store::close);
+        for (Runnable close : closes) {
+            try {
+                close.run();
+            } catch (RuntimeException e) {
+                failure.addSuppressed(e);
             }
-            if (started != null) {
-                started.close();
-            }
-            store.close();
-        } catch (RuntimeException e) {
-            failure.addSuppressed(e);
         }
     }
 

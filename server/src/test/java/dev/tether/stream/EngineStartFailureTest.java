@@ -33,15 +33,20 @@ class EngineStartFailureTest {
                     }
                 });
 
-        StoreException thrown = assertThrows(
-                StoreException.class,
-                () -> new StreamEngine(failingLoad, new ManualClock(1_800_000_000_000L), EngineSettings.defaults()));
-        assertEquals("the metadata cannot be read", thrown.getMessage());
+        try {
+            StoreException thrown = assertThrows(
+                    StoreException.class,
+                    () -> new StreamEngine(
+                            failingLoad, new ManualClock(1_800_000_000_000L), EngineSettings.defaults()));
+            assertEquals("the metadata cannot be read", thrown.getMessage());
 
-        // The log store holds its directory's lock while open: a second open succeeds only if the
-        // failed start closed the first.
-        try (LogStreamStore again = LogStreamStore.open(dir)) {
-            assertEquals("log", again.kind());
+            // The log store holds its directory's lock while open: a second open succeeds only if
+            // the failed start closed the first.
+            try (LogStreamStore again = LogStreamStore.open(dir)) {
+                assertEquals("log", again.kind());
+            }
+        } finally {
+            log.close(); // a second close is harmless; without the fix, this is the only one
         }
     }
 }
