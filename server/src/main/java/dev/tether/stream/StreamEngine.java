@@ -6,6 +6,7 @@ import dev.tether.store.StreamRecord;
 import dev.tether.store.StreamRecord.Lifecycle;
 import dev.tether.store.StreamStore;
 import java.time.InstantSource;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -62,11 +63,11 @@ public final class StreamEngine implements AutoCloseable {
                     store, registry, reader, clock, firstIdBase(contents, clock), sync, settings, observer);
             madeReads = new CatchUpReads(reader, settings);
             this.reads = madeReads;
+            LOG.log(System.Logger.Level.DEBUG, "loaded " + registry.size() + " streams from " + store.describe());
             if (sync != null) {
                 sync.start();
             }
-            writer.start();
-            LOG.log(System.Logger.Level.DEBUG, "loaded " + registry.size() + " streams from " + store.describe());
+            writer.start(); // last: nothing after it can fail and leave the writer running on a closed store
         } catch (StoreException | RuntimeException | Error e) {
             closeAfterFailedStart(madeReads, madeSync, e);
             throw e;
@@ -75,7 +76,7 @@ public final class StreamEngine implements AutoCloseable {
 
     /** Closes what a failed constructor made and the store it was given, each whatever the others do. */
     private void closeAfterFailedStart(CatchUpReads madeReads, RegistrySync madeSync, Throwable failure) {
-        List<Runnable> closes = new java.util.ArrayList<>();
+        List<Runnable> closes = new ArrayList<>();
         if (madeReads != null) {
             closes.add(madeReads::close);
         }
