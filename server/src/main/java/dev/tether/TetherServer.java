@@ -4,6 +4,7 @@ import dev.tether.auth.AuthConfig;
 import dev.tether.auth.Authenticator;
 import dev.tether.cluster.OwnerLease;
 import dev.tether.config.ServerConfig;
+import dev.tether.http.EventLoops;
 import dev.tether.http.HttpApi;
 import dev.tether.http.UpstreamClient;
 import dev.tether.inference.ModelBackend;
@@ -32,8 +33,9 @@ import java.time.InstantSource;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * A running Tether node: store, engine and HTTP API, wired by hand. Closing it stops HTTP
- * first (in-flight requests drain), then commits what the writer still holds, then closes the store.
+ * A running Tether node: event loops, store, engine and HTTP API, wired by hand. Closing it stops
+ * HTTP first (in-flight requests drain), then commits what the writer still holds, then closes the
+ * store, and the event loops last.
  *
  * <p>Thread-safe; {@link #close()} is idempotent.
  */
@@ -43,13 +45,20 @@ public final class TetherServer implements AutoCloseable {
     private final ResponseService responses;
     private final SessionService sessions;
     private final HttpApi http;
+    private final EventLoops loops;
     /** Cluster mode: the lease on the sessions, or null on one node. */
     private final OwnerLease owner;
 
     private boolean closed;
 
     private TetherServer(
-            StreamEngine engine, ResponseService responses, SessionService sessions, OwnerLease owner, HttpApi http) {
+            EventLoops loops,
+            StreamEngine engine,
+            ResponseService responses,
+            SessionService sessions,
+            OwnerLease owner,
+            HttpApi http) {
+        this.loops = loops;
         this.engine = engine;
         this.responses = responses;
         this.sessions = sessions;
@@ -75,7 +84,18 @@ public final class TetherServer implements AutoCloseable {
         if (config.authConfig() != null) {
             AuthConfig.load(config.authConfig()); // a bad file fails the start before anything is opened
         }
-        HttpApi.checkSettings(); // so does a bad -Dtether.transport
+        // A bad -Dtether.transport fails here too, before the store is opened.
+        EventLoops loops = EventLoops.start(config.eventLoops());
+        try {
+            return start(config, clock, metrics, loops);
+        } catch (Exception | Error e) {
+            loops.close();
+            throw e;
+        }
+    }
+
+    private static TetherServer start(ServerConfig config, InstantSource clock, Metrics metrics, EventLoops loops)
+            throws Exception {
         EngineSettings engineSettings = EngineSettings.defaults().withRetainBytes(config.retainBytes());
         if (config.maxMemoryBytes() > 0) {
             engineSettings = engineSettings.withMaxMemoryBytes(config.maxMemoryBytes());
@@ -84,7 +104,7 @@ public final class TetherServer implements AutoCloseable {
         StreamEngine engine = new StreamEngine(store, clock, engineSettings, metrics.engineObserver());
         ModelBackend backend;
         try {
-            backend = backend(config, metrics, clock);
+            backend = backend(config, metrics, clock, loops);
         } catch (Exception e) {
             engine.close();
             throw e;
@@ -99,17 +119,21 @@ public final class TetherServer implements AutoCloseable {
             if (!(store instanceof SharedStreamStore shared)) {
                 sessions.start(); // loads every session, ending the runs a crash interrupted
                 return new TetherServer(
+                        loops,
                         engine,
                         responses,
                         sessions,
                         null,
-                        HttpApi.start(engine, responses, sessions, config, clock, authenticator, metrics, null));
+                        HttpApi.start(loops, engine, responses, sessions, config, clock, authenticator, metrics, null));
             }
             // Cluster mode: the node holding the owner lease runs the sessions; the others forward to it.
-            HttpApi http = HttpApi.start(engine, responses, sessions, config, clock, authenticator, metrics, () -> {
-                OwnerLease lease = owner.get();
-                return lease == null ? new OwnerLease.Route.Unavailable("this node is starting") : lease.route();
-            });
+            HttpApi http =
+                    HttpApi.start(loops, engine, responses, sessions, config, clock, authenticator, metrics, () -> {
+                        OwnerLease lease = owner.get();
+                        return lease == null
+                                ? new OwnerLease.Route.Unavailable("this node is starting")
+                                : lease.route();
+                    });
             owner.set(new OwnerLease(shared, selfUrl(config, http.port()), clock, sessions::start, () -> {
                 LOG.log(
                         System.Logger.Level.ERROR,
@@ -118,7 +142,7 @@ public final class TetherServer implements AutoCloseable {
                 System.exit(75);
             }));
             owner.get().start();
-            return new TetherServer(engine, responses, sessions, owner.get(), http);
+            return new TetherServer(loops, engine, responses, sessions, owner.get(), http);
         } catch (Exception e) {
             if (owner.get() != null) {
                 owner.get().close();
@@ -134,7 +158,8 @@ public final class TetherServer implements AutoCloseable {
      * The model backend: the configured upstreams, the embedded engine on {@code --model}, the
      * generated demo model when neither is given (if enabled), or none.
      */
-    private static ModelBackend backend(ServerConfig config, Metrics metrics, InstantSource clock) throws Exception {
+    private static ModelBackend backend(ServerConfig config, Metrics metrics, InstantSource clock, EventLoops loops)
+            throws Exception {
         if (config.upstreams().isEmpty()) {
             return embedded(config, metrics, clock);
         }
@@ -145,7 +170,7 @@ public final class TetherServer implements AutoCloseable {
                 config.upstreamTimeout(),
                 config.upstreamApiKey(),
                 config.upstreamModel());
-        return new UpstreamBackend(settings, UpstreamClient.create(settings.connectTimeout()), metrics);
+        return new UpstreamBackend(settings, UpstreamClient.create(loops, settings.connectTimeout()), metrics);
     }
 
     private static ModelBackend embedded(ServerConfig config, Metrics metrics, InstantSource clock) throws Exception {
@@ -218,7 +243,7 @@ public final class TetherServer implements AutoCloseable {
 
     /** The network transport under the HTTP API's event loops: {@code epoll} or {@code nio}. */
     public String transport() {
-        return http.transport();
+        return loops.transport();
     }
 
     @Override
@@ -234,5 +259,6 @@ public final class TetherServer implements AutoCloseable {
         sessions.close();
         responses.close();
         engine.close();
+        loops.close();
     }
 }

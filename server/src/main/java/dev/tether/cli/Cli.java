@@ -46,7 +46,8 @@ public final class Cli {
                                         (default on; off on btrfs or ZFS)
               --retain-bytes SIZE       keep at most SIZE of each stream; older messages are dropped
                                         and reads below the new start get 410 (default: keep all)
-              --event-loops N           HTTP event-loop threads (default: one per core, less one; at least 1)
+              --event-loops N           event-loop threads, for HTTP and the upstream client alike
+                                        (default: one per core, less one; at least 1)
               --max-memory SIZE         memory for request bodies, queued writes, producer state and
                                         recent messages; beyond it writes get 503 memory_full
                                         (default: half the JVM's maximum heap)

@@ -1,45 +1,64 @@
 package dev.tether.http;
 
+import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import java.util.Locale;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.TimeUnit;
 
 /**
- * Tether's Vert.x instances (the HTTP API's and the upstream client's) and the network transport
- * under their event loops: Netty's native epoll on Linux, where it loads, JDK NIO elsewhere or
- * when {@value #PROPERTY}{@code =nio} asks for it. On the append load, one build on epoll and on
- * NIO came within the spread of each other (docs/benchmarks.md, "the native epoll transport"):
- * epoll is the default as Netty's own transport for Linux, not for a measured gain.
+ * The node's one Vert.x instance, and the network transport under its event loops: the HTTP API's
+ * servers, the upstream client and the cluster forwarder all run on these loops. The server owns
+ * it: made before anything else is opened, closed after everything that uses it.
  *
- * <p>Stateless.
+ * <p>One instance rather than one for the API and one for the upstream client (until 2026-12-06):
+ * an upstream answer is then read on the loop of the connection it streams to, so its events reach
+ * the client with no hop between threads, and a turn's request leaves from that loop too. On the
+ * gateway bench that cut Tether's CPU per request by 6–8% and its overhead per turn by 0.04–0.08
+ * ms (docs/benchmarks.md, "one Vert.x instance").
+ *
+ * <p>The transport is Netty's native epoll on Linux, where it loads, JDK NIO elsewhere or when
+ * {@value #PROPERTY}{@code =nio} asks for it. On the append load, one build on epoll and on NIO
+ * came within the spread of each other (docs/benchmarks.md, "the native epoll transport"): epoll is
+ * the default as Netty's own transport for Linux, not for a measured gain.
+ *
+ * <p>Thread-safe.
  */
-final class EventLoops {
+public final class EventLoops implements AutoCloseable {
     /** The system property that chooses the transport: {@code native} (the default) or {@code nio}. */
     static final String PROPERTY = "tether.transport";
 
     private static final System.Logger LOG = System.getLogger(EventLoops.class.getName());
 
-    /** The fallback is said once, though both instances fall back. */
-    private static final AtomicBoolean WARNED = new AtomicBoolean();
+    /**
+     * The event loop a thread was started from, inherited by every thread it starts: a response's
+     * run, started by the loop its request came in on, sends its upstream request from that loop.
+     */
+    private static final InheritableThreadLocal<Context> HOME = new InheritableThreadLocal<>();
 
-    private EventLoops() {}
+    private final Vertx vertx;
+    private final int loops;
+
+    private EventLoops(Vertx vertx, int loops) {
+        this.vertx = vertx;
+        this.loops = loops;
+    }
 
     /**
-     * A Vert.x instance with {@code loops} event loops and {@code options}' other settings, on the
-     * chosen transport; logs why, once, when native was asked for and could not load.
+     * Starts {@code loops} event loops on the transport {@value #PROPERTY} chooses; logs why when
+     * native was asked for and could not load.
      *
      * @throws IllegalArgumentException when {@value #PROPERTY} names no transport
      */
-    static Vertx create(int loops, VertxOptions options) {
-        return create(loops, options, System.getProperty(PROPERTY));
+    public static EventLoops start(int loops) {
+        return new EventLoops(create(loops, new VertxOptions(), System.getProperty(PROPERTY)), loops);
     }
 
-    /** As {@link #create(int, VertxOptions)}, with {@code transport} in place of the property's value. */
+    /** Tests: a Vert.x instance on {@code transport} in place of the property's value. */
     static Vertx create(int loops, VertxOptions options, String transport) {
         boolean preferNative = preferNative(transport);
         Vertx vertx = Vertx.vertx(options.setEventLoopPoolSize(loops).setPreferNativeTransport(preferNative));
-        if (preferNative && !vertx.isNativeTransportEnabled() && WARNED.compareAndSet(false, true)) {
+        if (preferNative && !vertx.isNativeTransportEnabled()) {
             Throwable cause = vertx.unavailableNativeTransportCause();
             LOG.log(
                     System.Logger.Level.WARNING,
@@ -48,14 +67,42 @@ final class EventLoops {
         return vertx;
     }
 
-    /** Refuses a {@value #PROPERTY} value that names no transport, before anything is opened. */
-    static void check() {
-        preferNative(System.getProperty(PROPERTY));
+    Vertx vertx() {
+        return vertx;
     }
 
-    /** The transport {@code vertx} runs on, as {@code epoll} or {@code nio} (for the start-up line). */
+    /** How many event loops there are. */
+    int count() {
+        return loops;
+    }
+
+    /** The transport under the loops, as {@code epoll} or {@code nio} (for the start-up line). */
+    public String transport() {
+        return describe(vertx);
+    }
+
     static String describe(Vertx vertx) {
         return vertx.isNativeTransportEnabled() ? "epoll" : "nio";
+    }
+
+    /** Makes {@code context} the home of the calling thread, its event loop, and of the threads it starts. */
+    static void home(Context context) {
+        HOME.set(context);
+    }
+
+    /** The event loop the calling thread, or the thread that started it, runs on; null when neither is one. */
+    static Context home() {
+        return HOME.get();
+    }
+
+    /** Stops the loops; whatever still used them is closed with them. */
+    @Override
+    public void close() {
+        try {
+            vertx.close().await(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.log(System.Logger.Level.WARNING, "the event loops did not stop cleanly: " + e);
+        }
     }
 
     private static boolean preferNative(String value) {

@@ -10,7 +10,6 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import java.time.Duration;
@@ -18,8 +17,9 @@ import java.time.InstantSource;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The HTTP face of Tether: one Vert.x instance with an HTTP server per event loop, all sharing
- * one port. The only class outside this package that knows it exists is the CLI.
+ * The HTTP face of Tether: an HTTP server on each of the node's event loops ({@link EventLoops}),
+ * all sharing one port. The only class outside this package that knows it exists is the server's
+ * wiring ({@code TetherServer}).
  *
  * <p>Thread-safe; {@link #close()} may be called from any thread, once.
  */
@@ -28,23 +28,17 @@ public final class HttpApi implements AutoCloseable {
     private static final Duration DRAIN = Duration.ofSeconds(5);
 
     private final Vertx vertx;
+    private final String deployment;
+    private final long sweeps;
     private final int port;
     private final ConnectionGuard guard;
 
-    private HttpApi(Vertx vertx, int port, ConnectionGuard guard) {
+    private HttpApi(Vertx vertx, String deployment, long sweeps, int port, ConnectionGuard guard) {
         this.vertx = vertx;
+        this.deployment = deployment;
+        this.sweeps = sweeps;
         this.port = port;
         this.guard = guard;
-    }
-
-    /**
-     * Checks the settings read from system properties ({@code -Dtether.transport}), so that a bad
-     * value stops the start before the store is opened.
-     *
-     * @throws IllegalArgumentException saying what is wrong
-     */
-    public static void checkSettings() {
-        EventLoops.check();
     }
 
     /** Connections open now, and the limit. */
@@ -53,12 +47,14 @@ public final class HttpApi implements AutoCloseable {
     }
 
     /**
-     * Binds and starts serving; blocks until listening.
+     * Binds and starts serving on an HTTP server per event loop; blocks until listening.
      *
+     * @param loops the node's event loops (closed by the caller, after this)
      * @param authenticator checks credentials, or null for the open (no-auth, loopback) mode
      * @param owner         cluster mode: where the sessions' routes go (see {@link ClusterForwarder}); null on one node
      */
     public static HttpApi start(
+            EventLoops loops,
             StreamEngine engine,
             ResponseService responses,
             SessionService sessions,
@@ -68,7 +64,8 @@ public final class HttpApi implements AutoCloseable {
             Metrics metrics,
             java.util.function.Supplier<dev.tether.cluster.OwnerLease.Route> owner)
             throws Exception {
-        Vertx vertx = EventLoops.create(config.eventLoops(), new VertxOptions());
+        Vertx vertx = loops.vertx();
+        String deployment = null;
         try {
             HttpMetrics.register(vertx, metrics);
             HttpRoutes routes = new HttpRoutes(
@@ -87,18 +84,20 @@ public final class HttpApi implements AutoCloseable {
                     config.idleTimeout().toMillis());
             int port = config.port() == 0 ? freePort(config.host()) : config.port();
             // Every event loop gets its own server; Vert.x binds the socket once and shares it.
-            vertx.deployVerticle(
+            deployment = vertx.deployVerticle(
                             () -> new ServerVerticle(routes, guard, config, port),
-                            new DeploymentOptions().setInstances(config.eventLoops()))
+                            new DeploymentOptions().setInstances(loops.count()))
                     .await(30, TimeUnit.SECONDS);
-            vertx.setPeriodic(1000, id -> guard.sweep(System.currentTimeMillis()));
+            long sweeps = vertx.setPeriodic(1000, id -> guard.sweep(System.currentTimeMillis()));
             metrics.connections("http", guard, ConnectionGuard::open);
             metrics.connectionEnds("refused", guard, ConnectionGuard::refused);
             metrics.connectionEnds("timeout", guard, ConnectionGuard::timedOut);
-            return new HttpApi(vertx, port, guard);
+            return new HttpApi(vertx, deployment, sweeps, port, guard);
         } catch (Exception e) {
             HttpMetrics.unregister(vertx);
-            vertx.close().await(10, TimeUnit.SECONDS);
+            if (deployment != null) {
+                vertx.undeploy(deployment).await(10, TimeUnit.SECONDS);
+            }
             throw e;
         }
     }
@@ -117,17 +116,13 @@ public final class HttpApi implements AutoCloseable {
         return port;
     }
 
-    /** The network transport under the event loops: {@code epoll} or {@code nio}. */
-    public String transport() {
-        return EventLoops.describe(vertx);
-    }
-
     /** Stops accepting connections, lets in-flight requests finish for a few seconds, then closes. */
     @Override
     public void close() {
         try {
+            vertx.cancelTimer(sweeps);
             HttpMetrics.unregister(vertx);
-            vertx.close().await(DRAIN.toMillis() + 5000, TimeUnit.MILLISECONDS);
+            vertx.undeploy(deployment).await(DRAIN.toMillis() + 5000, TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             LOG.log(System.Logger.Level.WARNING, "HTTP shutdown did not complete cleanly: " + e);
         }
@@ -150,6 +145,7 @@ public final class HttpApi implements AutoCloseable {
 
         @Override
         public Future<?> start() {
+            EventLoops.home(context); // what a request on this loop starts sends upstream from here
             int maxMessage = (int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes());
             HttpServerOptions options = new HttpServerOptions()
                     .setHost(config.host())

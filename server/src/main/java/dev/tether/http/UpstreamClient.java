@@ -7,7 +7,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
@@ -39,11 +38,13 @@ import java.util.function.Consumer;
  * <p>{@code https://} upstreams get TLS with the JVM's trusted certificates, host name
  * verification, and the host name sent (SNI) for fully qualified names, as the JDK client did.
  *
- * <p>It has its own Vert.x instance, closed with the model backend: the response service ends
- * the runs still streaming at shutdown before their connections go, after the HTTP API has
- * stopped. It has an event loop per core, and requests take them in turn: a turn's answer is
- * parsed on the loop its request started on, so many concurrent turns are not bound to one
- * thread.
+ * <p>It runs on the node's {@link EventLoops}, and is closed with the model backend: the response
+ * service ends the runs still streaming at shutdown before their connections go, after the HTTP
+ * API has stopped. A request is sent from the loop its caller was started from ({@link
+ * EventLoops#home}: the loop a response's request came in on), so the answer is read where its
+ * events are written to the client; a caller started elsewhere takes the loops in turn. Either
+ * way a turn's answer is parsed on the loop its request started on, and many concurrent turns are
+ * not bound to one thread.
  *
  * <p>Thread-safe.
  */
@@ -53,6 +54,8 @@ public final class UpstreamClient implements UpstreamTransport {
 
     private final Vertx vertx;
     private final HttpClient client;
+    /** The deployment that made {@link #contexts}, undeployed at close. */
+    private final String deployment;
     /**
      * Where requests start, one context per event loop, taken in turn. Started from the caller's
      * thread, the callbacks were attached there too; a caller descheduled between the two calls
@@ -65,38 +68,19 @@ public final class UpstreamClient implements UpstreamTransport {
 
     private final AtomicInteger nextContext = new AtomicInteger();
 
-    private UpstreamClient(Vertx vertx, HttpClient client, List<Context> contexts) {
+    private UpstreamClient(Vertx vertx, HttpClient client, String deployment, List<Context> contexts) {
         this.vertx = vertx;
         this.client = client;
+        this.deployment = deployment;
         this.contexts = contexts;
     }
 
-    /** An event loop per core. */
-    public static UpstreamTransport create(Duration connectTimeout) throws Exception {
-        return create(connectTimeout, Runtime.getRuntime().availableProcessors());
-    }
-
-    static UpstreamTransport create(Duration connectTimeout, int loops) throws Exception {
-        Vertx vertx =
-                EventLoops.create(loops, new VertxOptions().setWorkerPoolSize(1).setInternalBlockingPoolSize(1));
-        try {
-            HttpClient client = vertx.createHttpClient(
-                    new HttpClientOptions()
-                            .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
-                            .setKeepAlive(true)
-                            .setMaxInitialLineLength(16_384),
-                    new PoolOptions().setHttp1MaxSize(MAX_CONNECTIONS));
-            return new UpstreamClient(vertx, client, contexts(vertx, loops));
-        } catch (Exception e) {
-            vertx.close();
-            throw e;
-        }
-    }
-
-    /** A context on each event loop: each instance of a deployment gets the next loop. */
-    private static List<Context> contexts(Vertx vertx, int loops) throws Exception {
+    /** A client on {@code loops}, which must outlive it. */
+    public static UpstreamTransport create(EventLoops loops, Duration connectTimeout) throws Exception {
+        Vertx vertx = loops.vertx();
+        // A context on each event loop: each instance of a deployment gets the next loop.
         List<Context> contexts = new CopyOnWriteArrayList<>();
-        vertx.deployVerticle(
+        String deployment = vertx.deployVerticle(
                         () -> new VerticleBase() {
                             @Override
                             public Future<?> start() {
@@ -104,9 +88,24 @@ public final class UpstreamClient implements UpstreamTransport {
                                 return Future.succeededFuture();
                             }
                         },
-                        new DeploymentOptions().setInstances(loops))
+                        new DeploymentOptions().setInstances(loops.count()))
                 .await(30, TimeUnit.SECONDS);
-        return List.copyOf(contexts);
+        HttpClient client = vertx.createHttpClient(
+                new HttpClientOptions()
+                        .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
+                        .setKeepAlive(true)
+                        .setMaxInitialLineLength(16_384),
+                new PoolOptions().setHttp1MaxSize(MAX_CONNECTIONS));
+        return new UpstreamClient(vertx, client, deployment, List.copyOf(contexts));
+    }
+
+    /** The loop to send from: the caller's home loop, else the next in turn. */
+    private Context context() {
+        Context home = EventLoops.home();
+        if (home != null && home.owner() == vertx) {
+            return home;
+        }
+        return contexts.get(Math.floorMod(nextContext.getAndIncrement(), contexts.size()));
     }
 
     @Override
@@ -128,8 +127,7 @@ public final class UpstreamClient implements UpstreamTransport {
         CompletableFuture<Void> out = new CompletableFuture<>();
         AtomicReference<HttpClientRequest> request = new AtomicReference<>();
         long deadline = System.nanoTime() + headTimeout.toNanos();
-        Context context = contexts.get(Math.floorMod(nextContext.getAndIncrement(), contexts.size()));
-        context.runOnContext(v -> client.request(options)
+        context().runOnContext(v -> client.request(options)
                 .compose(req -> {
                     request.set(req);
                     (body == null ? req.end() : req.end(Buffer.buffer(body))).onComplete(w -> out.complete(null));
@@ -188,9 +186,10 @@ public final class UpstreamClient implements UpstreamTransport {
     @Override
     public void close() {
         try {
-            vertx.close().await(5, TimeUnit.SECONDS);
+            client.close().await(5, TimeUnit.SECONDS);
+            vertx.undeploy(deployment).await(5, TimeUnit.SECONDS);
         } catch (Exception e) {
-            // connections are dropped either way; shutdown must not hang on them
+            // connections are dropped either way (at the latest with the loops); shutdown must not hang on them
         }
     }
 

@@ -68,7 +68,7 @@ class EventLoopsTest {
     }
 
     /**
-     * Where the native library cannot load (here: Netty told not to), both instances run on NIO,
+     * Where the native library cannot load (here: Netty told not to), the server's loops run on NIO,
      * the start-up line says so, and the server says why once.
      */
     @Test

@@ -33,17 +33,20 @@ import org.junit.jupiter.api.Test;
 class UpstreamClientTest {
     private static final Duration HEAD = Duration.ofSeconds(10);
 
+    private EventLoops loops;
     private UpstreamTransport client;
     private ServerSocket server;
 
     @BeforeEach
     void open() throws Exception {
-        client = UpstreamClient.create(Duration.ofSeconds(5));
+        loops = EventLoops.start(2);
+        client = UpstreamClient.create(loops, Duration.ofSeconds(5));
     }
 
     @AfterEach
     void close() throws IOException {
         client.close();
+        loops.close();
         if (server != null) {
             server.close();
         }
@@ -226,28 +229,75 @@ class UpstreamClientTest {
     @Test
     void requestsTakeTheEventLoopsInTurnSoConcurrentAnswersAreNotParsedOnOneThread() throws Exception {
         URI uri = serve((s, out) -> answer(out, "a\n"));
-        try (UpstreamTransport three = UpstreamClient.create(Duration.ofSeconds(5), 3)) {
-            List<String> threads = new CopyOnWriteArrayList<>();
-            for (int i = 0; i < 6; i++) {
-                CompletableFuture<CompletableFuture<Void>> taken = new CompletableFuture<>();
-                UpstreamTransport.Answer answer = three.send(
-                        uri,
-                        Map.of(),
-                        null,
-                        HEAD,
-                        () -> {},
-                        a -> taken.complete(a.body()
-                                .lines(
-                                        1024,
-                                        line -> threads.add(
-                                                Thread.currentThread().getName()))));
-                taken.get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
-                answer.body().close();
-            }
+        try (EventLoops loops3 = EventLoops.start(3);
+                UpstreamTransport three = UpstreamClient.create(loops3, Duration.ofSeconds(5))) {
+            List<Thread> threads = linesReadOn(three, uri, 6);
             assertEquals(6, threads.size(), "every answer's line arrived");
             assertEquals(3, threads.stream().distinct().count(), "three loops parsed the six answers: " + threads);
             assertEquals(threads.subList(0, 3), threads.subList(3, 6), "the loops are taken in turn: " + threads);
         }
+    }
+
+    /**
+     * A caller started from one of the client's loops (as a response's run is, from the loop its
+     * request came in on) sends from that loop and has the answer read there, where the response's
+     * events are written; a loop of another instance is no home to it, and it takes the loops in turn.
+     */
+    @Test
+    void aCallerStartedFromALoopHasItsAnswersReadOnThatLoop() throws Exception {
+        URI uri = serve((s, out) -> answer(out, "a\n"));
+        try (EventLoops loops3 = EventLoops.start(3);
+                EventLoops other = EventLoops.start(1);
+                UpstreamTransport three = UpstreamClient.create(loops3, Duration.ofSeconds(5))) {
+            CompletableFuture<Thread> home = new CompletableFuture<>();
+            List<Thread> fromHome = fromACallerStartedOn(loops3, home, () -> linesReadOn(three, uri, 6));
+            assertEquals(6, fromHome.size(), "every answer's line arrived");
+            assertTrue(
+                    fromHome.stream().allMatch(home.join()::equals),
+                    "every answer was read on the caller's loop " + home.join() + ": " + fromHome);
+
+            CompletableFuture<Thread> foreign = new CompletableFuture<>();
+            List<Thread> fromOther = fromACallerStartedOn(other, foreign, () -> linesReadOn(three, uri, 6));
+            assertFalse(fromOther.contains(foreign.join()), "read on another instance's loop: " + fromOther);
+            assertEquals(3, fromOther.stream().distinct().count(), "the loops are taken in turn: " + fromOther);
+        }
+    }
+
+    /** Runs {@code call} on a virtual thread started from a loop of {@code loops} made its home. */
+    private static <T> T fromACallerStartedOn(
+            EventLoops loops, CompletableFuture<Thread> loopThread, java.util.concurrent.Callable<T> call)
+            throws Exception {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        loops.vertx().getOrCreateContext().runOnContext(v -> {
+            EventLoops.home(io.vertx.core.Vertx.currentContext()); // as each HTTP server's loop does
+            loopThread.complete(Thread.currentThread());
+            Thread.ofVirtual().start(() -> {
+                try {
+                    result.complete(call.call());
+                } catch (Exception e) {
+                    result.completeExceptionally(e);
+                }
+            });
+        });
+        return result.get(30, TimeUnit.SECONDS);
+    }
+
+    /** Sends {@code n} requests one after another; the thread each answer's line was read on. */
+    private static List<Thread> linesReadOn(UpstreamTransport transport, URI uri, int n) throws Exception {
+        List<Thread> threads = new CopyOnWriteArrayList<>();
+        for (int i = 0; i < n; i++) {
+            CompletableFuture<CompletableFuture<Void>> taken = new CompletableFuture<>();
+            UpstreamTransport.Answer answer = transport.send(
+                    uri,
+                    Map.of(),
+                    null,
+                    HEAD,
+                    () -> {},
+                    a -> taken.complete(a.body().lines(1024, line -> threads.add(Thread.currentThread()))));
+            taken.get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
+            answer.body().close();
+        }
+        return threads;
     }
 
     @Test

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tether.config.ServerConfig;
+import dev.tether.http.EventLoops;
 import dev.tether.http.HttpApi;
 import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelRequest;
@@ -117,9 +118,11 @@ class SessionViewDurabilityTest {
                     new ResponseService(engine, none, InstantSource.system(), ResponseSettings.defaults(), metrics);
             SessionService sessions = new SessionService(engine, responses, InstantSource.system(), metrics);
             HttpApi http = null;
+            EventLoops loops = EventLoops.start(1);
             try {
                 sessions.start();
-                http = HttpApi.start(engine, responses, sessions, config, InstantSource.system(), null, metrics, null);
+                http = HttpApi.start(
+                        loops, engine, responses, sessions, config, InstantSource.system(), null, metrics, null);
                 URI base = URI.create("http://127.0.0.1:" + http.port());
                 HttpClient client = HttpClient.newHttpClient();
                 HttpResponse<String> created = client.send(
@@ -162,6 +165,7 @@ class SessionViewDurabilityTest {
                 }
                 sessions.close();
                 responses.close();
+                loops.close();
             }
         }
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tether.http.EventLoops;
 import dev.tether.http.UpstreamClient;
 import dev.tether.inference.ChatMessage;
 import dev.tether.inference.ModelRequest;
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.Test;
 /** The upstream backend on the real transport, against a scripted upstream. */
 class UpstreamBackendTest {
     private ScriptedUpstream upstream;
+    private EventLoops loops;
     private UpstreamBackend backend;
 
     @BeforeEach
@@ -37,12 +39,14 @@ class UpstreamBackendTest {
                 Duration.ofSeconds(10),
                 null,
                 null);
-        backend = new UpstreamBackend(settings, UpstreamClient.create(settings.connectTimeout()), null);
+        loops = EventLoops.start(1);
+        backend = new UpstreamBackend(settings, UpstreamClient.create(loops, settings.connectTimeout()), null);
     }
 
     @AfterEach
     void stop() {
         backend.close();
+        loops.close();
         upstream.close();
     }
 
