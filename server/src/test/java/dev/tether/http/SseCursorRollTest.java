@@ -1,0 +1,131 @@
+package dev.tether.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tether.config.ServerConfig;
+import dev.tether.metrics.Metrics;
+import dev.tether.responses.ResponseService;
+import dev.tether.responses.ResponseSettings;
+import dev.tether.session.SessionService;
+import dev.tether.store.memory.MemoryStreamStore;
+import dev.tether.stream.EngineSettings;
+import dev.tether.stream.StreamEngine;
+import dev.tether.testing.ManualClock;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.InstantSource;
+import java.util.Iterator;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A live tail's cursor across interval boundaries (Durable Streams §10.1), on a clock the test
+ * moves: a tail that sent no cursor gets each new interval's; one that echoed a cursor ahead keeps
+ * its larger answer until the intervals pass it, and never goes below what it sent.
+ */
+class SseCursorRollTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long INTERVAL = 20_000;
+
+    @Test
+    @Timeout(60)
+    void aTailsCursorFollowsTheIntervalsAndNeverGoesBack() throws Exception {
+        // the middle of an interval, so that nothing but the test moves it
+        ManualClock clock = new ManualClock(1_728_432_000_000L + 1_000 * INTERVAL + INTERVAL / 2);
+        Metrics metrics = new Metrics();
+        ServerConfig config = ServerConfig.builder()
+                .port(0)
+                .store(ServerConfig.StoreKind.MEMORY)
+                .build();
+        try (EventLoops loops = EventLoops.start(1);
+                StreamEngine engine =
+                        new StreamEngine(new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults())) {
+            ResponseService responses =
+                    new ResponseService(engine, null, InstantSource.system(), ResponseSettings.defaults(), metrics);
+            SessionService sessions = new SessionService(engine, responses, InstantSource.system(), metrics);
+            try (HttpApi http = HttpApi.start(loops, engine, responses, sessions, config, clock, null, metrics, null)) {
+                HttpClient client = HttpClient.newHttpClient();
+                URI stream = URI.create("http://127.0.0.1:" + http.port() + "/v1/stream/s");
+                assertEquals(201, send(client, HttpRequest.newBuilder(stream).PUT(body(""))));
+                BlockingQueue<Long> plain = tail(client, stream, "");
+                BlockingQueue<Long> echoing = tail(client, stream, "&cursor=1005");
+
+                long first = take(plain);
+                long ahead = take(echoing);
+                assertEquals(1_000, first, "the current interval's cursor");
+                assertTrue(ahead > 1_005 && ahead <= 1_005 + 181, "one past the echoed cursor, with jitter: " + ahead);
+
+                clock.advanceMillis(INTERVAL); // into the next interval
+                append(client, stream);
+                assertEquals(1_001, take(plain), "the next interval's cursor");
+                assertEquals(ahead, take(echoing), "the echoed tail's cursor went back");
+
+                clock.advanceMillis((ahead - 1_001 + 2) * INTERVAL); // past the echoed tail's answer
+                append(client, stream);
+                assertEquals(ahead + 2, take(plain));
+                assertEquals(ahead + 2, take(echoing), "the intervals passed the echoed tail's cursor");
+                client.shutdownNow(); // the tails end here, not at the server's drain
+            } finally {
+                sessions.close();
+                responses.close();
+            }
+        }
+    }
+
+    private static HttpRequest.BodyPublisher body(String text) {
+        return HttpRequest.BodyPublishers.ofString(text);
+    }
+
+    private static int send(HttpClient client, HttpRequest.Builder request) throws Exception {
+        return client.send(request.header("Content-Type", "text/plain").build(), HttpResponse.BodyHandlers.discarding())
+                .statusCode();
+    }
+
+    private static void append(HttpClient client, URI stream) throws Exception {
+        assertEquals(204, send(client, HttpRequest.newBuilder(stream).POST(body("x"))));
+    }
+
+    /** The cursor of each control event of a tail from the stream's current end. */
+    private static BlockingQueue<Long> tail(HttpClient client, URI stream, String query) throws Exception {
+        HttpResponse<Stream<String>> sse = client.sendAsync(
+                        HttpRequest.newBuilder(URI.create(stream + "?live=sse&offset=now" + query))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofLines())
+                .get(10, TimeUnit.SECONDS);
+        assertEquals(200, sse.statusCode());
+        BlockingQueue<Long> cursors = new LinkedBlockingQueue<>();
+        Thread.ofVirtual().start(() -> {
+            try (Stream<String> lines = sse.body()) {
+                boolean control = false;
+                for (Iterator<String> it = lines.iterator(); it.hasNext(); ) {
+                    String line = it.next();
+                    if (line.equals("event: control")) {
+                        control = true;
+                    } else if (control && line.startsWith("data:")) {
+                        JsonNode event = JSON.readTree(line.substring(5));
+                        cursors.add(event.path("streamCursor").asLong());
+                        control = false;
+                    }
+                }
+            } catch (Exception e) {
+                // the test ended and closed the connection
+            }
+        });
+        return cursors;
+    }
+
+    private static long take(BlockingQueue<Long> cursors) throws InterruptedException {
+        Long cursor = cursors.poll(10, TimeUnit.SECONDS);
+        assertTrue(cursor != null, "no control event within 10 s");
+        return cursor;
+    }
+}
