@@ -113,27 +113,20 @@ public final class TetherServer implements AutoCloseable {
                 engine, backend, clock, ResponseSettings.defaults().withTtl(config.responseTtl()), metrics);
         SessionService sessions = new SessionService(engine, responses, clock, metrics);
         AtomicReference<OwnerLease> owner = new AtomicReference<>();
+        HttpApi http = null;
         try {
             Authenticator authenticator =
                     config.authConfig() == null ? null : new Authenticator(AuthConfig.load(config.authConfig()), clock);
             if (!(store instanceof SharedStreamStore shared)) {
                 sessions.start(); // loads every session, ending the runs a crash interrupted
-                return new TetherServer(
-                        loops,
-                        engine,
-                        responses,
-                        sessions,
-                        null,
-                        HttpApi.start(loops, engine, responses, sessions, config, clock, authenticator, metrics, null));
+                http = HttpApi.start(loops, engine, responses, sessions, config, clock, authenticator, metrics, null);
+                return new TetherServer(loops, engine, responses, sessions, null, http);
             }
             // Cluster mode: the node holding the owner lease runs the sessions; the others forward to it.
-            HttpApi http =
-                    HttpApi.start(loops, engine, responses, sessions, config, clock, authenticator, metrics, () -> {
-                        OwnerLease lease = owner.get();
-                        return lease == null
-                                ? new OwnerLease.Route.Unavailable("this node is starting")
-                                : lease.route();
-                    });
+            http = HttpApi.start(loops, engine, responses, sessions, config, clock, authenticator, metrics, () -> {
+                OwnerLease lease = owner.get();
+                return lease == null ? new OwnerLease.Route.Unavailable("this node is starting") : lease.route();
+            });
             owner.set(new OwnerLease(shared, selfUrl(config, http.port()), clock, sessions::start, () -> {
                 LOG.log(
                         System.Logger.Level.ERROR,
@@ -144,6 +137,9 @@ public final class TetherServer implements AutoCloseable {
             owner.get().start();
             return new TetherServer(loops, engine, responses, sessions, owner.get(), http);
         } catch (Exception e) {
+            if (http != null) {
+                http.close(); // first: no request may reach what closes next
+            }
             if (owner.get() != null) {
                 owner.get().close();
             }
@@ -241,7 +237,7 @@ public final class TetherServer implements AutoCloseable {
         return engine.storeDescription();
     }
 
-    /** The network transport under the HTTP API's event loops: {@code epoll} or {@code nio}. */
+    /** The network transport under the event loops: {@code epoll} or {@code nio}. */
     public String transport() {
         return loops.transport();
     }
@@ -252,13 +248,16 @@ public final class TetherServer implements AutoCloseable {
             return;
         }
         closed = true;
-        if (owner != null) {
-            owner.close();
+        try {
+            if (owner != null) {
+                owner.close();
+            }
+            http.close();
+            sessions.close();
+            responses.close();
+            engine.close();
+        } finally {
+            loops.close(); // whatever failed above, no event-loop thread outlives the server
         }
-        http.close();
-        sessions.close();
-        responses.close();
-        engine.close();
-        loops.close();
     }
 }

@@ -20,7 +20,7 @@ import java.util.Objects;
  * @param slowConsumerTimeout a reader whose socket stays full this long is disconnected
  * @param maxStoreBytes       optional cap on the database size (writes beyond it get 503)
  * @param logPreallocate      the log store zero-fills its next segment ahead of time
- * @param eventLoops          HTTP event-loop threads (default: {@link #defaultEventLoops})
+ * @param eventLoops          event-loop threads, for HTTP and the upstream client (default: {@link #defaultEventLoops})
  * @param retainBytes         per-stream retention in bytes (older messages are dropped); 0 keeps all
  * @param upstreams           OpenAI-compatible Chat Completions base URLs (replicas of one model)
  * @param upstreamModel       model name sent upstream instead of the client's, or null
@@ -238,7 +238,7 @@ public record ServerConfig(
     }
 
     /**
-     * The default number of HTTP event loops: one per core, less one, and at least one. Every
+     * The default number of event loops: one per core, less one, and at least one. Every
      * write also runs on the stream engine's writer thread, which this leaves a core; with a
      * loop on every core it shares the cores with the loops. On two cores, one
      * loop did up to half again as many appends per server CPU-second as two, with a third fewer

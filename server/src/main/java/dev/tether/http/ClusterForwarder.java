@@ -230,4 +230,14 @@ final class ClusterForwarder {
                                 + "; retry (if it died, another node takes over within "
                                 + OwnerLease.TTL_MILLIS / 1000 + " s)"));
     }
+
+    /** Closes its clients (with the HTTP API: the event loops they run on outlive it). */
+    void close() {
+        try {
+            http.close().await(5, java.util.concurrent.TimeUnit.SECONDS);
+            sockets.close().await(5, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+            // their connections go with the event loops at the latest
+        }
+    }
 }

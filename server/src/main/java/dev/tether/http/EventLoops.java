@@ -12,10 +12,10 @@ import java.util.concurrent.TimeUnit;
  * it: made before anything else is opened, closed after everything that uses it.
  *
  * <p>One instance rather than one for the API and one for the upstream client (until 2026-12-06):
- * an upstream answer is then read on the loop of the connection it streams to, so its events reach
- * the client with no hop between threads, and a turn's request leaves from that loop too. On the
- * gateway bench that cut Tether's CPU per request by 6–8% and its overhead per turn by 0.04–0.08
- * ms (docs/benchmarks.md, "one Vert.x instance").
+ * an upstream answer is then read on the loop of the connection that started its turn, so its
+ * events reach that client with no hop between threads, and the turn's request leaves from that
+ * loop too. On the gateway bench, overhead per turn and CPU per request were each lower in 12 of
+ * 18 mode-pairs, by about this VM's spread (docs/benchmarks.md, "one Vert.x instance").
  *
  * <p>The transport is Netty's native epoll on Linux, where it loads, JDK NIO elsewhere or when
  * {@value #PROPERTY}{@code =nio} asks for it. On the append load, one build on epoll and on NIO
@@ -33,6 +33,8 @@ public final class EventLoops implements AutoCloseable {
     /**
      * The event loop a thread was started from, inherited by every thread it starts: a response's
      * run, started by the loop its request came in on, sends its upstream request from that loop.
+     * A thread that a loop (or such a thread) starts for longer work, such as a pool's worker,
+     * keeps that loop as its home: it only decides where that thread's upstream requests leave.
      */
     private static final InheritableThreadLocal<Context> HOME = new InheritableThreadLocal<>();
 

@@ -32,8 +32,12 @@ public final class HttpApi implements AutoCloseable {
     private final long sweeps;
     private final int port;
     private final ConnectionGuard guard;
+    /** Cluster mode's forwarder, or null on one node. */
+    private final ClusterForwarder forwarder;
 
-    private HttpApi(Vertx vertx, String deployment, long sweeps, int port, ConnectionGuard guard) {
+    private HttpApi(
+            Vertx vertx, String deployment, long sweeps, int port, ConnectionGuard guard, ClusterForwarder forwarder) {
+        this.forwarder = forwarder;
         this.vertx = vertx;
         this.deployment = deployment;
         this.sweeps = sweeps;
@@ -66,17 +70,11 @@ public final class HttpApi implements AutoCloseable {
             throws Exception {
         Vertx vertx = loops.vertx();
         String deployment = null;
+        ClusterForwarder forwarder = owner == null ? null : new ClusterForwarder(vertx, owner);
         try {
             HttpMetrics.register(vertx, metrics);
-            HttpRoutes routes = new HttpRoutes(
-                    engine,
-                    responses,
-                    sessions,
-                    config,
-                    clock,
-                    authenticator,
-                    metrics,
-                    owner == null ? null : new ClusterForwarder(vertx, owner));
+            HttpRoutes routes =
+                    new HttpRoutes(engine, responses, sessions, config, clock, authenticator, metrics, forwarder);
             ConnectionGuard guard = new ConnectionGuard(
                     config.maxConnections(),
                     config.headerTimeout().toMillis(),
@@ -92,11 +90,14 @@ public final class HttpApi implements AutoCloseable {
             metrics.connections("http", guard, ConnectionGuard::open);
             metrics.connectionEnds("refused", guard, ConnectionGuard::refused);
             metrics.connectionEnds("timeout", guard, ConnectionGuard::timedOut);
-            return new HttpApi(vertx, deployment, sweeps, port, guard);
+            return new HttpApi(vertx, deployment, sweeps, port, guard, forwarder);
         } catch (Exception e) {
             HttpMetrics.unregister(vertx);
             if (deployment != null) {
                 vertx.undeploy(deployment).await(10, TimeUnit.SECONDS);
+            }
+            if (forwarder != null) {
+                forwarder.close();
             }
             throw e;
         }
@@ -125,6 +126,9 @@ public final class HttpApi implements AutoCloseable {
             vertx.undeploy(deployment).await(DRAIN.toMillis() + 5000, TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             LOG.log(System.Logger.Level.WARNING, "HTTP shutdown did not complete cleanly: " + e);
+        }
+        if (forwarder != null) {
+            forwarder.close();
         }
     }
 
@@ -181,6 +185,7 @@ public final class HttpApi implements AutoCloseable {
 
         @Override
         public Future<?> stop() {
+            EventLoops.home(null); // what this loop starts from now on sends from any loop
             return server.shutdown(DRAIN);
         }
     }

@@ -117,6 +117,10 @@ public final class UpstreamClient implements UpstreamTransport {
             Runnable meanwhile,
             Consumer<Answer> atHead)
             throws IOException, InterruptedException {
+        if (Context.isOnEventLoopThread()) {
+            // It waits for the answer's head, and on a loop it would wait for its own loop.
+            throw new IllegalStateException("an upstream request must not be sent from an event loop");
+        }
         RequestOptions options = new RequestOptions()
                 .setAbsoluteURI(uri.toString())
                 .setMethod(body == null ? HttpMethod.GET : HttpMethod.POST);

@@ -1,5 +1,6 @@
 package dev.tether.http;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
@@ -22,7 +23,11 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.InstantSource;
-import java.util.concurrent.CompletableFuture;
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -33,14 +38,19 @@ import org.junit.jupiter.api.Timeout;
  * where the response's events are written ({@code UpstreamClientTest} shows the client's side).
  */
 class RunHomeTest {
+    /**
+     * Three loops, a request on each of three connections (Vert.x hands a shared server's
+     * connections to its loops in turn): each run's home is a loop of the server, and a different
+     * one each time, as the connections' loops are.
+     */
     @Test
     @Timeout(60)
     void aResponsesRunHasTheLoopItsRequestCameInOnAsItsHome() throws Exception {
-        CompletableFuture<Context> home = new CompletableFuture<>();
+        BlockingQueue<Optional<Context>> homes = new LinkedBlockingQueue<>();
         ModelBackend recording = new ModelBackend() {
             @Override
             public ModelResult generate(ModelRequest request, ModelSink sink) throws ModelException {
-                home.complete(EventLoops.home());
+                homes.add(Optional.ofNullable(EventLoops.home()));
                 throw new ModelException(ModelException.Kind.UNAVAILABLE, "this test only looks at the thread");
             }
 
@@ -54,7 +64,7 @@ class RunHomeTest {
                 .port(0)
                 .store(ServerConfig.StoreKind.MEMORY)
                 .build();
-        try (EventLoops loops = EventLoops.start(1);
+        try (EventLoops loops = EventLoops.start(3);
                 StreamEngine engine =
                         new StreamEngine(new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults())) {
             ResponseService responses = new ResponseService(
@@ -62,17 +72,24 @@ class RunHomeTest {
             SessionService sessions = new SessionService(engine, responses, InstantSource.system(), metrics);
             try (HttpApi http = HttpApi.start(
                     loops, engine, responses, sessions, config, InstantSource.system(), null, metrics, null)) {
-                HttpResponse<String> answer = HttpClient.newHttpClient()
-                        .send(
+                Set<Context> seen = new HashSet<>();
+                for (int i = 0; i < 3; i++) {
+                    try (HttpClient client = HttpClient.newHttpClient()) { // a connection of its own
+                        HttpResponse<String> answer = client.send(
                                 HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + "/v1/responses"))
                                         .header("Content-Type", "application/json")
                                         .POST(HttpRequest.BodyPublishers.ofString(
                                                 "{\"model\":\"m\",\"input\":\"hi\",\"store\":false}"))
                                         .build(),
                                 HttpResponse.BodyHandlers.ofString());
-                Context loop = home.get(10, TimeUnit.SECONDS);
-                assertNotNull(loop, "the run has no home loop (answered " + answer.statusCode() + ")");
-                assertSame(loops.vertx(), loop.owner(), "the run's home is not one of the server's loops");
+                        Optional<Context> home = homes.poll(10, TimeUnit.SECONDS);
+                        assertNotNull(home, "the backend was not asked (answered " + answer.statusCode() + ")");
+                        Context loop = home.orElseThrow(() -> new AssertionError("the run has no home loop"));
+                        assertSame(loops.vertx(), loop.owner(), "the run's home is not one of the server's loops");
+                        seen.add(loop);
+                    }
+                }
+                assertEquals(3, seen.size(), "the runs of requests on three loops had " + seen.size() + " homes");
             } finally {
                 sessions.close();
                 responses.close();

@@ -62,7 +62,7 @@ class SseCursorRollTest {
                 long first = take(plain);
                 long ahead = take(echoing);
                 assertEquals(1_000, first, "the current interval's cursor");
-                assertTrue(ahead > 1_005 && ahead <= 1_005 + 181, "one past the echoed cursor, with jitter: " + ahead);
+                assertTrue(ahead > 1_005 && ahead <= 1_005 + 180, "one past the echoed cursor, with jitter: " + ahead);
 
                 clock.advanceMillis(INTERVAL); // into the next interval
                 append(client, stream);
