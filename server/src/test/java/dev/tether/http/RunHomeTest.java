@@ -4,21 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
-import dev.tether.config.ServerConfig;
 import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelException;
 import dev.tether.inference.ModelRequest;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
-import dev.tether.metrics.Metrics;
-import dev.tether.responses.ResponseService;
-import dev.tether.responses.ResponseSettings;
-import dev.tether.session.SessionService;
 import dev.tether.store.memory.MemoryStreamStore;
-import dev.tether.stream.EngineSettings;
-import dev.tether.stream.StreamEngine;
+import dev.tether.testing.InProcessApi;
 import io.vertx.core.Context;
-import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -59,41 +52,25 @@ class RunHomeTest {
                 return "recording";
             }
         };
-        Metrics metrics = new Metrics();
-        ServerConfig config = ServerConfig.builder()
-                .port(0)
-                .store(ServerConfig.StoreKind.MEMORY)
-                .build();
-        try (EventLoops loops = EventLoops.start(3);
-                StreamEngine engine =
-                        new StreamEngine(new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults())) {
-            ResponseService responses = new ResponseService(
-                    engine, recording, InstantSource.system(), ResponseSettings.defaults(), metrics);
-            SessionService sessions = new SessionService(engine, responses, InstantSource.system(), metrics);
-            try (HttpApi http = HttpApi.start(
-                    loops, engine, responses, sessions, config, InstantSource.system(), null, metrics, null)) {
-                Set<Context> seen = new HashSet<>();
-                for (int i = 0; i < 3; i++) {
-                    try (HttpClient client = HttpClient.newHttpClient()) { // a connection of its own
-                        HttpResponse<String> answer = client.send(
-                                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + "/v1/responses"))
-                                        .header("Content-Type", "application/json")
-                                        .POST(HttpRequest.BodyPublishers.ofString(
-                                                "{\"model\":\"m\",\"input\":\"hi\",\"store\":false}"))
-                                        .build(),
-                                HttpResponse.BodyHandlers.ofString());
-                        Optional<Context> home = homes.poll(10, TimeUnit.SECONDS);
-                        assertNotNull(home, "the backend was not asked (answered " + answer.statusCode() + ")");
-                        Context loop = home.orElseThrow(() -> new AssertionError("the run has no home loop"));
-                        assertSame(loops.vertx(), loop.owner(), "the run's home is not one of the server's loops");
-                        seen.add(loop);
-                    }
+        try (InProcessApi api = InProcessApi.start(new MemoryStreamStore(), recording, InstantSource.system(), 3)) {
+            Set<Context> seen = new HashSet<>();
+            for (int i = 0; i < 3; i++) {
+                try (HttpClient client = HttpClient.newHttpClient()) { // a connection of its own
+                    HttpResponse<String> answer = client.send(
+                            HttpRequest.newBuilder(api.uri("/v1/responses"))
+                                    .header("Content-Type", "application/json")
+                                    .POST(HttpRequest.BodyPublishers.ofString(
+                                            "{\"model\":\"m\",\"input\":\"hi\",\"store\":false}"))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString());
+                    Optional<Context> home = homes.poll(10, TimeUnit.SECONDS);
+                    assertNotNull(home, "the backend was not asked (answered " + answer.statusCode() + ")");
+                    Context loop = home.orElseThrow(() -> new AssertionError("the run has no home loop"));
+                    assertSame(api.loops().vertx(), loop.owner(), "the run's home is not one of the server's loops");
+                    seen.add(loop);
                 }
-                assertEquals(3, seen.size(), "the runs of requests on three loops had " + seen.size() + " homes");
-            } finally {
-                sessions.close();
-                responses.close();
             }
+            assertEquals(3, seen.size(), "the runs of requests on three loops had " + seen.size() + " homes");
         }
     }
 }

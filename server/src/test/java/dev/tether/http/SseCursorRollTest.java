@@ -3,23 +3,14 @@ package dev.tether.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tether.config.ServerConfig;
-import dev.tether.metrics.Metrics;
-import dev.tether.responses.ResponseService;
-import dev.tether.responses.ResponseSettings;
-import dev.tether.session.SessionService;
 import dev.tether.store.memory.MemoryStreamStore;
-import dev.tether.stream.EngineSettings;
-import dev.tether.stream.StreamEngine;
+import dev.tether.testing.InProcessApi;
 import dev.tether.testing.ManualClock;
+import dev.tether.testing.SseControls;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.time.InstantSource;
-import java.util.Iterator;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -33,7 +24,6 @@ import org.junit.jupiter.api.Timeout;
  * its larger answer until the intervals pass it, and never goes below what it sent.
  */
 class SseCursorRollTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final long INTERVAL = 20_000;
 
     @Test
@@ -41,43 +31,28 @@ class SseCursorRollTest {
     void aTailsCursorFollowsTheIntervalsAndNeverGoesBack() throws Exception {
         // the middle of an interval, so that nothing but the test moves it
         ManualClock clock = new ManualClock(1_728_432_000_000L + 1_000 * INTERVAL + INTERVAL / 2);
-        Metrics metrics = new Metrics();
-        ServerConfig config = ServerConfig.builder()
-                .port(0)
-                .store(ServerConfig.StoreKind.MEMORY)
-                .build();
-        try (EventLoops loops = EventLoops.start(1);
-                StreamEngine engine =
-                        new StreamEngine(new MemoryStreamStore(), InstantSource.system(), EngineSettings.defaults())) {
-            ResponseService responses =
-                    new ResponseService(engine, null, InstantSource.system(), ResponseSettings.defaults(), metrics);
-            SessionService sessions = new SessionService(engine, responses, InstantSource.system(), metrics);
-            try (HttpApi http = HttpApi.start(loops, engine, responses, sessions, config, clock, null, metrics, null)) {
-                HttpClient client = HttpClient.newHttpClient();
-                URI stream = URI.create("http://127.0.0.1:" + http.port() + "/v1/stream/s");
-                assertEquals(201, send(client, HttpRequest.newBuilder(stream).PUT(body(""))));
-                BlockingQueue<Long> plain = tail(client, stream, "");
-                BlockingQueue<Long> echoing = tail(client, stream, "&cursor=1005");
+        try (InProcessApi api = InProcessApi.start(new MemoryStreamStore(), null, clock, 1)) {
+            HttpClient client = HttpClient.newHttpClient();
+            URI stream = api.uri("/v1/stream/s");
+            assertEquals(201, send(client, HttpRequest.newBuilder(stream).PUT(body(""))));
+            BlockingQueue<Long> plain = tail(client, stream, "");
+            BlockingQueue<Long> echoing = tail(client, stream, "&cursor=1005");
 
-                long first = take(plain);
-                long ahead = take(echoing);
-                assertEquals(1_000, first, "the current interval's cursor");
-                assertTrue(ahead > 1_005 && ahead <= 1_005 + 180, "one past the echoed cursor, with jitter: " + ahead);
+            long first = take(plain);
+            long ahead = take(echoing);
+            assertEquals(1_000, first, "the current interval's cursor");
+            assertTrue(ahead > 1_005 && ahead <= 1_005 + 180, "one past the echoed cursor, with jitter: " + ahead);
 
-                clock.advanceMillis(INTERVAL); // into the next interval
-                append(client, stream);
-                assertEquals(1_001, take(plain), "the next interval's cursor");
-                assertEquals(ahead, take(echoing), "the echoed tail's cursor went back");
+            clock.advanceMillis(INTERVAL); // into the next interval
+            append(client, stream);
+            assertEquals(1_001, take(plain), "the next interval's cursor");
+            assertEquals(ahead, take(echoing), "the echoed tail's cursor went back");
 
-                clock.advanceMillis((ahead - 1_001 + 2) * INTERVAL); // past the echoed tail's answer
-                append(client, stream);
-                assertEquals(ahead + 2, take(plain));
-                assertEquals(ahead + 2, take(echoing), "the intervals passed the echoed tail's cursor");
-                client.shutdownNow(); // the tails end here, not at the server's drain
-            } finally {
-                sessions.close();
-                responses.close();
-            }
+            clock.advanceMillis((ahead - 1_001 + 2) * INTERVAL); // past the echoed tail's answer
+            append(client, stream);
+            assertEquals(ahead + 2, take(plain));
+            assertEquals(ahead + 2, take(echoing), "the intervals passed the echoed tail's cursor");
+            client.shutdownNow(); // the tails end here, not at the server's drain
         }
     }
 
@@ -104,18 +79,10 @@ class SseCursorRollTest {
         assertEquals(200, sse.statusCode());
         BlockingQueue<Long> cursors = new LinkedBlockingQueue<>();
         Thread.ofVirtual().start(() -> {
-            try (Stream<String> lines = sse.body()) {
-                boolean control = false;
-                for (Iterator<String> it = lines.iterator(); it.hasNext(); ) {
-                    String line = it.next();
-                    if (line.equals("event: control")) {
-                        control = true;
-                    } else if (control && line.startsWith("data:")) {
-                        JsonNode event = JSON.readTree(line.substring(5));
-                        cursors.add(event.path("streamCursor").asLong());
-                        control = false;
-                    }
-                }
+            try {
+                SseControls.read(
+                        sse.body(),
+                        control -> cursors.add(control.path("streamCursor").asLong()));
             } catch (Exception e) {
                 // the test ended and closed the connection
             }

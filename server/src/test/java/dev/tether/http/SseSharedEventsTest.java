@@ -4,12 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tether.testing.SseControls;
 import dev.tether.testing.TestServer;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Iterator;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -21,7 +20,6 @@ import org.junit.jupiter.api.io.TempDir;
  * (Durable Streams §10.1: a client that echoes a cursor that is not behind gets a larger one).
  */
 class SseSharedEventsTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     Path dir;
@@ -53,17 +51,14 @@ class SseSharedEventsTest {
                         HttpResponse.BodyHandlers.ofLines())
                 .get(10, TimeUnit.SECONDS);
         assertEquals(200, sse.statusCode());
-        try (Stream<String> lines = sse.body()) {
-            boolean control = false;
-            for (Iterator<String> it = lines.iterator(); it.hasNext(); ) {
-                String line = it.next();
-                if (line.equals("event: control")) {
-                    control = true;
-                } else if (control && line.startsWith("data:")) {
-                    return JSON.readTree(line.substring(5));
-                }
-            }
+        JsonNode[] first = new JsonNode[1];
+        SseControls.read(sse.body(), control -> {
+            first[0] = control;
+            return false;
+        });
+        if (first[0] == null) {
+            throw new AssertionError("the tail ended without a control event");
         }
-        throw new AssertionError("the tail ended without a control event");
+        return first[0];
     }
 }

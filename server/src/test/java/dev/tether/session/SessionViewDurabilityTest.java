@@ -7,18 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tether.config.ServerConfig;
-import dev.tether.http.EventLoops;
-import dev.tether.http.HttpApi;
 import dev.tether.inference.ModelBackend;
 import dev.tether.inference.ModelRequest;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
 import dev.tether.metrics.Metrics;
-import dev.tether.responses.ResponseService;
-import dev.tether.responses.ResponseSettings;
 import dev.tether.stream.EngineSettings;
 import dev.tether.stream.StreamEngine;
+import dev.tether.testing.InProcessApi;
 import dev.tether.testing.MemoryStoreWrapper;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -108,22 +104,9 @@ class SessionViewDurabilityTest {
                 return "none";
             }
         };
-        Metrics metrics = new Metrics();
-        ServerConfig config = ServerConfig.builder()
-                .port(0)
-                .store(ServerConfig.StoreKind.MEMORY)
-                .build();
-        try (StreamEngine engine = new StreamEngine(store, InstantSource.system(), EngineSettings.defaults())) {
-            ResponseService responses =
-                    new ResponseService(engine, none, InstantSource.system(), ResponseSettings.defaults(), metrics);
-            SessionService sessions = new SessionService(engine, responses, InstantSource.system(), metrics);
-            HttpApi http = null;
-            EventLoops loops = EventLoops.start(1);
+        try (InProcessApi api = InProcessApi.start(store, none, InstantSource.system(), 1)) {
             try {
-                sessions.start();
-                http = HttpApi.start(
-                        loops, engine, responses, sessions, config, InstantSource.system(), null, metrics, null);
-                URI base = URI.create("http://127.0.0.1:" + http.port());
+                URI base = api.uri("/");
                 HttpClient client = HttpClient.newHttpClient();
                 HttpResponse<String> created = client.send(
                         HttpRequest.newBuilder(base.resolve("/v1/sessions"))
@@ -159,13 +142,7 @@ class SessionViewDurabilityTest {
                 assertTrue(answered.body().contains("\"Bob\""), "the view shows the durable join: " + answered.body());
                 assertEquals(201, join.get(10, TimeUnit.SECONDS).statusCode());
             } finally {
-                store.release();
-                if (http != null) {
-                    http.close();
-                }
-                sessions.close();
-                responses.close();
-                loops.close();
+                store.release(); // before the close, which flushes
             }
         }
     }
