@@ -21,6 +21,7 @@ import io.vertx.core.http.WebSocketClientOptions;
 import io.vertx.core.http.WebSocketConnectOptions;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
@@ -234,8 +235,8 @@ final class ClusterForwarder {
     /** Closes its clients (with the HTTP API: the event loops they run on outlive it). */
     void close() {
         try {
-            http.close().await(5, java.util.concurrent.TimeUnit.SECONDS);
-            sockets.close().await(5, java.util.concurrent.TimeUnit.SECONDS);
+            http.close().await(5, TimeUnit.SECONDS);
+            sockets.close().await(5, TimeUnit.SECONDS);
         } catch (Exception e) {
             // their connections go with the event loops at the latest
         }

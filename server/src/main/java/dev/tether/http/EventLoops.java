@@ -1,10 +1,16 @@
 package dev.tether.http;
 
 import io.vertx.core.Context;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The node's one Vert.x instance, and the network transport under its event loops: the HTTP API's
@@ -39,11 +45,21 @@ public final class EventLoops implements AutoCloseable {
     private static final InheritableThreadLocal<Context> HOME = new InheritableThreadLocal<>();
 
     private final Vertx vertx;
-    private final int loops;
+    /**
+     * A context on each loop, taken in turn by callers that have no home here ({@link #forCaller}).
+     * Work started from a caller's own thread attached its callbacks there too; a caller
+     * descheduled between the two calls attached them to a future that had already completed, so
+     * they ran as a later task, by when a small body had ended: Vert.x then refused the body
+     * handlers and the answer never came (seen once in CI as a 10 s timeout on {@code GET
+     * /v1/models}). Started on a loop, the callbacks are in place before any reply.
+     */
+    private final List<Context> contexts;
 
-    private EventLoops(Vertx vertx, int loops) {
+    private final AtomicInteger next = new AtomicInteger();
+
+    private EventLoops(Vertx vertx, List<Context> contexts) {
         this.vertx = vertx;
-        this.loops = loops;
+        this.contexts = contexts;
     }
 
     /**
@@ -52,8 +68,26 @@ public final class EventLoops implements AutoCloseable {
      *
      * @throws IllegalArgumentException when {@value #PROPERTY} names no transport
      */
-    public static EventLoops start(int loops) {
-        return new EventLoops(create(loops, new VertxOptions(), System.getProperty(PROPERTY)), loops);
+    public static EventLoops start(int loops) throws Exception {
+        Vertx vertx = create(loops, new VertxOptions(), System.getProperty(PROPERTY));
+        try {
+            // Each instance of a deployment gets the next loop: a context on each.
+            List<Context> contexts = new CopyOnWriteArrayList<>();
+            vertx.deployVerticle(
+                            () -> new VerticleBase() {
+                                @Override
+                                public Future<?> start() {
+                                    contexts.add(context);
+                                    return Future.succeededFuture();
+                                }
+                            },
+                            new DeploymentOptions().setInstances(loops))
+                    .await(30, TimeUnit.SECONDS);
+            return new EventLoops(vertx, List.copyOf(contexts));
+        } catch (Exception | Error e) {
+            vertx.close();
+            throw e;
+        }
     }
 
     /** Tests: a Vert.x instance on {@code transport} in place of the property's value. */
@@ -75,7 +109,16 @@ public final class EventLoops implements AutoCloseable {
 
     /** How many event loops there are. */
     int count() {
-        return loops;
+        return contexts.size();
+    }
+
+    /** Where the calling thread's work goes: its home loop when that is one of these, else the next loop in turn. */
+    Context forCaller() {
+        Context home = home();
+        if (home != null && home.owner() == vertx) {
+            return home;
+        }
+        return contexts.get(Math.floorMod(next.getAndIncrement(), contexts.size()));
     }
 
     /** The transport under the loops, as {@code epoll} or {@code nio} (for the start-up line). */

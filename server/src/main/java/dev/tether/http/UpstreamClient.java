@@ -2,10 +2,7 @@ package dev.tether.http;
 
 import dev.tether.inference.upstream.UpstreamTransport;
 import io.vertx.core.Context;
-import io.vertx.core.DeploymentOptions;
-import io.vertx.core.Future;
 import io.vertx.core.Handler;
-import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
@@ -19,14 +16,11 @@ import io.vertx.core.parsetools.RecordParser;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
@@ -52,60 +46,24 @@ public final class UpstreamClient implements UpstreamTransport {
     /** Connections per upstream: a turn holds one for its whole answer, so this is the turn limit. */
     private static final int MAX_CONNECTIONS = 4096;
 
-    private final Vertx vertx;
+    private final EventLoops loops;
     private final HttpClient client;
-    /** The deployment that made {@link #contexts}, undeployed at close. */
-    private final String deployment;
-    /**
-     * Where requests start, one context per event loop, taken in turn. Started from the caller's
-     * thread, the callbacks were attached there too; a caller descheduled between the two calls
-     * attached them to a future that had already completed, so they ran as a later task, by when
-     * a small body had ended: Vert.x then refuses the body handlers and the answer never came
-     * (seen once in CI as a 10 s timeout on {@code GET /v1/models}). Started on a loop, the
-     * callbacks are in place before any reply.
-     */
-    private final List<Context> contexts;
 
-    private final AtomicInteger nextContext = new AtomicInteger();
-
-    private UpstreamClient(Vertx vertx, HttpClient client, String deployment, List<Context> contexts) {
-        this.vertx = vertx;
+    private UpstreamClient(EventLoops loops, HttpClient client) {
+        this.loops = loops;
         this.client = client;
-        this.deployment = deployment;
-        this.contexts = contexts;
     }
 
     /** A client on {@code loops}, which must outlive it. */
-    public static UpstreamTransport create(EventLoops loops, Duration connectTimeout) throws Exception {
-        Vertx vertx = loops.vertx();
-        // A context on each event loop: each instance of a deployment gets the next loop.
-        List<Context> contexts = new CopyOnWriteArrayList<>();
-        String deployment = vertx.deployVerticle(
-                        () -> new VerticleBase() {
-                            @Override
-                            public Future<?> start() {
-                                contexts.add(context);
-                                return Future.succeededFuture();
-                            }
-                        },
-                        new DeploymentOptions().setInstances(loops.count()))
-                .await(30, TimeUnit.SECONDS);
-        HttpClient client = vertx.createHttpClient(
-                new HttpClientOptions()
-                        .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
-                        .setKeepAlive(true)
-                        .setMaxInitialLineLength(16_384),
-                new PoolOptions().setHttp1MaxSize(MAX_CONNECTIONS));
-        return new UpstreamClient(vertx, client, deployment, List.copyOf(contexts));
-    }
-
-    /** The loop to send from: the caller's home loop, else the next in turn. */
-    private Context context() {
-        Context home = EventLoops.home();
-        if (home != null && home.owner() == vertx) {
-            return home;
-        }
-        return contexts.get(Math.floorMod(nextContext.getAndIncrement(), contexts.size()));
+    public static UpstreamTransport create(EventLoops loops, Duration connectTimeout) {
+        HttpClient client = loops.vertx()
+                .createHttpClient(
+                        new HttpClientOptions()
+                                .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
+                                .setKeepAlive(true)
+                                .setMaxInitialLineLength(16_384),
+                        new PoolOptions().setHttp1MaxSize(MAX_CONNECTIONS));
+        return new UpstreamClient(loops, client);
     }
 
     @Override
@@ -131,7 +89,8 @@ public final class UpstreamClient implements UpstreamTransport {
         CompletableFuture<Void> out = new CompletableFuture<>();
         AtomicReference<HttpClientRequest> request = new AtomicReference<>();
         long deadline = System.nanoTime() + headTimeout.toNanos();
-        context().runOnContext(v -> client.request(options)
+        // Sent from a loop (the caller's home, else the next), so the callbacks are in place before any reply.
+        loops.forCaller().runOnContext(v -> client.request(options)
                 .compose(req -> {
                     request.set(req);
                     (body == null ? req.end() : req.end(Buffer.buffer(body))).onComplete(w -> out.complete(null));
@@ -191,7 +150,6 @@ public final class UpstreamClient implements UpstreamTransport {
     public void close() {
         try {
             client.close().await(5, TimeUnit.SECONDS);
-            vertx.undeploy(deployment).await(5, TimeUnit.SECONDS);
         } catch (Exception e) {
             // connections are dropped either way (at the latest with the loops); shutdown must not hang on them
         }
