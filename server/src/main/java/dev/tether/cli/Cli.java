@@ -61,6 +61,10 @@ public final class Cli {
                                         core requests run before compilations, but a server saturated
                                         from its start stays slow until the JIT catches up (default %d:
                                         the server's own priority)
+              --jit-slice-us N          time slice (Linux 6.12+) of the JIT compiler threads, 100-100000
+                                        us: a request's thread that wakes takes the core from a
+                                        compilation after N us, the JIT keeping its share (default %d;
+                                        0: the kernel's default)
               --response-ttl D          stored responses and conversations (and their KV spill files)
                                         expire after D without use (default: kept until deleted)
               --web-root DIR            serve the built web app from DIR at / (./tether serve passes
@@ -100,7 +104,10 @@ public final class Cli {
               --ws-max-age D            Responses WebSocket connection lifetime (default 60m)
               --ws-cache-ttl D          how long a connection keeps its latest response (default 60m)
             """
-                    .formatted(ServerConfig.DEFAULT_PORT, ServerConfig.DEFAULT_JIT_NICE);
+                    .formatted(
+                            ServerConfig.DEFAULT_PORT,
+                            ServerConfig.DEFAULT_JIT_NICE,
+                            ServerConfig.DEFAULT_JIT_SLICE_MICROS);
 
     private final PrintStream out;
     private final PrintStream err;
@@ -192,6 +199,7 @@ public final class Cli {
                 case "--node-id" -> c.nodeId(value);
                 case "--redis-replicas" -> c.redisReplicas(integer(flag, value));
                 case "--jit-nice" -> c.jitNice(integer(flag, value));
+                case "--jit-slice-us" -> c.jitSliceMicros(integer(flag, value));
                 default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
             };
         }
@@ -267,7 +275,7 @@ public final class Cli {
 
     private int serve(ServerConfig config) {
         LogSetup.install(config.logFormat());
-        JitPriority.lower(config.jitNice());
+        JitPriority.apply(config.jitNice(), config.jitSliceMicros());
         TetherServer server;
         try {
             server = TetherServer.start(config);

@@ -2,33 +2,45 @@ package dev.tether.cli;
 
 import dev.tether.os.Libc;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.stream.Stream;
 
 /**
- * Lowers the CPU priority (raises the nice value) of the JVM's JIT compiler threads when {@code
- * --jit-nice} asks for it, so that on a busy core a request's thread runs before a compilation
- * does, and the compiler gets the time the server leaves idle.
+ * How Linux schedules the JVM's JIT compiler threads against the server's own: a short time slice
+ * by default ({@code --jit-slice-us}), a lower priority when {@code --jit-nice} asks for it.
  *
- * <p>What it buys: the JIT compiles a path when it turns hot, and on a small machine that is when
- * the server needs the core. With the server on one core and the JIT at nice 19, the SSE delivery
- * p99 right after an append phase was lower in nine pairs of eleven (docs/benchmarks.md).
+ * <p><b>The slice.</b> Linux's scheduler (EEVDF, 6.6+) lets a thread that has just been given the
+ * core run for its whole slice (about 1.5 ms here) before a thread that wakes can take it, and
+ * with a 250 Hz tick it often ran 4–5 ms. On one core, a compilation that started while the event
+ * loop waited for its sockets, or the writer for the disk, then held back the request they woke
+ * for: in a trace of the SSE phase after the append load, the JIT ran 3–8 ms inside the window of
+ * 11 of the 12 slowest events. Since Linux 6.12 a thread may ask for a shorter slice ({@code
+ * sched_setattr}'s {@code sched_runtime}, no privilege needed; the kernel keeps it within 0.1–100
+ * ms). With the compiler threads at 0.1 ms, a thread that wakes gets the core once the compilation
+ * has used that much of its turn, and the compiler keeps its share of the core: its weight is
+ * unchanged, so a saturated server still compiles its hot paths as fast as before. On older
+ * kernels the call succeeds and changes nothing.
  *
- * <p>Why it is off by default: while the core stays saturated the JIT gets about 1.5% of it at
- * nice 19, so code stays in its profiled tiers. A fresh server pinned to one core and saturated
- * from its start with empty POSTs did 65–72 k requests/s for a whole minute at nice 19, against
- * 137–147 k at nice 0 after its first 10 s. Use it where the cores have headroom.
+ * <p><b>The nice value</b>, off by default. At nice 19 the SSE delivery p99 was lower in nine pairs
+ * of eleven, but while the core stays saturated the JIT gets about 1.5% of it, so code stays in its
+ * profiled tiers: a fresh server pinned to one core and saturated from its start with empty POSTs
+ * did 65–72 k requests/s for a whole minute at nice 19, against 137–147 k at nice 0 after its first
+ * 10 s. Raising one's own nice value needs no privilege, but lowering it again does, so it is set
+ * once, at start.
  *
- * <p>Raising one's own nice value needs no privilege, but lowering it again does, so it is set
- * once, at start. A compiler thread the JVM adds later is started by a compiler thread, and
- * inherits its nice value. Elsewhere than on Linux, or when {@code setpriority} fails, nothing
- * changes.
+ * <p>A compiler thread the JVM adds later is started by a compiler thread, and inherits both.
+ * Elsewhere than on Linux, or when a call fails, nothing changes (docs/benchmarks.md has the
+ * measurements).
  *
- * <p>Thread-safety: stateless; {@link #lower} may be called from any thread.
+ * <p>Thread-safety: stateless; {@link #apply} may be called from any thread.
  */
 @SuppressWarnings("restricted") // one libc call per compiler thread; the launcher enables native access
 final class JitPriority {
@@ -37,32 +49,75 @@ final class JitPriority {
     private static final String C1 = "C1 CompilerThre", C2 = "C2 CompilerThre";
 
     private static final int PRIO_PROCESS = 0; // <sys/resource.h>; with a thread id it names that thread
+    /** {@code struct sched_attr} as first published ({@code SCHED_ATTR_SIZE_VER0}): 48 bytes. */
+    private static final int ATTR_SIZE = 48;
+    /** {@code sched_setattr}'s system call number, by architecture (glibc before 2.41 has no wrapper). */
+    private static final long SETATTR =
+            switch (System.getProperty("os.arch", "").toLowerCase(Locale.ROOT)) {
+                case "amd64", "x86_64" -> 314;
+                case "aarch64" -> 274;
+                default -> -1;
+            };
 
     private JitPriority() {}
 
-    /** Sets every compiler thread of this process to {@code nice}; nothing when it is 0 or the platform does not allow it. */
-    static void lower(int nice) {
-        MethodHandle setPriority = nice == 0
-                ? null
-                : Libc.linux(
-                        "setpriority",
-                        FunctionDescriptor.of(
-                                ValueLayout.JAVA_INT,
-                                ValueLayout.JAVA_INT,
-                                ValueLayout.JAVA_INT,
-                                ValueLayout.JAVA_INT));
-        if (setPriority == null) {
+    /**
+     * Gives every compiler thread of this process the nice value {@code nice} and, when {@code
+     * sliceMicros} is not 0, that time slice; nothing when both are 0 or the platform does not allow it.
+     */
+    static void apply(int nice, int sliceMicros) {
+        MethodHandle call = sliceMicros != 0 ? setAttr() : nice != 0 ? setPriority() : null;
+        if (call == null) {
             return;
         }
-        try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
+        try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"));
+                Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = sliceMicros == 0 ? null : attr(arena, nice, sliceMicros);
             for (Path task : tasks.toList()) {
                 if (compiler(task)) {
-                    set(setPriority, Integer.parseInt(task.getFileName().toString()), nice);
+                    int tid = Integer.parseInt(task.getFileName().toString());
+                    set(call, tid, nice, attr);
                 }
             }
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.DEBUG, "compiler threads not found: " + e);
         }
+    }
+
+    private static MethodHandle setPriority() {
+        return Libc.linux(
+                "setpriority",
+                FunctionDescriptor.of(
+                        ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+
+    /** {@code syscall(SYS_sched_setattr, tid, attr, 0)}, or null on an architecture not listed. */
+    private static MethodHandle setAttr() {
+        return SETATTR < 0
+                ? null
+                : Libc.linux(
+                        "syscall",
+                        FunctionDescriptor.of(
+                                ValueLayout.JAVA_LONG,
+                                ValueLayout.JAVA_LONG,
+                                ValueLayout.JAVA_LONG, // the variable arguments, each a full register
+                                ValueLayout.ADDRESS,
+                                ValueLayout.JAVA_LONG),
+                        Linker.Option.firstVariadicArg(1));
+    }
+
+    /** {@code SCHED_OTHER} at {@code nice}, asking for a slice of {@code sliceMicros}. */
+    private static MemorySegment attr(Arena arena, int nice, int sliceMicros) {
+        MemorySegment attr = arena.allocate(ATTR_SIZE, 8);
+        attr.set(ValueLayout.JAVA_INT, 0, ATTR_SIZE); // size
+        attr.set(ValueLayout.JAVA_INT, 4, 0); // sched_policy: SCHED_OTHER
+        attr.set(ValueLayout.JAVA_LONG, 8, 0); // sched_flags
+        attr.set(ValueLayout.JAVA_INT, 16, nice); // sched_nice
+        attr.set(ValueLayout.JAVA_INT, 20, 0); // sched_priority
+        attr.set(ValueLayout.JAVA_LONG, 24, sliceMicros * 1000L); // sched_runtime: the slice, in ns
+        attr.set(ValueLayout.JAVA_LONG, 32, 0); // sched_deadline
+        attr.set(ValueLayout.JAVA_LONG, 40, 0); // sched_period
+        return attr;
     }
 
     private static boolean compiler(Path task) {
@@ -74,13 +129,16 @@ final class JitPriority {
         }
     }
 
-    private static void set(MethodHandle setPriority, int tid, int nice) {
+    private static void set(MethodHandle call, int tid, int nice, MemorySegment attr) {
         try {
-            if ((int) setPriority.invokeExact(PRIO_PROCESS, tid, nice) != 0) {
-                LOG.log(System.Logger.Level.DEBUG, "setpriority({0}, {1}) failed", tid, nice);
+            long result = attr != null
+                    ? (long) call.invokeExact(SETATTR, (long) tid, attr, 0L)
+                    : (int) call.invokeExact(PRIO_PROCESS, tid, nice);
+            if (result != 0) {
+                LOG.log(System.Logger.Level.DEBUG, "scheduling compiler thread {0} failed", tid);
             }
         } catch (Throwable t) {
-            LOG.log(System.Logger.Level.DEBUG, "setpriority unavailable: " + t);
+            LOG.log(System.Logger.Level.DEBUG, "thread scheduling unavailable: " + t);
         }
     }
 }

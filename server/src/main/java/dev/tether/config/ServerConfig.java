@@ -52,6 +52,9 @@ import java.util.Objects;
  *                            {@code . _ -}), or null for a random one
  * @param jitNice             the nice value {@code tether serve} gives the JVM's JIT compiler
  *                            threads (0-19; 0 leaves them as they are)
+ * @param jitSliceMicros      the time slice, in microseconds, {@code tether serve} asks Linux's
+ *                            scheduler for on the JVM's JIT compiler threads (100-100000; 0 leaves
+ *                            them at the kernel's default)
  */
 public record ServerConfig(
         String host,
@@ -92,7 +95,8 @@ public record ServerConfig(
         String redisUrl,
         int redisReplicas,
         String nodeId,
-        int jitNice) {
+        int jitNice,
+        int jitSliceMicros) {
 
     public static final int DEFAULT_PORT = 4437;
     /**
@@ -100,6 +104,11 @@ public record ServerConfig(
      * 19 left the server at half its throughput for over a minute (cli.JitPriority).
      */
     public static final int DEFAULT_JIT_NICE = 0;
+    /**
+     * The shortest slice the kernel grants (0.1 ms): a compilation yields the core to a request's
+     * thread that wakes, without giving up its share of the core (cli.JitPriority).
+     */
+    public static final int DEFAULT_JIT_SLICE_MICROS = 100;
 
     private static final java.util.regex.Pattern LOOPBACK_V4 = java.util.regex.Pattern.compile("127(\\.[0-9]{1,3}){3}");
 
@@ -190,6 +199,10 @@ public record ServerConfig(
         }
         if (jitNice < 0 || jitNice > 19) {
             throw new IllegalArgumentException("--jit-nice must be between 0 and 19, got " + jitNice);
+        }
+        if (jitSliceMicros != 0 && (jitSliceMicros < 100 || jitSliceMicros > 100_000)) {
+            throw new IllegalArgumentException(
+                    "--jit-slice-us must be 0 (the kernel's default) or between 100 and 100000, got " + jitSliceMicros);
         }
     }
 
@@ -294,6 +307,7 @@ public record ServerConfig(
         private int redisReplicas;
         private String nodeId;
         private int jitNice = DEFAULT_JIT_NICE;
+        private int jitSliceMicros = DEFAULT_JIT_SLICE_MICROS;
 
         private Builder() {}
 
@@ -505,6 +519,11 @@ public record ServerConfig(
             return this;
         }
 
+        public Builder jitSliceMicros(int value) {
+            jitSliceMicros = value;
+            return this;
+        }
+
         public ServerConfig build() {
             return new ServerConfig(
                     host,
@@ -545,7 +564,8 @@ public record ServerConfig(
                     redisUrl,
                     redisReplicas,
                     nodeId,
-                    jitNice);
+                    jitNice,
+                    jitSliceMicros);
         }
     }
 }

@@ -31,6 +31,9 @@ class CliTest {
         assertEquals(0, c.jitNice(), "the JIT keeps the server's priority unless asked");
         assertEquals(
                 19, Cli.parseServe(new String[] {"serve", "--jit-nice", "19"}).jitNice());
+        assertEquals(100, c.jitSliceMicros(), "the JIT asks for the kernel's shortest slice");
+        assertEquals(
+                0, Cli.parseServe(new String[] {"serve", "--jit-slice-us", "0"}).jitSliceMicros());
     }
 
     @Test
@@ -85,6 +88,12 @@ class CliTest {
                 "a b");
         assertRejected("--jit-nice must be between 0 and 19, got 20", "serve", "--jit-nice", "20");
         assertRejected("--jit-nice must be between 0 and 19, got -1", "serve", "--jit-nice", "-1");
+        assertRejected(
+                "--jit-slice-us must be 0 (the kernel's default) or between 100 and 100000, got 99",
+                "serve",
+                "--jit-slice-us",
+                "99");
+        assertRejected("between 100 and 100000, got 100001", "serve", "--jit-slice-us", "100001");
         assertRejected("unknown option", "serve", "--colour", "blue");
         assertRejected("needs a value", "serve", "--port");
         assertRejected("unknown command", "start");

@@ -2,6 +2,7 @@ package dev.tether.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tether.testing.ServerProcess;
@@ -17,8 +18,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code tether serve --jit-nice N} runs the JVM's JIT compiler threads at nice N and every other
- * thread at the priority it started with; without the flag, nothing changes. Read from the server process's
- * {@code /proc/PID/task/*}, so Linux only.
+ * thread at the priority it started with; without the flag, nothing changes. The compiler threads
+ * ask for a 0.1 ms time slice by default ({@code --jit-slice-us}), and no other thread does. Read
+ * from the server process's {@code /proc/PID/task/*}, so Linux only (the slice: 6.12 and later).
  */
 class JitPriorityTest {
     @TempDir
@@ -46,15 +48,68 @@ class JitPriorityTest {
         }
     }
 
-    private static Map<String, Integer> compilers(Map<String, Integer> nice) {
-        Map<String, Integer> out = new TreeMap<>(nice);
+    @Test
+    @Timeout(90)
+    void compilerThreadsAskForAShortSliceAndNoOtherThreadDoes() throws Exception {
+        assumeTrue(
+                slices(ProcessHandle.current().pid()).values().stream().allMatch(v -> v > 0),
+                "needs se.slice in /proc");
+        String[] version = System.getProperty("os.version", "0.0").split("[.-]");
+        assumeTrue(
+                Integer.parseInt(version[0]) * 100 + Integer.parseInt(version[1]) >= 612,
+                "custom slices came with Linux 6.12");
+        try (ServerProcess server = ServerProcess.start(dir.resolve("default"))) {
+            Map<String, Long> slice = slices(server.pid());
+            assertFalse(compilers(slice).isEmpty(), "the JVM has compiler threads: " + slice);
+            compilers(slice).forEach((name, value) -> assertEquals(100_000L, value, name + " in " + slice));
+            others(slice).forEach((name, value) -> assertNotEquals(100_000L, value, name + " in " + slice));
+        }
+        try (ServerProcess server = ServerProcess.start(dir.resolve("zero"), "--jit-slice-us", "0")) {
+            Map<String, Long> slice = slices(server.pid());
+            long kernels = others(slice).values().iterator().next();
+            slice.forEach((name, value) -> assertEquals(kernels, value, name + " with --jit-slice-us 0: " + slice));
+        }
+        try (ServerProcess server =
+                ServerProcess.start(dir.resolve("both"), "--jit-slice-us", "2000", "--jit-nice", "7")) {
+            Map<String, Long> slice = slices(server.pid());
+            Map<String, Integer> nice = niceByThread(server.pid());
+            compilers(slice).forEach((name, value) -> assertEquals(2_000_000L, value, name + " in " + slice));
+            compilers(nice).forEach((name, value) -> assertEquals(7, value, name + " in " + nice));
+            others(nice).forEach((name, value) -> assertEquals(0, value, name + " in " + nice));
+        }
+    }
+
+    private static <V> Map<String, V> compilers(Map<String, V> byThread) {
+        Map<String, V> out = new TreeMap<>(byThread);
         out.keySet().removeIf(name -> !name.contains("CompilerThre"));
         return out;
     }
 
-    private static Map<String, Integer> others(Map<String, Integer> nice) {
-        Map<String, Integer> out = new TreeMap<>(nice);
+    private static <V> Map<String, V> others(Map<String, V> byThread) {
+        Map<String, V> out = new TreeMap<>(byThread);
         out.keySet().removeIf(name -> name.contains("CompilerThre"));
+        return out;
+    }
+
+    /** Thread name and id → its time slice in ns ({@code se.slice} in {@code sched}; 0 when not shown). */
+    private static Map<String, Long> slices(long pid) throws IOException {
+        Map<String, Long> out = new TreeMap<>();
+        try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+            for (Path task : tasks.toList()) {
+                try {
+                    String name = Files.readString(task.resolve("comm")).strip();
+                    long slice = Files.readAllLines(task.resolve("sched")).stream()
+                            .filter(line -> line.startsWith("se.slice"))
+                            .mapToLong(line -> Long.parseLong(
+                                    line.substring(line.indexOf(':') + 1).strip()))
+                            .findFirst()
+                            .orElse(0);
+                    out.put(name + " " + task.getFileName(), slice);
+                } catch (IOException e) {
+                    // the thread ended meanwhile
+                }
+            }
+        }
         return out;
     }
 
