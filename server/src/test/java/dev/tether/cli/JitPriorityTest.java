@@ -19,8 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code tether serve --jit-nice N} runs the JVM's JIT compiler threads at nice N and every other
  * thread at the priority it started with; without the flag, nothing changes. The compiler threads
- * ask for a 0.1 ms time slice by default ({@code --jit-slice-us}), and no other thread does. Read
- * from the server process's {@code /proc/PID/task/*}, so Linux only (the slice: 6.12 and later).
+ * run under {@code SCHED_BATCH} with a 0.1 ms time slice by default ({@code --jit-slice-us}), and
+ * no other thread does. Read from the server process's {@code /proc/PID/task/*}, so Linux only
+ * (the slice: 6.12 and later).
  */
 class JitPriorityTest {
     @TempDir
@@ -50,28 +51,34 @@ class JitPriorityTest {
 
     @Test
     @Timeout(90)
-    void compilerThreadsAskForAShortSliceAndNoOtherThreadDoes() throws Exception {
+    void compilerThreadsRunAsBatchWorkWithAShortSliceAndNoOtherThreadDoes() throws Exception {
         assumeTrue(
-                slices(ProcessHandle.current().pid()).values().stream().allMatch(v -> v > 0),
+                sched(ProcessHandle.current().pid(), "se.slice").values().stream()
+                        .allMatch(v -> v > 0),
                 "needs se.slice in /proc");
         String[] version = System.getProperty("os.version", "0.0").split("[.-]");
         assumeTrue(
                 Integer.parseInt(version[0]) * 100 + Integer.parseInt(version[1]) >= 612,
                 "custom slices came with Linux 6.12");
         try (ServerProcess server = ServerProcess.start(dir.resolve("default"))) {
-            Map<String, Long> slice = slices(server.pid());
+            Map<String, Long> slice = sched(server.pid(), "se.slice");
             assertFalse(compilers(slice).isEmpty(), "the JVM has compiler threads: " + slice);
             compilers(slice).forEach((name, value) -> assertEquals(100_000L, value, name + " in " + slice));
             others(slice).forEach((name, value) -> assertNotEquals(100_000L, value, name + " in " + slice));
+            Map<String, Long> policy = sched(server.pid(), "policy");
+            compilers(policy).forEach((name, value) -> assertEquals(3L, value, name + " is SCHED_BATCH: " + policy));
+            others(policy).forEach((name, value) -> assertEquals(0L, value, name + " is SCHED_OTHER: " + policy));
         }
         try (ServerProcess server = ServerProcess.start(dir.resolve("zero"), "--jit-slice-us", "0")) {
-            Map<String, Long> slice = slices(server.pid());
+            Map<String, Long> slice = sched(server.pid(), "se.slice");
             long kernels = others(slice).values().iterator().next();
             slice.forEach((name, value) -> assertEquals(kernels, value, name + " with --jit-slice-us 0: " + slice));
+            Map<String, Long> policy = sched(server.pid(), "policy");
+            policy.forEach((name, value) -> assertEquals(0L, value, name + " with --jit-slice-us 0: " + policy));
         }
         try (ServerProcess server =
                 ServerProcess.start(dir.resolve("both"), "--jit-slice-us", "2000", "--jit-nice", "7")) {
-            Map<String, Long> slice = slices(server.pid());
+            Map<String, Long> slice = sched(server.pid(), "se.slice");
             Map<String, Integer> nice = niceByThread(server.pid());
             compilers(slice).forEach((name, value) -> assertEquals(2_000_000L, value, name + " in " + slice));
             compilers(nice).forEach((name, value) -> assertEquals(7, value, name + " in " + nice));
@@ -91,20 +98,23 @@ class JitPriorityTest {
         return out;
     }
 
-    /** Thread name and id → its time slice in ns ({@code se.slice} in {@code sched}; 0 when not shown). */
-    private static Map<String, Long> slices(long pid) throws IOException {
+    /**
+     * Thread name and id → a field of its {@code sched} file ({@code se.slice}: its time slice in
+     * ns; {@code policy}: 0 for {@code SCHED_OTHER}, 3 for {@code SCHED_BATCH}); -1 when not shown.
+     */
+    private static Map<String, Long> sched(long pid, String field) throws IOException {
         Map<String, Long> out = new TreeMap<>();
         try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
             for (Path task : tasks.toList()) {
                 try {
                     String name = Files.readString(task.resolve("comm")).strip();
-                    long slice = Files.readAllLines(task.resolve("sched")).stream()
-                            .filter(line -> line.startsWith("se.slice"))
+                    long value = Files.readAllLines(task.resolve("sched")).stream()
+                            .filter(line -> line.startsWith(field + " ") || line.startsWith(field + ":"))
                             .mapToLong(line -> Long.parseLong(
                                     line.substring(line.indexOf(':') + 1).strip()))
                             .findFirst()
-                            .orElse(0);
-                    out.put(name + " " + task.getFileName(), slice);
+                            .orElse(-1);
+                    out.put(name + " " + task.getFileName(), value);
                 } catch (IOException e) {
                     // the thread ended meanwhile
                 }
