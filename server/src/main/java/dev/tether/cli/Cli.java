@@ -61,10 +61,10 @@ public final class Cli {
                                         core requests run before compilations, but a server saturated
                                         from its start stays slow until the JIT catches up (default %d:
                                         the server's own priority)
-              --jit-slice-us N          the JIT compiler threads run as batch work (SCHED_BATCH) with an N
-                                        us time slice (Linux 6.12+), 100-100000: a request's thread that
-                                        wakes takes the core from a compilation after N us, and the JIT
-                                        keeps its share (default %d; 0: scheduled as any thread)
+              --jit-slice-us N          time slice (Linux 6.12+) of the JIT compiler threads, 100-100000
+                                        us: a request's thread that wakes takes the core from a
+                                        compilation after N us, the JIT keeping its share (default %d;
+                                        0: the kernel's default)
               --response-ttl D          stored responses and conversations (and their KV spill files)
                                         expire after D without use (default: kept until deleted)
               --web-root DIR            serve the built web app from DIR at / (./tether serve passes

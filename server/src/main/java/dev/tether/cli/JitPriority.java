@@ -14,23 +14,22 @@ import java.util.Locale;
 import java.util.stream.Stream;
 
 /**
- * How Linux schedules the JVM's JIT compiler threads against the server's own: as background work
- * with a short time slice by default ({@code --jit-slice-us}), at a lower priority when {@code
- * --jit-nice} asks for it.
+ * How Linux schedules the JVM's JIT compiler threads against the server's own: with a short time
+ * slice by default ({@code --jit-slice-us}), at a lower priority when {@code --jit-nice} asks for
+ * it.
  *
- * <p><b>Background work with a short slice.</b> Linux's scheduler (EEVDF, 6.6+) lets the thread it
- * has just given the core run its whole slice (1.4 ms on the test machine) before a thread that
- * wakes can take it, and with a 250 Hz tick a compilation often ran 4–5 ms. On one core that held
- * back the requests the event loop and the writer woke for: in traces of the SSE phase after the
- * append load, the JIT ran 2–8 ms inside the window of 23 of the 24 slowest events of two runs.
- * Since Linux 6.12 a thread may ask for a shorter slice ({@code sched_setattr}'s {@code
- * sched_runtime}, no privilege needed; the kernel keeps it within 0.1–100 ms). With the compiler
- * threads at 0.1 ms, a thread that wakes takes the core once the compilation has used that much
- * of its turn. A short slice also lets a waking thread cut in, and a compiler thread woken by the
- * event loop's own request for a compilation then took the core from it, until the next tick: so
- * the compiler threads also run under {@code SCHED_BATCH}, whose threads never preempt on waking.
- * Neither changes their weight: the compiler keeps its share of a saturated core and compiles the
- * hot paths as fast as before. On kernels before 6.12 the slice is accepted and ignored.
+ * <p><b>The slice.</b> Linux's scheduler (EEVDF, 6.6+) lets the thread it has just given the core
+ * run its whole slice (1.4 ms on the test machine) before a thread that wakes can take it, and with
+ * a 250 Hz tick a compilation often ran 4–5 ms. On one core that held back the requests the event
+ * loop and the writer woke for: in traces of the SSE phase after the append load, the JIT ran 2–8
+ * ms inside the window of 23 of the 24 slowest events of two runs. Since Linux 6.12 a thread may
+ * ask for a shorter slice ({@code sched_setattr}'s {@code sched_runtime}, no privilege needed; the
+ * kernel keeps it within 0.1–100 ms). With the compiler threads at 0.1 ms, a thread that wakes
+ * takes the core once the compilation has used that much of its turn. Their weight is unchanged,
+ * so the compiler keeps its share of a saturated core. On kernels before 6.12 the slice is accepted
+ * and ignored. (Under {@code SCHED_BATCH} as well, so that a compiler thread would never take the
+ * core when it wakes, a server saturated from its start ran a fifth to a third slower for a
+ * minute; docs/benchmarks.md.)
  *
  * <p><b>The nice value</b>, off by default. At nice 19 the SSE delivery p99 was lower in nine pairs
  * of eleven, but while the core stays saturated the JIT gets about 1.5% of it, so code stays in its
@@ -39,7 +38,7 @@ import java.util.stream.Stream;
  * 10 s. Raising one's own nice value needs no privilege, but lowering it again does, so it is set
  * once, at start.
  *
- * <p>A compiler thread the JVM adds later is started by a compiler thread, and inherits all three.
+ * <p>A compiler thread the JVM adds later is started by a compiler thread, and inherits both.
  * Elsewhere than on Linux, or when a call fails, nothing changes (docs/benchmarks.md has the
  * measurements).
  *
@@ -52,7 +51,7 @@ final class JitPriority {
     private static final String C1 = "C1 CompilerThre", C2 = "C2 CompilerThre";
 
     private static final int PRIO_PROCESS = 0; // <sys/resource.h>; with a thread id it names that thread
-    private static final int SCHED_BATCH = 3; // <sched.h>
+    private static final int SCHED_OTHER = 0; // <sched.h>
     /** {@code struct sched_attr} as first published ({@code SCHED_ATTR_SIZE_VER0}): 48 bytes. */
     private static final int ATTR_SIZE = 48;
     /** {@code sched_setattr}'s system call number, by architecture (glibc before 2.41 has no wrapper). */
@@ -67,8 +66,8 @@ final class JitPriority {
 
     /**
      * Gives every compiler thread of this process the nice value {@code nice} and, when {@code
-     * sliceMicros} is not 0, {@code SCHED_BATCH} and that time slice; nothing when both are 0 or the
-     * platform does not allow it.
+     * sliceMicros} is not 0, that time slice; nothing when both are 0 or the platform does not allow
+     * it.
      */
     static void apply(int nice, int sliceMicros) {
         MethodHandle call = sliceMicros != 0 ? setAttr() : nice != 0 ? setPriority() : null;
@@ -111,11 +110,11 @@ final class JitPriority {
                         Linker.Option.firstVariadicArg(1));
     }
 
-    /** {@code SCHED_BATCH} at {@code nice}, asking for a slice of {@code sliceMicros}. */
+    /** {@code SCHED_OTHER} at {@code nice}, asking for a slice of {@code sliceMicros}. */
     private static MemorySegment attr(Arena arena, int nice, int sliceMicros) {
         MemorySegment attr = arena.allocate(ATTR_SIZE, 8);
         attr.set(ValueLayout.JAVA_INT, 0, ATTR_SIZE); // size
-        attr.set(ValueLayout.JAVA_INT, 4, SCHED_BATCH); // sched_policy
+        attr.set(ValueLayout.JAVA_INT, 4, SCHED_OTHER); // sched_policy
         attr.set(ValueLayout.JAVA_LONG, 8, 0); // sched_flags
         attr.set(ValueLayout.JAVA_INT, 16, nice); // sched_nice
         attr.set(ValueLayout.JAVA_INT, 20, 0); // sched_priority

@@ -19,8 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code tether serve --jit-nice N} runs the JVM's JIT compiler threads at nice N and every other
  * thread at the priority it started with; without the flag, nothing changes. The compiler threads
- * run under {@code SCHED_BATCH} with a 0.1 ms time slice by default ({@code --jit-slice-us}), and
- * no other thread does. Read from the server process's {@code /proc/PID/task/*}, so Linux only
+ * ask for a 0.1 ms time slice by default ({@code --jit-slice-us}), and no other thread does; every
+ * thread stays under {@code SCHED_OTHER}. Read from the server process's {@code /proc/PID/task/*}, so Linux only
  * (the slice: 6.12 and later).
  */
 class JitPriorityTest {
@@ -51,7 +51,7 @@ class JitPriorityTest {
 
     @Test
     @Timeout(90)
-    void compilerThreadsRunAsBatchWorkWithAShortSliceAndNoOtherThreadDoes() throws Exception {
+    void compilerThreadsAskForAShortSliceAndNoOtherThreadDoes() throws Exception {
         assumeTrue(
                 sched(ProcessHandle.current().pid(), "se.slice").values().stream()
                         .allMatch(v -> v > 0),
@@ -66,8 +66,7 @@ class JitPriorityTest {
             compilers(slice).forEach((name, value) -> assertEquals(100_000L, value, name + " in " + slice));
             others(slice).forEach((name, value) -> assertNotEquals(100_000L, value, name + " in " + slice));
             Map<String, Long> policy = sched(server.pid(), "policy");
-            compilers(policy).forEach((name, value) -> assertEquals(3L, value, name + " is SCHED_BATCH: " + policy));
-            others(policy).forEach((name, value) -> assertEquals(0L, value, name + " is SCHED_OTHER: " + policy));
+            policy.forEach((name, value) -> assertEquals(0L, value, name + " is SCHED_OTHER: " + policy));
         }
         try (ServerProcess server = ServerProcess.start(dir.resolve("zero"), "--jit-slice-us", "0")) {
             Map<String, Long> slice = sched(server.pid(), "se.slice");
