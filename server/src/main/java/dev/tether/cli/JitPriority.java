@@ -70,17 +70,22 @@ final class JitPriority {
      * it.
      */
     static void apply(int nice, int sliceMicros) {
-        MethodHandle call = sliceMicros != 0 ? setAttr() : nice != 0 ? setPriority() : null;
-        if (call == null) {
+        MethodHandle setAttr = sliceMicros != 0 ? setAttr() : null;
+        MethodHandle setPriority = nice != 0 ? setPriority() : null;
+        if (setAttr == null && setPriority == null) {
             return;
         }
         try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"));
                 Arena arena = Arena.ofConfined()) {
-            MemorySegment attr = sliceMicros == 0 ? null : attr(arena, nice, sliceMicros);
+            MemorySegment attr = setAttr == null ? null : attr(arena, nice, sliceMicros);
             for (Path task : tasks.toList()) {
                 if (compiler(task)) {
                     int tid = Integer.parseInt(task.getFileName().toString());
-                    set(call, tid, nice, attr);
+                    // the nice value alone where the slice cannot be asked for (a filter on the call, an
+                    // architecture not listed)
+                    if (!(setAttr != null && setAttr(setAttr, tid, attr)) && setPriority != null) {
+                        setPriority(setPriority, tid, nice);
+                    }
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -133,16 +138,25 @@ final class JitPriority {
         }
     }
 
-    private static void set(MethodHandle call, int tid, int nice, MemorySegment attr) {
+    private static boolean setAttr(MethodHandle call, int tid, MemorySegment attr) {
         try {
-            long result = attr != null
-                    ? (long) call.invokeExact(SETATTR, (long) tid, attr, 0L)
-                    : (int) call.invokeExact(PRIO_PROCESS, tid, nice);
-            if (result != 0) {
-                LOG.log(System.Logger.Level.DEBUG, "scheduling compiler thread {0} failed", tid);
+            if ((long) call.invokeExact(SETATTR, (long) tid, attr, 0L) == 0) {
+                return true;
+            }
+            LOG.log(System.Logger.Level.DEBUG, "sched_setattr({0}) failed", tid);
+        } catch (Throwable t) {
+            LOG.log(System.Logger.Level.DEBUG, "sched_setattr unavailable: " + t);
+        }
+        return false;
+    }
+
+    private static void setPriority(MethodHandle call, int tid, int nice) {
+        try {
+            if ((int) call.invokeExact(PRIO_PROCESS, tid, nice) != 0) {
+                LOG.log(System.Logger.Level.DEBUG, "setpriority({0}, {1}) failed", tid, nice);
             }
         } catch (Throwable t) {
-            LOG.log(System.Logger.Level.DEBUG, "thread scheduling unavailable: " + t);
+            LOG.log(System.Logger.Level.DEBUG, "setpriority unavailable: " + t);
         }
     }
 }

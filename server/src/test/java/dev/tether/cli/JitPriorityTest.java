@@ -43,9 +43,13 @@ class JitPriorityTest {
             compilers(nice).forEach((name, value) -> assertEquals(19, value, name + " in " + nice));
             others(nice).forEach((name, value) -> assertEquals(0, value, name + " in " + nice));
         }
-        try (ServerProcess server = ServerProcess.start(dir.resolve("five"), "--jit-nice", "5")) {
+        // without a slice the nice value takes the other call (setpriority)
+        try (ServerProcess server =
+                ServerProcess.start(dir.resolve("five"), "--jit-nice", "5", "--jit-slice-us", "0")) {
             Map<String, Integer> nice = niceByThread(server.pid());
+            assertFalse(compilers(nice).isEmpty(), "the JVM has compiler threads: " + nice);
             compilers(nice).forEach((name, value) -> assertEquals(5, value, name + " in " + nice));
+            others(nice).forEach((name, value) -> assertEquals(0, value, name + " in " + nice));
         }
     }
 
