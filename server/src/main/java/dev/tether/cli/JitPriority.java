@@ -21,7 +21,7 @@ import java.util.stream.Stream;
  * <p><b>The slice.</b> Linux's scheduler (EEVDF, 6.6+) lets the thread it has just given the core
  * run its whole slice (1.4 ms on the test machine) before a thread that wakes can take it, and with
  * a 250 Hz tick a compilation often ran 4–5 ms. On one core that held back the requests the event
- * loop and the writer woke for: in traces of the SSE phase after the append load, the JIT ran 2–8
+ * loop and the writer woke for: in traces of the SSE phase after the append load, the JIT ran 3–8
  * ms inside the window of 23 of the 24 slowest events of two runs. Since Linux 6.12 a thread may
  * ask for a shorter slice ({@code sched_setattr}'s {@code sched_runtime}, no privilege needed; the
  * kernel keeps it within 0.1–100 ms). With the compiler threads at 0.1 ms, a thread that wakes
