@@ -27,7 +27,7 @@ mkdir -p "$OUT"
 for tool in wrk taskset perf node python3; do
   command -v "$tool" >/dev/null || { echo "'$tool' not found (bench/streams/run.sh installs wrk)" >&2; exit 1; }
 done
-[ -x "$HERE/ssefan/ssefan" ] || "$HERE/build-c.sh" ssefan/ssefan
+"$HERE/build-c.sh" ssefan/ssefan
 # shellcheck source=bench/streams/pinned-server.sh
 . "$HERE/pinned-server.sh"
 start_pinned_server "$TREE"
@@ -41,14 +41,17 @@ BENCH_STREAMS=100 BENCH_EXPECT=204 BENCH_LUA_DIR="$HERE/wrk" \
 "${LOAD[@]}" perf record -q -k mono -a -o "$OUT/perf.data" \
   -e sched:sched_switch -e sched:sched_wakeup \
   -e syscalls:sys_enter_fdatasync -e syscalls:sys_exit_fdatasync \
-  >/dev/null 2>&1 &
+  >/dev/null 2>"$OUT/perf.err" &
 PERF=$!
 sleep 0.5
+kill -0 "$PERF" 2>/dev/null || { echo "perf record stopped: $(tail -2 "$OUT/perf.err")" >&2; exit 1; }
 python3 -c 'import time; print(time.clock_gettime(time.CLOCK_MONOTONIC))' >"$OUT/t0.txt"
+rc=0
 SSEFAN_EVENTS="$OUT/events.txt" "${LOAD[@]}" "$HERE/ssefan/ssefan" --url "$URL" --server-pid "$SERVER" \
-  --subscribers 100 --rate 50 --duration 10 --warmup 1 >"$OUT/sse.json" 2>"$OUT/sse.err"
+  --subscribers 100 --rate 50 --duration 10 --warmup 1 >"$OUT/sse.json" 2>"$OUT/sse.err" || rc=$?
 kill -INT "$PERF"
 wait "$PERF" || true
+[ "$rc" -eq 0 ] || { echo "ssefan failed (exit $rc): $(tail -2 "$OUT/sse.err")" >&2; exit 1; }
 
 tail -1 "$OUT/sse.json"
 perf script -i "$OUT/perf.data" -F tid,time,event 2>/dev/null | grep fdatasync >"$OUT/fdatasync.txt" || true

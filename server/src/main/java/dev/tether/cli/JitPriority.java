@@ -25,9 +25,10 @@ import java.util.stream.Stream;
  * ms inside the window of 23 of the 24 slowest events of two runs. Since Linux 6.12 a thread may
  * ask for a shorter slice ({@code sched_setattr}'s {@code sched_runtime}, no privilege needed; the
  * kernel keeps it within 0.1–100 ms). With the compiler threads at 0.1 ms, a thread that wakes
- * takes the core once the compilation has used that much of its turn. Their weight is unchanged,
- * so the compiler keeps its share of a saturated core. On kernels before 6.12 the slice is accepted
- * and ignored. (Under {@code SCHED_BATCH} as well, so that a compiler thread would never take the
+ * after a compilation has used that much of its turn takes the core at once (one that wakes sooner
+ * still waits for the next wake-up or tick). Only the slice changes: each thread keeps its policy
+ * and nice value, so the compiler keeps its share of a saturated core. On kernels before 6.12 the
+ * slice is accepted and ignored. (Under {@code SCHED_BATCH} as well, so that a compiler thread would never take the
  * core when it wakes, a server saturated from its start ran a fifth to a third slower for a
  * minute; docs/benchmarks.md.)
  *
@@ -51,16 +52,21 @@ final class JitPriority {
     private static final String C1 = "C1 CompilerThre", C2 = "C2 CompilerThre";
 
     private static final int PRIO_PROCESS = 0; // <sys/resource.h>; with a thread id it names that thread
-    private static final int SCHED_OTHER = 0; // <sched.h>
+    private static final long RESET_ON_FORK = 0x01; // SCHED_FLAG_RESET_ON_FORK, <linux/sched.h>
     /** {@code struct sched_attr} as first published ({@code SCHED_ATTR_SIZE_VER0}): 48 bytes. */
     private static final int ATTR_SIZE = 48;
-    /** {@code sched_setattr}'s system call number, by architecture (glibc before 2.41 has no wrapper). */
+    /**
+     * {@code sched_setattr}'s system call number, by architecture (glibc before 2.41 has no
+     * wrapper); {@code sched_getattr}'s is the next one on both.
+     */
     private static final long SETATTR =
             switch (System.getProperty("os.arch", "").toLowerCase(Locale.ROOT)) {
                 case "amd64", "x86_64" -> 314;
                 case "aarch64" -> 274;
                 default -> -1;
             };
+
+    private static final long GETATTR = SETATTR < 0 ? -1 : SETATTR + 1;
 
     private JitPriority() {}
 
@@ -70,20 +76,20 @@ final class JitPriority {
      * it.
      */
     static void apply(int nice, int sliceMicros) {
-        MethodHandle setAttr = sliceMicros != 0 ? setAttr() : null;
+        MethodHandle syscall = sliceMicros != 0 ? syscall() : null;
         MethodHandle setPriority = nice != 0 ? setPriority() : null;
-        if (setAttr == null && setPriority == null) {
+        if (syscall == null && setPriority == null) {
             return;
         }
         try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"));
                 Arena arena = Arena.ofConfined()) {
-            MemorySegment attr = setAttr == null ? null : attr(arena, nice, sliceMicros);
+            MemorySegment attr = arena.allocate(ATTR_SIZE, 8);
             for (Path task : tasks.toList()) {
                 if (compiler(task)) {
                     int tid = Integer.parseInt(task.getFileName().toString());
                     // the nice value alone where the slice cannot be asked for (a filter on the call, an
                     // architecture not listed)
-                    if (!(setAttr != null && setAttr(setAttr, tid, attr)) && setPriority != null) {
+                    if (!(syscall != null && trySlice(syscall, tid, attr, nice, sliceMicros)) && setPriority != null) {
                         setPriority(setPriority, tid, nice);
                     }
                 }
@@ -100,8 +106,11 @@ final class JitPriority {
                         ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
     }
 
-    /** {@code syscall(SYS_sched_setattr, tid, attr, 0)}, or null on an architecture not listed. */
-    private static MethodHandle setAttr() {
+    /**
+     * {@code syscall(number, tid, attr, a, b)}, which serves {@code sched_getattr(tid, attr, size,
+     * 0)} and {@code sched_setattr(tid, attr, 0, unused)}; null on an architecture not listed.
+     */
+    private static MethodHandle syscall() {
         return SETATTR < 0
                 ? null
                 : Libc.linux(
@@ -111,22 +120,36 @@ final class JitPriority {
                                 ValueLayout.JAVA_LONG,
                                 ValueLayout.JAVA_LONG, // the variable arguments, each a full register
                                 ValueLayout.ADDRESS,
+                                ValueLayout.JAVA_LONG,
                                 ValueLayout.JAVA_LONG),
                         Linker.Option.firstVariadicArg(1));
     }
 
-    /** {@code SCHED_OTHER} at {@code nice}, asking for a slice of {@code sliceMicros}. */
-    private static MemorySegment attr(Arena arena, int nice, int sliceMicros) {
-        MemorySegment attr = arena.allocate(ATTR_SIZE, 8);
-        attr.set(ValueLayout.JAVA_INT, 0, ATTR_SIZE); // size
-        attr.set(ValueLayout.JAVA_INT, 4, SCHED_OTHER); // sched_policy
-        attr.set(ValueLayout.JAVA_LONG, 8, 0); // sched_flags
-        attr.set(ValueLayout.JAVA_INT, 16, nice); // sched_nice
-        attr.set(ValueLayout.JAVA_INT, 20, 0); // sched_priority
-        attr.set(ValueLayout.JAVA_LONG, 24, sliceMicros * 1000L); // sched_runtime: the slice, in ns
-        attr.set(ValueLayout.JAVA_LONG, 32, 0); // sched_deadline
-        attr.set(ValueLayout.JAVA_LONG, 40, 0); // sched_period
-        return attr;
+    /**
+     * Reads thread {@code tid}'s scheduling attributes and writes them back with the slice asked
+     * for, its nice value raised to {@code nice} if it is lower, and its policy and flags as they
+     * were: a server started at nice 5, or under {@code SCHED_BATCH}, keeps that for its compiler
+     * threads, and an unprivileged process is never refused for lowering a nice value.
+     */
+    private static boolean trySlice(MethodHandle syscall, int tid, MemorySegment attr, int nice, int sliceMicros) {
+        try {
+            attr.fill((byte) 0);
+            if ((long) syscall.invokeExact(GETATTR, (long) tid, attr, (long) ATTR_SIZE, 0L) != 0) {
+                LOG.log(System.Logger.Level.DEBUG, "sched_getattr({0}) failed", tid);
+                return false;
+            }
+            attr.set(ValueLayout.JAVA_INT, 0, ATTR_SIZE); // size
+            attr.set(ValueLayout.JAVA_LONG, 8, attr.get(ValueLayout.JAVA_LONG, 8) & RESET_ON_FORK); // sched_flags
+            attr.set(ValueLayout.JAVA_INT, 16, Math.max(attr.get(ValueLayout.JAVA_INT, 16), nice)); // sched_nice
+            attr.set(ValueLayout.JAVA_LONG, 24, sliceMicros * 1000L); // sched_runtime: the slice, in ns
+            if ((long) syscall.invokeExact(SETATTR, (long) tid, attr, 0L, 0L) == 0) {
+                return true;
+            }
+            LOG.log(System.Logger.Level.DEBUG, "sched_setattr({0}) failed", tid);
+        } catch (Throwable t) {
+            LOG.log(System.Logger.Level.DEBUG, "sched_setattr unavailable: " + t);
+        }
+        return false;
     }
 
     private static boolean compiler(Path task) {
@@ -136,18 +159,6 @@ final class JitPriority {
         } catch (IOException e) {
             return false; // the thread ended meanwhile
         }
-    }
-
-    private static boolean setAttr(MethodHandle call, int tid, MemorySegment attr) {
-        try {
-            if ((long) call.invokeExact(SETATTR, (long) tid, attr, 0L) == 0) {
-                return true;
-            }
-            LOG.log(System.Logger.Level.DEBUG, "sched_setattr({0}) failed", tid);
-        } catch (Throwable t) {
-            LOG.log(System.Logger.Level.DEBUG, "sched_setattr unavailable: " + t);
-        }
-        return false;
     }
 
     private static void setPriority(MethodHandle call, int tid, int nice) {
