@@ -87,9 +87,10 @@ final class JitPriority {
             for (Path task : tasks.toList()) {
                 if (compiler(task)) {
                     int tid = Integer.parseInt(task.getFileName().toString());
-                    // the nice value alone where the slice cannot be asked for (a filter on the call, an
-                    // architecture not listed)
-                    if (!(syscall != null && trySlice(syscall, tid, attr, nice, sliceMicros)) && setPriority != null) {
+                    boolean sliced = syscall != null && trySlice(syscall, tid, attr, nice, sliceMicros);
+                    if (!sliced && setPriority != null) {
+                        // the nice value alone where the slice cannot be asked for (a filter on the
+                        // call, an architecture not listed) or was not asked for
                         setPriority(setPriority, tid, nice);
                     }
                 }
