@@ -79,9 +79,11 @@ serve --port 0
 [ "$(web_roots)" = 1 ] || fail "serve passes --web-root once, got: $(tr '\n' ' ' < "$FAKE/args")"
 grep -qx -- '--sun-misc-unsafe-memory-access=allow' "$FAKE/args" || fail "Netty may use Unsafe: $(tr '\n' ' ' < "$FAKE/args")"
 grep -qx -- '-XX:+UseG1GC' "$FAKE/args" || fail "the server runs on G1: $(tr '\n' ' ' < "$FAKE/args")"
+grep -qx -- '-XX:MaxTenuringThreshold=2' "$FAKE/args" || fail "G1 tenures after two young collections: $(tr '\n' ' ' < "$FAKE/args")"
 TETHER_JAVA_OPTS="-XX:+UseZGC -Xmx1g" serve --port 0
 grep -qx -- '-XX:+UseZGC' "$FAKE/args" || fail "TETHER_JAVA_OPTS reaches the JVM: $(tr '\n' ' ' < "$FAKE/args")"
 ! grep -qx -- '-XX:+UseG1GC' "$FAKE/args" || fail "a collector in TETHER_JAVA_OPTS replaces G1 (the JVM refuses two): $(tr '\n' ' ' < "$FAKE/args")"
+! grep -q -- '-XX:MaxTenuringThreshold' "$FAKE/args" || fail "and G1's tenuring goes with it: $(tr '\n' ' ' < "$FAKE/args")"
 grep -qx -- "$T/web/app/dist" "$FAKE/args" || fail "the default web root is web/app/dist: $(tr '\n' ' ' < "$FAKE/args")"
 grep -q '^npm ci ' "$FAKE/npm-calls" || fail "the first serve installs the workspace: $(cat "$FAKE/npm-calls")"
 grep -q '^npm run build --workspace @tether/app$' "$FAKE/npm-calls" || fail "and builds the app: $(cat "$FAKE/npm-calls")"

@@ -36,9 +36,21 @@ public record EngineSettings(
     /** The default {@link #maxBatch}. */
     public static final int DEFAULT_MAX_BATCH = 2_048;
 
+    /**
+     * The default {@link #recentWindowBytes}: 8 KiB, room for the last few group commits of a busy
+     * stream, which is what a live reader at the tail reads. A window is young memory: on a busy
+     * stream all of it is newer than the last young collection, so every one copies every busy
+     * stream's window, and a pause grows with busy streams times window size. At 64 KiB (until
+     * 2026-12-07), 100 busy streams made 7.7 MB of the 17.7 MB each pause copied, and pauses of 11-24
+     * ms; at 8 KiB, 1.1 MB (docs/benchmarks.md). A reader further behind reads the store, which the
+     * log store answers from the page cache.
+     */
+    public static final int DEFAULT_RECENT_WINDOW_BYTES = 8 * 1024;
+
     /** The memory budget defaults to {@link MemoryBudget#defaultLimit()}: half the maximum heap. */
     public static EngineSettings defaults() {
-        return new EngineSettings(16_384, DEFAULT_MAX_BATCH, 1 << 20, 64 * 1024, 4, 0, MemoryBudget.defaultLimit());
+        return new EngineSettings(
+                16_384, DEFAULT_MAX_BATCH, 1 << 20, DEFAULT_RECENT_WINDOW_BYTES, 4, 0, MemoryBudget.defaultLimit());
     }
 
     public EngineSettings withMaxBatch(int commands) {

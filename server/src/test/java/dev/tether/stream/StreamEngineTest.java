@@ -235,4 +235,19 @@ class StreamEngineTest {
         ReadResult.Data d = assertInstanceOf(ReadResult.Data.class, get(engine.read("s", 2L)));
         assertArrayEquals(new byte[] {3, 4}, d.messages().get(0).data(), "byte offsets address bytes");
     }
+
+    @Test
+    void aBusyStreamKeepsItsNewestEightKibInMemoryAndReadsTheRestFromTheStore() throws Exception {
+        create("busy", "text/plain");
+        for (int i = 0; i < 100; i++) {
+            append("busy", Integer.toString(i % 10).repeat(256), null);
+        }
+        // A window is young memory that every young collection copies (EngineSettings): small by default.
+        assertEquals(8 * 1024, engine.memory().cached(), "the window holds the newest 32 messages of 256 B");
+        StringBuilder all = new StringBuilder();
+        for (int i = 0; i < 100; i++) {
+            all.append(Integer.toString(i % 10).repeat(256));
+        }
+        assertEquals(all.toString(), readAll("busy"), "what the window dropped is read from the store");
+    }
 }
