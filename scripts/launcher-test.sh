@@ -84,6 +84,8 @@ TETHER_JAVA_OPTS="-XX:+UseZGC -Xmx1g" serve --port 0
 grep -qx -- '-XX:+UseZGC' "$FAKE/args" || fail "TETHER_JAVA_OPTS reaches the JVM: $(tr '\n' ' ' < "$FAKE/args")"
 ! grep -qx -- '-XX:+UseG1GC' "$FAKE/args" || fail "a collector in TETHER_JAVA_OPTS replaces G1 (the JVM refuses two): $(tr '\n' ' ' < "$FAKE/args")"
 ! grep -q -- '-XX:MaxTenuringThreshold' "$FAKE/args" || fail "and G1's tenuring goes with it: $(tr '\n' ' ' < "$FAKE/args")"
+TETHER_JAVA_OPTS="-XX:+UseG1GC -Xmx1g" serve --port 0
+grep -qx -- '-XX:MaxTenuringThreshold=2' "$FAKE/args" || fail "G1 named in TETHER_JAVA_OPTS keeps its tenuring: $(tr '\n' ' ' < "$FAKE/args")"
 grep -qx -- "$T/web/app/dist" "$FAKE/args" || fail "the default web root is web/app/dist: $(tr '\n' ' ' < "$FAKE/args")"
 grep -q '^npm ci ' "$FAKE/npm-calls" || fail "the first serve installs the workspace: $(cat "$FAKE/npm-calls")"
 grep -q '^npm run build --workspace @tether/app$' "$FAKE/npm-calls" || fail "and builds the app: $(cat "$FAKE/npm-calls")"

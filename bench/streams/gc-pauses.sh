@@ -8,9 +8,9 @@
 # events/s for 10 s, then `wrk -t1 -c64` appends of 256 B over the streams for APPEND_SECONDS (45)
 # from CPU 1, then the SSE phase (ssefan, 100 subscribers, 50 events/s, 1 s of warm-up and 10 s
 # measured). Prints wrk's rate, the SSE client's latency line, the young pauses from 20 s of the
-# JVM's uptime to the end of the appends (count, median, 90th percentile, max, total), and the
-# last of those pauses in full: its phases and its age table (the bytes that survived, by how many
-# young collections they have survived). Keeps the GC log and the clients' output in OUT.
+# JVM's uptime to the end of the appends (count, median, 90th percentile, max, total), and for the
+# last of those pauses its evacuation phases, region counts and age table (the bytes that survived
+# it, by how many young collections they had survived). Keeps the GC log and the clients' output in OUT.
 #
 # Usage: [TETHER_JAVA_OPTS=...] [PIN=off] bench/streams/gc-pauses.sh [OUT] [TREE]
 #        (defaults: a new directory under /tmp, this checkout)
@@ -21,6 +21,8 @@ OUT="${1:-$(mktemp -d /tmp/gc-pauses.XXXXXX)}"
 TREE="${2:-$(cd "$HERE/../.." && pwd)}"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
+# The log's path goes into -Xlog (':' separates its fields) inside TETHER_JAVA_OPTS (split on spaces).
+case "$OUT" in *[[:space:]:]*) echo "OUT must not contain spaces or ':': $OUT" >&2; exit 1 ;; esac
 for tool in wrk node; do
   command -v "$tool" >/dev/null || { echo "'$tool' not found (bench/streams/run.sh installs wrk)" >&2; exit 1; }
 done
@@ -31,10 +33,14 @@ export TETHER_JAVA_OPTS="${TETHER_JAVA_OPTS:-} -Xlog:gc*,gc+age=trace:file=$OUT/
 start_pinned_server "$TREE"
 echo "server pid $SERVER, $URL; output in $OUT" >&2
 
-${LOAD[@]+"${LOAD[@]}"} node "$HERE/setup-streams.mjs" --url "$URL" --count 100 >/dev/null 2>&1
-${LOAD[@]+"${LOAD[@]}"} "$HERE/ssefan/ssefan" --url "$URL" --subscribers 100 --rate 50 --duration 10 --warmup 0 >/dev/null 2>&1
+${LOAD[@]+"${LOAD[@]}"} node "$HERE/setup-streams.mjs" --url "$URL" --count 100 >"$OUT/setup.txt" 2>&1 \
+  || { echo "making the streams failed: $(tail -2 "$OUT/setup.txt")" >&2; exit 1; }
+${LOAD[@]+"${LOAD[@]}"} "$HERE/ssefan/ssefan" --url "$URL" --subscribers 100 --rate 50 --duration 10 --warmup 0 \
+  >"$OUT/sse-warmup.json" 2>"$OUT/sse-warmup.err" || { echo "the SSE warm-up failed: $(tail -2 "$OUT/sse-warmup.err")" >&2; exit 1; }
 BENCH_STREAMS=100 BENCH_EXPECT=204 BENCH_LUA_DIR="$HERE/wrk" \
-  ${LOAD[@]+"${LOAD[@]}"} wrk -t1 -c64 -d"${APPEND_SECONDS:-45}"s --timeout 10s -s "$HERE/wrk/post.lua" "$URL/" >"$OUT/wrk.txt" 2>&1
+  ${LOAD[@]+"${LOAD[@]}"} wrk -t1 -c64 -d"${APPEND_SECONDS:-45}"s --timeout 10s -s "$HERE/wrk/post.lua" "$URL/" >"$OUT/wrk.txt" 2>&1 \
+  || { echo "wrk failed: $(tail -2 "$OUT/wrk.txt")" >&2; exit 1; }
+grep -q "Requests/sec" "$OUT/wrk.txt" || { echo "wrk printed no rate: $(tail -2 "$OUT/wrk.txt")" >&2; exit 1; }
 # The JVM's uptime when the appends ended: the last line the GC log has written by now.
 appends_end="$(sed -n 's/^\[\([0-9]*\)ms\].*/\1/p' "$OUT/gc.log" | tail -1)"
 ${LOAD[@]+"${LOAD[@]}"} "$HERE/ssefan/ssefan" --url "$URL" --server-pid "$SERVER" \
@@ -44,7 +50,7 @@ ${LOAD[@]+"${LOAD[@]}"} "$HERE/ssefan/ssefan" --url "$URL" --server-pid "$SERVER
 grep -h "Requests/sec" "$OUT/wrk.txt"
 tail -1 "$OUT/sse.json" | grep -o '"lat_ms":{[^}]*}'
 # "[12345ms] GC(7) Pause Young (Normal) (G1 Evacuation Pause) 261M->37M(384M) 3.153ms"
-pauses="$(grep -E '^\[[0-9]+ms\] GC\([0-9]+\) Pause Young .* [0-9.]+ms$' "$OUT/gc.log" \
+pauses="$({ grep -E '^\[[0-9]+ms\] GC\([0-9]+\) Pause Young .* [0-9.]+ms$' "$OUT/gc.log" || true; } \
   | sed 's/^\[\([0-9]*\)ms\] GC(\([0-9]*\)).* \([0-9.]*\)ms$/\1 \2 \3/' \
   | awk -v end="${appends_end:-0}" '$1 >= 20000 && $1 <= end')"
 [ -n "$pauses" ] || { echo "no young pause between 20 s and the appends' end (${appends_end:-?} ms)" >&2; exit 1; }

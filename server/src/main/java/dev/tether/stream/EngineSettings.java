@@ -41,9 +41,9 @@ public record EngineSettings(
      * stream, which is what a live reader at the tail reads. A window is young memory: on a busy
      * stream all of it is newer than the last young collection, so every one copies every busy
      * stream's window, and a pause grows with busy streams times window size. At 64 KiB (until
-     * 2026-12-07), 100 busy streams made 7.7 MB of the 17.7 MB each pause copied, and pauses of 11-24
-     * ms; at 8 KiB, 1.1 MB (docs/benchmarks.md). A reader further behind reads the store, which the
-     * log store answers from the page cache.
+     * 2026-12-07), 100 busy streams made 8-13 MB of the 18-23 MB each pause copied under the append
+     * load; at 8 KiB, about 1 MB (docs/benchmarks.md). A reader further behind reads the store, which
+     * the log store answers from the page cache.
      */
     public static final int DEFAULT_RECENT_WINDOW_BYTES = 8 * 1024;
 

@@ -40,6 +40,8 @@ import java.util.concurrent.TimeUnit;
 final class RegistrySync implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(RegistrySync.class.getName());
     static final long POLL_MILLIS = 1000;
+    /** The most one catch-up reads into a window; further behind, its readers read the store. */
+    static final int CATCH_UP_MAX_BYTES = 1 << 20;
 
     private final SharedStreamStore store;
     private final StreamRegistry registry;
@@ -242,7 +244,9 @@ final class RegistrySync implements AutoCloseable {
     /**
      * Before waking the readers of a stream another node appended to, reads the new messages once
      * into its recent window, so that its readers here (an SSE fan-out) are served from memory
-     * rather than each reading the store.
+     * rather than each reading the store. It reads all of them, up to {@link #CATCH_UP_MAX_BYTES},
+     * not only a window's worth: the window keeps the newest, and a window that stopped short of the
+     * tail would serve no reader and start the next catch-up behind it again.
      */
     private void catchUp(StreamState s, StreamRecord next) {
         long end = s.recent.end();
@@ -253,7 +257,8 @@ final class RegistrySync implements AutoCloseable {
             return;
         }
         try {
-            List<StoredMessage> rows = store.read(next.id(), from, next.tail(), windowBytes);
+            int max = (int) Math.min(CATCH_UP_MAX_BYTES, Math.max(windowBytes, next.tail() - from));
+            List<StoredMessage> rows = store.read(next.id(), from, next.tail(), max);
             if (!rows.isEmpty() && rows.get(0).position() == from) {
                 s.recent.append(rows);
             }

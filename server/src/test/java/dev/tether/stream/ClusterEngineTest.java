@@ -258,6 +258,26 @@ class ClusterEngineTest {
         assertWakes(() -> append(b, "s", "hello", null));
     }
 
+    @Test
+    void aNodeReadsAnotherNodesAppendLargerThanItsWindowIntoItSoItsReadersReadMemory() throws Exception {
+        create(a, "s");
+        StreamRecord r = assertInstanceOf(Lookup.Found.class, a.lookup("s")).stream();
+        CountDownLatch woke = new CountDownLatch(1);
+        a.watch(r, r.tail(), woke::countDown);
+        List<byte[]> messages = new ArrayList<>();
+        for (int i = 0; i < 40; i++) { // 20 KiB in one commit: more than a window holds
+            messages.add(Integer.toString(i % 10).repeat(512).getBytes(StandardCharsets.UTF_8));
+        }
+        get(b.append(new AppendRequest("s", "text/plain", messages, false, null, null)));
+        assertTrue(woke.await(5 * RegistrySync.POLL_MILLIS, TimeUnit.MILLISECONDS), "A's reader woke");
+        long tail = assertInstanceOf(Lookup.Found.class, a.lookup("s")).stream().tail();
+        assertEquals(40 * 512, tail);
+        int reads = shared.reads.get();
+        ReadResult.Data last = assertInstanceOf(ReadResult.Data.class, get(a.read("s", tail - 512)));
+        assertEquals("9".repeat(512), new String(last.messages().get(0).data(), StandardCharsets.UTF_8));
+        assertEquals(reads, shared.reads.get(), "A's window reached the tail: the newest message came from memory");
+    }
+
     private void assertWakes(Callable append) throws Exception {
         StreamRecord r = assertInstanceOf(Lookup.Found.class, a.lookup("s")).stream();
         CountDownLatch woke = new CountDownLatch(1);
