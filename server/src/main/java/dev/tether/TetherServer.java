@@ -100,6 +100,9 @@ public final class TetherServer implements AutoCloseable {
         if (config.maxMemoryBytes() > 0) {
             engineSettings = engineSettings.withMaxMemoryBytes(config.maxMemoryBytes());
         }
+        if (config.recentWindowBytes() != null) {
+            engineSettings = engineSettings.withRecentWindowBytes(config.recentWindowBytes());
+        }
         StreamStore store = openStore(config);
         StreamEngine engine = new StreamEngine(store, clock, engineSettings, metrics.engineObserver());
         ModelBackend backend;

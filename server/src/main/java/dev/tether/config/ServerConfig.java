@@ -22,6 +22,8 @@ import java.util.Objects;
  * @param logPreallocate      the log store zero-fills its next segment ahead of time
  * @param eventLoops          event-loop threads, for HTTP and the upstream client (default: {@link #defaultEventLoops})
  * @param retainBytes         per-stream retention in bytes (older messages are dropped); 0 keeps all
+ * @param recentWindowBytes   per-stream bytes of recent messages kept in memory for live readers, or
+ *                            null for the engine's default (8 KiB)
  * @param upstreams           OpenAI-compatible Chat Completions base URLs (replicas of one model)
  * @param upstreamModel       model name sent upstream instead of the client's, or null
  * @param upstreamApiKey      bearer token for the upstreams, or null
@@ -69,6 +71,7 @@ public record ServerConfig(
         boolean logPreallocate,
         int eventLoops,
         long retainBytes,
+        Integer recentWindowBytes,
         List<URI> upstreams,
         String upstreamModel,
         String upstreamApiKey,
@@ -109,6 +112,16 @@ public record ServerConfig(
      * thread that wakes, without giving up its share of the core (cli.JitPriority).
      */
     public static final int DEFAULT_JIT_SLICE_MICROS = 100;
+
+    /** The largest {@code --recent-window}: a window per busy stream, copied by every young collection. */
+    public static final int MAX_RECENT_WINDOW_BYTES = 16 << 20;
+
+    private static int windowBytes(long bytes) {
+        if (bytes < 0 || bytes > MAX_RECENT_WINDOW_BYTES) {
+            throw new IllegalArgumentException("--recent-window must be between 0 and 16MiB, got " + bytes + " bytes");
+        }
+        return (int) bytes;
+    }
 
     private static final java.util.regex.Pattern LOOPBACK_V4 = java.util.regex.Pattern.compile("127(\\.[0-9]{1,3}){3}");
 
@@ -165,6 +178,9 @@ public record ServerConfig(
         }
         if (retainBytes < 0) {
             throw new IllegalArgumentException("retention must not be negative");
+        }
+        if (recentWindowBytes != null) {
+            windowBytes(recentWindowBytes);
         }
         upstreams = List.copyOf(upstreams);
         for (Duration d : List.of(upstreamTimeout, wsMaxAge, wsCacheTtl)) {
@@ -278,6 +294,7 @@ public record ServerConfig(
         private boolean logPreallocate = true;
         private int eventLoops = defaultEventLoops(Runtime.getRuntime().availableProcessors());
         private long retainBytes;
+        private Long recentWindowBytes;
         private final List<URI> upstreams = new ArrayList<>();
         private String upstreamModel;
         private String upstreamApiKey = System.getenv("TETHER_UPSTREAM_API_KEY");
@@ -400,6 +417,12 @@ public record ServerConfig(
 
         public Builder retainBytes(long value) {
             retainBytes = value;
+            return this;
+        }
+
+        /** Per-stream recent-window bytes; out of range (negative or above 16 MiB) is refused when built. */
+        public Builder recentWindowBytes(long value) {
+            recentWindowBytes = value;
             return this;
         }
 
@@ -538,6 +561,7 @@ public record ServerConfig(
                     logPreallocate,
                     eventLoops,
                     retainBytes,
+                    recentWindowBytes == null ? null : windowBytes(recentWindowBytes),
                     upstreams,
                     upstreamModel,
                     upstreamApiKey,

@@ -69,6 +69,11 @@ public record EngineSettings(
                 writeQueueCapacity, maxBatch, readChunkBytes, recentWindowBytes, readThreads, bytes, maxMemoryBytes);
     }
 
+    public EngineSettings withRecentWindowBytes(int bytes) {
+        return new EngineSettings(
+                writeQueueCapacity, maxBatch, readChunkBytes, bytes, readThreads, retainBytes, maxMemoryBytes);
+    }
+
     public EngineSettings withMaxMemoryBytes(long bytes) {
         return new EngineSettings(
                 writeQueueCapacity, maxBatch, readChunkBytes, recentWindowBytes, readThreads, retainBytes, bytes);

@@ -52,6 +52,8 @@ class CliTest {
             "memory",
             "--retain-bytes",
             "1MiB",
+            "--recent-window",
+            "64KiB",
             "--web-root",
             "web/app/dist"
         });
@@ -61,8 +63,12 @@ class CliTest {
         assertEquals(512 * 1024, c.maxBodyBytes());
         assertEquals(ServerConfig.StoreKind.MEMORY, c.store());
         assertEquals(1024 * 1024, c.retainBytes());
+        assertEquals(64 * 1024, c.recentWindowBytes());
         assertEquals(Path.of("web/app/dist"), c.webRoot());
         assertNull(Cli.parseServe(new String[] {"serve"}).webRoot(), "no web app unless asked for");
+        assertNull(
+                Cli.parseServe(new String[] {"serve"}).recentWindowBytes(),
+                "the engine's default window unless asked for");
     }
 
     @Test
@@ -73,6 +79,8 @@ class CliTest {
         assertRejected("must be positive", "serve", "--long-poll-timeout", "0s");
         assertRejected("log, sqlite, memory or redis", "serve", "--store", "cassandra");
         assertRejected("--log-preallocate must be on or off", "serve", "--log-preallocate", "yes");
+        assertRejected(
+                "--recent-window must be between 0 and 16MiB, got 33554432 bytes", "serve", "--recent-window", "32MiB");
         assertRejected("--store redis needs --redis", "serve", "--store", "redis");
         assertRejected("only for --store redis", "serve", "--redis", "redis://127.0.0.1:6379");
         assertRejected("--redis must be a URL", "serve", "--store", "redis", "--redis", "127.0.0.1:6379");
