@@ -37,8 +37,10 @@ public record EngineSettings(
     public static final int DEFAULT_MAX_BATCH = 2_048;
 
     /**
-     * The default {@link #recentWindowBytes}: 8 KiB, room for the last few group commits of a busy
-     * stream, which is what a live reader at the tail reads. A window is young memory: on a busy
+     * The default {@link #recentWindowBytes}: 8 KiB, room for the last few group commits of a stream
+     * that takes a few messages in each, which is what a live reader at the tail reads (a stream
+     * that takes more in one commit sends its tail readers to the store; {@code --recent-window}
+     * raises it). A window is young memory: on a busy
      * stream all of it is newer than the last young collection, so every one copies every busy
      * stream's window, and a pause grows with busy streams times window size. At 64 KiB (until
      * 2026-12-07), 100 busy streams made 8-13 MB of the 18-23 MB each pause copied under the append

@@ -244,11 +244,11 @@ final class RegistrySync implements AutoCloseable {
     /**
      * Before waking the readers of a stream another node appended to, reads the new messages once
      * into its recent window, so that its readers here (an SSE fan-out) are served from memory
-     * rather than each reading the store. It reads all of them, up to {@link #CATCH_UP_MAX_BYTES},
-     * not only a window's worth: the window keeps the newest, and a window that stopped short of the
+     * rather than each reading the store. It reads all of them, up to {@link #CATCH_UP_MAX_BYTES}
+     * or a window if larger, not only a window's worth: the window keeps the newest, and a window that stopped short of the
      * tail would serve no reader and start the next catch-up behind it again.
      */
-    private void catchUp(StreamState s, StreamRecord next) {
+    void catchUp(StreamState s, StreamRecord next) {
         long end = s.recent.end();
         // From the window's end when it lags (a lookup moved the record on without filling it), so
         // that the window catches up and stays in use, rather than every reader reading the store.
@@ -257,7 +257,7 @@ final class RegistrySync implements AutoCloseable {
             return;
         }
         try {
-            int max = (int) Math.min(CATCH_UP_MAX_BYTES, Math.max(windowBytes, next.tail() - from));
+            int max = (int) Math.max(windowBytes, Math.min(CATCH_UP_MAX_BYTES, next.tail() - from));
             List<StoredMessage> rows = store.read(next.id(), from, next.tail(), max);
             if (!rows.isEmpty() && rows.get(0).position() == from) {
                 s.recent.append(rows);

@@ -33,8 +33,6 @@ public final class SharedMemoryStore {
     private final List<Consumer<List<SharedStreamStore.Change>>> listeners = new CopyOnWriteArrayList<>();
     private long maxId;
     volatile boolean loseNotifications;
-    /** Stream reads made through any node, for tests of what a node serves from memory. */
-    final java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
     /** Runs once, just before the next commit of any node reaches the store (to interleave another node's step). */
     final java.util.concurrent.atomic.AtomicReference<Runnable> beforeNextCommit =
             new java.util.concurrent.atomic.AtomicReference<>();
@@ -109,7 +107,6 @@ public final class SharedMemoryStore {
 
         @Override
         public List<StoredMessage> read(long streamId, long from, long to, int maxBytes) {
-            reads.incrementAndGet();
             return store.read(streamId, from, to, maxBytes);
         }
 
