@@ -33,14 +33,7 @@ export TETHER_JAVA_OPTS="${TETHER_JAVA_OPTS:-} -Xlog:gc*,gc+age=trace:file=$OUT/
 start_pinned_server "$TREE"
 echo "server pid $SERVER, $URL; output in $OUT" >&2
 
-${LOAD[@]+"${LOAD[@]}"} node "$HERE/setup-streams.mjs" --url "$URL" --count 100 >"$OUT/setup.txt" 2>&1 \
-  || { echo "making the streams failed: $(tail -2 "$OUT/setup.txt")" >&2; exit 1; }
-${LOAD[@]+"${LOAD[@]}"} "$HERE/ssefan/ssefan" --url "$URL" --subscribers 100 --rate 50 --duration 10 --warmup 0 \
-  >"$OUT/sse-warmup.json" 2>"$OUT/sse-warmup.err" || { echo "the SSE warm-up failed: $(tail -2 "$OUT/sse-warmup.err")" >&2; exit 1; }
-BENCH_STREAMS=100 BENCH_EXPECT=204 BENCH_LUA_DIR="$HERE/wrk" \
-  ${LOAD[@]+"${LOAD[@]}"} wrk -t1 -c64 -d"${APPEND_SECONDS:-45}"s --timeout 10s -s "$HERE/wrk/post.lua" "$URL/" >"$OUT/wrk.txt" 2>&1 \
-  || { echo "wrk failed: $(tail -2 "$OUT/wrk.txt")" >&2; exit 1; }
-grep -q "Requests/sec" "$OUT/wrk.txt" || { echo "wrk printed no rate: $(tail -2 "$OUT/wrk.txt")" >&2; exit 1; }
+load_before_sse "$OUT"
 # The JVM's uptime when the appends ended: the last line the GC log has written by now.
 appends_end="$(sed -n 's/^\[\([0-9]*\)ms\].*/\1/p' "$OUT/gc.log" | tail -1)"
 ${LOAD[@]+"${LOAD[@]}"} "$HERE/ssefan/ssefan" --url "$URL" --server-pid "$SERVER" \

@@ -33,10 +33,7 @@ done
 start_pinned_server "$TREE"
 echo "server pid $SERVER, $URL; output in $OUT" >&2
 
-"${LOAD[@]}" node "$HERE/setup-streams.mjs" --url "$URL" --count 100 >/dev/null 2>&1
-"${LOAD[@]}" "$HERE/ssefan/ssefan" --url "$URL" --subscribers 100 --rate 50 --duration 10 --warmup 0 >/dev/null 2>&1
-BENCH_STREAMS=100 BENCH_EXPECT=204 BENCH_LUA_DIR="$HERE/wrk" \
-  "${LOAD[@]}" wrk -t1 -c64 -d"${APPEND_SECONDS:-45}"s --timeout 10s -s "$HERE/wrk/post.lua" "$URL/" >"$OUT/wrk.txt" 2>&1
+load_before_sse "$OUT"
 
 "${LOAD[@]}" perf record -q -k mono -a -o "$OUT/perf.data" \
   -e sched:sched_switch -e sched:sched_wakeup \
