@@ -10,6 +10,7 @@ import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.ToIntFunction;
 
 /**
  * The {@code tether} command line. This is the only main code that prints to stdout/stderr;
@@ -114,10 +115,20 @@ public final class Cli {
 
     private final PrintStream out;
     private final PrintStream err;
+    private final ToIntFunction<ServerConfig> server;
 
     Cli(PrintStream out, PrintStream err) {
+        this(out, err, null);
+    }
+
+    /**
+     * For tests: a {@code serve} command that parses is handed to {@code server} instead of starting
+     * a server (null starts one), so a test of a refusal fails at once when the input is accepted.
+     */
+    Cli(PrintStream out, PrintStream err, ToIntFunction<ServerConfig> server) {
         this.out = out;
         this.err = err;
+        this.server = server;
     }
 
     public static void main(String[] args) {
@@ -149,7 +160,7 @@ public final class Cli {
             err.println("run 'tether help' for the options");
             return 2;
         }
-        return serve(config);
+        return server == null ? serve(config) : server.applyAsInt(config);
     }
 
     static ServerConfig parseServe(String[] args) {

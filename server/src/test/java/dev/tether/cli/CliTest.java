@@ -168,7 +168,8 @@ class CliTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = new Cli(
                         new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
-                        new PrintStream(err, true, StandardCharsets.UTF_8))
+                        new PrintStream(err, true, StandardCharsets.UTF_8),
+                        accepted -> -1) // accepted input would start a server: fail here instead
                 .run(args);
         String message = err.toString(StandardCharsets.UTF_8);
         assertEquals(2, code, "bad input exits with 2: " + String.join(" ", args));

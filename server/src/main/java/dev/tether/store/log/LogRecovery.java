@@ -31,6 +31,8 @@ final class LogRecovery {
     private final NavigableMap<Long, Segment> segments;
     private final StoreState state;
     private final Map<Long, StreamIndex> indexes;
+    /** Where the indexes' full chunks go, or null (on the heap). */
+    private final ChunkFile chunks;
     /** The log offset the checkpoint covers up to (0: none). */
     private long checkpointed;
     /** The index file of the last segment, written as replay and then the writer fill it. */
@@ -55,12 +57,14 @@ final class LogRecovery {
             String readOnly,
             NavigableMap<Long, Segment> segments,
             StoreState state,
-            Map<Long, StreamIndex> indexes) {
+            Map<Long, StreamIndex> indexes,
+            ChunkFile chunks) {
         this.dir = dir;
         this.readOnly = readOnly;
         this.segments = segments;
         this.state = state;
         this.indexes = indexes;
+        this.chunks = chunks;
     }
 
     /**
@@ -68,15 +72,17 @@ final class LogRecovery {
      * none) and fills {@code state} and {@code indexes} from the checkpoint and the log.
      *
      * @param readOnly why the directory takes no writes, or null when it does
+     * @param chunks where the indexes' full chunks go, or null to keep them on the heap
      */
     static Recovered run(
             Path dir,
             String readOnly,
             NavigableMap<Long, Segment> segments,
             StoreState state,
-            Map<Long, StreamIndex> indexes)
+            Map<Long, StreamIndex> indexes,
+            ChunkFile chunks)
             throws IOException, StoreException {
-        return new LogRecovery(dir, readOnly, segments, state, indexes).recover();
+        return new LogRecovery(dir, readOnly, segments, state, indexes, chunks).recover();
     }
 
     private Recovered recover() throws IOException, StoreException {
@@ -96,8 +102,8 @@ final class LogRecovery {
         Checkpoint.Loaded checkpoint = checkpoint(bases);
         if (checkpoint != null) {
             state.restore(checkpoint.contents());
-            if (checkpoint.indexes() != null) {
-                indexes.putAll(checkpoint.indexes());
+            if (checkpoint.indexes() != null) { // a first-version checkpoint's, read onto the heap
+                checkpoint.indexes().forEach((id, index) -> indexes.put(id, index.copyTo(chunks)));
             }
             checkpointed = checkpoint.offset();
         }
@@ -226,11 +232,13 @@ final class LogRecovery {
      */
     private void rebuildIndexes(Map<Long, Checkpoint.Kept> kept) throws IOException, StoreException {
         for (boolean scanAll : new boolean[] {false, true}) {
+            indexes.values().forEach(StreamIndex::release);
             indexes.clear();
             SegmentIndex.Entries keep = (streamId, position, location, length) -> {
                 Checkpoint.Kept k = kept.get(streamId);
                 if (k != null && position >= k.firstPosition() && location < checkpointed) {
-                    indexes.computeIfAbsent(streamId, id -> new StreamIndex()).add(position, location, length);
+                    indexes.computeIfAbsent(streamId, id -> new StreamIndex(chunks))
+                            .add(position, location, length);
                 }
             };
             for (Segment s : segments.headMap(checkpointed).values()) {
@@ -394,7 +402,7 @@ final class LogRecovery {
             switch (d) {
                 case LogFormat.Decoded.Append a -> {
                     long location = payloadAt + a.payloadOffset();
-                    indexes.computeIfAbsent(a.streamId(), id -> new StreamIndex())
+                    indexes.computeIfAbsent(a.streamId(), id -> new StreamIndex(chunks))
                             .add(a.position(), location, a.length());
                     index.add(a.streamId(), a.position(), location, a.length());
                 }
@@ -421,7 +429,12 @@ final class LogRecovery {
                     index.trim(t.beforePosition());
                 }
             }
-            case Mutation.DropStream d -> indexes.remove(d.streamId());
+            case Mutation.DropStream d -> {
+                StreamIndex gone = indexes.remove(d.streamId());
+                if (gone != null) {
+                    gone.release(); // its chunks' slots in the file are reused
+                }
+            }
             case Mutation.PutStream p -> {}
             case Mutation.PutProducer p -> {}
             case Mutation.AppendMessages a -> throw new IllegalStateException("appends are indexed, not applied");

@@ -27,9 +27,10 @@ import java.util.concurrent.ConcurrentSkipListMap;
  * them (stream records, producer state), so data and producer state are atomic without a second
  * store. {@link #sync} is one {@code fdatasync} for every batch written since the last one (group
  * commit). The state needed to serve — stream records, producers, and a per-stream index of where
- * each message's bytes are ({@link StreamIndex}) — lives in memory and is rebuilt at open by
- * replaying the log ({@link LogRecovery}); a torn batch at the tail (a crash mid-write, or writes
- * the page cache never flushed) fails its CRC and is cut off.
+ * each message's bytes are ({@link StreamIndex}, whose full chunks are in a {@link ChunkFile}, off
+ * the heap) — lives in memory and is rebuilt at open by replaying the log ({@link LogRecovery}); a
+ * torn batch at the tail (a crash mid-write, or writes the page cache never flushed) fails its CRC
+ * and is cut off.
  *
  * <p>Every {@link #CHECKPOINT_BYTES} of log, at a segment boundary, a {@link Checkpoint} of the
  * metadata is written, so recovery replays only the log after it, and the segments before it
@@ -60,6 +61,8 @@ public final class LogStreamStore implements StreamStore {
     private final StoreState state = new StoreState();
     private final Map<Long, StreamIndex> indexes = new ConcurrentHashMap<>();
     private final LogReader reader = new LogReader(segments, indexes);
+    /** Where the indexes' full chunks go ({@link ChunkFile}); null when none could be made: the heap. */
+    private ChunkFile chunks;
     /** Where batches are encoded ({@link LogFormat#encode}). Writer thread. */
     private ByteBuffer encodeBuffer = ByteBuffer.allocateDirect(64 << 10);
     /**
@@ -186,12 +189,24 @@ public final class LogStreamStore implements StreamStore {
         if (readOnly == null) {
             preallocator.discardLeftover();
         }
-        LogRecovery.Recovered r = LogRecovery.run(dir, readOnly, segments, state, indexes);
+        // A log opened read-only keeps its chunk file in the temp dir: it is a cache, not the log's.
+        chunks = ChunkFile.open(readOnly == null ? dir : Path.of(System.getProperty("java.io.tmpdir")));
+        LogRecovery.Recovered r = LogRecovery.run(dir, readOnly, segments, state, indexes, chunks);
         checkpointed = r.checkpointed();
         activeIndex = r.activeIndex();
         tornTailAt = r.tornTailAt();
         tornTailEnd = r.tornTailEnd();
         active = segments.lastEntry().getValue();
+    }
+
+    /** Chunks of the indexes held on the heap (tests). */
+    int indexChunksOnHeap() {
+        return indexes.values().stream().mapToInt(StreamIndex::chunksOnHeap).sum();
+    }
+
+    /** Chunks of the indexes in the chunk file (tests). */
+    int indexChunksInFile() {
+        return chunks == null ? 0 : chunks.slotsInUse();
     }
 
     @Override
@@ -280,7 +295,7 @@ public final class LogStreamStore implements StreamStore {
             }
         }
         for (long[] d : batch.dataOffsets()) {
-            indexes.computeIfAbsent(d[0], id -> new StreamIndex()).add(d[1], at + d[2], (int) d[3]);
+            indexes.computeIfAbsent(d[0], id -> new StreamIndex(chunks)).add(d[1], at + d[2], (int) d[3]);
             activeIndex.add(d[0], d[1], at + d[2], (int) d[3]);
         }
         for (Mutation m : commit.apply()) {
@@ -565,6 +580,9 @@ public final class LogStreamStore implements StreamStore {
                 }
             }
         } finally {
+            if (chunks != null) {
+                chunks.close();
+            }
             if (lock != null) {
                 lock.close();
                 lock = null;

@@ -1,6 +1,8 @@
 package dev.tether.store.log;
 
 import dev.tether.store.ReadExtent;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -12,7 +14,14 @@ import java.util.Arrays;
  * first message's, about 12 bytes a message; a chunk whose messages span more than an int's range
  * (very large messages, or a quiet stream among busy ones) switches to longs for that field.
  *
- * <p>Thread-safety: guarded by its monitor; the writer adds and trims, readers look up.
+ * <p>A chunk of ints moves to the log's {@link ChunkFile} as soon as it is full, so what an index
+ * holds on the heap is its newest chunk (up to 4,096 messages) and about 150 bytes per older one,
+ * however much the log keeps. A chunk with longs stays on the heap (a stream's 4,096 messages spread
+ * over more than 2 GiB of log), and so does one the file cannot take (a full disk), or every chunk
+ * when there is no chunk file.
+ *
+ * <p>Thread-safety: guarded by its monitor; the writer thread alone adds, trims and releases,
+ * readers look up from any thread.
  */
 final class StreamIndex {
     private static final int CHUNK_SHIFT = 12;
@@ -20,6 +29,11 @@ final class StreamIndex {
     static final int CHUNK = 1 << CHUNK_SHIFT;
 
     private static final int MASK = CHUNK - 1;
+    /** A field of a chunk in the file (native order: the file is rebuilt at every open). */
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
+
+    /** Where full chunks go, or null: they stay on the heap. */
+    private final ChunkFile file;
 
     private Chunk[] chunks = new Chunk[1];
     /** Chunks in use. */
@@ -61,9 +75,41 @@ final class StreamIndex {
         }
     }
 
-    synchronized void add(long position, long location, int length) {
+    /** An index whose chunks all stay on the heap. */
+    StreamIndex() {
+        this(null);
+    }
+
+    /** @param file where full chunks go, or null to keep them on the heap */
+    StreamIndex(ChunkFile file) {
+        this.file = file;
+    }
+
+    /**
+     * Adds the next message. The writer thread alone adds, trims and releases, so the chunk that
+     * just filled up is written to the file outside the monitor (readers wait for no disk write)
+     * and swapped in under it.
+     */
+    void add(long position, long location, int length) {
+        Chunk full = addLocked(position, location, length);
+        if (full == null) {
+            return;
+        }
+        int s = file.store(full.positions.relative, full.locations.relative, full.lengths);
+        if (s < 0) {
+            return; // the file cannot take it: it stays on the heap
+        }
+        MemorySegment memory = file.memory(s);
+        synchronized (this) {
+            full.moved(memory, s);
+        }
+    }
+
+    /** Adds under the monitor; returns the chunk this add left full and ready to move to the file, or null. */
+    private synchronized Chunk addLocked(long position, long location, int length) {
         int c = end >>> CHUNK_SHIFT;
         int at = end & MASK;
+        Chunk full = null;
         if (c == used) {
             if (used == chunks.length) {
                 chunks = Arrays.copyOf(chunks, used * 2);
@@ -75,18 +121,22 @@ final class StreamIndex {
         }
         chunks[c].set(at, position, location, length);
         end++;
+        if (file != null && (end & MASK) == 0 && chunks[c].movable()) {
+            full = chunks[c]; // full: it is never written again
+        }
+        return full;
     }
 
     private long position(int i) {
-        return chunks[i >>> CHUNK_SHIFT].positions.get(i & MASK);
+        return chunks[i >>> CHUNK_SHIFT].position(i & MASK);
     }
 
     private long location(int i) {
-        return chunks[i >>> CHUNK_SHIFT].locations.get(i & MASK);
+        return chunks[i >>> CHUNK_SHIFT].location(i & MASK);
     }
 
     private int length(int i) {
-        return chunks[i >>> CHUNK_SHIFT].lengths[i & MASK];
+        return chunks[i >>> CHUNK_SHIFT].length(i & MASK);
     }
 
     /** Forgets the messages wholly below {@code before} (retention), and the chunks that held only those. */
@@ -96,6 +146,9 @@ final class StreamIndex {
         }
         int drop = Math.min(first >>> CHUNK_SHIFT, used);
         if (drop > 0) {
+            for (int c = 0; c < drop; c++) {
+                chunks[c].release(file);
+            }
             int kept = used - drop;
             System.arraycopy(chunks, drop, chunks, 0, kept);
             Arrays.fill(chunks, kept, used, null);
@@ -115,11 +168,10 @@ final class StreamIndex {
         Range out = new Range(stop - i);
         for (int k = i; k < stop; ) { // a chunk at a time: its arrays looked up once, not per message
             Chunk c = chunks[k >>> CHUNK_SHIFT];
-            for (int at = k & MASK, last = Math.min(CHUNK, at + stop - k); at < last; at++, k++) {
-                out.positions[k - i] = c.positions.get(at);
-                out.locations[k - i] = c.locations.get(at);
-                out.lengths[k - i] = c.lengths[at];
-            }
+            int at = k & MASK;
+            int n = Math.min(CHUNK - at, stop - k);
+            c.copyTo(at, n, out, k - i);
+            k += n;
         }
         return out;
     }
@@ -169,11 +221,17 @@ final class StreamIndex {
         long bytes = 0;
         while (stop < end) { // a chunk at a time, as in range
             Chunk c = chunks[stop >>> CHUNK_SHIFT];
-            for (int at = stop & MASK, last = Math.min(CHUNK, at + end - stop); at < last; at++, stop++) {
-                if (c.positions.get(at) >= to || (stop != i && bytes >= maxBytes)) {
+            int at = stop & MASK;
+            int last = Math.min(CHUNK, at + end - stop);
+            int limit = c.position(last - 1) < to ? last : c.firstAtOrAbove(at, last - 1, to); // positions only grow
+            for (; at < limit; at++, stop++) {
+                if (stop != i && bytes >= maxBytes) {
                     return stop;
                 }
-                bytes += c.lengths[at];
+                bytes += c.length(at);
+            }
+            if (limit < last) {
+                return stop;
             }
         }
         return stop;
@@ -182,6 +240,29 @@ final class StreamIndex {
     /** What it keeps, for a checkpoint: its first position (none: the largest) and how many messages. */
     synchronized Checkpoint.Kept kept() {
         return new Checkpoint.Kept(first < end ? position(first) : Long.MAX_VALUE, end - first);
+    }
+
+    /**
+     * Forgets every message, giving its chunks' slots in the file back (the stream was dropped,
+     * or recovery starts its indexes again); the index is empty from then on.
+     */
+    synchronized void release() {
+        for (int c = 0; c < used; c++) {
+            chunks[c].release(file);
+        }
+        chunks = new Chunk[1];
+        used = 0;
+        first = 0;
+        end = 0;
+    }
+
+    /** Chunks held on the heap: the newest, and any the chunk file could not take (tests). */
+    synchronized int chunksOnHeap() {
+        int n = 0;
+        for (int c = 0; c < used; c++) {
+            n += chunks[c].slot < 0 ? 1 : 0;
+        }
+        return n;
     }
 
     /** The number of messages it keeps. */
@@ -199,16 +280,29 @@ final class StreamIndex {
         return index;
     }
 
+    /** A copy whose full chunks go to {@code file}: for an index read from a first-version checkpoint, on the heap. */
+    synchronized StreamIndex copyTo(ChunkFile file) {
+        StreamIndex copy = new StreamIndex(file);
+        for (int i = first; i < end; i++) {
+            copy.add(position(i), location(i), length(i));
+        }
+        return copy;
+    }
+
     /** Log offsets below this one hold none of this stream's live messages (for segment retention). */
     synchronized long lowestLocation() {
         return first < end ? location(first) : Long.MAX_VALUE; // appends reach the log in position order
     }
 
-    /** Up to {@link #CHUNK} consecutive messages. */
+    /** Up to {@link #CHUNK} consecutive messages: on the heap, or once full in a {@link ChunkFile} slot. */
     private static final class Chunk {
         final Offsets positions;
         final Offsets locations;
         int[] lengths;
+        /** Its slot in the chunk file, or -1 while on the heap. */
+        int slot = -1;
+        /** The slot's memory, or null while on the heap. */
+        MemorySegment moved;
 
         Chunk(long firstPosition, long firstLocation, int capacity) {
             positions = new Offsets(firstPosition, capacity);
@@ -216,8 +310,55 @@ final class StreamIndex {
             lengths = new int[capacity];
         }
 
+        long position(int at) {
+            return moved == null ? positions.get(at) : positions.base + moved.getAtIndex(INT, at);
+        }
+
+        long location(int at) {
+            return moved == null ? locations.get(at) : locations.base + moved.getAtIndex(INT, CHUNK + at);
+        }
+
+        int length(int at) {
+            return moved == null ? lengths[at] : moved.getAtIndex(INT, 2 * CHUNK + at);
+        }
+
+        /** Lists its messages {@code at} to {@code at + n} into {@code out} from {@code dst}; from the file in bulk. */
+        void copyTo(int at, int n, Range out, int dst) {
+            if (moved == null) {
+                for (int j = 0; j < n; j++) {
+                    out.positions[dst + j] = positions.get(at + j);
+                    out.locations[dst + j] = locations.get(at + j);
+                    out.lengths[dst + j] = lengths[at + j];
+                }
+                return;
+            }
+            // Each field's ints pass through the lengths array, which takes the lengths last.
+            MemorySegment.copy(moved, INT, (long) at * Integer.BYTES, out.lengths, dst, n);
+            for (int j = 0; j < n; j++) {
+                out.positions[dst + j] = positions.base + out.lengths[dst + j];
+            }
+            MemorySegment.copy(moved, INT, (long) (CHUNK + at) * Integer.BYTES, out.lengths, dst, n);
+            for (int j = 0; j < n; j++) {
+                out.locations[dst + j] = locations.base + out.lengths[dst + j];
+            }
+            MemorySegment.copy(moved, INT, (long) (2 * CHUNK + at) * Integer.BYTES, out.lengths, dst, n);
+        }
+
         int capacity() {
-            return lengths.length;
+            return moved == null ? lengths.length : CHUNK;
+        }
+
+        /** The first of its messages {@code lo} to {@code hi} whose position is {@code value} or more ({@code hi}'s is). */
+        int firstAtOrAbove(int lo, int hi, long value) {
+            while (lo < hi) {
+                int mid = (lo + hi) >>> 1;
+                if (position(mid) < value) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            return lo;
         }
 
         void grow(int capacity) {
@@ -231,12 +372,37 @@ final class StreamIndex {
             locations.set(at, location);
             lengths[at] = length;
         }
+
+        /** Full, with ints (a chunk with longs stays on the heap), and not moved yet. */
+        boolean movable() {
+            return moved == null && capacity() == CHUNK && positions.relative != null && locations.relative != null;
+        }
+
+        /** Its entries are now in {@code memory}, slot {@code s} of the file: the heap arrays go. */
+        void moved(MemorySegment memory, int s) {
+            moved = memory;
+            slot = s;
+            positions.relative = null;
+            locations.relative = null;
+            lengths = null;
+        }
+
+        /** Gives its slot back, if it has one. */
+        void release(ChunkFile file) {
+            if (slot >= 0) {
+                file.free(slot);
+                slot = -1;
+                moved = null;
+            }
+        }
     }
 
     /** One field of a chunk: ints relative to its first message's value while they fit, else longs. */
     private static final class Offsets {
-        private final long base;
-        private int[] relative;
+        final long base;
+        /** The values less {@link #base}, while they all fit; null once longs, or once the chunk moved. */
+        int[] relative;
+
         private long[] absolute;
 
         Offsets(long base, int capacity) {

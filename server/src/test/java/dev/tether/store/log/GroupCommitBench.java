@@ -78,7 +78,7 @@ public final class GroupCommitBench {
                     long started = System.nanoTime();
                     LogStreamStore store = LogStreamStore.open(Path.of(value), null, true);
                     double millis = (System.nanoTime() - started) / 1e6;
-                    System.gc(); // what stays is what the open log holds (its indexes, mostly)
+                    System.gc(); // what stays is what the open log holds (its indexes' newest chunks, mostly)
                     long heap = java.lang.management.ManagementFactory.getMemoryMXBean()
                             .getHeapMemoryUsage()
                             .getUsed();

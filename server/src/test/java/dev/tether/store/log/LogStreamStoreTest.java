@@ -171,6 +171,42 @@ class LogStreamStoreTest {
         }
     }
 
+    /**
+     * A stream's index keeps only its newest chunk on the heap, as it is written and as a reopen
+     * rebuilds it (from the index files before the checkpoint, by replay after it); the rest is in
+     * the chunk file, whose slots a dropped stream gives back.
+     */
+    @Test
+    void theIndexesKeepOnlyTheirNewestChunkOnTheHeap() throws Exception {
+        int messages = 3 * StreamIndex.CHUNK + 5;
+        StringBuilder expected = new StringBuilder();
+        try (LogStreamStore store = LogStreamStore.open(dir, 64 << 10, 128 << 10)) {
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            long at = 0;
+            for (int i = 0; i < messages; i++) {
+                String text = "m" + i + ";";
+                store.commit(Commit.unconditional(List.of(
+                        new Mutation.AppendMessages(
+                                1, List.of(new StoredMessage(at, text.getBytes(StandardCharsets.UTF_8)))),
+                        new Mutation.PutStream(S.withTail(at + text.length())))));
+                at += text.length();
+                expected.append(text);
+            }
+            store.sync();
+            assertTrue(store.checkpoints() > 0, "the reopen rebuilds from index files and replays");
+            assertEquals(1, store.indexChunksOnHeap());
+            assertEquals(3, store.indexChunksInFile());
+            assertEquals(expected.toString(), all(store));
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir, 64 << 10, 128 << 10)) {
+            assertEquals(1, store.indexChunksOnHeap(), "rebuilt at open");
+            assertEquals(3, store.indexChunksInFile());
+            assertEquals(expected.toString(), all(store));
+            store.commit(Commit.unconditional(List.of(new Mutation.DropStream(1))));
+            assertEquals(0, store.indexChunksInFile(), "a dropped stream's slots are given back");
+        }
+    }
+
     @Test
     void aTornBatchAtTheTailIsCutOffAndTheLogGoesOnFromThere() throws Exception {
         long synced = threeSynced();

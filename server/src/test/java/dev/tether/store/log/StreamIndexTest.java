@@ -4,8 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.tether.store.ReadExtent;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link StreamIndex#extent} answers what {@link StreamIndex#range} would cover without listing it:
@@ -79,7 +82,79 @@ class StreamIndexTest {
      */
     @Test
     void aLongStreamInChunksAnswersLikeAPlainList() {
-        answersLikeAPlainList(14, false);
+        answersLikeAPlainList(14, false, null);
+    }
+
+    /** The same with its full chunks moved to a chunk file as it grows, and their slots given back as it is trimmed. */
+    @Test
+    void aLongStreamWithItsChunksInAFileAnswersLikeAPlainList(@TempDir Path dir) {
+        try (ChunkFile file = ChunkFile.open(dir)) {
+            answersLikeAPlainList(14, false, file);
+            answersLikeAPlainList(15, true, file);
+        }
+    }
+
+    /**
+     * Only the newest chunk stays on the heap: the log keeps about 12 bytes a message in its
+     * indexes, and on the heap they grew with the data kept until the JVM ran out of memory.
+     */
+    @Test
+    void fullChunksLeaveTheHeapAndTheirSlotsAreReused(@TempDir Path dir) throws Exception {
+        try (ChunkFile file = ChunkFile.open(dir)) {
+            StreamIndex index = new StreamIndex(file);
+            for (int i = 0; i < 5 * StreamIndex.CHUNK + 1; i++) {
+                index.add(3L * i, 7L * i, 3);
+            }
+            assertEquals(1, index.chunksOnHeap(), "five full chunks in the file, the sixth (one message) filling");
+            assertEquals(5, file.slotsInUse());
+            assertEquals(
+                    new Entry(3L * 4097, 7L * 4097, 3),
+                    entries(index.range(3L * 4097, Long.MAX_VALUE, 1)).get(0));
+
+            index.trim(3L * 2 * StreamIndex.CHUNK); // the first two chunks go
+            assertEquals(3, file.slotsInUse());
+            StreamIndex other = new StreamIndex(file);
+            for (int i = 0; i < 2 * StreamIndex.CHUNK + 1; i++) {
+                other.add(i, 1_000_000L + i, 1);
+            }
+            assertEquals(5, file.slotsInUse(), "the two slots given back are taken again");
+            assertEquals(
+                    new Entry(3L * 2 * StreamIndex.CHUNK, 7L * 2 * StreamIndex.CHUNK, 3),
+                    entries(index.range(0, Long.MAX_VALUE, 1)).get(0),
+                    "the trimmed index still reads its own chunks");
+            assertEquals(
+                    new Entry(5, 1_000_005, 1),
+                    entries(other.range(5, Long.MAX_VALUE, 1)).get(0));
+
+            index.release();
+            assertEquals(2, file.slotsInUse());
+            assertEquals(0, index.size());
+        }
+    }
+
+    /** A chunk file that cannot take a chunk (closed here; a full disk alike) leaves it on the heap, still read right. */
+    @Test
+    void aChunkTheFileCannotTakeStaysOnTheHeap(@TempDir Path dir) {
+        ChunkFile file = ChunkFile.open(dir);
+        file.close();
+        StreamIndex index = new StreamIndex(file);
+        for (int i = 0; i < 3 * StreamIndex.CHUNK; i++) {
+            index.add(i, i, 1);
+        }
+        assertEquals(3, index.chunksOnHeap());
+        assertEquals(
+                new Entry(5000, 5000, 1),
+                entries(index.range(5000, Long.MAX_VALUE, 1)).get(0));
+    }
+
+    /** The file is unlinked once open, and one a crash left behind is deleted at the next open. */
+    @Test
+    void theChunkFileLeavesNothingInTheDirectory(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("index-123.chunks"), "left by a crash");
+        try (ChunkFile file = ChunkFile.open(dir)) {
+            assertEquals(List.of(), Files.list(dir).toList());
+            assertEquals(0, file.slotsInUse());
+        }
     }
 
     /**
@@ -88,12 +163,12 @@ class StreamIndexTest {
      */
     @Test
     void chunksWhoseOffsetsOutgrowAnIntAnswerLikeAPlainListToo() {
-        answersLikeAPlainList(15, true);
+        answersLikeAPlainList(15, true, null);
     }
 
-    private static void answersLikeAPlainList(long seed, boolean wide) {
+    private static void answersLikeAPlainList(long seed, boolean wide, ChunkFile file) {
         java.util.Random random = new java.util.Random(seed);
-        StreamIndex index = new StreamIndex();
+        StreamIndex index = new StreamIndex(file);
         List<Entry> model = new java.util.ArrayList<>();
         long position = 0;
         long location = 3;
@@ -124,22 +199,38 @@ class StreamIndexTest {
                                 + (long) (random.nextDouble()
                                         * (position - model.get(0).position() + 10));
                 int budget = wide && random.nextBoolean() ? Integer.MAX_VALUE : random.nextInt(5000);
+                long to = random.nextBoolean() ? Long.MAX_VALUE : from + random.nextInt(20_000);
                 List<Entry> expected = new java.util.ArrayList<>();
                 long bytes = 0;
                 for (Entry e : model) {
                     if (e.position() + e.length() <= from) {
                         continue;
                     }
-                    if (!expected.isEmpty() && bytes >= budget) {
+                    if (e.position() >= to || (!expected.isEmpty() && bytes >= budget)) {
                         break;
                     }
                     expected.add(e);
                     bytes += e.length();
                 }
-                assertEquals(
-                        expected,
-                        entries(index.range(from, Long.MAX_VALUE, budget)),
-                        "round " + round + " from " + from);
+                String where = "round " + round + " from " + from + " to " + to;
+                assertEquals(expected, entries(index.range(from, to, budget)), where);
+                if (expected.isEmpty()) {
+                    assertNull(index.extent(from, to, budget), where);
+                    assertNull(index.span(from, to, budget), where);
+                } else {
+                    Entry a = expected.get(0);
+                    Entry z = expected.get(expected.size() - 1);
+                    assertEquals(
+                            new ReadExtent(a.position(), z.position() + z.length(), expected.size()),
+                            index.extent(from, to, budget),
+                            where);
+                    assertEquals(
+                            List.of(a.location(), z.location() + z.length()),
+                            java.util.Arrays.stream(index.span(from, to, budget))
+                                    .boxed()
+                                    .toList(),
+                            where);
+                }
             }
         }
     }
