@@ -163,7 +163,7 @@ final class ChunkFile implements AutoCloseable {
         free[freeCount++] = slot;
     }
 
-    /** Slots holding a chunk now (tests, and the figure in the docs). */
+    /** Slots holding a chunk now (tests). */
     synchronized int slotsInUse() {
         return slots - freeCount;
     }

@@ -235,6 +235,42 @@ class SegmentIndexTest {
         return n;
     }
 
+    /**
+     * When the index files disagree with the checkpoint, recovery indexes the segments again: the
+     * first pass's index chunks in the chunk file are given back, not left taking slots.
+     */
+    @Test
+    void aSecondPassOverTheSegmentsGivesTheFirstPassesIndexChunksBack() throws Exception {
+        int parts = 5_000; // over a chunk (4,096) before the checkpoint at 128 KiB
+        StringBuilder three = new StringBuilder();
+        try (LogStreamStore store = LogStreamStore.open(dir, 64 << 10, 128 << 10)) {
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(THREE))));
+            long at = 0;
+            for (int i = 0; i < parts; i++) {
+                String part = "p" + i + ";";
+                store.commit(append(3, at, part));
+                at += part.length();
+                three.append(part);
+            }
+            store.sync();
+            assertEquals(1, store.indexChunksInFile());
+        }
+        long base = checkpointedBases().get(0);
+        List<long[]> entries = new ArrayList<>();
+        SegmentIndex.read(log(dir), base, (s, p, l, len) -> entries.add(new long[] {s, p, l, len}));
+        Files.delete(SegmentIndex.file(log(dir), base));
+        SegmentIndex.Writer shorter = SegmentIndex.Writer.open(log(dir), base);
+        for (long[] e : entries.subList(1, entries.size())) { // intact, but without stream 3's first message
+            shorter.add(e[0], e[1], e[2], (int) e[3]);
+        }
+        shorter.finish();
+        try (LogStreamStore store = LogStreamStore.open(dir, 64 << 10, 128 << 10)) {
+            assertEquals(three.toString(), all(store, 3), "the segments overrule the index file");
+            assertEquals(1, store.indexChunksInFile(), "the first pass's chunk is not left in the file");
+            assertEquals(1, store.indexChunksOnHeap());
+        }
+    }
+
     @Test
     void aCheckpointOfTheFirstFormatWithEveryIndexWholeIsStillRead() throws Exception {
         StringBuilder three = new StringBuilder();

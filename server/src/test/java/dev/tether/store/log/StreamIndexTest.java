@@ -132,6 +132,25 @@ class StreamIndexTest {
         }
     }
 
+    /** An index read from a first-version checkpoint (on the heap) is copied into the chunk file at open. */
+    @Test
+    void aCopyMovesAHeapIndexIntoTheFile(@TempDir Path dir) {
+        StreamIndex heap = new StreamIndex();
+        for (int i = 0; i < 2 * StreamIndex.CHUNK + 1; i++) {
+            heap.add(2L * i, 5L * i, 2);
+        }
+        heap.trim(2L * 10); // what a checkpoint says was kept
+        try (ChunkFile file = ChunkFile.open(dir)) {
+            StreamIndex copy = heap.copyTo(file);
+            assertEquals(3, heap.chunksOnHeap());
+            assertEquals(1, copy.chunksOnHeap(), "its first full chunk in the file, the rest on the heap");
+            assertEquals(heap.size(), copy.size());
+            assertEquals(
+                    entries(heap.range(0, Long.MAX_VALUE, Integer.MAX_VALUE)),
+                    entries(copy.range(0, Long.MAX_VALUE, Integer.MAX_VALUE)));
+        }
+    }
+
     /** A chunk file that cannot take a chunk (closed here; a full disk alike) leaves it on the heap, still read right. */
     @Test
     void aChunkTheFileCannotTakeStaysOnTheHeap(@TempDir Path dir) {
