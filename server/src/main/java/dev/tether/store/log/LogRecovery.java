@@ -103,7 +103,7 @@ final class LogRecovery {
         if (checkpoint != null) {
             state.restore(checkpoint.contents());
             if (checkpoint.indexes() != null) { // a first-version checkpoint's, read onto the heap
-                checkpoint.indexes().forEach((id, index) -> indexes.put(id, index.copyTo(chunks)));
+                checkpoint.indexes().forEach((id, index) -> indexes.put(id, index.withChunksIn(chunks)));
             }
             checkpointed = checkpoint.offset();
         }

@@ -281,7 +281,7 @@ final class StreamIndex {
     }
 
     /** A copy whose full chunks go to {@code file}: for an index read from a first-version checkpoint, on the heap. */
-    synchronized StreamIndex copyTo(ChunkFile file) {
+    synchronized StreamIndex withChunksIn(ChunkFile file) {
         StreamIndex copy = new StreamIndex(file);
         for (int i = first; i < end; i++) {
             copy.add(position(i), location(i), length(i));

@@ -141,7 +141,7 @@ class StreamIndexTest {
         }
         heap.trim(2L * 10); // what a checkpoint says was kept
         try (ChunkFile file = ChunkFile.open(dir)) {
-            StreamIndex copy = heap.copyTo(file);
+            StreamIndex copy = heap.withChunksIn(file);
             assertEquals(3, heap.chunksOnHeap());
             assertEquals(1, copy.chunksOnHeap(), "its first full chunk in the file, the rest on the heap");
             assertEquals(heap.size(), copy.size());
