@@ -1,14 +1,15 @@
 # Sourced by the Tether-only A/B scripts (catchup-cpu.sh, switches.sh, saturated-start.sh,
 # sse-tail.sh, gc-pauses.sh), not run.
-# start_pinned_server TREE: starts `TREE/tether serve` on CPU 0 (anywhere with PIN=off) on a fresh
-# data dir (TETHER_JAVA_OPTS passes through; SERVER_ARGS, split on spaces, is added to its flags)
+# start_pinned_server TREE [DIR]: starts `TREE/tether serve` on CPU 0 (anywhere with PIN=off) on a
+# fresh data dir, or on DIR (a restart on the same data; TETHER_JAVA_OPTS passes through;
+# SERVER_ARGS, split on spaces, is added to its flags)
 # and sets DATA (the data dir; DATA.* are scratch files beside it), SERVER (its pid), URL and LOAD
 # (the command prefix for load generators: `taskset -c 1`, or nothing with PIN=off); an EXIT trap
 # stops the server and removes them.
 start_pinned_server() {
   local tree="$1" port="" server=()
   if [ "${PIN:-on}" = off ]; then LOAD=(); else server=(taskset -c 0); LOAD=(taskset -c 1); fi
-  DATA="$(mktemp -d)"
+  DATA="${2:-$(mktemp -d)}"
   SERVER=""
   trap 'if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null; fi; rm -rf "$DATA" "$DATA".*' EXIT
   # shellcheck disable=SC2086 # SERVER_ARGS is split into flags on purpose

@@ -34,6 +34,16 @@ public interface StreamStore extends AutoCloseable {
     default void sync() throws StoreException {}
 
     /**
+     * Housekeeping between group commits, on the writer thread: after each one's flush, and at
+     * least every 200 ms when no writes come. Each call must be short: a store with more to do
+     * returns true, and is called again as soon as the writes queued by then are done. Nothing by
+     * default.
+     */
+    default boolean maintain() {
+        return false;
+    }
+
+    /**
      * Returns the rows of a stream overlapping {@code [from, to)} in position order: the row
      * containing {@code from} first, then following rows until at least {@code maxBytes} bytes
      * have been returned (always at least one row when any overlaps).

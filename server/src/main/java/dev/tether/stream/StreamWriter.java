@@ -43,6 +43,9 @@ final class StreamWriter {
     private static final int MAX_ATTEMPTS = 16;
 
     private final EngineObserver observer;
+    /** The store has more housekeeping to do: the next wait for a command does not wait. Writer thread. */
+    private boolean housekeeping;
+
     /** A flush failed: no later flush is trusted (see {@link #publish}). Writer thread only. */
     private boolean flushFailed;
 
@@ -183,7 +186,7 @@ final class StreamWriter {
      */
     private boolean groupCommit() {
         try {
-            WriteCommand first = queue.poll(200, TimeUnit.MILLISECONDS);
+            WriteCommand first = queue.poll(housekeeping ? 0 : 200, TimeUnit.MILLISECONDS);
             if (first != null) {
                 pending.add(first);
                 queue.drainTo(pending, maxBatch - 1);
@@ -200,7 +203,21 @@ final class StreamWriter {
         pending.clear(); // not on an Error: run() must still answer them
         maybeSweep();
         flush();
+        housekeeping = maintain();
         return true;
+    }
+
+    /**
+     * The store's housekeeping ({@link StreamStore#maintain}), after the flush: no answer waits for
+     * it. True when the store has more to do.
+     */
+    private boolean maintain() {
+        try {
+            return store.maintain();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "the store's housekeeping failed", e);
+            return false;
+        }
     }
 
     /**

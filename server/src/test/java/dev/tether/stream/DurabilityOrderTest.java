@@ -87,6 +87,43 @@ class DurabilityOrderTest {
                 "A was committed before B failed and its flush succeeded: it is on disk and acknowledged");
     }
 
+    /**
+     * The store's housekeeping ({@code maintain}: the log parks quiet streams' index chunks there)
+     * runs on the writer thread after each flush, so no acknowledgement waits for it, and goes on
+     * while no writes come: every 200 ms, or at once while the store says it has more to do.
+     */
+    @Test
+    void theStoresHousekeepingRunsAfterEachFlushAndWhileNoWritesCome() throws Exception {
+        open();
+        List<CompletableFuture<AppendResult>> burst = new ArrayList<>();
+        CountDownLatch queued = holdNextSync();
+        for (int i = 0; i < 40; i++) {
+            burst.add(append(i % STREAMS, "m" + i));
+        }
+        queued.countDown();
+        for (CompletableFuture<AppendResult> a : burst) {
+            assertInstanceOf(AppendResult.Appended.class, a.get(10, TimeUnit.SECONDS));
+        }
+        long afterBurst = store.maintained();
+        assertTrue(afterBurst > 0, "it ran during the burst");
+        assertEquals(0, store.maintainedBeforeSync(), "never while a commit waited for its flush");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (store.maintained() < afterBurst + 3 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertTrue(store.maintained() >= afterBurst + 3, "it goes on with no writes (every 200 ms)");
+
+        long before = store.maintained();
+        long started = System.nanoTime();
+        store.moreHousekeeping(20);
+        while (store.maintained() < before + 21 && System.nanoTime() - started < TimeUnit.SECONDS.toNanos(10)) {
+            Thread.sleep(5);
+        }
+        assertTrue(
+                System.nanoTime() - started < TimeUnit.SECONDS.toNanos(2),
+                "20 calls with more to do came one after another, not 200 ms apart (4 s)");
+    }
+
     /** C, then A (an append) and B (a fork of another stream, with one message "B"). */
     private record Drain(
             CompletableFuture<AppendResult> c, CompletableFuture<AppendResult> a, CompletableFuture<CreateResult> b) {}

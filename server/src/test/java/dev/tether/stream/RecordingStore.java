@@ -28,6 +28,9 @@ final class RecordingStore implements StreamStore {
     private final Map<String, Long> commitOfMessage = new ConcurrentHashMap<>();
     private final AtomicInteger failedSyncs = new AtomicInteger();
     private final AtomicLong mostCommitsPerSync = new AtomicLong();
+    private final AtomicLong maintained = new AtomicLong();
+    private final AtomicLong maintainedBeforeSync = new AtomicLong();
+    private final AtomicInteger moreHousekeeping = new AtomicInteger();
     private volatile Runnable beforeSync = () -> {};
     private volatile Runnable beforeCommit = () -> {};
     private volatile boolean failSyncs;
@@ -154,6 +157,32 @@ final class RecordingStore implements StreamStore {
         delegate.sync();
         long before = durable.getAndAccumulate(covers, Math::max);
         mostCommitsPerSync.accumulateAndGet(covers - before, Math::max);
+    }
+
+    /** Housekeeping: counted, and counted apart when a commit was not yet flushed then. */
+    @Override
+    public boolean maintain() {
+        maintained.incrementAndGet();
+        if (durable.get() < committed.get()) {
+            maintainedBeforeSync.incrementAndGet();
+        }
+        boolean more = moreHousekeeping.getAndUpdate(n -> Math.max(0, n - 1)) > 0;
+        return delegate.maintain() || more;
+    }
+
+    /** The next {@code calls} calls of {@link #maintain} say there is more to do. */
+    void moreHousekeeping(int calls) {
+        moreHousekeeping.set(calls);
+    }
+
+    /** Calls of {@link #maintain} so far. */
+    long maintained() {
+        return maintained.get();
+    }
+
+    /** Calls of {@link #maintain} made while a commit waited for its flush. */
+    long maintainedBeforeSync() {
+        return maintainedBeforeSync.get();
     }
 
     @Override

@@ -63,6 +63,9 @@ public final class LogStreamStore implements StreamStore {
     private final LogReader reader = new LogReader(segments, indexes);
     /** Where the indexes' full chunks go ({@link ChunkFile}); null when none could be made: the heap. */
     private ChunkFile chunks;
+
+    /** Parks the filling index chunks of streams gone quiet. Writer thread. */
+    private QuietStreams quiet = new QuietStreams(System.nanoTime());
     /** Where batches are encoded ({@link LogFormat#encode}). Writer thread. */
     private ByteBuffer encodeBuffer = ByteBuffer.allocateDirect(64 << 10);
     /**
@@ -199,6 +202,11 @@ public final class LogStreamStore implements StreamStore {
         active = segments.lastEntry().getValue();
     }
 
+    /** Tests: a stream is quiet after periods of {@code periodNanos} instead of 10 s. */
+    void quietPeriod(long periodNanos) {
+        quiet = new QuietStreams(System.nanoTime(), periodNanos);
+    }
+
     /** Chunks of the indexes held on the heap (tests). */
     int indexChunksOnHeap() {
         return indexes.values().stream().mapToInt(StreamIndex::chunksOnHeap).sum();
@@ -295,7 +303,9 @@ public final class LogStreamStore implements StreamStore {
             }
         }
         for (long[] d : batch.dataOffsets()) {
-            indexes.computeIfAbsent(d[0], id -> new StreamIndex(chunks)).add(d[1], at + d[2], (int) d[3]);
+            StreamIndex index = indexes.computeIfAbsent(d[0], id -> new StreamIndex(chunks));
+            index.add(d[1], at + d[2], (int) d[3]);
+            quiet.written(index);
             activeIndex.add(d[0], d[1], at + d[2], (int) d[3]);
         }
         for (Mutation m : commit.apply()) {
@@ -488,6 +498,12 @@ public final class LogStreamStore implements StreamStore {
 
     private void applyOther(Mutation m) {
         LogRecovery.applyOther(state, indexes, m);
+    }
+
+    /** Parks the index chunks of streams gone quiet ({@link QuietStreams}). */
+    @Override
+    public boolean maintain() {
+        return quiet.tick(System.nanoTime());
     }
 
     @Override

@@ -14,14 +14,16 @@ import java.util.Arrays;
  * first message's, about 12 bytes a message; a chunk whose messages span more than an int's range
  * (very large messages, or a quiet stream among busy ones) switches to longs for that field.
  *
- * <p>A chunk of ints moves to the log's {@link ChunkFile} as soon as it is full, so what an index
- * holds on the heap is its newest chunk (up to 4,096 messages) and about 150 bytes per older one,
- * however much the log keeps. A chunk with longs stays on the heap (a stream's 4,096 messages spread
- * over more than 2 GiB of log), and so does one the file cannot take (a full disk), or every chunk
- * when there is no chunk file.
+ * <p>A chunk of ints moves to the log's {@link ChunkFile} as soon as it is full, and the newest
+ * one, still filling, when the stream goes quiet ({@link #park}; the next add brings it back), so
+ * what an active index holds on the heap is its newest chunk (up to 4,096 messages) and about 150
+ * bytes per older one, however much the log keeps, and a quiet one about 150 bytes per chunk. A
+ * chunk with longs stays on the heap (a stream's 4,096 messages spread over more than 2 GiB of
+ * log), and so does one the file cannot take (a full disk), or every chunk when there is no chunk
+ * file.
  *
- * <p>Thread-safety: guarded by its monitor; the writer thread alone adds, trims and releases,
- * readers look up from any thread.
+ * <p>Thread-safety: guarded by its monitor; the writer thread alone adds, trims, parks and
+ * releases, readers look up from any thread.
  */
 final class StreamIndex {
     private static final int CHUNK_SHIFT = 12;
@@ -42,6 +44,9 @@ final class StreamIndex {
     private int first;
 
     private int end;
+
+    /** The {@link QuietStreams} period it was last written in (its writer thread only); -1 before. */
+    int writtenIn = -1;
 
     /**
      * Messages {@link #range} listed: the i-th one's position, log offset and length, in arrays
@@ -86,22 +91,45 @@ final class StreamIndex {
     }
 
     /**
-     * Adds the next message. The writer thread alone adds, trims and releases, so the chunk that
-     * just filled up is written to the file outside the monitor (readers wait for no disk write)
-     * and swapped in under it.
+     * Adds the next message. The writer thread alone adds, trims, parks and releases, so the chunk
+     * that just filled up is written to the file outside the monitor (readers wait for no disk
+     * write) and swapped in under it.
      */
     void add(long position, long location, int length) {
         Chunk full = addLocked(position, location, length);
-        if (full == null) {
-            return;
+        if (full != null) {
+            move(full, CHUNK);
         }
-        int s = file.store(full.positions.relative, full.locations.relative, full.lengths);
+    }
+
+    /**
+     * Moves the newest chunk, still filling, to the file, in a slot of its size: the stream has gone
+     * quiet ({@link QuietStreams}), and its entries need not stay on the heap until it fills. The
+     * next {@link #add} brings them back. Nothing happens when the chunk has longs, is in the file
+     * already, or the file cannot take it. Writer thread.
+     */
+    void park() {
+        Chunk tail;
+        int n;
+        synchronized (this) {
+            if (file == null || used == 0 || !chunks[used - 1].movable()) {
+                return;
+            }
+            tail = chunks[used - 1];
+            n = end - ((used - 1) << CHUNK_SHIFT);
+        }
+        move(tail, ChunkFile.sizeFor(n));
+    }
+
+    /** Writes a chunk's first {@code size} entries to the file and swaps the slot in; writer thread. */
+    private void move(Chunk c, int size) {
+        int s = file.store(c.positions.relative, c.locations.relative, c.lengths, size);
         if (s < 0) {
             return; // the file cannot take it: it stays on the heap
         }
-        MemorySegment memory = file.memory(s);
+        MemorySegment memory = file.memory(s, size);
         synchronized (this) {
-            full.moved(memory, s);
+            c.moved(memory, s, size);
         }
     }
 
@@ -114,14 +142,19 @@ final class StreamIndex {
             if (used == chunks.length) {
                 chunks = Arrays.copyOf(chunks, used * 2);
             }
-            chunks[c] = new Chunk(position, location, c == 0 ? 4 : CHUNK);
+            chunks[c] = new Chunk(position, location, c == 0 ? ChunkFile.SMALLEST : CHUNK);
             used++;
-        } else if (at == chunks[c].capacity()) { // the first chunk, still growing towards CHUNK
-            chunks[c].grow(Math.min(CHUNK, at * 2));
+        } else {
+            if (chunks[c].moved != null) { // parked: back to the heap
+                chunks[c].unpark(file);
+            }
+            if (at == chunks[c].capacity()) { // the first chunk, or a parked one, growing towards CHUNK
+                chunks[c].grow(Math.min(CHUNK, at * 2));
+            }
         }
         chunks[c].set(at, position, location, length);
         end++;
-        if (file != null && (end & MASK) == 0 && chunks[c].movable()) {
+        if (file != null && (end & MASK) == 0 && chunks[c].movable() && chunks[c].capacity() == CHUNK) {
             full = chunks[c]; // full: it is never written again
         }
         return full;
@@ -294,7 +327,7 @@ final class StreamIndex {
         return first < end ? location(first) : Long.MAX_VALUE; // appends reach the log in position order
     }
 
-    /** Up to {@link #CHUNK} consecutive messages: on the heap, or once full in a {@link ChunkFile} slot. */
+    /** Up to {@link #CHUNK} consecutive messages: on the heap, or in a {@link ChunkFile} slot once full or parked. */
     private static final class Chunk {
         final Offsets positions;
         final Offsets locations;
@@ -303,6 +336,8 @@ final class StreamIndex {
         int slot = -1;
         /** The slot's memory, or null while on the heap. */
         MemorySegment moved;
+        /** Entries of each field in the slot ({@link #CHUNK} for a full chunk), while it has one. */
+        int stride;
 
         Chunk(long firstPosition, long firstLocation, int capacity) {
             positions = new Offsets(firstPosition, capacity);
@@ -315,11 +350,11 @@ final class StreamIndex {
         }
 
         long location(int at) {
-            return moved == null ? locations.get(at) : locations.base + moved.getAtIndex(INT, CHUNK + at);
+            return moved == null ? locations.get(at) : locations.base + moved.getAtIndex(INT, stride + at);
         }
 
         int length(int at) {
-            return moved == null ? lengths[at] : moved.getAtIndex(INT, 2 * CHUNK + at);
+            return moved == null ? lengths[at] : moved.getAtIndex(INT, 2 * stride + at);
         }
 
         /** Lists its messages {@code at} to {@code at + n} into {@code out} from {@code dst}; from the file in bulk. */
@@ -337,15 +372,15 @@ final class StreamIndex {
             for (int j = 0; j < n; j++) {
                 out.positions[dst + j] = positions.base + out.lengths[dst + j];
             }
-            MemorySegment.copy(moved, INT, (long) (CHUNK + at) * Integer.BYTES, out.lengths, dst, n);
+            MemorySegment.copy(moved, INT, (long) (stride + at) * Integer.BYTES, out.lengths, dst, n);
             for (int j = 0; j < n; j++) {
                 out.locations[dst + j] = locations.base + out.lengths[dst + j];
             }
-            MemorySegment.copy(moved, INT, (long) (2 * CHUNK + at) * Integer.BYTES, out.lengths, dst, n);
+            MemorySegment.copy(moved, INT, (long) (2 * stride + at) * Integer.BYTES, out.lengths, dst, n);
         }
 
         int capacity() {
-            return moved == null ? lengths.length : CHUNK;
+            return moved == null ? lengths.length : stride;
         }
 
         /** The first of its messages {@code lo} to {@code hi} whose position is {@code value} or more ({@code hi}'s is). */
@@ -373,24 +408,39 @@ final class StreamIndex {
             lengths[at] = length;
         }
 
-        /** Full, with ints (a chunk with longs stays on the heap), and not moved yet. */
+        /** On the heap with ints (a chunk with longs stays on the heap). */
         boolean movable() {
-            return moved == null && capacity() == CHUNK && positions.relative != null && locations.relative != null;
+            return moved == null && positions.relative != null && locations.relative != null;
         }
 
-        /** Its entries are now in {@code memory}, slot {@code s} of the file: the heap arrays go. */
-        void moved(MemorySegment memory, int s) {
+        /** Its first {@code size} entries are now in {@code memory}, slot {@code s} of the file: the heap arrays go. */
+        void moved(MemorySegment memory, int s, int size) {
             moved = memory;
             slot = s;
+            stride = size;
             positions.relative = null;
             locations.relative = null;
             lengths = null;
         }
 
+        /** Back to the heap from its slot, which is given back; as many entries as the slot held. */
+        void unpark(ChunkFile file) {
+            int[] p = new int[stride];
+            int[] l = new int[stride];
+            int[] n = new int[stride];
+            MemorySegment.copy(moved, INT, 0, p, 0, stride);
+            MemorySegment.copy(moved, INT, (long) stride * Integer.BYTES, l, 0, stride);
+            MemorySegment.copy(moved, INT, 2L * stride * Integer.BYTES, n, 0, stride);
+            positions.relative = p;
+            locations.relative = l;
+            lengths = n;
+            release(file);
+        }
+
         /** Gives its slot back, if it has one. */
         void release(ChunkFile file) {
             if (slot >= 0) {
-                file.free(slot);
+                file.free(slot, stride);
                 slot = -1;
                 moved = null;
             }

@@ -47,11 +47,66 @@ class ChunkFileTest {
             add(index, 3 * StreamIndex.CHUNK, StreamIndex.CHUNK);
             assertEquals(2, file.slotsInUse(), "the disk takes writes again: the next full chunk moves");
             assertEquals(1, index.chunksOnHeap());
-            assertEquals(2, channel.slotsWritten / ChunkFile.SLOT_BYTES, "the free slot was reused, not a new one");
+            assertEquals(2, channel.slotsWritten / ChunkFile.PAGE_BYTES, "the free slot was reused, not a new one");
             assertEquals(
                     3 * StreamIndex.CHUNK + 9L,
                     index.range(3 * StreamIndex.CHUNK + 9L, Long.MAX_VALUE, 1).location(0));
         }
+    }
+
+    /**
+     * Slots of every size, mixed, each read back as written (none overlaps another); a slot given
+     * back is taken again by its size, and a whole page given back is cut into smaller slots
+     * before a new page is taken.
+     */
+    @Test
+    void slotsOfEverySizeHoldWhatWasWrittenAndAFreedPageServesSmallerOnes(@TempDir Path dir) {
+        try (ChunkFile file = ChunkFile.open(dir)) {
+            java.util.Random random = new java.util.Random(7);
+            java.util.List<int[]> kept = new java.util.ArrayList<>(); // {slot, size, seed}
+            for (int i = 0; i < 400; i++) {
+                int size = ChunkFile.SMALLEST << random.nextInt(11);
+                int slot = file.store(values(i, 0, size), values(i, 1, size), values(i, 2, size), size);
+                kept.add(new int[] {slot, size, i});
+            }
+            for (int[] k : kept) {
+                MemorySegment m = file.memory(k[0], k[1]);
+                for (int field = 0; field < 3; field++) {
+                    int[] read = new int[k[1]];
+                    MemorySegment.copy(
+                            m,
+                            java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED,
+                            (long) field * k[1] * 4,
+                            read,
+                            0,
+                            k[1]);
+                    assertEquals(java.util.Arrays.toString(values(k[2], field, k[1])), java.util.Arrays.toString(read));
+                }
+            }
+            assertEquals(400, file.slotsInUse());
+        }
+        try (ChunkFile file = ChunkFile.open(dir)) {
+            int[] v = values(1, 0, StreamIndex.CHUNK);
+            int whole = file.store(v, v, v, StreamIndex.CHUNK);
+            int eight = file.store(v, v, v, 8);
+            assertEquals(2, file.pages());
+            file.free(eight, 8);
+            assertEquals(eight, file.store(v, v, v, 8), "a free slot of its size is taken again");
+            file.free(whole, StreamIndex.CHUNK);
+            file.store(v, v, v, 16);
+            assertEquals(2, file.pages(), "the page the full chunk gave back is cut into slots of 16");
+            file.store(v, v, v, StreamIndex.CHUNK);
+            assertEquals(3, file.pages());
+        }
+    }
+
+    /** {@code size} values, different for every seed and field. */
+    private static int[] values(int seed, int field, int size) {
+        int[] v = new int[size];
+        for (int i = 0; i < size; i++) {
+            v[i] = seed * 1_000_003 + field * 100_000 + i;
+        }
+        return v;
     }
 
     /** Messages {@code from} to {@code from + n}: one byte each, its log offset its position. */

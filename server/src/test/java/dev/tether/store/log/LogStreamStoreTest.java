@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -172,9 +173,10 @@ class LogStreamStoreTest {
     }
 
     /**
-     * A stream's index keeps only its newest chunk on the heap, as it is written and as a reopen
-     * rebuilds it (from the index files before the checkpoint, by replay after it); the rest is in
-     * the chunk file, whose slots a dropped stream gives back.
+     * A stream's index keeps only its newest chunk on the heap as it is written; a reopen rebuilds
+     * it (from the index files before the checkpoint, by replay after it) with that chunk parked
+     * in the chunk file too, until the stream's next write brings it back. A dropped stream gives
+     * its slots back.
      */
     @Test
     void theIndexesKeepOnlyTheirNewestChunkOnTheHeap() throws Exception {
@@ -199,11 +201,50 @@ class LogStreamStoreTest {
             assertEquals(expected.toString(), all(store));
         }
         try (LogStreamStore store = LogStreamStore.open(dir, 64 << 10, 128 << 10)) {
-            assertEquals(1, store.indexChunksOnHeap(), "rebuilt at open");
-            assertEquals(3, store.indexChunksInFile());
+            assertEquals(0, store.indexChunksOnHeap(), "rebuilt at open, the filling chunk parked");
+            assertEquals(4, store.indexChunksInFile());
             assertEquals(expected.toString(), all(store));
+            long at = expected.length();
+            store.commit(Commit.unconditional(List.of(
+                    new Mutation.AppendMessages(
+                            1, List.of(new StoredMessage(at, "last;".getBytes(StandardCharsets.UTF_8)))),
+                    new Mutation.PutStream(S.withTail(at + 5)))));
+            assertEquals(1, store.indexChunksOnHeap(), "the next write brings it back");
+            assertEquals(3, store.indexChunksInFile());
+            assertEquals(expected + "last;", all(store));
             store.commit(Commit.unconditional(List.of(new Mutation.DropStream(1))));
             assertEquals(0, store.indexChunksInFile(), "a dropped stream's slots are given back");
+        }
+    }
+
+    /**
+     * The store's housekeeping parks the filling index chunk of a stream not written for a whole
+     * period, keeps a busy stream's, and the quiet stream's next write brings its chunk back.
+     */
+    @Test
+    void theHousekeepingParksTheIndexOfAStreamGoneQuiet() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir)) {
+            store.quietPeriod(TimeUnit.MILLISECONDS.toNanos(50));
+            createAndWriteOne(store);
+            StreamRecord busy = StreamStoreContract.stream(2, "busy");
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(busy))));
+            long at = 0;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (store.indexChunksInFile() == 0 && System.nanoTime() < deadline) {
+                store.commit(Commit.unconditional(List.of(
+                        new Mutation.AppendMessages(
+                                2, List.of(new StoredMessage(at, "b".getBytes(StandardCharsets.UTF_8)))),
+                        new Mutation.PutStream(busy.withTail(at + 1)))));
+                at++;
+                store.maintain();
+                Thread.sleep(5);
+            }
+            assertEquals(1, store.indexChunksInFile(), "stream 1, quiet since its first period, is parked");
+            assertEquals(1, store.indexChunksOnHeap(), "the busy stream's is not");
+            assertEquals("one", all(store));
+            store.commit(append(3, "two", 1));
+            assertEquals(0, store.indexChunksInFile(), "its next write brings it back");
+            assertEquals("onetwo", all(store));
         }
     }
 

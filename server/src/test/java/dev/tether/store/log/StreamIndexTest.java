@@ -132,6 +132,61 @@ class StreamIndexTest {
         }
     }
 
+    /**
+     * A quiet stream's filling chunk goes to the file in a slot of its size (a log of many short
+     * streams kept about 12 bytes a message of them on the heap), and the next message brings it
+     * back to the heap, its slot free for another.
+     */
+    @Test
+    void aParkedChunkTakesASlotOfItsSizeAndTheNextAddBringsItBack(@TempDir Path dir) {
+        try (ChunkFile file = ChunkFile.open(dir)) {
+            List<StreamIndex> streams = new java.util.ArrayList<>();
+            for (int s = 0; s < 300; s++) {
+                StreamIndex index = new StreamIndex(file);
+                for (int i = 0; i < 20; i++) {
+                    index.add(i, 1000L * s + i, 1);
+                }
+                index.park();
+                streams.add(index);
+            }
+            assertEquals(0, streams.stream().mapToInt(StreamIndex::chunksOnHeap).sum());
+            assertEquals(300, file.slotsInUse());
+            assertEquals(3, file.pages(), "slots of 32 messages, 128 to a page");
+            StreamIndex one = streams.get(5);
+            assertEquals(
+                    new Entry(7, 5007, 1),
+                    entries(one.range(7, Long.MAX_VALUE, 1)).get(0));
+
+            one.add(20, 5020, 1);
+            assertEquals(1, one.chunksOnHeap(), "back on the heap with its next message");
+            assertEquals(299, file.slotsInUse());
+            List<Entry> all = new java.util.ArrayList<>();
+            for (int i = 0; i <= 20; i++) {
+                all.add(new Entry(i, 5000 + i, 1));
+            }
+            assertEquals(all, entries(one.range(0, Long.MAX_VALUE, Integer.MAX_VALUE)));
+
+            for (int i = 21; i < 40; i++) {
+                one.add(i, 5000 + i, 1);
+            }
+            one.park();
+            assertEquals(300, file.slotsInUse());
+            assertEquals(4, file.pages(), "40 messages take a slot of 64, from a new page");
+            for (int i = 0; i < 40; i++) {
+                assertEquals(
+                        new Entry(i, 5000 + i, 1),
+                        entries(one.range(i, Long.MAX_VALUE, 1)).get(0));
+            }
+            streams.get(6).add(20, 6020, 1); // its slot of 32 goes free
+            StreamIndex next = new StreamIndex(file);
+            for (int i = 0; i < 30; i++) {
+                next.add(i, i, 1);
+            }
+            next.park();
+            assertEquals(4, file.pages(), "a slot given back is taken again");
+        }
+    }
+
     /** An index read from a first-version checkpoint (on the heap) is copied into the chunk file at open. */
     @Test
     void aCopyMovesAHeapIndexIntoTheFile(@TempDir Path dir) {
@@ -202,9 +257,15 @@ class StreamIndexTest {
                 index.add(e.position(), e.location(), e.length());
                 model.add(e);
                 position += length;
+                if (file != null && random.nextInt(700) == 0) {
+                    index.park(); // quiet for a while: the next add brings the chunk back
+                }
             }
             long before = round % 5 == 4 ? position : (long) (position * random.nextDouble());
             index.trim(before);
+            if (file != null && random.nextBoolean()) {
+                index.park(); // the lookups below read its filling chunk from the file
+            }
             model.removeIf(e -> e.position() + e.length() <= before);
             assertEquals(model.size(), index.size(), "round " + round);
             assertEquals(model.isEmpty() ? Long.MAX_VALUE : model.get(0).location(), index.lowestLocation());
