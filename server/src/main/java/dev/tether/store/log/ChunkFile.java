@@ -15,7 +15,8 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Where the full chunks of every stream's {@link StreamIndex} are kept instead of the heap: a file
+ * Where the chunks of every stream's {@link StreamIndex} are kept instead of the heap, full ones and
+ * parked ones (a quiet stream's newest, still filling): a file
  * in the log's directory (the temp dir for a log opened read-only), read through a mapping. An
  * index holds about 12 bytes for every message the log keeps, so on the heap a long stream's index
  * grew with the data kept until the JVM ran out of memory (and, with the same data, again at every
@@ -27,20 +28,23 @@ import java.util.List;
  *
  * <p>The file is made of pages of {@link #PAGE_BYTES}, one full chunk each; a page taken for a
  * smaller chunk is cut into slots of one size (4, 8, ... 2,048 messages' worth) and serves only
- * that size from then on. A chunk is written once, whole, with a positional write (a full disk
+ * that size from then on. A chunk is written whole into a slot with a positional write (a full disk
  * fails that write, and the chunk stays on the heap until it is trimmed or the server restarts; a
- * write through the mapping would fault instead), and read through the mapping. Slots of trimmed
- * or dropped chunks are reused, but their blocks are not given back: the file takes the disk space
- * of the most chunks held at once since the log was opened. The file is unlinked as soon as it is open: it is
+ * write through the mapping would fault instead), and read through the mapping; a full chunk is
+ * written once, a parked one again each time its stream goes quiet. Slots of trimmed, dropped or
+ * unparked chunks are reused, but their blocks are not given back: the file takes the disk space
+ * of the most slots held at once since the log was opened, rounded up to whole pages of each size
+ * (a slot is its chunk's entries rounded up to a power of two, so up to twice them). The file is unlinked as soon as it is open: it is
  * a cache of what the segments and their index files say, rebuilt at every open, so a crash leaves
  * nothing behind and no directory listing of a local file system sees it. Its space does not count
  * against {@code --max-store-size}.
  *
- * <p>{@link #close} unmaps the file, so its disk space goes with it (and a file system it is on
- * can be unmounted), not at some later garbage collection. A read that races it fails with an
- * {@link IllegalStateException} instead of reading unmapped memory (a shared arena's close waits
- * for no reader, but makes every later access fail); the store is closed only once nothing reads
- * it.
+ * <p>The mappings belong to an automatic arena: a read that races {@link #close} (a catch-up still
+ * running while the server shuts down) still reads mapped memory, and they (and the unlinked
+ * file's disk space) go once no chunk refers to them and a garbage collection has run. A shared
+ * arena, closed with the file, gave the space back at once, but left such a read an {@link
+ * IllegalStateException}, and closing a shared arena while another thread reads it has had JDK
+ * bugs of its own.
  *
  * <p>Thread-safety: all methods are safe from any thread; a slot's memory, once returned by
  * {@link #store}, is read-only until {@link #free} (the index's monitor orders the two).
@@ -61,7 +65,7 @@ final class ChunkFile implements AutoCloseable {
     private static final long REGION_BYTES = (long) PAGE_BYTES * PAGES_PER_REGION;
 
     private final FileChannel channel;
-    private final Arena arena = Arena.ofShared();
+    private final Arena arena = Arena.ofAuto();
     private final ByteBuffer staging = ByteBuffer.allocateDirect(PAGE_BYTES).order(ByteOrder.nativeOrder());
     private final List<MemorySegment> regions = new ArrayList<>();
     /** Free slots of each size, reused first; whole free pages are the free slots of the largest. */
@@ -234,10 +238,9 @@ final class ChunkFile implements AutoCloseable {
         }
         closed = true;
         try {
-            channel.close();
+            channel.close(); // the mappings stay until no chunk refers to them
         } catch (IOException e) {
             LOG.log(System.Logger.Level.DEBUG, "closing the index chunk file: " + e);
         }
-        arena.close();
     }
 }

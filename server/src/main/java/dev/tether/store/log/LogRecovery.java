@@ -72,7 +72,7 @@ final class LogRecovery {
      * none) and fills {@code state} and {@code indexes} from the checkpoint and the log.
      *
      * @param readOnly why the directory takes no writes, or null when it does
-     * @param chunks where the indexes' full chunks go, or null to keep them on the heap
+     * @param chunks where the indexes' full and parked chunks go, or null to keep them on the heap
      */
     static Recovered run(
             Path dir,
@@ -116,7 +116,10 @@ final class LogRecovery {
         long parking = System.nanoTime();
         // Which streams will be written again is not known: every filling chunk goes to the file,
         // and the first write to a stream brings its chunk back.
-        indexes.values().forEach(StreamIndex::park);
+        int parkedChunks = 0;
+        for (StreamIndex index : indexes.values()) {
+            parkedChunks += index.park() ? 1 : 0;
+        }
         long parked = System.nanoTime() - parking;
         if (segments.isEmpty()) {
             if (readOnly != null) {
@@ -143,7 +146,7 @@ final class LogRecovery {
             s.indexBytes(Files.exists(file) ? Files.size(file) : 0);
         }
         if (checkpointed > 0 || active.size() > 0) {
-            logOpened(started, indexed, parking, replayed, parked);
+            logOpened(started, indexed, parking, replayed, parkedChunks, parked);
         }
         return new Recovered(checkpointed, activeIndex, tornTailAt, tornTailEnd);
     }
@@ -214,9 +217,10 @@ final class LogRecovery {
     /**
      * @param indexed  when the indexes before the checkpoint were rebuilt, and the replay began (nanoTime)
      * @param replayEnd when the replay ended
-     * @param parked   nanoseconds spent parking the filling index chunks
+     * @param parkedChunks the streams whose filling index chunk was parked
+     * @param parked   nanoseconds spent parking them
      */
-    private void logOpened(long started, long indexed, long replayEnd, long replayed, long parked) {
+    private void logOpened(long started, long indexed, long replayEnd, long replayed, int parkedChunks, long parked) {
         long done = System.nanoTime();
         long messages = indexes.values().stream().mapToLong(StreamIndex::size).sum();
         long before = segments.headMap(checkpointed).size();
@@ -226,13 +230,14 @@ final class LogRecovery {
                         java.util.Locale.ROOT,
                         "log opened in %.0f ms: %,d messages kept; the indexes of %d segments before the checkpoint"
                                 + " in %.0f ms, %,d bytes of log after it replayed in %.0f ms, %,d streams' filling"
-                                + " index chunks parked in %.0f ms",
+                                + " index chunks parked (of %,d) in %.0f ms",
                         (done - started) / 1e6,
                         messages,
                         before,
                         (indexed - started) / 1e6,
                         replayed,
                         (replayEnd - indexed) / 1e6,
+                        parkedChunks,
                         indexes.size(),
                         parked / 1e6));
     }

@@ -302,11 +302,17 @@ public final class LogStreamStore implements StreamStore {
                 preallocator.request();
             }
         }
-        for (long[] d : batch.dataOffsets()) {
-            StreamIndex index = indexes.computeIfAbsent(d[0], id -> new StreamIndex(chunks));
-            index.add(d[1], at + d[2], (int) d[3]);
-            quiet.written(index);
-            activeIndex.add(d[0], d[1], at + d[2], (int) d[3]);
+        try {
+            for (long[] d : batch.dataOffsets()) {
+                StreamIndex index = indexes.computeIfAbsent(d[0], id -> new StreamIndex(chunks));
+                index.add(d[1], at + d[2], (int) d[3]);
+                quiet.written(index);
+                activeIndex.add(d[0], d[1], at + d[2], (int) d[3]);
+            }
+        } catch (InternalError e) {
+            // A fault reading a parked index chunk back from the chunk file's mapping (the disk
+            // failed a page-in): the batch is in the log, its index is not. A restart rebuilds it.
+            throw StoreException.outcomeUnknown("reading the log's index chunk file failed: " + e.getMessage(), e);
         }
         for (Mutation m : commit.apply()) {
             if (!(m instanceof Mutation.AppendMessages)) {

@@ -13,8 +13,10 @@ import java.util.List;
  * the next is parked when that next one ends, so a stream is parked 10 to 20 s after its last
  * write; one written again later has its chunk brought back by that write. The work runs on the
  * writer's thread between group commits ({@link #tick}, at least every 200 ms), at most {@link
- * #PARKS_PER_TICK} chunks at a time (about 2 ms), so that many streams going quiet at once do not
- * hold up the writes queued behind them; the writer ticks again as soon as those are done.
+ * #PARKS_PER_TICK} chunks (about 2 ms) and {@link #CHECKS_PER_TICK} streams at a time, so that many
+ * streams going quiet at once do not hold up the writes queued behind them; the writer ticks again
+ * as soon as those are done. A stream written every 10 to 20 s is parked and brought back each time:
+ * a write of its entries to the file, then a read and a copy back.
  *
  * <p>Writer thread only.
  */
@@ -23,6 +25,9 @@ final class QuietStreams {
     static final long PERIOD_NANOS = 10_000_000_000L;
     /** Chunks parked per tick at most: each is one small positional write. */
     static final int PARKS_PER_TICK = 256;
+
+    /** Streams looked at per tick at most, most of them written since and passed over. */
+    static final int CHECKS_PER_TICK = 16 * PARKS_PER_TICK;
 
     private final long periodNanos;
     /** Streams first written in the period before the current one: parked unless written in this one. */
@@ -67,13 +72,13 @@ final class QuietStreams {
             parking = true;
         }
         int parked = 0;
+        int stop = Math.min(candidates.size(), checked + CHECKS_PER_TICK);
         while (checked < candidates.size()) {
-            if (parked == PARKS_PER_TICK) {
+            if (parked == PARKS_PER_TICK || checked == stop) {
                 return true; // the rest at the next tick
             }
             StreamIndex index = candidates.get(checked++);
-            if (index.writtenIn == period - 1) { // not written since
-                index.park();
+            if (index.writtenIn == period - 1 && index.park()) { // not written since
                 parked++;
             }
         }

@@ -34,7 +34,7 @@ final class StreamIndex {
     /** A field of a chunk in the file (native order: the file is rebuilt at every open). */
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
 
-    /** Where full chunks go, or null: they stay on the heap. */
+    /** Where full and parked chunks go, or null: they stay on the heap. */
     private final ChunkFile file;
 
     private Chunk[] chunks = new Chunk[1];
@@ -105,32 +105,36 @@ final class StreamIndex {
     /**
      * Moves the newest chunk, still filling, to the file, in a slot of its size: the stream has gone
      * quiet ({@link QuietStreams}), and its entries need not stay on the heap until it fills. The
-     * next {@link #add} brings them back. Nothing happens when the chunk has longs, is in the file
-     * already, or the file cannot take it. Writer thread.
+     * next {@link #add} brings them back (reading them from the file's mapping, on the writer's
+     * thread: a page the kernel dropped is read from disk then). Nothing happens when the chunk has
+     * longs, is in the file already, or the file cannot take it. Writer thread.
+     *
+     * @return whether it was moved
      */
-    void park() {
+    boolean park() {
         Chunk tail;
         int n;
         synchronized (this) {
             if (file == null || used == 0 || !chunks[used - 1].movable()) {
-                return;
+                return false;
             }
             tail = chunks[used - 1];
             n = end - ((used - 1) << CHUNK_SHIFT);
         }
-        move(tail, ChunkFile.sizeFor(n));
+        return move(tail, ChunkFile.sizeFor(n));
     }
 
     /** Writes a chunk's first {@code size} entries to the file and swaps the slot in; writer thread. */
-    private void move(Chunk c, int size) {
+    private boolean move(Chunk c, int size) {
         int s = file.store(c.positions.relative, c.locations.relative, c.lengths, size);
         if (s < 0) {
-            return; // the file cannot take it: it stays on the heap
+            return false; // the file cannot take it: it stays on the heap
         }
         MemorySegment memory = file.memory(s, size);
         synchronized (this) {
             c.moved(memory, s, size);
         }
+        return true;
     }
 
     /** Adds under the monitor; returns the chunk this add left full and ready to move to the file, or null. */
@@ -289,7 +293,7 @@ final class StreamIndex {
         end = 0;
     }
 
-    /** Chunks held on the heap: the newest, and any the chunk file could not take (tests). */
+    /** Chunks held on the heap: the newest unless parked, and any the chunk file could not take (tests). */
     synchronized int chunksOnHeap() {
         int n = 0;
         for (int c = 0; c < used; c++) {

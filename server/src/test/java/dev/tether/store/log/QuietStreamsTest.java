@@ -68,4 +68,26 @@ class QuietStreamsTest {
             assertEquals(1, streams.stream().mapToInt(StreamIndex::chunksOnHeap).sum());
         }
     }
+
+    @Test
+    void aTickLooksAtABoundedNumberOfStreams(@TempDir Path dir) {
+        try (ChunkFile file = ChunkFile.open(dir)) {
+            QuietStreams quiet = new QuietStreams(0, 100);
+            List<StreamIndex> busy = new ArrayList<>();
+            for (int i = 0; i < QuietStreams.CHECKS_PER_TICK; i++) {
+                StreamIndex index = new StreamIndex(file);
+                write(quiet, index);
+                busy.add(index);
+            }
+            StreamIndex idle = new StreamIndex(file);
+            write(quiet, idle); // the last one looked at
+            quiet.tick(100);
+            busy.forEach(index -> write(quiet, index));
+            assertTrue(quiet.tick(200), "every busy stream looked at: the idle one at the next tick");
+            assertEquals(1, idle.chunksOnHeap());
+            assertFalse(quiet.tick(201));
+            assertEquals(0, idle.chunksOnHeap());
+            assertEquals(1, file.slotsInUse());
+        }
+    }
 }
