@@ -48,8 +48,9 @@ public final class Cli {
               --retain-bytes SIZE       keep at most SIZE of each stream; older messages are dropped
                                         and reads below the new start get 410 (default: keep all)
               --recent-window SIZE      each stream's newest SIZE of messages kept in memory for
-                                        live readers; further behind they read the store (default
-                                        8KiB, at most 16MiB; every young GC copies a busy stream's)
+                                        live readers, for a second at most; further behind they
+                                        read the store (default 8KiB, at most 16MiB; every young
+                                        GC copies a busy stream's)
               --event-loops N           event-loop threads, for HTTP and the upstream client alike
                                         (default: one per core, less one; at least 1)
               --max-memory SIZE         memory for request bodies, queued writes, producer state and

@@ -130,6 +130,13 @@ public final class MemoryBudget {
         }
     }
 
+    /** Drops from every window the messages added before {@code cutoff} ({@link RecentWindow#MAX_AGE_NANOS}). */
+    void expire(long cutoff) {
+        for (RecentWindow w : nonEmpty) {
+            w.expire(cutoff);
+        }
+    }
+
     private record Candidate(RecentWindow window, long lastUsed) {}
 
     private void evictIfOver() {

@@ -7,8 +7,16 @@ import java.util.List;
 /**
  * The most recent committed messages of one stream, bounded in bytes, so that live readers
  * (long-poll, SSE fan-out) are served from memory instead of the store. It keeps at least the
- * newest message, whatever its size, unless the {@link MemoryBudget} needs the room: windows are
- * a cache, emptied least recently used first, and a reader that misses reads the store.
+ * newest message, whatever its size, unless the {@link MemoryBudget} needs the room (windows are
+ * a cache, emptied least recently used first, and a reader that misses reads the store) or the
+ * message is older than {@link #MAX_AGE_NANOS}.
+ *
+ * <p>Why an age limit: a live reader reads a message within milliseconds of its commit, so what a
+ * window holds for longer serves only readers that fell behind, who can read the store. On a slow
+ * stream, though, a window of 8 KiB holds its messages for many seconds (32 of 256 bytes, at 2.5
+ * a second, for 13 s), long enough for every young collection to copy them and then promote them:
+ * with 20,000 such streams the windows held 164 MB and G1's pauses took 90 ms at the median
+ * (docs/benchmarks.md). Dropped after a second, most of them die young.
  *
  * <p>The messages are a ring in position order, so a reader finds where it starts by binary search:
  * the SSE fan-out reads the window once per subscriber per event, and a scan from the oldest
@@ -19,6 +27,9 @@ import java.util.List;
  * is released.
  */
 final class RecentWindow {
+    /** How long a message stays at most: 1 s (dropped by the next {@link MemoryBudget#expire} after that). */
+    static final long MAX_AGE_NANOS = 1_000_000_000L;
+
     private final int capacityBytes;
     private final MemoryBudget budget;
     private final Ring messages = new Ring();
@@ -37,13 +48,14 @@ final class RecentWindow {
 
     void append(List<StoredMessage> committed) {
         long delta;
+        long now = System.nanoTime();
         synchronized (this) {
             long before = bytes;
             for (StoredMessage m : committed) {
                 if (messages.size() > 0 && messages.last().end() != m.position()) {
                     clearLocked();
                 }
-                messages.add(m);
+                messages.add(m, now);
                 bytes += m.length();
             }
             while (bytes > capacityBytes && messages.size() > 1) {
@@ -67,6 +79,24 @@ final class RecentWindow {
             freed = bytes;
             clearLocked();
             budget.track(this, true);
+        }
+        budget.cachedChanged(-freed);
+    }
+
+    /** Drops the messages appended before {@code cutoff} ({@link System#nanoTime}). */
+    void expire(long cutoff) {
+        long freed = 0;
+        synchronized (this) {
+            int removed = 0;
+            while (messages.size() > 0 && messages.firstAdded() - cutoff < 0) {
+                freed += messages.removeFirst().length();
+                removed++;
+            }
+            if (removed == 0) {
+                return;
+            }
+            bytes -= freed;
+            budget.track(this, messages.size() == 0);
         }
         budget.cachedChanged(-freed);
     }
@@ -102,9 +132,13 @@ final class RecentWindow {
         return out;
     }
 
-    /** A growable ring of contiguous messages, oldest first. Not thread-safe: the window's monitor guards it. */
+    /**
+     * A growable ring of contiguous messages, oldest first, with when each was added. Not
+     * thread-safe: the window's monitor guards it.
+     */
     private static final class Ring {
         private StoredMessage[] slots = new StoredMessage[8];
+        private long[] added = new long[8];
         private int head;
         private int size;
 
@@ -120,16 +154,26 @@ final class RecentWindow {
             return get(size - 1);
         }
 
-        void add(StoredMessage m) {
+        /** When the oldest message was added ({@link System#nanoTime}); the ring must not be empty. */
+        long firstAdded() {
+            return added[head];
+        }
+
+        void add(StoredMessage m, long now) {
             if (size == slots.length) {
                 StoredMessage[] bigger = new StoredMessage[slots.length * 2];
+                long[] times = new long[slots.length * 2];
                 for (int i = 0; i < size; i++) {
                     bigger[i] = get(i);
+                    times[i] = added[(head + i) & (slots.length - 1)];
                 }
                 slots = bigger;
+                added = times;
                 head = 0;
             }
-            slots[(head + size) & (slots.length - 1)] = m;
+            int at = (head + size) & (slots.length - 1);
+            slots[at] = m;
+            added[at] = now;
             size++;
         }
 
@@ -143,6 +187,7 @@ final class RecentWindow {
 
         void clear() {
             slots = new StoredMessage[8];
+            added = new long[8];
             head = 0;
             size = 0;
         }

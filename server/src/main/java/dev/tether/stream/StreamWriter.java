@@ -66,6 +66,9 @@ final class StreamWriter {
     private volatile long lastId;
 
     private long lastSweep;
+
+    /** When windows last dropped their old messages (nanoTime). Writer thread. */
+    private long lastExpiry = System.nanoTime();
     /** The commands of the current drain; those in a committed batch are answered when it is published. */
     private final List<WriteCommand> pending;
     /** The writer thread's scheduling policy, following its load. Writer thread only. */
@@ -204,7 +207,17 @@ final class StreamWriter {
         maybeSweep();
         flush();
         housekeeping = maintain();
+        expireWindows();
         return true;
+    }
+
+    /** Drops window messages older than {@link RecentWindow#MAX_AGE_NANOS}, a few times per that age. */
+    private void expireWindows() {
+        long now = System.nanoTime();
+        if (now - lastExpiry >= RecentWindow.MAX_AGE_NANOS / 4) {
+            lastExpiry = now;
+            registry.memory().expire(now - RecentWindow.MAX_AGE_NANOS);
+        }
     }
 
     /**

@@ -50,6 +50,38 @@ class RecentWindowTest {
         assertEquals(750L, w.end());
     }
 
+    /**
+     * Messages older than the cutoff leave (a slow stream's window held its messages long enough
+     * for every young collection to copy them), newer ones stay, through the ring's growth and
+     * wrap; the budget's count follows, and a window left empty is no longer tracked.
+     */
+    @Test
+    void messagesAddedBeforeTheCutoffLeaveAndTheBudgetGetsTheirBytesBack() throws Exception {
+        MemoryBudget budget = new MemoryBudget(1 << 20);
+        RecentWindow w = new RecentWindow(1000, budget);
+        RecentWindow other = new RecentWindow(1000, budget);
+        w.append(messages(0, 12, 10)); // past the ring's first growth
+        other.append(messages(0, 3, 10));
+        Thread.sleep(2);
+        long cutoff = System.nanoTime();
+        Thread.sleep(2);
+        w.append(messages(120, 5, 10));
+        assertEquals(200, budget.cached());
+
+        budget.expire(cutoff);
+        assertNull(w.read(0, 170, 1 << 20), "the old messages are the store's now");
+        assertEquals(List.of(120L, 130L, 140L, 150L, 160L), positions(w.read(120, 170, 1 << 20)));
+        assertNull(other.read(0, 30, 1 << 20));
+        assertEquals(-1, other.end(), "emptied");
+        assertEquals(50, budget.cached());
+
+        budget.expire(System.nanoTime());
+        assertEquals(0, budget.cached());
+        assertEquals(-1, w.end());
+        w.append(messages(170, 1, 10));
+        assertEquals(List.of(170L), positions(w.read(170, 180, 1 << 20)), "and it fills again");
+    }
+
     @Test
     void aGapEmptiesTheWindowAndItStartsAgainAtTheNewMessage() {
         RecentWindow w = new RecentWindow(1000, new MemoryBudget(1 << 20));

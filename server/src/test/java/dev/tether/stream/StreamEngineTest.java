@@ -250,4 +250,19 @@ class StreamEngineTest {
         }
         assertEquals(all.toString(), readAll("busy"), "what the window dropped is read from the store");
     }
+
+    /** The writer drops what windows hold for over a second, with no writes coming; readers get it from the store. */
+    @Test
+    void aWindowLetsGoOfMessagesOlderThanASecond() throws Exception {
+        create("slow", "text/plain");
+        append("slow", "a".repeat(100), null);
+        append("slow", "b".repeat(100), null);
+        assertEquals(200, engine.memory().cached());
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (engine.memory().cached() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertEquals(0, engine.memory().cached(), "dropped after a second, by the idle writer");
+        assertEquals("a".repeat(100) + "b".repeat(100), readAll("slow"));
+    }
 }
