@@ -31,7 +31,7 @@ final class LogRecovery {
     private final NavigableMap<Long, Segment> segments;
     private final StoreState state;
     private final Map<Long, StreamIndex> indexes;
-    /** Where the indexes' full chunks go, or null (on the heap). */
+    /** Where the indexes' full and parked chunks go, or null (on the heap). */
     private final ChunkFile chunks;
     /** The log offset the checkpoint covers up to (0: none). */
     private long checkpointed;
@@ -120,7 +120,7 @@ final class LogRecovery {
         for (StreamIndex index : indexes.values()) {
             parkedChunks += index.park() ? 1 : 0;
         }
-        long parked = System.nanoTime() - parking;
+        long parkNanos = System.nanoTime() - parking;
         if (segments.isEmpty()) {
             if (readOnly != null) {
                 throw new StoreException(dir + " holds no log segment and is not writable", null, true);
@@ -146,7 +146,7 @@ final class LogRecovery {
             s.indexBytes(Files.exists(file) ? Files.size(file) : 0);
         }
         if (checkpointed > 0 || active.size() > 0) {
-            logOpened(started, indexed, parking, replayed, parkedChunks, parked);
+            logOpened(started, indexed, parking, replayed, parkedChunks, parkNanos);
         }
         return new Recovered(checkpointed, activeIndex, tornTailAt, tornTailEnd);
     }
@@ -218,9 +218,10 @@ final class LogRecovery {
      * @param indexed  when the indexes before the checkpoint were rebuilt, and the replay began (nanoTime)
      * @param replayEnd when the replay ended
      * @param parkedChunks the streams whose filling index chunk was parked
-     * @param parked   nanoseconds spent parking them
+     * @param parkNanos time spent parking them
      */
-    private void logOpened(long started, long indexed, long replayEnd, long replayed, int parkedChunks, long parked) {
+    private void logOpened(
+            long started, long indexed, long replayEnd, long replayed, int parkedChunks, long parkNanos) {
         long done = System.nanoTime();
         long messages = indexes.values().stream().mapToLong(StreamIndex::size).sum();
         long before = segments.headMap(checkpointed).size();
@@ -239,7 +240,7 @@ final class LogRecovery {
                         (replayEnd - indexed) / 1e6,
                         parkedChunks,
                         indexes.size(),
-                        parked / 1e6));
+                        parkNanos / 1e6));
     }
 
     /**

@@ -27,8 +27,8 @@ import java.util.concurrent.ConcurrentSkipListMap;
  * them (stream records, producer state), so data and producer state are atomic without a second
  * store. {@link #sync} is one {@code fdatasync} for every batch written since the last one (group
  * commit). The state needed to serve — stream records, producers, and a per-stream index of where
- * each message's bytes are ({@link StreamIndex}, whose full chunks are in a {@link ChunkFile}, off
- * the heap) — lives in memory and is rebuilt at open by replaying the log ({@link LogRecovery}); a
+ * each message's bytes are ({@link StreamIndex}, whose full chunks, and a quiet stream's filling
+ * one, are in a {@link ChunkFile}, off the heap) — lives in memory and is rebuilt at open by replaying the log ({@link LogRecovery}); a
  * torn batch at the tail (a crash mid-write, or writes the page cache never flushed) fails its CRC
  * and is cut off.
  *
@@ -61,7 +61,7 @@ public final class LogStreamStore implements StreamStore {
     private final StoreState state = new StoreState();
     private final Map<Long, StreamIndex> indexes = new ConcurrentHashMap<>();
     private final LogReader reader = new LogReader(segments, indexes);
-    /** Where the indexes' full chunks go ({@link ChunkFile}); null when none could be made: the heap. */
+    /** Where the indexes' full and parked chunks go ({@link ChunkFile}); null when none could be made: the heap. */
     private ChunkFile chunks;
 
     /** Parks the filling index chunks of streams gone quiet. Writer thread. */
@@ -309,15 +309,16 @@ public final class LogStreamStore implements StreamStore {
                 quiet.written(index);
                 activeIndex.add(d[0], d[1], at + d[2], (int) d[3]);
             }
-        } catch (InternalError e) {
-            // A fault reading a parked index chunk back from the chunk file's mapping (the disk
-            // failed a page-in): the batch is in the log, its index is not. A restart rebuilds it.
-            throw StoreException.outcomeUnknown("reading the log's index chunk file failed: " + e.getMessage(), e);
-        }
-        for (Mutation m : commit.apply()) {
-            if (!(m instanceof Mutation.AppendMessages)) {
-                applyOther(m);
+            for (Mutation m : commit.apply()) {
+                if (!(m instanceof Mutation.AppendMessages)) {
+                    applyOther(m); // a trim reads its index's chunks
+                }
             }
+        } catch (InternalError e) {
+            // A fault reading the chunk file's mapping (the disk failed a page-in of a chunk being
+            // brought back or trimmed): the batch is in the log, its indexes are not all updated.
+            // A restart rebuilds them.
+            throw StoreException.outcomeUnknown("reading the log's index chunk file failed: " + e.getMessage(), e);
         }
         return CommitResult.COMMITTED;
     }

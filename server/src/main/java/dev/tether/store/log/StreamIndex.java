@@ -85,7 +85,7 @@ final class StreamIndex {
         this(null);
     }
 
-    /** @param file where full chunks go, or null to keep them on the heap */
+    /** @param file where full and parked chunks go, or null to keep them on the heap */
     StreamIndex(ChunkFile file) {
         this.file = file;
     }
@@ -158,7 +158,7 @@ final class StreamIndex {
         }
         chunks[c].set(at, position, location, length);
         end++;
-        if (file != null && (end & MASK) == 0 && chunks[c].movable() && chunks[c].capacity() == CHUNK) {
+        if (file != null && (end & MASK) == 0 && chunks[c].movable()) {
             full = chunks[c]; // full: it is never written again
         }
         return full;

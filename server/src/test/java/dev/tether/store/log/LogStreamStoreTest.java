@@ -254,6 +254,39 @@ class LogStreamStoreTest {
         }
     }
 
+    /**
+     * A fault reading a parked chunk back (here the unlinked chunk file cut to nothing under its
+     * mapping, as a failed page-in would fault) fails the commit as one whose outcome is unknown,
+     * a store failure the writer stops on, instead of an {@link InternalError} that would kill it.
+     */
+    @Test
+    void aFaultReadingAParkedChunkBackFailsTheCommitAsOutcomeUnknown() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir)) {
+            createAndWriteOne(store);
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir)) {
+            assertEquals(1, store.indexChunksInFile(), "parked at open");
+            Path chunkFile = null;
+            try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+                for (Path fd : fds.toList()) {
+                    try {
+                        if (Files.readSymbolicLink(fd).toString().matches(".*index-.*\\.chunks \\(deleted\\)")) {
+                            chunkFile = fd;
+                        }
+                    } catch (IOException gone) {
+                        // the listing's own descriptor, closed by now
+                    }
+                }
+            }
+            org.junit.jupiter.api.Assumptions.assumeTrue(chunkFile != null, "needs /proc/self/fd");
+            try (FileChannel c = FileChannel.open(chunkFile, StandardOpenOption.WRITE)) {
+                c.truncate(0);
+            }
+            StoreException e = assertThrows(StoreException.class, () -> store.commit(append(3, "two", 1)));
+            assertTrue(e.outcomeUnknown(), e.getMessage());
+        }
+    }
+
     @Test
     void aTornBatchAtTheTailIsCutOffAndTheLogGoesOnFromThere() throws Exception {
         long synced = threeSynced();
