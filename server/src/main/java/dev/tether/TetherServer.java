@@ -103,8 +103,14 @@ public final class TetherServer implements AutoCloseable {
         if (config.recentWindowBytes() != null) {
             engineSettings = engineSettings.withRecentWindowBytes(config.recentWindowBytes());
         }
+        long opening = System.nanoTime();
         StreamStore store = openStore(config);
         StreamEngine engine = new StreamEngine(store, clock, engineSettings, metrics.engineObserver());
+        metrics.store(store, config.maxStoreBytes() == null ? 0 : config.maxStoreBytes(), System.nanoTime() - opening);
+        if (store instanceof LogStreamStore log) {
+            metrics.logStore(log, LogStreamStore::segmentCount, LogStreamStore::indexFileBytes);
+        }
+        metrics.memory(engine.memory());
         ModelBackend backend;
         try {
             backend = backend(config, metrics, clock, loops);

@@ -1,7 +1,9 @@
 package dev.tether.metrics;
 
+import dev.tether.store.StreamStore;
 import dev.tether.stream.EngineObserver;
 import dev.tether.stream.EngineSettings;
+import dev.tether.stream.MemoryBudget;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -142,6 +144,65 @@ public final class Metrics {
 
     public void synced(long nanos) {
         fsync.record(Duration.ofNanos(nanos));
+    }
+
+    /**
+     * Gauges of the store: the bytes it holds on disk as {@code --max-store-size} counts them (not
+     * for a store without files of its own), the cap when one is set ({@code maxBytes} > 0), and
+     * the time it took to open and load at start (a log's recovery).
+     */
+    public void store(StreamStore store, long maxBytes, long openNanos) {
+        if (store.diskBytes() >= 0) {
+            Gauge.builder("tether.store", store, StreamStore::diskBytes)
+                    .description("bytes the store holds on disk, as --max-store-size counts them")
+                    .baseUnit("bytes")
+                    .register(registry);
+            if (maxBytes > 0) {
+                Gauge.builder("tether.store.max", () -> maxBytes)
+                        .description("the store's cap on disk (--max-store-size)")
+                        .baseUnit("bytes")
+                        .register(registry);
+            }
+        }
+        Gauge.builder("tether.store.open", () -> openNanos / 1e9)
+                .description("time the store took to open and load at start (for the log: its recovery)")
+                .baseUnit("seconds")
+                .register(registry);
+    }
+
+    /** Gauges of the log store: its segment files, and its index chunk file (a cache off the heap). */
+    public <T> void logStore(T source, ToDoubleFunction<T> segments, ToDoubleFunction<T> indexFileBytes) {
+        Gauge.builder("tether.store.segments", source, segments)
+                .description("the log's segment files")
+                .register(registry);
+        Gauge.builder("tether.store.index.file", source, indexFileBytes)
+                .description(
+                        "bytes of the log's index chunk file: index entries kept off the heap (not counted by --max-store-size)")
+                .baseUnit("bytes")
+                .register(registry);
+    }
+
+    /**
+     * Gauges of the memory budget ({@code --max-memory}): bytes pinned (request bodies, queued
+     * writes, producer state) and cached (recent windows) now, and the limit.
+     */
+    public void memory(MemoryBudget budget) {
+        Gauge.builder("tether.memory", budget, MemoryBudget::pinned)
+                .tag("kind", "pinned")
+                .description("bytes held against --max-memory: pinned (bodies, queued writes, producer state)"
+                        + " or cached (recent windows, evicted first)")
+                .baseUnit("bytes")
+                .register(registry);
+        Gauge.builder("tether.memory", budget, MemoryBudget::cached)
+                .tag("kind", "cached")
+                .description("bytes held against --max-memory: pinned (bodies, queued writes, producer state)"
+                        + " or cached (recent windows, evicted first)")
+                .baseUnit("bytes")
+                .register(registry);
+        Gauge.builder("tether.memory.limit", budget, MemoryBudget::limit)
+                .description("the memory budget (--max-memory)")
+                .baseUnit("bytes")
+                .register(registry);
     }
 
     // --- connections ---

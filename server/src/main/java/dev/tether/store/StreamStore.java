@@ -44,6 +44,15 @@ public interface StreamStore extends AutoCloseable {
     }
 
     /**
+     * The bytes this store holds on disk, as {@code --max-store-size} counts them, for {@code
+     * /metrics}; -1 for a store with no files of its own (memory, Redis). Any thread: a figure
+     * from the last second or so, not one exact at any commit.
+     */
+    default long diskBytes() {
+        return -1;
+    }
+
+    /**
      * Returns the rows of a stream overlapping {@code [from, to)} in position order: the row
      * containing {@code from} first, then following rows until at least {@code maxBytes} bytes
      * have been returned (always at least one row when any overlaps).

@@ -2,10 +2,12 @@ package dev.tether.http;
 
 import static dev.tether.testing.Scrapes.sample;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.stream.EngineSettings;
 import dev.tether.testing.AuthFixture;
+import dev.tether.testing.Scrapes;
 import dev.tether.testing.ScriptedUpstream;
 import dev.tether.testing.TestServer;
 import java.net.URI;
@@ -17,6 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** {@code GET /metrics}: Prometheus text with what operators watch, behind a capability when auth is on. */
 class MetricsTest {
+    private static final int CHUNK = 4096;
+    private static final int PAGE_BYTES = CHUNK * 3 * Integer.BYTES;
+
     @TempDir
     Path dir;
 
@@ -54,6 +59,58 @@ class MetricsTest {
             assertTrue(sample(m, "tether_store_fsync_seconds_count") >= 1, "every acknowledged write was flushed");
             assertTrue(m.contains("tether_store_fsync_seconds_bucket{le="), "fsync latency is a histogram");
             assertTrue(sample(m, "tether_store_batch_commands_count") >= 1);
+        }
+    }
+
+    /**
+     * What the store holds on disk against its cap, its segments and its index chunk file, how long
+     * it took to open, and the memory budget: the figures an operator needs before a 503 says full.
+     */
+    @Test
+    void theStoreAndTheMemoryBudgetAreGauged() throws Exception {
+        long cap = 64L << 20;
+        long budget = 32L << 20;
+        try (TestServer server = TestServer.start(dir, c -> c.maxStoreBytes(cap).maxMemoryBytes(budget))) {
+            String m = server.get("/metrics").body();
+            assertEquals(cap, sample(m, "tether_store_max_bytes"), m);
+            assertEquals(budget, sample(m, "tether_memory_limit_bytes"));
+            assertTrue(sample(m, "tether_store_open_seconds") > 0, "the log's open was timed");
+            assertEquals(1, sample(m, "tether_store_segments"), "a new log has one segment");
+            assertEquals(0, sample(m, "tether_store_index_file_bytes"), "no index chunk moved off the heap yet");
+            assertTrue(sample(m, "tether_memory_bytes{kind=\"pinned\"}") >= 0, m);
+            assertTrue(sample(m, "tether_memory_bytes{kind=\"cached\"}") >= 0, m);
+            double before = sample(m, "tether_store_bytes");
+            assertTrue(before >= 0, m);
+
+            // One POST of a JSON array: a full index chunk of messages (StreamIndex.CHUNK), which
+            // goes to the chunk file, in a page of its own (ChunkFile.PAGE_BYTES).
+            assertEquals(201, server.put("/v1/stream/g", "application/json").statusCode());
+            String body = "[" + String.join(",", java.util.Collections.nCopies(CHUNK, "\"0123456789\"")) + "]";
+            assertEquals(
+                    204, server.post("/v1/stream/g", "application/json", body).statusCode());
+            // The log recounts what it holds once a second: at least the messages' bytes are added.
+            Scrapes.await(server, "tether_store_bytes", before + CHUNK * 12);
+            m = server.get("/metrics").body();
+            assertEquals(PAGE_BYTES, sample(m, "tether_store_index_file_bytes"), m);
+        }
+    }
+
+    @Test
+    void aStoreWithoutFilesHasNoSizeGauge() throws Exception {
+        try (TestServer server = TestServer.start(dir, c -> c.store(dev.tether.config.ServerConfig.StoreKind.MEMORY))) {
+            String m = server.get("/metrics").body();
+            assertFalse(m.contains("\ntether_store_bytes "), "the memory store keeps no files");
+            assertFalse(m.contains("\ntether_store_segments "), "nor segments");
+            assertTrue(sample(m, "tether_memory_limit_bytes") > 0, m);
+        }
+    }
+
+    @Test
+    void sqliteCountsItsDatabaseFile() throws Exception {
+        try (TestServer server = TestServer.start(dir, c -> c.store(dev.tether.config.ServerConfig.StoreKind.SQLITE))) {
+            String m = server.get("/metrics").body();
+            assertTrue(sample(m, "tether_store_bytes") > 0, "its schema's pages, at least: " + m);
+            assertFalse(m.contains("\ntether_store_segments "), "segments are the log's");
         }
     }
 

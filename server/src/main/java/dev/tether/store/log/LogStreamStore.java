@@ -94,6 +94,12 @@ public final class LogStreamStore implements StreamStore {
 
     /** The most bytes the log may take on disk ({@code --max-store-size}), or {@link Long#MAX_VALUE}. */
     private final long maxBytes;
+    /** How often {@link #maintain} recounts {@link #heldBytes}. */
+    private static final long HELD_RECOUNT_NANOS = 1_000_000_000L;
+    /** {@link #held()} as last counted: at open, then by {@link #maintain}. */
+    private volatile long heldBytes;
+    /** When {@link #heldBytes} was counted ({@link System#nanoTime}). Writer thread. */
+    private long heldCountedAt;
     /** A commit was refused for {@link #maxBytes}, and not enough has been freed since. Writer thread. */
     private boolean full;
     /** Why the log takes no writes (a read-only disk), or null. Writer thread after open. */
@@ -200,6 +206,8 @@ public final class LogStreamStore implements StreamStore {
         tornTailAt = r.tornTailAt();
         tornTailEnd = r.tornTailEnd();
         active = segments.lastEntry().getValue();
+        heldBytes = held();
+        heldCountedAt = System.nanoTime();
     }
 
     /** Tests: a stream is quiet after periods of {@code periodNanos} instead of 10 s. */
@@ -507,10 +515,39 @@ public final class LogStreamStore implements StreamStore {
         LogRecovery.applyOther(state, indexes, m);
     }
 
-    /** Parks the index chunks of streams gone quiet ({@link QuietStreams}). */
+    /**
+     * Parks the index chunks of streams gone quiet ({@link QuietStreams}), and counts what the log
+     * holds for {@link #diskBytes} again once a second.
+     */
     @Override
     public boolean maintain() {
-        return quiet.tick(System.nanoTime());
+        long now = System.nanoTime();
+        if (now - heldCountedAt >= HELD_RECOUNT_NANOS) {
+            heldCountedAt = now;
+            heldBytes = held();
+        }
+        return quiet.tick(now);
+    }
+
+    /** Segments and their index files, as {@code --max-store-size} counts them; recounted once a second. */
+    @Override
+    public long diskBytes() {
+        return heldBytes;
+    }
+
+    /** The log's segment files, the one being written included. Any thread. */
+    public int segmentCount() {
+        return segments.size();
+    }
+
+    /**
+     * Bytes of the index chunk file ({@link ChunkFile}): index entries moved off the heap, the full
+     * chunks' and the parked ones of quiet streams. Not counted by {@code --max-store-size}: it is
+     * a cache, rebuilt at every open. Any thread.
+     */
+    public long indexFileBytes() {
+        ChunkFile file = chunks;
+        return file == null ? 0 : (long) file.pages() * ChunkFile.PAGE_BYTES;
     }
 
     @Override

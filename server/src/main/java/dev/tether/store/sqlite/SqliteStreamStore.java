@@ -247,6 +247,19 @@ public final class SqliteStreamStore implements StreamStore {
         return "sqlite";
     }
 
+    /**
+     * The database file's size: what {@code --max-store-size} caps (its page count), as far as the
+     * checkpointer has moved the WAL's pages into it.
+     */
+    @Override
+    public long diskBytes() {
+        try {
+            return Files.size(file);
+        } catch (java.io.IOException e) {
+            return 0; // not there (yet): nothing held
+        }
+    }
+
     @Override
     public String describe() {
         return "sqlite:" + file;
