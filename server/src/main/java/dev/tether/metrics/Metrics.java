@@ -165,7 +165,8 @@ public final class Metrics {
             }
         }
         Gauge.builder("tether.store.open", () -> openNanos / 1e9)
-                .description("time the store took to open and load at start (for the log: its recovery)")
+                .description(
+                        "time the store took to open and its contents to load at start (for the log: its recovery)")
                 .baseUnit("seconds")
                 .register(registry);
     }
@@ -177,7 +178,8 @@ public final class Metrics {
                 .register(registry);
         Gauge.builder("tether.store.index.file", source, indexFileBytes)
                 .description(
-                        "bytes of the log's index chunk file: index entries kept off the heap (not counted by --max-store-size)")
+                        "length of the log's index chunk file, where index entries leave the heap: the most it has held since"
+                                + " the log opened (not counted by --max-store-size)")
                 .baseUnit("bytes")
                 .register(registry);
     }

@@ -44,9 +44,10 @@ public interface StreamStore extends AutoCloseable {
     }
 
     /**
-     * The bytes this store holds on disk, as {@code --max-store-size} counts them, for {@code
-     * /metrics}; -1 for a store with no files of its own (memory, Redis). Any thread: a figure
-     * from the last second or so, not one exact at any commit.
+     * The bytes this store holds on disk, as {@code --max-store-size} counts them (about: a
+     * store may count in its own units), for {@code /metrics}; -1 for a store with no files of its
+     * own (memory, Redis). Any thread: a figure from the last second or so, not one exact at any
+     * commit.
      */
     default long diskBytes() {
         return -1;

@@ -88,9 +88,24 @@ class MetricsTest {
             String body = "[" + String.join(",", java.util.Collections.nCopies(CHUNK, "\"0123456789\"")) + "]";
             assertEquals(
                     204, server.post("/v1/stream/g", "application/json", body).statusCode());
-            // The log recounts what it holds once a second: at least the messages' bytes are added.
-            Scrapes.await(server, "tether_store_bytes", before + CHUNK * 12);
+            // Within the second a message stays in its window it is cached, and nothing is pinned
+            // at rest. A few tries: a scrape more than a second late (a stalled machine) misses it.
+            double cached = 0;
+            for (int i = 0; i < 5 && cached <= 0; i++) {
+                assertEquals(
+                        204,
+                        server.post("/v1/stream/g", "application/json", "[1]").statusCode());
+                m = server.get("/metrics").body();
+                cached = sample(m, "tether_memory_bytes{kind=\"cached\"}");
+                assertEquals(0, sample(m, "tether_memory_bytes{kind=\"pinned\"}"), m);
+            }
+            assertTrue(cached > 0, m);
+            // The log recounts what it holds once a second: the messages' 12 bytes each in the
+            // segment and an index file entry each (SegmentIndex.ENTRY), neither alone.
+            Scrapes.await(server, "tether_store_bytes", before + CHUNK * (12 + 28));
             m = server.get("/metrics").body();
+            assertTrue(
+                    sample(m, "tether_store_bytes") < before + (1 << 20), "not the files' preallocated length: " + m);
             assertEquals(PAGE_BYTES, sample(m, "tether_store_index_file_bytes"), m);
         }
     }
@@ -101,6 +116,8 @@ class MetricsTest {
             String m = server.get("/metrics").body();
             assertFalse(m.contains("\ntether_store_bytes "), "the memory store keeps no files");
             assertFalse(m.contains("\ntether_store_segments "), "nor segments");
+            assertFalse(m.contains("\ntether_store_max_bytes "), "nor a cap");
+            assertFalse(m.contains("\ntether_store_index_file_bytes "), "nor an index file");
             assertTrue(sample(m, "tether_memory_limit_bytes") > 0, m);
         }
     }

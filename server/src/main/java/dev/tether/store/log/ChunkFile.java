@@ -72,8 +72,12 @@ final class ChunkFile implements AutoCloseable {
     private final int[][] free = new int[SIZES][];
 
     private final int[] freeCount = new int[SIZES];
-    /** Pages ever taken: the file's used length is this many pages. */
-    private int pages;
+    /**
+     * Pages ever taken: the file's used length is this many pages. Written under the monitor,
+     * volatile for {@link #pages}, which {@code /metrics} reads without it (the writer holds the
+     * monitor across a chunk's disk write).
+     */
+    private volatile int pages;
 
     private int inUse;
     private boolean writeFailed;
@@ -195,8 +199,11 @@ final class ChunkFile implements AutoCloseable {
         return inUse;
     }
 
-    /** Pages taken so far: the file's length in {@link #PAGE_BYTES} (tests). */
-    synchronized int pages() {
+    /**
+     * Pages taken so far: the file's length in {@link #PAGE_BYTES}, the most it has held since it
+     * was opened (freed slots are reused, not given back). Any thread, without waiting for a write.
+     */
+    int pages() {
         return pages;
     }
 

@@ -541,9 +541,10 @@ public final class LogStreamStore implements StreamStore {
     }
 
     /**
-     * Bytes of the index chunk file ({@link ChunkFile}): index entries moved off the heap, the full
-     * chunks' and the parked ones of quiet streams. Not counted by {@code --max-store-size}: it is
-     * a cache, rebuilt at every open. Any thread.
+     * The length of the index chunk file ({@link ChunkFile}), where index entries leave the heap
+     * (full chunks, and the parked ones of quiet streams): the most it has held since the log was
+     * opened, as freed slots are reused, not given back. Not counted by {@code --max-store-size}:
+     * it is a cache, rebuilt at every open. Any thread.
      */
     public long indexFileBytes() {
         ChunkFile file = chunks;
