@@ -48,6 +48,8 @@ public final class LogStreamStore implements StreamStore {
     private static final System.Logger LOG = System.getLogger(LogStreamStore.class.getName());
     static final long SEGMENT_BYTES = 64L << 20;
     static final long CHECKPOINT_BYTES = 256L << 20;
+    /** How often {@link #maintain} recounts {@link #heldBytes}. */
+    private static final long HELD_RECOUNT_NANOS = 1_000_000_000L;
 
     private final Path dir;
     private final long segmentBytes;
@@ -94,8 +96,6 @@ public final class LogStreamStore implements StreamStore {
 
     /** The most bytes the log may take on disk ({@code --max-store-size}), or {@link Long#MAX_VALUE}. */
     private final long maxBytes;
-    /** How often {@link #maintain} recounts {@link #heldBytes}. */
-    private static final long HELD_RECOUNT_NANOS = 1_000_000_000L;
     /** {@link #held()} as last counted: at open, then by {@link #maintain}. */
     private volatile long heldBytes;
     /** When {@link #heldBytes} was counted ({@link System#nanoTime}). Writer thread. */
