@@ -5,17 +5,19 @@ import io.vertx.core.Context;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientAgent;
+import io.vertx.core.http.HttpClientConnection;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
-import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.parsetools.RecordParser;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -38,32 +40,41 @@ import java.util.function.Consumer;
  * EventLoops#home}: the loop a response's request came in on), so the answer is read where its
  * events are written to the client; a caller started elsewhere takes the loops in turn. Either
  * way a turn's answer is parsed on the loop its request started on, and many concurrent turns are
- * not bound to one thread.
+ * not bound to one thread. Each loop holds its own idle connections ({@link UpstreamConnections}),
+ * and a request takes one there rather than through Vert.x's pool.
  *
  * <p>Thread-safe.
  */
 public final class UpstreamClient implements UpstreamTransport {
-    /** Connections per upstream: a turn holds one for its whole answer, so this is the turn limit. */
-    private static final int MAX_CONNECTIONS = 4096;
+    /** How long an idle connection is kept for the next request: Vert.x's pool's default. */
+    static final Duration KEEP_ALIVE = Duration.ofSeconds(60);
 
     private final EventLoops loops;
-    private final HttpClient client;
+    private final UpstreamConnections connections;
 
-    private UpstreamClient(EventLoops loops, HttpClient client) {
+    private UpstreamClient(EventLoops loops, UpstreamConnections connections) {
         this.loops = loops;
-        this.client = client;
+        this.connections = connections;
     }
 
     /** A client on {@code loops}, which must outlive it. */
     public static UpstreamTransport create(EventLoops loops, Duration connectTimeout) {
-        HttpClient client = loops.vertx()
-                .createHttpClient(
-                        new HttpClientOptions()
-                                .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
-                                .setKeepAlive(true)
-                                .setMaxInitialLineLength(16_384),
-                        new PoolOptions().setHttp1MaxSize(MAX_CONNECTIONS));
-        return new UpstreamClient(loops, client);
+        return create(loops, connectTimeout, KEEP_ALIVE, UpstreamConnections.MAX_OPEN);
+    }
+
+    /** Tests: {@code keepAlive} and {@code maxOpen} in place of the defaults. */
+    static UpstreamClient create(EventLoops loops, Duration connectTimeout, Duration keepAlive, int maxOpen) {
+        HttpClientAgent agent = loops.vertx()
+                .createHttpClient(new HttpClientOptions()
+                        .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
+                        .setKeepAlive(true)
+                        .setMaxInitialLineLength(16_384));
+        return new UpstreamClient(loops, new UpstreamConnections(agent, keepAlive, maxOpen));
+    }
+
+    /** Tests: how many connections to upstreams are open, idle or in use. */
+    int openConnections() {
+        return connections.open();
     }
 
     @Override
@@ -79,9 +90,17 @@ public final class UpstreamClient implements UpstreamTransport {
             // It waits for the answer's head, and on a loop it would wait for its own loop.
             throw new IllegalStateException("an upstream request must not be sent from an event loop");
         }
+        UpstreamConnections.Origin origin;
+        try {
+            origin = UpstreamConnections.Origin.of(uri);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e);
+        }
         RequestOptions options = new RequestOptions()
-                .setAbsoluteURI(uri.toString())
-                .setMethod(body == null ? HttpMethod.GET : HttpMethod.POST);
+                .setMethod(body == null ? HttpMethod.GET : HttpMethod.POST)
+                .setHost(origin.host())
+                .setPort(origin.port())
+                .setURI(pathAndQuery(uri));
         headers.forEach(options::putHeader);
         CompletableFuture<Answer> head = new CompletableFuture<>();
         // Completes once the request is written (or could not be): what the caller does meanwhile
@@ -89,27 +108,45 @@ public final class UpstreamClient implements UpstreamTransport {
         CompletableFuture<Void> out = new CompletableFuture<>();
         AtomicReference<HttpClientRequest> request = new AtomicReference<>();
         long deadline = System.nanoTime() + headTimeout.toNanos();
-        // Sent from a loop (the caller's home, else the next), so the callbacks are in place before any reply.
-        loops.forCaller().runOnContext(v -> client.request(options)
-                .compose(req -> {
-                    request.set(req);
-                    (body == null ? req.end() : req.end(Buffer.buffer(body))).onComplete(w -> out.complete(null));
-                    return req.response();
-                })
-                .onComplete(ar -> {
-                    out.complete(null);
-                    if (ar.failed()) {
-                        head.completeExceptionally(ar.cause());
-                        return;
-                    }
-                    HttpClientResponse res = ar.result();
-                    String type = res.getHeader("Content-Type");
-                    Answer answer = new Answer(res.statusCode(), type == null ? "" : type, new Body(res));
-                    atHead.accept(answer);
-                    if (!head.complete(answer)) {
-                        answer.body().close(); // the caller gave up already
-                    }
-                }));
+        // Sent from a loop (the caller's home, else the next), so the callbacks are in place before
+        // any reply, and the connection is one that loop holds.
+        Context loop = loops.forCaller();
+        loop.runOnContext(v -> {
+            Exchange exchange = new Exchange(origin);
+            connections
+                    .take(origin)
+                    .compose(connection -> {
+                        exchange.connection = connection;
+                        return connection.request(options);
+                    })
+                    .compose(req -> {
+                        request.set(req);
+                        (body == null ? req.end() : req.end(Buffer.buffer(body))).onComplete(w -> {
+                            out.complete(null);
+                            if (w.succeeded()) {
+                                exchange.written();
+                            }
+                        });
+                        return req.response();
+                    })
+                    .onComplete(ar -> {
+                        out.complete(null);
+                        if (ar.failed()) {
+                            head.completeExceptionally(ar.cause());
+                            return;
+                        }
+                        HttpClientResponse res = ar.result();
+                        String type = res.getHeader("Content-Type");
+                        Answer answer = new Answer(
+                                res.statusCode(),
+                                type == null ? "" : type,
+                                new Body(res, () -> exchange.answered(res)));
+                        atHead.accept(answer);
+                        if (!head.complete(answer)) {
+                            answer.body().close(); // the caller gave up already
+                        }
+                    });
+        });
         try {
             out.get(headTimeout.toNanos(), TimeUnit.NANOSECONDS); // completes normally, never with a failure
             meanwhile.run();
@@ -122,6 +159,53 @@ public final class UpstreamClient implements UpstreamTransport {
             throw e;
         } catch (ExecutionException e) {
             throw asIOException(e.getCause());
+        }
+    }
+
+    private static String pathAndQuery(URI uri) {
+        String path = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
+        return uri.getRawQuery() == null ? path : path + "?" + uri.getRawQuery();
+    }
+
+    /**
+     * One request and its answer on a held connection, confined to its loop: the connection goes
+     * back to the loop's idle ones once the request is written and the answer read to its end,
+     * unless the upstream said it closes it. Vert.x closes such a connection itself after the
+     * answer; it is not given back, so no request can take it before that close is seen.
+     */
+    private final class Exchange {
+        private final UpstreamConnections.Origin origin;
+        private HttpClientConnection connection;
+        private boolean written;
+        private HttpClientResponse answered;
+
+        Exchange(UpstreamConnections.Origin origin) {
+            this.origin = origin;
+        }
+
+        void written() {
+            written = true;
+            done();
+        }
+
+        void answered(HttpClientResponse res) {
+            answered = res;
+            done();
+        }
+
+        private void done() {
+            if (!written || answered == null) {
+                return;
+            }
+            String connectionHeader = answered.getHeader("Connection");
+            boolean close = connectionHeader != null
+                    ? connectionHeader.toLowerCase(Locale.ROOT).contains("close")
+                    : answered.version() == HttpVersion.HTTP_1_0;
+            if (close) {
+                connection.close();
+            } else {
+                connections.giveBack(origin, connection);
+            }
         }
     }
 
@@ -149,7 +233,7 @@ public final class UpstreamClient implements UpstreamTransport {
     @Override
     public void close() {
         try {
-            client.close().await(5, TimeUnit.SECONDS);
+            connections.close().await(5, TimeUnit.SECONDS);
         } catch (Exception e) {
             // connections are dropped either way (at the latest with the loops); shutdown must not hang on them
         }
@@ -170,9 +254,13 @@ public final class UpstreamClient implements UpstreamTransport {
         private boolean ended;
         private Throwable failure;
 
+        /** Runs once the body has arrived whole, on the event loop. */
+        private final Runnable whole;
+
         /** On the event loop, before any of the body arrives. */
-        Body(HttpClientResponse res) {
+        Body(HttpClientResponse res, Runnable whole) {
             this.res = res;
+            this.whole = whole;
             this.context = Vertx.currentContext();
             res.pause();
             res.handler(chunk -> {
@@ -192,6 +280,9 @@ public final class UpstreamClient implements UpstreamTransport {
             }
             ended = true;
             failure = cause;
+            if (cause == null) {
+                whole.run();
+            }
             if (end != null) {
                 end.handle(cause);
             }

@@ -24,6 +24,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -314,6 +315,159 @@ class UpstreamClientTest {
             answer.body().close();
         }
         return threads;
+    }
+
+    /**
+     * Serves like {@link #serve}, counting the connections accepted and keeping every request's
+     * head; {@code handler} gets the connection's number (from 1).
+     */
+    private URI serveCounted(AtomicInteger accepted, List<String> heads, CountedHandler handler) throws IOException {
+        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread.ofVirtual().start(() -> {
+            while (!server.isClosed()) {
+                try {
+                    Socket s = server.accept();
+                    int n = accepted.incrementAndGet();
+                    Thread.ofVirtual().start(() -> {
+                        try (s) {
+                            String head;
+                            while ((head = headText(s.getInputStream())) != null) {
+                                heads.add(head);
+                                handler.handle(n, s, s.getOutputStream());
+                            }
+                        } catch (IOException | InterruptedException e) {
+                            // the client went away
+                        }
+                    });
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        });
+        return URI.create("http://127.0.0.1:" + server.getLocalPort() + "/v1/x?a=b");
+    }
+
+    private interface CountedHandler {
+        void handle(int connection, Socket socket, OutputStream out) throws IOException, InterruptedException;
+    }
+
+    /** A request head as text (without its body), or null at the connection's end. */
+    private static String headText(InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        int b;
+        while ((b = in.read()) >= 0) {
+            head.append((char) b);
+            if (head.length() >= 4 && head.substring(head.length() - 4).equals("\r\n\r\n")) {
+                return head.toString();
+            }
+        }
+        return null;
+    }
+
+    /** Sends a GET and reads its answer whole. */
+    private static String fetch(UpstreamTransport transport, URI uri) throws Exception {
+        try (UpstreamTransport.Body body =
+                transport.send(uri, Map.of(), null, HEAD).body()) {
+            return new String(body.read(1000).get(10, TimeUnit.SECONDS), StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * A connection whose exchange ended whole carries the next request from the same loop, so a
+     * conversation's turns open one connection; the request names its host, path and query.
+     */
+    @Test
+    void requestsInTurnFromOneLoopShareOneConnection() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        List<String> heads = new CopyOnWriteArrayList<>();
+        URI uri = serveCounted(accepted, heads, (n, s, out) -> answer(out, "ok"));
+        List<String> answers = fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
+            List<String> got = new java.util.ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                got.add(fetch(client, uri));
+            }
+            return got;
+        });
+        assertEquals(List.of("ok", "ok", "ok", "ok", "ok"), answers);
+        assertEquals(
+                1, accepted.get(), "five requests in turn from one loop opened " + accepted.get() + " connections");
+        assertEquals(1, ((UpstreamClient) client).openConnections());
+        assertTrue(heads.getFirst().startsWith("GET /v1/x?a=b HTTP/1.1\r\n"), heads.getFirst());
+        assertTrue(
+                heads.getFirst()
+                        .toLowerCase(java.util.Locale.ROOT)
+                        .contains("host: 127.0.0.1:" + uri.getPort() + "\r\n"),
+                "the Host header names the upstream: " + heads.getFirst());
+    }
+
+    /** An answer that says {@code Connection: close} ends its connection's use, even if the upstream keeps it open. */
+    @Test
+    void anAnswerSayingConnectionCloseIsNotReused() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> {
+            out.write(("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n" + n)
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush(); // and the socket stays open until the client closes it
+        });
+        List<String> answers = fromACallerStartedOn(
+                loops, new CompletableFuture<>(), () -> List.of(fetch(client, uri), fetch(client, uri)));
+        assertEquals(List.of("1", "2"), answers, "the second request went on a connection said to close");
+        assertEquals(2, accepted.get());
+    }
+
+    /** An idle connection the upstream closes is not taken for the next request, which goes out on a new one. */
+    @Test
+    void anIdleConnectionTheUpstreamClosedIsLeftOut() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> {
+            answer(out, String.valueOf(n));
+            Thread.sleep(100);
+            s.close(); // as an upstream's keep-alive timeout does
+        });
+        UpstreamClient upstream = (UpstreamClient) client;
+        List<String> answers = fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
+            String first = fetch(client, uri);
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (upstream.openConnections() > 0 && System.nanoTime() < until) {
+                Thread.sleep(10);
+            }
+            return List.of(first, fetch(client, uri));
+        });
+        assertEquals(List.of("1", "2"), answers);
+    }
+
+    /** A connection idle for longer than the keep-alive time is closed, not taken. */
+    @Test
+    void aConnectionIdleLongerThanTheKeepAliveIsClosedNotTaken() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> answer(out, "" + n));
+        try (UpstreamTransport shortLived =
+                UpstreamClient.create(loops, Duration.ofSeconds(5), Duration.ofMillis(200), 10)) {
+            List<String> answers = fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
+                String first = fetch(shortLived, uri);
+                Thread.sleep(400);
+                String second = fetch(shortLived, uri);
+                String third = fetch(shortLived, uri);
+                return List.of(first, second, third);
+            });
+            assertEquals(List.of("1", "2", "2"), answers, "kept past its keep-alive time, or not kept within it");
+        }
+        assertEquals(2, accepted.get());
+    }
+
+    /** No more connections than allowed: a request over the limit fails at once and says why. */
+    @Test
+    void aRequestOverTheConnectionLimitFailsAndSaysWhy() throws Exception {
+        URI uri = serveCounted(new AtomicInteger(), new CopyOnWriteArrayList<>(), (n, s, out) -> answer(out, "ok"));
+        try (UpstreamTransport one = UpstreamClient.create(loops, Duration.ofSeconds(5), Duration.ofSeconds(60), 1)) {
+            UpstreamTransport.Answer held = one.send(uri, Map.of(), null, HEAD); // its body is not read yet
+            IOException e = assertThrows(IOException.class, () -> one.send(uri, Map.of(), null, HEAD));
+            assertEquals("1 upstream connections are open already: no more requests until one ends", e.getMessage());
+            try (UpstreamTransport.Body body = held.body()) {
+                assertEquals("ok", new String(body.read(100).get(10, TimeUnit.SECONDS), StandardCharsets.UTF_8));
+            }
+            assertEquals("ok", fetch(one, uri), "the connection, given back, carries the next request");
+        }
     }
 
     @Test

@@ -1,0 +1,161 @@
+package dev.tether.http;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.http.HttpClientAgent;
+import io.vertx.core.http.HttpClientConnection;
+import io.vertx.core.http.HttpConnectOptions;
+import java.io.IOException;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The upstream client's connections, held by Tether instead of by Vert.x's pool: each event loop
+ * keeps its own idle connections to each upstream, and a request takes one on the loop it leaves
+ * from, with no lock and no hand-off. Through the pool, a request's step from {@code request} to a
+ * connection cost about 0.2 ms of a gateway turn; on a held connection 0.03 ms (docs/benchmarks.md,
+ * "held upstream connections").
+ *
+ * <p>A connection is given back only after a whole exchange: its request written and its answer
+ * read to the end, with no {@code Connection: close}. One cut short (a reset, a body dropped, a
+ * broken answer) is closed instead. An idle connection the upstream closes leaves its loop's list
+ * when the loop sees the close; one idle for longer than the keep-alive time is closed when next
+ * met, as Vert.x's pool did (60 s, its default). As with that pool, a request that meets a close
+ * the loop has not seen yet fails; it is not sent again, since a POST is not safe to repeat.
+ *
+ * <p>Thread-safe: each loop's idle connections are confined to that loop ({@link #take} and
+ * {@link #giveBack} run there); the count of open connections is shared.
+ */
+final class UpstreamConnections {
+    /** What Vert.x's pool allowed per upstream (a turn holds one connection for its whole answer). */
+    static final int MAX_OPEN = 4096;
+
+    /** Idle connections kept per loop and upstream; more are closed when given back. */
+    private static final int MAX_IDLE = 64;
+
+    private final HttpClientAgent agent;
+    private final long keepAliveNanos;
+    private final int maxOpen;
+    private final Map<Key, ArrayDeque<Idle>> idle = new ConcurrentHashMap<>();
+    private final Set<HttpClientConnection> open = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger count = new AtomicInteger();
+
+    /**
+     * @param keepAlive how long an idle connection is kept for the next request
+     * @param maxOpen   how many connections may be open at once, to all upstreams
+     */
+    UpstreamConnections(HttpClientAgent agent, Duration keepAlive, int maxOpen) {
+        this.agent = agent;
+        this.keepAliveNanos = keepAlive.toNanos();
+        this.maxOpen = maxOpen;
+    }
+
+    /** Where a connection goes: scheme, host and port. */
+    record Origin(boolean ssl, String host, int port) {
+        static Origin of(URI uri) {
+            String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+            boolean ssl = scheme.equals("https");
+            if (!ssl && !scheme.equals("http")) {
+                throw new IllegalArgumentException("not an http:// or https:// URI: " + uri);
+            }
+            String host = uri.getHost();
+            if (host == null) {
+                throw new IllegalArgumentException("no host in " + uri);
+            }
+            if (host.startsWith("[") && host.endsWith("]")) {
+                host = host.substring(1, host.length() - 1); // an IPv6 literal
+            }
+            return new Origin(ssl, host, uri.getPort() >= 0 ? uri.getPort() : ssl ? 443 : 80);
+        }
+    }
+
+    /** A loop's thread (the connections a loop holds are bound to it) and an upstream. */
+    private record Key(Thread loop, Origin origin) {}
+
+    private record Idle(HttpClientConnection connection, long since) {}
+
+    /**
+     * On an event loop: an open connection to {@code origin} that this loop holds idle, else a new
+     * one made on this loop. Fails when as many as allowed are open already, or the connection
+     * cannot be made.
+     */
+    Future<HttpClientConnection> take(Origin origin) {
+        Key key = here(origin);
+        ArrayDeque<Idle> list = idle.get(key);
+        long now = System.nanoTime();
+        for (Idle held; list != null && (held = list.pollLast()) != null; ) {
+            if (now - held.since() <= keepAliveNanos) {
+                return Future.succeededFuture(held.connection());
+            }
+            held.connection().close(); // idle too long: the upstream may be closing it right now
+        }
+        if (count.incrementAndGet() > maxOpen) {
+            count.decrementAndGet();
+            return Future.failedFuture(new IOException(
+                    maxOpen + " upstream connections are open already: no more requests until one ends"));
+        }
+        return agent.connect(new HttpConnectOptions()
+                        .setHost(origin.host())
+                        .setPort(origin.port())
+                        .setSsl(origin.ssl()))
+                .andThen(made -> {
+                    if (made.failed()) {
+                        count.decrementAndGet();
+                        return;
+                    }
+                    HttpClientConnection connection = made.result();
+                    open.add(connection);
+                    connection.exceptionHandler(e -> {}); // each exchange hears of its own failure
+                    connection.closeHandler(v -> {
+                        open.remove(connection);
+                        count.decrementAndGet();
+                        ArrayDeque<Idle> mine = idle.get(key); // on the loop that made it
+                        if (mine != null) {
+                            mine.removeIf(held -> held.connection() == connection);
+                        }
+                    });
+                });
+    }
+
+    /**
+     * On the loop that took {@code connection}, after a whole exchange: it may carry the next
+     * request.
+     */
+    void giveBack(Origin origin, HttpClientConnection connection) {
+        if (!open.contains(connection)) {
+            return; // closed already
+        }
+        ArrayDeque<Idle> list = idle.computeIfAbsent(here(origin), k -> new ArrayDeque<>());
+        if (list.size() >= MAX_IDLE) {
+            connection.close();
+        } else {
+            list.addLast(new Idle(connection, System.nanoTime()));
+        }
+    }
+
+    private static Key here(Origin origin) {
+        if (!Context.isOnEventLoopThread()) {
+            throw new IllegalStateException("upstream connections are taken and given back on an event loop");
+        }
+        return new Key(Thread.currentThread(), origin);
+    }
+
+    /** How many connections are open, idle or in use. */
+    int open() {
+        return count.get();
+    }
+
+    /** Closes every connection; exchanges still open fail. */
+    Future<Void> close() {
+        for (HttpClientConnection connection : open) {
+            connection.close();
+        }
+        return agent.close();
+    }
+}
