@@ -30,7 +30,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the loop has not seen yet fails; it is not sent again, since a POST is not safe to repeat.
  *
  * <p>Thread-safe: each loop's idle connections are confined to that loop ({@link #take} and
- * {@link #giveBack} run there); the count of open connections is shared.
+ * {@link #giveBack} run there); the counts of open connections, one per upstream, are shared.
  */
 final class UpstreamConnections {
     /** What Vert.x's pool allowed per upstream (a turn holds one connection for its whole answer). */
@@ -44,11 +44,11 @@ final class UpstreamConnections {
     private final int maxOpen;
     private final Map<Key, ArrayDeque<Idle>> idle = new ConcurrentHashMap<>();
     private final Set<HttpClientConnection> open = ConcurrentHashMap.newKeySet();
-    private final AtomicInteger count = new AtomicInteger();
+    private final Map<Origin, AtomicInteger> counts = new ConcurrentHashMap<>();
 
     /**
      * @param keepAlive how long an idle connection is kept for the next request
-     * @param maxOpen   how many connections may be open at once, to all upstreams
+     * @param maxOpen   how many connections may be open at once to one upstream
      */
     UpstreamConnections(HttpClientAgent agent, Duration keepAlive, int maxOpen) {
         this.agent = agent;
@@ -95,10 +95,11 @@ final class UpstreamConnections {
             }
             held.connection().close(); // idle too long: the upstream may be closing it right now
         }
+        AtomicInteger count = counts.computeIfAbsent(origin, o -> new AtomicInteger());
         if (count.incrementAndGet() > maxOpen) {
             count.decrementAndGet();
-            return Future.failedFuture(new IOException(
-                    maxOpen + " upstream connections are open already: no more requests until one ends"));
+            return Future.failedFuture(new IOException(maxOpen + " connections to " + origin.host() + ":"
+                    + origin.port() + " are open already: no more requests to it until one ends"));
         }
         return agent.connect(new HttpConnectOptions()
                         .setHost(origin.host())
@@ -146,9 +147,9 @@ final class UpstreamConnections {
         return new Key(Thread.currentThread(), origin);
     }
 
-    /** How many connections are open, idle or in use. */
+    /** How many connections are open, idle or in use, to every upstream. */
     int open() {
-        return count.get();
+        return counts.values().stream().mapToInt(AtomicInteger::get).sum();
     }
 
     /** Closes every connection; exchanges still open fail. */

@@ -26,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -400,6 +401,47 @@ class UpstreamClientTest {
                 "the Host header names the upstream: " + heads.getFirst());
     }
 
+    /**
+     * Requests in flight at once each have a connection of their own (the upstream answers none
+     * until it has every request's head, which it could not if two shared one), and the next round
+     * takes the same connections again.
+     */
+    @Test
+    void concurrentRequestsTakeAConnectionEachAndTheNextRoundReusesThem() throws Exception {
+        int n = 20;
+        AtomicInteger accepted = new AtomicInteger();
+        AtomicReference<java.util.concurrent.CountDownLatch> heads =
+                new AtomicReference<>(new java.util.concurrent.CountDownLatch(n));
+        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (c, s, out) -> {
+            java.util.concurrent.CountDownLatch round = heads.get();
+            round.countDown();
+            if (!round.await(10, TimeUnit.SECONDS)) {
+                return; // no answer: the client's request times out and says so
+            }
+            answer(out, "ok");
+        });
+        for (int r = 0; r < 2; r++) {
+            heads.set(new java.util.concurrent.CountDownLatch(n));
+            List<CompletableFuture<String>> answers = new java.util.ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                CompletableFuture<String> answer = new CompletableFuture<>();
+                answers.add(answer);
+                Thread.ofVirtual().start(() -> {
+                    try {
+                        answer.complete(fetch(client, uri));
+                    } catch (Exception e) {
+                        answer.completeExceptionally(e);
+                    }
+                });
+            }
+            for (CompletableFuture<String> answer : answers) {
+                assertEquals("ok", answer.get(20, TimeUnit.SECONDS), "round " + r);
+            }
+        }
+        assertEquals(n, accepted.get(), "the second round opened connections of its own");
+        assertEquals(n, ((UpstreamClient) client).openConnections());
+    }
+
     /** An answer that says {@code Connection: close} ends its connection's use, even if the upstream keeps it open. */
     @Test
     void anAnswerSayingConnectionCloseIsNotReused() throws Exception {
@@ -462,7 +504,10 @@ class UpstreamClientTest {
         try (UpstreamTransport one = UpstreamClient.create(loops, Duration.ofSeconds(5), Duration.ofSeconds(60), 1)) {
             UpstreamTransport.Answer held = one.send(uri, Map.of(), null, HEAD); // its body is not read yet
             IOException e = assertThrows(IOException.class, () -> one.send(uri, Map.of(), null, HEAD));
-            assertEquals("1 upstream connections are open already: no more requests until one ends", e.getMessage());
+            assertEquals(
+                    "1 connections to 127.0.0.1:" + uri.getPort()
+                            + " are open already: no more requests to it until one ends",
+                    e.getMessage());
             try (UpstreamTransport.Body body = held.body()) {
                 assertEquals("ok", new String(body.read(100).get(10, TimeUnit.SECONDS), StandardCharsets.UTF_8));
             }
