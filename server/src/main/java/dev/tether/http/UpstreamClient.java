@@ -2,22 +2,20 @@ package dev.tether.http;
 
 import dev.tether.inference.upstream.UpstreamTransport;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientAgent;
-import io.vertx.core.http.HttpClientConnection;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
-import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.parsetools.RecordParser;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -98,7 +96,7 @@ public final class UpstreamClient implements UpstreamTransport {
         }
         RequestOptions options = new RequestOptions()
                 .setMethod(body == null ? HttpMethod.GET : HttpMethod.POST)
-                .setHost(origin.host())
+                .setHost(uri.getHost()) // for the Host header: an IPv6 literal keeps its brackets
                 .setPort(origin.port())
                 .setURI(pathAndQuery(uri));
         headers.forEach(options::putHeader);
@@ -111,51 +109,51 @@ public final class UpstreamClient implements UpstreamTransport {
         // Sent from a loop (the caller's home, else the next), so the callbacks are in place before
         // any reply, and the connection is one that loop holds.
         Context loop = loops.forCaller();
-        loop.runOnContext(v -> {
-            Exchange exchange = new Exchange(origin);
-            connections
-                    .take(origin)
-                    .compose(connection -> {
-                        exchange.connection = connection;
-                        return connection.request(options);
-                    })
-                    .compose(req -> {
-                        request.set(req);
-                        (body == null ? req.end() : req.end(Buffer.buffer(body))).onComplete(w -> {
-                            out.complete(null);
-                            if (w.succeeded()) {
-                                exchange.written();
-                            }
-                        });
-                        return req.response();
-                    })
-                    .onComplete(ar -> {
+        UpstreamExchange exchange = new UpstreamExchange(connections, origin);
+        loop.runOnContext(v -> connections
+                .take(origin)
+                .compose(connection -> exchange.taken(connection)
+                        ? connection.request(options)
+                        : Future.failedFuture(new IOException("the request was abandoned")))
+                .compose(req -> {
+                    request.set(req);
+                    (body == null ? req.end() : req.end(Buffer.buffer(body))).onComplete(w -> {
                         out.complete(null);
-                        if (ar.failed()) {
-                            head.completeExceptionally(ar.cause());
-                            return;
-                        }
-                        HttpClientResponse res = ar.result();
-                        String type = res.getHeader("Content-Type");
-                        Answer answer = new Answer(
-                                res.statusCode(),
-                                type == null ? "" : type,
-                                new Body(res, () -> exchange.answered(res)));
-                        atHead.accept(answer);
-                        if (!head.complete(answer)) {
-                            answer.body().close(); // the caller gave up already
+                        if (w.succeeded()) {
+                            exchange.written();
                         }
                     });
-        });
+                    return req.response();
+                })
+                .onComplete(ar -> {
+                    out.complete(null);
+                    if (ar.failed()) {
+                        head.completeExceptionally(ar.cause());
+                        return;
+                    }
+                    HttpClientResponse res = ar.result();
+                    String type = res.getHeader("Content-Type");
+                    Answer answer = new Answer(res.statusCode(), type == null ? "" : type, new Body(res, exchange));
+                    try {
+                        atHead.accept(answer);
+                    } catch (RuntimeException e) { // it must not throw; if it does, the caller hears of it
+                        answer.body().close();
+                        head.completeExceptionally(e);
+                        return;
+                    }
+                    if (!head.complete(answer)) {
+                        answer.body().close(); // the caller gave up already
+                    }
+                }));
         try {
             out.get(headTimeout.toNanos(), TimeUnit.NANOSECONDS); // completes normally, never with a failure
             meanwhile.run();
             return head.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            abandon(head, request);
+            abandon(loop, exchange, head, request);
             throw new Timeout("no answer from " + uri + " within " + headTimeout.toMillis() + " ms");
         } catch (InterruptedException | RuntimeException e) {
-            abandon(head, request);
+            abandon(loop, exchange, head, request);
             throw e;
         } catch (ExecutionException e) {
             throw asIOException(e.getCause());
@@ -168,56 +166,22 @@ public final class UpstreamClient implements UpstreamTransport {
     }
 
     /**
-     * One request and its answer on a held connection, confined to its loop: the connection goes
-     * back to the loop's idle ones once the request is written and the answer read to its end,
-     * unless the upstream said it closes it. Vert.x closes such a connection itself after the
-     * answer; it is not given back, so no request can take it before that close is seen.
+     * The caller stops waiting: the request is reset, or the answer that just came closed, and the
+     * exchange is cut (its connection closed, made or not yet).
      */
-    private final class Exchange {
-        private final UpstreamConnections.Origin origin;
-        private HttpClientConnection connection;
-        private boolean written;
-        private HttpClientResponse answered;
-
-        Exchange(UpstreamConnections.Origin origin) {
-            this.origin = origin;
-        }
-
-        void written() {
-            written = true;
-            done();
-        }
-
-        void answered(HttpClientResponse res) {
-            answered = res;
-            done();
-        }
-
-        private void done() {
-            if (!written || answered == null) {
-                return;
-            }
-            String connectionHeader = answered.getHeader("Connection");
-            boolean close = connectionHeader != null
-                    ? connectionHeader.toLowerCase(Locale.ROOT).contains("close")
-                    : answered.version() == HttpVersion.HTTP_1_0;
-            if (close) {
-                connection.close();
-            } else {
-                connections.giveBack(origin, connection);
-            }
-        }
-    }
-
-    /** The caller stops waiting: the request is reset, or the answer that just came closed. */
-    private static void abandon(CompletableFuture<Answer> head, AtomicReference<HttpClientRequest> request) {
+    private static void abandon(
+            Context loop,
+            UpstreamExchange exchange,
+            CompletableFuture<Answer> head,
+            AtomicReference<HttpClientRequest> request) {
         if (!head.cancel(false) && !head.isCompletedExceptionally()) {
-            head.join().body().close(); // resets the connection
+            head.join().body().close();
         }
         HttpClientRequest req = request.get();
         if (req != null) {
             req.reset();
         }
+        loop.runOnContext(v -> exchange.cut());
     }
 
     private static IOException asIOException(Throwable cause) {
@@ -254,13 +218,13 @@ public final class UpstreamClient implements UpstreamTransport {
         private boolean ended;
         private Throwable failure;
 
-        /** Runs once the body has arrived whole, on the event loop. */
-        private final Runnable whole;
+        /** Told when the body has arrived whole, or is not wanted. */
+        private final UpstreamExchange exchange;
 
         /** On the event loop, before any of the body arrives. */
-        Body(HttpClientResponse res, Runnable whole) {
+        Body(HttpClientResponse res, UpstreamExchange exchange) {
             this.res = res;
-            this.whole = whole;
+            this.exchange = exchange;
             this.context = Vertx.currentContext();
             res.pause();
             res.handler(chunk -> {
@@ -281,7 +245,7 @@ public final class UpstreamClient implements UpstreamTransport {
             ended = true;
             failure = cause;
             if (cause == null) {
-                whole.run();
+                exchange.answered(res);
             }
             if (end != null) {
                 end.handle(cause);
@@ -395,6 +359,7 @@ public final class UpstreamClient implements UpstreamTransport {
             if (!ended) {
                 res.request().reset();
             }
+            exchange.cut(); // unless it went back whole already
         }
 
         /** Before the end, the connection is reset: it cannot carry another request. */

@@ -13,6 +13,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -25,8 +26,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>A connection is given back only after a whole exchange: its request written and its answer
  * read to the end, with no {@code Connection: close}. One cut short (a reset, a body dropped, a
  * broken answer) is closed instead. An idle connection the upstream closes leaves its loop's list
- * when the loop sees the close; one idle for longer than the keep-alive time is closed when next
- * met, as Vert.x's pool did (60 s, its default). As with that pool, a request that meets a close
+ * when the loop sees the close; one idle for longer than the keep-alive time (60 s, the default of
+ * Vert.x's pool, or less when the upstream's {@code Keep-Alive} header says so) is closed when next
+ * met. Vert.x's pool also swept them every second; these stay open until then, or until the
+ * upstream closes them. As with that pool, a request that meets a close
  * the loop has not seen yet fails; it is not sent again, since a POST is not safe to repeat.
  *
  * <p>Thread-safe: each loop's idle connections are confined to that loop ({@link #take} and
@@ -35,9 +38,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class UpstreamConnections {
     /** What Vert.x's pool allowed per upstream (a turn holds one connection for its whole answer). */
     static final int MAX_OPEN = 4096;
-
-    /** Idle connections kept per loop and upstream; more are closed when given back. */
-    private static final int MAX_IDLE = 64;
 
     private final HttpClientAgent agent;
     private final long keepAliveNanos;
@@ -78,7 +78,8 @@ final class UpstreamConnections {
     /** A loop's thread (the connections a loop holds are bound to it) and an upstream. */
     private record Key(Thread loop, Origin origin) {}
 
-    private record Idle(HttpClientConnection connection, long since) {}
+    /** An idle connection, and the {@link System#nanoTime()} after which it is not taken. */
+    private record Idle(HttpClientConnection connection, long until) {}
 
     /**
      * On an event loop: an open connection to {@code origin} that this loop holds idle, else a new
@@ -90,7 +91,7 @@ final class UpstreamConnections {
         ArrayDeque<Idle> list = idle.get(key);
         long now = System.nanoTime();
         for (Idle held; list != null && (held = list.pollLast()) != null; ) {
-            if (now - held.since() <= keepAliveNanos) {
+            if (now - held.until() < 0) {
                 return Future.succeededFuture(held.connection());
             }
             held.connection().close(); // idle too long: the upstream may be closing it right now
@@ -101,43 +102,55 @@ final class UpstreamConnections {
             return Future.failedFuture(new IOException(maxOpen + " connections to " + origin.host() + ":"
                     + origin.port() + " are open already: no more requests to it until one ends"));
         }
-        return agent.connect(new HttpConnectOptions()
-                        .setHost(origin.host())
-                        .setPort(origin.port())
-                        .setSsl(origin.ssl()))
-                .andThen(made -> {
-                    if (made.failed()) {
-                        count.decrementAndGet();
-                        return;
-                    }
-                    HttpClientConnection connection = made.result();
-                    open.add(connection);
-                    connection.exceptionHandler(e -> {}); // each exchange hears of its own failure
-                    connection.closeHandler(v -> {
-                        open.remove(connection);
-                        count.decrementAndGet();
-                        ArrayDeque<Idle> mine = idle.get(key); // on the loop that made it
-                        if (mine != null) {
-                            mine.removeIf(held -> held.connection() == connection);
-                        }
-                    });
-                });
+        Future<HttpClientConnection> made;
+        try {
+            made = agent.connect(new HttpConnectOptions()
+                    .setHost(origin.host())
+                    .setPort(origin.port())
+                    .setSsl(origin.ssl()));
+        } catch (RuntimeException e) { // a closed client throws rather than failing its future
+            count.decrementAndGet();
+            return Future.failedFuture(e);
+        }
+        return made.andThen(result -> {
+            if (result.failed()) {
+                count.decrementAndGet();
+                return;
+            }
+            HttpClientConnection connection = result.result();
+            open.add(connection);
+            connection.exceptionHandler(e -> {}); // each exchange hears of its own failure
+            connection.closeHandler(v -> {
+                open.remove(connection);
+                count.decrementAndGet();
+                ArrayDeque<Idle> mine = idle.get(key); // on the loop that made it
+                if (mine != null) {
+                    mine.removeIf(held -> held.connection() == connection);
+                }
+            });
+        });
     }
 
     /**
      * On the loop that took {@code connection}, after a whole exchange: it may carry the next
-     * request.
+     * request for the keep-alive time, or for the time the upstream said it keeps it ({@code
+     * upstreamSeconds}, from {@code Keep-Alive: timeout=N}; negative when it said nothing) less
+     * half a second, so that a request does not leave as the upstream closes it.
      */
-    void giveBack(Origin origin, HttpClientConnection connection) {
+    void giveBack(Origin origin, HttpClientConnection connection, long upstreamSeconds) {
         if (!open.contains(connection)) {
             return; // closed already
         }
-        ArrayDeque<Idle> list = idle.computeIfAbsent(here(origin), k -> new ArrayDeque<>());
-        if (list.size() >= MAX_IDLE) {
-            connection.close();
-        } else {
-            list.addLast(new Idle(connection, System.nanoTime()));
+        long keep = keepAliveNanos;
+        if (upstreamSeconds >= 0) {
+            keep = Math.min(keep, TimeUnit.SECONDS.toNanos(upstreamSeconds) - TimeUnit.MILLISECONDS.toNanos(500));
         }
+        if (keep <= 0) {
+            connection.close();
+            return;
+        }
+        idle.computeIfAbsent(here(origin), k -> new ArrayDeque<>())
+                .addLast(new Idle(connection, System.nanoTime() + keep));
     }
 
     private static Key here(Origin origin) {

@@ -442,6 +442,65 @@ class UpstreamClientTest {
         assertEquals(n, ((UpstreamClient) client).openConnections());
     }
 
+    /** Waits up to 5 s for the client to have {@code n} connections open; how many it has then. */
+    private static int awaitOpen(UpstreamTransport transport, int n) throws InterruptedException {
+        UpstreamClient upstream = (UpstreamClient) transport;
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (upstream.openConnections() != n && System.nanoTime() < until) {
+            Thread.sleep(10);
+        }
+        return upstream.openConnections();
+    }
+
+    /**
+     * An exchange cut short closes its connection, even when the answer had arrived whole while
+     * its body waited untaken (a reset alone does not close that one), and even when the caller
+     * gave up before the answer's head.
+     */
+    @Test
+    void anExchangeCutShortLeavesNoConnectionOpen() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> answer(out, "ok"));
+        UpstreamTransport.Answer untaken = client.send(uri, Map.of(), null, HEAD);
+        Thread.sleep(300); // the whole answer arrives while the body is paused
+        untaken.body().close();
+        assertEquals(0, awaitOpen(client, 0), "a body closed untaken left its connection open");
+        assertEquals("ok", fetch(client, uri));
+        assertEquals(1, awaitOpen(client, 1), "a whole exchange keeps its connection");
+
+        server.close();
+        URI silent =
+                serveCounted(new AtomicInteger(), new CopyOnWriteArrayList<>(), (n, s, out) -> Thread.sleep(60_000));
+        try (UpstreamTransport fresh =
+                UpstreamClient.create(loops, Duration.ofSeconds(5), Duration.ofSeconds(60), 10)) {
+            assertThrows(
+                    UpstreamTransport.Timeout.class, () -> fresh.send(silent, Map.of(), null, Duration.ofMillis(200)));
+            assertEquals(0, awaitOpen(fresh, 0), "a request given up on left its connection open");
+        }
+    }
+
+    /** An upstream's {@code Keep-Alive: timeout=N} shortens how long its idle connections are taken. */
+    @Test
+    void anUpstreamsKeepAliveTimeoutIsHonoured() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> {
+            out.write(("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 1\r\n\r\n" + n)
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush(); // and the socket stays open for as long as the client keeps it
+        });
+        List<String> answers = fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
+            String first = fetch(client, uri);
+            String soon = fetch(client, uri);
+            Thread.sleep(700); // past the second less half a second
+            return List.of(first, soon, fetch(client, uri));
+        });
+        assertEquals(List.of("1", "1", "2"), answers, "kept past the upstream's keep-alive, or not within it");
+        assertEquals(-1, UpstreamExchange.keepAliveSeconds(null));
+        assertEquals(5, UpstreamExchange.keepAliveSeconds("timeout=5, max=1000"));
+        assertEquals(7, UpstreamExchange.keepAliveSeconds("max=3, Timeout = 7"));
+        assertEquals(-1, UpstreamExchange.keepAliveSeconds("max=5"));
+    }
+
     /** An answer that says {@code Connection: close} ends its connection's use, even if the upstream keeps it open. */
     @Test
     void anAnswerSayingConnectionCloseIsNotReused() throws Exception {

@@ -1,0 +1,95 @@
+package dev.tether.http;
+
+import io.vertx.core.http.HttpClientConnection;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpVersion;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * One request and its answer on a connection {@link UpstreamConnections} holds. The connection
+ * goes back to its loop's idle ones once the request is written and the answer has arrived whole,
+ * unless the upstream said it closes it (Vert.x then closes it itself; it is not given back, so no
+ * request can take it before that close is seen). An exchange cut short, by its caller or its
+ * body's reader, closes its connection instead: a reset alone does not close a connection whose
+ * answer arrived whole while its body was paused, which would then be neither given back nor
+ * closed.
+ *
+ * <p>Confined to the connection's event loop.
+ */
+final class UpstreamExchange {
+    private static final Pattern TIMEOUT = Pattern.compile("(?i)(?:^|[,;\\s])timeout\\s*=\\s*(\\d{1,9})");
+
+    private final UpstreamConnections connections;
+    private final UpstreamConnections.Origin origin;
+    private HttpClientConnection connection;
+    private boolean written;
+    private HttpClientResponse answered;
+    private boolean cut;
+    private boolean over;
+
+    UpstreamExchange(UpstreamConnections connections, UpstreamConnections.Origin origin) {
+        this.connections = connections;
+        this.origin = origin;
+    }
+
+    /** The connection taken for it; false when the exchange was cut meanwhile (it is closed then). */
+    boolean taken(HttpClientConnection connection) {
+        this.connection = connection;
+        if (cut) {
+            connection.close();
+            return false;
+        }
+        return true;
+    }
+
+    /** The request is written whole. */
+    void written() {
+        written = true;
+        done();
+    }
+
+    /** The answer has arrived whole. */
+    void answered(HttpClientResponse res) {
+        answered = res;
+        done();
+    }
+
+    /** The exchange is not wanted to its end: unless its connection went back already, it is closed. */
+    void cut() {
+        if (over) {
+            return;
+        }
+        over = true;
+        cut = true;
+        if (connection != null) {
+            connection.close();
+        }
+    }
+
+    private void done() {
+        if (over || !written || answered == null) {
+            return;
+        }
+        over = true;
+        String said = answered.getHeader("Connection");
+        boolean close = said != null
+                ? said.toLowerCase(Locale.ROOT).contains("close")
+                : answered.version() == HttpVersion.HTTP_1_0;
+        if (close) {
+            connection.close();
+        } else {
+            connections.giveBack(origin, connection, keepAliveSeconds(answered.getHeader("Keep-Alive")));
+        }
+    }
+
+    /** {@code timeout=N} of a {@code Keep-Alive} header, or -1 without one. */
+    static long keepAliveSeconds(String header) {
+        if (header == null) {
+            return -1;
+        }
+        Matcher m = TIMEOUT.matcher(header);
+        return m.find() ? Long.parseLong(m.group(1)) : -1;
+    }
+}
