@@ -501,6 +501,32 @@ class UpstreamClientTest {
         assertEquals(-1, UpstreamExchange.keepAliveSeconds("max=5"));
     }
 
+    /** An IPv6 upstream is reached, and named in the Host header with its brackets (RFC 9112 §3.2). */
+    @Test
+    void anIpv6UpstreamIsNamedWithItsBrackets() throws Exception {
+        InetAddress v6 = InetAddress.getByName("::1");
+        try {
+            server = new ServerSocket(0, 50, v6);
+        } catch (IOException e) {
+            org.junit.jupiter.api.Assumptions.abort("no IPv6 loopback here: " + e);
+        }
+        List<String> heads = new CopyOnWriteArrayList<>();
+        Thread.ofVirtual().start(() -> {
+            try (Socket s = server.accept()) {
+                heads.add(headText(s.getInputStream()));
+                answer(s.getOutputStream(), "ok");
+                Thread.sleep(1000);
+            } catch (IOException | InterruptedException e) {
+                // the test reports what it saw
+            }
+        });
+        URI uri = URI.create("http://[::1]:" + server.getLocalPort() + "/v1/x");
+        assertEquals("ok", fetch(client, uri));
+        assertTrue(
+                heads.getFirst().toLowerCase(java.util.Locale.ROOT).contains("host: [::1]:" + uri.getPort() + "\r\n"),
+                "the Host header: " + heads.getFirst());
+    }
+
     /** An answer that says {@code Connection: close} ends its connection's use, even if the upstream keeps it open. */
     @Test
     void anAnswerSayingConnectionCloseIsNotReused() throws Exception {
