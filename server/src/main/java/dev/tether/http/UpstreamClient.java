@@ -67,7 +67,7 @@ public final class UpstreamClient implements UpstreamTransport {
                         .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
                         .setKeepAlive(true)
                         .setMaxInitialLineLength(16_384));
-        return new UpstreamClient(loops, new UpstreamConnections(agent, keepAlive, maxOpen));
+        return new UpstreamClient(loops, new UpstreamConnections(loops.vertx(), agent, keepAlive, maxOpen));
     }
 
     /** Tests: how many connections to upstreams are open, idle or in use. */

@@ -2,6 +2,7 @@ package dev.tether.http;
 
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpClientConnection;
 import io.vertx.core.http.HttpConnectOptions;
@@ -28,8 +29,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * broken answer) is closed instead. An idle connection the upstream closes leaves its loop's list
  * when the loop sees the close; one idle for longer than the keep-alive time (60 s, the default of
  * Vert.x's pool, or less when the upstream's {@code Keep-Alive} header says so) is closed when next
- * met. Vert.x's pool also swept them every second; these stay open until then, or until the
- * upstream closes them. As with that pool, a request that meets a close
+ * met, or by its loop's sweep every second, as Vert.x's pool did. As with that pool, a request that meets a close
  * the loop has not seen yet fails; it is not sent again, since a POST is not safe to repeat.
  *
  * <p>Thread-safe: each loop's idle connections are confined to that loop ({@link #take} and
@@ -39,18 +39,24 @@ final class UpstreamConnections {
     /** What Vert.x's pool allowed per upstream (a turn holds one connection for its whole answer). */
     static final int MAX_OPEN = 4096;
 
+    /** How often each loop closes its idle connections past their time, as Vert.x's pool did. */
+    private static final long SWEEP_MILLIS = 1000;
+
+    private final Vertx vertx;
     private final HttpClientAgent agent;
     private final long keepAliveNanos;
     private final int maxOpen;
     private final Map<Key, ArrayDeque<Idle>> idle = new ConcurrentHashMap<>();
     private final Set<HttpClientConnection> open = ConcurrentHashMap.newKeySet();
     private final Map<Origin, AtomicInteger> counts = new ConcurrentHashMap<>();
+    private final Set<Long> sweeps = ConcurrentHashMap.newKeySet();
 
     /**
      * @param keepAlive how long an idle connection is kept for the next request
      * @param maxOpen   how many connections may be open at once to one upstream
      */
-    UpstreamConnections(HttpClientAgent agent, Duration keepAlive, int maxOpen) {
+    UpstreamConnections(Vertx vertx, HttpClientAgent agent, Duration keepAlive, int maxOpen) {
+        this.vertx = vertx;
         this.agent = agent;
         this.keepAliveNanos = keepAlive.toNanos();
         this.maxOpen = maxOpen;
@@ -149,8 +155,25 @@ final class UpstreamConnections {
             connection.close();
             return;
         }
-        idle.computeIfAbsent(here(origin), k -> new ArrayDeque<>())
+        idle.computeIfAbsent(here(origin), k -> {
+                    ArrayDeque<Idle> list = new ArrayDeque<>();
+                    // set on this loop, so it fires here, where the list is confined
+                    sweeps.add(vertx.setPeriodic(SWEEP_MILLIS, id -> sweep(list)));
+                    return list;
+                })
                 .addLast(new Idle(connection, System.nanoTime() + keep));
+    }
+
+    /** On a list's loop: closes its idle connections past their time. */
+    private static void sweep(ArrayDeque<Idle> list) {
+        long now = System.nanoTime();
+        list.removeIf(held -> {
+            if (now - held.until() < 0) {
+                return false;
+            }
+            held.connection().close();
+            return true;
+        });
     }
 
     private static Key here(Origin origin) {
@@ -167,6 +190,9 @@ final class UpstreamConnections {
 
     /** Closes every connection; exchanges still open fail. */
     Future<Void> close() {
+        for (long id : sweeps) {
+            vertx.cancelTimer(id);
+        }
         for (HttpClientConnection connection : open) {
             connection.close();
         }

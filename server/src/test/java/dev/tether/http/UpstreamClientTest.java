@@ -578,6 +578,8 @@ class UpstreamClientTest {
                 return List.of(first, second, third);
             });
             assertEquals(List.of("1", "2", "2"), answers, "kept past its keep-alive time, or not kept within it");
+            assertEquals(
+                    0, awaitOpen(shortLived, 0), "an idle connection past its keep-alive was not closed by the sweep");
         }
         assertEquals(2, accepted.get());
     }
