@@ -175,7 +175,9 @@ public final class TetherServer implements AutoCloseable {
                 config.upstreamTimeout(),
                 config.upstreamApiKey(),
                 config.upstreamModel());
-        return new UpstreamBackend(settings, UpstreamClient.create(loops, settings.connectTimeout()), metrics);
+        UpstreamClient transport = UpstreamClient.create(loops, settings.connectTimeout());
+        metrics.connections("upstream", transport, UpstreamClient::openConnections);
+        return new UpstreamBackend(settings, transport, metrics);
     }
 
     private static ModelBackend embedded(ServerConfig config, Metrics metrics, InstantSource clock) throws Exception {

@@ -56,7 +56,7 @@ public final class UpstreamClient implements UpstreamTransport {
     }
 
     /** A client on {@code loops}, which must outlive it. */
-    public static UpstreamTransport create(EventLoops loops, Duration connectTimeout) {
+    public static UpstreamClient create(EventLoops loops, Duration connectTimeout) {
         return create(loops, connectTimeout, KEEP_ALIVE, UpstreamConnections.MAX_OPEN);
     }
 
@@ -70,8 +70,8 @@ public final class UpstreamClient implements UpstreamTransport {
         return new UpstreamClient(loops, new UpstreamConnections(loops.vertx(), agent, keepAlive, maxOpen));
     }
 
-    /** Tests: how many connections to upstreams are open, idle or in use. */
-    int openConnections() {
+    /** How many connections to upstreams are open, idle or in use (for {@code /metrics}). */
+    public int openConnections() {
         return connections.open();
     }
 

@@ -209,7 +209,7 @@ public final class Metrics {
 
     // --- connections ---
 
-    /** A gauge of open connections of one kind (http, sse, websocket), read from {@code source}. */
+    /** A gauge of open connections of one kind (http, sse, websocket, upstream), read from {@code source}. */
     public <T> void connections(String kind, T source, ToDoubleFunction<T> value) {
         Gauge.builder("tether.connections", source, value)
                 .tag("kind", kind)

@@ -49,6 +49,10 @@ class MetricsTest {
             assertEquals(1, sample(m, "tether_http_errors_total{condition=\"not_found\"}"));
             assertTrue(sample(m, "tether_connections{kind=\"http\"}") >= 1, "this scrape's own connection");
             assertEquals(0, sample(m, "tether_connections{kind=\"sse\"}"));
+            assertEquals(
+                    1,
+                    sample(m, "tether_connections{kind=\"upstream\"}"),
+                    "the turn's upstream connection, held for the next");
             assertTrue(
                     sample(m, "tether_upstream_latency_seconds_count{replica=\"" + up.url() + "\"}") >= 1,
                     "upstream latency per replica");
