@@ -20,17 +20,17 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The upstream client's connections, held by Tether instead of by Vert.x's pool: each event loop
  * keeps its own idle connections to each upstream, and a request takes one on the loop it leaves
- * from, with no lock and no hand-off. Through the pool, a request's step from {@code request} to a
- * connection cost about 0.2 ms of a gateway turn; on a held connection 0.03 ms (docs/benchmarks.md,
- * "held upstream connections").
+ * from, with no lock and no hand-off. A turn's request is written about 0.1 ms sooner than through
+ * the pool (docs/benchmarks.md, "held upstream connections").
  *
- * <p>A connection is given back only after a whole exchange: its request written and its answer
- * read to the end, with no {@code Connection: close}. One cut short (a reset, a body dropped, a
- * broken answer) is closed instead. An idle connection the upstream closes leaves its loop's list
- * when the loop sees the close; one idle for longer than the keep-alive time (60 s, the default of
- * Vert.x's pool, or less when the upstream's {@code Keep-Alive} header says so) is closed when next
- * met, or by its loop's sweep every second, as Vert.x's pool did. As with that pool, a request that meets a close
- * the loop has not seen yet fails; it is not sent again, since a POST is not safe to repeat.
+ * <p>A connection is given back only after a whole exchange ({@link UpstreamExchange}); one cut
+ * short is closed instead. An idle connection the upstream closes leaves its loop's list when the
+ * loop sees the close; one idle for longer than the keep-alive time (60 s, the default of Vert.x's
+ * pool, or less when the upstream's {@code Keep-Alive} header says so) is closed when next met, or
+ * by its loop's sweep every second, as Vert.x's pool did. As with that pool, a request that meets
+ * a close the loop has not seen yet fails; it is not sent again, since a POST is not safe to
+ * repeat. Over {@code maxOpen} connections to one upstream, a request fails at once, where the
+ * pool queued it.
  *
  * <p>Thread-safe: each loop's idle connections are confined to that loop ({@link #take} and
  * {@link #giveBack} run there); the counts of open connections, one per upstream, are shared.
