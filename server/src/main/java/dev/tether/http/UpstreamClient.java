@@ -8,7 +8,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpClientOptions;
-import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
@@ -21,7 +20,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -104,7 +102,6 @@ public final class UpstreamClient implements UpstreamTransport {
         // Completes once the request is written (or could not be): what the caller does meanwhile
         // starts only after that, so it does not compete with the write for the core.
         CompletableFuture<Void> out = new CompletableFuture<>();
-        AtomicReference<HttpClientRequest> request = new AtomicReference<>();
         long deadline = System.nanoTime() + headTimeout.toNanos();
         // Sent from a loop (the caller's home, else the next), so the callbacks are in place before
         // any reply, and the connection is one that loop holds.
@@ -116,7 +113,6 @@ public final class UpstreamClient implements UpstreamTransport {
                         ? connection.request(options)
                         : Future.failedFuture(new IOException("the request was abandoned")))
                 .compose(req -> {
-                    request.set(req);
                     (body == null ? req.end() : req.end(Buffer.buffer(body))).onComplete(w -> {
                         out.complete(null);
                         if (w.succeeded()) {
@@ -150,10 +146,10 @@ public final class UpstreamClient implements UpstreamTransport {
             meanwhile.run();
             return head.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            abandon(loop, exchange, head, request);
+            abandon(loop, exchange, head);
             throw new Timeout("no answer from " + uri + " within " + headTimeout.toMillis() + " ms");
         } catch (InterruptedException | RuntimeException e) {
-            abandon(loop, exchange, head, request);
+            abandon(loop, exchange, head);
             throw e;
         } catch (ExecutionException e) {
             throw asIOException(e.getCause());
@@ -166,20 +162,12 @@ public final class UpstreamClient implements UpstreamTransport {
     }
 
     /**
-     * The caller stops waiting: the request is reset, or the answer that just came closed, and the
-     * exchange is cut (its connection closed, made or not yet).
+     * The caller stops waiting: the answer that just came is closed, and the exchange cut (its
+     * connection closed, made or not yet).
      */
-    private static void abandon(
-            Context loop,
-            UpstreamExchange exchange,
-            CompletableFuture<Answer> head,
-            AtomicReference<HttpClientRequest> request) {
+    private static void abandon(Context loop, UpstreamExchange exchange, CompletableFuture<Answer> head) {
         if (!head.cancel(false) && !head.isCompletedExceptionally()) {
             head.join().body().close();
-        }
-        HttpClientRequest req = request.get();
-        if (req != null) {
-            req.reset();
         }
         loop.runOnContext(v -> exchange.cut());
     }
@@ -356,13 +344,10 @@ public final class UpstreamClient implements UpstreamTransport {
         /** On the event loop: the rest of the body is not wanted. */
         private void drop() {
             closed = true;
-            if (!ended) {
-                res.request().reset();
-            }
-            exchange.cut(); // unless it went back whole already
+            exchange.cut(); // closes the connection, unless it went back whole already
         }
 
-        /** Before the end, the connection is reset: it cannot carry another request. */
+        /** Before the end, the connection is closed: it cannot carry another request. */
         @Override
         public void close() {
             if (!closed) {

@@ -26,7 +26,7 @@ final class UpstreamExchange {
     private HttpClientConnection connection;
     private boolean written;
     private HttpClientResponse answered;
-    private boolean cut;
+    /** Given back, closed or cut: nothing more to do. */
     private boolean over;
 
     UpstreamExchange(UpstreamConnections connections, UpstreamConnections.Origin origin) {
@@ -37,7 +37,7 @@ final class UpstreamExchange {
     /** The connection taken for it; false when the exchange was cut meanwhile (it is closed then). */
     boolean taken(HttpClientConnection connection) {
         this.connection = connection;
-        if (cut) {
+        if (over) { // only a cut ends an exchange before it has a connection
             connection.close();
             return false;
         }
@@ -62,7 +62,6 @@ final class UpstreamExchange {
             return;
         }
         over = true;
-        cut = true;
         if (connection != null) {
             connection.close();
         }
