@@ -352,6 +352,13 @@ class UpstreamClientTest {
         void handle(int connection, Socket socket, OutputStream out) throws IOException, InterruptedException;
     }
 
+    /** An answer with one more header line, whose body is the connection's number (one digit). */
+    private static void answerSaying(OutputStream out, String header, int connection) throws IOException {
+        out.write(("HTTP/1.1 200 OK\r\n" + header + "\r\nContent-Length: 1\r\n\r\n" + connection)
+                .getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+    }
+
     /** A request head as text (without its body), or null at the connection's end. */
     private static String headText(InputStream in) throws IOException {
         StringBuilder head = new StringBuilder();
@@ -483,11 +490,9 @@ class UpstreamClientTest {
     @Test
     void anUpstreamsKeepAliveTimeoutIsHonoured() throws Exception {
         AtomicInteger accepted = new AtomicInteger();
-        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> {
-            out.write(("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 1\r\n\r\n" + n)
-                    .getBytes(StandardCharsets.US_ASCII));
-            out.flush(); // and the socket stays open for as long as the client keeps it
-        });
+        // the socket stays open for as long as the client keeps it
+        URI uri = serveCounted(
+                accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> answerSaying(out, "Keep-Alive: timeout=1", n));
         List<String> answers = fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
             String first = fetch(client, uri);
             String soon = fetch(client, uri);
@@ -531,11 +536,9 @@ class UpstreamClientTest {
     @Test
     void anAnswerSayingConnectionCloseIsNotReused() throws Exception {
         AtomicInteger accepted = new AtomicInteger();
-        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> {
-            out.write(("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n" + n)
-                    .getBytes(StandardCharsets.US_ASCII));
-            out.flush(); // and the socket stays open until the client closes it
-        });
+        // the socket stays open until the client closes it
+        URI uri = serveCounted(
+                accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> answerSaying(out, "Connection: close", n));
         List<String> answers = fromACallerStartedOn(
                 loops, new CompletableFuture<>(), () -> List.of(fetch(client, uri), fetch(client, uri)));
         assertEquals(List.of("1", "2"), answers, "the second request went on a connection said to close");
@@ -551,13 +554,9 @@ class UpstreamClientTest {
             Thread.sleep(100);
             s.close(); // as an upstream's keep-alive timeout does
         });
-        UpstreamClient upstream = (UpstreamClient) client;
         List<String> answers = fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
             String first = fetch(client, uri);
-            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (upstream.openConnections() > 0 && System.nanoTime() < until) {
-                Thread.sleep(10);
-            }
+            awaitOpen(client, 0); // the loop has seen the close
             return List.of(first, fetch(client, uri));
         });
         assertEquals(List.of("1", "2"), answers);
