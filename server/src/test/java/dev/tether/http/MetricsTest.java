@@ -92,8 +92,8 @@ class MetricsTest {
             String body = "[" + String.join(",", java.util.Collections.nCopies(CHUNK, "\"0123456789\"")) + "]";
             assertEquals(
                     204, server.post("/v1/stream/g", "application/json", body).statusCode());
-            // Within the second a message stays in its window it is cached, and nothing is pinned
-            // at rest. A few tries: a scrape more than a second late (a stalled machine) misses it.
+            // Within the second a message stays in its window it is cached. A few tries: a scrape
+            // more than a second late (a stalled machine) misses it.
             double cached = 0;
             for (int i = 0; i < 5 && cached <= 0; i++) {
                 assertEquals(
@@ -101,9 +101,15 @@ class MetricsTest {
                         server.post("/v1/stream/g", "application/json", "[1]").statusCode());
                 m = server.get("/metrics").body();
                 cached = sample(m, "tether_memory_bytes{kind=\"cached\"}");
-                assertEquals(0, sample(m, "tether_memory_bytes{kind=\"pinned\"}"), m);
             }
             assertTrue(cached > 0, m);
+            // Nothing is pinned at rest. A scrape right after a 204 may still count the last body
+            // (1 byte, seen once in seven runs), so the test waits for rest.
+            for (int i = 0; i < 50 && sample(m, "tether_memory_bytes{kind=\"pinned\"}") != 0; i++) {
+                Thread.sleep(20);
+                m = server.get("/metrics").body();
+            }
+            assertEquals(0, sample(m, "tether_memory_bytes{kind=\"pinned\"}"), m);
             // The log recounts what it holds once a second: the messages' 12 bytes each in the
             // segment and an index file entry each (SegmentIndex.ENTRY), neither alone.
             Scrapes.await(server, "tether_store_bytes", before + CHUNK * (12 + 28));
