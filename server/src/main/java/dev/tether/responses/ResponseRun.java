@@ -55,6 +55,9 @@ public final class ResponseRun {
      */
     private ResponseRecord unannounced;
 
+    /** The request's echoed fields, serialized for the run's first event that shows them. */
+    private ResponseJson.Echo echo;
+
     /** The model's answer has been taken ({@link #endAsAnswered}). */
     private boolean answerTaken;
 
@@ -144,7 +147,7 @@ public final class ResponseRun {
     /** Background responses announce themselves before they run. */
     synchronized void queued() {
         status = ResponseStatus.QUEUED;
-        emit(OutputBuilder.event("response.queued").set("response", snapshot().toJson()));
+        emit(OutputBuilder.event("response.queued").set("response", json(snapshot())));
         persist();
     }
 
@@ -328,7 +331,7 @@ public final class ResponseRun {
         beforeTerminal.accept(record);
         terminal = record;
         terminalSeq = events.size();
-        emit(OutputBuilder.event(s.terminalEvent()).set("response", record.toJson()));
+        emit(OutputBuilder.event(s.terminalEvent()).set("response", json(record)));
         persist();
     }
 
@@ -359,9 +362,17 @@ public final class ResponseRun {
         ResponseRecord at = unannounced;
         if (at != null) {
             unannounced = null;
-            emit(OutputBuilder.event("response.created").set("response", at.toJson()));
-            emit(OutputBuilder.event("response.in_progress").set("response", at.toJson()));
+            emit(OutputBuilder.event("response.created").set("response", json(at)));
+            emit(OutputBuilder.event("response.in_progress").set("response", json(at)));
         }
+    }
+
+    /** A record of this run as its events show it (the request's echoed fields written once). */
+    private ObjectNode json(ResponseRecord r) {
+        if (echo == null) {
+            echo = ResponseJson.Echo.of(start.params());
+        }
+        return ResponseJson.render(r, echo);
     }
 
     private void emit(ObjectNode event) {
@@ -420,7 +431,7 @@ public final class ResponseRun {
         terminal = with(ResponseStatus.FAILED, terminal.output(), terminal.usage(), error, null);
         retracted.accept(terminal);
         terminalSeq = events.size();
-        emit(OutputBuilder.event(status.terminalEvent()).set("response", terminal.toJson()));
+        emit(OutputBuilder.event(status.terminalEvent()).set("response", json(terminal)));
     }
 
     /** Stops the run and ends it as failed with {@code code} (shutdown, storage failure). */
