@@ -270,14 +270,14 @@ public final class UpstreamClient implements UpstreamTransport {
         }
 
         @Override
-        public CompletableFuture<Void> lines(int maxLine, Consumer<String> lines) {
+        public CompletableFuture<Void> lines(int maxLine, Consumer<byte[]> lines) {
             CompletableFuture<Void> done = new CompletableFuture<>();
             RecordParser parser = RecordParser.newDelimited("\n", record -> {
                 int n = record.length();
                 if (n > 0 && record.getByte(n - 1) == '\r') {
                     n--;
                 }
-                lines.accept(record.getString(0, n, "UTF-8"));
+                lines.accept(record.getBytes(0, n));
             });
             parser.maxRecordSize(maxLine);
             parser.exceptionHandler(t -> {

@@ -192,7 +192,8 @@ class UpstreamClientTest {
         AtomicLong next = new AtomicLong();
         CompletableFuture<String> wrong = new CompletableFuture<>();
         try (UpstreamTransport.Body body = answer.body()) {
-            body.lines(1024, line -> {
+            body.lines(1024, bytes -> {
+                        String line = new String(bytes, StandardCharsets.UTF_8);
                         if (!line.equals("line " + next.getAndIncrement())) {
                             wrong.complete("line " + (next.get() - 1) + " came as '" + line + "'");
                         }
@@ -213,7 +214,7 @@ class UpstreamClientTest {
             threads.add(Thread.currentThread());
             taken.complete(a.body().lines(1024, line -> {
                 threads.add(Thread.currentThread());
-                lines.add(line);
+                lines.add(new String(line, StandardCharsets.UTF_8));
             }));
         });
         try (UpstreamTransport.Body body = answer.body()) {
@@ -615,7 +616,8 @@ class UpstreamClientTest {
         List<String> lines = new CopyOnWriteArrayList<>();
         try (UpstreamTransport.Body body =
                 client.send(uri, Map.of(), null, HEAD).body()) {
-            body.lines(1024, lines::add).get(10, TimeUnit.SECONDS);
+            body.lines(1024, b -> lines.add(new String(b, StandardCharsets.UTF_8)))
+                    .get(10, TimeUnit.SECONDS);
         }
         assertEquals(List.of("da:\u00e9", "", "end"), lines);
     }
@@ -631,8 +633,9 @@ class UpstreamClientTest {
         List<String> lines = new CopyOnWriteArrayList<>();
         UpstreamTransport.Body streamed = client.send(uri, Map.of(), null, HEAD).body();
         Thread.sleep(300); // the connection breaks before the body is taken, while it is paused
-        ExecutionException e = assertThrows(
-                ExecutionException.class, () -> streamed.lines(1024, lines::add).get(10, TimeUnit.SECONDS));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> streamed.lines(
+                        1024, b -> lines.add(new String(b, StandardCharsets.UTF_8)))
+                .get(10, TimeUnit.SECONDS));
         assertInstanceOf(IOException.class, e.getCause(), "a truncated body must not read as its end");
         assertEquals(List.of("first", "second"), lines, "a line cut off is not a line");
 

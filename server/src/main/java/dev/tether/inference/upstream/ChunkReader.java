@@ -1,12 +1,15 @@
 package dev.tether.inference.upstream;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tether.inference.ModelException;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
 import dev.tether.inference.TokenLogprob;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -64,21 +67,44 @@ final class ChunkReader {
         return outcome;
     }
 
-    /** One line of the stream; nothing once the outcome is known or the reader was stopped. */
-    synchronized void line(String line) {
-        if (stopped || !line.startsWith("data:")) {
+    /**
+     * One line of the stream, its UTF-8 bytes without the line end; nothing once the outcome is
+     * known or the reader was stopped.
+     */
+    synchronized void line(byte[] line) {
+        if (stopped || !startsWith(line, DATA)) {
             return; // comments, event: lines, blank separators
         }
-        String data = line.substring(5).trim();
+        int from = DATA.length;
+        int to = line.length;
+        while (from < to && (line[from] & 0xff) <= ' ') {
+            from++;
+        }
+        while (to > from && (line[to - 1] & 0xff) <= ' ') {
+            to--;
+        }
         try {
-            if (data.equals("[DONE]")) {
+            if (to - from == DONE.length && startsWith(line, from, DONE)) {
                 settle(result(), null);
-            } else if (!data.isEmpty()) {
-                chunk(ChatCodec.JSON.readTree(data));
+            } else if (to > from) {
+                try (JsonParser parser = ChatCodec.JSON.createParser(line, from, to - from)) {
+                    chunk(Chunk.read(parser));
+                }
             }
         } catch (IOException | ModelException | RuntimeException e) {
             settle(null, e);
         }
+    }
+
+    private static final byte[] DATA = "data:".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
+
+    private static boolean startsWith(byte[] line, byte[] prefix) {
+        return line.length >= prefix.length && startsWith(line, 0, prefix);
+    }
+
+    private static boolean startsWith(byte[] line, int at, byte[] prefix) {
+        return Arrays.equals(line, at, at + prefix.length, prefix, 0, prefix.length);
     }
 
     /** The stream's end: {@code failure} null for a clean one, else the broken connection. */
@@ -118,42 +144,32 @@ final class ChunkReader {
     }
 
     synchronized ModelResult readWhole(JsonNode completion) throws ModelException {
-        JsonNode choice = completion.path("choices").path(0);
-        JsonNode message = choice.path("message");
-        logprobs(choice.path("logprobs"));
-        if (message.hasNonNull("content")) {
-            text(message.get("content").asText());
-        }
-        int i = 0;
-        for (JsonNode call : message.path("tool_calls")) {
-            toolDelta(i++, call);
-        }
-        finish(choice.path("finish_reason"));
-        usage(completion.path("usage"));
+        chunk(Chunk.of(completion));
         return result();
     }
 
-    private void chunk(JsonNode chunk) throws ModelException {
-        if (chunk.has("error")) {
+    private void chunk(Chunk chunk) throws ModelException {
+        if (chunk.error() != null) {
             throw new ModelException(
                     ModelException.Kind.UNAVAILABLE,
                     "upstream " + upstream + " failed mid-answer: "
-                            + chunk.get("error")
-                                    .path("message")
-                                    .asText(chunk.get("error").toString()));
+                            + chunk.error().path("message").asText(chunk.error().toString()));
         }
-        for (JsonNode choice : chunk.path("choices")) {
-            JsonNode delta = choice.path("delta");
-            logprobs(choice.path("logprobs"));
-            if (delta.hasNonNull("content")) {
-                text(delta.get("content").asText());
+        for (Chunk.Choice choice : chunk.choices()) {
+            if (choice.logprobs() != null) {
+                logprobs(choice.logprobs());
             }
-            for (JsonNode call : delta.path("tool_calls")) {
-                toolDelta(call.path("index").asInt(calls.size()), call);
+            if (choice.content() != null) {
+                text(choice.content());
             }
-            finish(choice.path("finish_reason"));
+            for (Chunk.CallDelta call : choice.calls()) {
+                toolDelta(call.index() >= 0 ? call.index() : calls.size(), call);
+            }
+            finish(choice.finishReason());
         }
-        usage(chunk.path("usage"));
+        if (chunk.usage() != null) {
+            usage(chunk.usage());
+        }
     }
 
     /** Chat Completions {@code logprobs.content}: each entry precedes the text it scores. */
@@ -189,32 +205,28 @@ final class ChunkReader {
         }
     }
 
-    private void toolDelta(int upstreamIndex, JsonNode call) {
+    private void toolDelta(int upstreamIndex, Chunk.CallDelta call) {
         PendingCall pending = calls.get(upstreamIndex);
         if (pending == null) {
             pending = new PendingCall(calls.size());
             calls.put(upstreamIndex, pending);
         }
-        JsonNode function = call.path("function");
-        if (pending.id == null && call.hasNonNull("id")) {
-            pending.id = call.get("id").asText();
+        if (pending.id == null && call.id() != null) {
+            pending.id = call.id();
         }
-        if (!pending.started && function.hasNonNull("name")) {
+        if (!pending.started && call.name() != null) {
             pending.started = true;
             emitted = true;
             String id = pending.id != null
                     ? pending.id
                     : "call_" + UUID.randomUUID().toString().replace("-", "");
-            sink.toolCall(pending.index, id, function.get("name").asText());
+            sink.toolCall(pending.index, id, call.name());
             if (!pending.early.isEmpty()) {
                 sink.toolArguments(pending.index, pending.early.toString());
             }
         }
-        if (function.hasNonNull("arguments")) {
-            String args = function.get("arguments").asText();
-            if (args.isEmpty()) {
-                return;
-            }
+        String args = call.arguments();
+        if (args != null && !args.isEmpty()) {
             if (pending.started) {
                 sink.toolArguments(pending.index, args);
             } else {
@@ -223,11 +235,11 @@ final class ChunkReader {
         }
     }
 
-    private void finish(JsonNode reason) {
-        if (reason.isNull() || reason.isMissingNode()) {
+    private void finish(String reason) {
+        if (reason == null) {
             return;
         }
-        finish = switch (reason.asText()) {
+        finish = switch (reason) {
             case "tool_calls", "function_call" -> ModelResult.Finish.TOOL_CALLS;
             case "length" -> ModelResult.Finish.LENGTH;
             case "content_filter" -> ModelResult.Finish.CONTENT_FILTER;

@@ -79,13 +79,13 @@ public interface UpstreamTransport extends AutoCloseable {
         CompletableFuture<byte[]> read(int maxBytes);
 
         /**
-         * Hands the body's lines (UTF-8, without their {@code \n} or {@code \r\n}; a last line
-         * without its end counts) to {@code lines} as they arrive. The calls come in order, one
+         * Hands the body's lines (their UTF-8 bytes, without their {@code \n} or {@code \r\n}; a
+         * last line without its end counts) to {@code lines} as they arrive. The calls come in order, one
          * at a time, on the transport's own thread: {@code lines} must neither block nor throw.
          * Completes at the body's end; fails with an {@link IOException} when the connection
          * breaks or a line is over {@code maxLine} bytes.
          */
-        CompletableFuture<Void> lines(int maxLine, Consumer<String> lines);
+        CompletableFuture<Void> lines(int maxLine, Consumer<byte[]> lines);
 
         /** {@link System#nanoTime()} when the last bytes of the body arrived (or the head did). */
         long lastActivity();

@@ -6,11 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.tether.inference.ModelException;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class ChunkReaderTest {
+    private static byte[] bytes(String line) {
+        return line.getBytes(StandardCharsets.UTF_8);
+    }
+
     /** Records sink calls as strings. */
     static final class Recorder implements ModelSink {
         final List<String> calls = new ArrayList<>();
@@ -31,6 +36,11 @@ class ChunkReaderTest {
         }
 
         @Override
+        public void logprobs(List<dev.tether.inference.TokenLogprob> tokens) {
+            calls.add("logprobs:" + tokens.get(0).token());
+        }
+
+        @Override
         public void answered(ModelResult result) {
             calls.add("answered:" + result.finish());
         }
@@ -40,7 +50,7 @@ class ChunkReaderTest {
     private static ModelResult read(Recorder sink, String... lines) throws Exception {
         ChunkReader reader = new ChunkReader(sink, "u");
         for (String line : lines) {
-            reader.line(line);
+            reader.line(line.getBytes(StandardCharsets.UTF_8));
         }
         reader.ended(null);
         try {
@@ -93,16 +103,16 @@ class ChunkReaderTest {
     void nothingReachesTheSinkAfterDoneOrStop() {
         Recorder sink = new Recorder();
         ChunkReader reader = new ChunkReader(sink, "u");
-        reader.line("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}");
-        reader.line("data: [DONE]");
-        reader.line("data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}");
+        reader.line(bytes("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}"));
+        reader.line(bytes("data: [DONE]"));
+        reader.line(bytes("data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}"));
         assertEquals(List.of("text:a", "answered:STOP"), sink.calls, "a line after [DONE] was handed on");
         assertEquals(ModelResult.Finish.STOP, reader.outcome().join().finish());
 
         Recorder other = new Recorder();
         ChunkReader stopped = new ChunkReader(other, "u");
         stopped.stop();
-        stopped.line("data: {\"choices\":[{\"delta\":{\"content\":\"c\"}}]}");
+        stopped.line(bytes("data: {\"choices\":[{\"delta\":{\"content\":\"c\"}}]}"));
         assertEquals(List.of(), other.calls, "a line after stop was handed on");
     }
 
@@ -116,5 +126,52 @@ class ChunkReaderTest {
                 assertThrows(java.util.concurrent.CompletionException.class, () -> reader.outcome()
                                 .join())
                         .getCause());
+    }
+
+    /**
+     * A chunk is read from its bytes without a tree, and means what its tree meant: fields in any
+     * order, unknown ones of any shape skipped, JSON null as absent, text from UTF-8.
+     */
+    @Test
+    void aChunkMeansWhatItsTreeMeant() throws Exception {
+        Recorder sink = new Recorder();
+        ModelResult r = read(
+                sink,
+                "data:{\"id\":\"c\",\"x\":{\"choices\":[{\"delta\":{\"content\":\"no\"}}]},\"y\":[[{}],[]],"
+                        + "\"choices\":[{\"logprobs\":null,\"delta\":{\"role\":{\"a\":[1]},\"content\":null},"
+                        + "\"finish_reason\":null}]}\t ",
+                "data: {\"choices\":[{\"delta\":{\"content\":\"Gr\u00fc\u00dfe \\ud83d\\ude00 \\\"q\\\"\"},"
+                        + "\"logprobs\":{\"content\":[{\"token\":\"G\",\"logprob\":-0.5}]}}]}",
+                "data: 42",
+                "data: [\"a\",{\"choices\":[]}]",
+                "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":\"1\",\"id\":null,"
+                        + "\"function\":{\"name\":\"f\",\"arguments\":null,\"z\":{}}}]}}]}",
+                "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":\"{}\"}}]}}]}",
+                "data: {\"choices\":[{\"finish_reason\":\"length\",\"delta\":{}}],\"usage\":null}",
+                "data:   [DONE]  ");
+        assertEquals(5, sink.calls.size(), sink.calls.toString());
+        assertEquals(
+                List.of("logprobs:G", "text:Gr\u00fc\u00dfe \ud83d\ude00 \"q\""),
+                sink.calls.subList(0, 2),
+                "a choice's log-probabilities go before its text, wherever they are in the chunk");
+        assertEquals(
+                "args:0:{}",
+                sink.calls.get(3),
+                "a call without an index is keyed by the count of calls so far (1 here: the call at upstream index \"1\")");
+        assertEquals(ModelResult.Finish.LENGTH, r.finish());
+
+        Recorder late = new Recorder();
+        ModelException e = assertThrows(
+                ModelException.class,
+                () -> read(
+                        late,
+                        "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"error\":{\"message\":\"boom\"}}"));
+        assertEquals("upstream u failed mid-answer: boom", e.getMessage());
+        assertEquals(List.of(), late.calls, "a chunk with an error is not handed on, wherever the error is in it");
+
+        assertThrows(
+                com.fasterxml.jackson.core.JsonProcessingException.class,
+                () -> read(new Recorder(), "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}"),
+                "a chunk cut short is an error, not a partial chunk");
     }
 }
