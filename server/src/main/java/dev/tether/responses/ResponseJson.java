@@ -1,10 +1,14 @@
 package dev.tether.responses;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.SerializableString;
 import com.fasterxml.jackson.core.io.SerializedString;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.util.RawValue;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /** Renders the {@code Response} object with every field the spec requires, in a stable order. */
@@ -91,9 +95,10 @@ final class ResponseJson {
     /**
      * A request's {@code instructions} and {@code tools} as JSON, serialized once and then copied
      * as bytes into each event that echoes them (a run's {@code response.created}, {@code
-     * response.in_progress} and terminal event): they are most of those events (10.6 kB of the
-     * agent trace's every turn in bench/responses), and escaping them three times a turn was a
-     * tenth of the gateway's CPU (docs/benchmarks.md).
+     * response.in_progress} and terminal event): they are most of those events, and on the agent
+     * trace of bench/responses (10.6 kB of them every turn) escaping them for each event took
+     * 114–143 µs of a turn's CPU, against 65 µs with them written once ({@code
+     * bench/responses/steps}, docs/benchmarks.md).
      */
     static final class Echo {
         private final RawValue instructions;
@@ -109,18 +114,108 @@ final class ResponseJson {
                     p.instructions() == null ? null : raw(p.instructions()), p.tools() == null ? null : raw(p.tools()));
         }
 
-        /**
-         * The value's JSON as the events' own generator writes it (which escapes characters outside
-         * the BMP, where a {@code String} writer would not); the text's UTF-8, those same bytes, is
-         * encoded on first use and kept ({@link SerializedString}).
-         */
+        /** The value's JSON, as the events' own generator writes it, kept as those bytes. */
         private static RawValue raw(Object value) {
             try {
-                return new RawValue(
-                        new SerializedString(new String(Json.MAPPER.writeValueAsBytes(value), StandardCharsets.UTF_8)));
+                return new RawValue(new Utf8(Json.MAPPER.writeValueAsBytes(value)));
             } catch (JsonProcessingException e) {
                 throw new IllegalStateException("cannot serialize a string or a tree of plain nodes", e);
             }
+        }
+    }
+
+    /**
+     * JSON already written, as UTF-8: the events' generator ({@code writeRawValue}) copies the
+     * bytes. Only a char-based generator, which the events do not use, needs them as text (decoded
+     * then, once).
+     */
+    private static final class Utf8 implements SerializableString {
+        private final byte[] bytes;
+        private SerializedString text;
+
+        Utf8(byte[] bytes) {
+            this.bytes = bytes;
+        }
+
+        private SerializedString text() {
+            if (text == null) {
+                text = new SerializedString(new String(bytes, StandardCharsets.UTF_8));
+            }
+            return text;
+        }
+
+        @Override
+        public int appendUnquotedUTF8(byte[] buffer, int offset) {
+            if (offset + bytes.length > buffer.length) {
+                return -1;
+            }
+            System.arraycopy(bytes, 0, buffer, offset, bytes.length);
+            return bytes.length;
+        }
+
+        @Override
+        public byte[] asUnquotedUTF8() {
+            return bytes.clone();
+        }
+
+        @Override
+        public int writeUnquotedUTF8(OutputStream out) throws IOException {
+            out.write(bytes);
+            return bytes.length;
+        }
+
+        @Override
+        public int putUnquotedUTF8(ByteBuffer buffer) {
+            if (bytes.length > buffer.remaining()) {
+                return -1;
+            }
+            buffer.put(bytes);
+            return bytes.length;
+        }
+
+        @Override
+        public String getValue() {
+            return text().getValue();
+        }
+
+        @Override
+        public int charLength() {
+            return text().charLength();
+        }
+
+        @Override
+        public char[] asQuotedChars() {
+            return text().asQuotedChars();
+        }
+
+        @Override
+        public byte[] asQuotedUTF8() {
+            return text().asQuotedUTF8();
+        }
+
+        @Override
+        public int appendQuotedUTF8(byte[] buffer, int offset) {
+            return text().appendQuotedUTF8(buffer, offset);
+        }
+
+        @Override
+        public int appendQuoted(char[] buffer, int offset) {
+            return text().appendQuoted(buffer, offset);
+        }
+
+        @Override
+        public int appendUnquoted(char[] buffer, int offset) {
+            return text().appendUnquoted(buffer, offset);
+        }
+
+        @Override
+        public int writeQuotedUTF8(OutputStream out) throws IOException {
+            return text().writeQuotedUTF8(out);
+        }
+
+        @Override
+        public int putQuotedUTF8(ByteBuffer buffer) throws IOException {
+            return text().putQuotedUTF8(buffer);
         }
     }
 }
