@@ -37,8 +37,8 @@ final class ResponseJson {
         } else {
             o.putObject("incomplete_details").put("reason", r.incomplete());
         }
-        if (echo != null && echo.instructions != null) {
-            o.putRawValue("instructions", echo.instructions);
+        if (echo != null && echo.instructions() != null) {
+            o.putRawValue("instructions", echo.instructions());
         } else {
             o.put("instructions", p.instructions());
         }
@@ -63,8 +63,8 @@ final class ResponseJson {
         o.set(
                 "tool_choice",
                 p.toolChoice() == null ? Json.MAPPER.getNodeFactory().textNode("auto") : p.toolChoice());
-        if (echo != null && echo.tools != null) {
-            o.putRawValue("tools", echo.tools);
+        if (echo != null && echo.tools() != null) {
+            o.putRawValue("tools", echo.tools());
         } else {
             o.set("tools", p.tools());
         }
@@ -97,18 +97,10 @@ final class ResponseJson {
      * as bytes into each event that echoes them (a run's {@code response.created}, {@code
      * response.in_progress} and terminal event): they are most of those events, and on the agent
      * trace of bench/responses (10.6 kB of them every turn) escaping them for each event took
-     * 114–143 µs of a turn's CPU, against 65 µs with them written once ({@code
+     * 93–151 µs of a turn's CPU, against 55–61 µs with them written once ({@code
      * bench/responses/steps}, docs/benchmarks.md).
      */
-    static final class Echo {
-        private final RawValue instructions;
-        private final RawValue tools;
-
-        private Echo(RawValue instructions, RawValue tools) {
-            this.instructions = instructions;
-            this.tools = tools;
-        }
-
+    record Echo(RawValue instructions, RawValue tools) {
         static Echo of(ResponseParams p) {
             return new Echo(
                     p.instructions() == null ? null : raw(p.instructions()), p.tools() == null ? null : raw(p.tools()));

@@ -45,117 +45,112 @@ record Chunk(JsonNode error, List<Choice> choices, JsonNode usage) {
 
     /** Reads a chunk from {@code parser}, which is at its start; a value other than an object is an empty chunk. */
     static Chunk read(JsonParser parser) throws IOException {
-        JsonToken first = parser.nextToken();
-        if (first != JsonToken.START_OBJECT) {
-            if (first != null) {
-                parser.skipChildren(); // still fails on malformed JSON, as a tree did
-            }
-            return new Chunk(null, List.of(), null);
-        }
-        JsonNode error = null;
-        JsonNode usage = null;
-        List<Choice> choices = List.of();
-        String field;
-        while ((field = parser.nextFieldName()) != null) {
-            JsonToken value = parser.nextToken();
+        Parts chunk = new Parts();
+        fields(parser, parser.nextToken(), (field, value) -> {
             switch (field) {
-                case "choices" -> choices = choices(parser, value);
-                case "error" -> error = parser.readValueAsTree();
-                case "usage" -> usage = parser.readValueAsTree();
+                case "choices" -> elements(parser, value, () -> chunk.choices.add(choice(parser)));
+                case "error" -> chunk.error = parser.readValueAsTree();
+                case "usage" -> chunk.usage = parser.readValueAsTree();
                 default -> parser.skipChildren();
             }
-        }
-        return new Chunk(error, choices, usage);
+        });
+        return new Chunk(chunk.error, chunk.choices, chunk.usage);
     }
 
-    private static List<Choice> choices(JsonParser parser, JsonToken value) throws IOException {
-        if (value != JsonToken.START_ARRAY) {
-            parser.skipChildren();
-            return List.of();
-        }
-        List<Choice> choices = new ArrayList<>(1);
-        JsonToken t;
-        while ((t = parser.nextToken()) != JsonToken.END_ARRAY) {
-            if (t != JsonToken.START_OBJECT) {
-                parser.skipChildren();
-                continue;
-            }
-            String content = null;
-            List<CallDelta> calls = List.of();
-            JsonNode logprobs = null;
-            String finish = null;
-            String field;
-            while ((field = parser.nextFieldName()) != null) {
-                JsonToken v = parser.nextToken();
-                switch (field) {
-                    case "delta" -> {
-                        if (v != JsonToken.START_OBJECT) {
-                            parser.skipChildren();
-                            break;
+    /** A choice, the parser at its start. */
+    private static Choice choice(JsonParser parser) throws IOException {
+        Parts choice = new Parts();
+        fields(parser, parser.currentToken(), (field, value) -> {
+            switch (field) {
+                case "delta" ->
+                    fields(parser, value, (f, v) -> {
+                        switch (f) {
+                            case "content" -> choice.text = text(parser, v);
+                            case "tool_calls" -> elements(parser, v, () -> choice.calls.add(call(parser)));
+                            default -> parser.skipChildren();
                         }
-                        String f;
-                        while ((f = parser.nextFieldName()) != null) {
-                            JsonToken dv = parser.nextToken();
-                            switch (f) {
-                                case "content" -> content = text(parser, dv);
-                                case "tool_calls" -> calls = calls(parser, dv);
-                                default -> parser.skipChildren();
-                            }
-                        }
-                    }
-                    case "logprobs" -> logprobs = parser.readValueAsTree();
-                    case "finish_reason" -> finish = text(parser, v);
-                    default -> parser.skipChildren();
-                }
+                    });
+                case "logprobs" -> choice.logprobs = parser.readValueAsTree();
+                case "finish_reason" -> choice.finish = text(parser, value);
+                default -> parser.skipChildren();
             }
-            choices.add(new Choice(content, calls, logprobs, finish));
-        }
-        return choices;
+        });
+        return new Choice(choice.text, choice.calls, choice.logprobs, choice.finish);
     }
 
-    private static List<CallDelta> calls(JsonParser parser, JsonToken value) throws IOException {
+    /** A tool call's fragment, the parser at its start. */
+    private static CallDelta call(JsonParser parser) throws IOException {
+        Parts call = new Parts();
+        int[] index = {-1};
+        fields(parser, parser.currentToken(), (field, value) -> {
+            switch (field) {
+                case "index" -> index[0] = index(parser, value);
+                case "id" -> call.id = text(parser, value);
+                case "function" ->
+                    fields(parser, value, (f, v) -> {
+                        switch (f) {
+                            case "name" -> call.name = text(parser, v);
+                            case "arguments" -> call.text = text(parser, v);
+                            default -> parser.skipChildren();
+                        }
+                    });
+                default -> parser.skipChildren();
+            }
+        });
+        return new CallDelta(index[0], call.id, call.name, call.text);
+    }
+
+    /** What is read of a chunk, a choice or a call, as it comes. */
+    private static final class Parts {
+        final List<Choice> choices = new ArrayList<>(1);
+        final List<CallDelta> calls = new ArrayList<>(1);
+        JsonNode error;
+        JsonNode usage;
+        JsonNode logprobs;
+        String text;
+        String finish;
+        String id;
+        String name;
+    }
+
+    private interface FieldReader {
+        /** Reads the field's value, the parser at its first token ({@code value}). */
+        void read(String field, JsonToken value) throws IOException;
+    }
+
+    private interface ElementReader {
+        /** Reads an object element, the parser at its start. */
+        void read() throws IOException;
+    }
+
+    /** Hands each field of an object to {@code reader}; anything but an object is skipped. */
+    private static void fields(JsonParser parser, JsonToken value, FieldReader reader) throws IOException {
+        if (value != JsonToken.START_OBJECT) {
+            if (value != null) {
+                parser.skipChildren(); // still fails on malformed JSON, as a tree did
+            }
+            return;
+        }
+        String field;
+        while ((field = parser.nextFieldName()) != null) {
+            reader.read(field, parser.nextToken());
+        }
+    }
+
+    /** Hands each object element of an array to {@code reader}; other elements, and anything but an array, are skipped. */
+    private static void elements(JsonParser parser, JsonToken value, ElementReader reader) throws IOException {
         if (value != JsonToken.START_ARRAY) {
             parser.skipChildren();
-            return List.of();
+            return;
         }
-        List<CallDelta> calls = new ArrayList<>(1);
         JsonToken t;
         while ((t = parser.nextToken()) != JsonToken.END_ARRAY) {
-            if (t != JsonToken.START_OBJECT) {
+            if (t == JsonToken.START_OBJECT) {
+                reader.read();
+            } else {
                 parser.skipChildren();
-                continue;
             }
-            int index = -1;
-            String id = null;
-            String name = null;
-            String arguments = null;
-            String field;
-            while ((field = parser.nextFieldName()) != null) {
-                JsonToken v = parser.nextToken();
-                switch (field) {
-                    case "index" -> index = index(parser, v);
-                    case "id" -> id = text(parser, v);
-                    case "function" -> {
-                        if (v != JsonToken.START_OBJECT) {
-                            parser.skipChildren();
-                            break;
-                        }
-                        String f;
-                        while ((f = parser.nextFieldName()) != null) {
-                            JsonToken fv = parser.nextToken();
-                            switch (f) {
-                                case "name" -> name = text(parser, fv);
-                                case "arguments" -> arguments = text(parser, fv);
-                                default -> parser.skipChildren();
-                            }
-                        }
-                    }
-                    default -> parser.skipChildren();
-                }
-            }
-            calls.add(new CallDelta(index, id, name, arguments));
         }
-        return calls;
     }
 
     /** The value's text as the tree's {@code asText()} gave it; null for JSON null. */
