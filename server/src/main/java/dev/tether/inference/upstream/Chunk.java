@@ -2,6 +2,7 @@ package dev.tether.inference.upstream;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.io.NumberInput;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -39,9 +40,9 @@ record Chunk(JsonNode error, List<Choice> choices, JsonNode usage) {
     /**
      * A fragment of a tool call; each field null when absent.
      *
-     * @param index the upstream's index of the call, or -1 without a usable one
+     * @param index the upstream's index of the call, or null without a usable one
      */
-    record CallDelta(int index, String id, String name, String arguments) {}
+    record CallDelta(Integer index, String id, String name, String arguments) {}
 
     /** Reads a chunk from {@code parser}, which is at its start; a value other than an object is an empty chunk. */
     static Chunk read(JsonParser parser) throws IOException {
@@ -81,7 +82,7 @@ record Chunk(JsonNode error, List<Choice> choices, JsonNode usage) {
     /** A tool call's fragment, the parser at its start. */
     private static CallDelta call(JsonParser parser) throws IOException {
         Parts call = new Parts();
-        int[] index = {-1};
+        Integer[] index = {null};
         fields(parser, parser.currentToken(), (field, value) -> {
             switch (field) {
                 case "index" -> index[0] = index(parser, value);
@@ -127,7 +128,8 @@ record Chunk(JsonNode error, List<Choice> choices, JsonNode usage) {
     private static void fields(JsonParser parser, JsonToken value, FieldReader reader) throws IOException {
         if (value != JsonToken.START_OBJECT) {
             if (value != null) {
-                parser.skipChildren(); // still fails on malformed JSON, as a tree did
+                parser.skipChildren(); // an array read to its end, a scalar whole:
+                parser.finishToken(); // either fails on malformed JSON, as a tree did
             }
             return;
         }
@@ -165,22 +167,26 @@ record Chunk(JsonNode error, List<Choice> choices, JsonNode usage) {
         };
     }
 
-    /** An integer index (or one written as a string), else -1, as the tree's {@code asInt(default)}. */
-    private static int index(JsonParser parser, JsonToken value) throws IOException {
+    /**
+     * The index as the tree's {@code asInt(default)} read it: a number cut to an int, a boolean as
+     * 1 or 0, a string parsed as a number; null (the default) for anything else.
+     */
+    private static Integer index(JsonParser parser, JsonToken value) throws IOException {
         return switch (value) {
-            case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> parser.getValueAsInt();
+            case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> parser.getNumberValue().intValue();
+            case VALUE_TRUE -> 1;
+            case VALUE_FALSE -> 0;
             case VALUE_STRING -> {
-                try {
-                    yield Integer.parseInt(parser.getText().trim());
-                } catch (NumberFormatException e) {
-                    yield -1;
-                }
+                // Jackson's own parse, which takes a default for what it cannot read: with two
+                // defaults, the results agree only on a number
+                int read = NumberInput.parseAsInt(parser.getText(), 0);
+                yield read == NumberInput.parseAsInt(parser.getText(), 1) ? read : null;
             }
             case START_OBJECT, START_ARRAY -> {
                 parser.skipChildren();
-                yield -1;
+                yield null;
             }
-            default -> -1;
+            default -> null;
         };
     }
 

@@ -1,11 +1,13 @@
 package dev.tether.inference.upstream;
 
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tether.inference.ModelException;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
 import dev.tether.inference.TokenLogprob;
+import java.io.CharConversionException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -87,12 +89,26 @@ final class ChunkReader {
             if (to - from == DONE.length && startsWith(line, from, DONE)) {
                 settle(result(), null);
             } else if (to > from) {
-                try (JsonParser parser = ChatCodec.JSON.createParser(line, from, to - from)) {
-                    chunk(Chunk.read(parser));
-                }
+                chunk(read(line, from, to));
             }
         } catch (IOException | ModelException | RuntimeException e) {
             settle(null, e);
+        }
+    }
+
+    /**
+     * The chunk in {@code line[from, to)}. Bytes that are not UTF-8 fail Jackson's byte parser;
+     * such a line is read again as text, its bad bytes replaced (U+FFFD), as lines were read
+     * before the byte parser.
+     */
+    private static Chunk read(byte[] line, int from, int to) throws IOException {
+        try (JsonParser parser = ChatCodec.JSON.createParser(line, from, to - from)) {
+            return Chunk.read(parser);
+        } catch (CharConversionException | JsonParseException e) {
+            try (JsonParser parser =
+                    ChatCodec.JSON.createParser(new String(line, from, to - from, StandardCharsets.UTF_8))) {
+                return Chunk.read(parser);
+            }
         }
     }
 
@@ -163,7 +179,7 @@ final class ChunkReader {
                 text(choice.content());
             }
             for (Chunk.CallDelta call : choice.calls()) {
-                toolDelta(call.index() >= 0 ? call.index() : calls.size(), call);
+                toolDelta(call.index() != null ? call.index() : calls.size(), call);
             }
             finish(choice.finishReason());
         }

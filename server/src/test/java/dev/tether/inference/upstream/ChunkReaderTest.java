@@ -174,4 +174,43 @@ class ChunkReaderTest {
                 () -> read(new Recorder(), "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}"),
                 "a chunk cut short is an error, not a partial chunk");
     }
+
+    /** What the tree made of odd input, the byte parser makes of it too. */
+    @Test
+    void oddInputReadsAsItsTreeRead() throws Exception {
+        Recorder sink = new Recorder();
+        ChunkReader reader = new ChunkReader(sink, "u");
+        byte[] bad = bytes("data: {\"choices\":[{\"delta\":{\"content\":\"a?b\"}}]}");
+        bad[bad.length - 7] = (byte) 0xff; // the '?': not UTF-8
+        reader.line(bad);
+        for (String line : new String[] {
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":-2,\"function\":{\"name\":\"neg\"}}]}}]}",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":4294967298,\"function\":{\"name\":\"two\"}}]}}]}",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":true,\"function\":{\"name\":\"one\"}}]}}]}",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":\" 1.5\",\"function\":{\"arguments\":\"x\"}}]}}]}",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":\"x\",\"function\":{\"name\":\"next\"}}]}}]}",
+            "data: [DONE]"
+        }) {
+            reader.line(bytes(line));
+        }
+        List<String> calls = sink.calls.stream()
+                .map(c -> c.replaceAll("call_[0-9a-f]{32}", "ID"))
+                .toList();
+        assertEquals(
+                List.of(
+                        "text:a\ufffdb",
+                        "call:0:ID:neg",
+                        "call:1:ID:two",
+                        "call:2:ID:one",
+                        "args:2:x",
+                        "call:3:ID:next",
+                        "answered:TOOL_CALLS"),
+                calls,
+                "a bad byte is U+FFFD; an index of -2, 2^32+2 (2), true (1), \" 1.5\" (1) as the tree read them; \"x\" none");
+
+        assertThrows(
+                com.fasterxml.jackson.core.JsonProcessingException.class,
+                () -> read(new Recorder(), "data: \"cut short"),
+                "a malformed value that is not an object is still an error");
+    }
 }
