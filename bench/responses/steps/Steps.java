@@ -66,7 +66,7 @@ public class Steps {
         }
 
         List<Step> steps = new ArrayList<>();
-        steps.add(new Step("events, plain", () -> {
+        steps.add(new Step("events, plain", 1, () -> {
             long n = 0;
             for (int i = 0; i < 3; i++) {
                 n += ((byte[]) bytes.invoke(null, render.invoke(null, record))).length;
@@ -76,7 +76,7 @@ public class Steps {
         if (echoOf != null) {
             Method of = echoOf;
             Method with = renderEcho;
-            steps.add(new Step("events, echo", () -> {
+            steps.add(new Step("events, echo", 1, () -> {
                 Object echo = of.invoke(null, params);
                 long n = 0;
                 for (int i = 0; i < 3; i++) {
@@ -118,7 +118,7 @@ public class Steps {
         // each line from the bytes that arrived, as the server takes it: copied out of the buffer,
         // or decoded to a String (builds before the streaming parser)
         boolean decode = !asBytes;
-        steps.add(new Step(asBytes ? "chunks, from bytes" : "chunks, from Strings", () -> {
+        steps.add(new Step(asBytes ? "chunks, from bytes" : "chunks, from Strings", answers.size(), () -> {
             long n = 0;
             for (List<Object> a : answers) {
                 Object reader = newReader.newInstance(sink, "u");
@@ -141,9 +141,8 @@ public class Steps {
         long run() throws Exception;
     }
 
-    /** A step: warmed up for half the time, then timed in windows of half a second. */
-    record Step(String name, Work work) {
-        /** The work is one trace (25 turns) for chunks, one run (one turn) for events. */
+    /** A step, whose work covers {@code turns} turns: warmed up for half the time, then timed in windows of half a second. */
+    record Step(String name, int turns, Work work) {
         void run(int seconds) throws Exception {
             long sink = 0;
             long warm = System.nanoTime() + seconds * 500_000_000L;
@@ -159,8 +158,7 @@ public class Steps {
                     sink += work.run();
                     k++;
                 }
-                double turns = name.startsWith("chunks") ? k * 25.0 : k;
-                perTurn.add((System.nanoTime() - t0) / 1000.0 / turns);
+                perTurn.add((System.nanoTime() - t0) / 1000.0 / ((double) k * turns));
             }
             double[] v = perTurn.stream().mapToDouble(Double::doubleValue).sorted().toArray();
             System.out.printf(

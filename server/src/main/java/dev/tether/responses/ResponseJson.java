@@ -97,7 +97,7 @@ final class ResponseJson {
      * as bytes into each event that echoes them (a run's {@code response.created}, {@code
      * response.in_progress} and terminal event): they are most of those events, and on the agent
      * trace of bench/responses (10.6 kB of them every turn) escaping them for each event took
-     * 93–151 µs of a turn's CPU, against 55–61 µs with them written once ({@code
+     * 93–151 µs of a turn's CPU, against 55–68 µs with them written once ({@code
      * bench/responses/steps}, docs/benchmarks.md).
      */
     record Echo(RawValue instructions, RawValue tools) {

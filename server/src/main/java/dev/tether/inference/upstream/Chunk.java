@@ -13,7 +13,7 @@ import java.util.List;
  * as {@link ChunkReader} uses it. A streamed chunk is read with Jackson's streaming parser straight
  * from the line's UTF-8 bytes, keeping only what the reader uses. Before, each line was decoded to
  * a {@code String} and parsed into a tree (a map per object): on the answers of bench/responses'
- * agent trace that read 1.9 µs a chunk, this 1.2 µs ({@code bench/responses/steps},
+ * agent trace that read 2.6–2.8 µs a chunk, this 0.8–1.7 µs ({@code bench/responses/steps},
  * docs/benchmarks.md). The rarely sent parts ({@code error}, {@code usage}, {@code
  * logprobs}) are kept as trees.
  *
@@ -82,10 +82,9 @@ record Chunk(JsonNode error, List<Choice> choices, JsonNode usage) {
     /** A tool call's fragment, the parser at its start. */
     private static CallDelta call(JsonParser parser) throws IOException {
         Parts call = new Parts();
-        Integer[] index = {null};
         fields(parser, parser.currentToken(), (field, value) -> {
             switch (field) {
-                case "index" -> index[0] = index(parser, value);
+                case "index" -> call.index = index(parser, value);
                 case "id" -> call.id = text(parser, value);
                 case "function" ->
                     fields(parser, value, (f, v) -> {
@@ -98,7 +97,7 @@ record Chunk(JsonNode error, List<Choice> choices, JsonNode usage) {
                 default -> parser.skipChildren();
             }
         });
-        return new CallDelta(index[0], call.id, call.name, call.text);
+        return new CallDelta(call.index, call.id, call.name, call.text);
     }
 
     /** What is read of a chunk, a choice or a call, as it comes. */
@@ -112,6 +111,7 @@ record Chunk(JsonNode error, List<Choice> choices, JsonNode usage) {
         String finish;
         String id;
         String name;
+        Integer index;
     }
 
     private interface FieldReader {

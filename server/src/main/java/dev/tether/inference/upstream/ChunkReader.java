@@ -86,7 +86,7 @@ final class ChunkReader {
             to--;
         }
         try {
-            if (to - from == DONE.length && startsWith(line, from, DONE)) {
+            if (Arrays.equals(line, from, to, DONE, 0, DONE.length)) {
                 settle(result(), null);
             } else if (to > from) {
                 chunk(read(line, from, to));
@@ -97,9 +97,10 @@ final class ChunkReader {
     }
 
     /**
-     * The chunk in {@code line[from, to)}. Bytes that are not UTF-8 fail Jackson's byte parser;
-     * such a line is read again as text, its bad bytes replaced (U+FFFD), as lines were read
-     * before the byte parser.
+     * The chunk in {@code line[from, to)}. Bytes that are not UTF-8 fail Jackson's byte parser, as
+     * malformed JSON does; such a line is read again as text, its bad bytes replaced (U+FFFD), as
+     * lines were read before the byte parser (malformed JSON then fails again, and that failure is
+     * the one reported).
      */
     private static Chunk read(byte[] line, int from, int to) throws IOException {
         try (JsonParser parser = ChatCodec.JSON.createParser(line, from, to - from)) {
@@ -116,11 +117,7 @@ final class ChunkReader {
     private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
 
     private static boolean startsWith(byte[] line, byte[] prefix) {
-        return line.length >= prefix.length && startsWith(line, 0, prefix);
-    }
-
-    private static boolean startsWith(byte[] line, int at, byte[] prefix) {
-        return Arrays.equals(line, at, at + prefix.length, prefix, 0, prefix.length);
+        return line.length >= prefix.length && Arrays.equals(line, 0, prefix.length, prefix, 0, prefix.length);
     }
 
     /** The stream's end: {@code failure} null for a clean one, else the broken connection. */
