@@ -128,7 +128,7 @@ const cpuTable = cpuRows.length
   ? ["", "## Tether's CPU per request (overhead phase, prefill 0)", "",
     "| Mode | Server CPU per request | of which JIT compiler threads | without the JIT | Overhead per turn (median, from the table above) |",
     "|---|---|---|---|---|", ...cpuRows, "",
-    "Server CPU = the running time of Tether's JVM threads (from /proc/PID/task/*/schedstat, in ns) over the measured replays of the mode, divided by their requests, the kernel's work for its sockets included. Only that mode's requests run during its replays. The JIT part is the JVM's C1/C2 compiler threads: it falls as the server warms up (`--warmup`), and what remains is the steady cost of a request. Tether has one pinned CPU, so this work lengthens a turn wherever it does not overlap the upstream's own work; the rest of the overhead is waiting (hand-offs between threads, the network)."]
+    "Server CPU = the running time of Tether's JVM threads (from /proc/PID/task/*/schedstat, in ns) over the measured replays of the mode, divided by their requests, the kernel's work for its sockets included. Only that mode's requests run during its replays. The JIT part is the JVM's C1/C2 compiler threads: it falls as the server warms up (`--warmup`), and what remains is the steady cost of a request. When Tether has one pinned CPU (the default), this work lengthens a turn wherever it does not overlap the upstream's own work; the rest of the overhead is waiting (hand-offs between threads, the network)."]
   : [];
 
 // ---- targets ----------------------------------------------------------------------------

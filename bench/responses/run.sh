@@ -6,6 +6,7 @@
 # Usage: bench/responses/run.sh [--reps N] [--warmup N] [--wall-reps N] [--wall-warmup N]
 #          [--prefill-us-per-token N] [--no-prefix-cache] [--turns N] [--seed N]
 #          [--chunk-chars N] [--modes direct,stateless,chained,ws,ws-deflate] [--out FILE] [--skip-install]
+#          [--pin on|off]  (on, the default: Tether on CPU 0, upstream and client on CPU 1; off: no taskset)
 # Env: TETHER_SERVE  command prefix that runs Tether (default: "$ROOT/tether serve"); the
 #                    script appends --port 0 --data-dir DIR --upstream URL
 set -euo pipefail
@@ -27,6 +28,7 @@ CHUNK_CHARS=4     # characters per upstream chunk (≈ one token)
 MODES="direct,stateless,chained,ws,ws-deflate"
 OUT="$HERE/results/latest.md"
 SKIP_INSTALL=0
+PIN=on
 READY_TIMEOUT=120 # seconds for Tether to print its "listening" line
 BUILD_TIMEOUT=900 # seconds allowed for the launcher to (re)build itself first
 PHASE_TIMEOUT=1800
@@ -47,6 +49,7 @@ while [ $# -gt 0 ]; do
     --modes) MODES="${2:-}"; shift 2 ;;
     --out) OUT="${2:-}"; shift 2 ;;
     --skip-install) SKIP_INSTALL=1; shift ;;
+    --pin) case "${2:-}" in on|off) PIN="$2" ;; *) echo "--pin must be on or off" >&2; exit 2 ;; esac; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -88,9 +91,11 @@ install_deps() {
 [ -f "$HERE/node_modules/ws/package.json" ] || die "bench/responses/node_modules has no ws (run without --skip-install)"
 for tool in node timeout; do command -v "$tool" >/dev/null || die "'$tool' not found"; done
 
-# Pinning: Tether on CPU 0, upstream + replay client on CPU 1 (when there are 2 CPUs).
+# Pinning: Tether on CPU 0, upstream + replay client on CPU 1 (when there are 2 CPUs), unless --pin off.
 PIN_SERVER=(); PIN_LOAD=(); PINNING="none (fewer than 2 CPUs or no taskset): numbers are noisier"
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+if [ "$PIN" = off ]; then
+  PINNING="none (--pin off): Tether, the upstream and the replay client share every CPU"
+elif command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   PIN_SERVER=(taskset -c 0); PIN_LOAD=(taskset -c 1)
   PINNING="Tether on CPU 0; upstream and replay client on CPU 1 (\`taskset\`)"
 fi
