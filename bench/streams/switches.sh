@@ -46,14 +46,15 @@ commits() {
     END { if (n == "" || s == "" || c == "") print "-"; else print n, s, c }'
 }
 
-# Untimed: the JIT settles, in two halves with a /metrics read between them, so that what starts
-# the measured run (a new wrk's connections after the last one's closed, and the /metrics read)
-# meets code compiled after it had seen both: the first closes and the first GET after a POST-only
-# load threw the event loop's compiled methods out, and C2 compiled them again inside the measured
-# run (docs/benchmarks.md, "2026-12-07 (evening)").
-post "$((WARMUP - WARMUP / 2))"
+# Untimed: the JIT settles, in two halves with a /metrics read between them, so that the new
+# wrk's connections (after the last one's closed) and the /metrics read that start the measured
+# run are not the first the server sees after a POST-only load: those first ones threw the event
+# loop's compiled methods out, and C2 compiled them again inside the measured run (1.0-1.5 s of
+# its 10 s; 0.05-0.06 s with the halves; docs/benchmarks.md, "2026-12-07 (evening)").
+HALF=$((WARMUP / 2))
+post "$((WARMUP - HALF))"
 commits >/dev/null
-post "$((WARMUP / 2 > 0 ? WARMUP / 2 : 1))"
+if [ "$HALF" -gt 0 ]; then post "$HALF"; fi
 threads >"$DATA.t0"
 commits >"$DATA.c0"
 post "$SECS" &
