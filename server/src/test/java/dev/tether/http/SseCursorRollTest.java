@@ -35,23 +35,30 @@ class SseCursorRollTest {
             HttpClient client = HttpClient.newHttpClient();
             URI stream = api.uri("/v1/stream/s");
             assertEquals(201, send(client, HttpRequest.newBuilder(stream).PUT(body(""))));
-            BlockingQueue<Long> plain = tail(client, stream, "");
-            BlockingQueue<Long> echoing = tail(client, stream, "&cursor=1005");
+            BlockingQueue<Control> plain = tail(client, stream, "");
+            BlockingQueue<Control> echoing = tail(client, stream, "&cursor=1005");
 
-            long first = take(plain);
-            long ahead = take(echoing);
-            assertEquals(1_000, first, "the current interval's cursor");
-            assertTrue(ahead > 1_005 && ahead <= 1_005 + 180, "one past the echoed cursor, with jitter: " + ahead);
+            Control first = next(plain);
+            Control ahead = next(echoing);
+            assertEquals(1_000, first.cursor(), "the current interval's cursor");
+            assertTrue(
+                    ahead.cursor() > 1_005 && ahead.cursor() <= 1_005 + 180,
+                    "one past the echoed cursor, with jitter: " + ahead);
 
             clock.advanceMillis(INTERVAL); // into the next interval
             append(client, stream);
-            assertEquals(1_001, take(plain), "the next interval's cursor");
-            assertEquals(ahead, take(echoing), "the echoed tail's cursor went back");
+            Control plain1 = after(plain, first);
+            Control echoing1 = after(echoing, ahead);
+            assertEquals(1_001, plain1.cursor(), "the next interval's cursor");
+            assertEquals(ahead.cursor(), echoing1.cursor(), "the echoed tail's cursor went back");
 
-            clock.advanceMillis((ahead - 1_001 + 2) * INTERVAL); // past the echoed tail's answer
+            clock.advanceMillis((ahead.cursor() - 1_001 + 2) * INTERVAL); // past the echoed tail's answer
             append(client, stream);
-            assertEquals(ahead + 2, take(plain));
-            assertEquals(ahead + 2, take(echoing), "the intervals passed the echoed tail's cursor");
+            assertEquals(ahead.cursor() + 2, after(plain, plain1).cursor());
+            assertEquals(
+                    ahead.cursor() + 2,
+                    after(echoing, echoing1).cursor(),
+                    "the intervals passed the echoed tail's cursor");
             client.shutdownNow(); // the tails end here, not at the server's drain
         }
     }
@@ -69,20 +76,25 @@ class SseCursorRollTest {
         assertEquals(204, send(client, HttpRequest.newBuilder(stream).POST(body("x"))));
     }
 
-    /** The cursor of each control event of a tail from the stream's current end. */
-    private static BlockingQueue<Long> tail(HttpClient client, URI stream, String query) throws Exception {
+    /** A control event: the stream's next offset there, and the cursor. */
+    private record Control(String offset, long cursor) {}
+
+    /** The control events of a tail from the stream's current end. */
+    private static BlockingQueue<Control> tail(HttpClient client, URI stream, String query) throws Exception {
         HttpResponse<Stream<String>> sse = client.sendAsync(
                         HttpRequest.newBuilder(URI.create(stream + "?live=sse&offset=now" + query))
                                 .build(),
                         HttpResponse.BodyHandlers.ofLines())
                 .get(10, TimeUnit.SECONDS);
         assertEquals(200, sse.statusCode());
-        BlockingQueue<Long> cursors = new LinkedBlockingQueue<>();
+        BlockingQueue<Control> cursors = new LinkedBlockingQueue<>();
         Thread.ofVirtual().start(() -> {
             try {
                 SseControls.read(
                         sse.body(),
-                        control -> cursors.add(control.path("streamCursor").asLong()));
+                        control -> cursors.add(new Control(
+                                control.path("streamNextOffset").asText(),
+                                control.path("streamCursor").asLong())));
             } catch (Exception e) {
                 // the test ended and closed the connection
             }
@@ -90,9 +102,22 @@ class SseCursorRollTest {
         return cursors;
     }
 
-    private static long take(BlockingQueue<Long> cursors) throws InterruptedException {
-        Long cursor = cursors.poll(10, TimeUnit.SECONDS);
-        assertTrue(cursor != null, "no control event within 10 s");
-        return cursor;
+    /**
+     * The first control event past {@code before}'s offset (an append's). A tail may also send
+     * control events while it waits (a keep-alive, or an empty read after a wake-up), at the
+     * offset it waits at, and one sent before the clock moved carries the old interval's cursor.
+     */
+    private static Control after(BlockingQueue<Control> controls, Control before) throws InterruptedException {
+        Control c;
+        do {
+            c = next(controls);
+        } while (c.offset().equals(before.offset()));
+        return c;
+    }
+
+    private static Control next(BlockingQueue<Control> controls) throws InterruptedException {
+        Control c = controls.poll(10, TimeUnit.SECONDS);
+        assertTrue(c != null, "no control event within 10 s");
+        return c;
     }
 }
