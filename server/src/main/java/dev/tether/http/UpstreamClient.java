@@ -20,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 /**
@@ -47,6 +48,7 @@ public final class UpstreamClient implements UpstreamTransport {
 
     private final EventLoops loops;
     private final UpstreamConnections connections;
+    private final LongAdder resent = new LongAdder();
 
     private UpstreamClient(EventLoops loops, UpstreamConnections connections) {
         this.loops = loops;
@@ -71,6 +73,14 @@ public final class UpstreamClient implements UpstreamTransport {
     /** How many connections to upstreams are open, idle or in use (for {@code /metrics}). */
     public int openConnections() {
         return connections.open();
+    }
+
+    /**
+     * How many requests were sent again on a new connection after the held one they went out on
+     * closed before their answer (for {@code /metrics}).
+     */
+    public long resent() {
+        return resent.sum();
     }
 
     @Override
@@ -107,21 +117,8 @@ public final class UpstreamClient implements UpstreamTransport {
         // any reply, and the connection is one that loop holds.
         Context loop = loops.forCaller();
         UpstreamExchange exchange = new UpstreamExchange(connections, origin);
-        loop.runOnContext(v -> connections
-                .take(origin)
-                .compose(connection -> exchange.taken(connection)
-                        ? connection.request(options)
-                        : Future.failedFuture(new IOException("the request was abandoned")))
-                .compose(req -> {
-                    (body == null ? req.end() : req.end(Buffer.buffer(body))).onComplete(w -> {
-                        out.complete(null);
-                        if (w.succeeded()) {
-                            exchange.written();
-                        }
-                    });
-                    return req.response();
-                })
-                .onComplete(ar -> {
+        loop.runOnContext(
+                v -> attempt(origin, options, body, exchange, false, out).onComplete(ar -> {
                     out.complete(null);
                     if (ar.failed()) {
                         head.completeExceptionally(ar.cause());
@@ -154,6 +151,43 @@ public final class UpstreamClient implements UpstreamTransport {
         } catch (ExecutionException e) {
             throw asIOException(e.getCause());
         }
+    }
+
+    /**
+     * On a loop: the request on a connection it holds, else on a new one; its answer's head. When a
+     * held connection closes under the request before that head ({@link UpstreamExchange#resend}),
+     * the request goes out once more on a new connection: the upstream closed it idle as the
+     * request left, and did not read it. (The upstream backend sends a request that failed before
+     * its answer again anyway, but after a backoff, counting the upstream unreachable.)
+     */
+    private Future<HttpClientResponse> attempt(
+            UpstreamConnections.Origin origin,
+            RequestOptions options,
+            byte[] body,
+            UpstreamExchange exchange,
+            boolean fresh,
+            CompletableFuture<Void> out) {
+        return connections
+                .take(origin, fresh)
+                .compose(taken -> exchange.taken(taken)
+                        ? taken.connection().request(options)
+                        : Future.failedFuture(new IOException("the request was abandoned")))
+                .compose(req -> {
+                    (body == null ? req.end() : req.end(Buffer.buffer(body))).onComplete(w -> {
+                        out.complete(null);
+                        if (w.succeeded()) {
+                            exchange.written();
+                        }
+                    });
+                    return req.response();
+                })
+                .recover(failure -> {
+                    if (!exchange.resend(failure)) {
+                        return Future.failedFuture(failure);
+                    }
+                    resent.increment();
+                    return attempt(origin, options, body, exchange, true, out);
+                });
     }
 
     private static String pathAndQuery(URI uri) {

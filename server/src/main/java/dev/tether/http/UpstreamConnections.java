@@ -27,10 +27,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * short is closed instead. An idle connection the upstream closes leaves its loop's list when the
  * loop sees the close; one idle for longer than the keep-alive time (60 s, the default of Vert.x's
  * pool, or less when the upstream's {@code Keep-Alive} header says so) is closed when next met, or
- * by its loop's sweep every second, as Vert.x's pool did. As with that pool, a request that meets
- * a close the loop has not seen yet fails; it is not sent again, since a POST is not safe to
- * repeat. Over {@code maxOpen} connections to one upstream, a request fails at once, where the
- * pool queued it.
+ * by its loop's sweep every second, as Vert.x's pool did. A request that meets a close the loop has
+ * not seen yet (the upstream closed the held connection as the request went out) is sent again on a
+ * new one ({@link UpstreamClient}), once. Over {@code maxOpen} connections to one upstream, a
+ * request fails at once, where the pool queued it.
  *
  * <p>Thread-safe: each loop's idle connections are confined to that loop ({@link #take} and
  * {@link #giveBack} run there); the counts of open connections, one per upstream, are shared.
@@ -87,18 +87,21 @@ final class UpstreamConnections {
     /** An idle connection, and the {@link System#nanoTime()} after which it is not taken. */
     private record Idle(HttpClientConnection connection, long until) {}
 
+    /** A connection taken for a request, and whether it was held idle (it carried an earlier one). */
+    record Taken(HttpClientConnection connection, boolean held) {}
+
     /**
-     * On an event loop: an open connection to {@code origin} that this loop holds idle, else a new
-     * one made on this loop. Fails when as many as allowed are open already, or the connection
-     * cannot be made.
+     * On an event loop: an open connection to {@code origin} that this loop holds idle (unless
+     * {@code fresh}), else a new one made on this loop. Fails when as many as allowed are open
+     * already, or the connection cannot be made.
      */
-    Future<HttpClientConnection> take(Origin origin) {
+    Future<Taken> take(Origin origin, boolean fresh) {
         Key key = here(origin);
-        ArrayDeque<Idle> list = idle.get(key);
+        ArrayDeque<Idle> list = fresh ? null : idle.get(key);
         long now = System.nanoTime();
         for (Idle held; list != null && (held = list.pollLast()) != null; ) {
             if (now - held.until() < 0) {
-                return Future.succeededFuture(held.connection());
+                return Future.succeededFuture(new Taken(held.connection(), true));
             }
             held.connection().close(); // idle too long: the upstream may be closing it right now
         }
@@ -119,22 +122,23 @@ final class UpstreamConnections {
             return Future.failedFuture(e);
         }
         return made.andThen(result -> {
-            if (result.failed()) {
-                count.decrementAndGet();
-                return;
-            }
-            HttpClientConnection connection = result.result();
-            open.add(connection);
-            connection.exceptionHandler(e -> {}); // each exchange hears of its own failure
-            connection.closeHandler(v -> {
-                open.remove(connection);
-                count.decrementAndGet();
-                ArrayDeque<Idle> mine = idle.get(key); // on the loop that made it
-                if (mine != null) {
-                    mine.removeIf(held -> held.connection() == connection);
-                }
-            });
-        });
+                    if (result.failed()) {
+                        count.decrementAndGet();
+                        return;
+                    }
+                    HttpClientConnection connection = result.result();
+                    open.add(connection);
+                    connection.exceptionHandler(e -> {}); // each exchange hears of its own failure
+                    connection.closeHandler(v -> {
+                        open.remove(connection);
+                        count.decrementAndGet();
+                        ArrayDeque<Idle> mine = idle.get(key); // on the loop that made it
+                        if (mine != null) {
+                            mine.removeIf(held -> held.connection() == connection);
+                        }
+                    });
+                })
+                .map(connection -> new Taken(connection, false));
     }
 
     /**

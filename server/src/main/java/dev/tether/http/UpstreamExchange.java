@@ -2,7 +2,9 @@ package dev.tether.http;
 
 import io.vertx.core.http.HttpClientConnection;
 import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpClosedException;
 import io.vertx.core.http.HttpVersion;
+import java.io.IOException;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -24,6 +26,9 @@ final class UpstreamExchange {
     private final UpstreamConnections connections;
     private final UpstreamConnections.Origin origin;
     private HttpClientConnection connection;
+    /** Whether {@link #connection} was held idle, having carried an earlier exchange. */
+    private boolean held;
+
     private boolean written;
     private HttpClientResponse answered;
     /** Given back, closed or cut: nothing more to do. */
@@ -35,8 +40,9 @@ final class UpstreamExchange {
     }
 
     /** The connection taken for it; false when the exchange was cut meanwhile (it is closed then). */
-    boolean taken(HttpClientConnection connection) {
-        this.connection = connection;
+    boolean taken(UpstreamConnections.Taken taken) {
+        this.connection = taken.connection();
+        this.held = taken.held();
         if (over) { // only a cut ends an exchange before it has a connection
             connection.close();
             return false;
@@ -54,6 +60,24 @@ final class UpstreamExchange {
     void answered(HttpClientResponse res) {
         answered = res;
         done();
+    }
+
+    /**
+     * The request failed before its answer's head with {@code failure}: whether to send it again,
+     * on a new connection. Only when the connection was a held one and the failure is its close
+     * (the upstream closed it idle as the request went out, before the loop saw that), and the
+     * exchange is still wanted: an upstream that closes a new connection, or answers badly, is
+     * not asked twice here. Then the old connection is let go and the exchange starts over.
+     */
+    boolean resend(Throwable failure) {
+        if (over || !held || !(failure instanceof HttpClosedException || failure instanceof IOException)) {
+            return false;
+        }
+        connection.close(); // closed already, or closing: never given back
+        connection = null;
+        held = false;
+        written = false;
+        return true;
     }
 
     /** The exchange is not wanted to its end: unless its connection went back already, it is closed. */

@@ -563,6 +563,67 @@ class UpstreamClientTest {
         assertEquals(List.of("1", "2"), answers);
     }
 
+    /**
+     * The upstream closes a held connection as the next request goes out on it (its keep-alive
+     * timeout crossing the request): the request goes out again at once on a new connection, and
+     * the caller sees only the answer.
+     */
+    @Test
+    void aHeldConnectionClosedUnderTheNextRequestIsResentOnANewOne() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        Map<Integer, AtomicInteger> requests = new java.util.concurrent.ConcurrentHashMap<>();
+        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> {
+            if (requests.computeIfAbsent(n, k -> new AtomicInteger()).incrementAndGet() == 2) {
+                s.close(); // no answer: closed as the request arrived
+                return;
+            }
+            answer(out, String.valueOf(n));
+        });
+        List<String> answers = fromACallerStartedOn(
+                loops, new CompletableFuture<>(), () -> List.of(fetch(client, uri), fetch(client, uri)));
+        assertEquals(List.of("1", "2"), answers);
+        assertEquals(2, accepted.get());
+        assertEquals(1, ((UpstreamClient) client).resent());
+    }
+
+    /** A new connection the upstream closes before answering is an error, not a request sent twice. */
+    @Test
+    void aNewConnectionClosedBeforeItsAnswerIsAnErrorNotResent() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> s.close());
+        ExecutionException e = assertThrows(
+                ExecutionException.class,
+                () -> fromACallerStartedOn(loops, new CompletableFuture<>(), () -> fetch(client, uri)));
+        assertInstanceOf(IOException.class, e.getCause(), e.toString());
+        assertEquals(1, accepted.get(), "the request was sent again");
+        assertEquals(0, ((UpstreamClient) client).resent());
+    }
+
+    /** A held connection that breaks after its answer began is an error: part of an answer came. */
+    @Test
+    void aHeldConnectionBrokenAfterItsAnswerBeganIsAnErrorNotResent() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        Map<Integer, AtomicInteger> requests = new java.util.concurrent.ConcurrentHashMap<>();
+        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> {
+            if (requests.computeIfAbsent(n, k -> new AtomicInteger()).incrementAndGet() == 2) {
+                head(out, 10);
+                out.write("abc".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                s.close();
+                return;
+            }
+            answer(out, String.valueOf(n));
+        });
+        ExecutionException e = assertThrows(
+                ExecutionException.class,
+                () -> fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
+                    fetch(client, uri);
+                    return fetch(client, uri);
+                }));
+        assertEquals(1, accepted.get(), "the request was sent again: " + e);
+        assertEquals(0, ((UpstreamClient) client).resent());
+    }
+
     /** A connection idle for longer than the keep-alive time is closed, not taken. */
     @Test
     void aConnectionIdleLongerThanTheKeepAliveIsClosedNotTaken() throws Exception {
