@@ -177,7 +177,6 @@ public final class TetherServer implements AutoCloseable {
                 config.upstreamModel());
         UpstreamClient transport = UpstreamClient.create(loops, settings.connectTimeout());
         metrics.connections("upstream", transport, UpstreamClient::openConnections);
-        metrics.upstreamResent(transport, UpstreamClient::resent);
         return new UpstreamBackend(settings, transport, metrics);
     }
 

@@ -20,7 +20,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 /**
@@ -48,7 +47,6 @@ public final class UpstreamClient implements UpstreamTransport {
 
     private final EventLoops loops;
     private final UpstreamConnections connections;
-    private final LongAdder resent = new LongAdder();
 
     private UpstreamClient(EventLoops loops, UpstreamConnections connections) {
         this.loops = loops;
@@ -73,14 +71,6 @@ public final class UpstreamClient implements UpstreamTransport {
     /** How many connections to upstreams are open, idle or in use (for {@code /metrics}). */
     public int openConnections() {
         return connections.open();
-    }
-
-    /**
-     * How many requests were sent again on a new connection after the held one they went out on
-     * closed before their answer (for {@code /metrics}).
-     */
-    public long resent() {
-        return resent.sum();
     }
 
     @Override
@@ -117,27 +107,26 @@ public final class UpstreamClient implements UpstreamTransport {
         // any reply, and the connection is one that loop holds.
         Context loop = loops.forCaller();
         UpstreamExchange exchange = new UpstreamExchange(connections, origin);
-        loop.runOnContext(
-                v -> attempt(origin, options, body, exchange, false, out).onComplete(ar -> {
-                    out.complete(null);
-                    if (ar.failed()) {
-                        head.completeExceptionally(ar.cause());
-                        return;
-                    }
-                    HttpClientResponse res = ar.result();
-                    String type = res.getHeader("Content-Type");
-                    Answer answer = new Answer(res.statusCode(), type == null ? "" : type, new Body(res, exchange));
-                    try {
-                        atHead.accept(answer);
-                    } catch (RuntimeException e) { // it must not throw; if it does, the caller hears of it
-                        answer.body().close();
-                        head.completeExceptionally(e);
-                        return;
-                    }
-                    if (!head.complete(answer)) {
-                        answer.body().close(); // the caller gave up already
-                    }
-                }));
+        loop.runOnContext(v -> exchange(origin, options, body, exchange, out).onComplete(ar -> {
+            out.complete(null);
+            if (ar.failed()) {
+                head.completeExceptionally(ar.cause());
+                return;
+            }
+            HttpClientResponse res = ar.result();
+            String type = res.getHeader("Content-Type");
+            Answer answer = new Answer(res.statusCode(), type == null ? "" : type, new Body(res, exchange));
+            try {
+                atHead.accept(answer);
+            } catch (RuntimeException e) { // it must not throw; if it does, the caller hears of it
+                answer.body().close();
+                head.completeExceptionally(e);
+                return;
+            }
+            if (!head.complete(answer)) {
+                answer.body().close(); // the caller gave up already
+            }
+        }));
         try {
             out.get(headTimeout.toNanos(), TimeUnit.NANOSECONDS); // completes normally, never with a failure
             meanwhile.run();
@@ -154,21 +143,18 @@ public final class UpstreamClient implements UpstreamTransport {
     }
 
     /**
-     * On a loop: the request on a connection it holds, else on a new one; its answer's head. When a
-     * held connection closes under the request before that head ({@link UpstreamExchange#resend}),
-     * the request goes out once more on a new connection: the upstream closed it idle as the
-     * request left, and did not read it. (The upstream backend sends a request that failed before
-     * its answer again anyway, but after a backoff, counting the upstream unreachable.)
+     * On a loop: the request on a connection it holds, else on a new one; its answer's head. A held
+     * connection that closes under the request before that head fails it with {@link
+     * UpstreamTransport.Stale}.
      */
-    private Future<HttpClientResponse> attempt(
+    private Future<HttpClientResponse> exchange(
             UpstreamConnections.Origin origin,
             RequestOptions options,
             byte[] body,
             UpstreamExchange exchange,
-            boolean fresh,
             CompletableFuture<Void> out) {
         return connections
-                .take(origin, fresh)
+                .take(origin)
                 .compose(taken -> exchange.taken(taken)
                         ? taken.connection().request(options)
                         : Future.failedFuture(new IOException("the request was abandoned")))
@@ -181,13 +167,17 @@ public final class UpstreamClient implements UpstreamTransport {
                     });
                     return req.response();
                 })
-                .recover(failure -> {
-                    if (!exchange.resend(failure)) {
-                        return Future.failedFuture(failure);
-                    }
-                    resent.increment();
-                    return attempt(origin, options, body, exchange, true, out);
-                });
+                .recover(failure -> Future.failedFuture(
+                        exchange.stale(failure)
+                                ? new UpstreamTransport.Stale(
+                                        "a held connection closed before any answer: " + describe(failure), failure)
+                                : failure));
+    }
+
+    private static String describe(Throwable failure) {
+        return failure.getMessage() != null
+                ? failure.getMessage()
+                : failure.getClass().getSimpleName();
     }
 
     private static String pathAndQuery(URI uri) {
@@ -207,13 +197,7 @@ public final class UpstreamClient implements UpstreamTransport {
     }
 
     private static IOException asIOException(Throwable cause) {
-        if (cause instanceof IOException io) {
-            return io;
-        }
-        String message = cause.getMessage() != null
-                ? cause.getMessage()
-                : cause.getClass().getSimpleName();
-        return new IOException(message, cause);
+        return cause instanceof IOException io ? io : new IOException(describe(cause), cause);
     }
 
     @Override

@@ -28,9 +28,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * loop sees the close; one idle for longer than the keep-alive time (60 s, the default of Vert.x's
  * pool, or less when the upstream's {@code Keep-Alive} header says so) is closed when next met, or
  * by its loop's sweep every second, as Vert.x's pool did. A request that meets a close the loop has
- * not seen yet (the upstream closed the held connection as the request went out) is sent again on a
- * new one ({@link UpstreamClient}), once. Over {@code maxOpen} connections to one upstream, a
- * request fails at once, where the pool queued it.
+ * not seen yet (the upstream closed the held connection as the request went out) fails with {@link
+ * dev.tether.inference.upstream.UpstreamTransport.Stale}, which the upstream backend sends again at
+ * once. Over {@code maxOpen} connections to one upstream, a request fails at once, where the pool
+ * queued it.
  *
  * <p>Thread-safe: each loop's idle connections are confined to that loop ({@link #take} and
  * {@link #giveBack} run there); the counts of open connections, one per upstream, are shared.
@@ -91,13 +92,13 @@ final class UpstreamConnections {
     record Taken(HttpClientConnection connection, boolean held) {}
 
     /**
-     * On an event loop: an open connection to {@code origin} that this loop holds idle (unless
-     * {@code fresh}), else a new one made on this loop. Fails when as many as allowed are open
-     * already, or the connection cannot be made.
+     * On an event loop: an open connection to {@code origin} that this loop holds idle, else a new
+     * one made on this loop. Fails when as many as allowed are open already, or the connection
+     * cannot be made.
      */
-    Future<Taken> take(Origin origin, boolean fresh) {
+    Future<Taken> take(Origin origin) {
         Key key = here(origin);
-        ArrayDeque<Idle> list = fresh ? null : idle.get(key);
+        ArrayDeque<Idle> list = idle.get(key);
         long now = System.nanoTime();
         for (Idle held; list != null && (held = list.pollLast()) != null; ) {
             if (now - held.until() < 0) {

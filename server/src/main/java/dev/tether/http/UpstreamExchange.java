@@ -1,5 +1,6 @@
 package dev.tether.http;
 
+import dev.tether.inference.upstream.UpstreamTransport;
 import io.vertx.core.http.HttpClientConnection;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpClosedException;
@@ -63,21 +64,12 @@ final class UpstreamExchange {
     }
 
     /**
-     * The request failed before its answer's head with {@code failure}: whether to send it again,
-     * on a new connection. Only when the connection was a held one and the failure is its close
-     * (the upstream closed it idle as the request went out, before the loop saw that), and the
-     * exchange is still wanted: an upstream that closes a new connection, or answers badly, is
-     * not asked twice here. Then the old connection is let go and the exchange starts over.
+     * The request failed before its answer's head with {@code failure}: whether that was a held
+     * connection closing under it ({@link UpstreamTransport.Stale}), rather than a new one or a
+     * bad answer.
      */
-    boolean resend(Throwable failure) {
-        if (over || !held || !(failure instanceof HttpClosedException || failure instanceof IOException)) {
-            return false;
-        }
-        connection.close(); // closed already, or closing: never given back
-        connection = null;
-        held = false;
-        written = false;
-        return true;
+    boolean stale(Throwable failure) {
+        return !over && held && (failure instanceof HttpClosedException || failure instanceof IOException);
     }
 
     /** The exchange is not wanted to its end: unless its connection went back already, it is closed. */

@@ -225,17 +225,6 @@ public final class Metrics {
                 .register(registry);
     }
 
-    /**
-     * A counter of upstream requests sent again on a new connection after the held one they went
-     * out on closed before their answer, read from {@code source}.
-     */
-    public <T> void upstreamResent(T source, ToDoubleFunction<T> value) {
-        io.micrometer.core.instrument.FunctionCounter.builder("tether.upstream.resent", source, value)
-                .description("upstream requests sent again on a new connection after the held one closed before"
-                        + " their answer (the upstream closing it idle as the request went out)")
-                .register(registry);
-    }
-
     /** A reader cut for falling behind, per transport (sse, responses_sse, websocket). */
     public void slowReaderDisconnected(String transport) {
         registry.counter("tether.slow.reader.disconnects", "transport", transport)

@@ -23,7 +23,8 @@ import java.util.concurrent.TimeoutException;
  * Any OpenAI-compatible Chat Completions endpoint, possibly several replicas of it. A chain
  * goes to the replica rendezvous hashing ranks first for its session key; when a replica fails
  * before anything was streamed, the next one is tried, and a replica already tried again only
- * after an exponential backoff. Once output has reached the client nothing is retried.
+ * after an exponential backoff. A request that met a held connection closing under it goes out
+ * again at once, once a turn. Once output has reached the client nothing is retried.
  *
  * <p>A streamed answer is parsed where it arrives, on the transport's thread, and handed to the
  * sink from there; the caller's (virtual) thread sends the request, waits for the answer's end
@@ -65,22 +66,34 @@ public final class UpstreamBackend implements ModelBackend {
                 ChatCodec.requestBody(request, settings.model() != null ? settings.model() : request.model(), prefixes);
         int attempts = Math.max(2, ranked.size() + 1);
         ModelException last = null;
+        // A request that met a held connection closing under it (the upstream's keep-alive timeout
+        // crossing it: UpstreamTransport.Stale) goes out again at once, to the same replica, once a
+        // turn, without using an attempt or waiting out a backoff: the upstream most likely never
+        // read it.
+        boolean staleLeft = true;
         for (int attempt = 0; attempt < attempts; attempt++) {
             if (attempt >= ranked.size()) {
                 Thread.sleep(BACKOFF_MILLIS << (attempt - ranked.size()));
             }
             URI base = ranked.get(attempt % ranked.size());
-            ChunkReader reader = new ChunkReader(sink, base.toString());
-            try {
-                return exchange(base, body, reader);
-            } catch (Retryable e) {
-                if (reader.emitted()) {
-                    throw new ModelException(ModelException.Kind.UNAVAILABLE, e.getMessage());
+            while (true) {
+                ChunkReader reader = new ChunkReader(sink, base.toString());
+                try {
+                    return exchange(base, body, reader);
+                } catch (Retryable e) {
+                    if (reader.emitted()) {
+                        throw new ModelException(ModelException.Kind.UNAVAILABLE, e.getMessage());
+                    }
+                    if (e.stale && staleLeft) {
+                        staleLeft = false;
+                        continue;
+                    }
+                    LOG.log(
+                            System.Logger.Level.WARNING,
+                            e.getMessage() + " (attempt " + (attempt + 1) + "/" + attempts + ")");
+                    last = new ModelException(ModelException.Kind.UNAVAILABLE, e.getMessage());
+                    break;
                 }
-                LOG.log(
-                        System.Logger.Level.WARNING,
-                        e.getMessage() + " (attempt " + (attempt + 1) + "/" + attempts + ")");
-                last = new ModelException(ModelException.Kind.UNAVAILABLE, e.getMessage());
             }
         }
         throw new ModelException(
@@ -129,6 +142,10 @@ public final class UpstreamBackend implements ModelBackend {
                                         .whenComplete((end, failure) -> reader.ended(ioFailure(failure)));
                             }
                         });
+            } catch (UpstreamTransport.Stale e) {
+                observe(base, start, "stale");
+                throw new Retryable("upstream " + base + " closed a held connection under the request: " + describe(e))
+                        .stale();
             } catch (UpstreamTransport.Timeout e) {
                 observe(base, start, "timeout");
                 throw new Retryable("upstream " + base + " did not answer within "
@@ -257,27 +274,10 @@ public final class UpstreamBackend implements ModelBackend {
         String last = "no upstream configured";
         for (URI base : settings.replicas()) {
             try {
-                UpstreamTransport.Answer response =
-                        http.send(at(base, "/models"), headers("application/json"), null, settings.firstByteTimeout());
-                try (UpstreamTransport.Body body = response.body()) {
-                    if (response.status() != 200) {
-                        last = "upstream " + base + " answered GET /models with HTTP " + response.status() + ": "
-                                + errorDetail(base, body);
-                        continue;
-                    }
-                    List<ModelInfo> out = new ArrayList<>();
-                    for (var m : ChatCodec.JSON
-                            .readTree(await(body.read(MAX_BODY_BYTES), body, base))
-                            .path("data")) {
-                        String id = m.path("id").asText(null);
-                        if (id != null) {
-                            out.add(new ModelInfo(
-                                    id,
-                                    m.path("owned_by").asText("upstream"),
-                                    m.path("created").asLong(0)));
-                        }
-                    }
-                    return out;
+                try {
+                    return models(base);
+                } catch (UpstreamTransport.Stale e) {
+                    return models(base); // a held connection closed under the request: once more, at once
                 }
             } catch (Retryable e) {
                 last = e.getMessage();
@@ -286,6 +286,31 @@ public final class UpstreamBackend implements ModelBackend {
             }
         }
         throw new ModelException(ModelException.Kind.UNAVAILABLE, last + " (check --upstream)");
+    }
+
+    /** {@code base}'s list; an answer other than 200 is a {@link Retryable} saying so. */
+    private List<ModelInfo> models(URI base) throws IOException, ModelException, InterruptedException, Retryable {
+        UpstreamTransport.Answer response =
+                http.send(at(base, "/models"), headers("application/json"), null, settings.firstByteTimeout());
+        try (UpstreamTransport.Body body = response.body()) {
+            if (response.status() != 200) {
+                throw new Retryable("upstream " + base + " answered GET /models with HTTP " + response.status() + ": "
+                        + errorDetail(base, body));
+            }
+            List<ModelInfo> out = new ArrayList<>();
+            for (var m : ChatCodec.JSON
+                    .readTree(await(body.read(MAX_BODY_BYTES), body, base))
+                    .path("data")) {
+                String id = m.path("id").asText(null);
+                if (id != null) {
+                    out.add(new ModelInfo(
+                            id,
+                            m.path("owned_by").asText("upstream"),
+                            m.path("created").asLong(0)));
+                }
+            }
+            return out;
+        }
     }
 
     @Override
@@ -319,8 +344,16 @@ public final class UpstreamBackend implements ModelBackend {
     private static final class Retryable extends Exception {
         private static final long serialVersionUID = 1L;
 
+        /** A held connection closed under the request ({@link UpstreamTransport.Stale}): worth one more at once. */
+        private boolean stale;
+
         Retryable(String message) {
             super(message, null, false, false);
+        }
+
+        Retryable stale() {
+            stale = true;
+            return this;
         }
     }
 }

@@ -95,6 +95,19 @@ public interface UpstreamTransport extends AutoCloseable {
         void close();
     }
 
+    /**
+     * The request went out on a connection held from an earlier exchange, and that connection
+     * closed before any of the answer came: most likely the upstream closed it idle as the request
+     * left (its keep-alive timeout crossing the request), and never read it.
+     */
+    final class Stale extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        public Stale(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     /** The answer's head did not arrive within the time allowed. */
     final class Timeout extends IOException {
         private static final long serialVersionUID = 1L;

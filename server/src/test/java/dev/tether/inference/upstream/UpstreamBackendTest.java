@@ -144,4 +144,83 @@ class UpstreamBackendTest {
         Thread.sleep(500);
         assertEquals(List.of("call:f", "args:{\"a\""), sink.texts, "a fragment reached the sink after generate ended");
     }
+
+    /** The real transport, but its first sends fail as {@code failures} says. */
+    private static final class Failing implements UpstreamTransport {
+        final UpstreamTransport real;
+        final java.util.Deque<java.io.IOException> failures;
+        final java.util.concurrent.atomic.AtomicInteger sends = new java.util.concurrent.atomic.AtomicInteger();
+
+        Failing(UpstreamTransport real, List<java.io.IOException> failures) {
+            this.real = real;
+            this.failures = new java.util.concurrent.ConcurrentLinkedDeque<>(failures);
+        }
+
+        @Override
+        public Answer send(
+                URI uri,
+                java.util.Map<String, String> headers,
+                byte[] body,
+                Duration headTimeout,
+                Runnable meanwhile,
+                java.util.function.Consumer<Answer> atHead)
+                throws java.io.IOException, InterruptedException {
+            sends.incrementAndGet();
+            java.io.IOException failure = failures.poll();
+            if (failure != null) {
+                throw failure;
+            }
+            return real.send(uri, headers, body, headTimeout, meanwhile, atHead);
+        }
+
+        @Override
+        public void close() {
+            real.close();
+        }
+    }
+
+    private ModelResult generateOn(Failing transport) throws Exception {
+        UpstreamSettings settings = new UpstreamSettings(
+                List.of(URI.create(upstream.url())),
+                Duration.ofSeconds(5),
+                Duration.ofSeconds(10),
+                Duration.ofSeconds(10),
+                null,
+                null);
+        try (UpstreamBackend failing = new UpstreamBackend(settings, transport, null)) {
+            return failing.generate(request(), new Recorder());
+        }
+    }
+
+    private static java.io.IOException stale() {
+        return new UpstreamTransport.Stale("a held connection closed before any answer", null);
+    }
+
+    /**
+     * A request that met a held connection closing under it goes out again at once, without using
+     * one of the turn's attempts: one replica has two, and here the request after the stale one
+     * fails too, yet the turn is answered by a third.
+     */
+    @Test
+    void aStaleConnectionIsAskedAgainWithoutUsingAnAttempt() throws Exception {
+        upstream.then(ScriptedUpstream.text("ok"));
+        Failing transport = new Failing(
+                UpstreamClient.create(loops, Duration.ofSeconds(5)),
+                List.of(stale(), new java.io.IOException("connection refused")));
+        assertEquals(ModelResult.Finish.STOP, generateOn(transport).finish());
+        assertEquals(3, transport.sends.get());
+    }
+
+    /** Once a turn: an upstream whose connections keep closing under requests gets no more than one extra. */
+    @Test
+    void onlyOneStaleRequestATurnIsAskedAgainForFree() {
+        Failing transport = new Failing(
+                UpstreamClient.create(loops, Duration.ofSeconds(5)), List.of(stale(), stale(), stale(), stale()));
+        assertThrowsModelException(() -> generateOn(transport));
+        assertEquals(3, transport.sends.get(), "two attempts and one stale request sent again");
+    }
+
+    private static void assertThrowsModelException(org.junit.jupiter.api.function.Executable call) {
+        org.junit.jupiter.api.Assertions.assertThrows(dev.tether.inference.ModelException.class, call);
+    }
 }
