@@ -563,6 +563,18 @@ class UpstreamClientTest {
         assertEquals(List.of("1", "2"), answers);
     }
 
+    /** Answers each connection's requests with its number, but its second with {@code second}. */
+    private static CountedHandler secondOnAConnection(CountedHandler second) {
+        Map<Integer, AtomicInteger> requests = new java.util.concurrent.ConcurrentHashMap<>();
+        return (n, s, out) -> {
+            if (requests.computeIfAbsent(n, k -> new AtomicInteger()).incrementAndGet() == 2) {
+                second.handle(n, s, out);
+            } else {
+                answer(out, String.valueOf(n));
+            }
+        };
+    }
+
     /**
      * The upstream closes a held connection as the next request goes out on it (its keep-alive
      * timeout crossing the request): the request fails as stale, which the backend sends again at
@@ -571,14 +583,9 @@ class UpstreamClientTest {
     @Test
     void aHeldConnectionClosedUnderTheNextRequestFailsAsStale() throws Exception {
         AtomicInteger accepted = new AtomicInteger();
-        Map<Integer, AtomicInteger> requests = new java.util.concurrent.ConcurrentHashMap<>();
-        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> {
-            if (requests.computeIfAbsent(n, k -> new AtomicInteger()).incrementAndGet() == 2) {
-                s.close(); // no answer: closed as the request arrived
-                return;
-            }
-            answer(out, String.valueOf(n));
-        });
+        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), secondOnAConnection((n, s, out) -> {
+            s.close(); // no answer: closed as the request arrived
+        }));
         List<Object> results = fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
             List<Object> got = new java.util.ArrayList<>();
             got.add(fetch(client, uri));
@@ -616,17 +623,12 @@ class UpstreamClientTest {
     @Test
     void aHeldConnectionBrokenAfterItsAnswerBeganIsNotStale() throws Exception {
         AtomicInteger accepted = new AtomicInteger();
-        Map<Integer, AtomicInteger> requests = new java.util.concurrent.ConcurrentHashMap<>();
-        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> {
-            if (requests.computeIfAbsent(n, k -> new AtomicInteger()).incrementAndGet() == 2) {
-                head(out, 10);
-                out.write("abc".getBytes(StandardCharsets.US_ASCII));
-                out.flush();
-                s.close();
-                return;
-            }
-            answer(out, String.valueOf(n));
-        });
+        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), secondOnAConnection((n, s, out) -> {
+            head(out, 10);
+            out.write("abc".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            s.close();
+        }));
         ExecutionException e = assertThrows(
                 ExecutionException.class,
                 () -> fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {

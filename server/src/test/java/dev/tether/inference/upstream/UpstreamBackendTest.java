@@ -32,13 +32,7 @@ class UpstreamBackendTest {
     @BeforeEach
     void start() throws Exception {
         upstream = ScriptedUpstream.start();
-        UpstreamSettings settings = new UpstreamSettings(
-                List.of(URI.create(upstream.url())),
-                Duration.ofSeconds(5),
-                Duration.ofSeconds(10),
-                Duration.ofSeconds(10),
-                null,
-                null);
+        UpstreamSettings settings = settings();
         loops = EventLoops.start(1);
         backend = new UpstreamBackend(settings, UpstreamClient.create(loops, settings.connectTimeout()), null);
     }
@@ -179,15 +173,19 @@ class UpstreamBackendTest {
         }
     }
 
-    private ModelResult generateOn(Failing transport) throws Exception {
-        UpstreamSettings settings = new UpstreamSettings(
+    /** The scripted upstream as the one replica, with short timeouts. */
+    private UpstreamSettings settings() {
+        return new UpstreamSettings(
                 List.of(URI.create(upstream.url())),
                 Duration.ofSeconds(5),
                 Duration.ofSeconds(10),
                 Duration.ofSeconds(10),
                 null,
                 null);
-        try (UpstreamBackend failing = new UpstreamBackend(settings, transport, null)) {
+    }
+
+    private ModelResult generateOn(Failing transport) throws Exception {
+        try (UpstreamBackend failing = new UpstreamBackend(settings(), transport, null)) {
             return failing.generate(request(), new Recorder());
         }
     }
