@@ -144,8 +144,8 @@ public final class UpstreamClient implements UpstreamTransport {
 
     /**
      * On a loop: the request on a connection it holds, else on a new one; its answer's head. A held
-     * connection that closes under the request before that head fails it with {@link
-     * UpstreamTransport.Stale}.
+     * connection that closes as the request goes out, before that head, fails it with {@link
+     * UpstreamTransport.Stale}, and the loop's other idle connections to that upstream are closed.
      */
     private Future<HttpClientResponse> exchange(
             UpstreamConnections.Origin origin,
@@ -167,11 +167,14 @@ public final class UpstreamClient implements UpstreamTransport {
                     });
                     return req.response();
                 })
-                .recover(failure -> Future.failedFuture(
-                        exchange.stale(failure)
-                                ? new UpstreamTransport.Stale(
-                                        "a held connection closed before any answer: " + describe(failure), failure)
-                                : failure));
+                .recover(failure -> {
+                    if (!exchange.stale(failure)) {
+                        return Future.failedFuture(failure);
+                    }
+                    connections.dropIdle(origin);
+                    return Future.failedFuture(new UpstreamTransport.Stale(
+                            "a held connection closed before any answer: " + describe(failure), failure));
+                });
     }
 
     private static String describe(Throwable failure) {

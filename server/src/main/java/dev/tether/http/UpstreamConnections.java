@@ -51,6 +51,7 @@ final class UpstreamConnections {
     private final Set<HttpClientConnection> open = ConcurrentHashMap.newKeySet();
     private final Map<Origin, AtomicInteger> counts = new ConcurrentHashMap<>();
     private final Set<Long> sweeps = ConcurrentHashMap.newKeySet();
+    private volatile boolean closing;
 
     /**
      * @param keepAlive how long an idle connection is kept for the next request
@@ -193,8 +194,26 @@ final class UpstreamConnections {
         return counts.values().stream().mapToInt(AtomicInteger::get).sum();
     }
 
+    /**
+     * On a loop, after a held connection to {@code origin} closed under a request: closes the other
+     * connections this loop holds idle to it, so that the request sent again does not meet another
+     * (they have been idle about as long, past what the upstream keeps).
+     */
+    void dropIdle(Origin origin) {
+        ArrayDeque<Idle> list = idle.get(here(origin));
+        for (Idle held; list != null && (held = list.pollLast()) != null; ) {
+            held.connection().close();
+        }
+    }
+
+    /** Whether {@link #close} has begun: a connection it closes is not an upstream's doing. */
+    boolean closing() {
+        return closing;
+    }
+
     /** Closes every connection; exchanges still open fail. */
     Future<Void> close() {
+        closing = true;
         for (long id : sweeps) {
             vertx.cancelTimer(id);
         }

@@ -7,6 +7,7 @@ import io.vertx.core.http.HttpClosedException;
 import io.vertx.core.http.HttpVersion;
 import java.io.IOException;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -22,6 +23,13 @@ import java.util.regex.Pattern;
  * <p>Confined to the connection's event loop.
  */
 final class UpstreamExchange {
+    /**
+     * A held connection that closes within this long of its request being written closed as the
+     * request went out ({@link #stale}): a close sent before the upstream saw the request arrives
+     * within a round trip. One that closes later closed on a request it had read.
+     */
+    private static final long CROSSING_NANOS = TimeUnit.SECONDS.toNanos(1);
+
     private static final Pattern TIMEOUT = Pattern.compile("(?i)(?:^|[,;\\s])timeout\\s*=\\s*(\\d{1,9})");
 
     private final UpstreamConnections connections;
@@ -31,6 +39,9 @@ final class UpstreamExchange {
     private boolean held;
 
     private boolean written;
+    /** When the request was written whole ({@link System#nanoTime}). */
+    private long writtenAt;
+
     private HttpClientResponse answered;
     /** Given back, closed or cut: nothing more to do. */
     private boolean over;
@@ -54,6 +65,7 @@ final class UpstreamExchange {
     /** The request is written whole. */
     void written() {
         written = true;
+        writtenAt = System.nanoTime();
         done();
     }
 
@@ -65,11 +77,21 @@ final class UpstreamExchange {
 
     /**
      * The request failed before its answer's head with {@code failure}: whether that was a held
-     * connection closing under it ({@link UpstreamTransport.Stale}), rather than a new one or a
-     * bad answer.
+     * connection closing as the request went out ({@link UpstreamTransport.Stale}), rather than a
+     * new one, a bad answer, an upstream that closed it long after reading the request, or the
+     * client closing. If so, the connection is closed (it may not know yet).
      */
     boolean stale(Throwable failure) {
-        return !over && held && (failure instanceof HttpClosedException || failure instanceof IOException);
+        boolean crossing = !written || System.nanoTime() - writtenAt < CROSSING_NANOS;
+        if (over
+                || !held
+                || !crossing
+                || connections.closing()
+                || !(failure instanceof HttpClosedException || failure instanceof IOException)) {
+            return false;
+        }
+        connection.close();
+        return true;
     }
 
     /** The exchange is not wanted to its end: unless its connection went back already, it is closed. */

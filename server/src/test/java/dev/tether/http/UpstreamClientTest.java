@@ -603,6 +603,95 @@ class UpstreamClientTest {
         assertEquals(2, accepted.get());
     }
 
+    /**
+     * After a stale request the loop's other idle connections to that upstream are closed: the
+     * request sent again opens a new connection rather than meeting another that the upstream
+     * closed too.
+     */
+    @Test
+    void afterAStaleRequestTheLoopsOtherHeldConnectionsAreNotTaken() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        Map<Integer, AtomicInteger> requests = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.CountDownLatch both = new java.util.concurrent.CountDownLatch(2);
+        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> {
+            if (requests.computeIfAbsent(n, k -> new AtomicInteger()).incrementAndGet() > 1) {
+                s.close(); // every held connection is closed under its next request
+                return;
+            }
+            both.countDown(); // the first two requests are answered together: two connections
+            both.await(10, TimeUnit.SECONDS);
+            answer(out, String.valueOf(n));
+        });
+        try (EventLoops one = EventLoops.start(1);
+                UpstreamTransport single = UpstreamClient.create(one, Duration.ofSeconds(5))) {
+            CompletableFuture<String> a = new CompletableFuture<>();
+            CompletableFuture<String> b = new CompletableFuture<>();
+            for (CompletableFuture<String> f : List.of(a, b)) {
+                Thread.ofVirtual().start(() -> {
+                    try {
+                        f.complete(fetch(single, uri));
+                    } catch (Exception e) {
+                        f.completeExceptionally(e);
+                    }
+                });
+            }
+            assertEquals(
+                    java.util.Set.of("1", "2"),
+                    java.util.Set.of(a.get(10, TimeUnit.SECONDS), b.get(10, TimeUnit.SECONDS)));
+            IOException stale = assertThrows(IOException.class, () -> fetch(single, uri));
+            assertInstanceOf(UpstreamTransport.Stale.class, stale);
+            assertEquals("3", fetch(single, uri), "the other held connection was taken");
+        }
+        assertEquals(3, accepted.get());
+    }
+
+    /** A held connection the client closes under a request (its shutdown) is not stale. */
+    @Test
+    void aHeldConnectionClosedByTheClientsShutdownIsNotStale() throws Exception {
+        java.util.concurrent.CountDownLatch waiting = new java.util.concurrent.CountDownLatch(1);
+        URI uri = serveCounted(new AtomicInteger(), new CopyOnWriteArrayList<>(), secondOnAConnection((n, s, out) -> {
+            waiting.countDown(); // no answer: the client closes first
+            Thread.sleep(10_000);
+        }));
+        CompletableFuture<Void> closed = new CompletableFuture<>();
+        ExecutionException e = assertThrows(
+                ExecutionException.class,
+                () -> fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
+                    fetch(client, uri);
+                    Thread.ofVirtual().start(() -> {
+                        try {
+                            waiting.await(10, TimeUnit.SECONDS);
+                            client.close();
+                        } catch (InterruptedException ignored) {
+                            // the test ends either way
+                        }
+                        closed.complete(null);
+                    });
+                    return fetch(client, uri);
+                }));
+        closed.get(10, TimeUnit.SECONDS);
+        assertInstanceOf(IOException.class, e.getCause(), e.toString());
+        assertFalse(e.getCause() instanceof UpstreamTransport.Stale, "the client's own close called stale");
+    }
+
+    /** A held connection the upstream closes long after reading the request is not stale: it read it. */
+    @Test
+    void aHeldConnectionClosedLongAfterItsRequestIsNotStale() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), secondOnAConnection((n, s, out) -> {
+            Thread.sleep(1_300); // past the second within which a close crosses the request
+            s.close();
+        }));
+        ExecutionException e = assertThrows(
+                ExecutionException.class,
+                () -> fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
+                    fetch(client, uri);
+                    return fetch(client, uri);
+                }));
+        assertInstanceOf(IOException.class, e.getCause(), e.toString());
+        assertFalse(e.getCause() instanceof UpstreamTransport.Stale, "a close long after the request called stale");
+    }
+
     /** A new connection the upstream closes before answering is an error, but not a stale one. */
     @Test
     void aNewConnectionClosedBeforeItsAnswerIsAnErrorNotStale() throws Exception {

@@ -97,8 +97,9 @@ public interface UpstreamTransport extends AutoCloseable {
 
     /**
      * The request went out on a connection held from an earlier exchange, and that connection
-     * closed before any of the answer came: most likely the upstream closed it idle as the request
-     * left (its keep-alive timeout crossing the request), and never read it.
+     * closed before any of the answer came and within a second of the request being written: most
+     * likely the upstream closed it idle as the request left (its keep-alive timeout crossing the
+     * request), and never read it.
      */
     final class Stale extends IOException {
         private static final long serialVersionUID = 1L;

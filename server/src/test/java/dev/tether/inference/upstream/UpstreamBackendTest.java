@@ -184,8 +184,8 @@ class UpstreamBackendTest {
                 null);
     }
 
-    private ModelResult generateOn(Failing transport) throws Exception {
-        try (UpstreamBackend failing = new UpstreamBackend(settings(), transport, null)) {
+    private ModelResult generateOn(Failing transport, dev.tether.metrics.Metrics metrics) throws Exception {
+        try (UpstreamBackend failing = new UpstreamBackend(settings(), transport, metrics)) {
             return failing.generate(request(), new Recorder());
         }
     }
@@ -205,8 +205,15 @@ class UpstreamBackendTest {
         Failing transport = new Failing(
                 UpstreamClient.create(loops, Duration.ofSeconds(5)),
                 List.of(stale(), new java.io.IOException("connection refused")));
-        assertEquals(ModelResult.Finish.STOP, generateOn(transport).finish());
+        dev.tether.metrics.Metrics metrics = new dev.tether.metrics.Metrics();
+        assertEquals(ModelResult.Finish.STOP, generateOn(transport, metrics).finish());
         assertEquals(3, transport.sends.get());
+        String scraped = metrics.scrape();
+        assertTrue(
+                scraped.lines()
+                        .anyMatch(
+                                l -> l.startsWith("tether_upstream_errors_total{kind=\"stale\"") && l.endsWith(" 1.0")),
+                "the stale request is counted as such: " + scraped);
     }
 
     /** Once a turn: an upstream whose connections keep closing under requests gets no more than one extra. */
@@ -214,7 +221,7 @@ class UpstreamBackendTest {
     void onlyOneStaleRequestATurnIsAskedAgainForFree() {
         Failing transport = new Failing(
                 UpstreamClient.create(loops, Duration.ofSeconds(5)), List.of(stale(), stale(), stale(), stale()));
-        assertThrowsModelException(() -> generateOn(transport));
+        assertThrowsModelException(() -> generateOn(transport, null));
         assertEquals(3, transport.sends.get(), "two attempts and one stale request sent again");
     }
 
