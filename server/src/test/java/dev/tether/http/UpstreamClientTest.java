@@ -563,6 +563,16 @@ class UpstreamClientTest {
         assertEquals(List.of("1", "2"), answers);
     }
 
+    /** Two requests in turn from one loop (so the second goes out on the first's connection); the second's failure. */
+    private ExecutionException secondFetchFails(URI uri) {
+        return assertThrows(
+                ExecutionException.class,
+                () -> fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
+                    fetch(client, uri);
+                    return fetch(client, uri);
+                }));
+    }
+
     /** Answers each connection's requests with its number, but its second with {@code second}. */
     private static CountedHandler secondOnAConnection(CountedHandler second) {
         Map<Integer, AtomicInteger> requests = new java.util.concurrent.ConcurrentHashMap<>();
@@ -682,12 +692,7 @@ class UpstreamClientTest {
             Thread.sleep(1_300); // past the second within which a close crosses the request
             s.close();
         }));
-        ExecutionException e = assertThrows(
-                ExecutionException.class,
-                () -> fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
-                    fetch(client, uri);
-                    return fetch(client, uri);
-                }));
+        ExecutionException e = secondFetchFails(uri);
         assertInstanceOf(IOException.class, e.getCause(), e.toString());
         assertFalse(e.getCause() instanceof UpstreamTransport.Stale, "a close long after the request called stale");
     }
@@ -718,12 +723,7 @@ class UpstreamClientTest {
             out.flush();
             s.close();
         }));
-        ExecutionException e = assertThrows(
-                ExecutionException.class,
-                () -> fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
-                    fetch(client, uri);
-                    return fetch(client, uri);
-                }));
+        ExecutionException e = secondFetchFails(uri);
         for (Throwable t = e; t != null; t = t.getCause()) {
             assertFalse(t instanceof UpstreamTransport.Stale, "a broken answer called stale: " + e);
         }
