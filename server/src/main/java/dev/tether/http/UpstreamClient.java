@@ -107,7 +107,7 @@ public final class UpstreamClient implements UpstreamTransport {
         // any reply, and the connection is one that loop holds.
         Context loop = loops.forCaller();
         UpstreamExchange exchange = new UpstreamExchange(connections, origin);
-        loop.runOnContext(v -> exchange(origin, options, body, exchange, out).onComplete(ar -> {
+        loop.runOnContext(v -> head(origin, options, body, exchange, out).onComplete(ar -> {
             out.complete(null);
             if (ar.failed()) {
                 head.completeExceptionally(ar.cause());
@@ -147,7 +147,7 @@ public final class UpstreamClient implements UpstreamTransport {
      * connection that closes as the request goes out, before that head, fails it with {@link
      * UpstreamTransport.Stale}, and the loop's other idle connections to that upstream are closed.
      */
-    private Future<HttpClientResponse> exchange(
+    private Future<HttpClientResponse> head(
             UpstreamConnections.Origin origin,
             RequestOptions options,
             byte[] body,

@@ -221,11 +221,20 @@ class UpstreamBackendTest {
     void onlyOneStaleRequestATurnIsAskedAgainForFree() {
         Failing transport = new Failing(
                 UpstreamClient.create(loops, Duration.ofSeconds(5)), List.of(stale(), stale(), stale(), stale()));
-        assertThrowsModelException(() -> generateOn(transport, null));
+        org.junit.jupiter.api.Assertions.assertThrows(
+                dev.tether.inference.ModelException.class, () -> generateOn(transport, null));
         assertEquals(3, transport.sends.get(), "two attempts and one stale request sent again");
     }
 
-    private static void assertThrowsModelException(org.junit.jupiter.api.function.Executable call) {
-        org.junit.jupiter.api.Assertions.assertThrows(dev.tether.inference.ModelException.class, call);
+    /** The upstream's model list is asked for once more after a stale request, at once. */
+    @Test
+    void aStaleModelsRequestIsAskedAgain() throws Exception {
+        Failing transport = new Failing(UpstreamClient.create(loops, Duration.ofSeconds(5)), List.of(stale()));
+        try (UpstreamBackend failing = new UpstreamBackend(settings(), transport, null)) {
+            assertEquals(
+                    List.of("scripted-1"),
+                    failing.models().stream().map(m -> m.id()).toList());
+        }
+        assertEquals(2, transport.sends.get());
     }
 }
