@@ -31,15 +31,25 @@ final class TailWatchers {
     }
 
     void fire() {
-        Set<Runnable> toRun;
-        synchronized (this) {
-            if (listeners.isEmpty()) {
-                return;
-            }
-            toRun = listeners;
-            listeners = new LinkedHashSet<>();
+        run(take());
+    }
+
+    /**
+     * Unregisters and returns the listeners registered so far, to {@link #run} later. A listener
+     * registered after this call is not among them: it was registered after whatever change the
+     * caller is about to announce, and {@link StreamEngine#watch} checks the stream itself.
+     */
+    synchronized Set<Runnable> take() {
+        if (listeners.isEmpty()) {
+            return Set.of();
         }
-        for (Runnable r : toRun) {
+        Set<Runnable> taken = listeners;
+        listeners = new LinkedHashSet<>();
+        return taken;
+    }
+
+    static void run(Set<Runnable> taken) {
+        for (Runnable r : taken) {
             try {
                 r.run();
             } catch (RuntimeException e) { // one broken listener must not leave the others waiting

@@ -347,7 +347,12 @@ final class WriteBatch {
             }
         }
         // Acknowledge writers before waking readers: a writer's latency should not include the fan-out.
+        // But take the readers to wake first: a reader that registers once a writer has its answer
+        // (a client that reads right after its create) has seen this batch, and waking it would make
+        // it read again for nothing (an SSE tail would send a second control event).
+        List<Set<Runnable>> toWake = new ArrayList<>(touched.size());
+        touched.forEach(s -> toWake.add(s.watchers.take()));
         completions.forEach(Runnable::run);
-        touched.forEach(s -> s.watchers.fire());
+        toWake.forEach(TailWatchers::run);
     }
 }

@@ -205,6 +205,52 @@ class StreamEngineTest {
         assertTrue(closed.await(5, TimeUnit.SECONDS), "closing wakes watchers at the tail");
     }
 
+    /**
+     * A reader that registers once the writer has its answer (a client reading right after its
+     * create) has seen the write: the write's own wake-up, which runs after the answer, must not
+     * reach it (an SSE tail sent a second control event for it, and a conformance test counts them).
+     */
+    @Test
+    void aWatcherRegisteredAfterTheAnswerIsNotWokenByThatWrite() throws Exception {
+        create("gate", "text/plain");
+        create("s", "text/plain");
+        // Hold the writer thread inside the gate's wake-up, so that the next write is still queued
+        // when its answer gets a dependent: the dependent then runs on the writer thread, inside
+        // the answer, as a client's request would arrive between the answer and the wake-up.
+        CountDownLatch held = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        var gate = ((Lookup.Found) engine.lookup("gate")).stream();
+        engine.watch(gate, 0, () -> {
+            held.countDown();
+            awaitQuietly(release);
+        });
+        engine.append(new AppendRequest("gate", "text/plain", List.of(bytes("g")), false, null, null));
+        assertTrue(held.await(5, TimeUnit.SECONDS), "the writer is held");
+        CountDownLatch woke = new CountDownLatch(1);
+        CompletableFuture<Long> registeredAt = engine.append(
+                        new AppendRequest("s", "text/plain", List.of(bytes("x")), false, null, null))
+                .thenApply(r -> {
+                    var now = ((Lookup.Found) engine.lookup("s")).stream();
+                    engine.watch(now, now.tail(), woke::countDown);
+                    return now.tail();
+                })
+                .toCompletableFuture();
+        release.countDown();
+        assertEquals(1L, get(registeredAt), "registered at the new tail, on the writer thread");
+        append("gate", "h", null); // the writer has finished the write's wake-up before it takes this one
+        assertEquals(1, woke.getCount(), "the write the reader has seen does not wake it");
+        append("s", "y", null);
+        assertTrue(woke.await(5, TimeUnit.SECONDS), "the next write does");
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     @Test
     void retentionDropsOldestWholeMessagesAndReadsBelowGet410() throws Exception {
         engine.close();
