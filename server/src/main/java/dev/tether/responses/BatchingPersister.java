@@ -9,7 +9,9 @@ import java.util.List;
  * the run emits (a fragment's item, part and delta; an end's closing events) are offered, then
  * flushed together; events flushed while an append is being committed go out together in the next
  * one. Appends therefore complete in order, a fast token stream costs few transactions, and no
- * event waits for the durability of another event of its own step.
+ * event waits for the durability of another event of its own step. Events offered and not yet
+ * flushed wait for the next flush, even when an append completes meanwhile: the run holds them
+ * back on purpose (a tool call's item waits for the call's first arguments).
  *
  * <p>Thread-safe.
  */
@@ -20,6 +22,9 @@ final class BatchingPersister implements ResponseRun.Persister {
     private List<byte[]> pending = new ArrayList<>();
     private boolean closePending;
     private boolean inFlight;
+    /** A flush came while an append was in flight: what is pending goes out when it completes. */
+    private boolean flushDue;
+
     private int offered;
 
     BatchingPersister(StreamDocs docs, String path, ResponseRun run) {
@@ -40,7 +45,8 @@ final class BatchingPersister implements ResponseRun.Persister {
         Batch batch;
         synchronized (this) {
             if (inFlight) {
-                return; // sent when the append in flight completes
+                flushDue = true; // sent when the append in flight completes
+                return;
             }
             batch = take();
         }
@@ -51,6 +57,7 @@ final class BatchingPersister implements ResponseRun.Persister {
 
     /** Takes what is pending as the next append; null (and idle) when nothing is. Under the lock. */
     private Batch take() {
+        flushDue = false;
         if (pending.isEmpty()) {
             inFlight = false;
             return null;
@@ -72,7 +79,12 @@ final class BatchingPersister implements ResponseRun.Persister {
             }
             Batch next;
             synchronized (this) {
-                next = take();
+                if (flushDue) {
+                    next = take();
+                } else {
+                    next = null;
+                    inFlight = false;
+                }
             }
             if (next != null) {
                 send(next);

@@ -84,7 +84,8 @@ public final class ResponseRun {
     /**
      * Where a stored run's events go; {@code null} for {@code store:false}. Events are offered one
      * by one as they are emitted, then flushed once per step of the run (the announcement, a
-     * fragment, the end), so that the events of one step are made durable together.
+     * fragment, the end; a tool call's item joins the step of its first arguments), so that the
+     * events of one step are made durable together.
      */
     interface Persister {
         /** Takes the next event; {@code last} for the terminal one. Under the run's lock. */
@@ -544,7 +545,9 @@ public final class ResponseRun {
                 timeOutput();
                 out.toolCall(index, callId, name);
                 afterFragment();
-                persist();
+                // No persist: the call's item waits for its first arguments (or the end), and the
+                // two are one append. A stored tool call would otherwise make its first arguments
+                // wait for two flushes in a row; clients see the item as soon as it has arguments.
             }
         }
 

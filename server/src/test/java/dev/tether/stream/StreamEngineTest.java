@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tether.store.StoredMessage;
 import dev.tether.store.StreamRecord.ProducerTuple;
 import dev.tether.store.sqlite.SqliteStreamStore;
+import dev.tether.testing.HeldWriter;
 import dev.tether.testing.ManualClock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -212,20 +213,12 @@ class StreamEngineTest {
      */
     @Test
     void aWatcherRegisteredAfterTheAnswerIsNotWokenByThatWrite() throws Exception {
-        create("gate", "text/plain");
         create("s", "text/plain");
-        // Hold the writer thread inside the gate's wake-up, so that the next write is still queued
-        // when its answer gets a dependent: the dependent then runs on the writer thread, inside
-        // the answer, as a client's request would arrive between the answer and the wake-up.
-        CountDownLatch held = new CountDownLatch(1);
+        // With the writer held, the next write is still queued when its answer gets a dependent:
+        // the dependent then runs on the writer thread, inside the answer, as a client's request
+        // would arrive between the answer and the wake-up.
         CountDownLatch release = new CountDownLatch(1);
-        var gate = ((Lookup.Found) engine.lookup("gate")).stream();
-        engine.watch(gate, 0, () -> {
-            held.countDown();
-            awaitQuietly(release);
-        });
-        engine.append(new AppendRequest("gate", "text/plain", List.of(bytes("g")), false, null, null));
-        assertTrue(held.await(5, TimeUnit.SECONDS), "the writer is held");
+        HeldWriter.hold(engine, "gate", release);
         CountDownLatch woke = new CountDownLatch(1);
         CompletableFuture<Long> registeredAt = engine.append(
                         new AppendRequest("s", "text/plain", List.of(bytes("x")), false, null, null))
@@ -241,14 +234,6 @@ class StreamEngineTest {
         assertEquals(1, woke.getCount(), "the write the reader has seen does not wake it");
         append("s", "y", null);
         assertTrue(woke.await(5, TimeUnit.SECONDS), "the next write does");
-    }
-
-    private static void awaitQuietly(CountDownLatch latch) {
-        try {
-            latch.await(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     @Test
