@@ -44,11 +44,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The servers' long-poll timeout, which is also their SSE keep-alive interval, and the suite's
-# matching setting. At 500 ms a client read delayed by half a second (a loaded machine) saw the
-# keep-alive's control event beside the first one, failing a test that counts them; at 1 s it takes
-# a delay twice as long, for about a second more per suite run.
+# The servers' long-poll timeout and the suite's matching setting; the tests that wait it out take
+# about a second each. The SSE keep-alive has its own interval, longer than any SSE read of the
+# suite (2-5 s): when it was the long-poll timeout, a client read delayed by that long (a loaded
+# machine) saw a keep-alive's control event beside the first one, failing the tests that count them.
 LONG_POLL_MS=1000
+SSE_KEEP_ALIVE=30s
 
 # Starts one server in the background (`$1` names its log, then serve options); sets NODE_PID and NODE_PORT.
 start_node() {
@@ -57,7 +58,7 @@ start_node() {
   NODE_PORT=""
   : >"$out" # exists before the first look at it, however the background start is scheduled
   "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$ROOT/server/target/classes:$ROOT/server/target/lib/*" \
-    dev.tether.Main serve --port 0 --long-poll-timeout "${LONG_POLL_MS}ms" "$@" >"$out" 2>&1 &
+    dev.tether.Main serve --port 0 --long-poll-timeout "${LONG_POLL_MS}ms" --sse-keep-alive "$SSE_KEEP_ALIVE" "$@" >"$out" 2>&1 &
   NODE_PID=$!
   SERVER_PIDS+=("$NODE_PID")
   for i in $(seq 1 300); do

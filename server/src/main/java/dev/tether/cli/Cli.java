@@ -40,6 +40,8 @@ public final class Cli {
                                         default 0: the primary's AOF fsync)
               --node-id ID              this node's name in cluster mode (default: a random one)
               --long-poll-timeout D     how long a long-poll waits before 204 (default 30s; e.g. 500ms)
+              --sse-keep-alive D        a caught-up SSE tail sends a control event after this long
+                                        without one (default: the long-poll timeout)
               --max-body SIZE           largest request body (default 16MiB; e.g. 512KiB)
               --max-store-size SIZE     cap on the store's size on disk; appends beyond it get 503
               --log-preallocate on|off  the log store writes its next segment full of zeros ahead of
@@ -185,6 +187,7 @@ public final class Cli {
                 case "--data-dir" -> c.dataDir(Path.of(value));
                 case "--store" -> c.store(store(value));
                 case "--long-poll-timeout" -> c.longPollTimeout(Units.duration(value));
+                case "--sse-keep-alive" -> c.sseKeepAlive(Units.duration(value));
                 case "--max-body" -> c.maxBodyBytes(Units.bytes(value));
                 case "--max-store-size" -> c.maxStoreBytes(Units.bytes(value));
                 case "--log-preallocate" -> c.logPreallocate(onOff(flag, value));

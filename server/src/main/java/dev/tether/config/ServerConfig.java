@@ -17,6 +17,7 @@ import java.util.Objects;
  * @param longPollTimeout     how long a long-poll waits for data before answering 204
  * @param maxBodyBytes        the largest request body accepted (413 above)
  * @param sseMaxLifetime      SSE connections are closed after this long so CDNs can collapse (§5.8)
+ * @param sseKeepAlive        a caught-up SSE tail sends a control event after this long without one
  * @param slowConsumerTimeout a reader whose socket stays full this long is disconnected
  * @param maxStoreBytes       optional cap on the database size (writes beyond it get 503)
  * @param logPreallocate      the log store zero-fills its next segment ahead of time
@@ -66,6 +67,7 @@ public record ServerConfig(
         Duration longPollTimeout,
         long maxBodyBytes,
         Duration sseMaxLifetime,
+        Duration sseKeepAlive,
         Duration slowConsumerTimeout,
         Long maxStoreBytes,
         boolean logPreallocate,
@@ -175,6 +177,9 @@ public record ServerConfig(
         }
         if (longPollTimeout.isNegative() || longPollTimeout.isZero()) {
             throw new IllegalArgumentException("the long-poll timeout must be positive");
+        }
+        if (sseKeepAlive.isNegative() || sseKeepAlive.isZero()) {
+            throw new IllegalArgumentException("the SSE keep-alive interval must be positive");
         }
         if (retainBytes < 0) {
             throw new IllegalArgumentException("retention must not be negative");
@@ -289,6 +294,9 @@ public record ServerConfig(
         private Duration longPollTimeout = Duration.ofSeconds(30);
         private long maxBodyBytes = 16L * 1024 * 1024;
         private Duration sseMaxLifetime = Duration.ofSeconds(60);
+        /** Null until set: the long-poll timeout. */
+        private Duration sseKeepAlive;
+
         private Duration slowConsumerTimeout = Duration.ofSeconds(10);
         private Long maxStoreBytes;
         private boolean logPreallocate = true;
@@ -392,6 +400,11 @@ public record ServerConfig(
 
         public Builder sseMaxLifetime(Duration value) {
             sseMaxLifetime = value;
+            return this;
+        }
+
+        public Builder sseKeepAlive(Duration value) {
+            sseKeepAlive = value;
             return this;
         }
 
@@ -556,6 +569,7 @@ public record ServerConfig(
                     longPollTimeout,
                     maxBodyBytes,
                     sseMaxLifetime,
+                    sseKeepAlive != null ? sseKeepAlive : longPollTimeout,
                     slowConsumerTimeout,
                     maxStoreBytes,
                     logPreallocate,

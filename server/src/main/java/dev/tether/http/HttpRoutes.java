@@ -99,7 +99,7 @@ final class HttpRoutes implements Handler<HttpServerRequest> {
                         (int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes()),
                         config.slowConsumerTimeout().toMillis()));
         this.sse = new SseSession.SseSettings(
-                config.longPollTimeout().toMillis(),
+                config.sseKeepAlive().toMillis(),
                 config.sseMaxLifetime().toMillis(),
                 config.slowConsumerTimeout().toMillis());
     }

@@ -46,6 +46,8 @@ class CliTest {
             "/tmp/x",
             "--long-poll-timeout",
             "500ms",
+            "--sse-keep-alive",
+            "2s",
             "--max-body",
             "512KiB",
             "--store",
@@ -60,6 +62,12 @@ class CliTest {
         assertEquals(0, c.port());
         assertEquals(Path.of("/tmp/x"), c.dataDir());
         assertEquals(Duration.ofMillis(500), c.longPollTimeout());
+        assertEquals(Duration.ofSeconds(2), c.sseKeepAlive());
+        assertEquals(
+                Duration.ofMillis(700),
+                Cli.parseServe(new String[] {"serve", "--long-poll-timeout", "700ms"})
+                        .sseKeepAlive(),
+                "the SSE keep-alive follows the long-poll timeout unless set");
         assertEquals(512 * 1024, c.maxBodyBytes());
         assertEquals(ServerConfig.StoreKind.MEMORY, c.store());
         assertEquals(1024 * 1024, c.retainBytes());
@@ -77,6 +85,7 @@ class CliTest {
         assertRejected("between 0 and 65535", "serve", "--port", "70000");
         assertRejected("not a duration", "serve", "--long-poll-timeout", "soon");
         assertRejected("must be positive", "serve", "--long-poll-timeout", "0s");
+        assertRejected("the SSE keep-alive interval must be positive", "serve", "--sse-keep-alive", "0s");
         assertRejected("log, sqlite, memory or redis", "serve", "--store", "cassandra");
         assertRejected("--log-preallocate must be on or off", "serve", "--log-preallocate", "yes");
         assertRejected(

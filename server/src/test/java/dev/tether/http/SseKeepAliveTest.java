@@ -17,8 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * An SSE tail sends a keep-alive (a control event with no data event before it) once it has
- * waited the keep-alive interval (the long-poll timeout) at the tail, and none while appends keep
- * it busy. The session keeps one timer and moves it on lazily instead of setting and cancelling
+ * waited the keep-alive interval ({@code --sse-keep-alive}, here far shorter than the long-poll
+ * timeout) at the tail, and none while appends keep it busy. The session keeps one timer and moves it on lazily instead of setting and cancelling
  * one per event; these are the two ways that could go wrong.
  */
 class SseKeepAliveTest {
@@ -32,7 +32,8 @@ class SseKeepAliveTest {
 
     @Test
     void aBusyTailGetsNoKeepAliveAndAnIdleOneGetsThemAtTheInterval() throws Exception {
-        try (TestServer server = TestServer.start(dir, c -> c.longPollTimeout(Duration.ofMillis(INTERVAL_MILLIS)))) {
+        try (TestServer server = TestServer.start(
+                dir, c -> c.longPollTimeout(Duration.ofSeconds(30)).sseKeepAlive(Duration.ofMillis(INTERVAL_MILLIS)))) {
             assertEquals(201, server.put("/v1/stream/k", "text/plain").statusCode());
             assertEquals(204, server.post("/v1/stream/k", "text/plain", "m0;").statusCode());
             List<Event> events = new CopyOnWriteArrayList<>();
