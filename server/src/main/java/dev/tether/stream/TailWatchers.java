@@ -10,8 +10,9 @@ import java.util.Set;
  * <p>A set, not a list: every idle SSE reader unregisters and registers again at each keep-alive,
  * and with thousands of readers on one stream a linear remove made that quadratic.
  *
- * <p>Thread-safe: registration from any thread, {@link #fire} from the writer thread.
- * Listeners run on the writer thread and must only hand work off (never block).
+ * <p>Thread-safe: registration from any thread; {@link #fire}, or {@link #take} then {@link #run},
+ * from the writer thread (and from cluster mode's sync). Listeners run on the thread that wakes
+ * them and must only hand work off (never block).
  */
 final class TailWatchers {
     private static final System.Logger LOG = System.getLogger(TailWatchers.class.getName());

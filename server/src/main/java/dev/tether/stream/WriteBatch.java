@@ -352,7 +352,10 @@ final class WriteBatch {
         // it read again for nothing (an SSE tail would send a second control event).
         List<Set<Runnable>> toWake = new ArrayList<>(touched.size());
         touched.forEach(s -> toWake.add(s.watchers.take()));
-        completions.forEach(Runnable::run);
-        toWake.forEach(TailWatchers::run);
+        try {
+            completions.forEach(Runnable::run);
+        } finally { // taken, they are no longer registered: a failed completion must not strand them
+            toWake.forEach(TailWatchers::run);
+        }
     }
 }

@@ -110,6 +110,22 @@ class SseKeepAliveTest {
         }
     }
 
+    /** The two settings are apart: a long-poll at the tail waits the long-poll timeout, not the keep-alive's. */
+    @Test
+    void aLongPollWaitsTheLongPollTimeoutNotTheKeepAlive() throws Exception {
+        try (TestServer server = TestServer.start(
+                dir, c -> c.longPollTimeout(Duration.ofMillis(300)).sseKeepAlive(Duration.ofSeconds(60)))) {
+            assertEquals(201, server.put("/v1/stream/p", "text/plain").statusCode());
+            HttpResponse<String> poll = server.client()
+                    .send(
+                            server.request("/v1/stream/p?live=long-poll&offset=now")
+                                    .timeout(Duration.ofSeconds(10))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString());
+            assertEquals(204, poll.statusCode(), "the long-poll ends at its own timeout");
+        }
+    }
+
     /** Reads events until the body ends; a control event with no data event just before it is a keep-alive. */
     private static void read(Stream<String> lines, List<Event> into) {
         String[] type = {null};
