@@ -103,9 +103,9 @@ class SseCursorRollTest {
     }
 
     /**
-     * The first control event past {@code before}'s offset (an append's). A tail may also send
-     * control events while it waits (a keep-alive, or an empty read after a wake-up), at the
-     * offset it waits at, and one sent before the clock moved carries the old interval's cursor.
+     * The first control event past {@code before}'s offset (an append's). A tail may also send a
+     * control event while it waits (a keep-alive), at the offset it waits at, and one sent before
+     * the clock moved carries the old interval's cursor.
      */
     private static Control after(BlockingQueue<Control> controls, Control before) throws InterruptedException {
         Control c;

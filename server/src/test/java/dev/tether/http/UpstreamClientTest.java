@@ -16,18 +16,26 @@ import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -120,7 +128,7 @@ class UpstreamClientTest {
         URI uri = serve((s, out) -> {
             try {
                 release.get(5, TimeUnit.SECONDS); // the answer waits for meanwhile (or 5 s)
-            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            } catch (ExecutionException | TimeoutException e) {
                 // answer anyway: the assertions below say what went wrong
             }
             answered.set(true);
@@ -283,8 +291,7 @@ class UpstreamClientTest {
     }
 
     /** Runs {@code call} on a virtual thread started from a loop of {@code loops} made its home. */
-    private static <T> T fromACallerStartedOn(
-            EventLoops loops, CompletableFuture<Thread> loopThread, java.util.concurrent.Callable<T> call)
+    private static <T> T fromACallerStartedOn(EventLoops loops, CompletableFuture<Thread> loopThread, Callable<T> call)
             throws Exception {
         CompletableFuture<T> result = new CompletableFuture<>();
         loops.vertx().getOrCreateContext().runOnContext(v -> {
@@ -391,7 +398,7 @@ class UpstreamClientTest {
         List<String> heads = new CopyOnWriteArrayList<>();
         URI uri = serveCounted(accepted, heads, (n, s, out) -> answer(out, "ok"));
         List<String> answers = fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
-            List<String> got = new java.util.ArrayList<>();
+            List<String> got = new ArrayList<>();
             for (int i = 0; i < 5; i++) {
                 got.add(fetch(client, uri));
             }
@@ -403,9 +410,7 @@ class UpstreamClientTest {
         assertEquals(1, ((UpstreamClient) client).openConnections());
         assertTrue(heads.getFirst().startsWith("GET /v1/x?a=b HTTP/1.1\r\n"), heads.getFirst());
         assertTrue(
-                heads.getFirst()
-                        .toLowerCase(java.util.Locale.ROOT)
-                        .contains("host: 127.0.0.1:" + uri.getPort() + "\r\n"),
+                heads.getFirst().toLowerCase(Locale.ROOT).contains("host: 127.0.0.1:" + uri.getPort() + "\r\n"),
                 "the Host header names the upstream: " + heads.getFirst());
     }
 
@@ -418,10 +423,9 @@ class UpstreamClientTest {
     void concurrentRequestsTakeAConnectionEachAndTheNextRoundReusesThem() throws Exception {
         int n = 20;
         AtomicInteger accepted = new AtomicInteger();
-        AtomicReference<java.util.concurrent.CountDownLatch> heads =
-                new AtomicReference<>(new java.util.concurrent.CountDownLatch(n));
+        AtomicReference<CountDownLatch> heads = new AtomicReference<>(new CountDownLatch(n));
         URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (c, s, out) -> {
-            java.util.concurrent.CountDownLatch round = heads.get();
+            CountDownLatch round = heads.get();
             round.countDown();
             if (!round.await(10, TimeUnit.SECONDS)) {
                 return; // no answer: the client's request times out and says so
@@ -429,8 +433,8 @@ class UpstreamClientTest {
             answer(out, "ok");
         });
         for (int r = 0; r < 2; r++) {
-            heads.set(new java.util.concurrent.CountDownLatch(n));
-            List<CompletableFuture<String>> answers = new java.util.ArrayList<>();
+            heads.set(new CountDownLatch(n));
+            List<CompletableFuture<String>> answers = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 CompletableFuture<String> answer = new CompletableFuture<>();
                 answers.add(answer);
@@ -514,7 +518,7 @@ class UpstreamClientTest {
         try {
             server = new ServerSocket(0, 50, v6);
         } catch (IOException e) {
-            org.junit.jupiter.api.Assumptions.abort("no IPv6 loopback here: " + e);
+            Assumptions.abort("no IPv6 loopback here: " + e);
         }
         List<String> heads = new CopyOnWriteArrayList<>();
         Thread.ofVirtual().start(() -> {
@@ -529,7 +533,7 @@ class UpstreamClientTest {
         URI uri = URI.create("http://[::1]:" + server.getLocalPort() + "/v1/x");
         assertEquals("ok", fetch(client, uri));
         assertTrue(
-                heads.getFirst().toLowerCase(java.util.Locale.ROOT).contains("host: [::1]:" + uri.getPort() + "\r\n"),
+                heads.getFirst().toLowerCase(Locale.ROOT).contains("host: [::1]:" + uri.getPort() + "\r\n"),
                 "the Host header: " + heads.getFirst());
     }
 
@@ -575,7 +579,7 @@ class UpstreamClientTest {
 
     /** Answers each connection's requests with its number, but its second with {@code second}. */
     private static CountedHandler secondOnAConnection(CountedHandler second) {
-        Map<Integer, AtomicInteger> requests = new java.util.concurrent.ConcurrentHashMap<>();
+        Map<Integer, AtomicInteger> requests = new ConcurrentHashMap<>();
         return (n, s, out) -> {
             if (requests.computeIfAbsent(n, k -> new AtomicInteger()).incrementAndGet() == 2) {
                 second.handle(n, s, out);
@@ -597,7 +601,7 @@ class UpstreamClientTest {
             s.close(); // no answer: closed as the request arrived
         }));
         List<Object> results = fromACallerStartedOn(loops, new CompletableFuture<>(), () -> {
-            List<Object> got = new java.util.ArrayList<>();
+            List<Object> got = new ArrayList<>();
             got.add(fetch(client, uri));
             try {
                 got.add(fetch(client, uri));
@@ -621,8 +625,8 @@ class UpstreamClientTest {
     @Test
     void afterAStaleRequestTheLoopsOtherHeldConnectionsAreNotTaken() throws Exception {
         AtomicInteger accepted = new AtomicInteger();
-        Map<Integer, AtomicInteger> requests = new java.util.concurrent.ConcurrentHashMap<>();
-        java.util.concurrent.CountDownLatch both = new java.util.concurrent.CountDownLatch(2);
+        Map<Integer, AtomicInteger> requests = new ConcurrentHashMap<>();
+        CountDownLatch both = new CountDownLatch(2);
         URI uri = serveCounted(accepted, new CopyOnWriteArrayList<>(), (n, s, out) -> {
             if (requests.computeIfAbsent(n, k -> new AtomicInteger()).incrementAndGet() > 1) {
                 s.close(); // every held connection is closed under its next request
@@ -645,9 +649,7 @@ class UpstreamClientTest {
                     }
                 });
             }
-            assertEquals(
-                    java.util.Set.of("1", "2"),
-                    java.util.Set.of(a.get(10, TimeUnit.SECONDS), b.get(10, TimeUnit.SECONDS)));
+            assertEquals(Set.of("1", "2"), Set.of(a.get(10, TimeUnit.SECONDS), b.get(10, TimeUnit.SECONDS)));
             IOException stale = assertThrows(IOException.class, () -> fetch(single, uri));
             assertInstanceOf(UpstreamTransport.Stale.class, stale);
             assertEquals("3", fetch(single, uri), "the other held connection was taken");
@@ -658,7 +660,7 @@ class UpstreamClientTest {
     /** A held connection the client closes under a request (its shutdown) is not stale. */
     @Test
     void aHeldConnectionClosedByTheClientsShutdownIsNotStale() throws Exception {
-        java.util.concurrent.CountDownLatch waiting = new java.util.concurrent.CountDownLatch(1);
+        CountDownLatch waiting = new CountDownLatch(1);
         URI uri = serveCounted(new AtomicInteger(), new CopyOnWriteArrayList<>(), secondOnAConnection((n, s, out) -> {
             waiting.countDown(); // no answer: the client closes first
             Thread.sleep(10_000);

@@ -3,22 +3,31 @@ package dev.tether.inference.upstream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.http.EventLoops;
 import dev.tether.http.UpstreamClient;
 import dev.tether.inference.ChatMessage;
+import dev.tether.inference.ModelException;
 import dev.tether.inference.ModelRequest;
 import dev.tether.inference.ModelResult;
 import dev.tether.inference.ModelSink;
+import dev.tether.metrics.Metrics;
 import dev.tether.testing.ScriptedUpstream;
+import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
+import java.util.Deque;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -142,25 +151,25 @@ class UpstreamBackendTest {
     /** The real transport, but its first sends fail as {@code failures} says. */
     private static final class Failing implements UpstreamTransport {
         final UpstreamTransport real;
-        final java.util.Deque<java.io.IOException> failures;
-        final java.util.concurrent.atomic.AtomicInteger sends = new java.util.concurrent.atomic.AtomicInteger();
+        final Deque<IOException> failures;
+        final AtomicInteger sends = new AtomicInteger();
 
-        Failing(UpstreamTransport real, List<java.io.IOException> failures) {
+        Failing(UpstreamTransport real, List<IOException> failures) {
             this.real = real;
-            this.failures = new java.util.concurrent.ConcurrentLinkedDeque<>(failures);
+            this.failures = new ConcurrentLinkedDeque<>(failures);
         }
 
         @Override
         public Answer send(
                 URI uri,
-                java.util.Map<String, String> headers,
+                Map<String, String> headers,
                 byte[] body,
                 Duration headTimeout,
                 Runnable meanwhile,
-                java.util.function.Consumer<Answer> atHead)
-                throws java.io.IOException, InterruptedException {
+                Consumer<Answer> atHead)
+                throws IOException, InterruptedException {
             sends.incrementAndGet();
-            java.io.IOException failure = failures.poll();
+            IOException failure = failures.poll();
             if (failure != null) {
                 throw failure;
             }
@@ -184,13 +193,13 @@ class UpstreamBackendTest {
                 null);
     }
 
-    private ModelResult generateOn(Failing transport, dev.tether.metrics.Metrics metrics) throws Exception {
+    private ModelResult generateOn(Failing transport, Metrics metrics) throws Exception {
         try (UpstreamBackend failing = new UpstreamBackend(settings(), transport, metrics)) {
             return failing.generate(request(), new Recorder());
         }
     }
 
-    private static java.io.IOException stale() {
+    private static IOException stale() {
         return new UpstreamTransport.Stale("a held connection closed before any answer", null);
     }
 
@@ -204,8 +213,8 @@ class UpstreamBackendTest {
         upstream.then(ScriptedUpstream.text("ok"));
         Failing transport = new Failing(
                 UpstreamClient.create(loops, Duration.ofSeconds(5)),
-                List.of(stale(), new java.io.IOException("connection refused")));
-        dev.tether.metrics.Metrics metrics = new dev.tether.metrics.Metrics();
+                List.of(stale(), new IOException("connection refused")));
+        Metrics metrics = new Metrics();
         assertEquals(ModelResult.Finish.STOP, generateOn(transport, metrics).finish());
         assertEquals(3, transport.sends.get());
         String scraped = metrics.scrape();
@@ -221,8 +230,7 @@ class UpstreamBackendTest {
     void onlyOneStaleRequestATurnIsAskedAgainForFree() {
         Failing transport = new Failing(
                 UpstreamClient.create(loops, Duration.ofSeconds(5)), List.of(stale(), stale(), stale(), stale()));
-        org.junit.jupiter.api.Assertions.assertThrows(
-                dev.tether.inference.ModelException.class, () -> generateOn(transport, null));
+        assertThrows(ModelException.class, () -> generateOn(transport, null));
         assertEquals(3, transport.sends.get(), "two attempts and one stale request sent again");
     }
 
