@@ -248,6 +248,11 @@ public final class TetherServer implements AutoCloseable {
         return engine.storeDescription();
     }
 
+    /** The stream engine under the HTTP API (for embedders and tests). */
+    public StreamEngine streams() {
+        return engine;
+    }
+
     /** The network transport under the event loops: {@code epoll} or {@code nio}. */
     public String transport() {
         return loops.transport();

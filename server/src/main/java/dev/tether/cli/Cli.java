@@ -41,7 +41,8 @@ public final class Cli {
               --node-id ID              this node's name in cluster mode (default: a random one)
               --long-poll-timeout D     how long a long-poll waits before 204 (default 30s; e.g. 500ms)
               --sse-keep-alive D        a caught-up SSE tail sends a control event after this long
-                                        without one (default: the long-poll timeout)
+                                        without one, under 60s (default: the long-poll
+                                        timeout, or 30s when that is 60s or more)
               --max-body SIZE           largest request body (default 16MiB; e.g. 512KiB)
               --max-store-size SIZE     cap on the store's size on disk; appends beyond it get 503
               --log-preallocate on|off  the log store writes its next segment full of zeros ahead of

@@ -17,7 +17,8 @@ import java.util.Objects;
  * @param longPollTimeout     how long a long-poll waits for data before answering 204
  * @param maxBodyBytes        the largest request body accepted (413 above)
  * @param sseMaxLifetime      SSE connections are closed after this long so CDNs can collapse (§5.8)
- * @param sseKeepAlive        a caught-up SSE tail sends a control event after this long without one
+ * @param sseKeepAlive        a caught-up SSE tail sends a control event after this long without one;
+ *                            shorter than {@code sseMaxLifetime}
  * @param slowConsumerTimeout a reader whose socket stays full this long is disconnected
  * @param maxStoreBytes       optional cap on the database size (writes beyond it get 503)
  * @param logPreallocate      the log store zero-fills its next segment ahead of time
@@ -181,6 +182,10 @@ public record ServerConfig(
         if (sseKeepAlive.isNegative() || sseKeepAlive.isZero()) {
             throw new IllegalArgumentException("the SSE keep-alive interval must be positive");
         }
+        if (sseKeepAlive.compareTo(sseMaxLifetime) >= 0) {
+            throw new IllegalArgumentException("--sse-keep-alive must be shorter than an SSE connection's lifetime ("
+                    + sseMaxLifetime.toSeconds() + "s), which ends it first; got " + sseKeepAlive.toMillis() + "ms");
+        }
         if (retainBytes < 0) {
             throw new IllegalArgumentException("retention must not be negative");
         }
@@ -294,7 +299,7 @@ public record ServerConfig(
         private Duration longPollTimeout = Duration.ofSeconds(30);
         private long maxBodyBytes = 16L * 1024 * 1024;
         private Duration sseMaxLifetime = Duration.ofSeconds(60);
-        /** Null until set: the long-poll timeout. */
+        /** Null until set: {@link #defaultKeepAlive}. */
         private Duration sseKeepAlive;
 
         private Duration slowConsumerTimeout = Duration.ofSeconds(10);
@@ -560,6 +565,11 @@ public record ServerConfig(
             return this;
         }
 
+        /** The long-poll timeout, or half an SSE connection's lifetime when that is shorter. */
+        private Duration defaultKeepAlive() {
+            return longPollTimeout.compareTo(sseMaxLifetime) < 0 ? longPollTimeout : sseMaxLifetime.dividedBy(2);
+        }
+
         public ServerConfig build() {
             return new ServerConfig(
                     host,
@@ -569,7 +579,7 @@ public record ServerConfig(
                     longPollTimeout,
                     maxBodyBytes,
                     sseMaxLifetime,
-                    sseKeepAlive != null ? sseKeepAlive : longPollTimeout,
+                    sseKeepAlive != null ? sseKeepAlive : defaultKeepAlive(),
                     slowConsumerTimeout,
                     maxStoreBytes,
                     logPreallocate,

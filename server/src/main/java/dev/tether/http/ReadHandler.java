@@ -102,7 +102,12 @@ final class ReadHandler {
             if (!done[0]) {
                 done[0] = true;
                 cancel[0].run();
-                noContent(req, at);
+                if (movedSince(path, at)) {
+                    // the stream changed and its wake-up is still on its way: answer what it is now
+                    read(req, path, new ReadFrom.At(at.nextOffset()), true, filter, true);
+                } else {
+                    noContent(req, at);
+                }
             }
         });
         cancel[0] = engine.watch(
@@ -122,6 +127,18 @@ final class ReadHandler {
             context.owner().cancelTimer(timer);
             cancel[0].run();
         });
+    }
+
+    /**
+     * Whether the stream at {@code path} is no longer as {@code at} found it, open at its tail: it
+     * grew, closed, or went away (this node's view, as a wake-up would have it).
+     */
+    private boolean movedSince(String path, ReadResult.Data at) {
+        if (!(engine.peek(path) instanceof Lookup.Found found)) {
+            return true;
+        }
+        StreamRecord now = found.stream();
+        return now.id() != at.stream().id() || now.closed() || now.tail() > at.next();
     }
 
     /** §5.7: 204 at the tail, immediately when the stream is closed. */

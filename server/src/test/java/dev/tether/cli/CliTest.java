@@ -68,6 +68,11 @@ class CliTest {
                 Cli.parseServe(new String[] {"serve", "--long-poll-timeout", "700ms"})
                         .sseKeepAlive(),
                 "the SSE keep-alive follows the long-poll timeout unless set");
+        assertEquals(
+                Duration.ofSeconds(30),
+                Cli.parseServe(new String[] {"serve", "--long-poll-timeout", "2m"})
+                        .sseKeepAlive(),
+                "a long-poll timeout beyond an SSE connection's 60 s lifetime is not the keep-alive's default");
         assertEquals(512 * 1024, c.maxBodyBytes());
         assertEquals(ServerConfig.StoreKind.MEMORY, c.store());
         assertEquals(1024 * 1024, c.retainBytes());
@@ -86,6 +91,11 @@ class CliTest {
         assertRejected("not a duration", "serve", "--long-poll-timeout", "soon");
         assertRejected("must be positive", "serve", "--long-poll-timeout", "0s");
         assertRejected("the SSE keep-alive interval must be positive", "serve", "--sse-keep-alive", "0s");
+        assertRejected(
+                "--sse-keep-alive must be shorter than an SSE connection's lifetime (60s), which ends it first; got 60000ms",
+                "serve",
+                "--sse-keep-alive",
+                "60s");
         assertRejected("log, sqlite, memory or redis", "serve", "--store", "cassandra");
         assertRejected("--log-preallocate must be on or off", "serve", "--log-preallocate", "yes");
         assertRejected(

@@ -114,7 +114,7 @@ class SseKeepAliveTest {
     @Test
     void aLongPollWaitsTheLongPollTimeoutNotTheKeepAlive() throws Exception {
         try (TestServer server = TestServer.start(
-                dir, c -> c.longPollTimeout(Duration.ofMillis(300)).sseKeepAlive(Duration.ofSeconds(60)))) {
+                dir, c -> c.longPollTimeout(Duration.ofMillis(300)).sseKeepAlive(Duration.ofSeconds(50)))) {
             assertEquals(201, server.put("/v1/stream/p", "text/plain").statusCode());
             HttpResponse<String> poll = server.client()
                     .send(

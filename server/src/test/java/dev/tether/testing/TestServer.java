@@ -2,6 +2,7 @@ package dev.tether.testing;
 
 import dev.tether.TetherServer;
 import dev.tether.config.ServerConfig;
+import dev.tether.stream.StreamEngine;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -35,6 +36,11 @@ public final class TestServer implements AutoCloseable {
 
     public int port() {
         return server.port();
+    }
+
+    /** The server's stream engine, for tests that act between its steps. */
+    public StreamEngine streams() {
+        return server.streams();
     }
 
     public URI uri(String pathAndQuery) {
