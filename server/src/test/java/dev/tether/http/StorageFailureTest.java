@@ -3,6 +3,7 @@ package dev.tether.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tether.config.ServerConfig;
 import dev.tether.testing.TestServer;
 import dev.tether.testing.Tmpfs;
 import java.net.http.HttpRequest;
@@ -11,6 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Storage failure is a state, not a crash: a full or read-only disk makes appends fail with
@@ -22,10 +25,22 @@ class StorageFailureTest {
     @TempDir
     Path dir;
 
-    @Test
-    void appendsFailWith503WhenTheStoreQuotaIsFullAndReadsKeepWorking() throws Exception {
-        try (TestServer server = TestServer.start(dir, c -> c.maxStoreBytes(256L * 1024))) {
+    @ParameterizedTest
+    @EnumSource(
+            value = ServerConfig.StoreKind.class,
+            names = {"LOG", "SQLITE"})
+    void appendsFailWith503WhenTheStoreQuotaIsFullAndReadsKeepWorking(ServerConfig.StoreKind store) throws Exception {
+        try (TestServer server = TestServer.start(dir, c -> c.store(store).maxStoreBytes(256L * 1024))) {
             fillUntilRejected(server);
+            assertEquals(
+                    204,
+                    server.send(server.request("/v1/stream/fill").DELETE().build())
+                            .statusCode(),
+                    "a full store takes a delete, to make room");
+            assertEquals(201, server.put("/v1/stream/next", "text/plain").statusCode(), "the room came back");
+            assertEquals(
+                    204, server.post("/v1/stream/next", "text/plain", "again").statusCode());
+            assertEquals(200, server.get("/health").statusCode(), "health recovers with the room");
         }
     }
 

@@ -102,6 +102,11 @@ public final class LogStreamStore implements StreamStore {
     private long heldCountedAt;
     /** A commit was refused for {@link #maxBytes}, and not enough has been freed since. Writer thread. */
     private boolean full;
+    /**
+     * A stream was dropped or trimmed since the last checkpoint (or the log was opened), so a
+     * checkpoint may give whole segments back. Writer thread.
+     */
+    private boolean freedSinceCheckpoint = true;
     /** Why the log takes no writes (a read-only disk), or null. Writer thread after open. */
     private String readOnly;
     /** On a read-only disk: where the active segment's torn tail starts, cut once writable; else -1. */
@@ -252,41 +257,12 @@ public final class LogStreamStore implements StreamStore {
         if (batch.bytes().isDirect() && batch.bytes().capacity() > encodeBuffer.capacity()) {
             encodeBuffer = batch.bytes(); // grown: keep the larger one for the next batches
         }
-        if (maxBytes != Long.MAX_VALUE) {
-            long held = held();
-            // Once full, the log stays full until a tenth of the cap is free again: otherwise the
-            // last bytes would go to whichever small write comes first, and every API would not
-            // answer "full" alike (a session entry slipping in where a response's record did not).
-            full = held + batch.bytes().remaining() > maxBytes || (full && held > maxBytes - maxBytes / 10);
-            if (full) {
-                throw new StoreException(
-                        "the store is full: the log holds " + held + " bytes and --max-store-size is " + maxBytes
-                                + " (space of deleted or trimmed data is reclaimed at checkpoints)",
-                        null,
-                        true);
-            }
+        if (maxBytes != Long.MAX_VALUE && addsData(commit)) {
+            refuseIfFull(batch.bytes().remaining());
         }
         Segment s = active;
         if (rollPending || s.size() > 0 && s.size() + batch.bytes().remaining() > segmentBytes) {
-            try {
-                s = roll();
-            } catch (IOException e) {
-                if (rollFlushFailed != null) {
-                    throw StoreException.needsRestart(
-                            "flushing the full log segment " + active.file + " failed: " + e.getMessage(), e);
-                }
-                throw new StoreException(
-                        "cannot start a new log segment in " + dir + " (the next write tries again): " + e.getMessage(),
-                        e,
-                        true);
-            }
-            if (s.base - checkpointed >= checkpointBytes) {
-                try {
-                    checkpoint(s.base);
-                } catch (IOException e) {
-                    throw new StoreException("cannot write a checkpoint in " + dir + ": " + e.getMessage(), e, true);
-                }
-            }
+            s = nextSegment(false);
         }
         long before = s.size();
         long at;
@@ -320,6 +296,7 @@ public final class LogStreamStore implements StreamStore {
             for (Mutation m : commit.apply()) {
                 if (!(m instanceof Mutation.AppendMessages)) {
                     applyOther(m); // a trim reads its index's chunks
+                    freedSinceCheckpoint |= m instanceof Mutation.DropStream || m instanceof Mutation.TrimMessages;
                 }
             }
         } catch (InternalError e) {
@@ -329,6 +306,91 @@ public final class LogStreamStore implements StreamStore {
             throw StoreException.outcomeUnknown("reading the log's index chunk file failed: " + e.getMessage(), e);
         }
         return CommitResult.COMMITTED;
+    }
+
+    /** Whether {@code commit} adds data (messages, or a stream new to the log): what a full log refuses. */
+    private boolean addsData(Commit commit) {
+        for (Mutation m : commit.apply()) {
+            if (m instanceof Mutation.AppendMessages
+                    || m instanceof Mutation.PutStream p
+                            && state.stream(p.record().id()) == null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Refuses a write of {@code bytes} that adds data once the log is at {@link #maxBytes}. Deletes,
+     * trims and closes still go through, so that room can be made. Once full, the log stays full
+     * until a tenth of the cap is free again: otherwise the last bytes would go to whichever small
+     * write comes first, and every API would not answer "full" alike (a session entry slipping in
+     * where a response's record did not). Space comes back when a checkpoint deletes whole segments,
+     * which at the usual cadence waits for {@link #checkpointBytes} of new log, which a full log
+     * never writes: so if streams were deleted or trimmed since the last checkpoint, a full log
+     * rolls and checkpoints first.
+     */
+    private void refuseIfFull(int bytes) throws StoreException {
+        full = overCap(bytes);
+        if (full && freedSinceCheckpoint) {
+            if (active.size() > 0) {
+                nextSegment(true);
+            } else {
+                checkpointAt(active.base);
+            }
+            heldBytes = held();
+            full = overCap(bytes);
+        }
+        if (full) {
+            throw new StoreException(
+                    "the store is full: the log holds " + held() + " bytes and --max-store-size is " + maxBytes
+                            + " (the space of deleted or trimmed data comes back once no stream holds older data"
+                            + " in the same log segments)",
+                    null,
+                    true);
+        }
+    }
+
+    private boolean overCap(int bytes) {
+        long held = held();
+        return held + bytes > maxBytes || (full && held > maxBytes - maxBytes / 10);
+    }
+
+    /**
+     * Rolls to a new segment, and checkpoints at its start when {@link #checkpointBytes} of log
+     * have been written since the last checkpoint, or now if {@code checkpointNow}.
+     */
+    private Segment nextSegment(boolean checkpointNow) throws StoreException {
+        Segment s;
+        try {
+            s = roll();
+        } catch (IOException e) {
+            if (rollFlushFailed != null) {
+                throw StoreException.needsRestart(
+                        "flushing the full log segment " + active.file + " failed: " + e.getMessage(), e);
+            }
+            throw new StoreException(
+                    "cannot start a new log segment in " + dir + " (the next write tries again): " + e.getMessage(),
+                    e,
+                    true);
+        }
+        if (checkpointNow || s.base - checkpointed >= checkpointBytes) {
+            checkpointAt(s.base);
+        }
+        return s;
+    }
+
+    /**
+     * A failed checkpoint fails only the commit it came with, before anything of it is written (an
+     * {@link InternalError}: the disk failed a page-in of an index chunk the checkpoint reads);
+     * the next roll tries again.
+     */
+    private void checkpointAt(long offset) throws StoreException {
+        try {
+            checkpoint(offset);
+        } catch (IOException | InternalError e) {
+            throw new StoreException("cannot write a checkpoint in " + dir + ": " + e.getMessage(), e, true);
+        }
     }
 
     /** What the log takes on disk: its segments and their index files. Writer thread. */
@@ -483,6 +545,7 @@ public final class LogStreamStore implements StreamStore {
         long bytes = Checkpoint.write(dir, offset, state.contents(), indexes);
         LogDirectory.sync(dir);
         checkpointed = offset;
+        freedSinceCheckpoint = false;
         checkpoints++;
         LOG.log(
                 System.Logger.Level.INFO,

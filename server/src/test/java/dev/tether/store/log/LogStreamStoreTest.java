@@ -798,6 +798,47 @@ class LogStreamStoreTest {
     }
 
     @Test
+    void aFullLogTakesADeleteAndGivesTheStreamsRoomBack() throws Exception {
+        long cap = 64 * 1024;
+        // Small segments, and no checkpoint by the usual cadence: only the full log's own.
+        try (LogStreamStore store = LogStreamStore.open(dir, 4096, Long.MAX_VALUE, cap, false)) {
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            long at = 0;
+            StoreException full = null;
+            for (int i = 0; i < 1000 && full == null; i++) {
+                String part = "x".repeat(300);
+                try {
+                    store.commit(append(at, part, i));
+                    at += part.length();
+                } catch (StoreException e) {
+                    full = e;
+                }
+            }
+            assertTrue(full != null && full.getMessage().contains("--max-store-size"), String.valueOf(full));
+            int segments = store.segmentCount();
+            StreamRecord t = StreamStoreContract.stream(2, "t");
+            assertThrows(
+                    StoreException.class,
+                    () -> store.commit(Commit.unconditional(List.of(new Mutation.PutStream(t)))),
+                    "a new stream is data a full log refuses");
+            store.commit(Commit.unconditional(List.of(new Mutation.DropStream(1)))); // taken while full
+            byte[] data = "y".repeat(300).getBytes(StandardCharsets.UTF_8);
+            store.commit(Commit.unconditional(List.of(
+                    new Mutation.PutStream(t.withTail(data.length)),
+                    new Mutation.AppendMessages(2, List.of(new StoredMessage(0, data))))));
+            assertTrue(
+                    store.segmentCount() < segments,
+                    "the dropped stream's segments are deleted: " + store.segmentCount() + " of " + segments);
+            assertTrue(store.diskBytes() < cap / 2, "counted again: " + store.diskBytes());
+        }
+        try (LogStreamStore store = LogStreamStore.open(dir, 4096, Long.MAX_VALUE, cap, false)) {
+            StoreContents contents = store.load();
+            assertEquals(1, contents.streams().size(), "after a restart, only the new stream");
+            assertEquals("t", contents.streams().getFirst().path());
+        }
+    }
+
+    @Test
     void theCapCountsTheIndexFilesToo() throws Exception {
         long cap = 64 * 1024;
         // Small segments, so sealed ones have finished index files; one-byte messages, so the
