@@ -73,6 +73,15 @@ public record StreamRecord(
         return forkSourceId != null;
     }
 
+    /**
+     * Whether it reads its bytes below its fork point from its fork source: a fork that retention
+     * has not trimmed past that point. One that has no longer holds its source (§4.2's reference
+     * counting), so a deleted or expired source can go.
+     */
+    public boolean readsForkSource() {
+        return forkSourceId != null && retainedFrom <= forkPosition;
+    }
+
     public StreamRecord withTail(long newTail) {
         return new StreamRecord(
                 id,

@@ -93,6 +93,9 @@ final class CatchUpReads implements AutoCloseable {
     }
 
     private ReadResult toData(StreamRecord r, long start, List<StoredMessage> messages) {
+        if (messages.isEmpty() ? start < r.tail() : messages.get(0).position() > start) {
+            return trimmedUnderTheRead(r, start);
+        }
         if (!messages.isEmpty() && messages.get(0).position() != start) {
             return notAtBoundary(r, start);
         }
@@ -103,6 +106,9 @@ final class CatchUpReads implements AutoCloseable {
 
     /** A read of {@code [start, e.end())} to be read in pieces. */
     private ReadResult planned(StreamRecord r, long start, ReadExtent e) {
+        if (e.first() > start) {
+            return trimmedUnderTheRead(r, start);
+        }
         if (e.first() != start && ContentTypes.isJson(r.contentType())) {
             return notAtBoundary(r, start); // a binary read may start inside a message: its first piece is cut
         }
@@ -159,6 +165,16 @@ final class CatchUpReads implements AutoCloseable {
                     "the messages up to " + pieceEnd + " are gone since the read was planned", null, false);
         }
         return pieceEnd;
+    }
+
+    /**
+     * The store holds nothing at {@code start}, which {@code r} says it does: a trim (retention) or
+     * a drop of the stream reached the store's index after this read took {@code r}, before the
+     * writer published the new record (it does so once the change is durable).
+     */
+    private Rejection trimmedUnderTheRead(StreamRecord r, long start) {
+        return new Rejection.Gone("offset " + reader.offsetOf(r, start)
+                + " is no longer retained (trimmed or deleted as it was read); read from -1 for the earliest one");
     }
 
     private Rejection notAtBoundary(StreamRecord r, long start) {

@@ -41,18 +41,33 @@ final class Lifecycles {
         }
     }
 
-    /** Removes a stream and releases its source, cascading up a chain of deleted sources. */
+    /**
+     * Retention trimmed {@code fork} (as it was before the trim) past its fork point: it no longer
+     * reads from its source, so it lets the source go (see {@link StreamRecord#readsForkSource}).
+     */
+    static void trimmedPastForkPoint(WriteBatch batch, StreamRecord fork) {
+        release(batch, fork.forkSourceId());
+    }
+
+    /** Removes a stream and releases the source it reads from, if any. */
     private static void dropAndRelease(WriteBatch batch, StreamRecord r) {
         batch.drop(r);
-        Long sourceId = r.forkSourceId();
-        while (sourceId != null) {
-            batch.addForkRef(sourceId, -1);
-            StreamRecord source = batch.byId(sourceId);
-            if (source == null || source.lifecycle() == Lifecycle.LIVE || batch.forkRefs(sourceId) > 0) {
+        if (r.readsForkSource()) {
+            release(batch, r.forkSourceId());
+        }
+    }
+
+    /** One reader fewer for {@code sourceId}, cascading up a chain of deleted or expired sources. */
+    private static void release(WriteBatch batch, long sourceId) {
+        Long id = sourceId;
+        while (id != null) {
+            batch.addForkRef(id, -1);
+            StreamRecord source = batch.byId(id);
+            if (source == null || source.lifecycle() == Lifecycle.LIVE || batch.forkRefs(id) > 0) {
                 return;
             }
             batch.drop(source);
-            sourceId = source.forkSourceId();
+            id = source.readsForkSource() ? source.forkSourceId() : null;
         }
     }
 }

@@ -68,7 +68,11 @@ final class Retention {
             long boundary = m.position() >= target ? m.position() : m.end();
             if (boundary > r.retainedFrom()) {
                 batch.trim(r.id(), boundary);
-                batch.put(r.withRetainedFrom(boundary));
+                StreamRecord after = r.withRetainedFrom(boundary);
+                batch.put(after);
+                if (r.readsForkSource() && !after.readsForkSource()) {
+                    Lifecycles.trimmedPastForkPoint(batch, r);
+                }
                 trimmed++;
             }
         }

@@ -27,7 +27,7 @@ final class StreamReader {
 
     /** The lowest position a reader starting at "-1" gets. */
     long startPosition(StreamRecord r) {
-        if (r.isFork() && r.retainedFrom() <= r.forkPosition()) {
+        if (r.readsForkSource()) {
             StreamState source = registry.byId(r.forkSourceId());
             long sourceStart = source == null ? r.forkPosition() : startPosition(source.record);
             return Math.min(sourceStart, r.forkPosition());

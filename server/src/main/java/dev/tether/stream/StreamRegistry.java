@@ -51,7 +51,7 @@ final class StreamRegistry {
             }
         }
         for (StreamRecord r : contents.streams()) {
-            if (r.forkSourceId() != null) {
+            if (r.readsForkSource()) {
                 StreamState source = byId.get(r.forkSourceId());
                 if (source != null) {
                     source.forkRefs++;

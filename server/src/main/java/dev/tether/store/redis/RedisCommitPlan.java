@@ -95,6 +95,7 @@ final class RedisCommitPlan {
                 o.put("holdsPath", r.lifecycle() != StreamRecord.Lifecycle.DETACHED);
                 if (r.forkSourceId() != null) {
                     o.put("src", Long.toString(r.forkSourceId()));
+                    o.put("readsSrc", r.readsForkSource());
                 }
                 o.put("rec", record(json, r));
             }

@@ -45,12 +45,21 @@ end
 local changed = {}
 local function change(id, rec) changed[#changed + 1] = {id, rec} end
 
+-- A fork holds its source while it reads from it: until retention trims it past its fork point.
+local function readsSource(r)
+  return r.forkSourceId ~= nil and r.forkSourceId ~= cjson.null and r.retainedFrom <= r.forkPosition
+end
+
 for _, m in ipairs(plan.apply) do
   if m.t == 'put' then
     local old = redis.call('HGET', p .. 'streams', m.id)
     if old then
-      unpath(m.id, cjson.decode(old).path)
-    elseif m.src then
+      local o = cjson.decode(old)
+      unpath(m.id, o.path)
+      if m.src and readsSource(o) and not m.readsSrc then
+        redis.call('HINCRBY', p .. 'forks', m.src, -1) -- trimmed past its fork point: lets its source go
+      end
+    elseif m.src and m.readsSrc then
       redis.call('HINCRBY', p .. 'forks', m.src, 1) -- a new fork holds its source
     end
     if m.holdsPath then redis.call('HSET', p .. 'paths', m.path, m.id) end
@@ -77,7 +86,7 @@ for _, m in ipairs(plan.apply) do
     if old then
       local r = cjson.decode(old)
       unpath(m.id, r.path)
-      if r.forkSourceId and r.forkSourceId ~= cjson.null then
+      if readsSource(r) then
         redis.call('HINCRBY', p .. 'forks', string.format('%d', r.forkSourceId), -1)
       end
     end

@@ -51,6 +51,47 @@ class RedisStreamStoreTest {
     }
 
     @Test
+    void aForkHoldsItsSourceUntilItIsDroppedOrTrimmedPastItsForkPoint() throws Exception {
+        try (RedisServer redis = new RedisServer(dir);
+                RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", "n1", false)) {
+            StreamRecord src = StreamStoreContract.stream(1, "src").withTail(10);
+            StreamRecord kept = fork(2, "kept", src);
+            StreamRecord trimmed = fork(3, "trimmed", src);
+            store.commit(Commit.unconditional(List.of(
+                    new Mutation.PutStream(src), new Mutation.PutStream(kept), new Mutation.PutStream(trimmed))));
+            assertEquals(2, store.stream(1).forkRefs());
+            store.commit(Commit.unconditional(List.of(
+                    new Mutation.PutStream(trimmed.withTail(30).withRetainedFrom(20)),
+                    new Mutation.TrimMessages(3, 20))));
+            assertEquals(1, store.stream(1).forkRefs(), "trimmed past its fork point, it reads only its own data");
+            store.commit(Commit.unconditional(List.of(new Mutation.DropStream(3))));
+            assertEquals(1, store.stream(1).forkRefs(), "dropped, it does not let go of its source a second time");
+            store.commit(Commit.unconditional(List.of(new Mutation.DropStream(2))));
+            assertEquals(0, store.stream(1).forkRefs(), "a fork that read its source lets it go when dropped");
+        }
+    }
+
+    /** A fork of {@code source} at its tail, as the engine makes one. */
+    private static StreamRecord fork(long id, String path, StreamRecord source) {
+        return new StreamRecord(
+                id,
+                path,
+                "text/plain",
+                null,
+                null,
+                0,
+                0,
+                source.tail(),
+                0,
+                false,
+                null,
+                null,
+                source.id(),
+                source.tail(),
+                StreamRecord.Lifecycle.LIVE);
+    }
+
+    @Test
     void readsStartAtTheRowHoldingTheOffsetAndStopAtMaxBytesOrTheEnd() throws Exception {
         try (RedisServer redis = new RedisServer(dir);
                 RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", "n1", false)) {
