@@ -148,6 +148,28 @@ class StreamEngineTest {
     }
 
     @Test
+    void aDeletedSourceKeptForItsForkStaysDeletedPastItsTtl() throws Exception {
+        assertInstanceOf(
+                CreateResult.Created.class,
+                get(engine.create(new CreateRequest("src", "text/plain", 10L, null, false, List.of(), null))));
+        append("src", "hello", null);
+        assertInstanceOf(
+                CreateResult.Created.class,
+                get(engine.create(new CreateRequest(
+                        "fork", null, 3_600L, null, false, List.of(), new CreateRequest.Fork("src", null, null)))));
+        assertInstanceOf(DeleteResult.Deleted.class, get(engine.delete("src")));
+        clock.advanceMillis(11_000); // past the source's TTL, not the fork's
+        get(engine.sweepExpired());
+        assertInstanceOf(
+                Rejection.Gone.class,
+                get(engine.read("src", ReadFrom.START)),
+                "deleted, kept for its fork: its TTL no longer applies, so it stays 410 as a re-create stays 409");
+        assertInstanceOf(Rejection.Conflict.class, create("src", "text/plain"));
+        assertInstanceOf(Rejection.Gone.class, get(engine.delete("src")));
+        assertEquals("hello", readAll("fork"));
+    }
+
+    @Test
     void forkReadsInheritedDataThenItsOwnAndSurvivesSourceDeletion() throws Exception {
         create("src", "text/plain");
         var hello = assertInstanceOf(AppendResult.Appended.class, append("src", "hello ", null));
