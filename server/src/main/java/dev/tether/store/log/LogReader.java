@@ -55,8 +55,8 @@ final class LogReader {
         if (index == null) {
             return;
         }
-        StreamIndex.Range range = index.range(from, to, maxBytes);
         try {
+            StreamIndex.Range range = index.range(from, to, maxBytes); // may read the chunk file
             int runStart = 0;
             while (runStart < range.size()) {
                 Segment holder = holder(streamId, range, runStart);
@@ -81,7 +81,12 @@ final class LogReader {
      */
     boolean resident(long streamId, long from, long to, int maxBytes) {
         StreamIndex index = indexes.get(streamId);
-        long[] span = index == null ? null : index.span(from, to, maxBytes);
+        long[] span;
+        try {
+            span = index == null ? null : index.span(from, to, maxBytes);
+        } catch (InternalError e) { // a disk fault under the chunk file: the scan (off the loop) reports it
+            return false;
+        }
         if (span == null || span[1] - span[0] > RESIDENT_SPAN_LIMIT) {
             return false;
         }

@@ -661,7 +661,11 @@ public final class LogStreamStore implements StreamStore {
     @Override
     public ReadExtent extent(long streamId, long from, long to, int maxBytes) {
         StreamIndex index = indexes.get(streamId);
-        return index == null ? null : index.extent(from, to, maxBytes);
+        try {
+            return index == null ? null : index.extent(from, to, maxBytes);
+        } catch (InternalError e) { // a disk fault under the chunk file: "cannot tell", and the scan reports it
+            return null;
+        }
     }
 
     @Override
