@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.stream.Lookup;
 import dev.tether.stream.StreamEngine;
+import dev.tether.testing.HeldWriter;
 import dev.tether.testing.TestServer;
 import java.net.http.HttpRequest;
 import java.net.http.HttpRequest.BodyPublishers;
@@ -75,14 +76,7 @@ class LongPollTimeoutTest {
         var stream = ((Lookup.Found) engine.lookup("p")).stream();
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch held = new CountDownLatch(1);
-        engine.watch(stream, stream.tail(), () -> {
-            held.countDown();
-            try {
-                release.await(10, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        engine.watch(stream, stream.tail(), HeldWriter.blocking(held, release));
         try {
             CompletableFuture<HttpResponse<String>> poll = server.client()
                     .sendAsync(

@@ -41,6 +41,26 @@ public abstract class StreamStoreContract {
                 StreamRecord.Lifecycle.LIVE);
     }
 
+    /** A live fork of {@code source} at its tail, as the engine makes one. */
+    public static StreamRecord fork(long id, String path, StreamRecord source) {
+        return new StreamRecord(
+                id,
+                path,
+                source.contentType(),
+                null,
+                null,
+                0,
+                0,
+                source.tail(),
+                0,
+                false,
+                null,
+                null,
+                source.id(),
+                source.tail(),
+                StreamRecord.Lifecycle.LIVE);
+    }
+
     private static Mutation append(long id, long at, String text) {
         return new Mutation.AppendMessages(id, List.of(new StoredMessage(at, text.getBytes())));
     }

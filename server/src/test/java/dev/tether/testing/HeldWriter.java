@@ -26,16 +26,21 @@ public final class HeldWriter {
                 .get(10, TimeUnit.SECONDS);
         CountDownLatch held = new CountDownLatch(1);
         var stream = ((Lookup.Found) engine.lookup(path)).stream();
-        engine.watch(stream, stream.tail(), () -> {
+        engine.watch(stream, stream.tail(), blocking(held, release));
+        append(engine, path, "hold");
+        assertTrue(held.await(10, TimeUnit.SECONDS), "the writer is held");
+    }
+
+    /** A wake-up that holds the thread running it: it opens {@code held}, then waits for {@code release} (10 s at most). */
+    public static Runnable blocking(CountDownLatch held, CountDownLatch release) {
+        return () -> {
             held.countDown();
             try {
                 release.await(10, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-        });
-        append(engine, path, "hold");
-        assertTrue(held.await(10, TimeUnit.SECONDS), "the writer is held");
+        };
     }
 
     /** Appends {@code text} to {@code path} and waits for the answer. */

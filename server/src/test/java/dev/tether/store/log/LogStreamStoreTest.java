@@ -769,25 +769,30 @@ class LogStreamStoreTest {
         }
     }
 
+    /** Appends 300 bytes at a time to stream 1 until the log refuses one as full; returns its tail. */
+    private static long fillUntilFull(LogStreamStore store) throws StoreException {
+        long at = 0;
+        StoreException full = null;
+        for (int i = 0; i < 1000 && full == null; i++) {
+            String part = "x".repeat(300);
+            try {
+                store.commit(append(at, part, i));
+                at += part.length();
+            } catch (StoreException e) {
+                full = e;
+            }
+        }
+        assertTrue(
+                full != null && full.unavailable() && full.getMessage().contains("--max-store-size"),
+                String.valueOf(full));
+        return at;
+    }
+
     @Test
     void aFullLogRefusesEveryWriteLargeOrSmallUntilRoomIsFreed() throws Exception {
         try (LogStreamStore store = LogStreamStore.open(dir, Long.valueOf(64 * 1024))) { // the cap, not a segment size
             store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
-            long at = 0;
-            StoreException full = null;
-            for (int i = 0; i < 1000 && full == null; i++) {
-                String part = "x".repeat(300);
-                try {
-                    store.commit(append(at, part, i));
-                    at += part.length();
-                } catch (StoreException e) {
-                    full = e;
-                }
-            }
-            assertTrue(
-                    full != null && full.unavailable() && full.getMessage().contains("--max-store-size"),
-                    String.valueOf(full));
-            long tail = at;
+            long tail = fillUntilFull(store);
             StoreException small = assertThrows(
                     StoreException.class,
                     () -> store.commit(append(tail, "y", 1000)),
@@ -803,18 +808,7 @@ class LogStreamStoreTest {
         // Small segments, and no checkpoint by the usual cadence: only the full log's own.
         try (LogStreamStore store = LogStreamStore.open(dir, 4096, Long.MAX_VALUE, cap, false)) {
             store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
-            long at = 0;
-            StoreException full = null;
-            for (int i = 0; i < 1000 && full == null; i++) {
-                String part = "x".repeat(300);
-                try {
-                    store.commit(append(at, part, i));
-                    at += part.length();
-                } catch (StoreException e) {
-                    full = e;
-                }
-            }
-            assertTrue(full != null && full.getMessage().contains("--max-store-size"), String.valueOf(full));
+            fillUntilFull(store);
             int segments = store.segmentCount();
             StreamRecord t = StreamStoreContract.stream(2, "t");
             assertThrows(

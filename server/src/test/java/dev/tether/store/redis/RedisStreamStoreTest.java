@@ -55,8 +55,8 @@ class RedisStreamStoreTest {
         try (RedisServer redis = new RedisServer(dir);
                 RedisStreamStore store = RedisStreamStore.open(redis.uri(), "t:", "n1", false)) {
             StreamRecord src = StreamStoreContract.stream(1, "src").withTail(10);
-            StreamRecord kept = fork(2, "kept", src);
-            StreamRecord trimmed = fork(3, "trimmed", src);
+            StreamRecord kept = StreamStoreContract.fork(2, "kept", src);
+            StreamRecord trimmed = StreamStoreContract.fork(3, "trimmed", src);
             store.commit(Commit.unconditional(List.of(
                     new Mutation.PutStream(src), new Mutation.PutStream(kept), new Mutation.PutStream(trimmed))));
             assertEquals(2, store.stream(1).forkRefs());
@@ -69,26 +69,6 @@ class RedisStreamStoreTest {
             store.commit(Commit.unconditional(List.of(new Mutation.DropStream(2))));
             assertEquals(0, store.stream(1).forkRefs(), "a fork that read its source lets it go when dropped");
         }
-    }
-
-    /** A fork of {@code source} at its tail, as the engine makes one. */
-    private static StreamRecord fork(long id, String path, StreamRecord source) {
-        return new StreamRecord(
-                id,
-                path,
-                "text/plain",
-                null,
-                null,
-                0,
-                0,
-                source.tail(),
-                0,
-                false,
-                null,
-                null,
-                source.id(),
-                source.tail(),
-                StreamRecord.Lifecycle.LIVE);
     }
 
     @Test
