@@ -192,8 +192,10 @@ final class CreateOperation {
         if (!existing.isFork()) {
             return false;
         }
+        // The stream now at the source path, not one that held it once (expired, and the path re-created)
         StreamRecord source = batch.byId(existing.forkSourceId());
-        if (source == null || !source.path().equals(fork.sourcePath())) {
+        StreamRecord atPath = batch.byPath(fork.sourcePath());
+        if (source == null || atPath == null || atPath.id() != source.id()) {
             return false;
         }
         if (fork.offset() == null && fork.subOffset() == null) {

@@ -170,6 +170,24 @@ class StreamEngineTest {
     }
 
     @Test
+    void aForkOfAnExpiredSourceIsNotTheSameForkAsOneOfTheStreamNowAtItsPath() throws Exception {
+        assertInstanceOf(
+                CreateResult.Created.class,
+                get(engine.create(new CreateRequest("src", "text/plain", 10L, null, false, List.of(), null))));
+        CreateRequest forkOfSrc = new CreateRequest(
+                "fork", null, 3_600L, null, false, List.of(), new CreateRequest.Fork("src", null, null));
+        assertInstanceOf(CreateResult.Created.class, get(engine.create(forkOfSrc)));
+        assertInstanceOf(CreateResult.Existing.class, get(engine.create(forkOfSrc)), "the same PUT again");
+        clock.advanceMillis(11_000); // the source expires; kept, detached, for its fork
+        get(engine.sweepExpired());
+        assertInstanceOf(CreateResult.Created.class, create("src", "text/plain"), "its path is free again");
+        assertInstanceOf(
+                Rejection.Conflict.class,
+                get(engine.create(forkOfSrc)),
+                "the fork is of the old stream at that path, not of the new one");
+    }
+
+    @Test
     void forkReadsInheritedDataThenItsOwnAndSurvivesSourceDeletion() throws Exception {
         create("src", "text/plain");
         var hello = assertInstanceOf(AppendResult.Appended.class, append("src", "hello ", null));
