@@ -80,7 +80,8 @@ public final class Cli {
 
             security (docs/security.md):
               --auth-config FILE        keys and JWT settings; every request then needs
-                                        Authorization: Bearer <key or token>
+                                        Authorization: Bearer <key or token> (but /health
+                                        and the web app's files)
               --cors-origin ORIGIN      a web origin allowed to call the server (repeatable, or
                                         comma-separated; * for any); without it only loopback pages
                                         (open mode) or no pages (with auth) may
@@ -332,7 +333,8 @@ public final class Cli {
 
     static String authLine(ServerConfig config) {
         if (config.authConfig() != null) {
-            return "Auth: on (" + config.authConfig() + "); every request needs Authorization: Bearer <key or token>";
+            return "Auth: on (" + config.authConfig() + "); every request needs Authorization: Bearer <key or token>"
+                    + " (but /health and the web app's files)";
         }
         if (config.loopbackOnly()) {
             return "Auth: OFF - open to every local process and loopback page on " + config.host()
