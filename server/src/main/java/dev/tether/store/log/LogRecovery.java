@@ -331,7 +331,9 @@ final class LogRecovery {
         if (at == s.size()) {
             return;
         }
-        if (!last) {
+        if (!last || Files.exists(SegmentIndex.file(dir, s.base))) {
+            // Damage, not a torn write: the segment was flushed whole before a later one was made,
+            // or (the last, with its index file finished) sealed by a roll that then failed.
             throw damaged(s, at);
         }
         long dirtyEnd = s.dirtyEnd(at);
@@ -372,8 +374,8 @@ final class LogRecovery {
 
     private StoreException damaged(Segment s, long at) {
         return new StoreException(
-                s.file + " is damaged at offset " + at + ", before the log's last segment: this is not"
-                        + " a torn write (restore it from a backup, or move it and later segments"
+                s.file + " is damaged at offset " + at + ", in a segment flushed whole before the crash: this"
+                        + " is not a torn write (restore it from a backup, or move it and later segments"
                         + " away to start from what precedes it)",
                 null,
                 false);

@@ -565,6 +565,29 @@ class LogStreamStoreTest {
     }
 
     @Test
+    void damageInALastSegmentThatARollSealedIsRefusedRatherThanCutOff() throws Exception {
+        try (LogStreamStore store = LogStreamStore.open(dir, 64)) { // a segment per batch
+            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
+            store.commit(append(0, "one", 0));
+            store.commit(append(3, "two", 1));
+            store.sync();
+        }
+        // As if the roll that sealed the segment holding "one" had failed to make the next one.
+        List<Path> files = segmentFiles();
+        Files.delete(files.get(files.size() - 1));
+        Path sealed = files.get(files.size() - 2);
+        try (FileChannel f = FileChannel.open(sealed, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            ByteBuffer b = ByteBuffer.allocate(1);
+            long at = f.size() - 3; // inside its last batch
+            f.read(b, at);
+            b.put(0, (byte) (b.get(0) ^ 0x10));
+            f.write(b.flip(), at);
+        }
+        StoreException refused = assertThrows(StoreException.class, () -> LogStreamStore.open(dir, 64));
+        assertTrue(refused.getMessage().contains("not a torn write"), refused.getMessage());
+    }
+
+    @Test
     void damageBeforeTheLastSegmentIsRefusedRatherThanCutOff() throws Exception {
         try (LogStreamStore store = LogStreamStore.open(dir, 64)) { // a segment per batch
             store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
