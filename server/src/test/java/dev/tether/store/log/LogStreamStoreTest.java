@@ -564,14 +564,19 @@ class LogStreamStoreTest {
         }
     }
 
-    @Test
-    void damageInALastSegmentThatARollSealedIsRefusedRatherThanCutOff() throws Exception {
-        try (LogStreamStore store = LogStreamStore.open(dir, 64)) { // a segment per batch
+    /** The stream's record, "one" and "two", each batch in a segment of its own (64-byte segments). */
+    private void threeBatchesInSegmentsOfTheirOwn() throws StoreException {
+        try (LogStreamStore store = LogStreamStore.open(dir, 64)) {
             store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
             store.commit(append(0, "one", 0));
             store.commit(append(3, "two", 1));
             store.sync();
         }
+    }
+
+    @Test
+    void damageInALastSegmentThatARollSealedIsRefusedRatherThanCutOff() throws Exception {
+        threeBatchesInSegmentsOfTheirOwn();
         // As if the roll that sealed the segment holding "one" had failed to make the next one.
         List<Path> files = segmentFiles();
         Files.delete(files.get(files.size() - 1));
@@ -589,12 +594,7 @@ class LogStreamStoreTest {
 
     @Test
     void damageBeforeTheLastSegmentIsRefusedRatherThanCutOff() throws Exception {
-        try (LogStreamStore store = LogStreamStore.open(dir, 64)) { // a segment per batch
-            store.commit(Commit.unconditional(List.of(new Mutation.PutStream(S))));
-            store.commit(append(0, "one", 0));
-            store.commit(append(3, "two", 1));
-            store.sync();
-        }
+        threeBatchesInSegmentsOfTheirOwn();
         Path first = segmentFiles().get(0);
         try (FileChannel f = FileChannel.open(first, StandardOpenOption.WRITE)) {
             f.write(ByteBuffer.wrap(new byte[] {0, 0, 0, 0}), 0);
