@@ -176,15 +176,14 @@ public final class StreamEngine implements AutoCloseable {
             }
         }
         StreamState s = registry.byPath(path);
-        if (s == null || s.record.lifecycle() == Lifecycle.DETACHED) {
+        // Only a live stream expires (as Lifecycles.current has it): one deleted and kept for its forks stays 410.
+        if (s == null
+                || s.record.lifecycle() == Lifecycle.DETACHED
+                || s.record.lifecycle() == Lifecycle.LIVE && s.expired(clock.millis())) {
             return new Rejection.NotFound("stream " + path + " does not exist");
         }
         if (s.record.lifecycle() == Lifecycle.SOFT_DELETED) {
-            // before the TTL: a deleted stream kept for its forks no longer expires (as the writer has it)
             return new Rejection.Gone("stream " + path + " has been deleted");
-        }
-        if (s.expired(clock.millis())) {
-            return new Rejection.NotFound("stream " + path + " does not exist");
         }
         return new Lookup.Found(s.record);
     }
